@@ -1,0 +1,132 @@
+//! The `nubo.data.v1.Data` gRPC adapter over [`RecordStore`]. redb calls
+//! block (a commit waits for fsync), so each runs on the blocking pool.
+
+use nubo_proto::{
+    ErrorCode,
+    data::{
+        DeleteRecordRequest, DeleteRecordResponse, GetRecordRequest, GetRecordResponse, ItemActionRequest,
+        ItemActionResponse, ListRecordsRequest, ListRecordsResponse, PutRecordRequest, PutRecordResponse,
+        ReadStreamRequest, Record as WireRecord, StreamRecord,
+        data_server::{Data, DataServer},
+    },
+    status,
+};
+use tonic::{Request, Response, Status};
+
+use crate::records::{RecordError, RecordStore};
+
+pub fn server(store: RecordStore) -> DataServer<DataApi> {
+    DataServer::new(DataApi { store })
+}
+
+#[derive(Debug)]
+pub struct DataApi {
+    store: RecordStore,
+}
+
+fn to_status(error: RecordError) -> Status {
+    match error {
+        RecordError::VersionMismatch { .. } => status(ErrorCode::ConditionFailed, error.to_string()),
+        RecordError::InvalidAddress(_) => status(ErrorCode::InvalidArgument, error.to_string()),
+        RecordError::Storage(_) => {
+            tracing::error!(%error, "record store failure");
+            status(ErrorCode::Internal, error.to_string())
+        }
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, RecordError> + Send + 'static,
+) -> Result<T, Status> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|error| status(ErrorCode::Internal, format!("record task failed: {error}")))?
+        .map_err(to_status)
+}
+
+#[tonic::async_trait]
+impl Data for DataApi {
+    async fn put_record(&self, request: Request<PutRecordRequest>) -> Result<Response<PutRecordResponse>, Status> {
+        let request = request.into_inner();
+        let store = self.store.clone();
+        let version = blocking(move || {
+            store.put(&request.namespace, &request.key, &request.value, request.expected_version)
+        })
+        .await?;
+        Ok(Response::new(PutRecordResponse { version }))
+    }
+
+    async fn get_record(&self, request: Request<GetRecordRequest>) -> Result<Response<GetRecordResponse>, Status> {
+        let request = request.into_inner();
+        let store = self.store.clone();
+        let namespace = request.namespace.clone();
+        let record = blocking(move || store.get(&request.namespace, &request.key)).await?;
+        Ok(Response::new(GetRecordResponse {
+            record: record.map(|record| WireRecord {
+                namespace,
+                key: record.key,
+                value: record.value,
+                version: record.version,
+            }),
+        }))
+    }
+
+    async fn delete_record(
+        &self,
+        request: Request<DeleteRecordRequest>,
+    ) -> Result<Response<DeleteRecordResponse>, Status> {
+        let request = request.into_inner();
+        let store = self.store.clone();
+        let existed =
+            blocking(move || store.delete(&request.namespace, &request.key, request.expected_version)).await?;
+        Ok(Response::new(DeleteRecordResponse { existed }))
+    }
+
+    async fn list_records(
+        &self,
+        request: Request<ListRecordsRequest>,
+    ) -> Result<Response<ListRecordsResponse>, Status> {
+        let request = request.into_inner();
+        let store = self.store.clone();
+        let namespace = request.namespace.clone();
+        let limit = if request.limit == 0 { crate::records::MAX_PAGE } else { request.limit as usize };
+        let (records, more) =
+            blocking(move || store.list(&request.namespace, &request.prefix, &request.start_after, limit)).await?;
+        let next_start_after = if more { records.last().map(|record| record.key.clone()) } else { None };
+        Ok(Response::new(ListRecordsResponse {
+            records: records
+                .into_iter()
+                .map(|record| WireRecord {
+                    namespace: namespace.clone(),
+                    key: record.key,
+                    value: record.value,
+                    version: record.version,
+                })
+                .collect(),
+            next_start_after,
+        }))
+    }
+
+    async fn execute_item_action(
+        &self,
+        request: Request<ItemActionRequest>,
+    ) -> Result<Response<ItemActionResponse>, Status> {
+        Err(status(
+            ErrorCode::Unimplemented,
+            format!("DynamoDB action {} is not served yet", request.get_ref().action),
+        ))
+    }
+
+    type ReadStreamStream = tokio_stream_empty::Empty;
+
+    async fn read_stream(&self, _request: Request<ReadStreamRequest>) -> Result<Response<Self::ReadStreamStream>, Status> {
+        Err(status(ErrorCode::Unimplemented, "DynamoDB streams are not served yet"))
+    }
+}
+
+mod tokio_stream_empty {
+    use super::{Status, StreamRecord};
+
+    /// The stream type of `ReadStream` until streams exist.
+    pub type Empty = std::pin::Pin<Box<dyn futures::Stream<Item = Result<StreamRecord, Status>> + Send>>;
+}

@@ -1,0 +1,77 @@
+//! The data service, nubo's DynamoDB. It is the only service that touches
+//! the database: every other service keeps its durable state here, through
+//! the `nubo.data.v1.Data` gRPC API, as versioned records grouped by
+//! namespace ([`records`]). The DynamoDB JSON API is served on the HTTP port
+//! ([`dynamodb`]).
+//!
+//! Single-node deployments keep records in an embedded `redb` database under
+//! the state directory: one ACID file whose commits are fsynced before they
+//! are acknowledged.
+
+pub mod dynamodb;
+pub mod grpc;
+pub mod records;
+
+use std::net::{IpAddr, SocketAddr};
+
+use nubo_host::{Context, ServeError, Shutdown, metrics::Metrics};
+use serde::{Deserialize, Serialize};
+
+/// The `[data]` section of the configuration.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// The DynamoDB API, `/health` and `/metrics`.
+    pub http_port: u16,
+    pub grpc_port: u16,
+    /// Which engine keeps the records; only `embedded` exists so far.
+    pub engine: Engine,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Engine {
+    /// `redb` under `{state_dir}/data`.
+    Embedded,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self { http_port: 8000, grpc_port: 50053, engine: Engine::Embedded }
+    }
+}
+
+/// The listeners the service serves on, bound before it starts so a caller
+/// can learn their addresses (port 0 in tests).
+#[derive(Debug)]
+pub struct Listeners {
+    pub http: std::net::TcpListener,
+    pub grpc: std::net::TcpListener,
+}
+
+impl Listeners {
+    pub fn bind(host: IpAddr, config: &Config) -> std::io::Result<Self> {
+        Ok(Self {
+            http: nubo_host::bind(SocketAddr::new(host, config.http_port))?,
+            grpc: nubo_host::bind(SocketAddr::new(host, config.grpc_port))?,
+        })
+    }
+}
+
+/// Runs the service until `shutdown`.
+pub async fn run(context: Context, config: Config, listeners: Listeners, shutdown: Shutdown) -> Result<(), ServeError> {
+    let Engine::Embedded = config.engine;
+    let directory = context.state_dir.join("data");
+    std::fs::create_dir_all(&directory)
+        .map_err(|error| ServeError::new("data", format!("cannot create {}: {error}", directory.display())))?;
+    let store = records::RecordStore::open(&directory.join("records.redb")).map_err(|error| ServeError::new("data", error))?;
+    let metrics = Metrics::new("data");
+
+    let router = nubo_host::grpc::router().add_service(grpc::server(store));
+    let grpc = nubo_host::grpc::serve("data", listeners.grpc, router, shutdown.clone());
+    let credentials = context.credentials.clone();
+    let http = nubo_host::http::serve("data", listeners.http, 2, metrics, shutdown, move |routes| {
+        dynamodb::routes(routes, credentials.clone())
+    });
+    nubo_host::serve_fronts("data", grpc, http).await
+}
