@@ -2,6 +2,7 @@
 //! time from `proto/nubo/<service>/v1/*.proto`, plus [`ErrorCode`], the error
 //! vocabulary every service shares across the gRPC boundary.
 
+pub mod clients;
 mod error;
 
 pub use error::{status, ErrorCode, RemoteError};

@@ -96,6 +96,9 @@ pub struct Context {
     pub account_id: String,
     /// The access keys SigV4 requests are checked against.
     pub credentials: Credentials,
+    /// The key pair handed to functions so SDK calls made by a handler are
+    /// accepted; the dev pair under `nubo up`, none unless configured.
+    pub function_credentials: Option<(String, String)>,
     pub links: Links,
 }
 

@@ -1,0 +1,172 @@
+//! Typed clients of the internal APIs other services call, over lazy gRPC
+//! channels. They speak domain types and [`RemoteError`], so callers never
+//! handle `tonic` types.
+
+use tonic::transport::Channel;
+
+use crate::{
+    RemoteError,
+    data::{
+        DeleteRecordRequest, GetRecordRequest, ListRecordsRequest, PutRecordRequest, Record, data_client::DataClient,
+    },
+    functions::{InvokeRequest, InvokeResponse, functions_client::FunctionsClient as RawFunctionsClient},
+    storage::{
+        GetObjectRequest, ObjectHeader, ObjectInfo, PutObjectPart, put_object_part::Part,
+        storage_client::StorageClient,
+    },
+};
+
+/// Chunk size for streaming object bytes over gRPC.
+const CHUNK: usize = 1024 * 1024;
+/// Largest gRPC message a client accepts (storage chunks, function payloads).
+const MAX_MESSAGE: usize = 8 * 1024 * 1024;
+
+/// Versioned records kept by the data service.
+#[derive(Debug, Clone)]
+pub struct RecordsClient {
+    inner: DataClient<Channel>,
+}
+
+impl RecordsClient {
+    pub fn new(channel: Channel) -> Self {
+        Self { inner: DataClient::new(channel).max_decoding_message_size(MAX_MESSAGE) }
+    }
+
+    fn error(status: tonic::Status) -> RemoteError {
+        RemoteError::from_status("data", &status)
+    }
+
+    /// Writes a record; `expected_version` 0 means "must not exist".
+    pub async fn put(
+        &self,
+        namespace: &str,
+        key: &str,
+        value: Vec<u8>,
+        expected_version: Option<u64>,
+    ) -> Result<u64, RemoteError> {
+        let request = PutRecordRequest { namespace: namespace.into(), key: key.into(), value, expected_version };
+        Ok(self.inner.clone().put_record(request).await.map_err(Self::error)?.into_inner().version)
+    }
+
+    pub async fn get(&self, namespace: &str, key: &str) -> Result<Option<Record>, RemoteError> {
+        let request = GetRecordRequest { namespace: namespace.into(), key: key.into() };
+        Ok(self.inner.clone().get_record(request).await.map_err(Self::error)?.into_inner().record)
+    }
+
+    /// Returns whether the record existed.
+    pub async fn delete(&self, namespace: &str, key: &str, expected_version: Option<u64>) -> Result<bool, RemoteError> {
+        let request = DeleteRecordRequest { namespace: namespace.into(), key: key.into(), expected_version };
+        Ok(self.inner.clone().delete_record(request).await.map_err(Self::error)?.into_inner().existed)
+    }
+
+    /// One page of a namespace and the key to continue after, if any.
+    pub async fn list(
+        &self,
+        namespace: &str,
+        prefix: &str,
+        start_after: &str,
+        limit: u32,
+    ) -> Result<(Vec<Record>, Option<String>), RemoteError> {
+        let request = ListRecordsRequest {
+            namespace: namespace.into(),
+            prefix: prefix.into(),
+            start_after: start_after.into(),
+            limit,
+        };
+        let response = self.inner.clone().list_records(request).await.map_err(Self::error)?.into_inner();
+        Ok((response.records, response.next_start_after))
+    }
+}
+
+/// Object bytes kept by the storage service.
+#[derive(Debug, Clone)]
+pub struct ObjectsClient {
+    inner: StorageClient<Channel>,
+}
+
+impl ObjectsClient {
+    pub fn new(channel: Channel) -> Self {
+        Self {
+            inner: StorageClient::new(channel)
+                .max_decoding_message_size(MAX_MESSAGE)
+                .max_encoding_message_size(MAX_MESSAGE),
+        }
+    }
+
+    fn error(status: tonic::Status) -> RemoteError {
+        RemoteError::from_status("storage", &status)
+    }
+
+    /// Stores `bytes` as one object, streamed in chunks.
+    pub async fn put(&self, bucket: &str, key: &str, content_type: &str, bytes: Vec<u8>) -> Result<ObjectInfo, RemoteError> {
+        let header = PutObjectPart {
+            part: Some(Part::Header(ObjectHeader {
+                bucket: bucket.into(),
+                key: key.into(),
+                content_type: content_type.into(),
+            })),
+        };
+        let mut parts = vec![header];
+        parts.extend(bytes.chunks(CHUNK).map(|chunk| PutObjectPart { part: Some(Part::Chunk(chunk.to_vec())) }));
+        let response = self.inner.clone().put_object(tokio_stream::iter(parts)).await.map_err(Self::error)?;
+        response.into_inner().info.ok_or_else(|| RemoteError {
+            service: "storage",
+            code: crate::ErrorCode::Internal,
+            message: "put answered without object info".into(),
+        })
+    }
+
+    /// Writes the object's bytes to `sink` as they arrive.
+    pub async fn get_into<W: tokio::io::AsyncWrite + Unpin>(
+        &self,
+        bucket: &str,
+        key: &str,
+        sink: &mut W,
+    ) -> Result<u64, RemoteError> {
+        use tokio::io::AsyncWriteExt as _;
+        let request = GetObjectRequest { bucket: bucket.into(), key: key.into() };
+        let mut stream = self.inner.clone().get_object(request).await.map_err(Self::error)?.into_inner();
+        let mut written = 0;
+        while let Some(chunk) = stream.message().await.map_err(Self::error)? {
+            sink.write_all(&chunk.data).await.map_err(|error| RemoteError {
+                service: "storage",
+                code: crate::ErrorCode::Internal,
+                message: format!("cannot write object locally: {error}"),
+            })?;
+            written += chunk.data.len() as u64;
+        }
+        Ok(written)
+    }
+
+    pub async fn delete(&self, bucket: &str, key: &str) -> Result<(), RemoteError> {
+        let request = crate::storage::DeleteObjectRequest { bucket: bucket.into(), key: key.into() };
+        self.inner.clone().delete_object(request).await.map_err(Self::error)?;
+        Ok(())
+    }
+}
+
+/// Function invocation through the functions service.
+#[derive(Debug, Clone)]
+pub struct FunctionsClient {
+    inner: RawFunctionsClient<Channel>,
+}
+
+impl FunctionsClient {
+    pub fn new(channel: Channel) -> Self {
+        Self {
+            inner: RawFunctionsClient::new(channel)
+                .max_decoding_message_size(MAX_MESSAGE)
+                .max_encoding_message_size(MAX_MESSAGE),
+        }
+    }
+
+    pub async fn invoke(&self, request: InvokeRequest) -> Result<InvokeResponse, RemoteError> {
+        Ok(self
+            .inner
+            .clone()
+            .invoke(request)
+            .await
+            .map_err(|status| RemoteError::from_status("functions", &status))?
+            .into_inner())
+    }
+}

@@ -1,0 +1,258 @@
+//! One execution environment: a runtime process in its own process group,
+//! with a private `/tmp`, a cleared environment holding only the standard
+//! `AWS_LAMBDA_*` variables and the function's own, and its own Runtime API
+//! listener. Dropping an environment kills its whole process group.
+
+use std::{
+    path::{Path, PathBuf},
+    process::Stdio,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use bytes::Bytes;
+use tokio::{
+    io::{AsyncBufReadExt, BufReader},
+    process::Command,
+    sync::{mpsc, oneshot, watch},
+    task::JoinHandle,
+};
+
+use crate::{
+    model::{Function, RuntimeFamily, runtime_family},
+    runtime_api::{self, Channel, Invocation, InvocationInput, Reply},
+};
+
+/// How environments are started on this host.
+#[derive(Debug, Clone)]
+pub struct Launcher {
+    pub region: String,
+    pub account_id: String,
+    /// Where nubo's bootstraps for interpreted runtimes are written.
+    pub bootstrap_dir: PathBuf,
+    /// Parent of every environment's private `/tmp`.
+    pub scratch_dir: PathBuf,
+    pub python: String,
+    pub node: String,
+    /// `PATH` inside environments.
+    pub path: String,
+    /// Credentials handed to functions, so SDK calls from a handler work.
+    pub function_credentials: Option<(String, String)>,
+    /// `AWS_ENDPOINT_URL` inside environments, pointing SDKs at nubo.
+    pub endpoint_url: Option<String>,
+}
+
+/// How an invocation on an environment ended.
+#[derive(Debug)]
+pub enum Outcome {
+    Replied(Reply),
+    /// The runtime reported an init error; the body is its error document.
+    InitFailed(Bytes),
+    /// The process exited mid-invocation.
+    Exited(String),
+    TimedOut,
+}
+
+pub struct Environment {
+    pub id: String,
+    pub revision_id: String,
+    pub created: Instant,
+    pub last_used: Instant,
+    /// Whether an invocation already ran (the next REPORT has no init time).
+    pub warm: bool,
+    invocations: mpsc::Sender<Invocation>,
+    channel: Arc<Channel>,
+    exited: watch::Receiver<Option<String>>,
+    pid: Option<u32>,
+    log: Arc<Mutex<Option<Vec<String>>>>,
+    tasks: Vec<JoinHandle<()>>,
+    _tmp: tempfile::TempDir,
+}
+
+impl std::fmt::Debug for Environment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Environment").field("id", &self.id).field("pid", &self.pid).finish_non_exhaustive()
+    }
+}
+
+impl Drop for Environment {
+    fn drop(&mut self) {
+        if let Some(pid) = self.pid {
+            // The runtime leads its own process group (see `spawn`), so this
+            // also ends anything the function started.
+            let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGKILL);
+        }
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+impl Environment {
+    /// Starts the runtime for `function` with its code in `code_dir`.
+    pub async fn spawn(launcher: &Launcher, function: &Function, code_dir: &Path) -> std::io::Result<Self> {
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+        let runtime_api = listener.local_addr()?;
+        let (channel, invocations) = Channel::new();
+        let mut tasks = vec![tokio::spawn(runtime_api::serve(listener, channel.clone()))];
+
+        std::fs::create_dir_all(&launcher.scratch_dir)?;
+        let tmp = tempfile::Builder::new().prefix("env-").tempdir_in(&launcher.scratch_dir)?;
+        let mut command = match runtime_family(&function.runtime) {
+            Some(RuntimeFamily::Python) => {
+                let mut command = Command::new(&launcher.python);
+                command.arg(launcher.bootstrap_dir.join("python").join("bootstrap.py"));
+                command
+            }
+            Some(RuntimeFamily::Node) => {
+                let mut command = Command::new(&launcher.node);
+                command.arg(launcher.bootstrap_dir.join("node").join("bootstrap.mjs"));
+                command
+            }
+            Some(RuntimeFamily::Provided) | None => Command::new(code_dir.join("bootstrap")),
+        };
+        let now = chrono::Utc::now();
+        command
+            .current_dir(code_dir)
+            .env_clear()
+            .env("PATH", &launcher.path)
+            .env("LANG", "en_US.UTF-8")
+            .env("TZ", ":UTC")
+            .env("TMPDIR", tmp.path())
+            .env("HOME", tmp.path())
+            .env("PYTHONUNBUFFERED", "1")
+            .env("LAMBDA_TASK_ROOT", code_dir)
+            .env("LAMBDA_RUNTIME_DIR", &launcher.bootstrap_dir)
+            .env("_HANDLER", &function.handler)
+            .env("AWS_EXECUTION_ENV", format!("AWS_Lambda_{}", function.runtime))
+            .env("AWS_LAMBDA_FUNCTION_NAME", &function.name)
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", function.memory_mb.to_string())
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .env("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand")
+            .env("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{}", function.name))
+            .env("AWS_LAMBDA_LOG_STREAM_NAME", format!("{}/[$LATEST]{id}", now.format("%Y/%m/%d")))
+            .env("AWS_LAMBDA_RUNTIME_API", runtime_api.to_string())
+            .env("AWS_REGION", &launcher.region)
+            .env("AWS_DEFAULT_REGION", &launcher.region)
+            .envs(&function.environment)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .kill_on_drop(true);
+        if let Some((key, secret)) = &launcher.function_credentials {
+            command.env("AWS_ACCESS_KEY_ID", key).env("AWS_SECRET_ACCESS_KEY", secret);
+        }
+        if let Some(endpoint) = &launcher.endpoint_url {
+            command.env("AWS_ENDPOINT_URL", endpoint);
+        }
+        let mut child = command.spawn()?;
+        let pid = child.id();
+
+        let log = Arc::new(Mutex::new(None::<Vec<String>>));
+        if let Some(stdout) = child.stdout.take() {
+            tasks.push(tokio::spawn(forward_log(function.name.clone(), BufReader::new(stdout), log.clone())));
+        }
+        if let Some(stderr) = child.stderr.take() {
+            tasks.push(tokio::spawn(forward_log(function.name.clone(), BufReader::new(stderr), log.clone())));
+        }
+        let (exit_sender, exited) = watch::channel(None);
+        tasks.push(tokio::spawn(async move {
+            let status = match child.wait().await {
+                Ok(status) => match status.code() {
+                    Some(code) => format!("exit status {code}"),
+                    None => "signal: killed".to_owned(),
+                },
+                Err(error) => format!("wait failed: {error}"),
+            };
+            exit_sender.send_replace(Some(status));
+        }));
+        tracing::debug!(function = %function.name, environment = %id, ?pid, "environment started");
+        Ok(Self {
+            id,
+            revision_id: function.revision_id.clone(),
+            created: Instant::now(),
+            last_used: Instant::now(),
+            warm: false,
+            invocations,
+            channel,
+            exited,
+            pid,
+            log,
+            tasks,
+            _tmp: tmp,
+        })
+    }
+
+    pub fn is_alive(&self) -> bool {
+        self.exited.borrow().is_none()
+    }
+
+    /// How long the runtime took to start and ask for its first invocation.
+    pub fn init_duration(&self) -> Option<Duration> {
+        self.channel.ready_at.get().map(|ready| ready.duration_since(self.created))
+    }
+
+    /// Starts collecting the runtime's log lines for a `Tail` response.
+    pub fn start_log_capture(&self) {
+        if let Ok(mut log) = self.log.lock() {
+            *log = Some(Vec::new());
+        }
+    }
+
+    /// The lines collected since `start_log_capture`, after letting lines
+    /// already written to the pipes arrive.
+    pub async fn take_log_capture(&self) -> Vec<String> {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+        self.log.lock().ok().and_then(|mut log| log.take()).unwrap_or_default()
+    }
+
+    /// Peak resident memory of the runtime process, in MB.
+    pub fn max_memory_mb(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid?)).ok()?;
+        let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
+        let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kb.div_ceil(1024))
+    }
+
+    /// Runs one invocation, waiting at most until `deadline`.
+    pub async fn invoke(&mut self, input: InvocationInput, deadline: tokio::time::Instant) -> Outcome {
+        self.last_used = Instant::now();
+        let (reply_sender, reply) = oneshot::channel();
+        let invocation = Invocation { input, reply: reply_sender };
+        let mut init_error = self.channel.init_error.subscribe();
+        let mut exited = self.exited.clone();
+        if self.invocations.send(invocation).await.is_err() {
+            return Outcome::Exited("the runtime api stopped".into());
+        }
+        let outcome = tokio::select! {
+            reply = reply => match reply {
+                Ok(reply) => Outcome::Replied(reply),
+                Err(_) => Outcome::Exited("the runtime dropped the invocation".into()),
+            },
+            Ok(error) = init_error.wait_for(Option::is_some) => Outcome::InitFailed(error.clone().unwrap_or_default()),
+            Ok(status) = exited.wait_for(Option::is_some) => Outcome::Exited(status.clone().unwrap_or_default()),
+            _ = tokio::time::sleep_until(deadline) => Outcome::TimedOut,
+        };
+        self.warm = true;
+        self.last_used = Instant::now();
+        outcome
+    }
+}
+
+async fn forward_log<R: tokio::io::AsyncRead + Unpin>(
+    function: String,
+    reader: BufReader<R>,
+    capture: Arc<Mutex<Option<Vec<String>>>>,
+) {
+    let mut lines = reader.lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        tracing::info!(target: "nubo::function", function = %function, "{line}");
+        if let Ok(mut capture) = capture.lock()
+            && let Some(captured) = capture.as_mut()
+        {
+            captured.push(line);
+        }
+    }
+}

@@ -1,0 +1,100 @@
+//! The functions service's errors and their Lambda API shapes. Conversion
+//! to the wire happens here and nowhere else.
+
+use actix_web::{HttpResponse, ResponseError, http::StatusCode};
+use nubo_proto::{ErrorCode, RemoteError};
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum LambdaError {
+    #[error("Function not found: {0}")]
+    FunctionNotFound(String),
+    #[error("Function already exist: {0}")]
+    FunctionExists(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    InvalidParameterValue(String),
+    #[error("{0}")]
+    Validation(String),
+    #[error("Could not parse request body into json: {0}")]
+    InvalidRequestContent(String),
+    #[error("{0}")]
+    RequestTooLarge(String),
+    #[error("Rate Exceeded.")]
+    TooManyRequests,
+    #[error("The resource you requested does not exist.")]
+    UnknownOperation,
+    #[error("{0}")]
+    Auth(#[from] nubo_host::sigv4::AuthError),
+    #[error("{0}")]
+    Service(String),
+}
+
+pub type Result<T> = std::result::Result<T, LambdaError>;
+
+impl LambdaError {
+    pub fn aws_code(&self) -> &'static str {
+        match self {
+            LambdaError::FunctionNotFound(_) | LambdaError::UnknownOperation => "ResourceNotFoundException",
+            LambdaError::FunctionExists(_) | LambdaError::Conflict(_) => "ResourceConflictException",
+            LambdaError::InvalidParameterValue(_) => "InvalidParameterValueException",
+            LambdaError::Validation(_) => "ValidationException",
+            LambdaError::InvalidRequestContent(_) => "InvalidRequestContentException",
+            LambdaError::RequestTooLarge(_) => "RequestTooLargeException",
+            LambdaError::TooManyRequests => "TooManyRequestsException",
+            LambdaError::Auth(auth) => auth.aws_code(),
+            LambdaError::Service(_) => "ServiceException",
+        }
+    }
+
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            LambdaError::FunctionNotFound(_) | LambdaError::UnknownOperation => ErrorCode::NotFound,
+            LambdaError::FunctionExists(_) => ErrorCode::AlreadyExists,
+            LambdaError::Conflict(_) => ErrorCode::ConditionFailed,
+            LambdaError::InvalidParameterValue(_)
+            | LambdaError::Validation(_)
+            | LambdaError::InvalidRequestContent(_)
+            | LambdaError::RequestTooLarge(_)
+            | LambdaError::Auth(_) => ErrorCode::InvalidArgument,
+            LambdaError::TooManyRequests => ErrorCode::Throttled,
+            LambdaError::Service(_) => ErrorCode::Internal,
+        }
+    }
+
+    fn status(&self) -> u16 {
+        match self {
+            LambdaError::Auth(auth) => auth.http_status(),
+            LambdaError::RequestTooLarge(_) => 413,
+            LambdaError::Service(_) => 500,
+            other => other.code().http_status(),
+        }
+    }
+}
+
+impl From<RemoteError> for LambdaError {
+    fn from(error: RemoteError) -> Self {
+        tracing::error!(%error, "dependency failed");
+        LambdaError::Service(format!("{} is unavailable: {}", error.service, error.message))
+    }
+}
+
+impl From<LambdaError> for tonic::Status {
+    fn from(error: LambdaError) -> Self {
+        nubo_proto::status(error.code(), format!("{}: {error}", error.aws_code()))
+    }
+}
+
+impl ResponseError for LambdaError {
+    fn status_code(&self) -> StatusCode {
+        StatusCode::from_u16(self.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut extra = serde_json::json!({ "Type": if self.status() >= 500 { "Service" } else { "User" } });
+        if let LambdaError::TooManyRequests = self {
+            extra["Reason"] = "ConcurrentInvocationLimitExceeded".into();
+        }
+        nubo_host::http::rest_json_error(self.status(), self.aws_code(), &self.to_string(), extra)
+    }
+}

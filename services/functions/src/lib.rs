@@ -1,0 +1,166 @@
+//! The functions service, nubo's Lambda. It serves the Lambda API on its
+//! HTTP port ([`api`]) and `nubo.functions.v1.Functions` over gRPC
+//! ([`grpc`]), both on top of [`lambda::Lambda`]. Invocations run in
+//! execution environments ([`environment`]) that speak the Lambda Runtime
+//! API ([`runtime_api`]) and are pooled while warm ([`invoker`]).
+//!
+//! It owns no durable state: function definitions are records in the data
+//! service and packages are objects in the storage service ([`registry`]);
+//! unpacked code under the state directory is a cache ([`code`]).
+
+pub mod api;
+pub mod code;
+pub mod environment;
+pub mod error;
+pub mod grpc;
+pub mod invoker;
+pub mod lambda;
+pub mod model;
+pub mod registry;
+pub mod runtime_api;
+
+use std::{
+    net::{IpAddr, SocketAddr},
+    path::Path,
+    time::Duration,
+};
+
+use nubo_host::{Context, ServeError, Shutdown, metrics::Metrics};
+use nubo_proto::clients::{ObjectsClient, RecordsClient};
+use serde::{Deserialize, Serialize};
+
+/// The `[functions]` section of the configuration.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// The Lambda API, `/health` and `/metrics`.
+    pub http_port: u16,
+    pub grpc_port: u16,
+    /// Execution environments alive at once on this host.
+    pub max_environments: usize,
+    /// Execution environments of one function alive at once.
+    pub max_environments_per_function: usize,
+    /// Seconds an idle environment stays warm.
+    pub idle_timeout_secs: u64,
+    /// The interpreters of the python and nodejs runtimes.
+    pub python: String,
+    pub node: String,
+    /// `PATH` inside execution environments.
+    pub environment_path: String,
+    /// `AWS_ENDPOINT_URL` given to functions, so SDK calls reach nubo.
+    pub function_endpoint_url: Option<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            http_port: 9001,
+            grpc_port: 50052,
+            max_environments: 64,
+            max_environments_per_function: 32,
+            idle_timeout_secs: 600,
+            python: "python3".into(),
+            node: "node".into(),
+            environment_path: "/usr/local/bin:/usr/bin:/bin".into(),
+            function_endpoint_url: None,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Listeners {
+    pub http: std::net::TcpListener,
+    pub grpc: std::net::TcpListener,
+}
+
+impl Listeners {
+    pub fn bind(host: IpAddr, config: &Config) -> std::io::Result<Self> {
+        Ok(Self {
+            http: nubo_host::bind(SocketAddr::new(host, config.http_port))?,
+            grpc: nubo_host::bind(SocketAddr::new(host, config.grpc_port))?,
+        })
+    }
+}
+
+/// nubo's bootstraps for the interpreted runtimes, written out at start.
+const BOOTSTRAPS: &[(&str, &str)] = &[
+    ("python/bootstrap.py", include_str!("runtimes/python/bootstrap.py")),
+    ("node/bootstrap.mjs", include_str!("runtimes/node/bootstrap.mjs")),
+];
+
+fn write_bootstraps(directory: &Path) -> std::io::Result<()> {
+    for (relative, content) in BOOTSTRAPS {
+        let path = directory.join(relative);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(path, content)?;
+    }
+    Ok(())
+}
+
+/// Runs the service until `shutdown`.
+pub async fn run(context: Context, config: Config, listeners: Listeners, shutdown: Shutdown) -> Result<(), ServeError> {
+    let fail = |message: String| ServeError::new("functions", message);
+    let scratch = context.state_dir.join("functions");
+    let bootstrap_dir = scratch.join("runtimes");
+    write_bootstraps(&bootstrap_dir).map_err(|error| fail(format!("cannot write runtime bootstraps: {error}")))?;
+    // Environments of a previous run are gone; so is their scratch space.
+    let environments_dir = scratch.join("environments");
+    let _ = std::fs::remove_dir_all(&environments_dir);
+
+    let channel = |url: &str| nubo_host::grpc::channel(url).map_err(|error| fail(format!("bad link {url}: {error}")));
+    let objects = ObjectsClient::new(channel(&context.links.storage)?);
+    let records = RecordsClient::new(channel(&context.links.data)?);
+    let launcher = environment::Launcher {
+        region: context.region.clone(),
+        account_id: context.account_id.clone(),
+        bootstrap_dir,
+        scratch_dir: environments_dir,
+        python: config.python.clone(),
+        node: config.node.clone(),
+        path: config.environment_path.clone(),
+        function_credentials: context.function_credentials.clone(),
+        endpoint_url: config.function_endpoint_url.clone(),
+    };
+    let invoker = invoker::Invoker::new(
+        launcher,
+        invoker::Limits {
+            max_environments: config.max_environments,
+            max_per_function: config.max_environments_per_function,
+            idle_timeout: Duration::from_secs(config.idle_timeout_secs),
+        },
+    );
+    let lambda = lambda::Lambda::new(
+        context.region.clone(),
+        context.account_id.clone(),
+        registry::Registry::new(records, objects.clone()),
+        code::CodeCache::new(scratch.join("code"), objects),
+        invoker.clone(),
+    );
+
+    let reaper = {
+        let (invoker, shutdown) = (invoker.clone(), shutdown.clone());
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(10));
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => invoker.reap_idle(),
+                    _ = shutdown.cancelled() => break,
+                }
+            }
+        })
+    };
+
+    let router = nubo_host::grpc::router().add_service(grpc::server(lambda.clone()));
+    let grpc = nubo_host::grpc::serve("functions", listeners.grpc, router, shutdown.clone());
+    let credentials = context.credentials.clone();
+    let metrics = Metrics::new("functions");
+    let http = nubo_host::http::serve("functions", listeners.http, 2, metrics, shutdown, move |routes| {
+        api::routes(routes, lambda.clone(), credentials.clone())
+    });
+    let served = nubo_host::serve_fronts("functions", grpc, http).await;
+    reaper.abort();
+    invoker.stop_all();
+    served
+}

@@ -1,0 +1,114 @@
+//! Function definitions, kept as records in the data service and their
+//! packages as objects in the storage service; this service keeps nothing
+//! durable of its own.
+
+use nubo_proto::{
+    ErrorCode,
+    clients::{ObjectsClient, RecordsClient},
+};
+
+use crate::{
+    error::{LambdaError, Result},
+    model::Function,
+};
+
+/// The data namespace of function definitions.
+const NAMESPACE: &str = "functions.v1";
+/// The storage bucket of deployment packages.
+pub const CODE_BUCKET: &str = "nubo-internal-lambda-code";
+
+/// A stored function and the version of its record, for compare-and-set.
+#[derive(Debug, Clone)]
+pub struct Versioned {
+    pub function: Function,
+    pub version: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Registry {
+    records: RecordsClient,
+    objects: ObjectsClient,
+}
+
+impl Registry {
+    pub fn new(records: RecordsClient, objects: ObjectsClient) -> Self {
+        Self { records, objects }
+    }
+
+    pub async fn get(&self, name: &str) -> Result<Option<Versioned>> {
+        let Some(record) = self.records.get(NAMESPACE, name).await? else { return Ok(None) };
+        let function = serde_json::from_slice(&record.value)
+            .map_err(|error| LambdaError::Service(format!("stored function {name} is unreadable: {error}")))?;
+        Ok(Some(Versioned { function, version: record.version }))
+    }
+
+    /// Stores a function; `expected_version` 0 creates, any other value
+    /// updates what was read, failing if someone else wrote in between.
+    pub async fn put(&self, function: &Function, expected_version: u64) -> Result<u64> {
+        let value = serde_json::to_vec(function).map_err(|error| LambdaError::Service(error.to_string()))?;
+        match self.records.put(NAMESPACE, &function.name, value, Some(expected_version)).await {
+            Ok(version) => Ok(version),
+            Err(error) if error.code == ErrorCode::ConditionFailed && expected_version == 0 => {
+                Err(LambdaError::FunctionExists(function.name.clone()))
+            }
+            Err(error) if error.code == ErrorCode::ConditionFailed => Err(LambdaError::Conflict(format!(
+                "The operation cannot be performed at this time. An update is in progress for resource: {}",
+                function.name
+            ))),
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    pub async fn delete(&self, function: &Versioned) -> Result<()> {
+        self.records.delete(NAMESPACE, &function.function.name, Some(function.version)).await?;
+        // The package goes after the definition: a crash between the two
+        // leaves an unreferenced object, never a function without code.
+        self.delete_package(&function.function.code_bucket, &function.function.code_key).await;
+        Ok(())
+    }
+
+    /// Deletes a package no definition refers to any more; a failure only
+    /// leaves an unreferenced object behind, so it is logged, not returned.
+    pub async fn delete_package(&self, bucket: &str, key: &str) {
+        if let Err(error) = self.objects.delete(bucket, key).await {
+            tracing::warn!(bucket, key, %error, "could not delete an unreferenced package");
+        }
+    }
+
+    /// One page of functions in name order, and the marker of the next.
+    pub async fn list(&self, marker: &str, limit: u32) -> Result<(Vec<Function>, Option<String>)> {
+        let (records, next) = self.records.list(NAMESPACE, "", marker, limit).await?;
+        let functions = records
+            .iter()
+            .filter_map(|record| match serde_json::from_slice(&record.value) {
+                Ok(function) => Some(function),
+                Err(error) => {
+                    tracing::error!(key = %record.key, %error, "skipping unreadable stored function");
+                    None
+                }
+            })
+            .collect();
+        Ok((functions, next))
+    }
+
+    /// Stores a package under the function's name and digest.
+    pub async fn put_package(&self, name: &str, sha256_hex: &str, package: Vec<u8>) -> Result<(String, String)> {
+        let key = format!("{name}/{sha256_hex}.zip");
+        self.objects.put(CODE_BUCKET, &key, "application/zip", package).await?;
+        Ok((CODE_BUCKET.to_owned(), key))
+    }
+
+    /// Reads a package from a bucket (CreateFunction with `S3Bucket`/`S3Key`).
+    pub async fn fetch_package(&self, bucket: &str, key: &str) -> Result<Vec<u8>> {
+        let mut bytes = Vec::new();
+        match self.objects.get_into(bucket, key, &mut bytes).await {
+            Ok(_) => Ok(bytes),
+            Err(error) if matches!(error.code, ErrorCode::NotFound | ErrorCode::InvalidArgument) => {
+                Err(LambdaError::InvalidParameterValue(format!(
+                    "Error occurred while GetObject. S3 Error Code: NoSuchKey. S3 Error Message: The specified key does not exist. ({bucket}/{key})"
+                )))
+            }
+            Err(error) => Err(error.into()),
+        }
+    }
+}
