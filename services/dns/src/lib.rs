@@ -1,0 +1,78 @@
+//! The dns service, nubo's Route 53: hosted zones answered authoritatively
+//! over UDP and TCP, and the Route 53 API on the HTTP port (`:8053`).
+//! Replicas hear of record changes through `nubo.dns.v1.Dns`.
+//!
+//! So far the service runs its HTTP and gRPC fronts; the Route 53 API
+//! answers with its `InvalidAction` error, and zones come next.
+
+use std::net::{IpAddr, SocketAddr};
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use nubo_host::{Context, ServeError, Shutdown, metrics::Metrics};
+use nubo_proto::dns::{
+    ZoneChangedRequest, ZoneChangedResponse,
+    dns_server::{Dns, DnsServer},
+};
+use serde::{Deserialize, Serialize};
+use tonic::{Request, Response, Status};
+
+/// The `[dns]` section of the configuration.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// The Route 53 API, `/health` and `/metrics`.
+    pub http_port: u16,
+    pub grpc_port: u16,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self { http_port: 8053, grpc_port: 50057 }
+    }
+}
+
+#[derive(Debug)]
+pub struct Listeners {
+    pub http: std::net::TcpListener,
+    pub grpc: std::net::TcpListener,
+}
+
+impl Listeners {
+    pub fn bind(host: IpAddr, config: &Config) -> std::io::Result<Self> {
+        Ok(Self {
+            http: nubo_host::bind(SocketAddr::new(host, config.http_port))?,
+            grpc: nubo_host::bind(SocketAddr::new(host, config.grpc_port))?,
+        })
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct DnsApi;
+
+#[tonic::async_trait]
+impl Dns for DnsApi {
+    /// With no zones served yet, there is nothing to reload.
+    async fn zone_changed(&self, _request: Request<ZoneChangedRequest>) -> Result<Response<ZoneChangedResponse>, Status> {
+        Ok(Response::new(ZoneChangedResponse {}))
+    }
+}
+
+/// Route 53 answers REST-XML errors.
+async fn route53(request: HttpRequest) -> HttpResponse {
+    HttpResponse::BadRequest().content_type("text/xml").body(format!(
+        "<?xml version=\"1.0\"?>\n<ErrorResponse xmlns=\"https://route53.amazonaws.com/doc/2013-04-01/\"><Error><Type>Sender</Type><Code>InvalidAction</Code><Message>{} {} is not served by this endpoint</Message></Error><RequestId>{}</RequestId></ErrorResponse>",
+        request.method(),
+        request.path().replace('&', "&amp;").replace('<', "&lt;"),
+        nubo_host::http::request_id()
+    ))
+}
+
+/// Runs the service until `shutdown`.
+pub async fn run(_context: Context, _config: Config, listeners: Listeners, shutdown: Shutdown) -> Result<(), ServeError> {
+    let router = nubo_host::grpc::router().add_service(DnsServer::new(DnsApi));
+    let grpc = nubo_host::grpc::serve("dns", listeners.grpc, router, shutdown.clone());
+    let http = nubo_host::http::serve("dns", listeners.http, 1, Metrics::new("dns"), shutdown, |routes| {
+        routes.default_service(web::to(route53));
+    });
+    nubo_host::serve_fronts("dns", grpc, http).await
+}

@@ -1,0 +1,181 @@
+//! The AWS edge (`:4566`): one endpoint for every AWS API, as LocalStack
+//! users expect. Each call is sent to the service that owns it, decided by
+//! the SigV4 credential scope, then `X-Amz-Target`, then the path; API
+//! Gateway management calls are answered here.
+
+use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
+use bytes::Bytes;
+use futures::TryStreamExt as _;
+use serde::{Deserialize, Serialize};
+
+use crate::management::{self, Management};
+
+/// The largest request the edge relays; bigger uploads go straight to the
+/// owning service's port.
+pub const MAX_BODY: usize = 64 * 1024 * 1024;
+
+/// The public HTTP address of each service the edge relays to.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct EdgeTargets {
+    pub functions: String,
+    pub data: String,
+    pub storage: String,
+    pub auth: String,
+    pub cdn: String,
+    pub dns: String,
+}
+
+impl Default for EdgeTargets {
+    fn default() -> Self {
+        Self {
+            functions: "http://127.0.0.1:9001".into(),
+            data: "http://127.0.0.1:8000".into(),
+            storage: "http://127.0.0.1:9000".into(),
+            auth: "http://127.0.0.1:9229".into(),
+            cdn: "http://127.0.0.1:8081".into(),
+            dns: "http://127.0.0.1:8053".into(),
+        }
+    }
+}
+
+/// Where an AWS call goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Owner {
+    /// API Gateway management, answered by this service.
+    Gateway,
+    Functions,
+    Data,
+    Storage,
+    Auth,
+    Cdn,
+    Dns,
+}
+
+/// The service named in a SigV4 credential scope (`AK/date/region/service/aws4_request`).
+fn scope_service(credential: &str) -> Option<&str> {
+    credential.split('/').nth(3)
+}
+
+/// Decides which service owns a call.
+pub fn owner(authorization: Option<&str>, query_credential: Option<&str>, target: Option<&str>, path: &str) -> Owner {
+    let credential = authorization
+        .and_then(|header| header.split("Credential=").nth(1))
+        .map(|rest| rest.split(',').next().unwrap_or(rest).trim())
+        .or(query_credential);
+    if let Some(service) = credential.and_then(scope_service) {
+        match service {
+            "lambda" => return Owner::Functions,
+            "dynamodb" => return Owner::Data,
+            "s3" => return Owner::Storage,
+            "cognito-idp" => return Owner::Auth,
+            "cloudfront" => return Owner::Cdn,
+            "route53" => return Owner::Dns,
+            "apigateway" => return Owner::Gateway,
+            _ => {}
+        }
+    }
+    if let Some(target) = target {
+        if target.starts_with("DynamoDB") {
+            return Owner::Data;
+        }
+        if target.starts_with("AWSCognitoIdentityProviderService") {
+            return Owner::Auth;
+        }
+    }
+    match path {
+        p if p.starts_with("/2015-03-31/") => Owner::Functions,
+        p if p.starts_with("/v2/apis") => Owner::Gateway,
+        p if p.starts_with("/2013-04-01/") => Owner::Dns,
+        p if p.starts_with("/2020-05-31/") => Owner::Cdn,
+        _ => Owner::Storage,
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Edge {
+    pub targets: EdgeTargets,
+    pub client: reqwest::Client,
+}
+
+pub fn routes(routes: &mut web::ServiceConfig, edge: Edge, management: Management) {
+    routes
+        .app_data(web::Data::new(edge))
+        .app_data(web::Data::new(management))
+        .app_data(web::PayloadConfig::new(MAX_BODY))
+        .default_service(web::to(handle));
+}
+
+/// Headers that belong to one connection and are never relayed.
+const HOP_BY_HOP: &[&str] =
+    &["connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "transfer-encoding", "upgrade"];
+
+async fn handle(
+    request: HttpRequest,
+    body: Bytes,
+    edge: web::Data<Edge>,
+    management: web::Data<Management>,
+) -> HttpResponse {
+    let header = |name: &str| request.headers().get(name).and_then(|value| value.to_str().ok());
+    let query_credential = request
+        .query_string()
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("X-Amz-Credential="))
+        .map(nubo_host::sigv4::percent_decode);
+    let owner = owner(header("authorization"), query_credential.as_deref(), header("x-amz-target"), request.path());
+    let base = match owner {
+        Owner::Gateway => {
+            return match management::handle(request, body, management).await {
+                Ok(response) => response,
+                Err(error) => actix_web::ResponseError::error_response(&error),
+            };
+        }
+        Owner::Functions => &edge.targets.functions,
+        Owner::Data => &edge.targets.data,
+        Owner::Storage => &edge.targets.storage,
+        Owner::Auth => &edge.targets.auth,
+        Owner::Cdn => &edge.targets.cdn,
+        Owner::Dns => &edge.targets.dns,
+    };
+    let url = format!("{}{}", base.trim_end_matches('/'), request.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/"));
+    let method = reqwest::Method::from_bytes(request.method().as_str().as_bytes()).unwrap_or(reqwest::Method::GET);
+    let mut relayed = edge.client.request(method, &url);
+    for (name, value) in request.headers() {
+        if !HOP_BY_HOP.contains(&name.as_str()) {
+            // Host stays as the client sent it: SigV4 signed it.
+            relayed = relayed.header(name.as_str(), value.as_bytes());
+        }
+    }
+    let answer = match relayed.body(body).send().await {
+        Ok(answer) => answer,
+        Err(error) => {
+            tracing::warn!(?owner, %error, "edge relay failed");
+            return nubo_host::http::rest_json_error(503, "ServiceUnavailableException", "The owning service is unavailable", serde_json::Value::Null);
+        }
+    };
+    let mut response = HttpResponse::build(StatusCode::from_u16(answer.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY));
+    for (name, value) in answer.headers() {
+        if !HOP_BY_HOP.contains(&name.as_str()) && name.as_str() != "content-length" {
+            response.append_header((name.as_str(), value.as_bytes()));
+        }
+    }
+    response.streaming(answer.bytes_stream().map_err(std::io::Error::other))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn calls_go_to_their_owner() {
+        let signed = |service: &str| format!("AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/{service}/aws4_request, SignedHeaders=host, Signature=00");
+        assert_eq!(owner(Some(&signed("lambda")), None, None, "/2015-03-31/functions"), Owner::Functions);
+        assert_eq!(owner(Some(&signed("dynamodb")), None, Some("DynamoDB_20120810.GetItem"), "/"), Owner::Data);
+        assert_eq!(owner(Some(&signed("apigateway")), None, None, "/v2/apis"), Owner::Gateway);
+        assert_eq!(owner(Some(&signed("s3")), None, None, "/bucket/key"), Owner::Storage);
+        assert_eq!(owner(None, Some("test/20260101/us-east-1/s3/aws4_request"), None, "/b/k"), Owner::Storage);
+        assert_eq!(owner(None, None, Some("AWSCognitoIdentityProviderService.InitiateAuth"), "/"), Owner::Auth);
+        assert_eq!(owner(None, None, None, "/2013-04-01/hostedzone"), Owner::Dns);
+        assert_eq!(owner(None, None, None, "/some-bucket"), Owner::Storage);
+    }
+}

@@ -1,0 +1,67 @@
+//! The gateway's errors: management API errors in API Gateway's REST-JSON
+//! shape, and the fixed messages user APIs answer with.
+
+use actix_web::{HttpResponse, ResponseError, http::StatusCode};
+use nubo_proto::RemoteError;
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum GatewayError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Auth(#[from] nubo_host::sigv4::AuthError),
+    #[error("{0}")]
+    Service(String),
+}
+
+pub type Result<T> = std::result::Result<T, GatewayError>;
+
+impl GatewayError {
+    fn code(&self) -> &'static str {
+        match self {
+            GatewayError::NotFound(_) => "NotFoundException",
+            GatewayError::BadRequest(_) => "BadRequestException",
+            GatewayError::Conflict(_) => "ConflictException",
+            GatewayError::Auth(auth) => auth.aws_code(),
+            GatewayError::Service(_) => "InternalServerErrorException",
+        }
+    }
+
+    fn status(&self) -> u16 {
+        match self {
+            GatewayError::NotFound(_) => 404,
+            GatewayError::BadRequest(_) => 400,
+            GatewayError::Conflict(_) => 409,
+            GatewayError::Auth(auth) => auth.http_status(),
+            GatewayError::Service(_) => 500,
+        }
+    }
+}
+
+impl From<RemoteError> for GatewayError {
+    fn from(error: RemoteError) -> Self {
+        tracing::error!(%error, "dependency failed");
+        GatewayError::Service(format!("{} is unavailable", error.service))
+    }
+}
+
+impl ResponseError for GatewayError {
+    fn status_code(&self) -> StatusCode {
+        StatusCode::from_u16(self.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        nubo_host::http::rest_json_error(self.status(), self.code(), &self.to_string(), serde_json::Value::Null)
+    }
+}
+
+/// The fixed JSON bodies user APIs answer with when no integration does.
+pub fn user_api_error(status: u16, message: &str) -> HttpResponse {
+    HttpResponse::build(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
+        .insert_header(("apigw-requestid", nubo_host::http::request_id()))
+        .json(serde_json::json!({ "message": message }))
+}

@@ -1,0 +1,103 @@
+//! The gateway service, nubo's API Gateway. It serves user HTTP APIs on its
+//! HTTP port ([`user_api`]), turning requests into Lambda proxy events
+//! ([`proxy`]) routed by route key ([`routing`]), and the AWS edge on the
+//! edge port ([`edge`]), which answers the API Gateway management API
+//! ([`management`]) and relays every other AWS call to its owner.
+//!
+//! It owns no durable state: API definitions are records in the data
+//! service ([`apis`]), and functions are invoked over gRPC.
+
+pub mod apis;
+pub mod edge;
+pub mod error;
+pub mod grpc;
+pub mod management;
+pub mod model;
+pub mod proxy;
+pub mod routing;
+pub mod user_api;
+
+use std::net::{IpAddr, SocketAddr};
+
+use nubo_host::{Context, ServeError, Shutdown, metrics::Metrics};
+use nubo_proto::clients::{FunctionsClient, RecordsClient};
+use serde::{Deserialize, Serialize};
+
+/// The `[gateway]` section of the configuration.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// User APIs, `/health` and `/metrics`.
+    pub http_port: u16,
+    /// The AWS edge: every AWS API, API Gateway management included.
+    pub edge_port: u16,
+    pub grpc_port: u16,
+    /// The base URL clients reach user APIs at; API endpoints are
+    /// `{public_url}/{apiId}`. Defaults to loopback on `http_port`.
+    pub public_url: Option<String>,
+    /// Where the edge relays each service's calls.
+    pub edge: edge::EdgeTargets,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self { http_port: 8080, edge_port: 4566, grpc_port: 50051, public_url: None, edge: edge::EdgeTargets::default() }
+    }
+}
+
+#[derive(Debug)]
+pub struct Listeners {
+    pub http: std::net::TcpListener,
+    pub edge: std::net::TcpListener,
+    pub grpc: std::net::TcpListener,
+}
+
+impl Listeners {
+    pub fn bind(host: IpAddr, config: &Config) -> std::io::Result<Self> {
+        Ok(Self {
+            http: nubo_host::bind(SocketAddr::new(host, config.http_port))?,
+            edge: nubo_host::bind(SocketAddr::new(host, config.edge_port))?,
+            grpc: nubo_host::bind(SocketAddr::new(host, config.grpc_port))?,
+        })
+    }
+}
+
+/// Runs the service until `shutdown`.
+pub async fn run(context: Context, config: Config, listeners: Listeners, shutdown: Shutdown) -> Result<(), ServeError> {
+    let fail = |message: String| ServeError::new("gateway", message);
+    let channel = |url: &str| nubo_host::grpc::channel(url).map_err(|error| fail(format!("bad link {url}: {error}")));
+    let apis = apis::Apis::new(RecordsClient::new(channel(&context.links.data)?), context.account_id.clone());
+    let functions = FunctionsClient::new(channel(&context.links.functions)?);
+    let http_address = listeners.http.local_addr().map_err(|error| fail(error.to_string()))?;
+    let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{http_address}"));
+
+    let management = management::Management {
+        apis: apis.clone(),
+        endpoints: management::Endpoints { public_url },
+        credentials: context.credentials.clone(),
+        region: context.region.clone(),
+    };
+    let edge = edge::Edge {
+        targets: config.edge.clone(),
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|error| fail(format!("cannot build the edge client: {error}")))?,
+    };
+    let user_apis = user_api::UserApis { apis: apis.clone(), functions, account_id: context.account_id.clone() };
+
+    let metrics = Metrics::new("gateway");
+    let router = nubo_host::grpc::router().add_service(grpc::server(apis));
+    let grpc = nubo_host::grpc::serve("gateway", listeners.grpc, router, shutdown.clone());
+    let user = nubo_host::http::serve("gateway", listeners.http, 2, metrics.clone(), shutdown.clone(), move |routes| {
+        user_api::routes(routes, user_apis.clone())
+    });
+    let aws = nubo_host::http::serve("gateway-edge", listeners.edge, 1, metrics, shutdown, move |routes| {
+        edge::routes(routes, edge.clone(), management.clone())
+    });
+    let http = async {
+        let (user, aws) = tokio::join!(user, aws);
+        user.and(aws)
+    };
+    nubo_host::serve_fronts("gateway", grpc, http).await
+}

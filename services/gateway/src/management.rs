@@ -1,0 +1,407 @@
+//! The API Gateway v2 management API (`/v2/apis...`, REST-JSON with
+//! camelCase members), the subset `aws apigatewayv2` and the SDKs use to
+//! define HTTP APIs. Requests are SigV4-checked, parsed into an
+//! [`Operation`] and dispatched with one `match`.
+
+use std::collections::BTreeMap;
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use bytes::Bytes;
+use nubo_host::sigv4::Credentials;
+use serde::{Deserialize, de::DeserializeOwned};
+use serde_json::json;
+
+use crate::{
+    apis::Apis,
+    error::{GatewayError, Result},
+    model::{Api, Integration, Route, Stage, new_id, timestamp},
+    routing::RouteKey,
+};
+
+/// Where user APIs are reached: `{public_url}/{apiId}`.
+#[derive(Debug, Clone)]
+pub struct Endpoints {
+    pub public_url: String,
+}
+
+impl Endpoints {
+    pub fn api(&self, api_id: &str) -> String {
+        format!("{}/{api_id}", self.public_url.trim_end_matches('/'))
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Operation {
+    CreateApi,
+    GetApis,
+    GetApi(String),
+    DeleteApi(String),
+    CreateRoute(String),
+    GetRoutes(String),
+    GetRoute(String, String),
+    DeleteRoute(String, String),
+    CreateIntegration(String),
+    GetIntegrations(String),
+    GetIntegration(String, String),
+    DeleteIntegration(String, String),
+    CreateStage(String),
+    GetStages(String),
+    GetStage(String, String),
+    DeleteStage(String, String),
+}
+
+impl Operation {
+    pub fn parse(method: &str, path: &str) -> Option<Self> {
+        let rest = path.strip_prefix("/v2/apis")?;
+        let segments: Vec<String> =
+            rest.split('/').filter(|s| !s.is_empty()).map(nubo_host::sigv4::percent_decode).collect();
+        let s: Vec<&str> = segments.iter().map(String::as_str).collect();
+        let owned = |value: &str| value.to_owned();
+        Some(match (method, s.as_slice()) {
+            ("POST", []) => Operation::CreateApi,
+            ("GET", []) => Operation::GetApis,
+            ("GET", [api]) => Operation::GetApi(owned(api)),
+            ("DELETE", [api]) => Operation::DeleteApi(owned(api)),
+            ("POST", [api, "routes"]) => Operation::CreateRoute(owned(api)),
+            ("GET", [api, "routes"]) => Operation::GetRoutes(owned(api)),
+            ("GET", [api, "routes", id]) => Operation::GetRoute(owned(api), owned(id)),
+            ("DELETE", [api, "routes", id]) => Operation::DeleteRoute(owned(api), owned(id)),
+            ("POST", [api, "integrations"]) => Operation::CreateIntegration(owned(api)),
+            ("GET", [api, "integrations"]) => Operation::GetIntegrations(owned(api)),
+            ("GET", [api, "integrations", id]) => Operation::GetIntegration(owned(api), owned(id)),
+            ("DELETE", [api, "integrations", id]) => Operation::DeleteIntegration(owned(api), owned(id)),
+            ("POST", [api, "stages"]) => Operation::CreateStage(owned(api)),
+            ("GET", [api, "stages"]) => Operation::GetStages(owned(api)),
+            ("GET", [api, "stages", name]) => Operation::GetStage(owned(api), owned(name)),
+            ("DELETE", [api, "stages", name]) => Operation::DeleteStage(owned(api), owned(name)),
+            _ => return None,
+        })
+    }
+}
+
+/// Shared state of the management handlers.
+#[derive(Debug, Clone)]
+pub struct Management {
+    pub apis: Apis,
+    pub endpoints: Endpoints,
+    pub credentials: Credentials,
+    pub region: String,
+}
+
+pub fn routes(routes: &mut web::ServiceConfig, management: Management) {
+    routes.app_data(web::Data::new(management)).default_service(web::to(handle));
+}
+
+fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T> {
+    let body = if body.is_empty() { b"{}".as_slice() } else { body };
+    serde_json::from_slice(body).map_err(|error| GatewayError::BadRequest(format!("Invalid request body: {error}")))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CreateApiInput {
+    name: Option<String>,
+    protocol_type: Option<String>,
+    target: Option<String>,
+    route_key: Option<String>,
+    description: Option<String>,
+    version: Option<String>,
+    route_selection_expression: Option<String>,
+    #[serde(default)]
+    disable_execute_api_endpoint: bool,
+    #[serde(default)]
+    tags: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CreateRouteInput {
+    route_key: Option<String>,
+    target: Option<String>,
+    authorization_type: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CreateIntegrationInput {
+    integration_type: Option<String>,
+    integration_uri: Option<String>,
+    integration_method: Option<String>,
+    payload_format_version: Option<String>,
+    timeout_in_millis: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CreateStageInput {
+    stage_name: Option<String>,
+    #[serde(default)]
+    auto_deploy: bool,
+    #[serde(default)]
+    stage_variables: BTreeMap<String, String>,
+}
+
+fn required(value: Option<String>, member: &str) -> Result<String> {
+    value.filter(|v| !v.trim().is_empty()).ok_or_else(|| GatewayError::BadRequest(format!("Invalid input: {member} is required")))
+}
+
+pub async fn handle(request: HttpRequest, body: Bytes, management: web::Data<Management>) -> Result<HttpResponse> {
+    nubo_host::http::verify_sigv4(&management.credentials, &request, &body, true)?;
+    let operation = Operation::parse(request.method().as_str(), request.path())
+        .ok_or_else(|| GatewayError::NotFound("The resource you requested does not exist.".into()))?;
+    let apis = &management.apis;
+    let items = |items: Vec<serde_json::Value>| HttpResponse::Ok().json(json!({ "items": items }));
+    match operation {
+        Operation::CreateApi => create_api(&management, parse_json(&body)?).await,
+        Operation::GetApis => {
+            let all = apis.list().await?;
+            Ok(items(all.iter().map(|api| api.to_json(&management.endpoints.api(&api.api_id))).collect()))
+        }
+        Operation::GetApi(id) => {
+            let api = apis.get(&id).await?.api;
+            Ok(HttpResponse::Ok().json(api.to_json(&management.endpoints.api(&id))))
+        }
+        Operation::DeleteApi(id) => {
+            apis.delete(&id).await?;
+            Ok(HttpResponse::NoContent().finish())
+        }
+        Operation::CreateRoute(id) => {
+            let input: CreateRouteInput = parse_json(&body)?;
+            let route_key = required(input.route_key, "routeKey")?;
+            RouteKey::parse(&route_key)?;
+            let route = update(apis, &id, |api| {
+                if api.routes.iter().any(|route| route.route_key == route_key) {
+                    return Err(GatewayError::Conflict(format!("Unable to create route {route_key}. A route with the same key already exists.")));
+                }
+                let target = input.target.clone().unwrap_or_default();
+                check_target(api, &target)?;
+                let route = Route {
+                    route_id: new_id()[..7].to_owned(),
+                    route_key: route_key.clone(),
+                    target,
+                    authorization_type: input.authorization_type.clone().unwrap_or_else(|| "NONE".into()),
+                };
+                api.routes.push(route.clone());
+                Ok(route)
+            })
+            .await?;
+            Ok(HttpResponse::Created().json(route.to_json()))
+        }
+        Operation::GetRoutes(id) => Ok(items(apis.get(&id).await?.api.routes.iter().map(Route::to_json).collect())),
+        Operation::GetRoute(id, route_id) => {
+            let api = apis.get(&id).await?.api;
+            let route = api.routes.iter().find(|r| r.route_id == route_id).ok_or_else(|| not_found("Route", &route_id))?;
+            Ok(HttpResponse::Ok().json(route.to_json()))
+        }
+        Operation::DeleteRoute(id, route_id) => {
+            update(apis, &id, |api| {
+                let before = api.routes.len();
+                api.routes.retain(|route| route.route_id != route_id);
+                if api.routes.len() == before { Err(not_found("Route", &route_id)) } else { Ok(()) }
+            })
+            .await?;
+            Ok(HttpResponse::NoContent().finish())
+        }
+        Operation::CreateIntegration(id) => {
+            let input: CreateIntegrationInput = parse_json(&body)?;
+            let integration = integration_from(input)?;
+            let integration = update(apis, &id, |api| {
+                api.integrations.push(integration.clone());
+                Ok(integration.clone())
+            })
+            .await?;
+            Ok(HttpResponse::Created().json(integration.to_json()))
+        }
+        Operation::GetIntegrations(id) => {
+            Ok(items(apis.get(&id).await?.api.integrations.iter().map(Integration::to_json).collect()))
+        }
+        Operation::GetIntegration(id, integration_id) => {
+            let api = apis.get(&id).await?.api;
+            let integration = api.integration(&integration_id).ok_or_else(|| not_found("Integration", &integration_id))?;
+            Ok(HttpResponse::Ok().json(integration.to_json()))
+        }
+        Operation::DeleteIntegration(id, integration_id) => {
+            update(apis, &id, |api| {
+                let target = format!("integrations/{integration_id}");
+                if api.routes.iter().any(|route| route.target == target) {
+                    return Err(GatewayError::Conflict(format!(
+                        "Unable to delete integration {integration_id}: it is the target of a route"
+                    )));
+                }
+                let before = api.integrations.len();
+                api.integrations.retain(|integration| integration.integration_id != integration_id);
+                if api.integrations.len() == before { Err(not_found("Integration", &integration_id)) } else { Ok(()) }
+            })
+            .await?;
+            Ok(HttpResponse::NoContent().finish())
+        }
+        Operation::CreateStage(id) => {
+            let input: CreateStageInput = parse_json(&body)?;
+            let stage_name = required(input.stage_name, "stageName")?;
+            if stage_name != "$default" && !stage_name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+                return Err(GatewayError::BadRequest(format!("Stage name {stage_name} is invalid")));
+            }
+            let stage = update(apis, &id, |api| {
+                if api.stage(&stage_name).is_some() {
+                    return Err(GatewayError::Conflict(format!("Stage already exist: {stage_name}")));
+                }
+                let now = timestamp();
+                let stage = Stage {
+                    stage_name: stage_name.clone(),
+                    auto_deploy: input.auto_deploy,
+                    stage_variables: input.stage_variables.clone(),
+                    created_date: now.clone(),
+                    last_updated_date: now,
+                };
+                api.stages.push(stage.clone());
+                Ok(stage)
+            })
+            .await?;
+            Ok(HttpResponse::Created().json(stage.to_json()))
+        }
+        Operation::GetStages(id) => Ok(items(apis.get(&id).await?.api.stages.iter().map(Stage::to_json).collect())),
+        Operation::GetStage(id, name) => {
+            let api = apis.get(&id).await?.api;
+            let stage = api.stage(&name).ok_or_else(|| not_found("Stage", &name))?;
+            Ok(HttpResponse::Ok().json(stage.to_json()))
+        }
+        Operation::DeleteStage(id, name) => {
+            update(apis, &id, |api| {
+                let before = api.stages.len();
+                api.stages.retain(|stage| stage.stage_name != name);
+                if api.stages.len() == before { Err(not_found("Stage", &name)) } else { Ok(()) }
+            })
+            .await?;
+            Ok(HttpResponse::NoContent().finish())
+        }
+    }
+}
+
+fn not_found(kind: &str, id: &str) -> GatewayError {
+    GatewayError::NotFound(format!("Invalid {kind} identifier specified {id}"))
+}
+
+fn check_target(api: &Api, target: &str) -> Result<()> {
+    if target.is_empty() {
+        return Ok(());
+    }
+    let id = target.strip_prefix("integrations/").unwrap_or("");
+    if api.integration(id).is_none() {
+        return Err(GatewayError::BadRequest(format!("Invalid target specified {target}")));
+    }
+    Ok(())
+}
+
+fn integration_from(input: CreateIntegrationInput) -> Result<Integration> {
+    let integration_type = required(input.integration_type, "integrationType")?;
+    if integration_type != "AWS_PROXY" {
+        return Err(GatewayError::BadRequest(format!(
+            "Unsupported integration type {integration_type}: nubo serves AWS_PROXY (Lambda) integrations"
+        )));
+    }
+    let integration_uri = required(input.integration_uri, "integrationUri")?;
+    let payload_format_version = input.payload_format_version.unwrap_or_else(|| "2.0".into());
+    if payload_format_version != "1.0" && payload_format_version != "2.0" {
+        return Err(GatewayError::BadRequest(format!("Invalid payload format version {payload_format_version}")));
+    }
+    let timeout_in_millis = input.timeout_in_millis.unwrap_or(30_000);
+    if !(50..=30_000).contains(&timeout_in_millis) {
+        return Err(GatewayError::BadRequest("Timeout must be between 50 and 30000 milliseconds".into()));
+    }
+    Ok(Integration {
+        integration_id: new_id()[..7].to_owned(),
+        integration_type,
+        integration_uri,
+        integration_method: input.integration_method.unwrap_or_else(|| "POST".into()),
+        payload_format_version,
+        timeout_in_millis,
+    })
+}
+
+/// Reads an API, applies `change`, and writes it back with compare-and-set.
+async fn update<T>(apis: &Apis, api_id: &str, change: impl FnOnce(&mut Api) -> Result<T>) -> Result<T> {
+    let mut versioned = apis.get(api_id).await?;
+    let result = change(&mut versioned.api)?;
+    apis.put(&versioned.api, versioned.version).await?;
+    Ok(result)
+}
+
+async fn create_api(management: &Management, input: CreateApiInput) -> Result<HttpResponse> {
+    let name = required(input.name, "name")?;
+    let protocol_type = required(input.protocol_type, "protocolType")?;
+    match protocol_type.as_str() {
+        "HTTP" => {}
+        "WEBSOCKET" => return Err(GatewayError::BadRequest("WebSocket APIs are not supported by nubo yet".into())),
+        other => return Err(GatewayError::BadRequest(format!("Invalid protocolType {other}: expected HTTP or WEBSOCKET"))),
+    }
+    if input.route_key.is_some() && input.target.is_none() {
+        return Err(GatewayError::BadRequest("RouteKey can only be specified together with Target".into()));
+    }
+    let now = timestamp();
+    let mut api = Api {
+        api_id: new_id(),
+        name,
+        protocol_type,
+        description: input.description.unwrap_or_default(),
+        version: input.version.unwrap_or_default(),
+        route_selection_expression: input.route_selection_expression.unwrap_or_else(|| "${request.method} ${request.path}".into()),
+        api_key_selection_expression: "$request.header.x-api-key".into(),
+        disable_execute_api_endpoint: input.disable_execute_api_endpoint,
+        created_date: now.clone(),
+        tags: input.tags,
+        routes: Vec::new(),
+        integrations: Vec::new(),
+        stages: Vec::new(),
+    };
+    // Quick create: a target gets a Lambda proxy integration, a route
+    // (`$default` unless named) and an auto-deployed `$default` stage.
+    if let Some(target) = input.target {
+        let route_key = input.route_key.unwrap_or_else(|| "$default".into());
+        RouteKey::parse(&route_key)?;
+        if !target.starts_with("arn:") || !target.contains(":lambda:") && !target.contains("lambda:path") {
+            return Err(GatewayError::BadRequest(format!("Invalid target {target}: quick create takes a Lambda function ARN")));
+        }
+        let integration = Integration {
+            integration_id: new_id()[..7].to_owned(),
+            integration_type: "AWS_PROXY".into(),
+            integration_uri: target,
+            integration_method: "POST".into(),
+            payload_format_version: "2.0".into(),
+            timeout_in_millis: 30_000,
+        };
+        api.routes.push(Route {
+            route_id: new_id()[..7].to_owned(),
+            route_key,
+            target: format!("integrations/{}", integration.integration_id),
+            authorization_type: "NONE".into(),
+        });
+        api.integrations.push(integration);
+        api.stages.push(Stage {
+            stage_name: "$default".into(),
+            auto_deploy: true,
+            stage_variables: BTreeMap::new(),
+            created_date: now.clone(),
+            last_updated_date: now,
+        });
+    }
+    management.apis.put(&api, 0).await?;
+    tracing::info!(api = %api.api_id, name = %api.name, region = %management.region, "api created");
+    Ok(HttpResponse::Created().json(api.to_json(&management.endpoints.api(&api.api_id))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn operations_are_recognised() {
+        assert_eq!(Operation::parse("POST", "/v2/apis"), Some(Operation::CreateApi));
+        assert_eq!(Operation::parse("GET", "/v2/apis/abc"), Some(Operation::GetApi("abc".into())));
+        assert_eq!(
+            Operation::parse("DELETE", "/v2/apis/abc/stages/%24default"),
+            Some(Operation::DeleteStage("abc".into(), "$default".into()))
+        );
+        assert_eq!(Operation::parse("PUT", "/v2/apis/abc"), None);
+        assert_eq!(Operation::parse("GET", "/v1/apis"), None);
+    }
+}

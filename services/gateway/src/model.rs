@@ -1,0 +1,137 @@
+//! HTTP API definitions (API Gateway v2) as stored and as the management
+//! API shows them. One API, with its routes, integrations and stages, is one
+//! record in the data service, so a change to it is one atomic write.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Api {
+    pub api_id: String,
+    pub name: String,
+    pub protocol_type: String,
+    pub description: String,
+    pub version: String,
+    pub route_selection_expression: String,
+    pub api_key_selection_expression: String,
+    pub disable_execute_api_endpoint: bool,
+    pub created_date: String,
+    pub tags: BTreeMap<String, String>,
+    pub routes: Vec<Route>,
+    pub integrations: Vec<Integration>,
+    pub stages: Vec<Stage>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Route {
+    pub route_id: String,
+    pub route_key: String,
+    /// `integrations/{integrationId}`, or empty when the route has none.
+    pub target: String,
+    pub authorization_type: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Integration {
+    pub integration_id: String,
+    pub integration_type: String,
+    pub integration_uri: String,
+    pub integration_method: String,
+    pub payload_format_version: String,
+    pub timeout_in_millis: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Stage {
+    pub stage_name: String,
+    pub auto_deploy: bool,
+    pub stage_variables: BTreeMap<String, String>,
+    pub created_date: String,
+    pub last_updated_date: String,
+}
+
+/// Generates the 10-character lowercase identifiers API Gateway uses.
+pub fn new_id() -> String {
+    use rand::Rng as _;
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    let mut rng = rand::rng();
+    (0..10).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect()
+}
+
+/// API Gateway's timestamp format: `2024-01-31T12:00:00Z`.
+pub fn timestamp() -> String {
+    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+impl Api {
+    /// The `Api` shape of the management API.
+    pub fn to_json(&self, endpoint: &str) -> Value {
+        json!({
+            "apiId": self.api_id,
+            "name": self.name,
+            "protocolType": self.protocol_type,
+            "apiEndpoint": endpoint,
+            "description": self.description,
+            "version": self.version,
+            "routeSelectionExpression": self.route_selection_expression,
+            "apiKeySelectionExpression": self.api_key_selection_expression,
+            "disableExecuteApiEndpoint": self.disable_execute_api_endpoint,
+            "createdDate": self.created_date,
+            "tags": self.tags,
+        })
+    }
+
+    pub fn integration(&self, id: &str) -> Option<&Integration> {
+        self.integrations.iter().find(|integration| integration.integration_id == id)
+    }
+
+    pub fn stage(&self, name: &str) -> Option<&Stage> {
+        self.stages.iter().find(|stage| stage.stage_name == name)
+    }
+}
+
+impl Route {
+    pub fn to_json(&self) -> Value {
+        let mut route = json!({
+            "routeId": self.route_id,
+            "routeKey": self.route_key,
+            "authorizationType": self.authorization_type,
+            "apiKeyRequired": false,
+        });
+        if !self.target.is_empty() {
+            route["target"] = json!(self.target);
+        }
+        route
+    }
+}
+
+impl Integration {
+    pub fn to_json(&self) -> Value {
+        json!({
+            "integrationId": self.integration_id,
+            "integrationType": self.integration_type,
+            "integrationUri": self.integration_uri,
+            "integrationMethod": self.integration_method,
+            "payloadFormatVersion": self.payload_format_version,
+            "timeoutInMillis": self.timeout_in_millis,
+            "connectionType": "INTERNET",
+        })
+    }
+}
+
+impl Stage {
+    pub fn to_json(&self) -> Value {
+        json!({
+            "stageName": self.stage_name,
+            "autoDeploy": self.auto_deploy,
+            "stageVariables": self.stage_variables,
+            "createdDate": self.created_date,
+            "lastUpdatedDate": self.last_updated_date,
+            "defaultRouteSettings": { "detailedMetricsEnabled": false },
+            "routeSettings": {},
+            "tags": {},
+        })
+    }
+}
