@@ -1,1 +1,283 @@
-//! Shared fixtures of the end-to-end suite.
+//! Shared fixtures of the end-to-end suite: starting nubo as a user does
+//! (`nubo up`, or one `nubo serve` process per service), AWS SDK clients
+//! pointed at it, deployment packages built from `fixtures/`, and SigV4
+//! signing for requests an SDK would never send.
+
+use std::{
+    collections::BTreeMap,
+    io::Write as _,
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant, SystemTime},
+};
+
+pub use nubo_host::ServiceName;
+
+pub const REGION: &str = "us-east-1";
+pub const ACCOUNT: &str = "000000000000";
+
+/// The `nubo` binary under test: `$NUBO_BIN`, or the workspace's debug build.
+pub fn nubo_binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("NUBO_BIN") {
+        return PathBuf::from(path);
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    let binary = target.join("debug/nubo");
+    assert!(binary.exists(), "{} is missing: run `cargo build --bin nubo` first (make test does)", binary.display());
+    binary
+}
+
+/// A port free right now on loopback.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind(("127.0.0.1", 0)).and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+}
+
+/// The ports one service listens on.
+#[derive(Debug, Clone, Copy)]
+pub struct Ports {
+    pub http: u16,
+    pub grpc: u16,
+    /// The gateway's AWS edge.
+    pub edge: Option<u16>,
+}
+
+impl Ports {
+    pub fn free(service: ServiceName) -> Self {
+        Self { http: free_port(), grpc: free_port(), edge: (service == ServiceName::Gateway).then(free_port) }
+    }
+
+    /// The `NUBO_*` variables that put a service on these ports.
+    pub fn env(&self, service: ServiceName) -> Vec<(String, String)> {
+        let section = service.as_str().to_uppercase();
+        let mut env = vec![
+            (format!("NUBO_{section}__HTTP_PORT"), self.http.to_string()),
+            (format!("NUBO_{section}__GRPC_PORT"), self.grpc.to_string()),
+        ];
+        if let Some(edge) = self.edge {
+            env.push((format!("NUBO_{section}__EDGE_PORT"), edge.to_string()));
+        }
+        env
+    }
+}
+
+/// A running nubo process, stopped (SIGKILL) when dropped.
+pub struct Process {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Process {
+    pub fn spawn(args: &[&str], env: &[(String, String)], log: PathBuf) -> Self {
+        let log_file = std::fs::File::create(&log).expect("a log file");
+        let child = Command::new(nubo_binary())
+            .args(args)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("NUBO_LOG", "info")
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdin(Stdio::null())
+            .stdout(log_file.try_clone().expect("a log file"))
+            .stderr(log_file)
+            .spawn()
+            .expect("nubo starts");
+        Self { child, log }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Asks the process to stop (SIGTERM) and waits for it.
+    pub fn stop(&mut self) -> std::process::ExitStatus {
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("nubo did not stop within 15 s of SIGTERM\n{}", self.log());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Waits until `GET {url}/health` answers 200, or panics with the log.
+pub async fn wait_healthy(process: &mut Process, url: &str) {
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(response) = client.get(format!("{url}/health")).send().await
+            && response.status().is_success()
+        {
+            return;
+        }
+        if !process.is_running() || Instant::now() > deadline {
+            panic!("{url} never became healthy\n{}", process.log());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// `nubo up` on free ports with its state in a given directory.
+pub struct Nubo {
+    pub process: Process,
+    pub ports: BTreeMap<ServiceName, Ports>,
+    state_dir: PathBuf,
+}
+
+impl Nubo {
+    /// Starts `nubo up` and waits for all seven services.
+    pub async fn up(state_dir: &Path) -> Self {
+        let ports = ServiceName::ALL.into_iter().map(|service| (service, Ports::free(service))).collect();
+        Self::up_on(state_dir, ports).await
+    }
+
+    /// Starts `nubo up` on the given ports (a restart reuses them).
+    pub async fn up_on(state_dir: &Path, ports: BTreeMap<ServiceName, Ports>) -> Self {
+        let env: Vec<(String, String)> = ports.iter().flat_map(|(service, ports)| ports.env(*service)).collect();
+        let log = state_dir.with_extension(format!("log.{}", SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)));
+        let state = state_dir.to_str().expect("a utf-8 path");
+        let mut process = Process::spawn(&["up", "--state-dir", state], &env, log);
+        for service_ports in ports.values() {
+            wait_healthy(&mut process, &format!("http://127.0.0.1:{}", service_ports.http)).await;
+        }
+        Self { process, ports, state_dir: state_dir.to_owned() }
+    }
+
+    /// Stops with SIGTERM and starts again on the same ports and state.
+    pub async fn restart(mut self) -> Self {
+        let status = self.process.stop();
+        assert!(status.success(), "nubo exited with {status} on SIGTERM\n{}", self.process.log());
+        Self::up_on(&self.state_dir.clone(), self.ports.clone()).await
+    }
+
+    pub fn http_url(&self, service: ServiceName) -> String {
+        format!("http://127.0.0.1:{}", self.ports[&service].http)
+    }
+
+    /// The AWS edge, which takes every AWS API.
+    pub fn edge_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.ports[&ServiceName::Gateway].edge.expect("the gateway has an edge"))
+    }
+}
+
+/// An HTTP client for the AWS SDKs (plain HTTP here, TLS-capable).
+pub fn sdk_http_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
+    aws_smithy_http_client::Builder::new().tls_provider(tls::Provider::Rustls(CryptoMode::Ring)).build_https()
+}
+
+pub fn credentials(key: &str, secret: &str) -> aws_credential_types::Credentials {
+    aws_credential_types::Credentials::new(key, secret, None, None, "nubo-e2e")
+}
+
+pub fn lambda_client(endpoint: &str) -> aws_sdk_lambda::Client {
+    lambda_client_with(endpoint, credentials("test", "test"))
+}
+
+pub fn lambda_client_with(endpoint: &str, credentials: aws_credential_types::Credentials) -> aws_sdk_lambda::Client {
+    let config = aws_sdk_lambda::Config::builder()
+        .behavior_version(aws_sdk_lambda::config::BehaviorVersion::latest())
+        .region(aws_sdk_lambda::config::Region::new(REGION))
+        .credentials_provider(credentials)
+        .endpoint_url(endpoint)
+        .http_client(sdk_http_client())
+        .build();
+    aws_sdk_lambda::Client::from_conf(config)
+}
+
+pub fn apigateway_client(endpoint: &str) -> aws_sdk_apigatewayv2::Client {
+    apigateway_client_with(endpoint, credentials("test", "test"))
+}
+
+pub fn apigateway_client_with(
+    endpoint: &str,
+    credentials: aws_credential_types::Credentials,
+) -> aws_sdk_apigatewayv2::Client {
+    let config = aws_sdk_apigatewayv2::Config::builder()
+        .behavior_version(aws_sdk_apigatewayv2::config::BehaviorVersion::latest())
+        .region(aws_sdk_apigatewayv2::config::Region::new(REGION))
+        .credentials_provider(credentials)
+        .endpoint_url(endpoint)
+        .http_client(sdk_http_client())
+        .build();
+    aws_sdk_apigatewayv2::Client::from_conf(config)
+}
+
+/// The directory of a fixture under `e2e/fixtures/`.
+pub fn fixture(relative: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(relative)
+}
+
+/// A zip of every file under a fixture directory, with Unix modes kept.
+pub fn package(relative: &str) -> Vec<u8> {
+    let root = fixture(relative);
+    let mut files = Vec::new();
+    collect_files(&root, &root, &mut files);
+    files.sort();
+    let mut buffer = std::io::Cursor::new(Vec::new());
+    let mut writer = zip::ZipWriter::new(&mut buffer);
+    for (name, path) in files {
+        #[cfg(unix)]
+        let mode = {
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::metadata(&path).map(|m| m.permissions().mode() & 0o777).unwrap_or(0o644)
+        };
+        #[cfg(not(unix))]
+        let mode = 0o644;
+        writer
+            .start_file(name, zip::write::SimpleFileOptions::default().unix_permissions(mode))
+            .expect("a zip entry");
+        writer.write_all(&std::fs::read(&path).expect("a fixture file")).expect("zip write");
+    }
+    writer.finish().expect("a finished zip");
+    buffer.into_inner()
+}
+
+fn collect_files(root: &Path, directory: &Path, files: &mut Vec<(String, PathBuf)>) {
+    for entry in std::fs::read_dir(directory).expect("a fixture directory").flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            collect_files(root, &path, files);
+        } else if let Ok(relative) = path.strip_prefix(root) {
+            files.push((relative.to_string_lossy().replace('\\', "/"), path));
+        }
+    }
+}
+
+/// Signs a request the way an SDK would, for requests no SDK would send
+/// (malformed bodies). Returns the headers to add.
+pub fn sigv4_headers(method: &str, url: &str, headers: &[(&str, &str)], body: &[u8], service: &str) -> Vec<(String, String)> {
+    use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+    let identity = credentials("test", "test").into();
+    let params = aws_sigv4::sign::v4::SigningParams::builder()
+        .identity(&identity)
+        .region(REGION)
+        .name(service)
+        .time(SystemTime::now())
+        .settings(SigningSettings::default())
+        .build()
+        .expect("signing parameters")
+        .into();
+    let request = SignableRequest::new(method, url, headers.iter().copied(), SignableBody::Bytes(body)).expect("a signable request");
+    let (instructions, _) = sign(request, &params).expect("a signature").into_parts();
+    let (signed, _) = instructions.into_parts();
+    signed.into_iter().map(|header| (header.name().to_owned(), header.value().to_owned())).collect()
+}
