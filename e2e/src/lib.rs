@@ -3,6 +3,8 @@
 //! pointed at it, deployment packages built from `fixtures/`, and SigV4
 //! signing for requests an SDK would never send.
 
+pub mod compose;
+
 use std::{
     collections::BTreeMap,
     io::Write as _,

@@ -1,0 +1,112 @@
+//! The compose topology without Docker: seven `nubo serve` processes, one
+//! per service, configured by the variables compose.yaml gives them (with
+//! loopback addresses and free ports in place of container names and fixed
+//! ports), and the gateway → function request path through all of them.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_apigatewayv2::types::ProtocolType;
+use aws_sdk_lambda::{error::ProvideErrorMetadata, primitives::Blob, types::{FunctionCode, Runtime}};
+use nubo::config::Config;
+use nubo_e2e::{
+    Ports, Process, ServiceName, apigateway_client_with, compose, credentials, lambda_client, lambda_client_with,
+    package, wait_healthy,
+};
+use serde_json::Value;
+
+/// Rewrites `http://{service}:{port}` to the loopback port that service got.
+fn relink(value: &str, ports: &BTreeMap<ServiceName, Ports>, defaults: &Config) -> String {
+    for (service, assigned) in ports {
+        let mut pairs = vec![(defaults.grpc_port(*service), assigned.grpc), (defaults.http_port(*service), assigned.http)];
+        if let Some(edge) = assigned.edge {
+            pairs.push((defaults.gateway.edge_port, edge));
+        }
+        for (default, port) in pairs {
+            let container = format!("http://{service}:{default}");
+            if value == container {
+                return format!("http://127.0.0.1:{port}");
+            }
+        }
+    }
+    assert!(!value.starts_with("http://") || value.contains("localhost"), "unmapped address {value}");
+    value.to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn seven_serve_processes_configured_like_compose_serve_a_request() {
+    let compose = compose::load();
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("secret");
+    std::fs::write(&secret, "cluster-secret").unwrap();
+    let vars: BTreeMap<String, String> = [("NUBO_ACCESS_KEY_ID".to_string(), "AKIDCLUSTER".to_string())].into();
+    let defaults = Config::default();
+    let ports: BTreeMap<ServiceName, Ports> = ServiceName::ALL.into_iter().map(|s| (s, Ports::free(s))).collect();
+
+    let mut processes = Vec::new();
+    for service in ServiceName::ALL {
+        let mut env: Vec<(String, String)> = compose::environment(&compose, service.as_str(), &vars)
+            .unwrap()
+            .into_iter()
+            .map(|(key, value)| {
+                let value = relink(&value, &ports, &defaults);
+                (key, value)
+            })
+            .collect();
+        let state = dir.path().join(service.as_str());
+        env.extend([
+            ("NUBO_BIND_HOST".to_string(), "127.0.0.1".to_string()),
+            ("NUBO_STATE_DIR".to_string(), state.to_str().unwrap().to_string()),
+            ("NUBO_CREDENTIALS__SECRET_ACCESS_KEY_FILE".to_string(), secret.to_str().unwrap().to_string()),
+            ("NUBO_GATEWAY__PUBLIC_URL".to_string(), format!("http://127.0.0.1:{}", ports[&ServiceName::Gateway].http)),
+        ]);
+        env.extend(ports[&service].env(service));
+        let log = dir.path().join(format!("{service}.log"));
+        processes.push((service, Process::spawn(&["serve", "--services", service.as_str()], &env, log)));
+    }
+    for (service, process) in &mut processes {
+        wait_healthy(process, &format!("http://127.0.0.1:{}", ports[service].http)).await;
+    }
+
+    let key = credentials("AKIDCLUSTER", "cluster-secret");
+    let functions_url = format!("http://127.0.0.1:{}", ports[&ServiceName::Functions].http);
+    let edge_url = format!("http://127.0.0.1:{}", ports[&ServiceName::Gateway].edge.unwrap());
+    let lambda = lambda_client_with(&functions_url, key.clone());
+    let arn = lambda
+        .create_function()
+        .function_name("echo")
+        .runtime(Runtime::Python312)
+        .role("arn:aws:iam::000000000000:role/lambda")
+        .handler("app.handler")
+        .code(FunctionCode::builder().zip_file(Blob::new(package("functions/echo"))).build())
+        .send()
+        .await
+        .expect("CreateFunction on the functions process")
+        .function_arn
+        .unwrap();
+    let api = apigateway_client_with(&edge_url, key.clone())
+        .create_api()
+        .name("cluster")
+        .protocol_type(ProtocolType::Http)
+        .target(arn)
+        .send()
+        .await
+        .expect("CreateApi on the gateway process");
+    let response = reqwest::get(format!("{}/hello/world?x=1", api.api_endpoint().unwrap())).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["rawPath"], "/hello/world");
+    assert_eq!(body["queryStringParameters"]["x"], "1");
+    assert_eq!(body["method"], "GET");
+
+    // The edge relays Lambda calls to the functions process.
+    let listed = lambda_client_with(&edge_url, key).list_functions().send().await.expect("ListFunctions via the edge");
+    assert_eq!(listed.functions().len(), 1);
+    // The cluster does not take the development keys.
+    let refused = lambda_client(&functions_url).list_functions().send().await.unwrap_err();
+    assert_eq!(refused.code(), Some("UnrecognizedClientException"));
+
+    for (service, mut process) in processes {
+        let status = process.stop();
+        assert!(status.success(), "{service} exited with {status}\n{}", process.log());
+    }
+}

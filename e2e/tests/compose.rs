@@ -1,0 +1,134 @@
+//! `compose.yaml` and `deploy/` checked against the code, since no Docker
+//! engine runs here: every service is present and runs `nubo serve` for
+//! itself, its variables are ones the configuration accepts, its published
+//! ports are the ones it binds, its health check is a real command, its
+//! links and edge targets point at the ports their owners bind, and the
+//! cluster cannot start with the development keys.
+
+use std::collections::BTreeMap;
+
+use nubo::config::{Config, Mode};
+use nubo_e2e::{ServiceName, compose};
+
+fn vars() -> BTreeMap<String, String> {
+    [("NUBO_ACCESS_KEY_ID".to_string(), "AKIDCLUSTER".to_string())].into()
+}
+
+/// A service's configuration as its container would load it, with the
+/// mounted secret replaced by a local file.
+fn config_of(compose: &serde_yaml::Value, service: &str, secret: &std::path::Path) -> Config {
+    let mut env = compose::environment(compose, service, &vars()).expect("the environment interpolates");
+    let secret_file = env.get("NUBO_CREDENTIALS__SECRET_ACCESS_KEY_FILE").expect("a secret file").clone();
+    let secret_name = secret_file.strip_prefix("/run/secrets/").expect("a compose secret");
+    assert!(compose["secrets"][secret_name].is_mapping(), "{service} uses the undeclared secret {secret_name}");
+    assert!(compose["services"][service]["secrets"].as_sequence().unwrap().iter().any(|s| s.as_str() == Some(secret_name)));
+    env.insert("NUBO_CREDENTIALS__SECRET_ACCESS_KEY_FILE".into(), secret.to_str().unwrap().into());
+    env.remove("NUBO_LOG");
+    Config::load(None, &env).unwrap_or_else(|error| panic!("{service}: {error}"))
+}
+
+#[test]
+fn every_service_is_consistent_with_the_code() {
+    let compose = compose::load();
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("secret");
+    std::fs::write(&secret, "cluster-secret").unwrap();
+    let defaults = Config::default();
+
+    let configs: BTreeMap<ServiceName, Config> =
+        ServiceName::ALL.iter().map(|service| (*service, config_of(&compose, service.as_str(), &secret))).collect();
+
+    for (service, config) in &configs {
+        let name = service.as_str();
+        let definition = &compose["services"][name];
+        assert_eq!(compose::strings(&definition["command"]), ["serve", "--services", name], "{name} command");
+        assert_eq!(definition["build"]["dockerfile"].as_str(), Some("deploy/Dockerfile"), "{name} image");
+        assert_eq!(definition["image"].as_str(), Some("nubo:latest"), "{name} image");
+        assert_eq!(config.bind_host.to_string(), "0.0.0.0", "{name} must listen beyond loopback");
+
+        let context = config.context(Mode::Serve).unwrap_or_else(|error| panic!("{name}: {error}"));
+        assert_eq!(context.credentials.secret_for("AKIDCLUSTER"), Some("cluster-secret"));
+        assert_eq!(context.credentials.secret_for("test"), None, "{name} must not accept the development keys");
+
+        // Published ports: the container side is what the service binds,
+        // the host side is the public port SPEC.md gives it.
+        let mut bound = vec![config.http_port(*service)];
+        if *service == ServiceName::Gateway {
+            bound.push(config.gateway.edge_port);
+        }
+        for port in compose::strings(&definition["ports"]) {
+            let (host, container) = port.split_once(':').expect("host:container");
+            let container: u16 = container.parse().unwrap();
+            assert!(bound.contains(&container), "{name} publishes {container}, which it does not bind");
+            assert_eq!(host.parse::<u16>().unwrap(), container, "{name} publishes on its own port");
+        }
+        assert_eq!(config.http_port(*service), defaults.http_port(*service), "{name} keeps the default public port");
+
+        let check = compose::strings(&definition["healthcheck"]["test"]);
+        assert_eq!(check, ["CMD", "nubo", "health", "--service", name], "{name} health check");
+
+        // Every link names a service and the gRPC port that service binds.
+        for other in ServiceName::ALL {
+            let expected = format!("http://{other}:{}", configs[&other].grpc_port(other));
+            assert_eq!(config.link(other), expected, "{name} links to {other}");
+        }
+
+        for (dependency, condition) in definition["depends_on"].as_mapping().into_iter().flatten() {
+            let dependency = dependency.as_str().unwrap();
+            assert_eq!(condition["condition"].as_str(), Some("service_healthy"), "{name} waits for {dependency}");
+            assert!(compose["services"][dependency]["healthcheck"].is_mapping(), "{dependency} has a health check");
+        }
+        for volume in compose::strings(&definition["volumes"]) {
+            let (volume, path) = volume.split_once(':').unwrap();
+            assert!(compose["volumes"].as_mapping().unwrap().contains_key(volume), "{volume} is a named volume");
+            assert_eq!(std::path::Path::new(path), config.state_dir, "{name} keeps its state on the volume");
+        }
+    }
+
+    // The edge relays to each service's public port.
+    let gateway = &configs[&ServiceName::Gateway];
+    let edge = &gateway.gateway.edge;
+    for (service, target) in [
+        (ServiceName::Functions, &edge.functions),
+        (ServiceName::Data, &edge.data),
+        (ServiceName::Storage, &edge.storage),
+        (ServiceName::Auth, &edge.auth),
+        (ServiceName::Cdn, &edge.cdn),
+        (ServiceName::Dns, &edge.dns),
+    ] {
+        assert_eq!(target, &format!("http://{service}:{}", configs[&service].http_port(service)));
+    }
+
+    // The services that own state keep it on a volume.
+    for owner in ["data", "storage"] {
+        assert!(!compose::strings(&compose["services"][owner]["volumes"]).is_empty(), "{owner} has a volume");
+    }
+    for backing in ["scylla", "redis"] {
+        assert!(compose["services"][backing]["healthcheck"].is_mapping(), "{backing} has a health check");
+    }
+}
+
+#[test]
+fn the_cluster_refuses_to_start_without_a_key() {
+    let compose = compose::load();
+    let error = compose::environment(&compose, "gateway", &BTreeMap::new()).unwrap_err();
+    assert!(error.starts_with("NUBO_ACCESS_KEY_ID"), "{error}");
+}
+
+#[test]
+fn the_image_carries_nubo_and_the_function_interpreters() {
+    let dockerfile = std::fs::read_to_string(nubo_e2e::fixture("../../deploy/Dockerfile")).unwrap();
+    assert!(dockerfile.contains("cargo build --release --locked --bin nubo"));
+    assert!(dockerfile.contains("COPY --from=build /src/target/release/nubo /usr/local/bin/nubo"));
+    assert!(dockerfile.contains("ENTRYPOINT [\"nubo\"]"));
+    for interpreter in ["python3", "nodejs"] {
+        assert!(dockerfile.contains(interpreter), "the image installs {interpreter}");
+    }
+}
+
+#[test]
+fn the_sample_configuration_is_the_default_one() {
+    let sample = nubo_e2e::fixture("../../deploy/config/nubo.toml");
+    let loaded = Config::load(Some(&sample), &BTreeMap::new()).expect("the sample loads");
+    assert_eq!(format!("{loaded:?}"), format!("{:?}", Config::default()));
+}
