@@ -40,7 +40,11 @@ pub fn interpolate(text: &str, vars: &BTreeMap<String, String>) -> Result<String
 }
 
 /// One service's `environment`, interpolated with `vars`.
-pub fn environment(compose: &Value, service: &str, vars: &BTreeMap<String, String>) -> Result<BTreeMap<String, String>, String> {
+pub fn environment(
+    compose: &Value,
+    service: &str,
+    vars: &BTreeMap<String, String>,
+) -> Result<BTreeMap<String, String>, String> {
     let Some(environment) = compose["services"][service]["environment"].as_mapping() else {
         return Ok(BTreeMap::new());
     };
@@ -61,7 +65,10 @@ pub fn environment(compose: &Value, service: &str, vars: &BTreeMap<String, Strin
 
 /// A sequence of strings (`command`, `healthcheck.test`).
 pub fn strings(value: &Value) -> Vec<String> {
-    value.as_sequence().map(|items| items.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect()).unwrap_or_default()
+    value
+        .as_sequence()
+        .map(|items| items.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -104,6 +104,8 @@ impl Process {
                 let _ = self.child.kill();
                 panic!("nubo did not stop within 15 s of SIGTERM\n{}", self.log());
             }
+            // A synchronous wait on a child process, outside any hot path.
+            #[allow(clippy::disallowed_methods)]
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -154,7 +156,10 @@ impl Nubo {
     /// Starts `nubo up` on the given ports (a restart reuses them).
     pub async fn up_on(state_dir: &Path, ports: BTreeMap<ServiceName, Ports>) -> Self {
         let env: Vec<(String, String)> = ports.iter().flat_map(|(service, ports)| ports.env(*service)).collect();
-        let log = state_dir.with_extension(format!("log.{}", SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)));
+        let log = state_dir.with_extension(format!(
+            "log.{}",
+            SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)
+        ));
         let state = state_dir.to_str().expect("a utf-8 path");
         let mut process = Process::spawn(&["up", "--state-dir", state], &env, log);
         for service_ports in ports.values() {
@@ -244,10 +249,20 @@ pub fn package(relative: &str) -> Vec<u8> {
         };
         #[cfg(not(unix))]
         let mode = 0o644;
-        writer
-            .start_file(name, zip::write::SimpleFileOptions::default().unix_permissions(mode))
-            .expect("a zip entry");
+        writer.start_file(name, zip::write::SimpleFileOptions::default().unix_permissions(mode)).expect("a zip entry");
         writer.write_all(&std::fs::read(&path).expect("a fixture file")).expect("zip write");
+    }
+    writer.finish().expect("a finished zip");
+    buffer.into_inner()
+}
+
+/// A zip of the given files, for packages written inline in a test.
+pub fn package_of(files: &[(&str, &str)]) -> Vec<u8> {
+    let mut buffer = std::io::Cursor::new(Vec::new());
+    let mut writer = zip::ZipWriter::new(&mut buffer);
+    for (name, content) in files {
+        writer.start_file(*name, zip::write::SimpleFileOptions::default()).expect("a zip entry");
+        writer.write_all(content.as_bytes()).expect("zip write");
     }
     writer.finish().expect("a finished zip");
     buffer.into_inner()
@@ -266,7 +281,13 @@ fn collect_files(root: &Path, directory: &Path, files: &mut Vec<(String, PathBuf
 
 /// Signs a request the way an SDK would, for requests no SDK would send
 /// (malformed bodies). Returns the headers to add.
-pub fn sigv4_headers(method: &str, url: &str, headers: &[(&str, &str)], body: &[u8], service: &str) -> Vec<(String, String)> {
+pub fn sigv4_headers(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+    service: &str,
+) -> Vec<(String, String)> {
     use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
     let identity = credentials("test", "test").into();
     let params = aws_sigv4::sign::v4::SigningParams::builder()
@@ -278,7 +299,8 @@ pub fn sigv4_headers(method: &str, url: &str, headers: &[(&str, &str)], body: &[
         .build()
         .expect("signing parameters")
         .into();
-    let request = SignableRequest::new(method, url, headers.iter().copied(), SignableBody::Bytes(body)).expect("a signable request");
+    let request = SignableRequest::new(method, url, headers.iter().copied(), SignableBody::Bytes(body))
+        .expect("a signable request");
     let (instructions, _) = sign(request, &params).expect("a signature").into_parts();
     let (signed, _) = instructions.into_parts();
     signed.into_iter().map(|header| (header.name().to_owned(), header.value().to_owned())).collect()

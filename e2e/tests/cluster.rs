@@ -6,7 +6,11 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_apigatewayv2::types::ProtocolType;
-use aws_sdk_lambda::{error::ProvideErrorMetadata, primitives::Blob, types::{FunctionCode, Runtime}};
+use aws_sdk_lambda::{
+    error::ProvideErrorMetadata,
+    primitives::Blob,
+    types::{FunctionCode, Runtime},
+};
 use nubo::config::Config;
 use nubo_e2e::{
     Ports, Process, ServiceName, apigateway_client_with, compose, credentials, lambda_client, lambda_client_with,
@@ -17,7 +21,8 @@ use serde_json::Value;
 /// Rewrites `http://{service}:{port}` to the loopback port that service got.
 fn relink(value: &str, ports: &BTreeMap<ServiceName, Ports>, defaults: &Config) -> String {
     for (service, assigned) in ports {
-        let mut pairs = vec![(defaults.grpc_port(*service), assigned.grpc), (defaults.http_port(*service), assigned.http)];
+        let mut pairs =
+            vec![(defaults.grpc_port(*service), assigned.grpc), (defaults.http_port(*service), assigned.http)];
         if let Some(edge) = assigned.edge {
             pairs.push((defaults.gateway.edge_port, edge));
         }

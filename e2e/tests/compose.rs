@@ -21,7 +21,9 @@ fn config_of(compose: &serde_yaml::Value, service: &str, secret: &std::path::Pat
     let secret_file = env.get("NUBO_CREDENTIALS__SECRET_ACCESS_KEY_FILE").expect("a secret file").clone();
     let secret_name = secret_file.strip_prefix("/run/secrets/").expect("a compose secret");
     assert!(compose["secrets"][secret_name].is_mapping(), "{service} uses the undeclared secret {secret_name}");
-    assert!(compose["services"][service]["secrets"].as_sequence().unwrap().iter().any(|s| s.as_str() == Some(secret_name)));
+    assert!(
+        compose["services"][service]["secrets"].as_sequence().unwrap().iter().any(|s| s.as_str() == Some(secret_name))
+    );
     env.insert("NUBO_CREDENTIALS__SECRET_ACCESS_KEY_FILE".into(), secret.to_str().unwrap().into());
     env.remove("NUBO_LOG");
     Config::load(None, &env).unwrap_or_else(|error| panic!("{service}: {error}"))

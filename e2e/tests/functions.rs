@@ -9,7 +9,7 @@ use aws_sdk_lambda::{
     types::{Environment, FunctionCode, InvocationType, LogType, Runtime},
 };
 use base64::Engine as _;
-use nubo_e2e::{Nubo, ServiceName, credentials, lambda_client, lambda_client_with, package};
+use nubo_e2e::{Nubo, ServiceName, credentials, lambda_client, lambda_client_with, package, package_of};
 use serde_json::{Value, json};
 
 async fn create(lambda: &Client, name: &str, runtime: Runtime, handler: &str, fixture: &str) {
@@ -75,7 +75,10 @@ async fn environments_are_reused_and_failures_have_the_lambda_shape() {
     let log = String::from_utf8(log).unwrap();
     assert!(log.starts_with("START RequestId: "), "{log}");
     assert!(log.contains(r#"invoked with {"say": "hi"}"#), "{log}");
-    assert!(log.contains("END RequestId: ") && log.contains("REPORT RequestId: ") && log.contains("Billed Duration: "), "{log}");
+    assert!(
+        log.contains("END RequestId: ") && log.contains("REPORT RequestId: ") && log.contains("Billed Duration: "),
+        "{log}"
+    );
 
     let queued = lambda.invoke().function_name("echo").invocation_type(InvocationType::Event).send().await.unwrap();
     assert_eq!(queued.status_code(), 202);
@@ -106,17 +109,7 @@ async fn timeouts_kill_the_environment_and_the_next_invocation_starts_fresh() {
     let nubo = Nubo::up(&state.path().join("state")).await;
     let lambda = lambda_client(&nubo.http_url(ServiceName::Functions));
     let code = "import os, time\ndef handler(event, context):\n    time.sleep(event.get('sleep', 0))\n    return os.getpid()\n";
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("slow.py"), code).unwrap();
-    let zip = {
-        use std::io::Write as _;
-        let mut buffer = std::io::Cursor::new(Vec::new());
-        let mut writer = zip::ZipWriter::new(&mut buffer);
-        writer.start_file("slow.py", zip::write::SimpleFileOptions::default()).unwrap();
-        writer.write_all(code.as_bytes()).unwrap();
-        writer.finish().unwrap();
-        buffer.into_inner()
-    };
+    let zip = package_of(&[("slow.py", code)]);
     lambda
         .create_function()
         .function_name("slow")
@@ -202,13 +195,7 @@ async fn bad_input_gets_lambda_errors_and_nothing_breaks() {
     let missing = lambda.invoke().function_name("nope").send().await.unwrap_err();
     assert_eq!(missing.code(), Some("ResourceNotFoundException"));
 
-    let bad_timeout = lambda
-        .update_function_configuration()
-        .function_name("echo")
-        .timeout(0)
-        .send()
-        .await
-        .unwrap_err();
+    let bad_timeout = lambda.update_function_configuration().function_name("echo").timeout(0).send().await.unwrap_err();
     assert_eq!(bad_timeout.code(), Some("ValidationException"));
 
     let wrong_secret = lambda_client_with(&url, credentials("test", "not-the-secret"));

@@ -3,7 +3,10 @@
 //! called with a plain HTTP client, and called again after a restart.
 
 use aws_sdk_apigatewayv2::types::ProtocolType;
-use aws_sdk_lambda::{primitives::Blob, types::{FunctionCode, Runtime}};
+use aws_sdk_lambda::{
+    primitives::Blob,
+    types::{FunctionCode, Runtime},
+};
 use nubo_e2e::{Nubo, ServiceName, apigateway_client, lambda_client, package};
 use serde_json::Value;
 

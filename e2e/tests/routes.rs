@@ -2,9 +2,15 @@
 //! integrations and stages, path parameters, payload format 1.0, and the
 //! errors of routes and APIs that do not exist.
 
-use aws_sdk_apigatewayv2::{error::ProvideErrorMetadata, types::{IntegrationType, ProtocolType}};
-use aws_sdk_lambda::{primitives::Blob, types::{FunctionCode, Runtime}};
-use nubo_e2e::{Nubo, ServiceName, apigateway_client, lambda_client, sigv4_headers};
+use aws_sdk_apigatewayv2::{
+    error::ProvideErrorMetadata,
+    types::{IntegrationType, ProtocolType},
+};
+use aws_sdk_lambda::{
+    primitives::Blob,
+    types::{FunctionCode, Runtime},
+};
+use nubo_e2e::{Nubo, ServiceName, apigateway_client, lambda_client, package_of, sigv4_headers};
 use serde_json::{Value, json};
 
 const HANDLER: &str = r#"
@@ -19,16 +25,6 @@ def handler(event, context):
     return {"statusCode": 201, "cookies": ["a=1"], "body": json.dumps({"path": event["rawPath"], "params": event.get("pathParameters"), "stage": event["requestContext"]["stage"], "body": event.get("body")})}
 "#;
 
-fn zip_of(name: &str, content: &str) -> Vec<u8> {
-    use std::io::Write as _;
-    let mut buffer = std::io::Cursor::new(Vec::new());
-    let mut writer = zip::ZipWriter::new(&mut buffer);
-    writer.start_file(name, zip::write::SimpleFileOptions::default()).unwrap();
-    writer.write_all(content.as_bytes()).unwrap();
-    writer.finish().unwrap();
-    buffer.into_inner()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn routes_stages_and_payload_formats() {
     let state = tempfile::tempdir().unwrap();
@@ -40,7 +36,7 @@ async fn routes_stages_and_payload_formats() {
         .runtime(Runtime::Python312)
         .role("arn:aws:iam::000000000000:role/lambda")
         .handler("router.handler")
-        .code(FunctionCode::builder().zip_file(Blob::new(zip_of("router.py", HANDLER))).build())
+        .code(FunctionCode::builder().zip_file(Blob::new(package_of(&[("router.py", HANDLER)]))).build())
         .send()
         .await
         .unwrap()
@@ -64,16 +60,33 @@ async fn routes_stages_and_payload_formats() {
         .create_integration()
         .api_id(api_id)
         .integration_type(IntegrationType::AwsProxy)
-        .integration_uri(format!("arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/{function_arn}/invocations"))
+        .integration_uri(format!(
+            "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/{function_arn}/invocations"
+        ))
         .payload_format_version("1.0")
         .send()
         .await
         .unwrap();
     let target = |id: Option<&str>| format!("integrations/{}", id.unwrap());
-    for (key, integration) in [("GET /items/{id}", &v2), ("POST /items", &v2), ("GET /raw", &v2), ("GET /broken", &v2)] {
-        apigateway.create_route().api_id(api_id).route_key(key).target(target(integration.integration_id())).send().await.unwrap();
+    for (key, integration) in [("GET /items/{id}", &v2), ("POST /items", &v2), ("GET /raw", &v2), ("GET /broken", &v2)]
+    {
+        apigateway
+            .create_route()
+            .api_id(api_id)
+            .route_key(key)
+            .target(target(integration.integration_id()))
+            .send()
+            .await
+            .unwrap();
     }
-    apigateway.create_route().api_id(api_id).route_key("GET /legacy/{id}").target(target(v1.integration_id())).send().await.unwrap();
+    apigateway
+        .create_route()
+        .api_id(api_id)
+        .route_key("GET /legacy/{id}")
+        .target(target(v1.integration_id()))
+        .send()
+        .await
+        .unwrap();
     let duplicate = apigateway.create_route().api_id(api_id).route_key("POST /items").send().await.unwrap_err();
     assert_eq!(duplicate.code(), Some("ConflictException"));
     let invalid = apigateway.create_route().api_id(api_id).route_key("FETCH items").send().await.unwrap_err();
@@ -87,8 +100,16 @@ async fn routes_stages_and_payload_formats() {
     let body: Value = response.json().await.unwrap();
     assert_eq!(body, json!({ "path": "/prod/items/42", "params": { "id": "42" }, "stage": "prod", "body": null }));
 
-    let posted: Value =
-        http.post(format!("{endpoint}/prod/items")).header("content-type", "application/json").body(r#"{"a":1}"#).send().await.unwrap().json().await.unwrap();
+    let posted: Value = http
+        .post(format!("{endpoint}/prod/items"))
+        .header("content-type", "application/json")
+        .body(r#"{"a":1}"#)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(posted["body"], r#"{"a":1}"#);
 
     let legacy = http.get(format!("{endpoint}/prod/legacy/7")).send().await.unwrap();
@@ -105,7 +126,11 @@ async fn routes_stages_and_payload_formats() {
     assert_eq!(broken.status(), 500);
     assert_eq!(broken.json::<Value>().await.unwrap(), json!({ "message": "Internal Server Error" }));
 
-    for missing in [format!("{endpoint}/prod/nowhere"), format!("{endpoint}/items/42"), format!("{}/notanapi1/x", nubo.http_url(ServiceName::Gateway))] {
+    for missing in [
+        format!("{endpoint}/prod/nowhere"),
+        format!("{endpoint}/items/42"),
+        format!("{}/notanapi1/x", nubo.http_url(ServiceName::Gateway)),
+    ] {
         let response = http.get(&missing).send().await.unwrap();
         assert_eq!(response.status(), 404, "{missing}");
         assert_eq!(response.json::<Value>().await.unwrap(), json!({ "message": "Not Found" }));

@@ -11,8 +11,7 @@ use crate::{
     },
     functions::{InvokeRequest, InvokeResponse, functions_client::FunctionsClient as RawFunctionsClient},
     storage::{
-        GetObjectRequest, ObjectHeader, ObjectInfo, PutObjectPart, put_object_part::Part,
-        storage_client::StorageClient,
+        GetObjectRequest, ObjectHeader, ObjectInfo, PutObjectPart, put_object_part::Part, storage_client::StorageClient,
     },
 };
 
@@ -98,7 +97,13 @@ impl ObjectsClient {
     }
 
     /// Stores `bytes` as one object, streamed in chunks.
-    pub async fn put(&self, bucket: &str, key: &str, content_type: &str, bytes: Vec<u8>) -> Result<ObjectInfo, RemoteError> {
+    pub async fn put(
+        &self,
+        bucket: &str,
+        key: &str,
+        content_type: &str,
+        bytes: Vec<u8>,
+    ) -> Result<ObjectInfo, RemoteError> {
         let header = PutObjectPart {
             part: Some(Part::Header(ObjectHeader {
                 bucket: bucket.into(),

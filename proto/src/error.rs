@@ -47,9 +47,7 @@ impl ErrorCode {
             tonic::Code::AlreadyExists => Self::AlreadyExists,
             tonic::Code::FailedPrecondition | tonic::Code::Aborted => Self::ConditionFailed,
             tonic::Code::ResourceExhausted => Self::Throttled,
-            tonic::Code::Unavailable | tonic::Code::DeadlineExceeded | tonic::Code::Cancelled => {
-                Self::Unavailable
-            }
+            tonic::Code::Unavailable | tonic::Code::DeadlineExceeded | tonic::Code::Cancelled => Self::Unavailable,
             tonic::Code::Unimplemented => Self::Unimplemented,
             _ => Self::Internal,
         }

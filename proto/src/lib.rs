@@ -5,7 +5,7 @@
 pub mod clients;
 mod error;
 
-pub use error::{status, ErrorCode, RemoteError};
+pub use error::{ErrorCode, RemoteError, status};
 
 /// Generated code for `nubo.data.v1`.
 pub mod data {

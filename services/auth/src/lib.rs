@@ -83,7 +83,12 @@ async fn cognito(request: HttpRequest) -> HttpResponse {
 }
 
 /// Runs the service until `shutdown`.
-pub async fn run(_context: Context, _config: Config, listeners: Listeners, shutdown: Shutdown) -> Result<(), ServeError> {
+pub async fn run(
+    _context: Context,
+    _config: Config,
+    listeners: Listeners,
+    shutdown: Shutdown,
+) -> Result<(), ServeError> {
     let router = nubo_host::grpc::router().add_service(AuthServer::new(AuthApi));
     let grpc = nubo_host::grpc::serve("auth", listeners.grpc, router, shutdown.clone());
     let http = nubo_host::http::serve("auth", listeners.http, 1, Metrics::new("auth"), shutdown, |routes| {

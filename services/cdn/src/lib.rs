@@ -10,11 +10,9 @@ use std::net::{IpAddr, SocketAddr};
 
 use actix_web::{HttpResponse, web};
 use nubo_host::{Context, ServeError, Shutdown, metrics::Metrics};
-use nubo_proto::{
-    cdn::{
-        InvalidateRequest, InvalidateResponse,
-        cdn_server::{Cdn, CdnServer},
-    },
+use nubo_proto::cdn::{
+    InvalidateRequest, InvalidateResponse,
+    cdn_server::{Cdn, CdnServer},
 };
 use serde::{Deserialize, Serialize};
 use tonic::{Request, Response, Status};
@@ -69,7 +67,12 @@ async fn no_distribution() -> HttpResponse {
 }
 
 /// Runs the service until `shutdown`.
-pub async fn run(_context: Context, _config: Config, listeners: Listeners, shutdown: Shutdown) -> Result<(), ServeError> {
+pub async fn run(
+    _context: Context,
+    _config: Config,
+    listeners: Listeners,
+    shutdown: Shutdown,
+) -> Result<(), ServeError> {
     let router = nubo_host::grpc::router().add_service(CdnServer::new(CdnApi));
     let grpc = nubo_host::grpc::serve("cdn", listeners.grpc, router, shutdown.clone());
     let http = nubo_host::http::serve("cdn", listeners.http, 2, Metrics::new("cdn"), shutdown, |routes| {

@@ -49,10 +49,9 @@ impl Data for DataApi {
     async fn put_record(&self, request: Request<PutRecordRequest>) -> Result<Response<PutRecordResponse>, Status> {
         let request = request.into_inner();
         let store = self.store.clone();
-        let version = blocking(move || {
-            store.put(&request.namespace, &request.key, &request.value, request.expected_version)
-        })
-        .await?;
+        let version =
+            blocking(move || store.put(&request.namespace, &request.key, &request.value, request.expected_version))
+                .await?;
         Ok(Response::new(PutRecordResponse { version }))
     }
 
@@ -111,15 +110,15 @@ impl Data for DataApi {
         &self,
         request: Request<ItemActionRequest>,
     ) -> Result<Response<ItemActionResponse>, Status> {
-        Err(status(
-            ErrorCode::Unimplemented,
-            format!("DynamoDB action {} is not served yet", request.get_ref().action),
-        ))
+        Err(status(ErrorCode::Unimplemented, format!("DynamoDB action {} is not served yet", request.get_ref().action)))
     }
 
     type ReadStreamStream = tokio_stream_empty::Empty;
 
-    async fn read_stream(&self, _request: Request<ReadStreamRequest>) -> Result<Response<Self::ReadStreamStream>, Status> {
+    async fn read_stream(
+        &self,
+        _request: Request<ReadStreamRequest>,
+    ) -> Result<Response<Self::ReadStreamStream>, Status> {
         Err(status(ErrorCode::Unimplemented, "DynamoDB streams are not served yet"))
     }
 }

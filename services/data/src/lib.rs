@@ -64,7 +64,8 @@ pub async fn run(context: Context, config: Config, listeners: Listeners, shutdow
     let directory = context.state_dir.join("data");
     std::fs::create_dir_all(&directory)
         .map_err(|error| ServeError::new("data", format!("cannot create {}: {error}", directory.display())))?;
-    let store = records::RecordStore::open(&directory.join("records.redb")).map_err(|error| ServeError::new("data", error))?;
+    let store =
+        records::RecordStore::open(&directory.join("records.redb")).map_err(|error| ServeError::new("data", error))?;
     let metrics = Metrics::new("data");
 
     let router = nubo_host::grpc::router().add_service(grpc::server(store));

@@ -185,7 +185,10 @@ mod tests {
     fn versions_grow_and_guard_writes() {
         let (_dir, store) = store();
         assert_eq!(store.put("fn", "a", b"1", Some(0)).unwrap(), 1);
-        assert!(matches!(store.put("fn", "a", b"x", Some(0)), Err(RecordError::VersionMismatch { expected: 0, found: 1 })));
+        assert!(matches!(
+            store.put("fn", "a", b"x", Some(0)),
+            Err(RecordError::VersionMismatch { expected: 0, found: 1 })
+        ));
         assert_eq!(store.put("fn", "a", b"2", Some(1)).unwrap(), 2);
         assert_eq!(store.put("fn", "a", b"3", None).unwrap(), 3);
         let record = store.get("fn", "a").unwrap().unwrap();

@@ -52,7 +52,10 @@ pub struct DnsApi;
 #[tonic::async_trait]
 impl Dns for DnsApi {
     /// With no zones served yet, there is nothing to reload.
-    async fn zone_changed(&self, _request: Request<ZoneChangedRequest>) -> Result<Response<ZoneChangedResponse>, Status> {
+    async fn zone_changed(
+        &self,
+        _request: Request<ZoneChangedRequest>,
+    ) -> Result<Response<ZoneChangedResponse>, Status> {
         Ok(Response::new(ZoneChangedResponse {}))
     }
 }
@@ -68,7 +71,12 @@ async fn route53(request: HttpRequest) -> HttpResponse {
 }
 
 /// Runs the service until `shutdown`.
-pub async fn run(_context: Context, _config: Config, listeners: Listeners, shutdown: Shutdown) -> Result<(), ServeError> {
+pub async fn run(
+    _context: Context,
+    _config: Config,
+    listeners: Listeners,
+    shutdown: Shutdown,
+) -> Result<(), ServeError> {
     let router = nubo_host::grpc::router().add_service(DnsServer::new(DnsApi));
     let grpc = nubo_host::grpc::serve("dns", listeners.grpc, router, shutdown.clone());
     let http = nubo_host::http::serve("dns", listeners.http, 1, Metrics::new("dns"), shutdown, |routes| {

@@ -78,9 +78,12 @@ async fn handle(
             let max_items = query.get("MaxItems").map(|v| v.parse::<u32>()).transpose().map_err(|_| {
                 LambdaError::InvalidParameterValue("MaxItems must be a number between 1 and 10000".into())
             })?;
-            Ok(HttpResponse::Ok().json(lambda.list_functions(query.get("Marker").map(String::as_str), max_items).await?))
+            Ok(HttpResponse::Ok()
+                .json(lambda.list_functions(query.get("Marker").map(String::as_str), max_items).await?))
         }
-        Operation::GetFunction(name) => Ok(HttpResponse::Ok().json(lambda.get_function(&qualified(&name, &query)).await?)),
+        Operation::GetFunction(name) => {
+            Ok(HttpResponse::Ok().json(lambda.get_function(&qualified(&name, &query)).await?))
+        }
         Operation::GetFunctionConfiguration(name) => {
             Ok(HttpResponse::Ok().json(lambda.get_configuration(&qualified(&name, &query)).await?))
         }
@@ -158,16 +161,18 @@ async fn invoke(request: &HttpRequest, lambda: &Lambda, reference: &str, body: B
     };
     let client_context = match header(request, "x-amz-client-context") {
         Some(encoded) => {
-            let decoded = base64::engine::general_purpose::STANDARD
-                .decode(encoded)
-                .map_err(|_| LambdaError::InvalidRequestContent("Client context must be a valid Base64-encoded JSON object.".into()))?;
+            let decoded = base64::engine::general_purpose::STANDARD.decode(encoded).map_err(|_| {
+                LambdaError::InvalidRequestContent("Client context must be a valid Base64-encoded JSON object.".into())
+            })?;
             Some(String::from_utf8_lossy(&decoded).into_owned())
         }
         None => None,
     };
     match lambda.invoke(reference, invocation_type, body, client_context, tail_logs).await? {
         InvokeOutcome::DryRun => Ok(HttpResponse::NoContent().finish()),
-        InvokeOutcome::Queued => Ok(HttpResponse::Accepted().insert_header(("x-amzn-RequestId", nubo_host::http::request_id())).finish()),
+        InvokeOutcome::Queued => {
+            Ok(HttpResponse::Accepted().insert_header(("x-amzn-RequestId", nubo_host::http::request_id())).finish())
+        }
         InvokeOutcome::Completed(invoked) => {
             let mut response = HttpResponse::Ok();
             response
@@ -195,10 +200,16 @@ mod tests {
         assert_eq!(Operation::parse("GET", "/2015-03-31/functions/"), Some(Operation::ListFunctions));
         assert_eq!(Operation::parse("GET", "/2015-03-31/functions/echo"), Some(Operation::GetFunction("echo".into())));
         assert_eq!(
-            Operation::parse("POST", "/2015-03-31/functions/arn%3Aaws%3Alambda%3Aus-east-1%3A000000000000%3Afunction%3Aecho/invocations"),
+            Operation::parse(
+                "POST",
+                "/2015-03-31/functions/arn%3Aaws%3Alambda%3Aus-east-1%3A000000000000%3Afunction%3Aecho/invocations"
+            ),
             Some(Operation::Invoke("arn:aws:lambda:us-east-1:000000000000:function:echo".into()))
         );
-        assert_eq!(Operation::parse("PUT", "/2015-03-31/functions/echo/code"), Some(Operation::UpdateFunctionCode("echo".into())));
+        assert_eq!(
+            Operation::parse("PUT", "/2015-03-31/functions/echo/code"),
+            Some(Operation::UpdateFunctionCode("echo".into()))
+        );
         assert_eq!(Operation::parse("GET", "/2015-03-31/functions/echo/policy"), None);
         assert_eq!(Operation::parse("GET", "/2016-01-01/other"), None);
     }

@@ -29,7 +29,9 @@ pub fn digest(package: &[u8]) -> (String, String) {
 }
 
 fn unzip_error() -> LambdaError {
-    LambdaError::InvalidParameterValue("Could not unzip uploaded file. Please check your file, then try to upload again.".into())
+    LambdaError::InvalidParameterValue(
+        "Could not unzip uploaded file. Please check your file, then try to upload again.".into(),
+    )
 }
 
 /// Checks that `package` is a zip Lambda would accept.

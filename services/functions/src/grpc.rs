@@ -13,7 +13,9 @@ use crate::lambda::{InvocationType, InvokeOutcome, Lambda};
 const MAX_MESSAGE: usize = 8 * 1024 * 1024;
 
 pub fn server(lambda: Lambda) -> FunctionsServer<FunctionsApi> {
-    FunctionsServer::new(FunctionsApi { lambda }).max_decoding_message_size(MAX_MESSAGE).max_encoding_message_size(MAX_MESSAGE)
+    FunctionsServer::new(FunctionsApi { lambda })
+        .max_decoding_message_size(MAX_MESSAGE)
+        .max_encoding_message_size(MAX_MESSAGE)
 }
 
 #[derive(Debug)]

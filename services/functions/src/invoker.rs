@@ -183,9 +183,9 @@ impl Invoker {
             Acquired::Cold => {
                 let started = async {
                     let code_dir = code_dir().await?;
-                    Environment::spawn(&self.launcher, function, &code_dir)
-                        .await
-                        .map_err(|error| LambdaError::Service(format!("cannot start the {} runtime: {error}", function.runtime)))
+                    Environment::spawn(&self.launcher, function, &code_dir).await.map_err(|error| {
+                        LambdaError::Service(format!("cannot start the {} runtime: {error}", function.runtime))
+                    })
                 }
                 .await;
                 match started {
@@ -208,7 +208,11 @@ impl Invoker {
             deadline_unix_ms,
             function_arn: function.arn(&self.launcher.region, &self.launcher.account_id),
             client_context,
-            trace_id: format!("Root=1-{:08x}-{}", chrono::Utc::now().timestamp(), &uuid::Uuid::new_v4().simple().to_string()[..24]),
+            trace_id: format!(
+                "Root=1-{:08x}-{}",
+                chrono::Utc::now().timestamp(),
+                &uuid::Uuid::new_v4().simple().to_string()[..24]
+            ),
         };
         let first_invocation = !environment.warm;
         if tail_logs {
@@ -222,14 +226,20 @@ impl Invoker {
             Outcome::Replied(Reply::Error { body, .. }) => (body, Some("Unhandled".to_owned()), true),
             Outcome::InitFailed(body) => (body, Some("Unhandled".to_owned()), false),
             Outcome::Exited(status) => (
-                error_document("Runtime.ExitError", &format!("RequestId: {request_id} Error: Runtime exited with error: {status}")),
+                error_document(
+                    "Runtime.ExitError",
+                    &format!("RequestId: {request_id} Error: Runtime exited with error: {status}"),
+                ),
                 Some("Unhandled".to_owned()),
                 false,
             ),
             Outcome::TimedOut => (
                 error_document(
                     "Sandbox.Timedout",
-                    &format!("RequestId: {request_id} Error: Task timed out after {:.2} seconds", timeout.as_secs_f64()),
+                    &format!(
+                        "RequestId: {request_id} Error: Task timed out after {:.2} seconds",
+                        timeout.as_secs_f64()
+                    ),
                 ),
                 Some("Unhandled".to_owned()),
                 false,

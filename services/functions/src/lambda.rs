@@ -106,12 +106,18 @@ impl Lambda {
     /// Decodes, validates and stores a package; returns its digest fields.
     async fn store_package(&self, name: &str, input: CodeInput) -> Result<(String, u64, String, String)> {
         if input.image_uri.is_some() {
-            return Err(LambdaError::InvalidParameterValue("nubo runs Zip packages; container images are not supported".into()));
+            return Err(LambdaError::InvalidParameterValue(
+                "nubo runs Zip packages; container images are not supported".into(),
+            ));
         }
         let package = match (input.zip_file, input.s3_bucket, input.s3_key) {
-            (Some(zip), None, None) => base64::engine::general_purpose::STANDARD
-                .decode(zip.as_bytes())
-                .map_err(|_| LambdaError::InvalidParameterValue("Could not unzip uploaded file. Please check your file, then try to upload again.".into()))?,
+            (Some(zip), None, None) => {
+                base64::engine::general_purpose::STANDARD.decode(zip.as_bytes()).map_err(|_| {
+                    LambdaError::InvalidParameterValue(
+                        "Could not unzip uploaded file. Please check your file, then try to upload again.".into(),
+                    )
+                })?
+            }
             (None, Some(bucket), Some(key)) => self.registry.fetch_package(&bucket, &key).await?,
             _ => {
                 return Err(LambdaError::InvalidParameterValue(
@@ -135,14 +141,20 @@ impl Lambda {
             return Err(LambdaError::InvalidParameterValue("FunctionName must not carry a qualifier".into()));
         }
         if input.package_type.as_deref().is_some_and(|t| t != "Zip") {
-            return Err(LambdaError::InvalidParameterValue("nubo runs Zip packages; container images are not supported".into()));
+            return Err(LambdaError::InvalidParameterValue(
+                "nubo runs Zip packages; container images are not supported".into(),
+            ));
         }
         let configuration = input.configuration;
         let Some(runtime) = configuration.runtime.clone() else {
-            return Err(LambdaError::InvalidParameterValue("Runtime and Handler are mandatory parameters for functions created with deployment packages.".into()));
+            return Err(LambdaError::InvalidParameterValue(
+                "Runtime and Handler are mandatory parameters for functions created with deployment packages.".into(),
+            ));
         };
         if configuration.handler.is_none() {
-            return Err(LambdaError::InvalidParameterValue("Runtime and Handler are mandatory parameters for functions created with deployment packages.".into()));
+            return Err(LambdaError::InvalidParameterValue(
+                "Runtime and Handler are mandatory parameters for functions created with deployment packages.".into(),
+            ));
         }
         let mut function = Function {
             name: name.clone(),
@@ -210,7 +222,12 @@ impl Lambda {
         Ok(page)
     }
 
-    pub async fn update_configuration(&self, reference: &str, input: ConfigurationInput, revision: Option<&str>) -> Result<Value> {
+    pub async fn update_configuration(
+        &self,
+        reference: &str,
+        input: ConfigurationInput,
+        revision: Option<&str>,
+    ) -> Result<Value> {
         let Versioned { mut function, version } = self.load(reference).await?;
         check_revision(&function, revision)?;
         function.apply(input)?;
@@ -284,7 +301,9 @@ impl Lambda {
                             tracing::warn!(function = %function.name, request_id = %invoked.request_id, "asynchronous invocation failed");
                         }
                         Ok(_) => {}
-                        Err(error) => tracing::warn!(function = %function.name, %error, "asynchronous invocation not run"),
+                        Err(error) => {
+                            tracing::warn!(function = %function.name, %error, "asynchronous invocation not run")
+                        }
                     }
                 });
                 Ok(InvokeOutcome::Queued)
@@ -292,7 +311,13 @@ impl Lambda {
         }
     }
 
-    async fn run(&self, function: &Function, payload: Bytes, client_context: Option<String>, tail_logs: bool) -> Result<Invoked> {
+    async fn run(
+        &self,
+        function: &Function,
+        payload: Bytes,
+        client_context: Option<String>,
+        tail_logs: bool,
+    ) -> Result<Invoked> {
         let hex = sha_hex(&function.code_sha256);
         let code_dir = async || self.code.get(&hex, &function.code_bucket, &function.code_key).await;
         self.invoker.invoke(function, code_dir, payload, client_context, tail_logs).await

@@ -24,8 +24,21 @@ pub const RUNTIMES: &[&str] = &[
 ];
 
 /// Runtimes AWS has retired for creation and update.
-const RETIRED_RUNTIMES: &[&str] =
-    &["python2.7", "python3.6", "python3.7", "python3.8", "nodejs", "nodejs4.3", "nodejs6.10", "nodejs8.10", "nodejs10.x", "nodejs12.x", "nodejs14.x", "nodejs16.x", "provided"];
+const RETIRED_RUNTIMES: &[&str] = &[
+    "python2.7",
+    "python3.6",
+    "python3.7",
+    "python3.8",
+    "nodejs",
+    "nodejs4.3",
+    "nodejs6.10",
+    "nodejs8.10",
+    "nodejs10.x",
+    "nodejs12.x",
+    "nodejs14.x",
+    "nodejs16.x",
+    "provided",
+];
 
 /// Environment variables Lambda sets itself and refuses to let users set.
 const RESERVED_VARIABLES: &[&str] = &[
@@ -168,9 +181,8 @@ pub fn validate_runtime(runtime: &str) -> Result<(), LambdaError> {
 }
 
 fn validate_handler(handler: &str) -> Result<(), LambdaError> {
-    let valid = !handler.is_empty()
-        && handler.len() <= 128
-        && handler.chars().all(|c| !c.is_whitespace() && !c.is_control());
+    let valid =
+        !handler.is_empty() && handler.len() <= 128 && handler.chars().all(|c| !c.is_whitespace() && !c.is_control());
     if valid {
         Ok(())
     } else {

@@ -46,7 +46,10 @@ pub struct Invocation {
 pub enum Reply {
     Response(Bytes),
     /// The function failed; `body` is the runtime's error document.
-    Error { body: Bytes, error_type: Option<String> },
+    Error {
+        body: Bytes,
+        error_type: Option<String>,
+    },
 }
 
 /// State shared between an environment and its Runtime API server.
@@ -130,7 +133,11 @@ async fn handle(channel: Arc<Channel>, request: Request<Incoming>) -> Result<Res
                         "errorType": "Function.ResponseSizeTooLarge",
                         "errorMessage": format!("Response payload size exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes)."),
                     });
-                    respond(&channel, &request_id, Reply::Error { body: Bytes::from(body.to_string()), error_type: None });
+                    respond(
+                        &channel,
+                        &request_id,
+                        Reply::Error { body: Bytes::from(body.to_string()), error_type: None },
+                    );
                     error(StatusCode::PAYLOAD_TOO_LARGE, "RequestEntityTooLarge", "response payload too large")
                 }
             }
@@ -157,11 +164,7 @@ async fn handle(channel: Arc<Channel>, request: Request<Incoming>) -> Result<Res
 }
 
 fn error_type(request: &Request<Incoming>) -> Option<String> {
-    request
-        .headers()
-        .get("lambda-runtime-function-error-type")
-        .and_then(|value| value.to_str().ok())
-        .map(str::to_owned)
+    request.headers().get("lambda-runtime-function-error-type").and_then(|value| value.to_str().ok()).map(str::to_owned)
 }
 
 async fn read_body(request: Request<Incoming>) -> Result<Bytes, ()> {

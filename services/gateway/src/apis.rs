@@ -29,11 +29,14 @@ pub struct Versioned {
     pub version: u64,
 }
 
+/// When a definition was read, and what was read (`None`: no such API).
+type CacheEntry = (Instant, Option<Arc<Api>>);
+
 #[derive(Debug, Clone)]
 pub struct Apis {
     records: RecordsClient,
     account_id: String,
-    cache: Arc<Mutex<HashMap<String, (Instant, Option<Arc<Api>>)>>>,
+    cache: Arc<Mutex<HashMap<String, CacheEntry>>>,
 }
 
 impl Apis {

@@ -107,8 +107,16 @@ pub fn routes(routes: &mut web::ServiceConfig, edge: Edge, management: Managemen
 }
 
 /// Headers that belong to one connection and are never relayed.
-const HOP_BY_HOP: &[&str] =
-    &["connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "transfer-encoding", "upgrade"];
+const HOP_BY_HOP: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
 
 async fn handle(
     request: HttpRequest,
@@ -137,7 +145,8 @@ async fn handle(
         Owner::Cdn => &edge.targets.cdn,
         Owner::Dns => &edge.targets.dns,
     };
-    let url = format!("{}{}", base.trim_end_matches('/'), request.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/"));
+    let url =
+        format!("{}{}", base.trim_end_matches('/'), request.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/"));
     let method = reqwest::Method::from_bytes(request.method().as_str().as_bytes()).unwrap_or(reqwest::Method::GET);
     let mut relayed = edge.client.request(method, &url);
     for (name, value) in request.headers() {
@@ -150,10 +159,16 @@ async fn handle(
         Ok(answer) => answer,
         Err(error) => {
             tracing::warn!(?owner, %error, "edge relay failed");
-            return nubo_host::http::rest_json_error(503, "ServiceUnavailableException", "The owning service is unavailable", serde_json::Value::Null);
+            return nubo_host::http::rest_json_error(
+                503,
+                "ServiceUnavailableException",
+                "The owning service is unavailable",
+                serde_json::Value::Null,
+            );
         }
     };
-    let mut response = HttpResponse::build(StatusCode::from_u16(answer.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY));
+    let mut response =
+        HttpResponse::build(StatusCode::from_u16(answer.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY));
     for (name, value) in answer.headers() {
         if !HOP_BY_HOP.contains(&name.as_str()) && name.as_str() != "content-length" {
             response.append_header((name.as_str(), value.as_bytes()));
@@ -168,7 +183,11 @@ mod tests {
 
     #[test]
     fn calls_go_to_their_owner() {
-        let signed = |service: &str| format!("AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/{service}/aws4_request, SignedHeaders=host, Signature=00");
+        let signed = |service: &str| {
+            format!(
+                "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/{service}/aws4_request, SignedHeaders=host, Signature=00"
+            )
+        };
         assert_eq!(owner(Some(&signed("lambda")), None, None, "/2015-03-31/functions"), Owner::Functions);
         assert_eq!(owner(Some(&signed("dynamodb")), None, Some("DynamoDB_20120810.GetItem"), "/"), Owner::Data);
         assert_eq!(owner(Some(&signed("apigateway")), None, None, "/v2/apis"), Owner::Gateway);

@@ -41,7 +41,13 @@ pub struct Config {
 
 impl Default for Config {
     fn default() -> Self {
-        Self { http_port: 8080, edge_port: 4566, grpc_port: 50051, public_url: None, edge: edge::EdgeTargets::default() }
+        Self {
+            http_port: 8080,
+            edge_port: 4566,
+            grpc_port: 50051,
+            public_url: None,
+            edge: edge::EdgeTargets::default(),
+        }
     }
 }
 

@@ -142,7 +142,9 @@ struct CreateStageInput {
 }
 
 fn required(value: Option<String>, member: &str) -> Result<String> {
-    value.filter(|v| !v.trim().is_empty()).ok_or_else(|| GatewayError::BadRequest(format!("Invalid input: {member} is required")))
+    value
+        .filter(|v| !v.trim().is_empty())
+        .ok_or_else(|| GatewayError::BadRequest(format!("Invalid input: {member} is required")))
 }
 
 pub async fn handle(request: HttpRequest, body: Bytes, management: web::Data<Management>) -> Result<HttpResponse> {
@@ -171,7 +173,9 @@ pub async fn handle(request: HttpRequest, body: Bytes, management: web::Data<Man
             RouteKey::parse(&route_key)?;
             let route = update(apis, &id, |api| {
                 if api.routes.iter().any(|route| route.route_key == route_key) {
-                    return Err(GatewayError::Conflict(format!("Unable to create route {route_key}. A route with the same key already exists.")));
+                    return Err(GatewayError::Conflict(format!(
+                        "Unable to create route {route_key}. A route with the same key already exists."
+                    )));
                 }
                 let target = input.target.clone().unwrap_or_default();
                 check_target(api, &target)?;
@@ -190,7 +194,8 @@ pub async fn handle(request: HttpRequest, body: Bytes, management: web::Data<Man
         Operation::GetRoutes(id) => Ok(items(apis.get(&id).await?.api.routes.iter().map(Route::to_json).collect())),
         Operation::GetRoute(id, route_id) => {
             let api = apis.get(&id).await?.api;
-            let route = api.routes.iter().find(|r| r.route_id == route_id).ok_or_else(|| not_found("Route", &route_id))?;
+            let route =
+                api.routes.iter().find(|r| r.route_id == route_id).ok_or_else(|| not_found("Route", &route_id))?;
             Ok(HttpResponse::Ok().json(route.to_json()))
         }
         Operation::DeleteRoute(id, route_id) => {
@@ -217,7 +222,8 @@ pub async fn handle(request: HttpRequest, body: Bytes, management: web::Data<Man
         }
         Operation::GetIntegration(id, integration_id) => {
             let api = apis.get(&id).await?.api;
-            let integration = api.integration(&integration_id).ok_or_else(|| not_found("Integration", &integration_id))?;
+            let integration =
+                api.integration(&integration_id).ok_or_else(|| not_found("Integration", &integration_id))?;
             Ok(HttpResponse::Ok().json(integration.to_json()))
         }
         Operation::DeleteIntegration(id, integration_id) => {
@@ -238,7 +244,9 @@ pub async fn handle(request: HttpRequest, body: Bytes, management: web::Data<Man
         Operation::CreateStage(id) => {
             let input: CreateStageInput = parse_json(&body)?;
             let stage_name = required(input.stage_name, "stageName")?;
-            if stage_name != "$default" && !stage_name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+            if stage_name != "$default"
+                && !stage_name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
                 return Err(GatewayError::BadRequest(format!("Stage name {stage_name} is invalid")));
             }
             let stage = update(apis, &id, |api| {
@@ -332,7 +340,9 @@ async fn create_api(management: &Management, input: CreateApiInput) -> Result<Ht
     match protocol_type.as_str() {
         "HTTP" => {}
         "WEBSOCKET" => return Err(GatewayError::BadRequest("WebSocket APIs are not supported by nubo yet".into())),
-        other => return Err(GatewayError::BadRequest(format!("Invalid protocolType {other}: expected HTTP or WEBSOCKET"))),
+        other => {
+            return Err(GatewayError::BadRequest(format!("Invalid protocolType {other}: expected HTTP or WEBSOCKET")));
+        }
     }
     if input.route_key.is_some() && input.target.is_none() {
         return Err(GatewayError::BadRequest("RouteKey can only be specified together with Target".into()));
@@ -344,7 +354,9 @@ async fn create_api(management: &Management, input: CreateApiInput) -> Result<Ht
         protocol_type,
         description: input.description.unwrap_or_default(),
         version: input.version.unwrap_or_default(),
-        route_selection_expression: input.route_selection_expression.unwrap_or_else(|| "${request.method} ${request.path}".into()),
+        route_selection_expression: input
+            .route_selection_expression
+            .unwrap_or_else(|| "${request.method} ${request.path}".into()),
         api_key_selection_expression: "$request.header.x-api-key".into(),
         disable_execute_api_endpoint: input.disable_execute_api_endpoint,
         created_date: now.clone(),
@@ -359,7 +371,9 @@ async fn create_api(management: &Management, input: CreateApiInput) -> Result<Ht
         let route_key = input.route_key.unwrap_or_else(|| "$default".into());
         RouteKey::parse(&route_key)?;
         if !target.starts_with("arn:") || !target.contains(":lambda:") && !target.contains("lambda:path") {
-            return Err(GatewayError::BadRequest(format!("Invalid target {target}: quick create takes a Lambda function ARN")));
+            return Err(GatewayError::BadRequest(format!(
+                "Invalid target {target}: quick create takes a Lambda function ARN"
+            )));
         }
         let integration = Integration {
             integration_id: new_id()[..7].to_owned(),

@@ -100,7 +100,8 @@ pub fn event_v2(facts: &RequestFacts<'_>) -> Value {
             }
         }
     }
-    let user_agent = facts.headers.iter().find(|(name, _)| name == "user-agent").map(|(_, value)| value.as_str()).unwrap_or("");
+    let user_agent =
+        facts.headers.iter().find(|(name, _)| name == "user-agent").map(|(_, value)| value.as_str()).unwrap_or("");
     let (body, is_base64) = body_fields(facts);
     let mut event = json!({
         "version": "2.0",
@@ -149,17 +150,23 @@ pub fn event_v1(facts: &RequestFacts<'_>) -> Value {
     let mut multi_headers: Map<String, Value> = Map::new();
     for (name, value) in &facts.headers {
         headers.insert(name.clone(), json!(value));
-        multi_headers.entry(name.clone()).or_insert_with(|| json!([])).as_array_mut().map(|values| values.push(json!(value)));
+        if let Some(values) = multi_headers.entry(name.clone()).or_insert_with(|| json!([])).as_array_mut() {
+            values.push(json!(value));
+        }
     }
     let mut query = Map::new();
     let mut multi_query: Map<String, Value> = Map::new();
     for (key, value) in query_pairs(facts.raw_query) {
         query.insert(key.clone(), json!(value));
-        multi_query.entry(key).or_insert_with(|| json!([])).as_array_mut().map(|values| values.push(json!(value)));
+        if let Some(values) = multi_query.entry(key).or_insert_with(|| json!([])).as_array_mut() {
+            values.push(json!(value));
+        }
     }
     let (body, is_base64) = body_fields(facts);
-    let path_parameters: Map<String, Value> = facts.path_parameters.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
-    let stage_variables: Map<String, Value> = facts.stage_variables.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
+    let path_parameters: Map<String, Value> =
+        facts.path_parameters.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
+    let stage_variables: Map<String, Value> =
+        facts.stage_variables.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
     json!({
         "version": "1.0",
         "resource": facts.resource,
@@ -245,7 +252,10 @@ pub fn response_v2(payload: &[u8]) -> Result<ProxyResponse, MalformedResponse> {
     let mut headers = Vec::new();
     if let Some(map) = object.get("headers").and_then(Value::as_object) {
         for (name, value) in map {
-            headers.push((name.clone(), header_value(value).ok_or_else(|| MalformedResponse(format!("header {name} is not a scalar")))?));
+            headers.push((
+                name.clone(),
+                header_value(value).ok_or_else(|| MalformedResponse(format!("header {name} is not a scalar")))?,
+            ));
         }
     }
     if let Some(cookies) = object.get("cookies").and_then(Value::as_array) {
@@ -273,14 +283,20 @@ pub fn response_v1(payload: &[u8]) -> Result<ProxyResponse, MalformedResponse> {
     if let Some(map) = object.get("multiValueHeaders").and_then(Value::as_object) {
         for (name, values) in map {
             for value in values.as_array().into_iter().flatten() {
-                headers.push((name.clone(), header_value(value).ok_or_else(|| MalformedResponse(format!("header {name} is not a scalar")))?));
+                headers.push((
+                    name.clone(),
+                    header_value(value).ok_or_else(|| MalformedResponse(format!("header {name} is not a scalar")))?,
+                ));
             }
         }
     }
     if let Some(map) = object.get("headers").and_then(Value::as_object) {
         for (name, value) in map {
             if !headers.iter().any(|(existing, _)| existing.eq_ignore_ascii_case(name)) {
-                headers.push((name.clone(), header_value(value).ok_or_else(|| MalformedResponse(format!("header {name} is not a scalar")))?));
+                headers.push((
+                    name.clone(),
+                    header_value(value).ok_or_else(|| MalformedResponse(format!("header {name} is not a scalar")))?,
+                ));
             }
         }
     }
@@ -357,7 +373,8 @@ mod tests {
 
     #[test]
     fn v2_results_map_to_responses() {
-        let mapped = response_v2(br#"{"statusCode":201,"headers":{"x-a":"1","x-n":2},"cookies":["s=1"],"body":"hi"}"#).unwrap();
+        let mapped =
+            response_v2(br#"{"statusCode":201,"headers":{"x-a":"1","x-n":2},"cookies":["s=1"],"body":"hi"}"#).unwrap();
         assert_eq!(mapped.status, 201);
         assert!(mapped.headers.contains(&("x-n".into(), "2".into())));
         assert!(mapped.headers.contains(&("set-cookie".into(), "s=1".into())));

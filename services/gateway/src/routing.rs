@@ -29,7 +29,8 @@ impl RouteKey {
         if key == "$default" {
             return Ok(RouteKey::Default);
         }
-        let invalid = || GatewayError::BadRequest(format!("Unable to create route {key}: the given route key is not valid"));
+        let invalid =
+            || GatewayError::BadRequest(format!("Unable to create route {key}: the given route key is not valid"));
         let (method, path) = key.split_once(' ').ok_or_else(invalid)?;
         if !METHODS.contains(&method) || !path.starts_with('/') {
             return Err(invalid());
@@ -135,7 +136,8 @@ pub fn select<'a>(route_keys: impl Iterator<Item = &'a str>, method: &str, path:
 mod tests {
     use super::*;
 
-    const KEYS: &[&str] = &["GET /items/{id}", "ANY /items/{id}", "GET /items/special", "ANY /{proxy+}", "$default", "POST /items"];
+    const KEYS: &[&str] =
+        &["GET /items/{id}", "ANY /items/{id}", "GET /items/special", "ANY /{proxy+}", "$default", "POST /items"];
 
     fn pick(method: &str, path: &str) -> Option<(String, BTreeMap<String, String>)> {
         select(KEYS.iter().copied(), method, path).map(|m| (m.route_key.to_owned(), m.path_parameters))

@@ -98,7 +98,11 @@ async fn handle(request: HttpRequest, body: Bytes, state: web::Data<UserApis>) -
         .filter_map(|(name, value)| Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned())))
         .collect();
     let source_ip = request.peer_addr().map(|addr| addr.ip().to_string()).unwrap_or_default();
-    let raw_path = if stage.stage_name == "$default" { api_path.to_owned() } else { format!("/{}{route_path}", stage.stage_name).replace("//", "/") };
+    let raw_path = if stage.stage_name == "$default" {
+        api_path.to_owned()
+    } else {
+        format!("/{}{route_path}", stage.stage_name).replace("//", "/")
+    };
     let resource = matched.route_key.split_once(' ').map(|(_, path)| path).unwrap_or("/{proxy+}");
     let protocol = match request.version() {
         actix_web::http::Version::HTTP_2 => "HTTP/2.0",

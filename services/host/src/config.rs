@@ -33,16 +33,12 @@ pub enum ConfigError {
 
 /// Reads `file` (if any), applies the `NUBO_*` entries of `env`, and
 /// deserializes the result; unknown keys are errors when `T` denies them.
-pub fn load<T: DeserializeOwned>(
-    file: Option<&Path>,
-    env: &BTreeMap<String, String>,
-) -> Result<T, ConfigError> {
+pub fn load<T: DeserializeOwned>(file: Option<&Path>, env: &BTreeMap<String, String>) -> Result<T, ConfigError> {
     let mut root = match file {
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .map_err(|source| ConfigError::Read { path: path.display().to_string(), source })?;
-            text.parse::<Table>()
-                .map_err(|source| ConfigError::Parse { path: path.display().to_string(), source })?
+            text.parse::<Table>().map_err(|source| ConfigError::Parse { path: path.display().to_string(), source })?
         }
         None => Table::new(),
     };
@@ -60,8 +56,7 @@ pub fn load<T: DeserializeOwned>(
             None => (name, parse_scalar(raw)),
         };
         let path: Vec<String> = name.split("__").map(str::to_ascii_lowercase).collect();
-        insert(&mut root, &path, value)
-            .map_err(|key| ConfigError::Conflict { variable: variable.clone(), key })?;
+        insert(&mut root, &path, value).map_err(|key| ConfigError::Conflict { variable: variable.clone(), key })?;
     }
     Value::Table(root).try_into().map_err(|error: toml::de::Error| ConfigError::Invalid(error.message().to_owned()))
 }
@@ -122,8 +117,7 @@ mod tests {
         let file = dir.path().join("nubo.toml");
         std::fs::write(&file, "state_dir = \"/a\"\n[gateway]\nhttp_port = 1\n").unwrap();
         let loaded: Sample =
-            load(Some(&file), &env(&[("NUBO_GATEWAY__HTTP_PORT", "8080"), ("NUBO_GATEWAY__ENABLED", "true")]))
-                .unwrap();
+            load(Some(&file), &env(&[("NUBO_GATEWAY__HTTP_PORT", "8080"), ("NUBO_GATEWAY__ENABLED", "true")])).unwrap();
         assert_eq!(loaded.state_dir, "/a");
         assert_eq!(loaded.gateway.http_port, 8080);
         assert!(loaded.gateway.enabled);
@@ -134,11 +128,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let secret = dir.path().join("secret");
         std::fs::write(&secret, "s3cr3t\n").unwrap();
-        let loaded: Sample = load(
-            None,
-            &env(&[("NUBO_GATEWAY__SECRET_FILE", secret.to_str().unwrap()), ("HOME", "/root")]),
-        )
-        .unwrap();
+        let loaded: Sample =
+            load(None, &env(&[("NUBO_GATEWAY__SECRET_FILE", secret.to_str().unwrap()), ("HOME", "/root")])).unwrap();
         assert_eq!(loaded.gateway.secret, "s3cr3t");
     }
 
@@ -152,8 +143,7 @@ mod tests {
 
     #[test]
     fn a_value_cannot_also_be_a_section() {
-        let error =
-            load::<Sample>(None, &env(&[("NUBO_STATE_DIR", "x"), ("NUBO_STATE_DIR__DEEP", "y")])).unwrap_err();
+        let error = load::<Sample>(None, &env(&[("NUBO_STATE_DIR", "x"), ("NUBO_STATE_DIR__DEEP", "y")])).unwrap_err();
         assert!(matches!(error, ConfigError::Conflict { .. }), "{error}");
     }
 }

@@ -73,9 +73,7 @@ async fn health() -> HttpResponse {
 }
 
 async fn render_metrics(metrics: web::Data<Metrics>) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
-        .body(metrics.render())
+    HttpResponse::Ok().content_type("application/openmetrics-text; version=1.0.0; charset=utf-8").body(metrics.render())
 }
 
 /// Checks the SigV4 signature of an actix request whose body was read.

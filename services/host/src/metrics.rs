@@ -78,6 +78,9 @@ mod tests {
         metrics.observe_request(labels.clone(), 0.001);
         metrics.observe_request(labels, 0.002);
         let text = metrics.render();
-        assert!(text.contains("nubo_test_http_requests_total{method=\"GET\",route=\"/health\",status=\"200\"} 2"), "{text}");
+        assert!(
+            text.contains("nubo_test_http_requests_total{method=\"GET\",route=\"/health\",status=\"200\"} 2"),
+            "{text}"
+        );
     }
 }

@@ -64,7 +64,10 @@ impl Credentials {
             .map_err(|_| AuthError::Incomplete("X-Amz-Date"))?
             .and_utc();
         if (now - signed_at).num_seconds().abs() > MAX_CLOCK_SKEW_SECS {
-            return Err(AuthError::Expired { signed_at: amz_date.to_owned(), now: now.format("%Y%m%dT%H%M%SZ").to_string() });
+            return Err(AuthError::Expired {
+                signed_at: amz_date.to_owned(),
+                now: now.format("%Y%m%dT%H%M%SZ").to_string(),
+            });
         }
         if !amz_date.starts_with(parsed.date) {
             return Err(AuthError::Mismatch);
@@ -187,7 +190,14 @@ impl<'a> Authorization<'a> {
         else {
             return Err(AuthError::Incomplete("Credential"));
         };
-        Ok(Self { access_key_id, date, region, service, signed_headers: signed_headers.split(';').collect(), signature })
+        Ok(Self {
+            access_key_id,
+            date,
+            region,
+            service,
+            signed_headers: signed_headers.split(';').collect(),
+            signature,
+        })
     }
 }
 
@@ -262,12 +272,13 @@ pub fn percent_decode(input: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let Ok(byte) = u8::from_str_radix(&input[i + 1..i + 3], 16) {
-                out.push(byte);
-                i += 3;
-                continue;
-            }
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let Ok(byte) = u8::from_str_radix(&input[i + 1..i + 3], 16)
+        {
+            out.push(byte);
+            i += 3;
+            continue;
         }
         out.push(bytes[i]);
         i += 1;

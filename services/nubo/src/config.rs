@@ -2,7 +2,11 @@
 //! one section per service. Loaded from an optional TOML file plus `NUBO_*`
 //! variables (see `nubo_host::config`); `deploy/config/` has samples.
 
-use std::{collections::BTreeMap, net::IpAddr, path::{Path, PathBuf}};
+use std::{
+    collections::BTreeMap,
+    net::IpAddr,
+    path::{Path, PathBuf},
+};
 
 use nubo_host::{Context, Links, ServiceName, config::ConfigError, sigv4};
 use serde::{Deserialize, Serialize};
@@ -137,9 +141,7 @@ impl Config {
             (Some(key), Some(secret)) => credentials = credentials.with_key(key.clone(), secret.clone()),
             (None, None) => {}
             _ => {
-                return Err(ConfigError::Invalid(
-                    "credentials need both access_key_id and secret_access_key".into(),
-                ));
+                return Err(ConfigError::Invalid("credentials need both access_key_id and secret_access_key".into()));
             }
         }
         let dev = self.dev_keys(mode);

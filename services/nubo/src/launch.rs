@@ -24,7 +24,11 @@ enum Bound {
 
 /// An address other local services can dial: a wildcard bind becomes loopback.
 fn dialable(address: SocketAddr) -> SocketAddr {
-    if address.ip().is_unspecified() { SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), address.port()) } else { address }
+    if address.ip().is_unspecified() {
+        SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), address.port())
+    } else {
+        address
+    }
 }
 
 fn address(listener: &std::net::TcpListener) -> anyhow::Result<SocketAddr> {
@@ -111,7 +115,11 @@ pub async fn run(
         endpoints.push(Endpoint { service: *service, what: describe(*service), url: format!("http://{http}") });
         if let Bound::Gateway(gateway) = listeners {
             let edge = address(&gateway.edge)?;
-            endpoints.push(Endpoint { service: *service, what: "AWS edge (every AWS API)", url: format!("http://{edge}") });
+            endpoints.push(Endpoint {
+                service: *service,
+                what: "AWS edge (every AWS API)",
+                url: format!("http://{edge}"),
+            });
         }
         if mode == Mode::Up {
             // In one process every service is on this host: link them by

@@ -49,7 +49,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     nubo_host::telemetry::init(&std::env::var("NUBO_LOG").unwrap_or_else(|_| "info".into()));
     let env: BTreeMap<String, String> = std::env::vars()
-        .filter(|(name, _)| name.starts_with(nubo_host::config::ENV_PREFIX) && !COMMAND_VARIABLES.contains(&name.as_str()))
+        .filter(|(name, _)| {
+            name.starts_with(nubo_host::config::ENV_PREFIX) && !COMMAND_VARIABLES.contains(&name.as_str())
+        })
         .collect();
     let mut config = match Config::load(cli.config.as_deref(), &env) {
         Ok(config) => config,

@@ -5,7 +5,8 @@ use nubo_proto::{
     ErrorCode, status,
     storage::{
         DeleteObjectRequest, DeleteObjectResponse, GetObjectRequest, HeadObjectRequest, ListObjectsRequest,
-        ListObjectsResponse, ObjectChunk, ObjectInfo, PutObjectPart, PutObjectResponse, put_object_part::Part,
+        ListObjectsResponse, ObjectChunk, ObjectInfo, PutObjectPart, PutObjectResponse,
+        put_object_part::Part,
         storage_server::{Storage, StorageServer},
     },
 };

@@ -45,7 +45,12 @@ impl Listeners {
 }
 
 /// Runs the service until `shutdown`.
-pub async fn run(context: Context, _config: Config, listeners: Listeners, shutdown: Shutdown) -> Result<(), ServeError> {
+pub async fn run(
+    context: Context,
+    _config: Config,
+    listeners: Listeners,
+    shutdown: Shutdown,
+) -> Result<(), ServeError> {
     let root = context.state_dir.join("storage").join("objects");
     let objects = objects::Objects::local(&root).map_err(|error| ServeError::new("storage", error))?;
     let metrics = Metrics::new("storage");

@@ -139,7 +139,8 @@ impl Objects {
         let mut objects = Vec::new();
         while let Some(meta) = listing.next().await {
             let meta = meta?;
-            let key = meta.location.as_ref().strip_prefix(bucket).unwrap_or_default().trim_start_matches('/').to_owned();
+            let key =
+                meta.location.as_ref().strip_prefix(bucket).unwrap_or_default().trim_start_matches('/').to_owned();
             if key.starts_with(prefix) {
                 objects.push(ObjectMeta {
                     bucket: bucket.to_owned(),
@@ -203,7 +204,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let objects = Objects::local(dir.path()).unwrap();
         for key in ["../etc/passwd", "a/../../b", "./x", ""] {
-            assert!(matches!(objects.put("code", key, chunks(&[b"x"])).await, Err(ObjectError::InvalidKey(_))), "{key}");
+            assert!(
+                matches!(objects.put("code", key, chunks(&[b"x"])).await, Err(ObjectError::InvalidKey(_))),
+                "{key}"
+            );
         }
         assert!(matches!(objects.put("Bad_Bucket", "k", chunks(&[b"x"])).await, Err(ObjectError::InvalidBucket(_))));
     }

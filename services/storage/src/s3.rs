@@ -35,5 +35,10 @@ async fn handle(request: HttpRequest, body: web::Bytes, credentials: web::Data<C
         };
         return error(StatusCode::FORBIDDEN, code, &auth.to_string(), &resource);
     }
-    error(StatusCode::NOT_IMPLEMENTED, "NotImplemented", "A header you provided implies functionality that is not implemented", &resource)
+    error(
+        StatusCode::NOT_IMPLEMENTED,
+        "NotImplemented",
+        "A header you provided implies functionality that is not implemented",
+        &resource,
+    )
 }
