@@ -122,18 +122,52 @@ impl Drop for Process {
     }
 }
 
+/// Waits for `nubo up` to print its banner (every listener bound).
+async fn wait_for_banner(process: &mut Process) -> String {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let log = process.log();
+        if log.contains("Press Ctrl-C to stop.") {
+            return log;
+        }
+        if !process.is_running() || Instant::now() > deadline {
+            panic!("nubo up never printed its endpoints\n{log}");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The port of a banner line `  <service>  <what>  http://127.0.0.1:<port>`.
+fn banner_port(banner: &str, service: ServiceName, edge: bool) -> Option<u16> {
+    banner.lines().find_map(|line| {
+        let mut words = line.split_whitespace();
+        if words.next() != Some(service.as_str()) || line.contains("AWS edge") != edge {
+            return None;
+        }
+        line.rsplit(':').next()?.trim().parse().ok()
+    })
+}
+
 /// Waits until `GET {url}/health` answers 200, or panics with the log.
 pub async fn wait_healthy(process: &mut Process, url: &str) {
+    if let Err(log) = try_wait_healthy(process, url).await {
+        panic!("{url} never became healthy\n{log}");
+    }
+}
+
+/// Waits until `GET {url}/health` answers 200; `Err` carries the log of a
+/// process that exited or never became healthy.
+pub async fn try_wait_healthy(process: &mut Process, url: &str) -> Result<(), String> {
     let client = reqwest::Client::new();
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         if let Ok(response) = client.get(format!("{url}/health")).send().await
             && response.status().is_success()
         {
-            return;
+            return Ok(());
         }
         if !process.is_running() || Instant::now() > deadline {
-            panic!("{url} never became healthy\n{}", process.log());
+            return Err(process.log());
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -147,28 +181,44 @@ pub struct Nubo {
 }
 
 impl Nubo {
-    /// Starts `nubo up` and waits for all seven services.
+    /// Starts `nubo up` on ports the OS picks (port 0 everywhere, so no
+    /// race with other tests) and waits for all seven services.
     pub async fn up(state_dir: &Path) -> Self {
-        let ports = ServiceName::ALL.into_iter().map(|service| (service, Ports::free(service))).collect();
+        let ports = ServiceName::ALL
+            .into_iter()
+            .map(|service| (service, Ports { http: 0, grpc: 0, edge: (service == ServiceName::Gateway).then_some(0) }))
+            .collect();
         Self::up_on(state_dir, ports).await
     }
 
-    /// Starts `nubo up` on the given ports (a restart reuses them).
-    pub async fn up_on(state_dir: &Path, ports: BTreeMap<ServiceName, Ports>) -> Self {
-        let env: Vec<(String, String)> = ports.iter().flat_map(|(service, ports)| ports.env(*service)).collect();
+    /// Starts `nubo up` on the given public ports (0: any), reads the ports
+    /// it bound from its start-up banner, and waits until all are healthy.
+    pub async fn up_on(state_dir: &Path, requested: BTreeMap<ServiceName, Ports>) -> Self {
+        let env: Vec<(String, String)> = requested.iter().flat_map(|(service, ports)| ports.env(*service)).collect();
         let log = state_dir.with_extension(format!(
             "log.{}",
             SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)
         ));
         let state = state_dir.to_str().expect("a utf-8 path");
         let mut process = Process::spawn(&["up", "--state-dir", state], &env, log);
+        let banner = wait_for_banner(&mut process).await;
+        let ports: BTreeMap<ServiceName, Ports> = ServiceName::ALL
+            .into_iter()
+            .map(|service| {
+                let http = banner_port(&banner, service, false).unwrap_or_else(|| panic!("no {service} in\n{banner}"));
+                let edge =
+                    (service == ServiceName::Gateway).then(|| banner_port(&banner, service, true).expect("an edge"));
+                // gRPC ports stay unpinned: `nubo up` links by bound address.
+                (service, Ports { http, grpc: 0, edge })
+            })
+            .collect();
         for service_ports in ports.values() {
             wait_healthy(&mut process, &format!("http://127.0.0.1:{}", service_ports.http)).await;
         }
         Self { process, ports, state_dir: state_dir.to_owned() }
     }
 
-    /// Stops with SIGTERM and starts again on the same ports and state.
+    /// Stops with SIGTERM and starts again on the same public ports and state.
     pub async fn restart(mut self) -> Self {
         let status = self.process.stop();
         assert!(status.success(), "nubo exited with {status} on SIGTERM\n{}", self.process.log());

@@ -14,7 +14,7 @@ use aws_sdk_lambda::{
 use nubo::config::Config;
 use nubo_e2e::{
     Ports, Process, ServiceName, apigateway_client_with, compose, credentials, lambda_client, lambda_client_with,
-    package, wait_healthy,
+    nubo_binary, package, try_wait_healthy,
 };
 use serde_json::Value;
 
@@ -37,6 +37,47 @@ fn relink(value: &str, ports: &BTreeMap<ServiceName, Ports>, defaults: &Config) 
     value.to_owned()
 }
 
+/// Runs the compose health check of a service on this host.
+fn health(service: ServiceName, ports: &BTreeMap<ServiceName, Ports>) -> bool {
+    std::process::Command::new(nubo_binary())
+        .args(["health", "--service", service.as_str()])
+        .env_clear()
+        .envs(ports[&service].env(service))
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("nubo health runs")
+        .success()
+}
+
+/// A service's environment: compose's variables for it, relinked to
+/// loopback, plus its own ports, state directory and secret file.
+fn process_env(
+    compose: &serde_yaml::Value,
+    service: ServiceName,
+    vars: &BTreeMap<String, String>,
+    ports: &BTreeMap<ServiceName, Ports>,
+    defaults: &Config,
+    dir: &std::path::Path,
+    secret: &std::path::Path,
+) -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = compose::environment(compose, service.as_str(), vars)
+        .expect("the environment interpolates")
+        .into_iter()
+        .map(|(key, value)| {
+            let value = relink(&value, ports, defaults);
+            (key, value)
+        })
+        .collect();
+    env.extend([
+        ("NUBO_BIND_HOST".to_string(), "127.0.0.1".to_string()),
+        ("NUBO_STATE_DIR".to_string(), dir.join(service.as_str()).to_str().unwrap().to_string()),
+        ("NUBO_CREDENTIALS__SECRET_ACCESS_KEY_FILE".to_string(), secret.to_str().unwrap().to_string()),
+        ("NUBO_GATEWAY__PUBLIC_URL".to_string(), format!("http://127.0.0.1:{}", ports[&ServiceName::Gateway].http)),
+    ]);
+    env.extend(ports[&service].env(service));
+    env
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn seven_serve_processes_configured_like_compose_serve_a_request() {
     let compose = compose::load();
@@ -45,31 +86,39 @@ async fn seven_serve_processes_configured_like_compose_serve_a_request() {
     std::fs::write(&secret, "cluster-secret").unwrap();
     let vars: BTreeMap<String, String> = [("NUBO_ACCESS_KEY_ID".to_string(), "AKIDCLUSTER".to_string())].into();
     let defaults = Config::default();
-    let ports: BTreeMap<ServiceName, Ports> = ServiceName::ALL.into_iter().map(|s| (s, Ports::free(s))).collect();
+    // The processes must know each other's ports before they start, so the
+    // ports are picked free in advance; another process may grab one in
+    // between, in which case the whole cluster starts again on new ones.
+    let (ports, processes) = 'attempts: {
+        for _ in 0..3 {
+            let ports: BTreeMap<ServiceName, Ports> =
+                ServiceName::ALL.into_iter().map(|s| (s, Ports::free(s))).collect();
+            let mut processes = Vec::new();
+            for service in ServiceName::ALL {
+                let env = process_env(&compose, service, &vars, &ports, &defaults, dir.path(), &secret);
+                let log = dir.path().join(format!("{service}.log"));
+                processes.push((service, Process::spawn(&["serve", "--services", service.as_str()], &env, log)));
+            }
+            let mut failed = None;
+            for (service, process) in &mut processes {
+                if let Err(log) = try_wait_healthy(process, &format!("http://127.0.0.1:{}", ports[service].http)).await
+                {
+                    failed = Some((*service, log));
+                    break;
+                }
+            }
+            match failed {
+                None => break 'attempts (ports, processes),
+                Some((_, log)) if log.contains("Address already in use") => continue,
+                Some((service, log)) => panic!("{service} did not start\n{log}"),
+            }
+        }
+        panic!("the cluster could not bind its ports in three attempts");
+    };
 
-    let mut processes = Vec::new();
+    // The compose health check, `nubo health --service <name>`, against each.
     for service in ServiceName::ALL {
-        let mut env: Vec<(String, String)> = compose::environment(&compose, service.as_str(), &vars)
-            .unwrap()
-            .into_iter()
-            .map(|(key, value)| {
-                let value = relink(&value, &ports, &defaults);
-                (key, value)
-            })
-            .collect();
-        let state = dir.path().join(service.as_str());
-        env.extend([
-            ("NUBO_BIND_HOST".to_string(), "127.0.0.1".to_string()),
-            ("NUBO_STATE_DIR".to_string(), state.to_str().unwrap().to_string()),
-            ("NUBO_CREDENTIALS__SECRET_ACCESS_KEY_FILE".to_string(), secret.to_str().unwrap().to_string()),
-            ("NUBO_GATEWAY__PUBLIC_URL".to_string(), format!("http://127.0.0.1:{}", ports[&ServiceName::Gateway].http)),
-        ]);
-        env.extend(ports[&service].env(service));
-        let log = dir.path().join(format!("{service}.log"));
-        processes.push((service, Process::spawn(&["serve", "--services", service.as_str()], &env, log)));
-    }
-    for (service, process) in &mut processes {
-        wait_healthy(process, &format!("http://127.0.0.1:{}", ports[service].http)).await;
+        assert!(health(service, &ports), "nubo health --service {service} fails on a serving {service}");
     }
 
     let key = credentials("AKIDCLUSTER", "cluster-secret");
@@ -114,4 +163,5 @@ async fn seven_serve_processes_configured_like_compose_serve_a_request() {
         let status = process.stop();
         assert!(status.success(), "{service} exited with {status}\n{}", process.log());
     }
+    assert!(!health(ServiceName::Data, &ports), "nubo health passes on a stopped service");
 }

@@ -84,6 +84,24 @@ async fn environments_are_reused_and_failures_have_the_lambda_shape() {
     assert_eq!(queued.status_code(), 202);
     let dry = lambda.invoke().function_name("echo").invocation_type(InvocationType::DryRun).send().await.unwrap();
     assert_eq!(dry.status_code(), 204);
+
+    // Updates reach the next invocation: new settings, new code, new environment.
+    let updated = lambda.update_function_configuration().function_name("echo").timeout(10).send().await.unwrap();
+    assert_eq!(updated.timeout(), Some(10));
+    let fetched = lambda.get_function().function_name("echo").send().await.unwrap();
+    let configuration = fetched.configuration().unwrap();
+    assert_eq!((configuration.timeout(), configuration.handler()), (Some(10), Some("app.handler")));
+    assert_eq!(fetched.code().unwrap().repository_type(), Some("S3"));
+    let new_code = package_of(&[(
+        "app.py",
+        "import os\ndef handler(event, context):\n    return {'pid': os.getpid(), 'version': 2}\n",
+    )]);
+    let replaced =
+        lambda.update_function_code().function_name("echo").zip_file(Blob::new(new_code)).send().await.unwrap();
+    assert_ne!(replaced.code_sha256(), configuration.code_sha256());
+    let (_, answer) = invoke(&lambda, "echo", json!({})).await;
+    assert_eq!(answer["version"], 2);
+    assert_ne!(answer["pid"], first["pid"], "environments of the old code retired");
 }
 
 #[tokio::test(flavor = "multi_thread")]

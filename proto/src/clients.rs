@@ -143,6 +143,11 @@ impl ObjectsClient {
         Ok(written)
     }
 
+    pub async fn head(&self, bucket: &str, key: &str) -> Result<ObjectInfo, RemoteError> {
+        let request = crate::storage::HeadObjectRequest { bucket: bucket.into(), key: key.into() };
+        Ok(self.inner.clone().head_object(request).await.map_err(Self::error)?.into_inner())
+    }
+
     pub async fn delete(&self, bucket: &str, key: &str) -> Result<(), RemoteError> {
         let request = crate::storage::DeleteObjectRequest { bucket: bucket.into(), key: key.into() };
         self.inner.clone().delete_object(request).await.map_err(Self::error)?;

@@ -8,7 +8,7 @@
 use std::net::{IpAddr, SocketAddr};
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use nubo_host::{Context, ServeError, Shutdown, metrics::Metrics};
+use nubo_host::{Context, ServeError, Shutdown, metrics::Metrics, sigv4::Credentials};
 use nubo_proto::dns::{
     ZoneChangedRequest, ZoneChangedResponse,
     dns_server::{Dns, DnsServer},
@@ -60,27 +60,39 @@ impl Dns for DnsApi {
     }
 }
 
-/// Route 53 answers REST-XML errors.
-async fn route53(request: HttpRequest) -> HttpResponse {
-    HttpResponse::BadRequest().content_type("text/xml").body(format!(
-        "<?xml version=\"1.0\"?>\n<ErrorResponse xmlns=\"https://route53.amazonaws.com/doc/2013-04-01/\"><Error><Type>Sender</Type><Code>InvalidAction</Code><Message>{} {} is not served by this endpoint</Message></Error><RequestId>{}</RequestId></ErrorResponse>",
-        request.method(),
-        request.path().replace('&', "&amp;").replace('<', "&lt;"),
+/// An error in Route 53's REST-XML shape.
+fn route53_error(status: actix_web::http::StatusCode, code: &str, message: &str) -> HttpResponse {
+    let escaped = message.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+    HttpResponse::build(status).content_type("text/xml").body(format!(
+        "<?xml version=\"1.0\"?>\n<ErrorResponse xmlns=\"https://route53.amazonaws.com/doc/2013-04-01/\"><Error><Type>Sender</Type><Code>{code}</Code><Message>{escaped}</Message></Error><RequestId>{}</RequestId></ErrorResponse>",
         nubo_host::http::request_id()
     ))
 }
 
+/// The Route 53 API: SigV4-checked, then answered with `InvalidAction`
+/// until hosted zones are served.
+async fn route53(request: HttpRequest, body: web::Bytes, credentials: web::Data<Credentials>) -> HttpResponse {
+    if let Err(auth) = nubo_host::http::verify_sigv4(&credentials, &request, &body, true) {
+        let status =
+            actix_web::http::StatusCode::from_u16(auth.http_status()).unwrap_or(actix_web::http::StatusCode::FORBIDDEN);
+        return route53_error(status, auth.aws_code(), &auth.to_string());
+    }
+    let message = format!("{} {} is not served by this endpoint", request.method(), request.path());
+    route53_error(actix_web::http::StatusCode::BAD_REQUEST, "InvalidAction", &message)
+}
+
 /// Runs the service until `shutdown`.
 pub async fn run(
-    _context: Context,
+    context: Context,
     _config: Config,
     listeners: Listeners,
     shutdown: Shutdown,
 ) -> Result<(), ServeError> {
     let router = nubo_host::grpc::router().add_service(DnsServer::new(DnsApi));
     let grpc = nubo_host::grpc::serve("dns", listeners.grpc, router, shutdown.clone());
-    let http = nubo_host::http::serve("dns", listeners.http, 1, Metrics::new("dns"), shutdown, |routes| {
-        routes.default_service(web::to(route53));
+    let credentials = context.credentials.clone();
+    let http = nubo_host::http::serve("dns", listeners.http, 1, Metrics::new("dns"), shutdown, move |routes| {
+        routes.app_data(web::Data::new(credentials.clone())).default_service(web::to(route53));
     });
     nubo_host::serve_fronts("dns", grpc, http).await
 }

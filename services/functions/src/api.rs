@@ -72,20 +72,35 @@ async fn handle(
     match operation {
         Operation::CreateFunction => {
             let input: CreateFunctionInput = parse_json(&body)?;
-            Ok(HttpResponse::Created().json(lambda.create_function(input).await?))
+            Ok(HttpResponse::Created().json(lambda.configuration(&lambda.create_function(input).await?)))
         }
         Operation::ListFunctions => {
             let max_items = query.get("MaxItems").map(|v| v.parse::<u32>()).transpose().map_err(|_| {
                 LambdaError::InvalidParameterValue("MaxItems must be a number between 1 and 10000".into())
             })?;
-            Ok(HttpResponse::Ok()
-                .json(lambda.list_functions(query.get("Marker").map(String::as_str), max_items).await?))
+            let (functions, next) = lambda.list_functions(query.get("Marker").map(String::as_str), max_items).await?;
+            let mut page = serde_json::json!({
+                "Functions": functions.iter().map(|function| lambda.configuration(function)).collect::<Vec<_>>(),
+            });
+            if let Some(next) = next {
+                page["NextMarker"] = next.into();
+            }
+            Ok(HttpResponse::Ok().json(page))
         }
         Operation::GetFunction(name) => {
-            Ok(HttpResponse::Ok().json(lambda.get_function(&qualified(&name, &query)).await?))
+            let function = lambda.get_function(&qualified(&name, &query)).await?;
+            Ok(HttpResponse::Ok().json(serde_json::json!({
+                "Configuration": lambda.configuration(&function),
+                "Code": {
+                    "RepositoryType": "S3",
+                    "Location": format!("s3://{}/{}", function.code_bucket, function.code_key),
+                },
+                "Tags": function.tags,
+            })))
         }
         Operation::GetFunctionConfiguration(name) => {
-            Ok(HttpResponse::Ok().json(lambda.get_configuration(&qualified(&name, &query)).await?))
+            let function = lambda.get_function(&qualified(&name, &query)).await?;
+            Ok(HttpResponse::Ok().json(lambda.configuration(&function)))
         }
         Operation::UpdateFunctionConfiguration(name) => {
             #[derive(serde::Deserialize)]
@@ -97,7 +112,7 @@ async fn handle(
             }
             let input: Input = parse_json(&body)?;
             let updated = lambda.update_configuration(&name, input.configuration, input.revision_id.as_deref()).await?;
-            Ok(HttpResponse::Ok().json(updated))
+            Ok(HttpResponse::Ok().json(lambda.configuration(&updated)))
         }
         Operation::UpdateFunctionCode(name) => {
             #[derive(serde::Deserialize)]
@@ -108,7 +123,8 @@ async fn handle(
                 revision_id: Option<String>,
             }
             let input: Input = parse_json(&body)?;
-            Ok(HttpResponse::Ok().json(lambda.update_code(&name, input.code, input.revision_id.as_deref()).await?))
+            let updated = lambda.update_code(&name, input.code, input.revision_id.as_deref()).await?;
+            Ok(HttpResponse::Ok().json(lambda.configuration(&updated)))
         }
         Operation::DeleteFunction(name) => {
             lambda.delete_function(&qualified(&name, &query)).await?;

@@ -77,7 +77,9 @@ impl std::fmt::Debug for Environment {
 
 impl Drop for Environment {
     fn drop(&mut self) {
-        if let Some(pid) = self.pid {
+        // Once the leader is reaped its pid may be reused: only signal a
+        // group whose leader is still ours.
+        if let Some(pid) = self.pid.filter(|_| self.is_alive()) {
             // The runtime leads its own process group (see `spawn`), so this
             // also ends anything the function started.
             let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGKILL);
@@ -147,7 +149,15 @@ impl Environment {
         if let Some(endpoint) = &launcher.endpoint_url {
             command.env("AWS_ENDPOINT_URL", endpoint);
         }
-        let mut child = command.spawn()?;
+        let mut child = match command.spawn() {
+            Ok(child) => child,
+            Err(error) => {
+                for task in &tasks {
+                    task.abort();
+                }
+                return Err(error);
+            }
+        };
         let pid = child.id();
 
         let log = Arc::new(Mutex::new(None::<Vec<String>>));
@@ -189,6 +199,11 @@ impl Environment {
         self.exited.borrow().is_none()
     }
 
+    /// When the runtime first asked for work, if it has.
+    pub fn ready_at(&self) -> Option<Instant> {
+        self.channel.ready_at.get().copied()
+    }
+
     /// How long the runtime took to start and ask for its first invocation.
     pub fn init_duration(&self) -> Option<Duration> {
         self.channel.ready_at.get().map(|ready| ready.duration_since(self.created))
@@ -201,10 +216,21 @@ impl Environment {
         }
     }
 
-    /// The lines collected since `start_log_capture`, after letting lines
-    /// already written to the pipes arrive.
+    /// The lines collected since `start_log_capture`. The runtime wrote
+    /// them before replying, but the pipe readers may still be behind: wait
+    /// until no line has arrived for a few milliseconds (at most 50 ms).
     pub async fn take_log_capture(&self) -> Vec<String> {
-        tokio::time::sleep(Duration::from_millis(2)).await;
+        let count = || self.log.lock().ok().and_then(|log| log.as_ref().map(Vec::len)).unwrap_or(0);
+        let deadline = Instant::now() + Duration::from_millis(50);
+        let mut seen = count();
+        loop {
+            tokio::time::sleep(Duration::from_millis(3)).await;
+            let now = count();
+            if now == seen || Instant::now() > deadline {
+                break;
+            }
+            seen = now;
+        }
         self.log.lock().ok().and_then(|mut log| log.take()).unwrap_or_default()
     }
 
@@ -226,7 +252,10 @@ impl Environment {
         if self.invocations.send(invocation).await.is_err() {
             return Outcome::Exited("the runtime api stopped".into());
         }
+        // Biased: a runtime that reports an init error then exits must be
+        // reported by its error, not by its exit.
         let outcome = tokio::select! {
+            biased;
             reply = reply => match reply {
                 Ok(reply) => Outcome::Replied(reply),
                 Err(_) => Outcome::Exited("the runtime dropped the invocation".into()),

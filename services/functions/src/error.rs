@@ -13,6 +13,8 @@ pub enum LambdaError {
     #[error("{0}")]
     Conflict(String),
     #[error("{0}")]
+    PreconditionFailed(String),
+    #[error("{0}")]
     InvalidParameterValue(String),
     #[error("{0}")]
     Validation(String),
@@ -38,6 +40,7 @@ impl LambdaError {
             LambdaError::FunctionNotFound(_) | LambdaError::UnknownOperation => "ResourceNotFoundException",
             LambdaError::FunctionExists(_) | LambdaError::Conflict(_) => "ResourceConflictException",
             LambdaError::InvalidParameterValue(_) => "InvalidParameterValueException",
+            LambdaError::PreconditionFailed(_) => "PreconditionFailedException",
             LambdaError::Validation(_) => "ValidationException",
             LambdaError::InvalidRequestContent(_) => "InvalidRequestContentException",
             LambdaError::RequestTooLarge(_) => "RequestTooLargeException",
@@ -51,7 +54,7 @@ impl LambdaError {
         match self {
             LambdaError::FunctionNotFound(_) | LambdaError::UnknownOperation => ErrorCode::NotFound,
             LambdaError::FunctionExists(_) => ErrorCode::AlreadyExists,
-            LambdaError::Conflict(_) => ErrorCode::ConditionFailed,
+            LambdaError::Conflict(_) | LambdaError::PreconditionFailed(_) => ErrorCode::ConditionFailed,
             LambdaError::InvalidParameterValue(_)
             | LambdaError::Validation(_)
             | LambdaError::InvalidRequestContent(_)
@@ -66,6 +69,7 @@ impl LambdaError {
         match self {
             LambdaError::Auth(auth) => auth.http_status(),
             LambdaError::RequestTooLarge(_) => 413,
+            LambdaError::PreconditionFailed(_) => 412,
             LambdaError::Service(_) => 500,
             other => other.code().http_status(),
         }

@@ -56,14 +56,13 @@ impl Functions for FunctionsApi {
     }
 
     async fn get_function(&self, request: Request<GetFunctionRequest>) -> Result<Response<FunctionInfo>, Status> {
-        let configuration = self.lambda.get_configuration(&request.into_inner().function).await?;
-        let field = |name: &str| configuration[name].as_str().unwrap_or_default().to_owned();
+        let function = self.lambda.get_function(&request.into_inner().function).await?;
         Ok(Response::new(FunctionInfo {
-            name: field("FunctionName"),
-            arn: field("FunctionArn"),
-            runtime: field("Runtime"),
-            handler: field("Handler"),
-            code_sha256: field("CodeSha256"),
+            arn: self.lambda.arn(&function),
+            name: function.name,
+            runtime: function.runtime,
+            handler: function.handler,
+            code_sha256: function.code_sha256,
         }))
     }
 }

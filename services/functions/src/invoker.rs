@@ -95,16 +95,16 @@ impl Invoker {
             // The function changed: its idle environments run old code.
             let stale = pool.idle.len();
             pool.idle.clear();
-            pool.live -= stale;
-            pools.live -= stale;
+            pool.live = pool.live.saturating_sub(stale);
+            pools.live = pools.live.saturating_sub(stale);
             pool.revision_id = function.revision_id.clone();
         }
         while let Some(environment) = pool.idle.pop() {
             if environment.is_alive() {
                 return Ok(Acquired::Warm(environment));
             }
-            pool.live -= 1;
-            pools.live -= 1;
+            pool.live = pool.live.saturating_sub(1);
+            pools.live = pools.live.saturating_sub(1);
         }
         if pool.live >= self.limits.max_per_function || pools.live >= self.limits.max_environments {
             return Err(LambdaError::TooManyRequests);
@@ -119,7 +119,7 @@ impl Invoker {
         let mut pools = self.lock();
         let pools = &mut *pools;
         let Some(pool) = pools.by_function.get_mut(function) else {
-            pools.live -= 1;
+            pools.live = pools.live.saturating_sub(1);
             return;
         };
         match environment {
@@ -127,8 +127,8 @@ impl Invoker {
                 pool.idle.push(environment);
             }
             _ => {
-                pool.live -= 1;
-                pools.live -= 1;
+                pool.live = pool.live.saturating_sub(1);
+                pools.live = pools.live.saturating_sub(1);
             }
         }
     }
@@ -140,8 +140,8 @@ impl Invoker {
         if let Some(pool) = pools.by_function.get_mut(function) {
             let stopped = pool.idle.len();
             pool.idle.clear();
-            pool.live -= stopped;
-            pools.live -= stopped;
+            pool.live = pool.live.saturating_sub(stopped);
+            pools.live = pools.live.saturating_sub(stopped);
             pool.revision_id.clear();
         }
     }
@@ -152,7 +152,7 @@ impl Invoker {
         let mut pools = self.lock();
         let stopped: usize = pools.by_function.values().map(|pool| pool.idle.len()).sum();
         pools.by_function.clear();
-        pools.live -= stopped;
+        pools.live = pools.live.saturating_sub(stopped);
     }
 
     /// Stops environments idle for longer than the idle timeout.
@@ -164,8 +164,8 @@ impl Invoker {
             let before = pool.idle.len();
             pool.idle.retain(|environment| environment.last_used.elapsed() < timeout && environment.is_alive());
             let stopped = before - pool.idle.len();
-            pool.live -= stopped;
-            pools.live -= stopped;
+            pool.live = pool.live.saturating_sub(stopped);
+            pools.live = pools.live.saturating_sub(stopped);
         }
     }
 
@@ -178,23 +178,15 @@ impl Invoker {
         client_context: Option<String>,
         tail_logs: bool,
     ) -> Result<Invoked> {
-        let mut environment = match self.acquire(function)? {
+        let acquired = self.acquire(function)?;
+        let slot = Slot { invoker: self, function: &function.name, returned: false };
+        let mut environment = match acquired {
             Acquired::Warm(environment) => environment,
             Acquired::Cold => {
-                let started = async {
-                    let code_dir = code_dir().await?;
-                    Environment::spawn(&self.launcher, function, &code_dir).await.map_err(|error| {
-                        LambdaError::Service(format!("cannot start the {} runtime: {error}", function.runtime))
-                    })
-                }
-                .await;
-                match started {
-                    Ok(environment) => environment,
-                    Err(error) => {
-                        self.release(&function.name, None);
-                        return Err(error);
-                    }
-                }
+                let code_dir = code_dir().await?;
+                Environment::spawn(&self.launcher, function, &code_dir).await.map_err(|error| {
+                    LambdaError::Service(format!("cannot start the {} runtime: {error}", function.runtime))
+                })?
             }
         };
 
@@ -219,7 +211,9 @@ impl Invoker {
             environment.start_log_capture();
         }
         let outcome = environment.invoke(input, tokio::time::Instant::from_std(started + timeout)).await;
-        let duration = started.elapsed();
+        // Like Lambda, Duration counts from when the runtime took the
+        // invocation: a cold start's init phase is reported apart.
+        let duration = environment.ready_at().map_or(started, |ready| ready.max(started)).elapsed();
 
         let (payload, function_error, reusable) = match outcome {
             Outcome::Replied(Reply::Response(body)) => (body, None, true),
@@ -256,8 +250,32 @@ impl Invoker {
         } else {
             None
         };
-        self.release(&function.name, reusable.then_some(environment));
+        slot.give_back(reusable.then_some(environment));
         Ok(Invoked { request_id, payload, function_error, log_result })
+    }
+}
+
+/// A reserved environment slot. It is given back when dropped too, so a
+/// caller that gives up mid-invocation (a gateway timeout, a client gone)
+/// cannot leak it; the environment, dropped with the future, is killed.
+struct Slot<'a> {
+    invoker: &'a Invoker,
+    function: &'a str,
+    returned: bool,
+}
+
+impl Slot<'_> {
+    fn give_back(mut self, environment: Option<Environment>) {
+        self.returned = true;
+        self.invoker.release(self.function, environment);
+    }
+}
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        if !self.returned {
+            self.invoker.release(self.function, None);
+        }
     }
 }
 

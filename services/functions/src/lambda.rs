@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use base64::Engine as _;
 use bytes::Bytes;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::{
     code::{self, CodeCache},
@@ -93,12 +93,24 @@ impl Lambda {
 
     async fn load(&self, reference: &str) -> Result<Versioned> {
         let (name, qualifier) = parse_function_reference(reference)?;
+        // An ARN of another region or account names no function here.
+        if let Some(arn) = reference.strip_prefix("arn:") {
+            let parts: Vec<&str> = arn.split(':').collect();
+            if parts.get(2) != Some(&self.region.as_str()) || parts.get(3) != Some(&self.account_id.as_str()) {
+                return Err(LambdaError::FunctionNotFound(reference.to_owned()));
+            }
+        }
         if let Some(qualifier) = qualifier.filter(|q| q != "$LATEST") {
             return Err(self.not_found(&format!("{name}:{qualifier}")));
         }
         self.registry.get(&name).await?.ok_or_else(|| self.not_found(&name))
     }
 
+    pub fn arn(&self, function: &Function) -> String {
+        function.arn(&self.region, &self.account_id)
+    }
+
+    /// The `FunctionConfiguration` shape of a function, for the API front.
     pub fn configuration(&self, function: &Function) -> Value {
         function.configuration(&self.region, &self.account_id)
     }
@@ -135,7 +147,7 @@ impl Lambda {
         Ok((base64, size, bucket, key))
     }
 
-    pub async fn create_function(&self, input: CreateFunctionInput) -> Result<Value> {
+    pub async fn create_function(&self, input: CreateFunctionInput) -> Result<Function> {
         let (name, qualifier) = parse_function_reference(&input.function_name)?;
         if qualifier.is_some() {
             return Err(LambdaError::InvalidParameterValue("FunctionName must not carry a qualifier".into()));
@@ -151,6 +163,11 @@ impl Lambda {
                 "Runtime and Handler are mandatory parameters for functions created with deployment packages.".into(),
             ));
         };
+        if configuration.role.as_deref().is_none_or(str::is_empty) {
+            return Err(LambdaError::Validation(
+                "1 validation error detected: Value null at 'role' failed to satisfy constraint: Member must not be null".into(),
+            ));
+        }
         if configuration.handler.is_none() {
             return Err(LambdaError::InvalidParameterValue(
                 "Runtime and Handler are mandatory parameters for functions created with deployment packages.".into(),
@@ -187,39 +204,21 @@ impl Lambda {
         function.last_modified = lambda_timestamp(chrono::Utc::now());
         self.registry.put(&function, 0).await?;
         tracing::info!(function = %name, runtime = %function.runtime, "function created");
-        Ok(self.configuration(&function))
+        Ok(function)
     }
 
-    pub async fn get_function(&self, reference: &str) -> Result<Value> {
-        let function = self.load(reference).await?.function;
-        let mut tags = json!({});
-        for (key, value) in &function.tags {
-            tags[key] = json!(value);
-        }
-        Ok(json!({
-            "Configuration": self.configuration(&function),
-            "Code": {
-                "RepositoryType": "S3",
-                "Location": format!("s3://{}/{}", function.code_bucket, function.code_key),
-            },
-            "Tags": tags,
-        }))
+    pub async fn get_function(&self, reference: &str) -> Result<Function> {
+        Ok(self.load(reference).await?.function)
     }
 
-    pub async fn get_configuration(&self, reference: &str) -> Result<Value> {
-        Ok(self.configuration(&self.load(reference).await?.function))
-    }
-
-    pub async fn list_functions(&self, marker: Option<&str>, max_items: Option<u32>) -> Result<Value> {
+    /// One page of functions in name order, and the marker of the next.
+    pub async fn list_functions(
+        &self,
+        marker: Option<&str>,
+        max_items: Option<u32>,
+    ) -> Result<(Vec<Function>, Option<String>)> {
         let limit = max_items.unwrap_or(50).clamp(1, 50);
-        let (functions, next) = self.registry.list(marker.unwrap_or(""), limit).await?;
-        let mut page = json!({
-            "Functions": functions.iter().map(|function| self.configuration(function)).collect::<Vec<_>>(),
-        });
-        if let Some(next) = next {
-            page["NextMarker"] = json!(next);
-        }
-        Ok(page)
+        self.registry.list(marker.unwrap_or(""), limit).await
     }
 
     pub async fn update_configuration(
@@ -227,7 +226,7 @@ impl Lambda {
         reference: &str,
         input: ConfigurationInput,
         revision: Option<&str>,
-    ) -> Result<Value> {
+    ) -> Result<Function> {
         let Versioned { mut function, version } = self.load(reference).await?;
         check_revision(&function, revision)?;
         function.apply(input)?;
@@ -235,10 +234,10 @@ impl Lambda {
         function.revision_id = uuid::Uuid::new_v4().to_string();
         self.registry.put(&function, version).await?;
         self.invoker.retire(&function.name);
-        Ok(self.configuration(&function))
+        Ok(function)
     }
 
-    pub async fn update_code(&self, reference: &str, code: CodeInput, revision: Option<&str>) -> Result<Value> {
+    pub async fn update_code(&self, reference: &str, code: CodeInput, revision: Option<&str>) -> Result<Function> {
         let Versioned { mut function, version } = self.load(reference).await?;
         check_revision(&function, revision)?;
         let (sha, size, bucket, key) = self.store_package(&function.name, code).await?;
@@ -254,7 +253,7 @@ impl Lambda {
         if previous != (function.code_bucket.clone(), function.code_key.clone()) {
             self.registry.delete_package(&previous.0, &previous.1).await;
         }
-        Ok(self.configuration(&function))
+        Ok(function)
     }
 
     pub async fn delete_function(&self, reference: &str) -> Result<()> {
@@ -326,7 +325,7 @@ impl Lambda {
 
 fn check_revision(function: &Function, revision: Option<&str>) -> Result<()> {
     match revision {
-        Some(revision) if revision != function.revision_id => Err(LambdaError::InvalidParameterValue(
+        Some(revision) if revision != function.revision_id => Err(LambdaError::PreconditionFailed(
             "The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id".into(),
         )),
         _ => Ok(()),

@@ -60,7 +60,16 @@ impl Registry {
     }
 
     pub async fn delete(&self, function: &Versioned) -> Result<()> {
-        self.records.delete(NAMESPACE, &function.function.name, Some(function.version)).await?;
+        match self.records.delete(NAMESPACE, &function.function.name, Some(function.version)).await {
+            Ok(_) => {}
+            Err(error) if error.code == ErrorCode::ConditionFailed => {
+                return Err(LambdaError::Conflict(format!(
+                    "The operation cannot be performed at this time. An update is in progress for resource: {}",
+                    function.function.name
+                )));
+            }
+            Err(error) => return Err(error.into()),
+        }
         // The package goes after the definition: a crash between the two
         // leaves an unreferenced object, never a function without code.
         self.delete_package(&function.function.code_bucket, &function.function.code_key).await;
@@ -100,14 +109,29 @@ impl Registry {
 
     /// Reads a package from a bucket (CreateFunction with `S3Bucket`/`S3Key`).
     pub async fn fetch_package(&self, bucket: &str, key: &str) -> Result<Vec<u8>> {
+        let not_found = || {
+            LambdaError::InvalidParameterValue(format!(
+                "Error occurred while GetObject. S3 Error Code: NoSuchKey. S3 Error Message: The specified key does not exist. ({bucket}/{key})"
+            ))
+        };
+        // Check the size first: a package is read whole, so it must fit the limit.
+        match self.objects.head(bucket, key).await {
+            Ok(info) if info.size > crate::code::MAX_ZIPPED_BYTES as u64 => {
+                return Err(LambdaError::RequestTooLarge(format!(
+                    "Request must be smaller than {} bytes for the CreateFunction operation",
+                    crate::code::MAX_ZIPPED_BYTES
+                )));
+            }
+            Ok(_) => {}
+            Err(error) if matches!(error.code, ErrorCode::NotFound | ErrorCode::InvalidArgument) => {
+                return Err(not_found());
+            }
+            Err(error) => return Err(error.into()),
+        }
         let mut bytes = Vec::new();
         match self.objects.get_into(bucket, key, &mut bytes).await {
             Ok(_) => Ok(bytes),
-            Err(error) if matches!(error.code, ErrorCode::NotFound | ErrorCode::InvalidArgument) => {
-                Err(LambdaError::InvalidParameterValue(format!(
-                    "Error occurred while GetObject. S3 Error Code: NoSuchKey. S3 Error Message: The specified key does not exist. ({bucket}/{key})"
-                )))
-            }
+            Err(error) if error.code == ErrorCode::NotFound => Err(not_found()),
             Err(error) => Err(error.into()),
         }
     }

@@ -239,10 +239,15 @@ fn decode_body(body: &Value, is_base64: bool) -> Result<Bytes, MalformedResponse
 pub fn response_v2(payload: &[u8]) -> Result<ProxyResponse, MalformedResponse> {
     let value: Value = serde_json::from_slice(payload).map_err(|_| MalformedResponse("result is not JSON".into()))?;
     let Some(object) = value.as_object().filter(|object| object.contains_key("statusCode")) else {
+        // A string result is the body itself; anything else, its JSON text.
+        let body = match value {
+            Value::String(text) => Bytes::from(text),
+            _ => Bytes::copy_from_slice(payload),
+        };
         return Ok(ProxyResponse {
             status: 200,
             headers: vec![("content-type".into(), "application/json".into())],
-            body: Bytes::copy_from_slice(payload),
+            body,
         });
     };
     let status = object["statusCode"]
@@ -381,6 +386,7 @@ mod tests {
         assert_eq!(mapped.body, "hi");
         let inferred = response_v2(br#"{"hello":"world"}"#).unwrap();
         assert_eq!((inferred.status, inferred.body.as_ref()), (200, br#"{"hello":"world"}"#.as_slice()));
+        assert_eq!(response_v2(br#""Hello from Lambda!""#).unwrap().body, "Hello from Lambda!");
         let binary = response_v2(br#"{"statusCode":200,"body":"/wA=","isBase64Encoded":true}"#).unwrap();
         assert_eq!(binary.body.as_ref(), &[0xff, 0x00]);
         assert!(response_v2(br#"{"statusCode":"ok"}"#).is_err());

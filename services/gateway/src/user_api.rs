@@ -69,7 +69,10 @@ fn function_of(integration_uri: &str) -> &str {
 
 async fn handle(request: HttpRequest, body: Bytes, state: web::Data<UserApis>) -> HttpResponse {
     let not_found = || user_api_error(404, "Not Found");
-    let host = request.connection_info().host().to_owned();
+    // The Host header itself: `connection_info` would honour a client's
+    // X-Forwarded-Host and let it pick another API.
+    let host =
+        request.headers().get(actix_web::http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("").to_owned();
     let path = request.path().to_owned();
     let Some((api_id, api_path)) = api_id_of(&host, &path) else { return not_found() };
     let api = match state.apis.for_request(api_id).await {

@@ -23,17 +23,15 @@ pub async fn serve(
     listener: std::net::TcpListener,
     router: Router,
     shutdown: Shutdown,
-) -> Result<(), tonic::transport::Error> {
+) -> Result<(), String> {
     let address = listener.local_addr().ok();
-    let listener = match tokio::net::TcpListener::from_std(listener) {
-        Ok(listener) => listener,
-        Err(error) => {
-            tracing::error!(service, %error, "cannot adopt grpc listener");
-            return Ok(());
-        }
-    };
+    let listener =
+        tokio::net::TcpListener::from_std(listener).map_err(|error| format!("cannot adopt the listener: {error}"))?;
     tracing::info!(service, address = ?address, "grpc listening");
-    router.serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown.cancelled_owned()).await
+    router
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown.cancelled_owned())
+        .await
+        .map_err(|error| error.to_string())
 }
 
 /// A channel to another service, connected on first use.

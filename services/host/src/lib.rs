@@ -76,7 +76,7 @@ impl ServeError {
 /// both, so the process exits instead of serving half a service.
 pub async fn serve_fronts(
     service: &'static str,
-    grpc: impl std::future::Future<Output = Result<(), tonic::transport::Error>>,
+    grpc: impl std::future::Future<Output = Result<(), String>>,
     http: impl std::future::Future<Output = std::io::Result<()>>,
 ) -> Result<(), ServeError> {
     tokio::try_join!(

@@ -229,11 +229,26 @@ fn canonical_request(request: &SignedRequest<'_>, signed_headers: &[&str]) -> Re
     out.push('\n');
     out.push_str(&signed_headers.join(";"));
     out.push('\n');
-    match request.header("x-amz-content-sha256") {
-        Some(hash) => out.push_str(hash),
-        None => out.push_str(&hex::encode(Sha256::digest(request.body))),
+    // The payload hash header is only trusted when the signature covers it,
+    // and a digest in it must be the body's: otherwise a captured request
+    // could carry any body.
+    let body_hash = || hex::encode(Sha256::digest(request.body));
+    match request.header("x-amz-content-sha256").filter(|_| signed_headers.contains(&"x-amz-content-sha256")) {
+        Some(hash) if is_sha256_hex(hash) => {
+            if !hash.eq_ignore_ascii_case(&body_hash()) {
+                return Err(AuthError::Mismatch);
+            }
+            out.push_str(hash);
+        }
+        // UNSIGNED-PAYLOAD and the STREAMING-* forms of S3.
+        Some(marker) => out.push_str(marker),
+        None => out.push_str(&body_hash()),
     }
     Ok(out)
+}
+
+fn is_sha256_hex(value: &str) -> bool {
+    value.len() == 64 && value.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 fn canonical_query(raw_query: &str) -> String {
@@ -357,6 +372,39 @@ mod tests {
         assert_eq!(credentials.verify(&request, at("20150830T123600Z")), Err(AuthError::Incomplete("SignedHeaders")));
         request.headers.retain(|(name, _)| name != "authorization");
         assert_eq!(credentials.verify(&request, at("20150830T123600Z")), Err(AuthError::Missing));
+    }
+
+    /// Signs `request` with this module's own canonical form.
+    fn signature(request: &SignedRequest<'_>, signed_headers: &[&str]) -> String {
+        let canonical = canonical_request(request, signed_headers).unwrap();
+        let scope = "20150830/us-east-1/service/aws4_request";
+        let to_sign = format!(
+            "AWS4-HMAC-SHA256\n20150830T123600Z\n{scope}\n{}",
+            hex::encode(Sha256::digest(canonical.as_bytes()))
+        );
+        let mut mac = HmacSha256::new_from_slice(&signing_key(SECRET, "20150830", "us-east-1", "service")).unwrap();
+        mac.update(to_sign.as_bytes());
+        hex::encode(mac.finalize().into_bytes())
+    }
+
+    #[test]
+    fn a_signed_payload_hash_must_match_the_body() {
+        let credentials = Credentials::new().with_key("AKIDEXAMPLE", SECRET);
+        let hash = hex::encode(Sha256::digest(b"original"));
+        let mut request = vanilla("");
+        request.headers.retain(|(name, _)| name != "authorization");
+        request.headers.push(("x-amz-content-sha256".into(), hash.as_str()));
+        request.body = b"original";
+        let signed = ["host", "x-amz-content-sha256", "x-amz-date"];
+        let authorization = format!(
+            "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders={}, Signature={}",
+            signed.join(";"),
+            signature(&request, &signed)
+        );
+        request.headers.push(("authorization".into(), authorization.as_str()));
+        assert!(credentials.verify(&request, at("20150830T123600Z")).is_ok());
+        request.body = b"swapped";
+        assert_eq!(credentials.verify(&request, at("20150830T123600Z")), Err(AuthError::Mismatch));
     }
 
     #[test]

@@ -115,7 +115,10 @@ fn print_banner(config: &Config, endpoints: &[launch::Endpoint]) {
     if config.dev_keys(Mode::Up) {
         println!();
         println!("Development credentials are accepted (never use them outside this machine):");
-        println!("  export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION={}", config.region);
+        println!(
+            "  export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION={0} AWS_DEFAULT_REGION={0}",
+            config.region
+        );
     }
     println!("  export AWS_ENDPOINT_URL={edge}");
     println!("Press Ctrl-C to stop.");

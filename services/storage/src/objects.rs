@@ -9,6 +9,9 @@ use bytes::Bytes;
 use futures::{Stream, StreamExt, stream::BoxStream};
 use object_store::{ObjectStore, ObjectStoreExt, WriteMultipart, local::LocalFileSystem, path::Path};
 
+/// Parts uploaded concurrently while an object streams in.
+const MAX_PARTS_IN_FLIGHT: usize = 4;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ObjectError {
     #[error("invalid bucket name `{0}`")]
@@ -91,7 +94,12 @@ impl Objects {
         let mut writer = WriteMultipart::new(upload);
         while let Some(chunk) = chunks.next().await {
             match chunk {
-                Ok(chunk) => writer.write(&chunk),
+                Ok(chunk) => {
+                    // Bound the parts in flight, so memory does not grow
+                    // with the object when the store is slower than the writer.
+                    writer.wait_for_capacity(MAX_PARTS_IN_FLIGHT).await?;
+                    writer.write(&chunk)
+                }
                 Err(error) => {
                     writer.abort().await?;
                     return Err(error.into());
