@@ -6,8 +6,6 @@
 //! So far the service runs its fronts; requests for distributions that do
 //! not exist get CloudFront's error answer, and distributions come next.
 
-use std::net::{IpAddr, SocketAddr};
-
 use actix_web::{HttpResponse, web};
 use nubo_host::{Context, ServeError, Shutdown, metrics::Metrics};
 use nubo_proto::cdn::{
@@ -32,20 +30,8 @@ impl Default for Config {
     }
 }
 
-#[derive(Debug)]
-pub struct Listeners {
-    pub http: std::net::TcpListener,
-    pub grpc: std::net::TcpListener,
-}
-
-impl Listeners {
-    pub fn bind(host: IpAddr, config: &Config) -> std::io::Result<Self> {
-        Ok(Self {
-            http: nubo_host::bind(SocketAddr::new(host, config.http_port))?,
-            grpc: nubo_host::bind(SocketAddr::new(host, config.grpc_port))?,
-        })
-    }
-}
+/// The service's listeners: HTTP (its AWS API, `/health`, `/metrics`) and gRPC.
+pub type Listeners = nubo_host::Listeners;
 
 #[derive(Debug, Default)]
 pub struct CdnApi;

@@ -5,8 +5,6 @@
 //! So far the service runs its HTTP and gRPC fronts; the Route 53 API
 //! answers with its `InvalidAction` error, and zones come next.
 
-use std::net::{IpAddr, SocketAddr};
-
 use actix_web::{HttpRequest, HttpResponse, web};
 use nubo_host::{Context, ServeError, Shutdown, metrics::Metrics, sigv4::Credentials};
 use nubo_proto::dns::{
@@ -31,20 +29,8 @@ impl Default for Config {
     }
 }
 
-#[derive(Debug)]
-pub struct Listeners {
-    pub http: std::net::TcpListener,
-    pub grpc: std::net::TcpListener,
-}
-
-impl Listeners {
-    pub fn bind(host: IpAddr, config: &Config) -> std::io::Result<Self> {
-        Ok(Self {
-            http: nubo_host::bind(SocketAddr::new(host, config.http_port))?,
-            grpc: nubo_host::bind(SocketAddr::new(host, config.grpc_port))?,
-        })
-    }
-}
+/// The service's listeners: HTTP (its AWS API, `/health`, `/metrics`) and gRPC.
+pub type Listeners = nubo_host::Listeners;
 
 #[derive(Debug, Default)]
 pub struct DnsApi;

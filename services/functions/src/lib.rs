@@ -19,11 +19,7 @@ pub mod model;
 pub mod registry;
 pub mod runtime_api;
 
-use std::{
-    net::{IpAddr, SocketAddr},
-    path::Path,
-    time::Duration,
-};
+use std::{path::Path, time::Duration};
 
 use nubo_host::{Context, ServeError, Shutdown, metrics::Metrics};
 use nubo_proto::clients::{ObjectsClient, RecordsClient};
@@ -67,20 +63,8 @@ impl Default for Config {
     }
 }
 
-#[derive(Debug)]
-pub struct Listeners {
-    pub http: std::net::TcpListener,
-    pub grpc: std::net::TcpListener,
-}
-
-impl Listeners {
-    pub fn bind(host: IpAddr, config: &Config) -> std::io::Result<Self> {
-        Ok(Self {
-            http: nubo_host::bind(SocketAddr::new(host, config.http_port))?,
-            grpc: nubo_host::bind(SocketAddr::new(host, config.grpc_port))?,
-        })
-    }
-}
+/// The service's listeners: HTTP (its AWS API, `/health`, `/metrics`) and gRPC.
+pub type Listeners = nubo_host::Listeners;
 
 /// nubo's bootstraps for the interpreted runtimes, written out at start.
 const BOOTSTRAPS: &[(&str, &str)] = &[

@@ -49,6 +49,24 @@ pub fn shutdown_on_signals() -> Shutdown {
     shutdown
 }
 
+/// The HTTP and gRPC listeners a service serves on, bound before it starts
+/// so a caller learns their addresses (port 0 in tests) and can link the
+/// services to each other.
+#[derive(Debug)]
+pub struct Listeners {
+    pub http: std::net::TcpListener,
+    pub grpc: std::net::TcpListener,
+}
+
+impl Listeners {
+    pub fn bind(host: std::net::IpAddr, http_port: u16, grpc_port: u16) -> std::io::Result<Self> {
+        Ok(Self {
+            http: bind(std::net::SocketAddr::new(host, http_port))?,
+            grpc: bind(std::net::SocketAddr::new(host, grpc_port))?,
+        })
+    }
+}
+
 /// Binds a TCP listener the way every nubo front needs it: non-blocking, so
 /// tokio, tonic and actix can adopt it.
 pub fn bind(addr: std::net::SocketAddr) -> std::io::Result<std::net::TcpListener> {

@@ -90,6 +90,29 @@ impl Config {
         nubo_host::config::load(file, env)
     }
 
+    /// Every listener on port 0 of loopback, state under `state_dir`, the
+    /// development keys accepted: for tests that run services in-process.
+    pub fn for_test(state_dir: &Path) -> Self {
+        let mut config = Self { state_dir: state_dir.to_owned(), ..Self::default() };
+        config.credentials.allow_dev_keys = Some(true);
+        config.gateway.http_port = 0;
+        config.gateway.edge_port = 0;
+        config.gateway.grpc_port = 0;
+        config.functions.http_port = 0;
+        config.functions.grpc_port = 0;
+        config.data.http_port = 0;
+        config.data.grpc_port = 0;
+        config.auth.http_port = 0;
+        config.auth.grpc_port = 0;
+        config.storage.http_port = 0;
+        config.storage.grpc_port = 0;
+        config.cdn.http_port = 0;
+        config.cdn.grpc_port = 0;
+        config.dns.http_port = 0;
+        config.dns.grpc_port = 0;
+        config
+    }
+
     pub fn grpc_port(&self, service: ServiceName) -> u16 {
         match service {
             ServiceName::Data => self.data.grpc_port,

@@ -13,13 +13,13 @@ use crate::config::{Config, Mode};
 
 /// The listeners of one service.
 enum Bound {
-    Data(nubo_data::Listeners),
-    Storage(nubo_storage::Listeners),
-    Functions(nubo_functions::Listeners),
+    Data(nubo_host::Listeners),
+    Storage(nubo_host::Listeners),
+    Functions(nubo_host::Listeners),
     Gateway(nubo_gateway::Listeners),
-    Auth(nubo_auth::Listeners),
-    Cdn(nubo_cdn::Listeners),
-    Dns(nubo_dns::Listeners),
+    Auth(nubo_host::Listeners),
+    Cdn(nubo_host::Listeners),
+    Dns(nubo_host::Listeners),
 }
 
 /// An address other local services can dial: a wildcard bind becomes loopback.
@@ -39,13 +39,27 @@ impl Bound {
     fn bind(service: ServiceName, config: &Config) -> std::io::Result<Self> {
         let host = config.bind_host;
         Ok(match service {
-            ServiceName::Data => Bound::Data(nubo_data::Listeners::bind(host, &config.data)?),
-            ServiceName::Storage => Bound::Storage(nubo_storage::Listeners::bind(host, &config.storage)?),
-            ServiceName::Functions => Bound::Functions(nubo_functions::Listeners::bind(host, &config.functions)?),
+            ServiceName::Data => {
+                Bound::Data(nubo_host::Listeners::bind(host, config.data.http_port, config.data.grpc_port)?)
+            }
+            ServiceName::Storage => {
+                Bound::Storage(nubo_host::Listeners::bind(host, config.storage.http_port, config.storage.grpc_port)?)
+            }
+            ServiceName::Functions => Bound::Functions(nubo_host::Listeners::bind(
+                host,
+                config.functions.http_port,
+                config.functions.grpc_port,
+            )?),
             ServiceName::Gateway => Bound::Gateway(nubo_gateway::Listeners::bind(host, &config.gateway)?),
-            ServiceName::Auth => Bound::Auth(nubo_auth::Listeners::bind(host, &config.auth)?),
-            ServiceName::Cdn => Bound::Cdn(nubo_cdn::Listeners::bind(host, &config.cdn)?),
-            ServiceName::Dns => Bound::Dns(nubo_dns::Listeners::bind(host, &config.dns)?),
+            ServiceName::Auth => {
+                Bound::Auth(nubo_host::Listeners::bind(host, config.auth.http_port, config.auth.grpc_port)?)
+            }
+            ServiceName::Cdn => {
+                Bound::Cdn(nubo_host::Listeners::bind(host, config.cdn.http_port, config.cdn.grpc_port)?)
+            }
+            ServiceName::Dns => {
+                Bound::Dns(nubo_host::Listeners::bind(host, config.dns.http_port, config.dns.grpc_port)?)
+            }
         })
     }
 

@@ -9,8 +9,6 @@ pub mod grpc;
 pub mod objects;
 pub mod s3;
 
-use std::net::{IpAddr, SocketAddr};
-
 use nubo_host::{Context, ServeError, Shutdown, metrics::Metrics};
 use serde::{Deserialize, Serialize};
 
@@ -29,20 +27,8 @@ impl Default for Config {
     }
 }
 
-#[derive(Debug)]
-pub struct Listeners {
-    pub http: std::net::TcpListener,
-    pub grpc: std::net::TcpListener,
-}
-
-impl Listeners {
-    pub fn bind(host: IpAddr, config: &Config) -> std::io::Result<Self> {
-        Ok(Self {
-            http: nubo_host::bind(SocketAddr::new(host, config.http_port))?,
-            grpc: nubo_host::bind(SocketAddr::new(host, config.grpc_port))?,
-        })
-    }
-}
+/// The service's listeners: HTTP (its AWS API, `/health`, `/metrics`) and gRPC.
+pub type Listeners = nubo_host::Listeners;
 
 /// Runs the service until `shutdown`.
 pub async fn run(
