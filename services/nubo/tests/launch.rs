@@ -12,9 +12,12 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 async fn http_status(url: &str, path: &str) -> String {
     let address = url.trim_start_matches("http://");
     let mut stream = tokio::net::TcpStream::connect(address).await.expect("the service listens");
-    stream.write_all(format!("GET {path} HTTP/1.0\r\nHost: {address}\r\n\r\n").as_bytes()).await.unwrap();
+    stream
+        .write_all(format!("GET {path} HTTP/1.0\r\nHost: {address}\r\n\r\n").as_bytes())
+        .await
+        .expect("the request is sent");
     let mut response = String::new();
-    stream.read_to_string(&mut response).await.unwrap();
+    stream.read_to_string(&mut response).await.expect("a response");
     response.lines().next().unwrap_or_default().to_owned()
 }
 
