@@ -13,15 +13,19 @@ use nubo_proto::{
 };
 use tonic::{Request, Response, Status};
 
-use crate::records::{RecordError, RecordStore};
+use crate::{
+    dynamodb::{Action, Dynamo, error::ErrorKind},
+    records::{RecordError, RecordStore},
+};
 
-pub fn server(store: RecordStore) -> DataServer<DataApi> {
-    DataServer::new(DataApi { store })
+pub fn server(store: RecordStore, dynamo: Dynamo) -> DataServer<DataApi> {
+    DataServer::new(DataApi { store, dynamo })
 }
 
 #[derive(Debug)]
 pub struct DataApi {
     store: RecordStore,
+    dynamo: Dynamo,
 }
 
 fn to_status(error: RecordError) -> Status {
@@ -110,7 +114,23 @@ impl Data for DataApi {
         &self,
         request: Request<ItemActionRequest>,
     ) -> Result<Response<ItemActionResponse>, Status> {
-        Err(status(ErrorCode::Unimplemented, format!("DynamoDB action {} is not served yet", request.get_ref().action)))
+        let request = request.into_inner();
+        let action = Action::parse(&request.action)
+            .ok_or_else(|| status(ErrorCode::InvalidArgument, format!("unknown DynamoDB action {}", request.action)))?;
+        let body = serde_json::from_slice(&request.request_json)
+            .map_err(|error| status(ErrorCode::InvalidArgument, format!("request is not JSON: {error}")))?;
+        match self.dynamo.execute(action, body).await {
+            Ok(response) => Ok(Response::new(ItemActionResponse { response_json: response.to_string().into_bytes() })),
+            Err(error) => {
+                let code = match error.kind {
+                    ErrorKind::ResourceNotFound => ErrorCode::NotFound,
+                    ErrorKind::ConditionalCheckFailed | ErrorKind::TransactionCanceled => ErrorCode::ConditionFailed,
+                    ErrorKind::InternalServerError => ErrorCode::Internal,
+                    _ => ErrorCode::InvalidArgument,
+                };
+                Err(status(code, error.body().to_string()))
+            }
+        }
     }
 
     type ReadStreamStream = tokio_stream_empty::Empty;

@@ -2,13 +2,14 @@
 //! the database: every other service keeps its durable state here, through
 //! the `nubo.data.v1.Data` gRPC API, as versioned records grouped by
 //! namespace ([`records`]). The DynamoDB JSON API is served on the HTTP port
-//! ([`dynamodb`]).
+//! ([`dynamodb`]); its tables live in a storage [`engine`].
 //!
 //! Single-node deployments keep records in an embedded `redb` database under
 //! the state directory: one ACID file whose commits are fsynced before they
 //! are acknowledged.
 
 pub mod dynamodb;
+pub mod engine;
 pub mod grpc;
 pub mod records;
 
@@ -22,20 +23,20 @@ pub struct Config {
     /// The DynamoDB API, `/health` and `/metrics`.
     pub http_port: u16,
     pub grpc_port: u16,
-    /// Which engine keeps the records; only `embedded` exists so far.
-    pub engine: Engine,
+    /// Which engine keeps the tables; only `embedded` exists so far.
+    pub engine: EngineKind,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Engine {
+pub enum EngineKind {
     /// `redb` under `{state_dir}/data`.
     Embedded,
 }
 
 impl Default for Config {
     fn default() -> Self {
-        Self { http_port: 8000, grpc_port: 50053, engine: Engine::Embedded }
+        Self { http_port: 8000, grpc_port: 50053, engine: EngineKind::Embedded }
     }
 }
 
@@ -44,19 +45,21 @@ pub type Listeners = nubo_host::Listeners;
 
 /// Runs the service until `shutdown`.
 pub async fn run(context: Context, config: Config, listeners: Listeners, shutdown: Shutdown) -> Result<(), ServeError> {
-    let Engine::Embedded = config.engine;
+    let EngineKind::Embedded = config.engine;
     let directory = context.state_dir.join("data");
     std::fs::create_dir_all(&directory)
         .map_err(|error| ServeError::new("data", format!("cannot create {}: {error}", directory.display())))?;
     let store =
         records::RecordStore::open(&directory.join("records.redb")).map_err(|error| ServeError::new("data", error))?;
+    let engine = std::sync::Arc::new(engine::embedded::EmbeddedEngine::new(store.database()));
+    let dynamo = dynamodb::Dynamo::new(store.clone(), engine, context.region.clone(), context.account_id.clone());
     let metrics = Metrics::new("data");
 
-    let router = nubo_host::grpc::router().add_service(grpc::server(store));
+    let router = nubo_host::grpc::router().add_service(grpc::server(store, dynamo.clone()));
     let grpc = nubo_host::grpc::serve("data", listeners.grpc, router, shutdown.clone());
     let credentials = context.credentials.clone();
     let http = nubo_host::http::serve("data", listeners.http, 2, metrics, shutdown, move |routes| {
-        dynamodb::routes(routes, credentials.clone())
+        dynamodb::http::routes(routes, dynamo.clone(), credentials.clone())
     });
     nubo_host::serve_fronts("data", grpc, http).await
 }

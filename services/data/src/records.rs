@@ -89,6 +89,12 @@ impl RecordStore {
         Ok(Self { db: Arc::new(db) })
     }
 
+    /// The database the record store lives in, shared with the embedded
+    /// item engine so both commit through one file.
+    pub fn database(&self) -> Arc<Database> {
+        self.db.clone()
+    }
+
     /// Writes `value`; with `expected_version`, only if the stored version
     /// is that one (0: the key must not exist). Returns the new version.
     pub fn put(&self, namespace: &str, key: &str, value: &[u8], expected_version: Option<u64>) -> Result<u64> {

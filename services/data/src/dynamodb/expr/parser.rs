@@ -1,0 +1,655 @@
+//! A recursive-descent parser for DynamoDB's expression grammar:
+//!
+//! ```text
+//! condition  := or
+//! or         := and ("OR" and)*
+//! and        := not ("AND" not)*
+//! not        := "NOT" not | primary
+//! primary    := "(" condition ")" | function "(" operands ")"
+//!             | operand comparator operand | operand "BETWEEN" operand "AND" operand
+//!             | operand "IN" "(" operand ("," operand)* ")"
+//! operand    := path | :value | "size" "(" path ")"
+//! path       := name ("." name | "[" digits "]")*        name := word | #placeholder
+//! update     := (("SET" set ("," set)*) | ("REMOVE" path ("," path)*)
+//!              | ("ADD" path :value ("," ...)*) | ("DELETE" path :value ("," ...)*))+
+//! set        := path "=" setop (("+" | "-") setop)?
+//! setop      := path | :value | "if_not_exists" "(" path "," setop ")"
+//!             | "list_append" "(" setop "," setop ")"
+//! projection := path ("," path)*
+//! ```
+//!
+//! Keywords are case-insensitive, function names are not, as in DynamoDB.
+
+use super::{
+    ExpressionKind, Placeholders,
+    ast::{Comparator, Condition, Operand, Path, PathElement, SetOperand, SetValue, Update},
+    lexer::{Token, tokenize},
+};
+use crate::dynamodb::{
+    error::{DynamoError, Result},
+    value::AttributeValue,
+};
+
+const CONDITION_FUNCTIONS: &[&str] =
+    &["attribute_exists", "attribute_not_exists", "attribute_type", "begins_with", "contains", "size"];
+const UPDATE_FUNCTIONS: &[&str] = &["if_not_exists", "list_append"];
+/// The deepest document path DynamoDB accepts.
+const MAX_PATH_DEPTH: usize = 32;
+
+struct Parser<'a> {
+    kind: ExpressionKind,
+    tokens: Vec<Token>,
+    position: usize,
+    placeholders: &'a mut Placeholders,
+}
+
+impl<'a> Parser<'a> {
+    fn new(kind: ExpressionKind, text: &str, placeholders: &'a mut Placeholders) -> Result<Self> {
+        if text.trim().is_empty() {
+            return Err(kind.invalid("The expression can not be empty;"));
+        }
+        Ok(Self { kind, tokens: tokenize(kind, text)?, position: 0, placeholders })
+    }
+
+    fn peek(&self) -> Option<&Token> {
+        self.tokens.get(self.position)
+    }
+
+    fn peek_at(&self, offset: usize) -> Option<&Token> {
+        self.tokens.get(self.position + offset)
+    }
+
+    fn next(&mut self) -> Option<Token> {
+        let token = self.tokens.get(self.position).cloned();
+        self.position += 1;
+        token
+    }
+
+    fn syntax_error(&self) -> DynamoError {
+        let token = self.peek().map(Token::text).unwrap_or("<EOF>");
+        let start = self.position.saturating_sub(1);
+        let near: Vec<&str> = self.tokens[start.min(self.tokens.len())..(self.position + 2).min(self.tokens.len())]
+            .iter()
+            .map(Token::text)
+            .collect();
+        self.kind.invalid(format!("Syntax error; token: \"{token}\", near: \"{}\"", near.join(" ")))
+    }
+
+    fn expect_symbol(&mut self, symbol: &str) -> Result<()> {
+        match self.peek() {
+            Some(Token::Symbol(s)) if *s == symbol => {
+                self.position += 1;
+                Ok(())
+            }
+            _ => Err(self.syntax_error()),
+        }
+    }
+
+    fn at_symbol(&self, symbol: &str) -> bool {
+        matches!(self.peek(), Some(Token::Symbol(s)) if *s == symbol)
+    }
+
+    fn at_keyword(&self, keyword: &str) -> bool {
+        self.peek().is_some_and(|token| token.is_keyword(keyword))
+    }
+
+    fn finish(&self) -> Result<()> {
+        if self.position < self.tokens.len() { Err(self.syntax_error()) } else { Ok(()) }
+    }
+
+    fn path(&mut self) -> Result<Path> {
+        let mut path = vec![PathElement::Name(self.name()?)];
+        loop {
+            if self.at_symbol(".") {
+                self.position += 1;
+                path.push(PathElement::Name(self.name()?));
+            } else if self.at_symbol("[") {
+                self.position += 1;
+                let index = match self.next() {
+                    Some(Token::Digits(digits)) => digits.parse::<usize>().map_err(|_| self.syntax_error())?,
+                    _ => {
+                        self.position -= 1;
+                        return Err(self.syntax_error());
+                    }
+                };
+                self.expect_symbol("]")?;
+                path.push(PathElement::Index(index));
+            } else {
+                break;
+            }
+        }
+        if path.len() > MAX_PATH_DEPTH {
+            return Err(self
+                .kind
+                .invalid(format!("The document path has too many nesting levels; nesting levels: {}", path.len())));
+        }
+        Ok(path)
+    }
+
+    fn name(&mut self) -> Result<String> {
+        match self.peek().cloned() {
+            Some(Token::Word(word)) => {
+                self.position += 1;
+                Ok(word)
+            }
+            Some(Token::NamePlaceholder(placeholder)) => {
+                self.position += 1;
+                self.placeholders.name(self.kind, &placeholder)
+            }
+            _ => Err(self.syntax_error()),
+        }
+    }
+
+    fn value(&mut self) -> Result<AttributeValue> {
+        match self.next() {
+            Some(Token::ValuePlaceholder(placeholder)) => self.placeholders.value(self.kind, &placeholder),
+            _ => {
+                self.position -= 1;
+                Err(self.syntax_error())
+            }
+        }
+    }
+
+    fn is_function_call(&self) -> bool {
+        matches!(self.peek(), Some(Token::Word(_))) && matches!(self.peek_at(1), Some(Token::Symbol("(")))
+    }
+
+    fn function_name(&mut self, allowed: &[&str]) -> Result<String> {
+        let Some(Token::Word(name)) = self.next() else { return Err(self.syntax_error()) };
+        if !allowed.contains(&name.as_str()) {
+            let known = CONDITION_FUNCTIONS.contains(&name.as_str()) || UPDATE_FUNCTIONS.contains(&name.as_str());
+            return Err(self.kind.invalid(if known {
+                format!("The function is not allowed in a {} expression; function: {name}", self.kind_noun())
+            } else {
+                format!("Invalid function name; function: {name}")
+            }));
+        }
+        self.expect_symbol("(")?;
+        Ok(name)
+    }
+
+    fn kind_noun(&self) -> &'static str {
+        match self.kind {
+            ExpressionKind::Update => "update",
+            ExpressionKind::Projection => "projection",
+            _ => "condition",
+        }
+    }
+
+    // ---- conditions ----
+
+    fn condition(&mut self) -> Result<Condition> {
+        let mut left = self.and()?;
+        while self.at_keyword("OR") {
+            self.position += 1;
+            let right = self.and()?;
+            left = Condition::Or(Box::new(left), Box::new(right));
+        }
+        Ok(left)
+    }
+
+    fn and(&mut self) -> Result<Condition> {
+        let mut left = self.not()?;
+        while self.at_keyword("AND") {
+            self.position += 1;
+            let right = self.not()?;
+            left = Condition::And(Box::new(left), Box::new(right));
+        }
+        Ok(left)
+    }
+
+    fn not(&mut self) -> Result<Condition> {
+        if self.at_keyword("NOT") {
+            self.position += 1;
+            return Ok(Condition::Not(Box::new(self.not()?)));
+        }
+        self.primary()
+    }
+
+    fn primary(&mut self) -> Result<Condition> {
+        if self.at_symbol("(") {
+            self.position += 1;
+            let inner = self.condition()?;
+            self.expect_symbol(")")?;
+            return Ok(inner);
+        }
+        if self.is_function_call() && !matches!(self.peek(), Some(Token::Word(w)) if w == "size") {
+            return self.function_condition();
+        }
+        let left = self.operand()?;
+        if self.at_keyword("BETWEEN") {
+            self.position += 1;
+            let low = self.operand()?;
+            if !self.at_keyword("AND") {
+                return Err(self.syntax_error());
+            }
+            self.position += 1;
+            let high = self.operand()?;
+            if let (Operand::Value(low), Operand::Value(high)) = (&low, &high)
+                && super::eval::compare(low, high) == Some(std::cmp::Ordering::Greater)
+            {
+                return Err(self.kind.invalid(format!(
+                    "The BETWEEN operator requires upper bound to be greater than or equal to lower bound; lower bound operand: AttributeValue: {}, upper bound operand: AttributeValue: {}",
+                    describe_value(low),
+                    describe_value(high)
+                )));
+            }
+            return Ok(Condition::Between(left, low, high));
+        }
+        if self.at_keyword("IN") {
+            self.position += 1;
+            self.expect_symbol("(")?;
+            let mut candidates = vec![self.operand()?];
+            while self.at_symbol(",") {
+                self.position += 1;
+                candidates.push(self.operand()?);
+            }
+            self.expect_symbol(")")?;
+            if candidates.len() > 100 {
+                return Err(self.kind.invalid(format!(
+                    "The IN operator is provided with too many operands; number of operands: {}",
+                    candidates.len()
+                )));
+            }
+            return Ok(Condition::In(left, candidates));
+        }
+        let comparator = match self.peek() {
+            Some(Token::Symbol("=")) => Comparator::Eq,
+            Some(Token::Symbol("<>")) => Comparator::Ne,
+            Some(Token::Symbol("<")) => Comparator::Lt,
+            Some(Token::Symbol("<=")) => Comparator::Le,
+            Some(Token::Symbol(">")) => Comparator::Gt,
+            Some(Token::Symbol(">=")) => Comparator::Ge,
+            _ => {
+                if let Operand::Size(_) = left {
+                    return Err(self
+                        .kind
+                        .invalid("The function is not allowed to be used this way in an expression; function: size"));
+                }
+                return Err(self.syntax_error());
+            }
+        };
+        self.position += 1;
+        let right = self.operand()?;
+        Ok(Condition::Compare(left, comparator, right))
+    }
+
+    fn function_condition(&mut self) -> Result<Condition> {
+        let name = self.function_name(CONDITION_FUNCTIONS)?;
+        let mut operands = Vec::new();
+        if !self.at_symbol(")") {
+            operands.push(self.operand()?);
+            while self.at_symbol(",") {
+                self.position += 1;
+                operands.push(self.operand()?);
+            }
+        }
+        self.expect_symbol(")")?;
+        let expected = match name.as_str() {
+            "attribute_exists" | "attribute_not_exists" => 1,
+            _ => 2,
+        };
+        if operands.len() != expected {
+            return Err(self.kind.invalid(format!(
+                "Incorrect number of operands for operator or function; operator or function: {name}, number of operands: {}",
+                operands.len()
+            )));
+        }
+        let needs_path =
+            |operand: &Operand, kind: ExpressionKind| match operand {
+                Operand::Path(path) => Ok(path.clone()),
+                _ => Err(kind
+                    .invalid(format!("Operator or function requires a document path; operator or function: {name}"))),
+            };
+        let mut operands = operands.into_iter();
+        let first = operands.next().ok_or_else(|| self.syntax_error())?;
+        Ok(match name.as_str() {
+            "attribute_exists" => Condition::AttributeExists(needs_path(&first, self.kind)?),
+            "attribute_not_exists" => Condition::AttributeNotExists(needs_path(&first, self.kind)?),
+            "attribute_type" => {
+                let path = needs_path(&first, self.kind)?;
+                let type_operand = operands.next().ok_or_else(|| self.syntax_error())?;
+                if let Operand::Value(value) = &type_operand {
+                    check_type_name(self.kind, value)?;
+                }
+                Condition::AttributeType(path, type_operand)
+            }
+            "begins_with" => Condition::BeginsWith(first, operands.next().ok_or_else(|| self.syntax_error())?),
+            "contains" => Condition::Contains(first, operands.next().ok_or_else(|| self.syntax_error())?),
+            _ => return Err(self.syntax_error()),
+        })
+    }
+
+    fn operand(&mut self) -> Result<Operand> {
+        match self.peek() {
+            Some(Token::ValuePlaceholder(_)) => Ok(Operand::Value(self.value()?)),
+            Some(Token::Word(word)) if self.is_function_call() => {
+                if word == "size" {
+                    self.function_name(&["size"])?;
+                    let path = match self.operand()? {
+                        Operand::Path(path) => path,
+                        _ => {
+                            return Err(self
+                                .kind
+                                .invalid("Operator or function requires a document path; operator or function: size"));
+                        }
+                    };
+                    self.expect_symbol(")")?;
+                    Ok(Operand::Size(path))
+                } else if CONDITION_FUNCTIONS.contains(&word.as_str()) {
+                    let word = word.clone();
+                    Err(self.kind.invalid(format!(
+                        "The function is not allowed to be used this way in an expression; function: {word}"
+                    )))
+                } else {
+                    let word = word.clone();
+                    Err(self.kind.invalid(format!("Invalid function name; function: {word}")))
+                }
+            }
+            Some(Token::Word(_)) | Some(Token::NamePlaceholder(_)) => Ok(Operand::Path(self.path()?)),
+            _ => Err(self.syntax_error()),
+        }
+    }
+
+    // ---- updates ----
+
+    fn update(&mut self) -> Result<Update> {
+        let mut update = Update::default();
+        let mut seen: Vec<&'static str> = Vec::new();
+        while let Some(token) = self.peek().cloned() {
+            let clause = ["SET", "REMOVE", "ADD", "DELETE"]
+                .into_iter()
+                .find(|keyword| token.is_keyword(keyword))
+                .ok_or_else(|| self.syntax_error())?;
+            if seen.contains(&clause) {
+                return Err(self
+                    .kind
+                    .invalid(format!("The \"{clause}\" section can only be used once in an update expression;")));
+            }
+            seen.push(clause);
+            self.position += 1;
+            loop {
+                match clause {
+                    "SET" => {
+                        let path = self.path()?;
+                        self.expect_symbol("=")?;
+                        let value = self.set_value()?;
+                        update.set.push((path, value));
+                    }
+                    "REMOVE" => update.remove.push(self.path()?),
+                    "ADD" => {
+                        let path = self.path()?;
+                        let value = self.value()?;
+                        update.add.push((path, value));
+                    }
+                    _ => {
+                        let path = self.path()?;
+                        let value = self.value()?;
+                        update.delete.push((path, value));
+                    }
+                }
+                if self.at_symbol(",") {
+                    self.position += 1;
+                } else {
+                    break;
+                }
+            }
+        }
+        Ok(update)
+    }
+
+    fn set_value(&mut self) -> Result<SetValue> {
+        let left = self.set_operand()?;
+        if self.at_symbol("+") {
+            self.position += 1;
+            return Ok(SetValue::Plus(left, self.set_operand()?));
+        }
+        if self.at_symbol("-") {
+            self.position += 1;
+            return Ok(SetValue::Minus(left, self.set_operand()?));
+        }
+        Ok(SetValue::Operand(left))
+    }
+
+    fn set_operand(&mut self) -> Result<SetOperand> {
+        match self.peek() {
+            Some(Token::ValuePlaceholder(_)) => Ok(SetOperand::Value(self.value()?)),
+            Some(Token::Word(_)) if self.is_function_call() => {
+                let name = self.function_name(UPDATE_FUNCTIONS)?;
+                let first = self.set_operand()?;
+                self.expect_symbol(",")?;
+                let second = self.set_operand()?;
+                self.expect_symbol(")")?;
+                match name.as_str() {
+                    "if_not_exists" => match first {
+                        SetOperand::Path(path) => Ok(SetOperand::IfNotExists(path, Box::new(second))),
+                        _ => Err(self.kind.invalid(
+                            "Operator or function requires a document path; operator or function: if_not_exists",
+                        )),
+                    },
+                    _ => Ok(SetOperand::ListAppend(Box::new(first), Box::new(second))),
+                }
+            }
+            Some(Token::Word(_)) | Some(Token::NamePlaceholder(_)) => Ok(SetOperand::Path(self.path()?)),
+            _ => Err(self.syntax_error()),
+        }
+    }
+}
+
+fn check_type_name(kind: ExpressionKind, value: &AttributeValue) -> Result<()> {
+    const TYPES: &[&str] = &["S", "SS", "N", "NS", "B", "BS", "BOOL", "NULL", "L", "M"];
+    match value {
+        AttributeValue::S(name) if TYPES.contains(&name.as_str()) => Ok(()),
+        AttributeValue::S(name) => Err(kind.invalid(format!(
+            "Invalid attribute type name found; type: {name}, valid types: {{B,NULL,SS,BOOL,L,BS,N,NS,S,M}}"
+        ))),
+        other => Err(kind.invalid(format!(
+            "Incorrect operand type for operator or function; operator or function: attribute_type, operand type: {}",
+            crate::dynamodb::value::type_name(other)
+        ))),
+    }
+}
+
+/// A value as DynamoDB's messages print it: `{N:5}`.
+pub fn describe_value(value: &AttributeValue) -> String {
+    let json = value.to_json();
+    let Some((kind, inner)) = json.as_object().and_then(|o| o.iter().next()) else { return String::new() };
+    let inner = match inner {
+        serde_json::Value::String(text) => text.clone(),
+        other => other.to_string(),
+    };
+    format!("{{{kind}:{inner}}}")
+}
+
+/// Parses a condition, filter or key condition expression.
+pub fn parse_condition(kind: ExpressionKind, text: &str, placeholders: &mut Placeholders) -> Result<Condition> {
+    let mut parser = Parser::new(kind, text, placeholders)?;
+    let condition = parser.condition()?;
+    parser.finish()?;
+    Ok(condition)
+}
+
+/// Parses an update expression and checks its paths do not overlap.
+pub fn parse_update(text: &str, placeholders: &mut Placeholders) -> Result<Update> {
+    let mut parser = Parser::new(ExpressionKind::Update, text, placeholders)?;
+    let update = parser.update()?;
+    parser.finish()?;
+    let paths = update.paths();
+    for (i, first) in paths.iter().enumerate() {
+        for second in &paths[i + 1..] {
+            let shorter = first.len().min(second.len());
+            if first[..shorter] == second[..shorter] {
+                return Err(ExpressionKind::Update.invalid(format!(
+                    "Two document paths overlap with each other; must remove or rewrite one of these paths; path one: {}, path two: {}",
+                    super::ast::describe(first),
+                    super::ast::describe(second)
+                )));
+            }
+        }
+    }
+    Ok(update)
+}
+
+/// Parses a projection expression into its paths.
+pub fn parse_projection(text: &str, placeholders: &mut Placeholders) -> Result<Vec<Path>> {
+    let mut parser = Parser::new(ExpressionKind::Projection, text, placeholders)?;
+    let mut paths = vec![parser.path()?];
+    while parser.at_symbol(",") {
+        parser.position += 1;
+        paths.push(parser.path()?);
+    }
+    parser.finish()?;
+    for (i, first) in paths.iter().enumerate() {
+        for second in &paths[i + 1..] {
+            let shorter = first.len().min(second.len());
+            if first[..shorter] == second[..shorter] {
+                return Err(ExpressionKind::Projection.invalid(format!(
+                    "Two document paths overlap with each other; must remove or rewrite one of these paths; path one: {}, path two: {}",
+                    super::ast::describe(first),
+                    super::ast::describe(second)
+                )));
+            }
+        }
+    }
+    Ok(paths)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dynamodb::number::Number;
+
+    fn n(text: &str) -> AttributeValue {
+        AttributeValue::N(text.parse::<Number>().unwrap())
+    }
+
+    fn placeholders() -> Placeholders {
+        Placeholders::with(
+            &[("#n", "name"), ("#k", "key word")],
+            &[(":v", n("1")), (":w", n("5")), (":s", AttributeValue::S("x".into()))],
+        )
+    }
+
+    fn name(text: &str) -> PathElement {
+        PathElement::Name(text.into())
+    }
+
+    #[test]
+    fn precedence_is_not_then_and_then_or() {
+        let mut p = placeholders();
+        let parsed = parse_condition(ExpressionKind::Condition, "a = :v OR NOT b = :v AND c = :v", &mut p).unwrap();
+        let Condition::Or(_, right) = parsed else { panic!("OR binds loosest: {parsed:?}") };
+        let Condition::And(left, _) = *right else { panic!("AND binds tighter") };
+        assert!(matches!(*left, Condition::Not(_)));
+    }
+
+    #[test]
+    fn paths_resolve_placeholders_and_indexes() {
+        let mut p = placeholders();
+        let parsed = parse_condition(ExpressionKind::Condition, "#n.inner[2].#k = :s", &mut p).unwrap();
+        let Condition::Compare(Operand::Path(path), Comparator::Eq, Operand::Value(_)) = parsed else { panic!() };
+        assert_eq!(path, vec![name("name"), name("inner"), PathElement::Index(2), name("key word")]);
+    }
+
+    #[test]
+    fn every_condition_form_parses() {
+        for text in [
+            "a BETWEEN :v AND :w",
+            "a IN (:v, :w)",
+            "attribute_exists(a) AND attribute_not_exists(#n)",
+            "attribute_type(a, :s)",
+            "begins_with(a, :s) OR contains(a, :s)",
+            "size(a) > :v",
+            "(a < :v) and (b >= :w)",
+            "a <> b",
+        ] {
+            let mut p = Placeholders::with(
+                &[("#n", "n")],
+                &[(":v", n("1")), (":w", n("5")), (":s", AttributeValue::S("S".into()))],
+            );
+            parse_condition(ExpressionKind::Condition, text, &mut p)
+                .unwrap_or_else(|e| panic!("{text}: {}", e.message()));
+        }
+    }
+
+    #[test]
+    fn errors_use_dynamodb_wording() {
+        let error = |text: &str| {
+            let mut p = placeholders();
+            parse_condition(ExpressionKind::Condition, text, &mut p).unwrap_err().message().to_owned()
+        };
+        assert_eq!(
+            error("a = :missing"),
+            "Invalid ConditionExpression: An expression attribute value used in expression is not defined; attribute value: :missing"
+        );
+        assert_eq!(
+            error("#missing = :v"),
+            "Invalid ConditionExpression: An expression attribute name used in the document path is not defined; attribute name: #missing"
+        );
+        assert_eq!(error("a = "), "Invalid ConditionExpression: Syntax error; token: \"<EOF>\", near: \"=\"");
+        assert_eq!(error("nope(a)"), "Invalid ConditionExpression: Invalid function name; function: nope");
+        assert_eq!(
+            error("attribute_exists(:v)"),
+            "Invalid ConditionExpression: Operator or function requires a document path; operator or function: attribute_exists"
+        );
+        assert_eq!(
+            error("begins_with(a)"),
+            "Invalid ConditionExpression: Incorrect number of operands for operator or function; operator or function: begins_with, number of operands: 1"
+        );
+        assert!(
+            error("a BETWEEN :w AND :v").contains("requires upper bound to be greater than or equal to lower bound")
+        );
+        assert_eq!(
+            error("size(a)"),
+            "Invalid ConditionExpression: The function is not allowed to be used this way in an expression; function: size"
+        );
+        assert!(error("attribute_type(a, :v)").contains("Incorrect operand type"));
+        assert_eq!(error(""), "Invalid ConditionExpression: The expression can not be empty;");
+    }
+
+    #[test]
+    fn updates_parse_by_clause() {
+        let mut p = placeholders();
+        let update = parse_update(
+            "SET a = a + :v, b = if_not_exists(b, :w), c = list_append(c, :v) REMOVE d[1] ADD e :v DELETE f :s",
+            &mut p,
+        )
+        .unwrap();
+        assert_eq!(update.set.len(), 3);
+        assert_eq!(update.remove, vec![vec![name("d"), PathElement::Index(1)]]);
+        assert_eq!(update.add.len(), 1);
+        assert_eq!(update.delete.len(), 1);
+    }
+
+    #[test]
+    fn update_errors_use_dynamodb_wording() {
+        let error = |text: &str| {
+            let mut p = placeholders();
+            parse_update(text, &mut p).unwrap_err().message().to_owned()
+        };
+        assert_eq!(
+            error("SET a = :v SET b = :v"),
+            "Invalid UpdateExpression: The \"SET\" section can only be used once in an update expression;"
+        );
+        assert_eq!(
+            error("SET a = :v, a.b = :v"),
+            "Invalid UpdateExpression: Two document paths overlap with each other; must remove or rewrite one of these paths; path one: [a], path two: [a, b]"
+        );
+        assert_eq!(
+            error("SET a = size(b)"),
+            "Invalid UpdateExpression: The function is not allowed in a update expression; function: size"
+        );
+        assert_eq!(
+            error("UPSERT a = :v"),
+            "Invalid UpdateExpression: Syntax error; token: \"UPSERT\", near: \"UPSERT a\""
+        );
+    }
+
+    #[test]
+    fn unused_placeholders_are_reported() {
+        let mut p = placeholders();
+        parse_condition(ExpressionKind::Condition, "#n = :v", &mut p).unwrap();
+        let error = p.check_all_used().unwrap_err();
+        assert_eq!(error.message(), "Value provided in ExpressionAttributeNames unused in expressions: keys: {#k}");
+    }
+}

@@ -1,0 +1,152 @@
+//! DynamoDB semantics, written once above the storage [`Engine`]: the
+//! tables catalog, items and their keys, expressions, and one function per
+//! action. The HTTP front ([`http`]) parses a request into an [`Action`] and
+//! calls [`Dynamo::execute`].
+
+pub mod error;
+pub mod expr;
+pub mod http;
+pub mod keys;
+pub mod number;
+pub mod request;
+pub mod table;
+pub mod value;
+
+mod batch;
+mod items;
+mod reads;
+mod tables;
+
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::{
+    engine::{Engine, EngineError},
+    records::{RecordError, RecordStore},
+};
+use error::{DynamoError, Result};
+use request::Request;
+use table::Table;
+
+/// The DynamoDB actions this service answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    CreateTable,
+    DescribeTable,
+    ListTables,
+    DeleteTable,
+    PutItem,
+    GetItem,
+    UpdateItem,
+    DeleteItem,
+    Query,
+    Scan,
+    BatchGetItem,
+    BatchWriteItem,
+}
+
+impl Action {
+    /// Recognises an action from the `X-Amz-Target` suffix.
+    pub fn parse(name: &str) -> Option<Self> {
+        Some(match name {
+            "CreateTable" => Action::CreateTable,
+            "DescribeTable" => Action::DescribeTable,
+            "ListTables" => Action::ListTables,
+            "DeleteTable" => Action::DeleteTable,
+            "PutItem" => Action::PutItem,
+            "GetItem" => Action::GetItem,
+            "UpdateItem" => Action::UpdateItem,
+            "DeleteItem" => Action::DeleteItem,
+            "Query" => Action::Query,
+            "Scan" => Action::Scan,
+            "BatchGetItem" => Action::BatchGetItem,
+            "BatchWriteItem" => Action::BatchWriteItem,
+            _ => return None,
+        })
+    }
+}
+
+/// The records namespace of table definitions.
+const TABLES: &str = "dynamodb.tables.v1";
+
+/// The DynamoDB service state: the catalog and the engine under it.
+#[derive(Debug, Clone)]
+pub struct Dynamo {
+    records: RecordStore,
+    engine: Arc<dyn Engine>,
+    region: String,
+    account_id: String,
+}
+
+impl From<EngineError> for DynamoError {
+    fn from(error: EngineError) -> Self {
+        match error {
+            EngineError::NoSuchTable => DynamoError::not_found(),
+            other => {
+                tracing::error!(error = %other, "engine failure");
+                DynamoError::internal("Internal server error")
+            }
+        }
+    }
+}
+
+impl From<RecordError> for DynamoError {
+    fn from(error: RecordError) -> Self {
+        tracing::error!(%error, "catalog failure");
+        DynamoError::internal("Internal server error")
+    }
+}
+
+impl Dynamo {
+    pub fn new(records: RecordStore, engine: Arc<dyn Engine>, region: String, account_id: String) -> Self {
+        Self { records, engine, region, account_id }
+    }
+
+    pub async fn execute(&self, action: Action, body: Value) -> Result<Value> {
+        let request = Request::new(body);
+        match action {
+            Action::CreateTable => tables::create(self, &request).await,
+            Action::DescribeTable => tables::describe(self, &request).await,
+            Action::ListTables => tables::list(self, &request).await,
+            Action::DeleteTable => tables::delete(self, &request).await,
+            Action::PutItem => items::put(self, &request).await,
+            Action::GetItem => items::get(self, &request).await,
+            Action::UpdateItem => items::update(self, &request).await,
+            Action::DeleteItem => items::delete(self, &request).await,
+            Action::Query => reads::query(self, &request).await,
+            Action::Scan => reads::scan(self, &request).await,
+            Action::BatchGetItem => batch::get(self, &request).await,
+            Action::BatchWriteItem => batch::write(self, &request).await,
+        }
+    }
+
+    async fn catalog<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&RecordStore) -> std::result::Result<T, RecordError> + Send + 'static,
+    ) -> Result<T> {
+        let records = self.records.clone();
+        tokio::task::spawn_blocking(move || work(&records))
+            .await
+            .map_err(|error| DynamoError::internal(format!("catalog task failed: {error}")))?
+            .map_err(DynamoError::from)
+    }
+
+    /// The table named in a request, or DynamoDB's not-found error.
+    async fn table(&self, request: &Request) -> Result<Table> {
+        let name = request.required_str("TableName", "tableName")?;
+        table::check_table_name(name, "tableName")?;
+        self.find_table(name).await?.ok_or_else(DynamoError::not_found)
+    }
+
+    async fn find_table(&self, name: &str) -> Result<Option<Table>> {
+        let name = name.to_owned();
+        let record = self.catalog(move |records| records.get(TABLES, &name)).await?;
+        record
+            .map(|record| {
+                serde_json::from_slice(&record.value)
+                    .map_err(|error| DynamoError::internal(format!("stored table is unreadable: {error}")))
+            })
+            .transpose()
+    }
+}
