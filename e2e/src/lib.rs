@@ -110,6 +110,12 @@ impl Process {
         }
     }
 
+    /// Kills the process with SIGKILL, as a crash would, and reaps it.
+    pub fn crash(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
     }
@@ -225,6 +231,13 @@ impl Nubo {
         Self::up_on(&self.state_dir.clone(), self.ports.clone()).await
     }
 
+    /// Kills the process with SIGKILL and starts it again on the same
+    /// public ports and state.
+    pub async fn crash_and_restart(mut self) -> Self {
+        self.process.crash();
+        Self::up_on(&self.state_dir.clone(), self.ports.clone()).await
+    }
+
     pub fn http_url(&self, service: ServiceName) -> String {
         format!("http://127.0.0.1:{}", self.ports[&service].http)
     }
@@ -258,6 +271,17 @@ pub fn lambda_client_with(endpoint: &str, credentials: aws_credential_types::Cre
         .http_client(sdk_http_client())
         .build();
     aws_sdk_lambda::Client::from_conf(config)
+}
+
+pub fn dynamodb_client(endpoint: &str) -> aws_sdk_dynamodb::Client {
+    let config = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+        .region(aws_sdk_dynamodb::config::Region::new(REGION))
+        .credentials_provider(credentials("test", "test"))
+        .endpoint_url(endpoint)
+        .http_client(sdk_http_client())
+        .build();
+    aws_sdk_dynamodb::Client::from_conf(config)
 }
 
 pub fn apigateway_client(endpoint: &str) -> aws_sdk_apigatewayv2::Client {
