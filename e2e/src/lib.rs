@@ -197,10 +197,26 @@ impl Nubo {
         Self::up_on(state_dir, ports).await
     }
 
+    /// Starts `nubo up` with extra `NUBO_*` settings.
+    pub async fn up_with(state_dir: &Path, settings: &[(&str, &str)]) -> Self {
+        let ports = ServiceName::ALL
+            .into_iter()
+            .map(|service| (service, Ports { http: 0, grpc: 0, edge: (service == ServiceName::Gateway).then_some(0) }))
+            .collect();
+        let settings = settings.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        Self::start(state_dir, ports, settings).await
+    }
+
     /// Starts `nubo up` on the given public ports (0: any), reads the ports
     /// it bound from its start-up banner, and waits until all are healthy.
     pub async fn up_on(state_dir: &Path, requested: BTreeMap<ServiceName, Ports>) -> Self {
-        let env: Vec<(String, String)> = requested.iter().flat_map(|(service, ports)| ports.env(*service)).collect();
+        Self::start(state_dir, requested, Vec::new()).await
+    }
+
+    async fn start(state_dir: &Path, requested: BTreeMap<ServiceName, Ports>, settings: Vec<(String, String)>) -> Self {
+        let mut env: Vec<(String, String)> =
+            requested.iter().flat_map(|(service, ports)| ports.env(*service)).collect();
+        env.extend(settings);
         let log = state_dir.with_extension(format!(
             "log.{}",
             SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)
@@ -282,6 +298,17 @@ pub fn dynamodb_client(endpoint: &str) -> aws_sdk_dynamodb::Client {
         .http_client(sdk_http_client())
         .build();
     aws_sdk_dynamodb::Client::from_conf(config)
+}
+
+pub fn dynamodb_streams_client(endpoint: &str) -> aws_sdk_dynamodbstreams::Client {
+    let config = aws_sdk_dynamodbstreams::Config::builder()
+        .behavior_version(aws_sdk_dynamodbstreams::config::BehaviorVersion::latest())
+        .region(aws_sdk_dynamodbstreams::config::Region::new(REGION))
+        .credentials_provider(credentials("test", "test"))
+        .endpoint_url(endpoint)
+        .http_client(sdk_http_client())
+        .build();
+    aws_sdk_dynamodbstreams::Client::from_conf(config)
 }
 
 pub fn apigateway_client(endpoint: &str) -> aws_sdk_apigatewayv2::Client {

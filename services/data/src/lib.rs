@@ -25,6 +25,8 @@ pub struct Config {
     pub grpc_port: u16,
     /// Which engine keeps the tables; only `embedded` exists so far.
     pub engine: EngineKind,
+    /// Seconds between sweeps for items whose Time to Live has passed.
+    pub ttl_sweep_secs: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
@@ -36,7 +38,7 @@ pub enum EngineKind {
 
 impl Default for Config {
     fn default() -> Self {
-        Self { http_port: 8000, grpc_port: 50053, engine: EngineKind::Embedded }
+        Self { http_port: 8000, grpc_port: 50053, engine: EngineKind::Embedded, ttl_sweep_secs: 10 }
     }
 }
 
@@ -54,6 +56,7 @@ pub async fn run(context: Context, config: Config, listeners: Listeners, shutdow
     let engine = std::sync::Arc::new(engine::embedded::EmbeddedEngine::new(store.database()));
     let dynamo = dynamodb::Dynamo::new(store.clone(), engine, context.region.clone(), context.account_id.clone());
     let metrics = Metrics::new("data");
+    let sweeper = tokio::spawn(sweep_expired_items(dynamo.clone(), config.ttl_sweep_secs, shutdown.clone()));
 
     let router = nubo_host::grpc::router().add_service(grpc::server(store, dynamo.clone()));
     let grpc = nubo_host::grpc::serve("data", listeners.grpc, router, shutdown.clone());
@@ -61,5 +64,23 @@ pub async fn run(context: Context, config: Config, listeners: Listeners, shutdow
     let http = nubo_host::http::serve("data", listeners.http, 2, metrics, shutdown, move |routes| {
         dynamodb::http::routes(routes, dynamo.clone(), credentials.clone())
     });
-    nubo_host::serve_fronts("data", grpc, http).await
+    let served = nubo_host::serve_fronts("data", grpc, http).await;
+    sweeper.abort();
+    served
+}
+
+/// Deletes expired items every `interval_secs` until shutdown.
+async fn sweep_expired_items(dynamo: dynamodb::Dynamo, interval_secs: u64, shutdown: Shutdown) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(interval_secs.max(1)));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.cancelled() => return,
+        }
+        match dynamo.expire_items().await {
+            Ok(0) => {}
+            Ok(deleted) => tracing::debug!(deleted, "expired items deleted"),
+            Err(error) => tracing::warn!(%error, "time to live sweep failed"),
+        }
+    }
 }

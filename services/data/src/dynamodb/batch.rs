@@ -10,13 +10,13 @@ use super::{
     Dynamo,
     error::{DynamoError, Result},
     expr::{Placeholders, eval::project},
-    items::{check_size, decode_item, encode_item, projection},
+    items::{check_size, projection},
     keys,
+    mutation::{decode_item, write_items},
     request::Request,
     table::check_table_name,
     value::{item_from_json, item_to_json},
 };
-use crate::engine::{Expect, Write};
 
 /// DynamoDB's limits on one batch.
 const MAX_BATCH_GET_KEYS: usize = 100;
@@ -96,7 +96,7 @@ pub async fn write(dynamo: &Dynamo, request: &Request) -> Result<Value> {
                     let item = item_from_json(put.get("Item").unwrap_or(&Value::Null))?;
                     let key = keys::of_item(&table, &item)?;
                     check_size(&item)?;
-                    (key, Some(encode_item(&item)))
+                    (key, Some(item))
                 }
                 (None, Some(delete)) => {
                     (keys::of_key(&table, &item_from_json(delete.get("Key").unwrap_or(&Value::Null))?)?, None)
@@ -110,9 +110,9 @@ pub async fn write(dynamo: &Dynamo, request: &Request) -> Result<Value> {
             if !seen.insert(key.clone()) {
                 return Err(DynamoError::validation("Provided list of item keys contains duplicates"));
             }
-            writes.push(Write { table: table.id.clone(), key, value, expect: Expect::Anything });
+            writes.push((table.clone(), key, value));
         }
     }
-    dynamo.engine.write(writes).await?;
+    write_items(dynamo, writes).await?;
     Ok(json!({ "UnprocessedItems": {} }))
 }

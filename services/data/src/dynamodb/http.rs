@@ -11,6 +11,7 @@ use super::{
 };
 
 const TARGET_PREFIX: &str = "DynamoDB_20120810.";
+const STREAMS_TARGET_PREFIX: &str = "DynamoDBStreams_20120810.";
 /// The largest request body read (a 25-item batch of 400 KB items, and more).
 const MAX_BODY: usize = 16 * 1024 * 1024;
 
@@ -69,7 +70,12 @@ async fn handle(
         return error(&auth_error(&auth));
     }
     let target = request.headers().get("x-amz-target").and_then(|value| value.to_str().ok()).unwrap_or("");
-    let Some(action) = target.strip_prefix(TARGET_PREFIX).and_then(Action::parse) else {
+    let action = match (target.strip_prefix(TARGET_PREFIX), target.strip_prefix(STREAMS_TARGET_PREFIX)) {
+        (Some(name), _) => Action::parse(name),
+        (_, Some(name)) => Action::parse_streams(name),
+        _ => None,
+    };
+    let Some(action) = action else {
         return error(&DynamoError::new(ErrorKind::UnknownOperation, ""));
     };
     let parsed = if body.is_empty() { Ok(serde_json::json!({})) } else { serde_json::from_slice(&body) };

@@ -5,6 +5,7 @@
 
 use serde_json::{Value, json};
 
+use super::mutation::{Actor, Outcome, decode_item, item_writes, needs_old_item, read_modify_write};
 use super::{
     Dynamo,
     error::{DynamoError, ErrorKind, Result},
@@ -20,22 +21,10 @@ use super::{
     table::Table,
     value::{Item, item_from_json, item_size, item_to_json},
 };
-use crate::engine::{EngineError, Expect, Key, Write};
+use crate::engine::Expect;
 
 /// DynamoDB's largest item (400 KB).
 pub const MAX_ITEM_BYTES: usize = 400 * 1024;
-/// Compare-and-set attempts before a write gives up under contention.
-const MAX_ATTEMPTS: usize = 10_000;
-
-pub fn encode_item(item: &Item) -> Vec<u8> {
-    item_to_json(item).to_string().into_bytes()
-}
-
-pub fn decode_item(bytes: &[u8]) -> Result<Item> {
-    let json: Value = serde_json::from_slice(bytes)
-        .map_err(|error| DynamoError::internal(format!("stored item is unreadable: {error}")))?;
-    item_from_json(&json)
-}
 
 pub fn check_size(item: &Item) -> Result<()> {
     if item_size(item) > MAX_ITEM_BYTES {
@@ -62,39 +51,6 @@ pub fn consumed(request: &Request, table: &Table, units: f64) -> Result<Option<V
 
 fn write_units(item: Option<&Item>) -> f64 {
     (item.map(item_size).unwrap_or(0).div_ceil(1024).max(1)) as f64
-}
-
-/// What a conditional write changed: the item before and after.
-pub struct Outcome {
-    pub old: Option<Item>,
-    pub new: Option<Item>,
-}
-
-/// Reads the row at `key`, lets `decide` compute its next state from the
-/// current item, and writes it if nobody wrote in between, else retries.
-pub async fn read_modify_write(
-    dynamo: &Dynamo,
-    table: &Table,
-    key: &Key,
-    decide: impl Fn(Option<&Item>) -> Result<Option<Item>>,
-) -> Result<Outcome> {
-    for _ in 0..MAX_ATTEMPTS {
-        let row = dynamo.engine.get(&table.id, key).await?;
-        let old = row.as_ref().map(|row| decode_item(&row.value)).transpose()?;
-        let new = decide(old.as_ref())?;
-        let write = Write {
-            table: table.id.clone(),
-            key: key.clone(),
-            value: new.as_ref().map(encode_item),
-            expect: Expect::Version(row.map_or(0, |row| row.version)),
-        };
-        match dynamo.engine.write(vec![write]).await {
-            Ok(()) => return Ok(Outcome { old, new }),
-            Err(EngineError::VersionMismatch { .. }) => continue,
-            Err(error) => return Err(error.into()),
-        }
-    }
-    Err(DynamoError::internal("The item was written concurrently too often; retry the request"))
 }
 
 /// The conditional-check failure, with the item when the caller asked.
@@ -142,13 +98,12 @@ pub async fn put(dynamo: &Dynamo, request: &Request) -> Result<Value> {
     placeholders.check_all_used()?;
     let returns = return_values(request, &["NONE", "ALL_OLD"])?;
 
-    let outcome = if condition.is_none() && returns == "NONE" {
+    let outcome = if condition.is_none() && returns == "NONE" && !needs_old_item(&table) {
         // Nothing depends on the old item: one blind write.
-        let write = Write { table: table.id.clone(), key, value: Some(encode_item(&item)), expect: Expect::Anything };
-        dynamo.engine.write(vec![write]).await?;
+        dynamo.engine.write(item_writes(&table, &key, None, Some(&item), Expect::Anything, Actor::User)?).await?;
         Outcome { old: None, new: Some(item) }
     } else {
-        read_modify_write(dynamo, &table, &key, |old| {
+        read_modify_write(dynamo, &table, &key, Actor::User, |old| {
             if let Some(condition) = &condition
                 && !matches(old.unwrap_or(&Item::new()), condition)
             {
@@ -206,7 +161,7 @@ pub async fn delete(dynamo: &Dynamo, request: &Request) -> Result<Value> {
     let condition = condition(request, &mut placeholders)?;
     placeholders.check_all_used()?;
     let returns = return_values(request, &["NONE", "ALL_OLD"])?;
-    let outcome = read_modify_write(dynamo, &table, &key, |old| {
+    let outcome = read_modify_write(dynamo, &table, &key, Actor::User, |old| {
         if let Some(condition) = &condition
             && !matches(old.unwrap_or(&Item::new()), condition)
         {
@@ -242,7 +197,7 @@ pub async fn update(dynamo: &Dynamo, request: &Request) -> Result<Value> {
     }
     let returns = return_values(request, &["NONE", "ALL_OLD", "UPDATED_OLD", "ALL_NEW", "UPDATED_NEW"])?;
     let key_names = table.key_names();
-    let outcome = read_modify_write(dynamo, &table, &key, |old| {
+    let outcome = read_modify_write(dynamo, &table, &key, Actor::User, |old| {
         if let Some(condition) = &condition
             && !matches(old.unwrap_or(&Item::new()), condition)
         {

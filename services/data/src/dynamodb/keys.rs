@@ -91,3 +91,84 @@ pub fn of_key(table: &Table, key: &Item) -> Result<Key> {
 pub fn attributes_of(table: &Table, item: &Item) -> Item {
     table.key_names().into_iter().filter_map(|name| item.get(name).map(|v| (name.to_owned(), v.clone()))).collect()
 }
+
+/// Order-preserving, self-delimiting form of a key component, so several
+/// can be concatenated and still sort component by component: `0x00`
+/// becomes `0x00 0xff`, and `0x00 0x01` ends the component.
+pub fn escape(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len() + 2);
+    for byte in bytes {
+        out.push(*byte);
+        if *byte == 0 {
+            out.push(0xff);
+        }
+    }
+    out.extend_from_slice(&[0x00, 0x01]);
+    out
+}
+
+/// The engine key of an item's entry in `index`, or `None` when the item
+/// lacks the index's key attributes (a sparse index skips it). The
+/// clustering key is the index range value, then the table key, so entries
+/// sort by the index key and stay unique.
+pub fn of_index_entry(table: &Table, index: &super::table::Index, item: &Item) -> Result<Option<Key>> {
+    let mut index_keys = vec![index.hash_key.as_str()];
+    index_keys.extend(index.range_key.as_deref());
+    for name in &index_keys {
+        let Some(value) = item.get(*name) else { return Ok(None) };
+        let kind = table.attribute_type(name).unwrap_or(ScalarType::S);
+        if !matches_type(value, kind) {
+            return Err(DynamoError::invalid_parameter(format!(
+                "Type mismatch for Index Key {name} Expected: {} Actual: {} IndexName: {}",
+                kind.name(),
+                type_name(value),
+                index.name
+            )));
+        }
+        if matches!(value, AttributeValue::S(s) if s.is_empty())
+            || matches!(value, AttributeValue::B(b) if b.is_empty())
+        {
+            return Err(DynamoError::invalid_parameter(format!(
+                "One or more parameter values are not valid. A value specified for a secondary index key is not supported. The AttributeValue for a key attribute cannot contain an empty string value. IndexName: {}, IndexKey: {name}",
+                index.name
+            )));
+        }
+    }
+    let base = of_item(table, item)?;
+    let mut clustering = Vec::new();
+    if let Some(range) = &index.range_key {
+        clustering.extend(escape(&encode(&item[range])));
+    }
+    clustering.extend(escape(&base.partition));
+    clustering.extend(base.clustering);
+    Ok(Some(Key { partition: encode(&item[&index.hash_key]), clustering }))
+}
+
+/// The attributes an `ExclusiveStartKey` / `LastEvaluatedKey` of an index
+/// carries: the index keys and the table keys.
+pub fn attributes_of_entry(table: &Table, index: &super::table::Index, item: &Item) -> Item {
+    let mut names: Vec<&str> = table.key_names();
+    names.push(&index.hash_key);
+    names.extend(index.range_key.as_deref());
+    names.into_iter().filter_map(|name| item.get(name).map(|v| (name.to_owned(), v.clone()))).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escaped_components_keep_their_order_when_concatenated() {
+        let mut keys = [
+            [escape(b"a"), escape(b"z")].concat(),
+            [escape(b"ab"), escape(b"a")].concat(),
+            [escape(b"a\0"), escape(b"a")].concat(),
+            [escape(b""), escape(b"zz")].concat(),
+        ];
+        keys.sort();
+        assert_eq!(keys[0], [escape(b""), escape(b"zz")].concat());
+        assert_eq!(keys[1], [escape(b"a"), escape(b"z")].concat());
+        assert_eq!(keys[2], [escape(b"a\0"), escape(b"a")].concat());
+        assert_eq!(keys[3], [escape(b"ab"), escape(b"a")].concat());
+    }
+}

@@ -14,8 +14,12 @@ pub mod value;
 
 mod batch;
 mod items;
+mod mutation;
 mod reads;
+mod streams;
 mod tables;
+mod transact;
+mod ttl;
 
 use std::sync::Arc;
 
@@ -44,9 +48,32 @@ pub enum Action {
     Scan,
     BatchGetItem,
     BatchWriteItem,
+    TransactWriteItems,
+    TransactGetItems,
+    UpdateTable,
+    UpdateTimeToLive,
+    DescribeTimeToLive,
+    TagResource,
+    UntagResource,
+    ListTagsOfResource,
+    ListStreams,
+    DescribeStream,
+    GetShardIterator,
+    GetRecords,
 }
 
 impl Action {
+    /// Recognises a DynamoDB Streams action from the `X-Amz-Target` suffix.
+    pub fn parse_streams(name: &str) -> Option<Self> {
+        Some(match name {
+            "ListStreams" => Action::ListStreams,
+            "DescribeStream" => Action::DescribeStream,
+            "GetShardIterator" => Action::GetShardIterator,
+            "GetRecords" => Action::GetRecords,
+            _ => return None,
+        })
+    }
+
     /// Recognises an action from the `X-Amz-Target` suffix.
     pub fn parse(name: &str) -> Option<Self> {
         Some(match name {
@@ -62,6 +89,14 @@ impl Action {
             "Scan" => Action::Scan,
             "BatchGetItem" => Action::BatchGetItem,
             "BatchWriteItem" => Action::BatchWriteItem,
+            "TransactWriteItems" => Action::TransactWriteItems,
+            "TransactGetItems" => Action::TransactGetItems,
+            "UpdateTable" => Action::UpdateTable,
+            "UpdateTimeToLive" => Action::UpdateTimeToLive,
+            "DescribeTimeToLive" => Action::DescribeTimeToLive,
+            "TagResource" => Action::TagResource,
+            "UntagResource" => Action::UntagResource,
+            "ListTagsOfResource" => Action::ListTagsOfResource,
             _ => return None,
         })
     }
@@ -118,6 +153,18 @@ impl Dynamo {
             Action::Scan => reads::scan(self, &request).await,
             Action::BatchGetItem => batch::get(self, &request).await,
             Action::BatchWriteItem => batch::write(self, &request).await,
+            Action::TransactWriteItems => transact::write(self, &request).await,
+            Action::TransactGetItems => transact::get(self, &request).await,
+            Action::UpdateTable => tables::update(self, &request).await,
+            Action::UpdateTimeToLive => tables::update_ttl(self, &request).await,
+            Action::DescribeTimeToLive => tables::describe_ttl(self, &request).await,
+            Action::TagResource => tables::tag(self, &request).await,
+            Action::UntagResource => tables::untag(self, &request).await,
+            Action::ListTagsOfResource => tables::list_tags(self, &request).await,
+            Action::ListStreams => streams::list(self, &request).await,
+            Action::DescribeStream => streams::describe(self, &request).await,
+            Action::GetShardIterator => streams::get_shard_iterator(self, &request).await,
+            Action::GetRecords => streams::get_records(self, &request).await,
         }
     }
 

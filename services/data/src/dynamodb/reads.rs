@@ -15,10 +15,11 @@ use super::{
         eval::{matches, project},
         parser::parse_condition,
     },
-    items::{consumed, decode_item, projection},
+    items::{consumed, projection},
     keys,
+    mutation::decode_item,
     request::{Request, validation_error},
-    table::Table,
+    table::{Index, Projection, Table},
     value::{AttributeValue, Item, item_from_json, item_size, item_to_json},
 };
 use crate::engine::{Key, Row, Segment};
@@ -30,6 +31,8 @@ const CHUNK: usize = 128;
 
 /// The shared options of Query and Scan.
 struct ReadOptions {
+    /// The index read instead of the table, if any.
+    index: Option<Index>,
     filter: Option<Condition>,
     projection: Option<Vec<Path>>,
     count_only: bool,
@@ -38,8 +41,24 @@ struct ReadOptions {
 }
 
 fn read_options(request: &Request, table: &Table, placeholders: &mut Placeholders) -> Result<ReadOptions> {
-    if let Some(index) = request.optional_str("IndexName")? {
-        return Err(DynamoError::validation(format!("The table does not have the specified index: {index}")));
+    let index =
+        match request.optional_str("IndexName")? {
+            Some(name) => Some(table.index(name).cloned().ok_or_else(|| {
+                DynamoError::validation(format!("The table does not have the specified index: {name}"))
+            })?),
+            None => None,
+        };
+    if let Some(index) = &index {
+        if index.global && request.optional_bool("ConsistentRead")? {
+            return Err(DynamoError::validation("Consistent reads are not supported on global secondary indexes"));
+        }
+        if request.optional_str("Select")? == Some("ALL_ATTRIBUTES") && index.projection != Projection::All {
+            return Err(DynamoError::invalid_parameter(format!(
+                "Select type ALL_ATTRIBUTES is not supported for {} secondary index {} because its projection type is not ALL",
+                if index.global { "global" } else { "local" },
+                index.name
+            )));
+        }
     }
     let filter = request
         .optional_str("FilterExpression")?
@@ -63,7 +82,7 @@ fn read_options(request: &Request, table: &Table, placeholders: &mut Placeholder
                 select.unwrap_or_default()
             )));
         }
-        (Some("ALL_PROJECTED_ATTRIBUTES"), _) => {
+        (Some("ALL_PROJECTED_ATTRIBUTES"), _) if index.is_none() => {
             return Err(DynamoError::validation(
                 "ALL_PROJECTED_ATTRIBUTES can be used only when Querying using an IndexName",
             ));
@@ -73,11 +92,23 @@ fn read_options(request: &Request, table: &Table, placeholders: &mut Placeholder
     let limit = request.optional_u64("Limit", "limit", 1)?.map(|limit| limit as usize);
     let start = request.member("ExclusiveStartKey").map(item_from_json).transpose()?;
     if let Some(start) = &start {
-        keys::of_key(table, start).map_err(|error| {
+        start_key(table, index.as_ref(), start).map_err(|error| {
             DynamoError::validation(format!("The provided starting key is invalid: {}", error.message()))
         })?;
     }
-    Ok(ReadOptions { filter, projection, count_only: select == Some("COUNT"), limit, start })
+    Ok(ReadOptions { index, filter, projection, count_only: select == Some("COUNT"), limit, start })
+}
+
+/// The engine key an `ExclusiveStartKey` names, in the table or the index.
+fn start_key(table: &Table, index: Option<&Index>, start: &Item) -> Result<Key> {
+    match index {
+        None => keys::of_key(table, start),
+        Some(index) => {
+            keys::of_key(table, &keys::attributes_of(table, start))?;
+            keys::of_index_entry(table, index, start)?
+                .ok_or_else(|| DynamoError::validation("The provided key element does not match the schema"))
+        }
+    }
 }
 
 /// Runs the read loop over `fetch`, which returns the next rows after a key.
@@ -89,7 +120,7 @@ where
     let mut items = Vec::new();
     let (mut count, mut scanned, mut bytes) = (0usize, 0usize, 0usize);
     let mut after = match &options.start {
-        Some(start) => Some(keys::of_key(table, start)?),
+        Some(start) => Some(start_key(table, options.index.as_ref(), start)?),
         None => None,
     };
     let mut last_evaluated = None;
@@ -114,7 +145,10 @@ where
             }
             let full = options.limit.is_some_and(|limit| scanned >= limit) || bytes >= MAX_PAGE_BYTES;
             if full {
-                last_evaluated = Some(keys::attributes_of(table, &item));
+                last_evaluated = Some(match &options.index {
+                    Some(index) => keys::attributes_of_entry(table, index, &item),
+                    None => keys::attributes_of(table, &item),
+                });
                 break;
             }
         }
@@ -176,7 +210,12 @@ fn flip(comparator: Comparator) -> Comparator {
 }
 
 /// Splits a key condition into the partition value and the sort condition.
-fn key_condition(table: &Table, condition: &Condition) -> Result<(AttributeValue, Option<SortCondition>)> {
+fn key_condition(
+    table: &Table,
+    hash_key: &str,
+    range_key: Option<&str>,
+    condition: &Condition,
+) -> Result<(AttributeValue, Option<SortCondition>)> {
     let mut parts = Vec::new();
     flatten(condition, &mut parts);
     let mut hash = None;
@@ -198,14 +237,14 @@ fn key_condition(table: &Table, condition: &Condition) -> Result<(AttributeValue
             }
             _ => return Err(unsupported()),
         };
-        let slot = if name == table.hash_key {
+        let slot = if name == hash_key {
             &mut hash
-        } else if Some(name) == table.range_key.as_deref() {
+        } else if Some(name) == range_key {
             &mut sort
         } else {
             return Err(DynamoError::validation(format!(
                 "Query condition missed key schema element: {}",
-                if hash.is_none() { table.hash_key.as_str() } else { table.range_key.as_deref().unwrap_or(name) }
+                if hash.is_none() { hash_key } else { range_key.unwrap_or(name) }
             )));
         };
         if slot.is_some() {
@@ -230,8 +269,8 @@ fn key_condition(table: &Table, condition: &Condition) -> Result<(AttributeValue
         }
         Ok(())
     };
-    check_type(&table.hash_key, &hash_value)?;
-    if let (Some(sort), Some(range)) = (&sort, &table.range_key) {
+    check_type(hash_key, &hash_value)?;
+    if let (Some(sort), Some(range)) = (&sort, range_key) {
         match sort {
             SortCondition::Compare(Comparator::Ne, _) => return Err(unsupported()),
             SortCondition::Compare(_, value) => check_type(range, value)?,
@@ -264,32 +303,44 @@ fn prefix_end(prefix: &[u8]) -> Bound<Vec<u8>> {
     Bound::Unbounded
 }
 
-fn sort_bounds(sort: Option<&SortCondition>) -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
+fn sort_bounds(sort: Option<&SortCondition>, escaped: bool) -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
+    // Index entries start with the escaped range value (see
+    // `keys::of_index_entry`): bounds move to the edges of its prefix.
+    let at = |value: &AttributeValue| if escaped { keys::escape(&keys::encode(value)) } else { keys::encode(value) };
+    let after_all = |value: &AttributeValue| match prefix_end(&at(value)) {
+        Bound::Excluded(end) => Bound::Included(end),
+        other => other,
+    };
+    let lower_included = |value: &AttributeValue| Bound::Included(at(value));
+    let lower_excluded = |value: &AttributeValue| if escaped { after_all(value) } else { Bound::Excluded(at(value)) };
+    let upper_included =
+        |value: &AttributeValue| if escaped { prefix_end(&at(value)) } else { Bound::Included(at(value)) };
+    let upper_excluded = |value: &AttributeValue| Bound::Excluded(at(value));
     match sort {
         None => (Bound::Unbounded, Bound::Unbounded),
-        Some(SortCondition::Compare(comparator, value)) => {
-            let bytes = keys::encode(value);
-            match comparator {
-                Comparator::Eq => (Bound::Included(bytes.clone()), Bound::Included(bytes)),
-                Comparator::Lt => (Bound::Unbounded, Bound::Excluded(bytes)),
-                Comparator::Le => (Bound::Unbounded, Bound::Included(bytes)),
-                Comparator::Gt => (Bound::Excluded(bytes), Bound::Unbounded),
-                Comparator::Ge => (Bound::Included(bytes), Bound::Unbounded),
-                Comparator::Ne => (Bound::Unbounded, Bound::Unbounded),
-            }
-        }
-        Some(SortCondition::Between(low, high)) => {
-            (Bound::Included(keys::encode(low)), Bound::Included(keys::encode(high)))
-        }
+        Some(SortCondition::Compare(comparator, value)) => match comparator {
+            Comparator::Eq => (lower_included(value), upper_included(value)),
+            Comparator::Lt => (Bound::Unbounded, upper_excluded(value)),
+            Comparator::Le => (Bound::Unbounded, upper_included(value)),
+            Comparator::Gt => (lower_excluded(value), Bound::Unbounded),
+            Comparator::Ge => (lower_included(value), Bound::Unbounded),
+            Comparator::Ne => (Bound::Unbounded, Bound::Unbounded),
+        },
+        Some(SortCondition::Between(low, high)) => (lower_included(low), upper_included(high)),
         Some(SortCondition::BeginsWith(prefix)) => {
-            let bytes = keys::encode(prefix);
+            let mut bytes = at(prefix);
+            if escaped {
+                // A prefix of the value, not the whole value: drop the terminator.
+                bytes.truncate(bytes.len() - 2);
+            }
             let end = prefix_end(&bytes);
             (Bound::Included(bytes), end)
         }
     }
 }
 
-fn check_filter_keys(table: &Table, condition: Option<&Condition>, kind: &str) -> Result<()> {
+/// A Query's filter may not use the key attributes of what it reads.
+fn check_filter_keys(key_names: &[&str], condition: Option<&Condition>) -> Result<()> {
     fn operand<'a>(operand: &'a Operand, into: &mut Vec<&'a Path>) {
         if let Operand::Path(path) | Operand::Size(path) = operand {
             into.push(path);
@@ -329,10 +380,10 @@ fn check_filter_keys(table: &Table, condition: Option<&Condition>, kind: &str) -
     paths(condition, &mut found);
     for path in found {
         if let Some(PathElement::Name(name)) = path.first()
-            && table.key_names().contains(&name.as_str())
+            && key_names.contains(&name.as_str())
         {
             return Err(DynamoError::validation(format!(
-                "{kind} can only contain non-primary key attributes: Primary key attribute: {name}"
+                "Filter Expression can only contain non-primary key attributes: Primary key attribute: {name}"
             )));
         }
     }
@@ -350,18 +401,25 @@ pub async fn query(dynamo: &Dynamo, request: &Request) -> Result<Value> {
     let condition = parse_condition(ExpressionKind::KeyCondition, text, &mut placeholders)?;
     let options = read_options(request, &table, &mut placeholders)?;
     placeholders.check_all_used()?;
-    check_filter_keys(&table, options.filter.as_ref(), "Filter Expression")?;
-    let (hash, sort) = key_condition(&table, &condition)?;
+    let (hash_key, range_key, engine_table) = match &options.index {
+        Some(index) => (index.hash_key.clone(), index.range_key.clone(), index.id.clone()),
+        None => (table.hash_key.clone(), table.range_key.clone(), table.id.clone()),
+    };
+    check_filter_keys(
+        &[hash_key.as_str()].into_iter().chain(range_key.as_deref()).collect::<Vec<_>>(),
+        options.filter.as_ref(),
+    )?;
+    let (hash, sort) = key_condition(&table, &hash_key, range_key.as_deref(), &condition)?;
     let partition = keys::encode(&hash);
     if let Some(start) = &options.start
-        && keys::of_key(&table, start)?.partition != partition
+        && start_key(&table, options.index.as_ref(), start)?.partition != partition
     {
         return Err(DynamoError::validation("The provided starting key does not match the range key predicate"));
     }
     let forward = request.member("ScanIndexForward").and_then(Value::as_bool).unwrap_or(true);
-    let bounds = sort_bounds(sort.as_ref());
+    let bounds = sort_bounds(sort.as_ref(), options.index.as_ref().is_some_and(|index| index.range_key.is_some()));
     let engine = dynamo.engine.clone();
-    let id = table.id.clone();
+    let id = engine_table;
     read_pages(request, &table, options, |after, limit| {
         let mut bounds = bounds.clone();
         // Continue after the last row read, in the direction of the query.
@@ -412,7 +470,7 @@ pub async fn scan(dynamo: &Dynamo, request: &Request) -> Result<Value> {
         }
     };
     let engine = dynamo.engine.clone();
-    let id = table.id.clone();
+    let id = options.index.as_ref().map_or_else(|| table.id.clone(), |index| index.id.clone());
     read_pages(request, &table, options, |after, limit| {
         let (engine, id) = (engine.clone(), id.clone());
         async move { Ok(engine.scan(&id, segment, after, limit).await?) }

@@ -1,5 +1,8 @@
-//! Table definitions as stored and as DescribeTable shows them, and the
-//! CreateTable rules that produce them.
+//! Table definitions as stored and as DescribeTable shows them — keys,
+//! secondary indexes, stream and TTL settings, tags — and the CreateTable
+//! and UpdateTable rules that produce them.
+
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -27,6 +30,37 @@ impl ScalarType {
     }
 }
 
+/// Which attributes an index copies from the table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Projection {
+    All,
+    KeysOnly,
+    Include(Vec<String>),
+}
+
+/// A global or local secondary index.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Index {
+    pub name: String,
+    pub global: bool,
+    pub hash_key: String,
+    pub range_key: Option<String>,
+    pub projection: Projection,
+    /// The engine table holding the index's entries.
+    pub id: String,
+    pub read_capacity: u64,
+    pub write_capacity: u64,
+}
+
+/// A table's stream, when enabled.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StreamSettings {
+    /// `KEYS_ONLY`, `NEW_IMAGE`, `OLD_IMAGE` or `NEW_AND_OLD_IMAGES`.
+    pub view_type: String,
+    /// The stream's label, part of its ARN.
+    pub label: String,
+}
+
 /// A table as the data service stores it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Table {
@@ -42,6 +76,15 @@ pub struct Table {
     pub pay_per_request: bool,
     pub read_capacity: u64,
     pub write_capacity: u64,
+    #[serde(default)]
+    pub indexes: Vec<Index>,
+    #[serde(default)]
+    pub stream: Option<StreamSettings>,
+    /// The TTL attribute, when Time to Live is enabled.
+    #[serde(default)]
+    pub ttl_attribute: Option<String>,
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
 }
 
 impl Table {
@@ -57,16 +100,32 @@ impl Table {
         self.attributes.iter().find(|(attribute, _)| attribute == name).map(|(_, kind)| *kind)
     }
 
+    pub fn index(&self, name: &str) -> Option<&Index> {
+        self.indexes.iter().find(|index| index.name == name)
+    }
+
     pub fn arn(&self, region: &str, account: &str) -> String {
         format!("arn:aws:dynamodb:{region}:{account}:table/{}", self.name)
     }
 
+    /// The engine table of the stream's log.
+    pub fn stream_log(&self) -> String {
+        format!("{}.stream", self.id)
+    }
+
+    pub fn stream_arn(&self, region: &str, account: &str) -> Option<String> {
+        self.stream.as_ref().map(|stream| format!("{}/stream/{}", self.arn(region, account), stream.label))
+    }
+
     /// The `TableDescription` shape of the API.
     pub fn describe(&self, region: &str, account: &str, status: &str) -> Value {
-        let mut key_schema = vec![json!({ "AttributeName": self.hash_key, "KeyType": "HASH" })];
-        if let Some(range) = &self.range_key {
-            key_schema.push(json!({ "AttributeName": range, "KeyType": "RANGE" }));
-        }
+        let key_schema = |hash: &str, range: Option<&String>| {
+            let mut schema = vec![json!({ "AttributeName": hash, "KeyType": "HASH" })];
+            if let Some(range) = range {
+                schema.push(json!({ "AttributeName": range, "KeyType": "RANGE" }));
+            }
+            schema
+        };
         let mut description = json!({
             "TableName": self.name,
             "TableId": self.id,
@@ -74,7 +133,7 @@ impl Table {
             "TableStatus": status,
             "CreationDateTime": self.created,
             "AttributeDefinitions": self.attributes.iter().map(|(name, kind)| json!({ "AttributeName": name, "AttributeType": kind.name() })).collect::<Vec<_>>(),
-            "KeySchema": key_schema,
+            "KeySchema": key_schema(&self.hash_key, self.range_key.as_ref()),
             "ProvisionedThroughput": {
                 "ReadCapacityUnits": self.read_capacity,
                 "WriteCapacityUnits": self.write_capacity,
@@ -88,11 +147,51 @@ impl Table {
             description["BillingModeSummary"] =
                 json!({ "BillingMode": "PAY_PER_REQUEST", "LastUpdateToPayPerRequestDateTime": self.created });
         }
+        let describe_index = |index: &Index| {
+            let mut projection = json!({ "ProjectionType": match &index.projection {
+                Projection::All => "ALL",
+                Projection::KeysOnly => "KEYS_ONLY",
+                Projection::Include(_) => "INCLUDE",
+            } });
+            if let Projection::Include(attributes) = &index.projection {
+                projection["NonKeyAttributes"] = json!(attributes);
+            }
+            let mut described = json!({
+                "IndexName": index.name,
+                "KeySchema": key_schema(&index.hash_key, index.range_key.as_ref()),
+                "Projection": projection,
+                "IndexSizeBytes": 0,
+                "ItemCount": 0,
+                "IndexArn": format!("{}/index/{}", self.arn(region, account), index.name),
+            });
+            if index.global {
+                described["IndexStatus"] = json!("ACTIVE");
+                described["ProvisionedThroughput"] = json!({
+                    "ReadCapacityUnits": index.read_capacity,
+                    "WriteCapacityUnits": index.write_capacity,
+                    "NumberOfDecreasesToday": 0,
+                });
+            }
+            described
+        };
+        let globals: Vec<Value> = self.indexes.iter().filter(|i| i.global).map(describe_index).collect();
+        let locals: Vec<Value> = self.indexes.iter().filter(|i| !i.global).map(describe_index).collect();
+        if !globals.is_empty() {
+            description["GlobalSecondaryIndexes"] = json!(globals);
+        }
+        if !locals.is_empty() {
+            description["LocalSecondaryIndexes"] = json!(locals);
+        }
+        if let Some(stream) = &self.stream {
+            description["StreamSpecification"] = json!({ "StreamEnabled": true, "StreamViewType": stream.view_type });
+            description["LatestStreamLabel"] = json!(stream.label);
+            description["LatestStreamArn"] = json!(self.stream_arn(region, account));
+        }
         description
     }
 }
 
-/// DynamoDB's table name rules.
+/// DynamoDB's table (and index) name rules.
 pub fn check_table_name(name: &str, member: &str) -> Result<()> {
     if name.len() < 3 {
         return Err(validation_error(format!(
@@ -112,19 +211,8 @@ pub fn check_table_name(name: &str, member: &str) -> Result<()> {
     Ok(())
 }
 
-/// Builds a table from a CreateTable request.
-pub fn from_create_request(request: &Request, id: String, now: f64) -> Result<Table> {
-    let name = request.required_str("TableName", "tableName")?;
-    check_table_name(name, "tableName")?;
-    let definitions = request.required_array("AttributeDefinitions", "attributeDefinitions")?;
-    let key_schema = request.required_array("KeySchema", "keySchema")?;
-    if request.body.get("GlobalSecondaryIndexes").is_some_and(|v| !v.is_null())
-        || request.body.get("LocalSecondaryIndexes").is_some_and(|v| !v.is_null())
-    {
-        return Err(DynamoError::validation("Secondary indexes are not supported by nubo yet"));
-    }
-
-    let mut attributes = Vec::new();
+fn parse_attributes(definitions: &[Value]) -> Result<Vec<(String, ScalarType)>> {
+    let mut attributes: Vec<(String, ScalarType)> = Vec::new();
     for (index, definition) in definitions.iter().enumerate() {
         let attribute = definition.get("AttributeName").and_then(Value::as_str).unwrap_or_default();
         let kind = match definition.get("AttributeType").and_then(Value::as_str) {
@@ -146,16 +234,20 @@ pub fn from_create_request(request: &Request, id: String, now: f64) -> Result<Ta
         }
         attributes.push((attribute.to_owned(), kind));
     }
+    Ok(attributes)
+}
 
-    if key_schema.is_empty() || key_schema.len() > 2 {
+/// A `KeySchema`: the hash key and the optional range key.
+fn parse_key_schema(schema: &[Value], member: &str) -> Result<(String, Option<String>)> {
+    if schema.is_empty() || schema.len() > 2 {
         return Err(validation_error(format!(
-            "Value '{}' at 'keySchema' failed to satisfy constraint: Member must have length {} 2",
-            Value::Array(key_schema.to_vec()),
-            if key_schema.is_empty() { "greater than or equal to 1" } else { "less than or equal to" }
+            "Value '{}' at '{member}' failed to satisfy constraint: Member must have length {} 2",
+            Value::Array(schema.to_vec()),
+            if schema.is_empty() { "greater than or equal to 1" } else { "less than or equal to" }
         )));
     }
     let element = |index: usize| {
-        let element = &key_schema[index];
+        let element = &schema[index];
         (
             element.get("AttributeName").and_then(Value::as_str).unwrap_or_default().to_owned(),
             element.get("KeyType").and_then(Value::as_str).unwrap_or_default(),
@@ -165,7 +257,7 @@ pub fn from_create_request(request: &Request, id: String, now: f64) -> Result<Ta
     if hash_type != "HASH" {
         return Err(DynamoError::validation("Invalid KeySchema: The first KeySchemaElement is not a HASH key type"));
     }
-    let range_key = if key_schema.len() == 2 {
+    let range_key = if schema.len() == 2 {
         let (range_key, range_type) = element(1);
         if range_type != "RANGE" {
             return Err(DynamoError::validation(
@@ -181,23 +273,140 @@ pub fn from_create_request(request: &Request, id: String, now: f64) -> Result<Ta
     } else {
         None
     };
+    Ok((hash_key, range_key))
+}
 
-    let key_names: Vec<&str> = std::iter::once(hash_key.as_str()).chain(range_key.as_deref()).collect();
-    let undefined: Vec<&str> =
-        key_names.iter().copied().filter(|key| !attributes.iter().any(|(name, _)| name == key)).collect();
-    if !undefined.is_empty() {
-        let defined: Vec<&str> = attributes.iter().map(|(name, _)| name.as_str()).collect();
-        return Err(DynamoError::invalid_parameter(format!(
-            "Some index key attributes are not defined in AttributeDefinitions. Keys: [{}], AttributeDefinitions: [{}]",
-            undefined.join(", "),
-            defined.join(", ")
-        )));
+fn parse_projection(index: &Value, name: &str) -> Result<Projection> {
+    let Some(projection) = index.get("Projection").filter(|v| !v.is_null()) else {
+        return Err(DynamoError::invalid_parameter(format!("Projection must be specified for index: {name}")));
+    };
+    let non_key = projection.get("NonKeyAttributes").and_then(Value::as_array);
+    match projection.get("ProjectionType").and_then(Value::as_str) {
+        Some("ALL") | None if non_key.is_none() => Ok(Projection::All),
+        Some("KEYS_ONLY") if non_key.is_none() => Ok(Projection::KeysOnly),
+        Some("INCLUDE") => match non_key {
+            Some(attributes) if !attributes.is_empty() => {
+                Ok(Projection::Include(attributes.iter().filter_map(Value::as_str).map(str::to_owned).collect()))
+            }
+            _ => Err(DynamoError::invalid_parameter(format!(
+                "NonKeyAttributes must not be empty when ProjectionType is INCLUDE for index: {name}"
+            ))),
+        },
+        Some(kind) if non_key.is_some() => {
+            Err(DynamoError::invalid_parameter(format!("ProjectionType is {kind}, but NonKeyAttributes is specified")))
+        }
+        Some(other) => Err(validation_error(format!(
+            "Value '{other}' at 'projection.projectionType' failed to satisfy constraint: Member must satisfy enum value set: [ALL, INCLUDE, KEYS_ONLY]"
+        ))),
+        None => Err(DynamoError::invalid_parameter(format!("Unknown ProjectionType for index: {name}"))),
     }
-    if attributes.len() != key_names.len() {
-        return Err(DynamoError::invalid_parameter(
-            "Number of attributes in KeySchema does not exactly match number of attributes defined in AttributeDefinitions",
-        ));
+}
+
+/// Parses one secondary index definition of CreateTable or UpdateTable.
+pub fn parse_index(
+    definition: &Value,
+    global: bool,
+    table_hash: &str,
+    table_has_range: bool,
+    pay_per_request: bool,
+) -> Result<Index> {
+    let name = definition.get("IndexName").and_then(Value::as_str).unwrap_or_default().to_owned();
+    check_table_name(
+        &name,
+        if global { "globalSecondaryIndexes.1.member.indexName" } else { "localSecondaryIndexes.1.member.indexName" },
+    )?;
+    let schema = definition.get("KeySchema").and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[]);
+    let (hash_key, range_key) = parse_key_schema(schema, "keySchema")?;
+    if !global {
+        if !table_has_range {
+            return Err(DynamoError::invalid_parameter(
+                "Table KeySchema does not have a range key, which is required when specifying a LocalSecondaryIndex",
+            ));
+        }
+        if hash_key != table_hash {
+            return Err(DynamoError::invalid_parameter(format!(
+                "Index KeySchema does not have the same leading hash key as table KeySchema for index: {name}. index hash key: {hash_key}, table hash key: {table_hash}"
+            )));
+        }
+        if range_key.is_none() {
+            return Err(DynamoError::invalid_parameter(format!(
+                "Index KeySchema does not have a range key for index: {name}"
+            )));
+        }
     }
+    let projection = parse_projection(definition, &name)?;
+    let throughput = definition.get("ProvisionedThroughput").filter(|v| !v.is_null());
+    let (read_capacity, write_capacity) = match (global, pay_per_request, throughput) {
+        (false, _, _) => (0, 0),
+        (true, true, Some(_)) => {
+            return Err(DynamoError::invalid_parameter(format!(
+                "One or more parameter values were invalid: ProvisionedThroughput should not be specified for index: {name} when BillingMode is PAY_PER_REQUEST"
+            )));
+        }
+        (true, true, None) => (0, 0),
+        (true, false, None) => {
+            return Err(DynamoError::invalid_parameter(format!(
+                "ProvisionedThroughput must be specified for index: {name}"
+            )));
+        }
+        (true, false, Some(throughput)) => (
+            throughput.get("ReadCapacityUnits").and_then(Value::as_u64).unwrap_or(1),
+            throughput.get("WriteCapacityUnits").and_then(Value::as_u64).unwrap_or(1),
+        ),
+    };
+    Ok(Index {
+        name,
+        global,
+        hash_key,
+        range_key,
+        projection,
+        id: uuid::Uuid::new_v4().simple().to_string(),
+        read_capacity,
+        write_capacity,
+    })
+}
+
+/// Parses a `StreamSpecification`; `None` when streams are off.
+pub fn parse_stream(request: &Request, now: f64) -> Result<Option<StreamSettings>> {
+    let Some(spec) = request.member("StreamSpecification") else { return Ok(None) };
+    let enabled = spec.get("StreamEnabled").and_then(Value::as_bool).unwrap_or(false);
+    let view_type = spec.get("StreamViewType").and_then(Value::as_str);
+    if !enabled {
+        if view_type.is_some() {
+            return Err(DynamoError::validation(
+                "One or more parameter values were invalid: StreamViewType must not be set when StreamEnabled is false",
+            ));
+        }
+        return Ok(None);
+    }
+    let view_type = match view_type {
+        Some(kind @ ("KEYS_ONLY" | "NEW_IMAGE" | "OLD_IMAGE" | "NEW_AND_OLD_IMAGES")) => kind.to_owned(),
+        Some(other) => {
+            return Err(validation_error(format!(
+                "Value '{other}' at 'streamSpecification.streamViewType' failed to satisfy constraint: Member must satisfy enum value set: [NEW_IMAGE, OLD_IMAGE, NEW_AND_OLD_IMAGES, KEYS_ONLY]"
+            )));
+        }
+        None => {
+            return Err(DynamoError::validation(
+                "One or more parameter values were invalid: StreamViewType is required when StreamEnabled is true",
+            ));
+        }
+    };
+    let label = chrono::DateTime::from_timestamp_millis((now * 1000.0) as i64)
+        .unwrap_or_default()
+        .format("%Y-%m-%dT%H:%M:%S%.3f")
+        .to_string();
+    Ok(Some(StreamSettings { view_type, label }))
+}
+
+/// Builds a table from a CreateTable request.
+pub fn from_create_request(request: &Request, id: String, now: f64) -> Result<Table> {
+    let name = request.required_str("TableName", "tableName")?;
+    check_table_name(name, "tableName")?;
+    let definitions = request.required_array("AttributeDefinitions", "attributeDefinitions")?;
+    let key_schema = request.required_array("KeySchema", "keySchema")?;
+    let attributes = parse_attributes(definitions)?;
+    let (hash_key, range_key) = parse_key_schema(key_schema, "keySchema")?;
 
     let pay_per_request = match request.optional_str("BillingMode")? {
         None | Some("PROVISIONED") => false,
@@ -208,7 +417,7 @@ pub fn from_create_request(request: &Request, id: String, now: f64) -> Result<Ta
             )));
         }
     };
-    let throughput = request.body.get("ProvisionedThroughput").filter(|v| !v.is_null());
+    let throughput = request.member("ProvisionedThroughput");
     let (read_capacity, write_capacity) = match (pay_per_request, throughput) {
         (true, Some(_)) => {
             return Err(DynamoError::invalid_parameter(
@@ -234,6 +443,73 @@ pub fn from_create_request(request: &Request, id: String, now: f64) -> Result<Ta
         }
     };
 
+    let mut indexes = Vec::new();
+    for (member, global) in [("GlobalSecondaryIndexes", true), ("LocalSecondaryIndexes", false)] {
+        let Some(list) = request.member(member) else { continue };
+        let list = list.as_array().ok_or_else(|| DynamoError::validation(format!("{member} must be a list")))?;
+        if list.is_empty() {
+            return Err(DynamoError::invalid_parameter(format!("List of {member} is empty")));
+        }
+        for definition in list {
+            let index = parse_index(definition, global, &hash_key, range_key.is_some(), pay_per_request)?;
+            if indexes.iter().any(|existing: &Index| existing.name == index.name) {
+                return Err(DynamoError::invalid_parameter(format!("Duplicate index name: {}", index.name)));
+            }
+            indexes.push(index);
+        }
+    }
+    if indexes.iter().filter(|i| !i.global).count() > 5 {
+        return Err(DynamoError::validation(
+            "One or more parameter values were invalid: Number of LocalSecondaryIndexes exceeds per-table limit of 5",
+        ));
+    }
+    if indexes.iter().filter(|i| i.global).count() > 20 {
+        return Err(DynamoError::validation(
+            "One or more parameter values were invalid: GlobalSecondaryIndex count exceeds the per-table limit of 20",
+        ));
+    }
+
+    let mut used: Vec<&str> = vec![hash_key.as_str()];
+    used.extend(range_key.as_deref());
+    for index in &indexes {
+        used.push(&index.hash_key);
+        used.extend(index.range_key.as_deref());
+    }
+    used.sort();
+    used.dedup();
+    let undefined: Vec<&str> =
+        used.iter().copied().filter(|key| !attributes.iter().any(|(name, _)| name == key)).collect();
+    if !undefined.is_empty() {
+        let defined: Vec<&str> = attributes.iter().map(|(name, _)| name.as_str()).collect();
+        return Err(DynamoError::invalid_parameter(format!(
+            "Some index key attributes are not defined in AttributeDefinitions. Keys: [{}], AttributeDefinitions: [{}]",
+            undefined.join(", "),
+            defined.join(", ")
+        )));
+    }
+    if attributes.len() != used.len() {
+        if indexes.is_empty() {
+            return Err(DynamoError::invalid_parameter(
+                "Number of attributes in KeySchema does not exactly match number of attributes defined in AttributeDefinitions",
+            ));
+        }
+        let defined: Vec<&str> = attributes.iter().map(|(name, _)| name.as_str()).collect();
+        return Err(DynamoError::invalid_parameter(format!(
+            "Some AttributeDefinitions are not used. AttributeDefinitions: [{}], keys used: [{}]",
+            defined.join(", "),
+            used.join(", ")
+        )));
+    }
+
+    let mut tags = BTreeMap::new();
+    if let Some(list) = request.member("Tags").and_then(Value::as_array) {
+        for tag in list {
+            let key = tag.get("Key").and_then(Value::as_str).unwrap_or_default();
+            let value = tag.get("Value").and_then(Value::as_str).unwrap_or_default();
+            tags.insert(key.to_owned(), value.to_owned());
+        }
+    }
+
     Ok(Table {
         name: name.to_owned(),
         id,
@@ -244,5 +520,9 @@ pub fn from_create_request(request: &Request, id: String, now: f64) -> Result<Ta
         pay_per_request,
         read_capacity,
         write_capacity,
+        indexes,
+        stream: parse_stream(request, now)?,
+        ttl_attribute: None,
+        tags,
     })
 }

@@ -1,24 +1,40 @@
-//! CreateTable, DescribeTable, ListTables, DeleteTable.
+//! CreateTable, DescribeTable, ListTables, DeleteTable, UpdateTable (with
+//! global secondary index backfill), the Time to Live settings and tags.
+
+use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
 use super::{
     Dynamo, TABLES,
     error::{DynamoError, ErrorKind, Result},
-    request::Request,
+    mutation::{Actor, read_modify_write},
+    request::{Request, validation_error},
     table::{self, Table},
 };
-use crate::records::RecordError;
+use crate::{engine::Segment, records::RecordError};
 
 fn now() -> f64 {
     chrono::Utc::now().timestamp_millis() as f64 / 1000.0
 }
 
+/// Every engine table a DynamoDB table uses: rows, indexes, stream log.
+fn engine_tables(table: &Table) -> Vec<String> {
+    let mut ids = vec![table.id.clone()];
+    ids.extend(table.indexes.iter().map(|index| index.id.clone()));
+    if table.stream.is_some() {
+        ids.push(table.stream_log());
+    }
+    ids
+}
+
 pub async fn create(dynamo: &Dynamo, request: &Request) -> Result<Value> {
     let table = table::from_create_request(request, uuid::Uuid::new_v4().simple().to_string(), now())?;
-    // The engine table first: a crash before the catalog write leaves an
-    // unused engine table, never a catalog entry without rows to hold.
-    dynamo.engine.create_table(&table.id).await?;
+    // Engine tables first: a crash before the catalog write leaves unused
+    // engine tables, never a catalog entry without rows to hold.
+    for id in engine_tables(&table) {
+        dynamo.engine.create_table(&id).await?;
+    }
     let value = serde_json::to_vec(&table).map_err(|error| DynamoError::internal(error.to_string()))?;
     let name = table.name.clone();
     let created = dynamo.catalog(move |records| match records.put(TABLES, &name, &value, Some(0)) {
@@ -27,7 +43,9 @@ pub async fn create(dynamo: &Dynamo, request: &Request) -> Result<Value> {
         Err(error) => Err(error),
     });
     if !created.await? {
-        dynamo.engine.drop_table(&table.id).await?;
+        for id in engine_tables(&table) {
+            dynamo.engine.drop_table(&id).await?;
+        }
         return Err(DynamoError::new(ErrorKind::ResourceInUse, format!("Table already exists: {}", table.name)));
     }
     tracing::info!(table = %table.name, "table created");
@@ -38,28 +56,32 @@ fn missing(name: &str) -> DynamoError {
     DynamoError::new(ErrorKind::ResourceNotFound, format!("Requested resource not found: Table: {name} not found"))
 }
 
-pub async fn describe(dynamo: &Dynamo, request: &Request) -> Result<Value> {
+async fn named_table(dynamo: &Dynamo, request: &Request) -> Result<Table> {
     let name = request.required_str("TableName", "tableName")?;
     table::check_table_name(name, "tableName")?;
-    let table = dynamo.find_table(name).await?.ok_or_else(|| missing(name))?;
+    dynamo.find_table(name).await?.ok_or_else(|| missing(name))
+}
+
+pub async fn describe(dynamo: &Dynamo, request: &Request) -> Result<Value> {
+    let table = named_table(dynamo, request).await?;
     Ok(json!({ "Table": table.describe(&dynamo.region, &dynamo.account_id, "ACTIVE") }))
 }
 
 pub async fn delete(dynamo: &Dynamo, request: &Request) -> Result<Value> {
-    let name = request.required_str("TableName", "tableName")?.to_owned();
-    table::check_table_name(&name, "tableName")?;
-    let table = dynamo.find_table(&name).await?.ok_or_else(|| missing(&name))?;
-    let catalog_name = name.clone();
-    dynamo.catalog(move |records| records.delete(TABLES, &catalog_name, None)).await?;
-    dynamo.engine.drop_table(&table.id).await?;
-    tracing::info!(table = %name, "table deleted");
+    let table = named_table(dynamo, request).await?;
+    let name = table.name.clone();
+    dynamo.catalog(move |records| records.delete(TABLES, &name, None)).await?;
+    for id in engine_tables(&table) {
+        dynamo.engine.drop_table(&id).await?;
+    }
+    tracing::info!(table = %table.name, "table deleted");
     Ok(json!({ "TableDescription": table.describe(&dynamo.region, &dynamo.account_id, "DELETING") }))
 }
 
 pub async fn list(dynamo: &Dynamo, request: &Request) -> Result<Value> {
     let limit = request.optional_u64("Limit", "limit", 1)?.unwrap_or(100);
     if limit > 100 {
-        return Err(super::request::validation_error(format!(
+        return Err(validation_error(format!(
             "Value '{limit}' at 'limit' failed to satisfy constraint: Member must have value less than or equal to 100"
         )));
     }
@@ -74,4 +96,285 @@ pub async fn list(dynamo: &Dynamo, request: &Request) -> Result<Value> {
         response["LastEvaluatedTableName"] = json!(last);
     }
     Ok(response)
+}
+
+/// Replaces a table's catalog entry, if nobody changed it meanwhile.
+async fn save(dynamo: &Dynamo, table: &Table, version: u64) -> Result<()> {
+    let value = serde_json::to_vec(table).map_err(|error| DynamoError::internal(error.to_string()))?;
+    let name = table.name.clone();
+    let saved = dynamo.catalog(move |records| match records.put(TABLES, &name, &value, Some(version)) {
+        Ok(_) => Ok(true),
+        Err(RecordError::VersionMismatch { .. }) => Ok(false),
+        Err(error) => Err(error),
+    });
+    if saved.await? {
+        Ok(())
+    } else {
+        Err(DynamoError::new(
+            ErrorKind::ResourceInUse,
+            format!("Attempt to change a resource which is still in use: Table is being updated: {}", table.name),
+        ))
+    }
+}
+
+/// A table with the version of its catalog entry.
+async fn versioned(dynamo: &Dynamo, request: &Request) -> Result<(Table, u64)> {
+    let name = request.required_str("TableName", "tableName")?.to_owned();
+    table::check_table_name(&name, "tableName")?;
+    let lookup = name.clone();
+    let record = dynamo.catalog(move |records| records.get(TABLES, &lookup)).await?.ok_or_else(|| missing(&name))?;
+    let table = serde_json::from_slice(&record.value).map_err(|error| DynamoError::internal(error.to_string()))?;
+    Ok((table, record.version))
+}
+
+pub async fn update(dynamo: &Dynamo, request: &Request) -> Result<Value> {
+    let (mut table, version) = versioned(dynamo, request).await?;
+    let mut backfill = Vec::new();
+    let mut dropped = Vec::new();
+    let mut changed = false;
+
+    if let Some(definitions) = request.member("AttributeDefinitions").and_then(Value::as_array) {
+        for definition in definitions {
+            let name = definition.get("AttributeName").and_then(Value::as_str).unwrap_or_default();
+            let kind = match definition.get("AttributeType").and_then(Value::as_str) {
+                Some("S") => table::ScalarType::S,
+                Some("N") => table::ScalarType::N,
+                Some("B") => table::ScalarType::B,
+                _ => {
+                    return Err(validation_error(
+                        "Value at 'attributeDefinitions.1.member.attributeType' failed to satisfy constraint: Member must satisfy enum value set: [B, N, S]",
+                    ));
+                }
+            };
+            match table.attribute_type(name) {
+                Some(existing) if existing != kind => {
+                    return Err(DynamoError::invalid_parameter(format!(
+                        "Cannot change the type of attribute {name} from {} to {}",
+                        existing.name(),
+                        kind.name()
+                    )));
+                }
+                Some(_) => {}
+                None => table.attributes.push((name.to_owned(), kind)),
+            }
+        }
+    }
+
+    if let Some(updates) = request.member("GlobalSecondaryIndexUpdates").and_then(Value::as_array) {
+        for update in updates {
+            if let Some(create) = update.get("Create").filter(|v| !v.is_null()) {
+                let index = table::parse_index(
+                    create,
+                    true,
+                    &table.hash_key,
+                    table.range_key.is_some(),
+                    table.pay_per_request,
+                )?;
+                if table.index(&index.name).is_some() {
+                    return Err(DynamoError::invalid_parameter(format!(
+                        "Attempting to create an index which already exists: {}",
+                        index.name
+                    )));
+                }
+                for key in std::iter::once(&index.hash_key).chain(index.range_key.as_ref()) {
+                    if table.attribute_type(key).is_none() {
+                        return Err(DynamoError::invalid_parameter(format!(
+                            "Some index key attributes are not defined in AttributeDefinitions. Keys: [{key}], AttributeDefinitions: [{}]",
+                            table.attributes.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", ")
+                        )));
+                    }
+                }
+                dynamo.engine.create_table(&index.id).await?;
+                backfill.push(index.name.clone());
+                table.indexes.push(index);
+                changed = true;
+            } else if let Some(delete) = update.get("Delete").filter(|v| !v.is_null()) {
+                let name = delete.get("IndexName").and_then(Value::as_str).unwrap_or_default();
+                let position =
+                    table.indexes.iter().position(|index| index.global && index.name == name).ok_or_else(|| {
+                        DynamoError::new(
+                            ErrorKind::ResourceNotFound,
+                            format!("Requested resource not found: Index: {name} not found"),
+                        )
+                    })?;
+                dropped.push(table.indexes.remove(position).id);
+                changed = true;
+            } else if let Some(update) = update.get("Update").filter(|v| !v.is_null()) {
+                let name = update.get("IndexName").and_then(Value::as_str).unwrap_or_default();
+                let index =
+                    table.indexes.iter_mut().find(|index| index.global && index.name == name).ok_or_else(|| {
+                        DynamoError::new(
+                            ErrorKind::ResourceNotFound,
+                            format!("Requested resource not found: Index: {name} not found"),
+                        )
+                    })?;
+                if let Some(throughput) = update.get("ProvisionedThroughput") {
+                    index.read_capacity =
+                        throughput.get("ReadCapacityUnits").and_then(Value::as_u64).unwrap_or(index.read_capacity);
+                    index.write_capacity =
+                        throughput.get("WriteCapacityUnits").and_then(Value::as_u64).unwrap_or(index.write_capacity);
+                }
+                changed = true;
+            }
+        }
+    }
+
+    if let Some(throughput) = request.member("ProvisionedThroughput") {
+        table.read_capacity =
+            throughput.get("ReadCapacityUnits").and_then(Value::as_u64).unwrap_or(table.read_capacity);
+        table.write_capacity =
+            throughput.get("WriteCapacityUnits").and_then(Value::as_u64).unwrap_or(table.write_capacity);
+        changed = true;
+    }
+    match request.optional_str("BillingMode")? {
+        Some("PAY_PER_REQUEST") => {
+            table.pay_per_request = true;
+            changed = true;
+        }
+        Some("PROVISIONED") => {
+            table.pay_per_request = false;
+            changed = true;
+        }
+        _ => {}
+    }
+    if request.member("StreamSpecification").is_some() {
+        let stream = table::parse_stream(request, now())?;
+        match (&table.stream, &stream) {
+            (Some(_), Some(_)) => {
+                return Err(DynamoError::validation(format!("Table already has an enabled stream: {}", table.name)));
+            }
+            (None, None) => {
+                return Err(DynamoError::validation("Stream is already disabled"));
+            }
+            (None, Some(_)) => dynamo.engine.create_table(&format!("{}.stream", table.id)).await?,
+            (Some(_), None) => dropped.push(table.stream_log()),
+        }
+        table.stream = stream;
+        changed = true;
+    }
+    if !changed {
+        return Err(DynamoError::validation(
+            "At least one of ProvisionedThroughput, BillingMode, UpdateStreamEnabled, GlobalSecondaryIndexUpdates or SSESpecification or ReplicaUpdates is required",
+        ));
+    }
+    // The catalog changes before the backfill: writes from now on keep the
+    // new index up to date, and the backfill covers what came before.
+    save(dynamo, &table, version).await?;
+    for id in dropped {
+        dynamo.engine.drop_table(&id).await?;
+    }
+    if !backfill.is_empty() {
+        backfill_indexes(dynamo, &table).await?;
+    }
+    Ok(json!({ "TableDescription": table.describe(&dynamo.region, &dynamo.account_id, "ACTIVE") }))
+}
+
+/// Writes index entries for every existing item. Each item is rewritten
+/// with compare-and-set, so a concurrent write wins over a stale entry.
+async fn backfill_indexes(dynamo: &Dynamo, table: &Table) -> Result<()> {
+    let mut after = None;
+    loop {
+        let rows = dynamo.engine.scan(&table.id, Segment { segment: 0, total: 1 }, after.clone(), 256).await?;
+        let Some(last) = rows.last() else { return Ok(()) };
+        after = Some(last.key.clone());
+        for row in &rows {
+            // Rewriting an item as it is writes its index entries; a stream
+            // sees no change (`old == new` emits no record).
+            read_modify_write(dynamo, table, &row.key, Actor::User, |current| Ok(current.cloned())).await?;
+        }
+    }
+}
+
+pub async fn update_ttl(dynamo: &Dynamo, request: &Request) -> Result<Value> {
+    let (mut table, version) = versioned(dynamo, request).await?;
+    let specification = request.required_object("TimeToLiveSpecification", "timeToLiveSpecification")?;
+    let attribute = specification.get("AttributeName").and_then(Value::as_str).unwrap_or_default();
+    let enabled = specification.get("Enabled").and_then(Value::as_bool).unwrap_or(false);
+    if attribute.is_empty() {
+        return Err(validation_error(
+            "Value null at 'timeToLiveSpecification.attributeName' failed to satisfy constraint: Member must not be null",
+        ));
+    }
+    match (&table.ttl_attribute, enabled) {
+        (Some(_), true) => return Err(DynamoError::validation("TimeToLive is already enabled")),
+        (None, false) => return Err(DynamoError::validation("TimeToLive is already disabled")),
+        (Some(current), false) if current != attribute => {
+            return Err(DynamoError::validation(format!(
+                "TimeToLive is active on a different AttributeName: current AttributeName is {current}"
+            )));
+        }
+        _ => {}
+    }
+    table.ttl_attribute = enabled.then(|| attribute.to_owned());
+    save(dynamo, &table, version).await?;
+    Ok(json!({ "TimeToLiveSpecification": { "AttributeName": attribute, "Enabled": enabled } }))
+}
+
+pub async fn describe_ttl(dynamo: &Dynamo, request: &Request) -> Result<Value> {
+    let table = named_table(dynamo, request).await?;
+    Ok(json!({ "TimeToLiveDescription": match &table.ttl_attribute {
+        Some(attribute) => json!({ "TimeToLiveStatus": "ENABLED", "AttributeName": attribute }),
+        None => json!({ "TimeToLiveStatus": "DISABLED" }),
+    } }))
+}
+
+/// The table a resource ARN names (`arn:aws:dynamodb:{region}:{account}:table/{name}`).
+async fn table_of_arn(dynamo: &Dynamo, request: &Request) -> Result<(Table, u64)> {
+    let arn = request.required_str("ResourceArn", "resourceArn")?;
+    let name = arn
+        .strip_prefix(&format!("arn:aws:dynamodb:{}:{}:table/", dynamo.region, dynamo.account_id))
+        .filter(|rest| !rest.contains('/'))
+        .ok_or_else(|| {
+            DynamoError::validation(format!("Invalid TableArn: Invalid ResourceArn provided as input {arn}"))
+        })?;
+    let lookup = name.to_owned();
+    let record = dynamo.catalog(move |records| records.get(TABLES, &lookup)).await?.ok_or_else(|| {
+        DynamoError::new(
+            ErrorKind::ResourceNotFound,
+            format!("Requested resource not found: ResourcArn: {arn} not found"),
+        )
+    })?;
+    let table = serde_json::from_slice(&record.value).map_err(|error| DynamoError::internal(error.to_string()))?;
+    Ok((table, record.version))
+}
+
+pub async fn tag(dynamo: &Dynamo, request: &Request) -> Result<Value> {
+    let (mut table, version) = table_of_arn(dynamo, request).await?;
+    let tags = request.required_array("Tags", "tags")?;
+    let mut added = BTreeMap::new();
+    for tag in tags {
+        let key = tag.get("Key").and_then(Value::as_str).unwrap_or_default();
+        let value = tag.get("Value").and_then(Value::as_str).unwrap_or_default();
+        if key.is_empty() || key.len() > 128 || value.len() > 256 {
+            return Err(DynamoError::validation(
+                "One or more parameter values were invalid: Tag keys must be 1 to 128 characters and values at most 256",
+            ));
+        }
+        added.insert(key.to_owned(), value.to_owned());
+    }
+    table.tags.extend(added);
+    if table.tags.len() > 50 {
+        return Err(DynamoError::validation(
+            "One or more parameter values were invalid: The number of tags exceeds the limit of 50",
+        ));
+    }
+    save(dynamo, &table, version).await?;
+    Ok(json!({}))
+}
+
+pub async fn untag(dynamo: &Dynamo, request: &Request) -> Result<Value> {
+    let (mut table, version) = table_of_arn(dynamo, request).await?;
+    for key in request.required_array("TagKeys", "tagKeys")? {
+        if let Some(key) = key.as_str() {
+            table.tags.remove(key);
+        }
+    }
+    save(dynamo, &table, version).await?;
+    Ok(json!({}))
+}
+
+pub async fn list_tags(dynamo: &Dynamo, request: &Request) -> Result<Value> {
+    let (table, _) = table_of_arn(dynamo, request).await?;
+    let tags: Vec<Value> = table.tags.iter().map(|(key, value)| json!({ "Key": key, "Value": value })).collect();
+    Ok(json!({ "Tags": tags }))
 }

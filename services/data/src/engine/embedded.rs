@@ -9,7 +9,7 @@ use std::{ops::Bound, sync::Arc};
 use async_trait::async_trait;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, TableError};
 
-use super::{Engine, EngineError, Expect, Key, Result, Row, Segment, Write, segment_of};
+use super::{Change, Engine, EngineError, Expect, Key, Result, Row, Segment, Write, segment_of};
 
 type ItemsTable<'a> = TableDefinition<'a, (&'static [u8], &'static [u8]), &'static [u8]>;
 
@@ -94,6 +94,26 @@ impl Engine for EmbeddedEngine {
         .await
     }
 
+    async fn get_many(&self, keys: Vec<(String, Key)>) -> Result<Vec<Option<Row>>> {
+        self.blocking(move |db| {
+            // One read transaction: every row as of the same commit.
+            let read = db.begin_read().map_err(storage)?;
+            let mut rows = Vec::with_capacity(keys.len());
+            for (table, key) in &keys {
+                let name = redb_name(table);
+                let table = match read.open_table(definition(&name)) {
+                    Ok(table) => table,
+                    Err(TableError::TableDoesNotExist(_)) => return Err(EngineError::NoSuchTable),
+                    Err(error) => return Err(storage(error)),
+                };
+                let address = (key.partition.as_slice(), key.clustering.as_slice());
+                rows.push(table.get(address).map_err(storage)?.map(|stored| decode(address, stored.value())));
+            }
+            Ok(rows)
+        })
+        .await
+    }
+
     async fn write(&self, writes: Vec<Write>) -> Result<()> {
         self.blocking(move |db| {
             let transaction = db.begin_write().map_err(storage)?;
@@ -112,15 +132,33 @@ impl Engine for EmbeddedEngine {
                     // Dropping the transaction without commit discards it.
                     return Err(EngineError::VersionMismatch { index });
                 }
-                match &write.value {
-                    Some(value) => {
+                match &write.change {
+                    Change::Put(value) => {
                         let mut stored = Vec::with_capacity(8 + value.len());
                         stored.extend_from_slice(&(current + 1).to_be_bytes());
                         stored.extend_from_slice(value);
                         table.insert(address, stored.as_slice()).map_err(storage)?;
                     }
-                    None => {
+                    Change::Delete => {
                         table.remove(address).map_err(storage)?;
+                    }
+                    Change::Check => {}
+                    Change::Append(value) => {
+                        let partition = write.key.partition.as_slice();
+                        let next_partition = [partition, &[0]].concat();
+                        let last = table
+                            .range::<(&[u8], &[u8])>((partition, &[][..])..(next_partition.as_slice(), &[][..]))
+                            .map_err(storage)?
+                            .next_back()
+                            .transpose()
+                            .map_err(storage)?
+                            .and_then(|(key, _)| key.value().1.try_into().ok().map(u64::from_be_bytes))
+                            .unwrap_or(0);
+                        let sequence = (last + 1).to_be_bytes();
+                        let mut stored = Vec::with_capacity(8 + value.len());
+                        stored.extend_from_slice(&1u64.to_be_bytes());
+                        stored.extend_from_slice(value);
+                        table.insert((partition, &sequence[..]), stored.as_slice()).map_err(storage)?;
                     }
                 }
             }
@@ -237,7 +275,7 @@ mod tests {
     }
 
     fn put(table: &str, k: Key, value: &[u8], expect: Expect) -> Write {
-        Write { table: table.into(), key: k, value: Some(value.to_vec()), expect }
+        Write::put(table, k, value.to_vec(), expect)
     }
 
     #[tokio::test]
@@ -303,6 +341,38 @@ mod tests {
         let first = engine.scan("t", Segment { segment: 0, total: 1 }, None, 10).await.unwrap();
         let next = engine.scan("t", Segment { segment: 0, total: 1 }, Some(first[9].key.clone()), 100).await.unwrap();
         assert_eq!(first.len() + next.len(), 50);
+    }
+
+    #[tokio::test]
+    async fn appends_number_a_log_in_commit_order() {
+        let (_dir, engine) = engine();
+        engine.create_table("log").await.unwrap();
+        for value in [b"a", b"b", b"c"] {
+            let append = Write {
+                table: "log".into(),
+                key: key(b"shard", b""),
+                change: Change::Append(value.to_vec()),
+                expect: Expect::Anything,
+            };
+            engine.write(vec![append]).await.unwrap();
+        }
+        let rows = engine.query("log", b"shard", (Bound::Unbounded, Bound::Unbounded), false, 10).await.unwrap();
+        let sequences: Vec<u64> =
+            rows.iter().map(|r| u64::from_be_bytes(r.key.clustering.clone().try_into().unwrap())).collect();
+        assert_eq!(sequences, [1, 2, 3]);
+        assert_eq!(rows[2].value, b"c");
+        let check = Write {
+            table: "log".into(),
+            key: key(b"shard", &2u64.to_be_bytes()),
+            change: Change::Check,
+            expect: Expect::Version(1),
+        };
+        engine.write(vec![check]).await.unwrap();
+        let many = engine
+            .get_many(vec![("log".into(), key(b"shard", &1u64.to_be_bytes())), ("log".into(), key(b"x", b""))])
+            .await
+            .unwrap();
+        assert!(many[0].is_some() && many[1].is_none());
     }
 
     #[tokio::test]

@@ -37,14 +37,37 @@ pub enum Expect {
     Version(u64),
 }
 
+/// What a write does to its row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    Put(Vec<u8>),
+    Delete,
+    /// Writes nothing: only the expectation is checked (a transaction's
+    /// ConditionCheck).
+    Check,
+    /// Appends a row to a log partition: the engine picks the clustering
+    /// key, the next 8-byte big-endian sequence number of the partition, in
+    /// the same atomic write, so log order is commit order.
+    Append(Vec<u8>),
+}
+
 /// One write of an atomic batch.
 #[derive(Debug, Clone)]
 pub struct Write {
     pub table: String,
     pub key: Key,
-    /// `None` deletes the row.
-    pub value: Option<Vec<u8>>,
+    pub change: Change,
     pub expect: Expect,
+}
+
+impl Write {
+    pub fn put(table: &str, key: Key, value: Vec<u8>, expect: Expect) -> Self {
+        Self { table: table.to_owned(), key, change: Change::Put(value), expect }
+    }
+
+    pub fn delete(table: &str, key: Key, expect: Expect) -> Self {
+        Self { table: table.to_owned(), key, change: Change::Delete, expect }
+    }
 }
 
 /// Which share of a table a scan reads: rows whose partition hashes to
@@ -73,6 +96,8 @@ pub trait Engine: Send + Sync + std::fmt::Debug + 'static {
     async fn create_table(&self, table: &str) -> Result<()>;
     async fn drop_table(&self, table: &str) -> Result<()>;
     async fn get(&self, table: &str, key: &Key) -> Result<Option<Row>>;
+    /// Reads several rows as of one moment (a transaction's reads).
+    async fn get_many(&self, keys: Vec<(String, Key)>) -> Result<Vec<Option<Row>>>;
     /// Applies `writes` all or none: every expectation must hold.
     async fn write(&self, writes: Vec<Write>) -> Result<()>;
     /// Rows of one partition whose clustering key is within the bounds, in

@@ -1,0 +1,192 @@
+//! How a change to an item becomes engine writes: the item's row, its
+//! entries in every secondary index, and its stream record, all in one
+//! atomic engine write, so indexes and streams never disagree with the
+//! table. Writes that depend on the current item read it and commit with
+//! compare-and-set on its version, retrying when another writer got there
+//! first.
+
+use serde_json::json;
+
+use super::{
+    Dynamo,
+    error::{DynamoError, Result},
+    expr::ast::{Path, PathElement},
+    expr::eval::project,
+    keys,
+    table::{Index, Projection, Table},
+    value::{Item, item_from_json, item_size, item_to_json},
+};
+use crate::engine::{Change, EngineError, Expect, Key, Write};
+
+/// Compare-and-set attempts before a write gives up under contention.
+const MAX_ATTEMPTS: usize = 10_000;
+/// The shard of a table's stream log (nubo keeps one per table).
+pub const STREAM_SHARD: &[u8] = b"shardId-00000001";
+
+pub fn encode_item(item: &Item) -> Vec<u8> {
+    item_to_json(item).to_string().into_bytes()
+}
+
+pub fn decode_item(bytes: &[u8]) -> Result<Item> {
+    let json: serde_json::Value = serde_json::from_slice(bytes)
+        .map_err(|error| DynamoError::internal(format!("stored item is unreadable: {error}")))?;
+    item_from_json(&json)
+}
+
+/// The attributes an index entry keeps of an item.
+pub fn project_for_index(table: &Table, index: &Index, item: &Item) -> Item {
+    match &index.projection {
+        Projection::All => item.clone(),
+        projection => {
+            let mut names: Vec<&str> = table.key_names();
+            names.push(&index.hash_key);
+            names.extend(index.range_key.as_deref());
+            if let Projection::Include(extra) = projection {
+                names.extend(extra.iter().map(String::as_str));
+            }
+            let paths: Vec<Path> = names.into_iter().map(|name| vec![PathElement::Name(name.to_owned())]).collect();
+            project(item, &paths)
+        }
+    }
+}
+
+/// Whether a table needs the current item before writing a new one.
+pub fn needs_old_item(table: &Table) -> bool {
+    !table.indexes.is_empty() || table.stream.is_some()
+}
+
+/// Who made a change; TTL deletions are the service's, shown in streams.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Actor {
+    User,
+    TimeToLive,
+}
+
+/// The engine writes that take an item from `old` to `new`.
+pub fn item_writes(
+    table: &Table,
+    key: &Key,
+    old: Option<&Item>,
+    new: Option<&Item>,
+    expect: Expect,
+    actor: Actor,
+) -> Result<Vec<Write>> {
+    let mut writes = vec![match new {
+        Some(item) => Write::put(&table.id, key.clone(), encode_item(item), expect),
+        None => Write::delete(&table.id, key.clone(), expect),
+    }];
+    for index in &table.indexes {
+        let old_entry = old.map(|item| keys::of_index_entry(table, index, item)).transpose()?.flatten();
+        let new_entry = new.map(|item| keys::of_index_entry(table, index, item)).transpose()?.flatten();
+        if let Some(old_entry) = &old_entry
+            && new_entry.as_ref() != Some(old_entry)
+        {
+            writes.push(Write::delete(&index.id, old_entry.clone(), Expect::Anything));
+        }
+        if let (Some(entry), Some(item)) = (new_entry, new) {
+            writes.push(Write::put(
+                &index.id,
+                entry,
+                encode_item(&project_for_index(table, index, item)),
+                Expect::Anything,
+            ));
+        }
+    }
+    if let Some(stream) = &table.stream
+        && old != new
+    {
+        let event = match (old, new) {
+            (None, Some(_)) => "INSERT",
+            (Some(_), Some(_)) => "MODIFY",
+            _ => "REMOVE",
+        };
+        let keys_item = keys::attributes_of(table, new.or(old).unwrap_or(&Item::new()));
+        let mut record = json!({
+            "eventName": event,
+            "ApproximateCreationDateTime": chrono::Utc::now().timestamp(),
+            "Keys": item_to_json(&keys_item),
+            "SizeBytes": new.or(old).map(item_size).unwrap_or(0),
+            "StreamViewType": stream.view_type,
+        });
+        if matches!(stream.view_type.as_str(), "NEW_IMAGE" | "NEW_AND_OLD_IMAGES")
+            && let Some(new) = new
+        {
+            record["NewImage"] = item_to_json(new);
+        }
+        if matches!(stream.view_type.as_str(), "OLD_IMAGE" | "NEW_AND_OLD_IMAGES")
+            && let Some(old) = old
+        {
+            record["OldImage"] = item_to_json(old);
+        }
+        if actor == Actor::TimeToLive {
+            record["userIdentity"] = json!({ "Type": "Service", "PrincipalId": "dynamodb.amazonaws.com" });
+        }
+        writes.push(Write {
+            table: table.stream_log(),
+            key: Key { partition: STREAM_SHARD.to_vec(), clustering: Vec::new() },
+            change: Change::Append(record.to_string().into_bytes()),
+            expect: Expect::Anything,
+        });
+    }
+    Ok(writes)
+}
+
+/// What a conditional write changed: the item before and after.
+pub struct Outcome {
+    pub old: Option<Item>,
+    pub new: Option<Item>,
+}
+
+/// Reads the item at `key`, lets `decide` compute its next state, and
+/// commits it if nobody wrote in between, else tries again.
+pub async fn read_modify_write(
+    dynamo: &Dynamo,
+    table: &Table,
+    key: &Key,
+    actor: Actor,
+    decide: impl Fn(Option<&Item>) -> Result<Option<Item>>,
+) -> Result<Outcome> {
+    for _ in 0..MAX_ATTEMPTS {
+        let row = dynamo.engine.get(&table.id, key).await?;
+        let old = row.as_ref().map(|row| decode_item(&row.value)).transpose()?;
+        let new = decide(old.as_ref())?;
+        let expect = Expect::Version(row.map_or(0, |row| row.version));
+        let writes = item_writes(table, key, old.as_ref(), new.as_ref(), expect, actor)?;
+        match dynamo.engine.write(writes).await {
+            Ok(()) => return Ok(Outcome { old, new }),
+            Err(EngineError::VersionMismatch { .. }) => continue,
+            Err(error) => return Err(error.into()),
+        }
+    }
+    Err(DynamoError::internal("The item was written concurrently too often; retry the request"))
+}
+
+/// Writes several items at once (BatchWriteItem): `None` deletes. Reads
+/// the current items first only when indexes or streams need them.
+pub async fn write_items(dynamo: &Dynamo, changes: Vec<(Table, Key, Option<Item>)>) -> Result<()> {
+    if !changes.iter().any(|(table, _, _)| needs_old_item(table)) {
+        let mut writes = Vec::new();
+        for (table, key, new) in &changes {
+            writes.extend(item_writes(table, key, None, new.as_ref(), Expect::Anything, Actor::User)?);
+        }
+        return Ok(dynamo.engine.write(writes).await?);
+    }
+    for _ in 0..MAX_ATTEMPTS {
+        let rows = dynamo
+            .engine
+            .get_many(changes.iter().map(|(table, key, _)| (table.id.clone(), key.clone())).collect())
+            .await?;
+        let mut writes = Vec::new();
+        for ((table, key, new), row) in changes.iter().zip(rows) {
+            let old = row.as_ref().map(|row| decode_item(&row.value)).transpose()?;
+            let expect = Expect::Version(row.map_or(0, |row| row.version));
+            writes.extend(item_writes(table, key, old.as_ref(), new.as_ref(), expect, Actor::User)?);
+        }
+        match dynamo.engine.write(writes).await {
+            Ok(()) => return Ok(()),
+            Err(EngineError::VersionMismatch { .. }) => continue,
+            Err(error) => return Err(error.into()),
+        }
+    }
+    Err(DynamoError::internal("The items were written concurrently too often; retry the request"))
+}
