@@ -165,7 +165,7 @@ async fn items_with_conditions_and_return_values() {
         .update_item()
         .table_name("items")
         .key("pk", s("a"))
-        .update_expression("SET tiny = tiny + :two, tags = :tags, l = list_append(if_not_exists(l, :empty), :one_list) ADD counter :one REMOVE big")
+        .update_expression("SET tiny = tiny + :two, tags = :tags, l = list_append(if_not_exists(l, :empty), :one_list) ADD visits :one REMOVE big")
         .expression_attribute_values(":two", n("0.2"))
         .expression_attribute_values(":tags", AV::Ss(vec!["x".into(), "y".into()]))
         .expression_attribute_values(":empty", AV::L(vec![]))
@@ -177,7 +177,7 @@ async fn items_with_conditions_and_return_values() {
         .unwrap();
     let attributes = updated.attributes().unwrap();
     assert_eq!(attributes["tiny"], n("0.3"), "decimal arithmetic, never floats");
-    assert_eq!(attributes["counter"], n("1"));
+    assert_eq!(attributes["visits"], n("1"));
     assert_eq!(attributes["l"], AV::L(vec![n("1")]));
     assert!(!attributes.contains_key("big"));
 
@@ -201,7 +201,7 @@ async fn items_with_conditions_and_return_values() {
         .send()
         .await
         .unwrap();
-    assert_eq!(old.attributes().unwrap()["counter"], n("1"));
+    assert_eq!(old.attributes().unwrap()["visits"], n("1"));
     assert!(client.get_item().table_name("items").key("pk", s("a")).send().await.unwrap().item().is_none());
 
     // UpdateItem creates the item when missing.

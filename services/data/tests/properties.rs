@@ -93,16 +93,24 @@ fn leaf() -> impl Strategy<Value = (String, Condition)> {
         }),
         path().prop_map(|(t, p)| (format!("attribute_exists({t})"), Condition::AttributeExists(p))),
         path().prop_map(|(t, p)| (format!("attribute_not_exists({t})"), Condition::AttributeNotExists(p))),
-        (path(), operand()).prop_map(|((pt, p), (ot, o))| (format!("begins_with({pt}, {ot})"), Condition::BeginsWith(Operand::Path(p), o))),
-        (path(), operand()).prop_map(|((pt, p), (ot, o))| (format!("contains({pt}, {ot})"), Condition::Contains(Operand::Path(p), o))),
+        (path(), operand()).prop_map(|((pt, p), (ot, o))| (
+            format!("begins_with({pt}, {ot})"),
+            Condition::BeginsWith(Operand::Path(p), o)
+        )),
+        (path(), operand())
+            .prop_map(|((pt, p), (ot, o))| (format!("contains({pt}, {ot})"), Condition::Contains(Operand::Path(p), o))),
     ]
 }
 
 fn condition() -> impl Strategy<Value = (String, Condition)> {
     leaf().prop_recursive(4, 24, 2, |inner| {
         prop_oneof![
-            (inner.clone(), inner.clone()).prop_map(|((lt, l), (rt, r))| (format!("({lt}) AND ({rt})"), Condition::And(Box::new(l), Box::new(r)))),
-            (inner.clone(), inner.clone()).prop_map(|((lt, l), (rt, r))| (format!("({lt}) or ({rt})"), Condition::Or(Box::new(l), Box::new(r)))),
+            (inner.clone(), inner.clone()).prop_map(|((lt, l), (rt, r))| (
+                format!("({lt}) AND ({rt})"),
+                Condition::And(Box::new(l), Box::new(r))
+            )),
+            (inner.clone(), inner.clone())
+                .prop_map(|((lt, l), (rt, r))| (format!("({lt}) or ({rt})"), Condition::Or(Box::new(l), Box::new(r)))),
             inner.prop_map(|(t, c)| (format!("NOT ({t})"), Condition::Not(Box::new(c)))),
         ]
     })
@@ -110,9 +118,8 @@ fn condition() -> impl Strategy<Value = (String, Condition)> {
 
 /// A number as DynamoDB accepts it, with the exact value it stands for.
 fn number() -> impl Strategy<Value = String> {
-    (any::<bool>(), "[1-9][0-9]{0,37}", -120i32..100).prop_map(|(negative, digits, exponent)| {
-        format!("{}{}E{exponent}", if negative { "-" } else { "" }, digits)
-    })
+    (any::<bool>(), "[1-9][0-9]{0,37}", -120i32..100)
+        .prop_map(|(negative, digits, exponent)| format!("{}{}E{exponent}", if negative { "-" } else { "" }, digits))
 }
 
 proptest! {

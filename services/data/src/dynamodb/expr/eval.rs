@@ -187,7 +187,7 @@ mod tests {
             "n": { "N": "10" },
             "tags": { "SS": ["red", "blue"] },
             "m": { "M": { "x": { "N": "1" }, "y": { "L": [{ "S": "a" }, { "S": "b" }, { "S": "c" }] } } },
-            "list": { "L": [{ "N": "1" }, { "S": "two" }] },
+            "arr": { "L": [{ "N": "1" }, { "S": "two" }] },
         }))
         .unwrap()
     }
@@ -214,14 +214,14 @@ mod tests {
         assert!(holds("n BETWEEN :five AND :ten"));
         assert!(holds("n IN (:five, :ten)"));
         assert!(!holds("id > :five"), "different types never compare");
-        assert!(holds("missing <> :five"));
-        assert!(!holds("missing = :five"));
+        assert!(holds("absent <> :five"));
+        assert!(!holds("absent = :five"));
     }
 
     #[test]
     fn functions() {
         assert!(holds("begins_with(id, :ab)"));
-        assert!(holds("contains(tags, :red) AND contains(list, :two)"));
+        assert!(holds("contains(tags, :red) AND contains(arr, :two)"));
         assert!(holds("attribute_type(tags, :ss)"));
         assert!(holds("attribute_exists(m.y[2]) AND attribute_not_exists(m.y[3])"));
         assert!(holds("size(m.y) = :five OR size(tags) < :five"));
@@ -231,14 +231,14 @@ mod tests {
     #[test]
     fn projections_keep_structure() {
         let mut placeholders = Placeholders::default();
-        let paths = parse_projection("id, m.y[2], m.y[0], list[1]", &mut placeholders).unwrap();
+        let paths = parse_projection("id, m.y[2], m.y[0], arr[1]", &mut placeholders).unwrap();
         let projected = project(&item(), &paths);
         assert_eq!(
             crate::dynamodb::value::item_to_json(&projected),
             serde_json::json!({
                 "id": { "S": "abc" },
                 "m": { "M": { "y": { "L": [{ "S": "a" }, { "S": "c" }] } } },
-                "list": { "L": [{ "S": "two" }] },
+                "arr": { "L": [{ "S": "two" }] },
             })
         );
     }

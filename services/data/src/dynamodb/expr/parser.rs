@@ -129,6 +129,11 @@ impl<'a> Parser<'a> {
     fn name(&mut self) -> Result<String> {
         match self.peek().cloned() {
             Some(Token::Word(word)) => {
+                if is_reserved(&word) {
+                    return Err(self
+                        .kind
+                        .invalid(format!("Attribute name is a reserved keyword; reserved keyword: {word}")));
+                }
                 self.position += 1;
                 Ok(word)
             }
@@ -436,6 +441,17 @@ impl<'a> Parser<'a> {
     }
 }
 
+/// DynamoDB's reserved words, which a bare attribute name may not be.
+const RESERVED_WORDS: &str = include_str!("reserved_words.txt");
+
+fn is_reserved(word: &str) -> bool {
+    use std::sync::OnceLock;
+    static WORDS: OnceLock<std::collections::HashSet<&'static str>> = OnceLock::new();
+    let words = WORDS
+        .get_or_init(|| RESERVED_WORDS.lines().filter(|line| !line.starts_with('#') && !line.is_empty()).collect());
+    words.contains(word.to_ascii_uppercase().as_str())
+}
+
 fn check_type_name(kind: ExpressionKind, value: &AttributeValue) -> Result<()> {
     const TYPES: &[&str] = &["S", "SS", "N", "NS", "B", "BS", "BOOL", "NULL", "L", "M"];
     match value {
@@ -546,9 +562,9 @@ mod tests {
     #[test]
     fn paths_resolve_placeholders_and_indexes() {
         let mut p = placeholders();
-        let parsed = parse_condition(ExpressionKind::Condition, "#n.inner[2].#k = :s", &mut p).unwrap();
+        let parsed = parse_condition(ExpressionKind::Condition, "#n.nested[2].#k = :s", &mut p).unwrap();
         let Condition::Compare(Operand::Path(path), Comparator::Eq, Operand::Value(_)) = parsed else { panic!() };
-        assert_eq!(path, vec![name("name"), name("inner"), PathElement::Index(2), name("key word")]);
+        assert_eq!(path, vec![name("name"), name("nested"), PathElement::Index(2), name("key word")]);
     }
 
     #[test]
@@ -605,6 +621,14 @@ mod tests {
         );
         assert!(error("attribute_type(a, :v)").contains("Incorrect operand type"));
         assert_eq!(error(""), "Invalid ConditionExpression: The expression can not be empty;");
+        assert_eq!(
+            error("status = :v"),
+            "Invalid ConditionExpression: Attribute name is a reserved keyword; reserved keyword: status"
+        );
+        assert_eq!(
+            error("a.Total = :v"),
+            "Invalid ConditionExpression: Attribute name is a reserved keyword; reserved keyword: Total"
+        );
     }
 
     #[test]

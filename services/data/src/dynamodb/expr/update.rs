@@ -242,7 +242,7 @@ mod tests {
     fn set_arithmetic_functions_and_nesting() {
         let updated = run(
             serde_json::json!({ "n": { "N": "1" }, "l": { "L": [{ "N": "1" }] }, "m": { "M": {} } }),
-            "SET n = n + :one, l = list_append(l, :more), fresh = if_not_exists(fresh, :one), m.k = :one, other = if_not_exists(n, :one)",
+            "SET n = n + :one, l = list_append(l, :more), fresh = if_not_exists(fresh, :one), m.k = :one, copied = if_not_exists(n, :one)",
             serde_json::json!({ ":one": { "N": "1" }, ":more": { "L": [{ "N": "2" }] } }),
         )
         .unwrap();
@@ -250,14 +250,14 @@ mod tests {
         assert_eq!(updated["l"], serde_json::json!({ "L": [{ "N": "1" }, { "N": "2" }] }));
         assert_eq!(updated["fresh"], serde_json::json!({ "N": "1" }));
         assert_eq!(updated["m"], serde_json::json!({ "M": { "k": { "N": "1" } } }));
-        assert_eq!(updated["other"], serde_json::json!({ "N": "1" }), "operands see the item before the update");
+        assert_eq!(updated["copied"], serde_json::json!({ "N": "1" }), "operands see the item before the update");
     }
 
     #[test]
     fn remove_add_delete() {
         let updated = run(
             serde_json::json!({ "l": { "L": [{ "N": "0" }, { "N": "1" }, { "N": "2" }] }, "s": { "SS": ["a", "b"] }, "gone": { "S": "x" }, "c": { "N": "5" } }),
-            "REMOVE l[0], l[2], gone ADD c :two, new :two, s :c DELETE s :a",
+            "REMOVE l[0], l[2], gone ADD c :two, added :two, s :c DELETE s :a",
             serde_json::json!({ ":two": { "N": "2" }, ":c": { "SS": ["c"] }, ":a": { "SS": ["a"] } }),
         );
         let error = updated.unwrap_err();
@@ -268,14 +268,14 @@ mod tests {
         );
         let updated = run(
             serde_json::json!({ "l": { "L": [{ "N": "0" }, { "N": "1" }, { "N": "2" }] }, "s": { "SS": ["a", "b"] }, "gone": { "S": "x" }, "c": { "N": "5" } }),
-            "REMOVE l[0], l[2], gone ADD c :two, new :two DELETE s :a",
+            "REMOVE l[0], l[2], gone ADD c :two, added :two DELETE s :a",
             serde_json::json!({ ":two": { "N": "2" }, ":a": { "SS": ["a", "b"] } }),
         )
         .unwrap();
         assert_eq!(updated["l"], serde_json::json!({ "L": [{ "N": "1" }] }));
         assert!(updated.get("gone").is_none());
         assert_eq!(updated["c"], serde_json::json!({ "N": "7" }));
-        assert_eq!(updated["new"], serde_json::json!({ "N": "2" }));
+        assert_eq!(updated["added"], serde_json::json!({ "N": "2" }));
         assert!(updated.get("s").is_none(), "an emptied set disappears");
     }
 
