@@ -15,9 +15,9 @@ use proptest::prelude::*;
 
 fn values() -> Vec<(&'static str, AttributeValue)> {
     vec![
-        (":v0", AttributeValue::N("1".parse().unwrap())),
+        (":v0", AttributeValue::N("1".parse().expect("a number"))),
         (":v1", AttributeValue::S("s".into())),
-        (":v2", AttributeValue::N("2".parse().unwrap())),
+        (":v2", AttributeValue::N("2".parse().expect("a number"))),
         (":v3", AttributeValue::L(vec![AttributeValue::Null])),
     ]
 }
