@@ -2,7 +2,7 @@
 
 CARGO ?= cargo
 
-.PHONY: up test lint build deps fmt
+.PHONY: up test test-cql test-dynamodb lint build deps fmt fuzz
 
 ## Run every service in one process (state in ./.nubo, dev keys test/test).
 up:
@@ -11,6 +11,21 @@ up:
 ## Install what the test suite needs, build nubo, run every test.
 test: deps build
 	$(CARGO) test --workspace
+
+## The DynamoDB suites again, on the CQL engine against a real Cassandra
+## node started for the run (fetched from Maven Central on first use).
+test-cql: deps build
+	./e2e/cql-node/run-with-node.sh $(CARGO) test -p nubo-e2e --test dynamodb --test dynamodb_features
+
+## The DynamoDB suites on whatever NUBO_TEST_SCYLLA=host:port names (a real
+## ScyllaDB node), or on the embedded engine when it is unset.
+test-dynamodb: deps build
+	$(CARGO) test -p nubo-e2e --test dynamodb --test dynamodb_features
+
+## Bounded fuzzing of the expression and item parsers (needs a nightly toolchain and cargo-fuzz).
+fuzz:
+	cd services/data && cargo +nightly fuzz run expressions -- -max_total_time=120
+	cd services/data && cargo +nightly fuzz run attribute_values -- -max_total_time=60
 
 ## Formatting and clippy, warnings as errors.
 lint:

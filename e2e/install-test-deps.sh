@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs beyond Rust: the interpreters of the
 # python and nodejs function runtimes, on the PATH execution environments
-# see (/usr/local/bin:/usr/bin:/bin). Uses apt when run as root on Debian;
-# otherwise says exactly what to install.
+# see (/usr/local/bin:/usr/bin:/bin), and Java with Maven for the CQL node.
+# Uses apt when run as root on Debian; otherwise says exactly what to install.
 set -euo pipefail
 
 runtime_path=/usr/local/bin:/usr/bin:/bin
@@ -11,6 +11,9 @@ command -v cargo > /dev/null || { echo "cargo is missing: install Rust with rust
 PATH=$runtime_path command -v python3 > /dev/null || missing+=(python3)
 PATH=$runtime_path command -v node > /dev/null || missing+=(nodejs)
 command -v make > /dev/null || missing+=(make)
+# The CQL engine suite runs a Cassandra node: a JDK (11 or 17) and Maven.
+command -v java > /dev/null || missing+=(default-jre-headless)
+command -v mvn > /dev/null || missing+=(maven)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

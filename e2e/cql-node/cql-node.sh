@@ -139,7 +139,8 @@ launch() {
   local opts=(
     -Xms512m "-Xmx${CQL_NODE_HEAP:-1g}" -Xss512k
     -XX:+UseG1GC -XX:+ParallelRefProcEnabled -XX:MaxGCPauseMillis=300
-    -XX:+HeapDumpOnOutOfMemoryError "-XX:HeapDumpPath=$dir"
+    # A node out of memory may have lost writes; better gone than wrong.
+    -XX:+ExitOnOutOfMemoryError
     -XX:+UseThreadPriorities -XX:+PerfDisableSharedMem
     -ea -da:net.openhft...
     -Djava.net.preferIPv4Stack=true
@@ -178,6 +179,7 @@ launch() {
     "-Dlogback.configurationFile=file://$dir/logback.xml"
     -Dcassandra-foreground=yes
     "-Dcassandra.storagedir=$dir"
+    "-Dcassandra.triggers_dir=$dir/triggers"
     # JMX on loopback only, so nodetool can reach the node when debugging.
     "-Dcassandra.jmx.local.port=$jmx"
     # A lone node has no peers to wait for: skip the gossip and ring waits.
@@ -201,7 +203,7 @@ start() {
   command -v "$java_bin" > /dev/null || die "java not found (install a JDK 17 or set JAVA_HOME)"
   local lib
   lib=$(ensure_lib "$dir")
-  mkdir -p "$dir"/{data,commitlog,saved_caches,hints,cdc_raw}
+  mkdir -p "$dir"/{data,commitlog,saved_caches,hints,cdc_raw,triggers}
 
   local timeout=${CQL_NODE_TIMEOUT:-120} attempt native storage jmx pid deadline
   # Ports are only probed, not reserved, so another process may take one

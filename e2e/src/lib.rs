@@ -184,6 +184,7 @@ pub struct Nubo {
     pub process: Process,
     pub ports: BTreeMap<ServiceName, Ports>,
     state_dir: PathBuf,
+    settings: Vec<(String, String)>,
 }
 
 impl Nubo {
@@ -197,13 +198,16 @@ impl Nubo {
         Self::up_on(state_dir, ports).await
     }
 
-    /// Starts `nubo up` with extra `NUBO_*` settings.
+    /// Starts `nubo up` with extra `NUBO_*` settings, on the data engine
+    /// the suite runs against (see [`data_engine_settings`]).
     pub async fn up_with(state_dir: &Path, settings: &[(&str, &str)]) -> Self {
         let ports = ServiceName::ALL
             .into_iter()
             .map(|service| (service, Ports { http: 0, grpc: 0, edge: (service == ServiceName::Gateway).then_some(0) }))
             .collect();
-        let settings = settings.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        let mut settings: Vec<(String, String)> =
+            settings.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        settings.extend(data_engine_settings());
         Self::start(state_dir, ports, settings).await
     }
 
@@ -216,7 +220,7 @@ impl Nubo {
     async fn start(state_dir: &Path, requested: BTreeMap<ServiceName, Ports>, settings: Vec<(String, String)>) -> Self {
         let mut env: Vec<(String, String)> =
             requested.iter().flat_map(|(service, ports)| ports.env(*service)).collect();
-        env.extend(settings);
+        env.extend(settings.iter().cloned());
         let log = state_dir.with_extension(format!(
             "log.{}",
             SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)
@@ -237,21 +241,21 @@ impl Nubo {
         for service_ports in ports.values() {
             wait_healthy(&mut process, &format!("http://127.0.0.1:{}", service_ports.http)).await;
         }
-        Self { process, ports, state_dir: state_dir.to_owned() }
+        Self { process, ports, state_dir: state_dir.to_owned(), settings }
     }
 
     /// Stops with SIGTERM and starts again on the same public ports and state.
     pub async fn restart(mut self) -> Self {
         let status = self.process.stop();
         assert!(status.success(), "nubo exited with {status} on SIGTERM\n{}", self.process.log());
-        Self::up_on(&self.state_dir.clone(), self.ports.clone()).await
+        Self::start(&self.state_dir.clone(), self.ports.clone(), self.settings.clone()).await
     }
 
     /// Kills the process with SIGKILL and starts it again on the same
     /// public ports and state.
     pub async fn crash_and_restart(mut self) -> Self {
         self.process.crash();
-        Self::up_on(&self.state_dir.clone(), self.ports.clone()).await
+        Self::start(&self.state_dir.clone(), self.ports.clone(), self.settings.clone()).await
     }
 
     pub fn http_url(&self, service: ServiceName) -> String {
@@ -261,6 +265,20 @@ impl Nubo {
     /// The AWS edge, which takes every AWS API.
     pub fn edge_url(&self) -> String {
         format!("http://127.0.0.1:{}", self.ports[&ServiceName::Gateway].edge.expect("the gateway has an edge"))
+    }
+}
+
+/// Settings that put the data service on a CQL cluster when the suite is
+/// run against one: `NUBO_TEST_SCYLLA=host:port` (a real ScyllaDB) or
+/// `NUBO_TEST_CQL=host:port` (the Cassandra node `make test-cql` starts).
+/// Empty otherwise: the embedded engine.
+pub fn data_engine_settings() -> Vec<(String, String)> {
+    let node = std::env::var("NUBO_TEST_SCYLLA").or_else(|_| std::env::var("NUBO_TEST_CQL"));
+    match node {
+        Ok(node) if !node.is_empty() => {
+            vec![("NUBO_DATA__ENGINE".into(), "cql".into()), ("NUBO_DATA__CQL__NODES".into(), format!("[\"{node}\"]"))]
+        }
+        _ => Vec::new(),
     }
 }
 

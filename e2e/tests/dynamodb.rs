@@ -49,7 +49,7 @@ fn check(error: &impl ProvideErrorMetadata, code: &str, message: &str) {
 
 async fn nubo() -> (tempfile::TempDir, Nubo, Client) {
     let state = tempfile::tempdir().unwrap();
-    let nubo = Nubo::up(&state.path().join("state")).await;
+    let nubo = Nubo::up_with(&state.path().join("state"), &[]).await;
     let client = dynamodb_client(&nubo.http_url(ServiceName::Data));
     (state, nubo, client)
 }

@@ -23,8 +23,10 @@ pub struct Config {
     /// The DynamoDB API, `/health` and `/metrics`.
     pub http_port: u16,
     pub grpc_port: u16,
-    /// Which engine keeps the tables; only `embedded` exists so far.
+    /// Which engine keeps the tables.
     pub engine: EngineKind,
+    /// The cluster of the `cql` engine.
+    pub cql: engine::cql::CqlConfig,
     /// Seconds between sweeps for items whose Time to Live has passed.
     pub ttl_sweep_secs: u64,
 }
@@ -34,11 +36,19 @@ pub struct Config {
 pub enum EngineKind {
     /// `redb` under `{state_dir}/data`.
     Embedded,
+    /// A ScyllaDB (or other CQL) cluster.
+    Cql,
 }
 
 impl Default for Config {
     fn default() -> Self {
-        Self { http_port: 8000, grpc_port: 50053, engine: EngineKind::Embedded, ttl_sweep_secs: 10 }
+        Self {
+            http_port: 8000,
+            grpc_port: 50053,
+            engine: EngineKind::Embedded,
+            cql: Default::default(),
+            ttl_sweep_secs: 10,
+        }
     }
 }
 
@@ -47,13 +57,19 @@ pub type Listeners = nubo_host::Listeners;
 
 /// Runs the service until `shutdown`.
 pub async fn run(context: Context, config: Config, listeners: Listeners, shutdown: Shutdown) -> Result<(), ServeError> {
-    let EngineKind::Embedded = config.engine;
     let directory = context.state_dir.join("data");
     std::fs::create_dir_all(&directory)
         .map_err(|error| ServeError::new("data", format!("cannot create {}: {error}", directory.display())))?;
     let store =
         records::RecordStore::open(&directory.join("records.redb")).map_err(|error| ServeError::new("data", error))?;
-    let engine = std::sync::Arc::new(engine::embedded::EmbeddedEngine::new(store.database()));
+    let engine: std::sync::Arc<dyn engine::Engine> = match config.engine {
+        EngineKind::Embedded => std::sync::Arc::new(engine::embedded::EmbeddedEngine::new(store.database())),
+        EngineKind::Cql => {
+            std::sync::Arc::new(engine::cql::CqlEngine::connect(&config.cql).await.map_err(|error| {
+                ServeError::new("data", format!("cannot reach the CQL cluster {:?}: {error}", config.cql.nodes))
+            })?)
+        }
+    };
     let dynamo = dynamodb::Dynamo::new(store.clone(), engine, context.region.clone(), context.account_id.clone());
     let metrics = Metrics::new("data");
     let sweeper = tokio::spawn(sweep_expired_items(dynamo.clone(), config.ttl_sweep_secs, shutdown.clone()));
