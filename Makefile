@@ -12,10 +12,11 @@ up:
 test: deps build
 	$(CARGO) test --workspace
 
-## The DynamoDB suites again, on the CQL engine against a real Cassandra
-## node started for the run (fetched from Maven Central on first use).
+## The DynamoDB suites and the seven-process cluster again, on the CQL
+## engine against a real Cassandra node started for the run (fetched from
+## Maven Central on first use).
 test-cql: deps build
-	./e2e/cql-node/run-with-node.sh $(CARGO) test -p nubo-e2e --test dynamodb --test dynamodb_features
+	./e2e/cql-node/run-with-node.sh $(CARGO) test -p nubo-e2e --test dynamodb --test dynamodb_features --test cluster
 
 ## The DynamoDB suites on whatever NUBO_TEST_SCYLLA=host:port names (a real
 ## ScyllaDB node), or on the embedded engine when it is unset.

@@ -276,10 +276,21 @@ pub fn data_engine_settings() -> Vec<(String, String)> {
     let node = std::env::var("NUBO_TEST_SCYLLA").or_else(|_| std::env::var("NUBO_TEST_CQL"));
     match node {
         Ok(node) if !node.is_empty() => {
-            vec![("NUBO_DATA__ENGINE".into(), "cql".into()), ("NUBO_DATA__CQL__NODES".into(), format!("[\"{node}\"]"))]
+            vec![
+                ("NUBO_DATA__ENGINE".into(), "cql".into()),
+                ("NUBO_DATA__CQL__NODES".into(), format!("[\"{node}\"]")),
+                // A keyspace of its own: tests sharing the node see nothing of each other.
+                ("NUBO_DATA__CQL__KEYSPACE".into(), unique_keyspace()),
+            ]
         }
         _ => Vec::new(),
     }
+}
+
+/// A fresh CQL keyspace name.
+pub fn unique_keyspace() -> String {
+    let nanos = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    format!("test_{}_{}", std::process::id(), nanos % 1_000_000_000_000)
 }
 
 /// An HTTP client for the AWS SDKs (plain HTTP here, TLS-capable).

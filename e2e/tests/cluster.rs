@@ -2,6 +2,8 @@
 //! per service, configured by the variables compose.yaml gives them (with
 //! loopback addresses and free ports in place of container names and fixed
 //! ports), and the gateway → function request path through all of them.
+//! Under `make test-cql` the data process uses the Cassandra node in place
+//! of compose's ScyllaDB, as compose configures it.
 
 use std::collections::BTreeMap;
 
@@ -18,6 +20,12 @@ use nubo_e2e::{
 };
 use serde_json::Value;
 
+/// Where the compose file's `scylla` service is in this run: the CQL node
+/// of `make test-cql` (or a real ScyllaDB), if there is one.
+fn cql_node() -> Option<String> {
+    std::env::var("NUBO_TEST_SCYLLA").or_else(|_| std::env::var("NUBO_TEST_CQL")).ok().filter(|node| !node.is_empty())
+}
+
 /// Rewrites `http://{service}:{port}` to the loopback port that service got.
 fn relink(value: &str, ports: &BTreeMap<ServiceName, Ports>, defaults: &Config) -> String {
     for (service, assigned) in ports {
@@ -32,6 +40,11 @@ fn relink(value: &str, ports: &BTreeMap<ServiceName, Ports>, defaults: &Config) 
                 return format!("http://127.0.0.1:{port}");
             }
         }
+    }
+    if value.contains("scylla:9042")
+        && let Some(node) = cql_node()
+    {
+        return value.replace("scylla:9042", &node);
     }
     assert!(!value.starts_with("http://") || value.contains("localhost"), "unmapped address {value}");
     value.to_owned()
@@ -49,17 +62,24 @@ fn health(service: ServiceName, ports: &BTreeMap<ServiceName, Ports>) -> bool {
         .success()
 }
 
+/// What every process of one cluster shares.
+struct Cluster<'a> {
+    compose: &'a serde_yaml::Value,
+    vars: &'a BTreeMap<String, String>,
+    defaults: &'a Config,
+    dir: &'a std::path::Path,
+    secret: &'a std::path::Path,
+    keyspace: &'a str,
+}
+
 /// A service's environment: compose's variables for it, relinked to
 /// loopback, plus its own ports, state directory and secret file.
 fn process_env(
-    compose: &serde_yaml::Value,
+    cluster: &Cluster<'_>,
     service: ServiceName,
-    vars: &BTreeMap<String, String>,
     ports: &BTreeMap<ServiceName, Ports>,
-    defaults: &Config,
-    dir: &std::path::Path,
-    secret: &std::path::Path,
 ) -> Vec<(String, String)> {
+    let Cluster { compose, vars, defaults, dir, secret, keyspace } = cluster;
     let mut env: Vec<(String, String)> = compose::environment(compose, service.as_str(), vars)
         .expect("the environment interpolates")
         .into_iter()
@@ -75,6 +95,13 @@ fn process_env(
         ("NUBO_GATEWAY__PUBLIC_URL".to_string(), format!("http://127.0.0.1:{}", ports[&ServiceName::Gateway].http)),
     ]);
     env.extend(ports[&service].env(service));
+    if cql_node().is_some() {
+        env.push(("NUBO_DATA__CQL__KEYSPACE".to_string(), keyspace.to_string()));
+    } else {
+        // No CQL node in this run: the data process keeps its tables in the
+        // embedded engine instead of the compose file's ScyllaDB.
+        env.push(("NUBO_DATA__ENGINE".to_string(), "embedded".to_string()));
+    }
     env
 }
 
@@ -86,6 +113,7 @@ async fn seven_serve_processes_configured_like_compose_serve_a_request() {
     std::fs::write(&secret, "cluster-secret").unwrap();
     let vars: BTreeMap<String, String> = [("NUBO_ACCESS_KEY_ID".to_string(), "AKIDCLUSTER".to_string())].into();
     let defaults = Config::default();
+    let keyspace = nubo_e2e::unique_keyspace();
     // The processes must know each other's ports before they start, so the
     // ports are picked free in advance; another process may grab one in
     // between, in which case the whole cluster starts again on new ones.
@@ -95,7 +123,15 @@ async fn seven_serve_processes_configured_like_compose_serve_a_request() {
                 ServiceName::ALL.into_iter().map(|s| (s, Ports::free(s))).collect();
             let mut processes = Vec::new();
             for service in ServiceName::ALL {
-                let env = process_env(&compose, service, &vars, &ports, &defaults, dir.path(), &secret);
+                let cluster = Cluster {
+                    compose: &compose,
+                    vars: &vars,
+                    defaults: &defaults,
+                    dir: dir.path(),
+                    secret: &secret,
+                    keyspace: &keyspace,
+                };
+                let env = process_env(&cluster, service, &ports);
                 let log = dir.path().join(format!("{service}.log"));
                 processes.push((service, Process::spawn(&["serve", "--services", service.as_str()], &env, log)));
             }

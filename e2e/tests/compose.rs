@@ -101,6 +101,15 @@ fn every_service_is_consistent_with_the_code() {
         assert_eq!(target, &format!("http://{service}:{}", configs[&service].http_port(service)));
     }
 
+    // The data service keeps everything in the compose file's ScyllaDB.
+    let data = &configs[&ServiceName::Data].data;
+    assert_eq!(data.engine, nubo_data::EngineKind::Cql);
+    for node in &data.cql.nodes {
+        let (host, port) = node.split_once(':').expect("host:port");
+        assert!(compose["services"][host].is_mapping(), "{host} is a compose service");
+        assert_eq!(port, "9042", "the CQL port");
+    }
+
     // The services that own state keep it on a volume.
     for owner in ["data", "storage"] {
         assert!(!compose::strings(&compose["services"][owner]["volumes"]).is_empty(), "{owner} has a volume");

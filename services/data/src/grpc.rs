@@ -1,5 +1,5 @@
-//! The `nubo.data.v1.Data` gRPC adapter over [`RecordStore`]. redb calls
-//! block (a commit waits for fsync), so each runs on the blocking pool.
+//! The `nubo.data.v1.Data` gRPC adapter over [`RecordStore`] and the
+//! DynamoDB layer.
 
 use nubo_proto::{
     ErrorCode,
@@ -39,23 +39,15 @@ fn to_status(error: RecordError) -> Status {
     }
 }
 
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, RecordError> + Send + 'static,
-) -> Result<T, Status> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|error| status(ErrorCode::Internal, format!("record task failed: {error}")))?
-        .map_err(to_status)
-}
-
 #[tonic::async_trait]
 impl Data for DataApi {
     async fn put_record(&self, request: Request<PutRecordRequest>) -> Result<Response<PutRecordResponse>, Status> {
         let request = request.into_inner();
         let store = self.store.clone();
-        let version =
-            blocking(move || store.put(&request.namespace, &request.key, &request.value, request.expected_version))
-                .await?;
+        let version = store
+            .put(&request.namespace, &request.key, &request.value, request.expected_version)
+            .await
+            .map_err(to_status)?;
         Ok(Response::new(PutRecordResponse { version }))
     }
 
@@ -63,7 +55,7 @@ impl Data for DataApi {
         let request = request.into_inner();
         let store = self.store.clone();
         let namespace = request.namespace.clone();
-        let record = blocking(move || store.get(&request.namespace, &request.key)).await?;
+        let record = store.get(&request.namespace, &request.key).await.map_err(to_status)?;
         Ok(Response::new(GetRecordResponse {
             record: record.map(|record| WireRecord {
                 namespace,
@@ -81,7 +73,7 @@ impl Data for DataApi {
         let request = request.into_inner();
         let store = self.store.clone();
         let existed =
-            blocking(move || store.delete(&request.namespace, &request.key, request.expected_version)).await?;
+            store.delete(&request.namespace, &request.key, request.expected_version).await.map_err(to_status)?;
         Ok(Response::new(DeleteRecordResponse { existed }))
     }
 
@@ -94,7 +86,7 @@ impl Data for DataApi {
         let namespace = request.namespace.clone();
         let limit = if request.limit == 0 { crate::records::MAX_PAGE } else { request.limit as usize };
         let (records, more) =
-            blocking(move || store.list(&request.namespace, &request.prefix, &request.start_after, limit)).await?;
+            store.list(&request.namespace, &request.prefix, &request.start_after, limit).await.map_err(to_status)?;
         let next_start_after = if more { records.last().map(|record| record.key.clone()) } else { None };
         Ok(Response::new(ListRecordsResponse {
             records: records

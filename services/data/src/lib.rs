@@ -4,9 +4,9 @@
 //! namespace ([`records`]). The DynamoDB JSON API is served on the HTTP port
 //! ([`dynamodb`]); its tables live in a storage [`engine`].
 //!
-//! Single-node deployments keep records in an embedded `redb` database under
-//! the state directory: one ACID file whose commits are fsynced before they
-//! are acknowledged.
+//! Records and tables share one storage [`engine`]: an embedded `redb`
+//! database under the state directory for a single node (one ACID file whose
+//! commits are fsynced before they are acknowledged), or a ScyllaDB cluster.
 
 pub mod dynamodb;
 pub mod engine;
@@ -60,16 +60,19 @@ pub async fn run(context: Context, config: Config, listeners: Listeners, shutdow
     let directory = context.state_dir.join("data");
     std::fs::create_dir_all(&directory)
         .map_err(|error| ServeError::new("data", format!("cannot create {}: {error}", directory.display())))?;
-    let store =
-        records::RecordStore::open(&directory.join("records.redb")).map_err(|error| ServeError::new("data", error))?;
     let engine: std::sync::Arc<dyn engine::Engine> = match config.engine {
-        EngineKind::Embedded => std::sync::Arc::new(engine::embedded::EmbeddedEngine::new(store.database())),
+        EngineKind::Embedded => {
+            let database = redb::Database::create(directory.join("data.redb"))
+                .map_err(|error| ServeError::new("data", format!("cannot open the embedded database: {error}")))?;
+            std::sync::Arc::new(engine::embedded::EmbeddedEngine::new(std::sync::Arc::new(database)))
+        }
         EngineKind::Cql => {
             std::sync::Arc::new(engine::cql::CqlEngine::connect(&config.cql).await.map_err(|error| {
                 ServeError::new("data", format!("cannot reach the CQL cluster {:?}: {error}", config.cql.nodes))
             })?)
         }
     };
+    let store = records::RecordStore::open(engine.clone()).await.map_err(|error| ServeError::new("data", error))?;
     let dynamo = dynamodb::Dynamo::new(store.clone(), engine, context.region.clone(), context.account_id.clone());
     let metrics = Metrics::new("data");
     let sweeper = tokio::spawn(sweep_expired_items(dynamo.clone(), config.ttl_sweep_secs, shutdown.clone()));

@@ -1,25 +1,25 @@
-//! Versioned records in an embedded `redb` database: the durable state of
-//! every other service (function configurations, API definitions, ...).
+//! Versioned records: the durable state of every other service (function
+//! configurations, API definitions, ...) and the DynamoDB catalog, kept in
+//! the same storage engine as the tables, in one engine table whose
+//! partition is the namespace and whose clustering key is the record key.
 //!
-//! One table maps `namespace \0 key` to `version (u64, big-endian) ‖ value`.
-//! A write transaction is committed with redb's immediate durability, which
-//! fsyncs before returning, so an acknowledged write survives `kill -9` and
-//! power loss. Versions make compare-and-set possible: a writer names the
-//! version it read, and the write fails if another got there first.
+//! Versions make compare-and-set possible: a writer names the version it
+//! read, and the write fails if another got there first. Durability is the
+//! engine's: an acknowledged write survives a crash.
 
-use std::{path::Path, sync::Arc};
+use std::{ops::Bound, sync::Arc};
 
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use crate::engine::{Engine, EngineError, Expect, Key, Write, prefix_end};
 
-const RECORDS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("records");
-
+/// The engine table of records.
+const TABLE: &str = "records";
 /// The longest page `list` returns.
 pub const MAX_PAGE: usize = 1000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RecordError {
-    #[error("version mismatch: expected {expected}, found {found}")]
-    VersionMismatch { expected: u64, found: u64 },
+    #[error("version mismatch: expected {expected}")]
+    VersionMismatch { expected: u64 },
     #[error("invalid record address: {0}")]
     InvalidAddress(&'static str),
     #[error("storage failure: {0}")]
@@ -28,16 +28,11 @@ pub enum RecordError {
 
 pub type Result<T> = std::result::Result<T, RecordError>;
 
-macro_rules! storage_error {
-    ($($error:ty),*) => {$(
-        impl From<$error> for RecordError {
-            fn from(error: $error) -> Self {
-                RecordError::Storage(error.to_string())
-            }
-        }
-    )*};
+impl From<EngineError> for RecordError {
+    fn from(error: EngineError) -> Self {
+        RecordError::Storage(error.to_string())
+    }
 }
-storage_error!(redb::DatabaseError, redb::TransactionError, redb::TableError, redb::StorageError, redb::CommitError);
 
 /// A stored record.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,194 +43,168 @@ pub struct Record {
 }
 
 /// The record store; cheap to clone, safe to share between tasks.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct RecordStore {
-    db: Arc<Database>,
+    engine: Arc<dyn Engine>,
 }
 
-impl std::fmt::Debug for RecordStore {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RecordStore").finish_non_exhaustive()
+fn address(namespace: &str, key: &str) -> Result<Key> {
+    if namespace.is_empty() {
+        return Err(RecordError::InvalidAddress("namespace must be non-empty"));
     }
-}
-
-fn address(namespace: &str, key: &str) -> Result<Vec<u8>> {
-    if namespace.is_empty() || namespace.contains('\0') {
-        return Err(RecordError::InvalidAddress("namespace must be non-empty and free of NUL"));
-    }
-    if key.contains('\0') {
-        return Err(RecordError::InvalidAddress("key must be free of NUL"));
-    }
-    let mut address = Vec::with_capacity(namespace.len() + 1 + key.len());
-    address.extend_from_slice(namespace.as_bytes());
-    address.push(0);
-    address.extend_from_slice(key.as_bytes());
-    Ok(address)
-}
-
-fn decode(stored: &[u8]) -> (u64, &[u8]) {
-    let (version, value) = stored.split_at(8.min(stored.len()));
-    let version = version.try_into().map(u64::from_be_bytes).unwrap_or(0);
-    (version, value)
+    Ok(Key { partition: namespace.as_bytes().to_vec(), clustering: key.as_bytes().to_vec() })
 }
 
 impl RecordStore {
-    pub fn open(path: &Path) -> Result<Self> {
-        let db = Database::create(path)?;
-        // Create the table up front so readers never find it missing.
-        let write = db.begin_write()?;
-        write.open_table(RECORDS)?;
-        write.commit()?;
-        Ok(Self { db: Arc::new(db) })
-    }
-
-    /// The database the record store lives in, shared with the embedded
-    /// item engine so both commit through one file.
-    pub fn database(&self) -> Arc<Database> {
-        self.db.clone()
+    pub async fn open(engine: Arc<dyn Engine>) -> Result<Self> {
+        engine.create_table(TABLE).await?;
+        Ok(Self { engine })
     }
 
     /// Writes `value`; with `expected_version`, only if the stored version
     /// is that one (0: the key must not exist). Returns the new version.
-    pub fn put(&self, namespace: &str, key: &str, value: &[u8], expected_version: Option<u64>) -> Result<u64> {
+    pub async fn put(&self, namespace: &str, key: &str, value: &[u8], expected_version: Option<u64>) -> Result<u64> {
         let address = address(namespace, key)?;
-        let write = self.db.begin_write()?;
-        let version = {
-            let mut table = write.open_table(RECORDS)?;
-            let current = table.get(address.as_slice())?.map(|stored| decode(stored.value()).0).unwrap_or(0);
-            if let Some(expected) = expected_version
-                && expected != current
-            {
-                return Err(RecordError::VersionMismatch { expected, found: current });
-            }
-            let version = current + 1;
-            let mut stored = Vec::with_capacity(8 + value.len());
-            stored.extend_from_slice(&version.to_be_bytes());
-            stored.extend_from_slice(value);
-            table.insert(address.as_slice(), stored.as_slice())?;
-            version
+        let expected = match expected_version {
+            Some(expected) => expected,
+            None => self.engine.get(TABLE, &address).await?.map_or(0, |row| row.version),
         };
-        write.commit()?;
-        Ok(version)
+        let write = Write::put(TABLE, address, value.to_vec(), Expect::Version(expected));
+        match self.engine.write(vec![write]).await {
+            Ok(()) => Ok(expected + 1),
+            Err(EngineError::VersionMismatch { .. }) if expected_version.is_none() => {
+                // An unconditional write that lost a race: write again.
+                Box::pin(self.put(namespace, key, value, None)).await
+            }
+            Err(EngineError::VersionMismatch { .. }) => Err(RecordError::VersionMismatch { expected }),
+            Err(error) => Err(error.into()),
+        }
     }
 
-    pub fn get(&self, namespace: &str, key: &str) -> Result<Option<Record>> {
+    pub async fn get(&self, namespace: &str, key: &str) -> Result<Option<Record>> {
         let address = address(namespace, key)?;
-        let read = self.db.begin_read()?;
-        let table = read.open_table(RECORDS)?;
-        Ok(table.get(address.as_slice())?.map(|stored| {
-            let (version, value) = decode(stored.value());
-            Record { key: key.to_owned(), value: value.to_vec(), version }
+        Ok(self.engine.get(TABLE, &address).await?.map(|row| Record {
+            key: key.to_owned(),
+            value: row.value,
+            version: row.version,
         }))
     }
 
     /// Deletes the key; with `expected_version`, only if it matches.
     /// Returns whether the key existed.
-    pub fn delete(&self, namespace: &str, key: &str, expected_version: Option<u64>) -> Result<bool> {
+    pub async fn delete(&self, namespace: &str, key: &str, expected_version: Option<u64>) -> Result<bool> {
         let address = address(namespace, key)?;
-        let write = self.db.begin_write()?;
-        let existed = {
-            let mut table = write.open_table(RECORDS)?;
-            let current = table.get(address.as_slice())?.map(|stored| decode(stored.value()).0).unwrap_or(0);
-            if let Some(expected) = expected_version
-                && expected != current
-            {
-                return Err(RecordError::VersionMismatch { expected, found: current });
+        let current = self.engine.get(TABLE, &address).await?.map_or(0, |row| row.version);
+        let expected = expected_version.unwrap_or(current);
+        if expected != current {
+            return Err(RecordError::VersionMismatch { expected });
+        }
+        if current == 0 {
+            return Ok(false);
+        }
+        match self.engine.write(vec![Write::delete(TABLE, address, Expect::Version(expected))]).await {
+            Ok(()) => Ok(true),
+            Err(EngineError::VersionMismatch { .. }) if expected_version.is_none() => {
+                Box::pin(self.delete(namespace, key, None)).await
             }
-            table.remove(address.as_slice())?.is_some()
-        };
-        write.commit()?;
-        Ok(existed)
+            Err(EngineError::VersionMismatch { .. }) => Err(RecordError::VersionMismatch { expected }),
+            Err(error) => Err(error.into()),
+        }
     }
 
     /// Up to `limit` records of `namespace` whose key starts with `prefix`
     /// and sorts after `start_after`, in key order, and whether more follow.
-    pub fn list(&self, namespace: &str, prefix: &str, start_after: &str, limit: usize) -> Result<(Vec<Record>, bool)> {
+    pub async fn list(
+        &self,
+        namespace: &str,
+        prefix: &str,
+        start_after: &str,
+        limit: usize,
+    ) -> Result<(Vec<Record>, bool)> {
         let limit = limit.clamp(1, MAX_PAGE);
-        let lower = address(namespace, if start_after.as_bytes() > prefix.as_bytes() { start_after } else { prefix })?;
-        let namespace_start = address(namespace, "")?;
-        let read = self.db.begin_read()?;
-        let table = read.open_table(RECORDS)?;
-        let mut records = Vec::new();
-        for entry in table.range(lower.as_slice()..)? {
-            let (stored_key, stored) = entry?;
-            let Some(key) = stored_key.value().strip_prefix(namespace_start.as_slice()) else { break };
-            let key = String::from_utf8_lossy(key).into_owned();
-            if !key.starts_with(prefix) {
-                break;
-            }
-            if key.as_str() <= start_after && !start_after.is_empty() {
-                continue;
-            }
-            if records.len() == limit {
-                return Ok((records, true));
-            }
-            let (version, value) = decode(stored.value());
-            records.push(Record { key, value: value.to_vec(), version });
-        }
-        Ok((records, false))
+        address(namespace, "")?;
+        let lower = if !start_after.is_empty() && start_after >= prefix {
+            Bound::Excluded(start_after.as_bytes().to_vec())
+        } else {
+            Bound::Included(prefix.as_bytes().to_vec())
+        };
+        let upper = if prefix.is_empty() { Bound::Unbounded } else { prefix_end(prefix.as_bytes()) };
+        let rows = self.engine.query(TABLE, namespace.as_bytes(), (lower, upper), false, limit + 1).await?;
+        let more = rows.len() > limit;
+        let records = rows
+            .into_iter()
+            .take(limit)
+            .map(|row| Record {
+                key: String::from_utf8_lossy(&row.key.clustering).into_owned(),
+                value: row.value,
+                version: row.version,
+            })
+            .collect();
+        Ok((records, more))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::embedded::EmbeddedEngine;
 
-    fn store() -> (tempfile::TempDir, RecordStore) {
+    async fn store() -> (tempfile::TempDir, RecordStore) {
         let dir = tempfile::tempdir().unwrap();
-        let store = RecordStore::open(&dir.path().join("records.redb")).unwrap();
+        let db = redb::Database::create(dir.path().join("data.redb")).unwrap();
+        let store = RecordStore::open(Arc::new(EmbeddedEngine::new(Arc::new(db)))).await.unwrap();
         (dir, store)
     }
 
-    #[test]
-    fn versions_grow_and_guard_writes() {
-        let (_dir, store) = store();
-        assert_eq!(store.put("fn", "a", b"1", Some(0)).unwrap(), 1);
-        assert!(matches!(
-            store.put("fn", "a", b"x", Some(0)),
-            Err(RecordError::VersionMismatch { expected: 0, found: 1 })
-        ));
-        assert_eq!(store.put("fn", "a", b"2", Some(1)).unwrap(), 2);
-        assert_eq!(store.put("fn", "a", b"3", None).unwrap(), 3);
-        let record = store.get("fn", "a").unwrap().unwrap();
+    #[tokio::test]
+    async fn versions_grow_and_guard_writes() {
+        let (_dir, store) = store().await;
+        assert_eq!(store.put("fn", "a", b"1", Some(0)).await.unwrap(), 1);
+        assert!(matches!(store.put("fn", "a", b"x", Some(0)).await, Err(RecordError::VersionMismatch { expected: 0 })));
+        assert_eq!(store.put("fn", "a", b"2", Some(1)).await.unwrap(), 2);
+        assert_eq!(store.put("fn", "a", b"3", None).await.unwrap(), 3);
+        let record = store.get("fn", "a").await.unwrap().unwrap();
         assert_eq!((record.value.as_slice(), record.version), (&b"3"[..], 3));
-        assert!(matches!(store.delete("fn", "a", Some(1)), Err(RecordError::VersionMismatch { .. })));
-        assert!(store.delete("fn", "a", Some(3)).unwrap());
-        assert!(!store.delete("fn", "a", None).unwrap());
-        assert_eq!(store.get("fn", "a").unwrap(), None);
+        assert!(matches!(store.delete("fn", "a", Some(1)).await, Err(RecordError::VersionMismatch { .. })));
+        assert!(store.delete("fn", "a", Some(3)).await.unwrap());
+        assert!(!store.delete("fn", "a", None).await.unwrap());
+        assert_eq!(store.get("fn", "a").await.unwrap(), None);
     }
 
-    #[test]
-    fn lists_one_namespace_by_prefix_in_pages() {
-        let (_dir, store) = store();
+    #[tokio::test]
+    async fn lists_one_namespace_by_prefix_in_pages() {
+        let (_dir, store) = store().await;
         for key in ["a1", "a2", "a3", "b1"] {
-            store.put("x", key, key.as_bytes(), None).unwrap();
+            store.put("x", key, key.as_bytes(), None).await.unwrap();
         }
-        store.put("xy", "a0", b"other namespace", None).unwrap();
-        store.put("w", "a9", b"other namespace", None).unwrap();
-        let (page, more) = store.list("x", "a", "", 2).unwrap();
+        store.put("xy", "a0", b"other namespace", None).await.unwrap();
+        store.put("w", "a9", b"other namespace", None).await.unwrap();
+        let (page, more) = store.list("x", "a", "", 2).await.unwrap();
         assert_eq!(page.iter().map(|r| r.key.as_str()).collect::<Vec<_>>(), ["a1", "a2"]);
         assert!(more);
-        let (page, more) = store.list("x", "a", "a2", 2).unwrap();
+        let (page, more) = store.list("x", "a", "a2", 2).await.unwrap();
         assert_eq!(page.iter().map(|r| r.key.as_str()).collect::<Vec<_>>(), ["a3"]);
         assert!(!more);
-        let (page, _) = store.list("x", "", "", 10).unwrap();
+        let (page, _) = store.list("x", "", "", 10).await.unwrap();
         assert_eq!(page.len(), 4);
     }
 
-    #[test]
-    fn writes_survive_reopening() {
+    #[tokio::test]
+    async fn writes_survive_reopening() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("records.redb");
-        RecordStore::open(&path).unwrap().put("fn", "k", b"v", None).unwrap();
-        let reopened = RecordStore::open(&path).unwrap();
-        assert_eq!(reopened.get("fn", "k").unwrap().unwrap().value, b"v");
+        let path = dir.path().join("data.redb");
+        {
+            let engine = Arc::new(EmbeddedEngine::new(Arc::new(redb::Database::create(&path).unwrap())));
+            RecordStore::open(engine).await.unwrap().put("fn", "k", b"v", None).await.unwrap();
+        }
+        let engine = Arc::new(EmbeddedEngine::new(Arc::new(redb::Database::create(&path).unwrap())));
+        let reopened = RecordStore::open(engine).await.unwrap();
+        assert_eq!(reopened.get("fn", "k").await.unwrap().unwrap().value, b"v");
     }
 
-    #[test]
-    fn refuses_nul_in_addresses() {
-        let (_dir, store) = store();
-        assert!(matches!(store.put("", "k", b"", None), Err(RecordError::InvalidAddress(_))));
-        assert!(matches!(store.put("n", "k\0", b"", None), Err(RecordError::InvalidAddress(_))));
+    #[tokio::test]
+    async fn refuses_an_empty_namespace() {
+        let (_dir, store) = store().await;
+        assert!(matches!(store.put("", "k", b"", None).await, Err(RecordError::InvalidAddress(_))));
     }
 }

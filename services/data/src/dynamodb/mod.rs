@@ -168,17 +168,6 @@ impl Dynamo {
         }
     }
 
-    async fn catalog<T: Send + 'static>(
-        &self,
-        work: impl FnOnce(&RecordStore) -> std::result::Result<T, RecordError> + Send + 'static,
-    ) -> Result<T> {
-        let records = self.records.clone();
-        tokio::task::spawn_blocking(move || work(&records))
-            .await
-            .map_err(|error| DynamoError::internal(format!("catalog task failed: {error}")))?
-            .map_err(DynamoError::from)
-    }
-
     /// The table named in a request, or DynamoDB's not-found error.
     async fn table(&self, request: &Request) -> Result<Table> {
         let name = request.required_str("TableName", "tableName")?;
@@ -187,8 +176,7 @@ impl Dynamo {
     }
 
     async fn find_table(&self, name: &str) -> Result<Option<Table>> {
-        let name = name.to_owned();
-        let record = self.catalog(move |records| records.get(TABLES, &name)).await?;
+        let record = self.records.get(TABLES, name).await?;
         record
             .map(|record| {
                 serde_json::from_slice(&record.value)

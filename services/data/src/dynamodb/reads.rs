@@ -22,7 +22,7 @@ use super::{
     table::{Index, Projection, Table},
     value::{AttributeValue, Item, item_from_json, item_size, item_to_json},
 };
-use crate::engine::{Key, Row, Segment};
+use crate::engine::{Key, Row, Segment, prefix_end};
 
 /// The most item data one page reads (1 MB).
 const MAX_PAGE_BYTES: usize = 1024 * 1024;
@@ -289,18 +289,6 @@ fn key_condition(
         }
     }
     Ok((hash_value, sort))
-}
-
-/// The smallest byte string greater than every string starting with `prefix`.
-fn prefix_end(prefix: &[u8]) -> Bound<Vec<u8>> {
-    let mut end = prefix.to_vec();
-    while let Some(last) = end.pop() {
-        if last < 0xff {
-            end.push(last + 1);
-            return Bound::Excluded(end);
-        }
-    }
-    Bound::Unbounded
 }
 
 fn sort_bounds(sort: Option<&SortCondition>, escaped: bool) -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {

@@ -36,13 +36,12 @@ pub async fn create(dynamo: &Dynamo, request: &Request) -> Result<Value> {
         dynamo.engine.create_table(&id).await?;
     }
     let value = serde_json::to_vec(&table).map_err(|error| DynamoError::internal(error.to_string()))?;
-    let name = table.name.clone();
-    let created = dynamo.catalog(move |records| match records.put(TABLES, &name, &value, Some(0)) {
-        Ok(_) => Ok(true),
-        Err(RecordError::VersionMismatch { .. }) => Ok(false),
-        Err(error) => Err(error),
-    });
-    if !created.await? {
+    let created = match dynamo.records.put(TABLES, &table.name, &value, Some(0)).await {
+        Ok(_) => true,
+        Err(RecordError::VersionMismatch { .. }) => false,
+        Err(error) => return Err(error.into()),
+    };
+    if !created {
         for id in engine_tables(&table) {
             dynamo.engine.drop_table(&id).await?;
         }
@@ -69,8 +68,7 @@ pub async fn describe(dynamo: &Dynamo, request: &Request) -> Result<Value> {
 
 pub async fn delete(dynamo: &Dynamo, request: &Request) -> Result<Value> {
     let table = named_table(dynamo, request).await?;
-    let name = table.name.clone();
-    dynamo.catalog(move |records| records.delete(TABLES, &name, None)).await?;
+    dynamo.records.delete(TABLES, &table.name, None).await?;
     for id in engine_tables(&table) {
         dynamo.engine.drop_table(&id).await?;
     }
@@ -85,8 +83,8 @@ pub async fn list(dynamo: &Dynamo, request: &Request) -> Result<Value> {
             "Value '{limit}' at 'limit' failed to satisfy constraint: Member must have value less than or equal to 100"
         )));
     }
-    let start = request.optional_str("ExclusiveStartTableName")?.unwrap_or("").to_owned();
-    let (records, more) = dynamo.catalog(move |records| records.list(TABLES, "", &start, limit as usize)).await?;
+    let start = request.optional_str("ExclusiveStartTableName")?.unwrap_or("");
+    let (records, more) = dynamo.records.list(TABLES, "", start, limit as usize).await?;
     let names: Vec<String> = records
         .iter()
         .filter_map(|record| serde_json::from_slice::<Table>(&record.value).ok().map(|table| table.name))
@@ -101,13 +99,12 @@ pub async fn list(dynamo: &Dynamo, request: &Request) -> Result<Value> {
 /// Replaces a table's catalog entry, if nobody changed it meanwhile.
 async fn save(dynamo: &Dynamo, table: &Table, version: u64) -> Result<()> {
     let value = serde_json::to_vec(table).map_err(|error| DynamoError::internal(error.to_string()))?;
-    let name = table.name.clone();
-    let saved = dynamo.catalog(move |records| match records.put(TABLES, &name, &value, Some(version)) {
-        Ok(_) => Ok(true),
-        Err(RecordError::VersionMismatch { .. }) => Ok(false),
-        Err(error) => Err(error),
-    });
-    if saved.await? {
+    let saved = match dynamo.records.put(TABLES, &table.name, &value, Some(version)).await {
+        Ok(_) => true,
+        Err(RecordError::VersionMismatch { .. }) => false,
+        Err(error) => return Err(error.into()),
+    };
+    if saved {
         Ok(())
     } else {
         Err(DynamoError::new(
@@ -121,8 +118,7 @@ async fn save(dynamo: &Dynamo, table: &Table, version: u64) -> Result<()> {
 async fn versioned(dynamo: &Dynamo, request: &Request) -> Result<(Table, u64)> {
     let name = request.required_str("TableName", "tableName")?.to_owned();
     table::check_table_name(&name, "tableName")?;
-    let lookup = name.clone();
-    let record = dynamo.catalog(move |records| records.get(TABLES, &lookup)).await?.ok_or_else(|| missing(&name))?;
+    let record = dynamo.records.get(TABLES, &name).await?.ok_or_else(|| missing(&name))?;
     let table = serde_json::from_slice(&record.value).map_err(|error| DynamoError::internal(error.to_string()))?;
     Ok((table, record.version))
 }
@@ -327,8 +323,7 @@ async fn table_of_arn(dynamo: &Dynamo, request: &Request) -> Result<(Table, u64)
         .ok_or_else(|| {
             DynamoError::validation(format!("Invalid TableArn: Invalid ResourceArn provided as input {arn}"))
         })?;
-    let lookup = name.to_owned();
-    let record = dynamo.catalog(move |records| records.get(TABLES, &lookup)).await?.ok_or_else(|| {
+    let record = dynamo.records.get(TABLES, name).await?.ok_or_else(|| {
         DynamoError::new(
             ErrorKind::ResourceNotFound,
             format!("Requested resource not found: ResourcArn: {arn} not found"),

@@ -128,8 +128,7 @@ fn check_count(entries: &[Value]) -> Result<()> {
 
 /// The remembered request digest of a token, if still fresh.
 async fn remembered(dynamo: &Dynamo, token: &str) -> Result<Option<String>> {
-    let token = token.to_owned();
-    let record = dynamo.catalog(move |records| records.get(TOKENS, &token)).await?;
+    let record = dynamo.records.get(TOKENS, token).await?;
     Ok(record.and_then(|record| {
         let stored: Value = serde_json::from_slice(&record.value).ok()?;
         let at = stored.get("at")?.as_i64()?;
@@ -242,11 +241,8 @@ pub async fn write(dynamo: &Dynamo, request: &Request) -> Result<Value> {
         match dynamo.engine.write(writes).await {
             Ok(()) => {
                 if let Some(token) = token {
-                    let (token, value) = (
-                        token.to_owned(),
-                        json!({ "digest": digest, "at": chrono::Utc::now().timestamp() }).to_string(),
-                    );
-                    dynamo.catalog(move |records| records.put(TOKENS, &token, value.as_bytes(), None)).await?;
+                    let value = json!({ "digest": digest, "at": chrono::Utc::now().timestamp() }).to_string();
+                    dynamo.records.put(TOKENS, token, value.as_bytes(), None).await?;
                 }
                 return Ok(json!({}));
             }

@@ -124,3 +124,16 @@ pub fn segment_of(partition: &[u8], total: u32) -> u32 {
     }
     (hash % u64::from(total.max(1))) as u32
 }
+
+/// The smallest byte string greater than every string starting with
+/// `prefix`, as an exclusive upper bound (unbounded for `ff ff ...`).
+pub fn prefix_end(prefix: &[u8]) -> Bound<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < 0xff {
+            end.push(last + 1);
+            return Bound::Excluded(end);
+        }
+    }
+    Bound::Unbounded
+}
