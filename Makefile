@@ -39,6 +39,7 @@ build:
 
 deps:
 	./e2e/install-test-deps.sh
+	npm install --prefix e2e/differential --silent
 
 fmt:
 	$(CARGO) fmt --all

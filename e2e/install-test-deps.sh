@@ -10,6 +10,8 @@ missing=()
 command -v cargo > /dev/null || { echo "cargo is missing: install Rust with rustup" >&2; exit 1; }
 PATH=$runtime_path command -v python3 > /dev/null || missing+=(python3)
 PATH=$runtime_path command -v node > /dev/null || missing+=(nodejs)
+# dynalite, the differential peer, comes from the npm registry.
+command -v npm > /dev/null || missing+=(npm)
 command -v make > /dev/null || missing+=(make)
 # The CQL engine suite runs a Cassandra node: a JDK (11 or 17) and Maven.
 command -v java > /dev/null || missing+=(default-jre-headless)

@@ -78,6 +78,12 @@ pub async fn get(dynamo: &Dynamo, request: &Request) -> Result<Value> {
 
 pub async fn write(dynamo: &Dynamo, request: &Request) -> Result<Value> {
     let items = request_items(request)?;
+    if items.values().any(|t| t.as_array().is_some_and(|operations| operations.len() > MAX_BATCH_WRITES)) {
+        return Err(super::request::validation_error(format!(
+            "Value '{}' at 'requestItems' failed to satisfy constraint: Map value must satisfy constraint: [Member must have length less than or equal to {MAX_BATCH_WRITES}, Member must have length greater than or equal to 1]",
+            Value::Object(items.clone())
+        )));
+    }
     let total: usize = items.values().map(|t| t.as_array().map_or(0, Vec::len)).sum();
     if total > MAX_BATCH_WRITES {
         return Err(DynamoError::validation("Too many items requested for the BatchWriteItem call"));

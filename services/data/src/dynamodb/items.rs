@@ -70,7 +70,8 @@ pub fn condition_failed(request: &Request, old: Option<&Item>) -> Result<DynamoE
 fn return_values<'a>(request: &'a Request, allowed: &[&str]) -> Result<&'a str> {
     let value = request.optional_str("ReturnValues")?.unwrap_or("NONE");
     if !allowed.contains(&value) {
-        let all = ["NONE", "ALL_OLD", "UPDATED_OLD", "ALL_NEW", "UPDATED_NEW"];
+        // In the order DynamoDB lists them.
+        let all = ["ALL_NEW", "UPDATED_OLD", "ALL_OLD", "NONE", "UPDATED_NEW"];
         if !all.contains(&value) {
             return Err(super::request::validation_error(format!(
                 "Value '{value}' at 'returnValues' failed to satisfy constraint: Member must satisfy enum value set: [{}]",

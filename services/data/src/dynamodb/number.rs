@@ -95,7 +95,8 @@ impl FromStr for Number {
     type Err = DynamoError;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let invalid = || DynamoError::validation("A value provided cannot be converted into a number");
+        let invalid =
+            || DynamoError::validation(format!("The parameter cannot be converted to a numeric value: {text}"));
         let plausible = !text.is_empty()
             && text.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'+' | b'e' | b'E'))
             && text.bytes().any(|b| b.is_ascii_digit());
@@ -177,7 +178,7 @@ mod tests {
         for bad in ["", "abc", "NaN", "Infinity", "1.2.3", " 1", "0x10", "--1"] {
             assert_eq!(
                 bad.parse::<Number>().unwrap_err().message(),
-                "A value provided cannot be converted into a number",
+                format!("The parameter cannot be converted to a numeric value: {bad}"),
                 "{bad}"
             );
         }

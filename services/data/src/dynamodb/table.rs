@@ -193,15 +193,10 @@ impl Table {
 
 /// DynamoDB's table (and index) name rules.
 pub fn check_table_name(name: &str, member: &str) -> Result<()> {
-    if name.len() < 3 {
-        return Err(validation_error(format!(
-            "Value '{name}' at '{member}' failed to satisfy constraint: Member must have length greater than or equal to 3"
-        )));
-    }
-    if name.len() > 255 {
-        return Err(validation_error(format!(
-            "Value '{name}' at '{member}' failed to satisfy constraint: Member must have length less than or equal to 255"
-        )));
+    if name.len() < 3 || name.len() > 255 {
+        return Err(DynamoError::validation(
+            "TableName must be at least 3 characters long and at most 255 characters long",
+        ));
     }
     if !name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-')) {
         return Err(validation_error(format!(

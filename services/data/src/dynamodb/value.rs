@@ -253,7 +253,7 @@ mod tests {
         assert!(message(r#"{"SS":[]}"#).contains("may not be empty"));
         assert!(message(r#"{"SS":["a","a"]}"#).contains("contains duplicates"));
         assert!(message(r#"{"NS":["1","1.0"]}"#).contains("contains duplicates"));
-        assert_eq!(message(r#"{"N":"one"}"#), "A value provided cannot be converted into a number");
+        assert_eq!(message(r#"{"N":"one"}"#), "The parameter cannot be converted to a numeric value: one");
         assert!(message(r#"{"NULL":false}"#).contains("Null attribute value types must have the value of true"));
     }
 }

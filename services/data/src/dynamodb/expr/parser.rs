@@ -405,15 +405,29 @@ impl<'a> Parser<'a> {
 
     fn set_value(&mut self) -> Result<SetValue> {
         let left = self.set_operand()?;
-        if self.at_symbol("+") {
-            self.position += 1;
-            return Ok(SetValue::Plus(left, self.set_operand()?));
-        }
-        if self.at_symbol("-") {
-            self.position += 1;
-            return Ok(SetValue::Minus(left, self.set_operand()?));
+        for (symbol, make) in [("+", SetValue::Plus as fn(_, _) -> _), ("-", SetValue::Minus as fn(_, _) -> _)] {
+            if self.at_symbol(symbol) {
+                self.position += 1;
+                let right = self.set_operand()?;
+                // Literal operands are checked before any item is read.
+                for operand in [&left, &right] {
+                    if let SetOperand::Value(value) = operand
+                        && !matches!(value, AttributeValue::N(_))
+                    {
+                        return Err(self.incorrect_operand(symbol, value));
+                    }
+                }
+                return Ok(make(left, right));
+            }
         }
         Ok(SetValue::Operand(left))
+    }
+
+    fn incorrect_operand(&self, operator: &str, value: &AttributeValue) -> DynamoError {
+        self.kind.invalid(format!(
+            "Incorrect operand type for operator or function; operator or function: {operator}, operand type: {}",
+            crate::dynamodb::value::type_name(value)
+        ))
     }
 
     fn set_operand(&mut self) -> Result<SetOperand> {
@@ -432,7 +446,16 @@ impl<'a> Parser<'a> {
                             "Operator or function requires a document path; operator or function: if_not_exists",
                         )),
                     },
-                    _ => Ok(SetOperand::ListAppend(Box::new(first), Box::new(second))),
+                    _ => {
+                        for operand in [&first, &second] {
+                            if let SetOperand::Value(value) = operand
+                                && !matches!(value, AttributeValue::L(_))
+                            {
+                                return Err(self.incorrect_operand("list_append", value));
+                            }
+                        }
+                        Ok(SetOperand::ListAppend(Box::new(first), Box::new(second)))
+                    }
                 }
             }
             Some(Token::Word(_)) | Some(Token::NamePlaceholder(_)) => Ok(SetOperand::Path(self.path()?)),
@@ -542,7 +565,7 @@ mod tests {
     fn placeholders() -> Placeholders {
         Placeholders::with(
             &[("#n", "name"), ("#k", "key word")],
-            &[(":v", n("1")), (":w", n("5")), (":s", AttributeValue::S("x".into()))],
+            &[(":v", n("1")), (":w", n("5")), (":s", AttributeValue::S("x".into())), (":l", AttributeValue::L(vec![]))],
         )
     }
 
@@ -635,7 +658,7 @@ mod tests {
     fn updates_parse_by_clause() {
         let mut p = placeholders();
         let update = parse_update(
-            "SET a = a + :v, b = if_not_exists(b, :w), c = list_append(c, :v) REMOVE d[1] ADD e :v DELETE f :s",
+            "SET a = a + :v, b = if_not_exists(b, :w), c = list_append(c, :l) REMOVE d[1] ADD e :v DELETE f :s",
             &mut p,
         )
         .unwrap();
