@@ -2,7 +2,7 @@
 
 CARGO ?= cargo
 
-.PHONY: up test test-cql test-dynamodb lint build deps fmt fuzz
+.PHONY: up test test-cql test-dynamodb lint build deps fmt fuzz bench-dynamodb
 
 ## Run every service in one process (state in ./.nubo, dev keys test/test).
 up:
@@ -27,6 +27,15 @@ test-dynamodb: deps build
 fuzz:
 	cd services/data && cargo +nightly fuzz run expressions -- -max_total_time=120
 	cd services/data && cargo +nightly fuzz run attribute_values -- -max_total_time=60
+
+## The DynamoDB benchmark against dynalite and moto_server, side by side
+## (release build; the peers come from npm and PyPI). Not part of `test`.
+bench-dynamodb: deps
+	$(CARGO) build --release --bin nubo
+	python3 -m venv target/bench-venv
+	target/bench-venv/bin/pip install --quiet 'moto[server]'
+	NUBO_BIN=target/release/nubo MOTO_SERVER=target/bench-venv/bin/moto_server \
+		$(CARGO) run --release -p nubo-e2e --bin dynamodb-bench -- --seconds 5 --clients 8
 
 ## Formatting and clippy, warnings as errors.
 lint:
