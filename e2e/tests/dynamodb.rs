@@ -423,6 +423,32 @@ async fn bad_requests_get_dynamodb_errors() {
         .await
         .unwrap_err();
     check(&key_condition, "ValidationException", "Query condition missed key schema element: pk");
+    let outside = client
+        .query()
+        .table_name("strict")
+        .key_condition_expression("pk = :p AND sk > :v")
+        .expression_attribute_values(":p", s("a"))
+        .expression_attribute_values(":v", s("m"))
+        .exclusive_start_key("pk", s("a"))
+        .exclusive_start_key("sk", s("b"))
+        .send()
+        .await
+        .unwrap_err();
+    check(
+        &outside,
+        "ValidationException",
+        "The provided starting key is outside query boundaries based on provided conditions",
+    );
+    let legacy = client
+        .put_item()
+        .table_name("strict")
+        .item("pk", s("a"))
+        .item("sk", s("b"))
+        .expected("pk", aws_sdk_dynamodb::types::ExpectedAttributeValue::builder().exists(false).build())
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(legacy.code(), Some("ValidationException"), "a legacy condition is refused, never ignored");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -71,7 +71,7 @@ impl RecordStore {
         };
         let write = Write::put(TABLE, address, value.to_vec(), Expect::Version(expected));
         match self.engine.write(vec![write]).await {
-            Ok(()) => Ok(expected + 1),
+            Ok(version) => Ok(version),
             Err(EngineError::VersionMismatch { .. }) if expected_version.is_none() => {
                 // An unconditional write that lost a race: write again.
                 Box::pin(self.put(namespace, key, value, None)).await
@@ -103,7 +103,7 @@ impl RecordStore {
             return Ok(false);
         }
         match self.engine.write(vec![Write::delete(TABLE, address, Expect::Version(expected))]).await {
-            Ok(()) => Ok(true),
+            Ok(_) => Ok(true),
             Err(EngineError::VersionMismatch { .. }) if expected_version.is_none() => {
                 Box::pin(self.delete(namespace, key, None)).await
             }
@@ -159,14 +159,15 @@ mod tests {
     #[tokio::test]
     async fn versions_grow_and_guard_writes() {
         let (_dir, store) = store().await;
-        assert_eq!(store.put("fn", "a", b"1", Some(0)).await.unwrap(), 1);
+        let first = store.put("fn", "a", b"1", Some(0)).await.unwrap();
         assert!(matches!(store.put("fn", "a", b"x", Some(0)).await, Err(RecordError::VersionMismatch { expected: 0 })));
-        assert_eq!(store.put("fn", "a", b"2", Some(1)).await.unwrap(), 2);
-        assert_eq!(store.put("fn", "a", b"3", None).await.unwrap(), 3);
+        let second = store.put("fn", "a", b"2", Some(first)).await.unwrap();
+        let third = store.put("fn", "a", b"3", None).await.unwrap();
+        assert!(first < second && second < third);
         let record = store.get("fn", "a").await.unwrap().unwrap();
-        assert_eq!((record.value.as_slice(), record.version), (&b"3"[..], 3));
-        assert!(matches!(store.delete("fn", "a", Some(1)).await, Err(RecordError::VersionMismatch { .. })));
-        assert!(store.delete("fn", "a", Some(3)).await.unwrap());
+        assert_eq!((record.value.as_slice(), record.version), (&b"3"[..], third));
+        assert!(matches!(store.delete("fn", "a", Some(first)).await, Err(RecordError::VersionMismatch { .. })));
+        assert!(store.delete("fn", "a", Some(third)).await.unwrap());
         assert!(!store.delete("fn", "a", None).await.unwrap());
         assert_eq!(store.get("fn", "a").await.unwrap(), None);
     }

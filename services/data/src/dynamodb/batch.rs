@@ -21,6 +21,7 @@ use super::{
 /// DynamoDB's limits on one batch.
 const MAX_BATCH_GET_KEYS: usize = 100;
 const MAX_BATCH_WRITES: usize = 25;
+const MAX_BATCH_GET_BYTES: usize = 16 * 1024 * 1024;
 
 fn request_items(request: &Request) -> Result<&Map<String, Value>> {
     let items = request.required_object("RequestItems", "requestItems")?;
@@ -43,6 +44,8 @@ pub async fn get(dynamo: &Dynamo, request: &Request) -> Result<Value> {
         return Err(DynamoError::validation("Too many items requested for the BatchGetItem call"));
     }
     let mut responses = Map::new();
+    let mut unprocessed = Map::new();
+    let mut bytes = 0;
     for (name, spec) in items {
         let table = dynamo.find_table(name).await?.ok_or_else(DynamoError::not_found)?;
         let spec_request = Request::new(spec.clone());
@@ -57,12 +60,19 @@ pub async fn get(dynamo: &Dynamo, request: &Request) -> Result<Value> {
         placeholders.check_all_used()?;
         let mut seen = BTreeSet::new();
         let mut found = Vec::new();
+        let mut left_over = Vec::new();
         for key_json in keys_json {
             let key = keys::of_key(&table, &item_from_json(key_json)?)?;
             if !seen.insert(key.clone()) {
                 return Err(DynamoError::validation("Provided list of item keys contains duplicates"));
             }
+            // Past DynamoDB's 16 MB per answer, keys come back unprocessed.
+            if bytes > MAX_BATCH_GET_BYTES {
+                left_over.push(key_json.clone());
+                continue;
+            }
             if let Some(row) = dynamo.engine.get(&table.id, &key).await? {
+                bytes += row.value.len();
                 let item = decode_item(&row.value)?;
                 let item = match &paths {
                     Some(paths) => project(&item, paths),
@@ -72,8 +82,13 @@ pub async fn get(dynamo: &Dynamo, request: &Request) -> Result<Value> {
             }
         }
         responses.insert(name.clone(), Value::Array(found));
+        if !left_over.is_empty() {
+            let mut rest = spec.clone();
+            rest["Keys"] = Value::Array(left_over);
+            unprocessed.insert(name.clone(), rest);
+        }
     }
-    Ok(json!({ "Responses": responses, "UnprocessedKeys": {} }))
+    Ok(json!({ "Responses": responses, "UnprocessedKeys": unprocessed }))
 }
 
 pub async fn write(dynamo: &Dynamo, request: &Request) -> Result<Value> {

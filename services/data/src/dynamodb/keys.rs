@@ -48,12 +48,16 @@ fn check_value(table: &Table, name: &str, value: &AttributeValue) -> Result<()> 
             if matches!(value, AttributeValue::S(_)) { "string" } else { "binary" }
         )));
     }
-    let limit = if Some(name) == table.range_key.as_deref() { 1024 } else { 2048 };
-    if encode(value).len() > limit {
-        return Err(DynamoError::validation(format!(
-            "One or more parameter values were invalid: Size of {} key exceeded the maximum allowed size of {limit} bytes",
-            if limit == 1024 { "range" } else { "hashkey" }
-        )));
+    let range = Some(name) == table.range_key.as_deref();
+    let size = encode(value).len();
+    if range && size > 1024 {
+        return Err(DynamoError::invalid_parameter(
+            "Aggregated size of all range keys has exceeded the size limit of 1024 bytes",
+        ));
+    }
+    if !range && size > 2048 {
+        // Sic: DynamoDB's message has no space before the number.
+        return Err(DynamoError::invalid_parameter("Size of hashkey has exceeded the maximum size limit of2048 bytes"));
     }
     Ok(())
 }
@@ -128,7 +132,7 @@ pub fn of_index_entry(table: &Table, index: &super::table::Index, item: &Item) -
         if matches!(value, AttributeValue::S(s) if s.is_empty())
             || matches!(value, AttributeValue::B(b) if b.is_empty())
         {
-            return Err(DynamoError::invalid_parameter(format!(
+            return Err(DynamoError::validation(format!(
                 "One or more parameter values are not valid. A value specified for a secondary index key is not supported. The AttributeValue for a key attribute cannot contain an empty string value. IndexName: {}, IndexKey: {name}",
                 index.name
             )));

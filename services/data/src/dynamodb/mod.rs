@@ -139,6 +139,23 @@ impl Dynamo {
     }
 
     pub async fn execute(&self, action: Action, body: Value) -> Result<Value> {
+        // The pre-expression parameters would silently turn a conditional
+        // request unconditional if ignored: refuse them.
+        for legacy in [
+            "Expected",
+            "AttributesToGet",
+            "KeyConditions",
+            "QueryFilter",
+            "ScanFilter",
+            "ConditionalOperator",
+            "AttributeUpdates",
+        ] {
+            if body.get(legacy).is_some_and(|value| !value.is_null()) {
+                return Err(DynamoError::validation(format!(
+                    "The legacy parameter {legacy} is not supported by nubo; use the expression parameters instead"
+                )));
+            }
+        }
         let request = Request::new(body);
         match action {
             Action::CreateTable => tables::create(self, &request).await,

@@ -76,7 +76,8 @@ pub fn item_writes(
         None => Write::delete(&table.id, key.clone(), expect),
     }];
     for index in &table.indexes {
-        let old_entry = old.map(|item| keys::of_index_entry(table, index, item)).transpose()?.flatten();
+        // An old item whose attributes cannot key the index has no entry.
+        let old_entry = old.and_then(|item| keys::of_index_entry(table, index, item).ok().flatten());
         let new_entry = new.map(|item| keys::of_index_entry(table, index, item)).transpose()?.flatten();
         if let Some(old_entry) = &old_entry
             && new_entry.as_ref() != Some(old_entry)
@@ -153,7 +154,7 @@ pub async fn read_modify_write(
         let expect = Expect::Version(row.map_or(0, |row| row.version));
         let writes = item_writes(table, key, old.as_ref(), new.as_ref(), expect, actor)?;
         match dynamo.engine.write(writes).await {
-            Ok(()) => return Ok(Outcome { old, new }),
+            Ok(_) => return Ok(Outcome { old, new }),
             Err(EngineError::VersionMismatch { .. }) => continue,
             Err(error) => return Err(error.into()),
         }
@@ -169,7 +170,8 @@ pub async fn write_items(dynamo: &Dynamo, changes: Vec<(Table, Key, Option<Item>
         for (table, key, new) in &changes {
             writes.extend(item_writes(table, key, None, new.as_ref(), Expect::Anything, Actor::User)?);
         }
-        return Ok(dynamo.engine.write(writes).await?);
+        dynamo.engine.write(writes).await?;
+        return Ok(());
     }
     for _ in 0..MAX_ATTEMPTS {
         let rows = dynamo
@@ -183,7 +185,7 @@ pub async fn write_items(dynamo: &Dynamo, changes: Vec<(Table, Key, Option<Item>
             writes.extend(item_writes(table, key, old.as_ref(), new.as_ref(), expect, Actor::User)?);
         }
         match dynamo.engine.write(writes).await {
-            Ok(()) => return Ok(()),
+            Ok(_) => return Ok(()),
             Err(EngineError::VersionMismatch { .. }) => continue,
             Err(error) => return Err(error.into()),
         }

@@ -103,6 +103,10 @@ impl FromStr for Number {
         if !plausible {
             return Err(invalid());
         }
+        // Bounded work: no valid number needs this many characters.
+        if text.len() > 200 {
+            return Err(DynamoError::validation("Attempting to store more than 38 significant digits in a Number"));
+        }
         let value = BigDecimal::from_str(text).map_err(|_| invalid())?;
         Number::checked(value)
     }

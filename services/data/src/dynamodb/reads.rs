@@ -406,6 +406,24 @@ pub async fn query(dynamo: &Dynamo, request: &Request) -> Result<Value> {
     }
     let forward = request.member("ScanIndexForward").and_then(Value::as_bool).unwrap_or(true);
     let bounds = sort_bounds(sort.as_ref(), options.index.as_ref().is_some_and(|index| index.range_key.is_some()));
+    if let Some(start) = &options.start {
+        let clustering = start_key(&table, options.index.as_ref(), start)?.clustering;
+        let above = match &bounds.0 {
+            Bound::Included(low) => clustering >= *low,
+            Bound::Excluded(low) => clustering > *low,
+            Bound::Unbounded => true,
+        };
+        let below = match &bounds.1 {
+            Bound::Included(high) => clustering <= *high,
+            Bound::Excluded(high) => clustering < *high,
+            Bound::Unbounded => true,
+        };
+        if !above || !below {
+            return Err(DynamoError::validation(
+                "The provided starting key is outside query boundaries based on provided conditions",
+            ));
+        }
+    }
     let engine = dynamo.engine.clone();
     let id = engine_table;
     read_pages(request, &table, options, |after, limit| {

@@ -239,7 +239,7 @@ pub async fn write(dynamo: &Dynamo, request: &Request) -> Result<Value> {
             .with("CancellationReasons", Value::Array(reasons)));
         }
         match dynamo.engine.write(writes).await {
-            Ok(()) => {
+            Ok(_) => {
                 if let Some(token) = token {
                     let value = json!({ "digest": digest, "at": chrono::Utc::now().timestamp() }).to_string();
                     dynamo.records.put(TOKENS, token, value.as_bytes(), None).await?;

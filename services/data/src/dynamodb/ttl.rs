@@ -33,15 +33,18 @@ impl Dynamo {
                 let Some(last) = rows.last() else { break };
                 after = Some(last.key.clone());
                 for row in rows {
-                    if !expired(&decode_item(&row.value)?, &attribute, &now) {
+                    if !decode_item(&row.value).is_ok_and(|item| expired(&item, &attribute, &now)) {
                         continue;
                     }
                     let outcome = read_modify_write(self, &table, &row.key, Actor::TimeToLive, |current| {
                         Ok(current.filter(|item| !expired(item, &attribute, &now)).cloned())
                     })
-                    .await?;
-                    if outcome.old.is_some() && outcome.new.is_none() {
-                        deleted += 1;
+                    .await;
+                    match outcome {
+                        Ok(outcome) if outcome.old.is_some() && outcome.new.is_none() => deleted += 1,
+                        Ok(_) => {}
+                        // One item's failure does not stop the sweep.
+                        Err(error) => tracing::warn!(table = %table.name, %error, "could not expire an item"),
                     }
                 }
             }

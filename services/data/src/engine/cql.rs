@@ -122,6 +122,13 @@ fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
+/// A version no row has had: microseconds since the epoch, with random low
+/// bits so that two writers in the same microsecond still differ.
+fn fresh_version() -> i64 {
+    let micros = chrono::Utc::now().timestamp_micros().max(1);
+    (micros << 8) | i64::from(rand::random::<u8>())
+}
+
 fn applied(row: &CqlRow) -> bool {
     matches!(row.columns.first(), Some(Some(CqlValue::Boolean(true))))
 }
@@ -321,8 +328,15 @@ impl CqlEngine {
         Ok((last + 1).to_be_bytes().to_vec())
     }
 
-    /// A single-row write: one lightweight transaction.
-    async fn write_one(&self, write: &Write) -> Result<bool> {
+    /// A single-row write: one lightweight transaction. Returns the new
+    /// version, or `None` when the expectation did not hold.
+    async fn write_one(&self, write: &Write) -> Result<Option<i64>> {
+        let version = fresh_version();
+        let applied = self.write_one_as(write, version).await?;
+        Ok(applied.then_some(version))
+    }
+
+    async fn write_one_as(&self, write: &Write, version: i64) -> Result<bool> {
         let name = self.table_name(&write.table);
         let key = (write.key.partition.as_slice(), write.key.clustering.as_slice());
         let expected = match write.expect {
@@ -335,12 +349,12 @@ impl CqlEngine {
         };
         match &write.change {
             Change::Put(value) if expected == 0 => {
-                let text = format!("INSERT INTO {name} (p, c, v, ver) VALUES (?, ?, ?, 1) IF NOT EXISTS");
-                self.lwt(text, (key.0, key.1, value.as_slice())).await
+                let text = format!("INSERT INTO {name} (p, c, v, ver) VALUES (?, ?, ?, ?) IF NOT EXISTS");
+                self.lwt(text, (key.0, key.1, value.as_slice(), version)).await
             }
             Change::Put(value) => {
                 let text = format!("UPDATE {name} SET v = ?, ver = ? WHERE p = ? AND c = ? IF ver = ? AND lock = null");
-                self.lwt(text, (value.as_slice(), expected + 1, key.0, key.1, expected)).await
+                self.lwt(text, (value.as_slice(), version, key.0, key.1, expected)).await
             }
             Change::Delete if expected == 0 => {
                 Ok(self.read_resolved(&write.table, &write.key).await?.is_none_or(|found| found.value.is_none()))
@@ -356,8 +370,8 @@ impl CqlEngine {
             }
             Change::Append(value) => loop {
                 let sequence = self.next_sequence(&write.table, key.0).await?;
-                let text = format!("INSERT INTO {name} (p, c, v, ver) VALUES (?, ?, ?, 1) IF NOT EXISTS");
-                if self.lwt(text, (key.0, sequence.as_slice(), value.as_slice())).await? {
+                let text = format!("INSERT INTO {name} (p, c, v, ver) VALUES (?, ?, ?, ?) IF NOT EXISTS");
+                if self.lwt(text, (key.0, sequence.as_slice(), value.as_slice(), version)).await? {
                     return Ok(true);
                 }
             },
@@ -365,10 +379,11 @@ impl CqlEngine {
     }
 
     /// The commit protocol of the module docs for several rows.
-    async fn write_many(&self, writes: &[Write]) -> Result<()> {
+    async fn write_many(&self, writes: &[Write]) -> Result<u64> {
         'attempt: for _ in 0..LOCK_RETRIES {
             let id = uuid::Uuid::new_v4().simple().to_string();
             let lock = format!("{id}:{}", now_ms());
+            let new_version = fresh_version();
             let mut locked: Vec<(String, Key)> = Vec::new();
             let mut redo = Vec::with_capacity(writes.len());
             let mut order: Vec<usize> = (0..writes.len()).collect();
@@ -421,7 +436,7 @@ impl CqlEngine {
                     // A check leaves the row as it was.
                     Change::Check => current.and_then(|found| found.value),
                 };
-                let version = if matches!(write.change, Change::Check) { expected } else { expected + 1 };
+                let version = if matches!(write.change, Change::Check) { expected } else { new_version };
                 redo.push(Redo {
                     table: write.table.clone(),
                     partition: key.partition,
@@ -440,7 +455,8 @@ impl CqlEngine {
                 self.unlock(&locked, &lock).await?;
                 continue;
             }
-            return self.roll_forward(&id, &lock, &redo).await;
+            self.roll_forward(&id, &lock, &redo).await?;
+            return Ok(new_version as u64);
         }
         Err(storage("rows stayed locked by other writers"))
     }
@@ -528,13 +544,13 @@ impl Engine for CqlEngine {
         Ok(rows)
     }
 
-    async fn write(&self, writes: Vec<Write>) -> Result<()> {
+    async fn write(&self, writes: Vec<Write>) -> Result<u64> {
         match writes.as_slice() {
-            [] => Ok(()),
+            [] => Ok(0),
             [single] => {
                 for _ in 0..LOCK_RETRIES {
-                    if self.write_one(single).await? {
-                        return Ok(());
+                    if let Some(version) = self.write_one(single).await? {
+                        return Ok(version as u64);
                     }
                     if let Expect::Version(_) = single.expect {
                         // A lock may be what failed the condition: settle it
@@ -598,10 +614,27 @@ impl Engine for CqlEngine {
             let rows = result.into_rows_result().map_err(storage)?;
             let scanned: Vec<Scanned> =
                 rows.rows().map_err(storage)?.collect::<std::result::Result<_, _>>().map_err(storage)?;
-            let (rows, locks) = rows_of(scanned);
-            if locks.is_empty() || !self.settle(table, &locks).await? {
-                return Ok(rows);
+            let complete = scanned.len() < limit;
+            let last = scanned.last().map(|row| row.1.clone());
+            let (mut rows, locks) = rows_of(scanned);
+            if !locks.is_empty() && self.settle(table, &locks).await? {
+                continue;
             }
+            // Pending inserts were counted by LIMIT but are not rows: read
+            // on past them so a short page still means the end.
+            if !complete
+                && rows.len() < limit
+                && let Some(last) = last
+            {
+                let mut rest = range.clone();
+                if reverse {
+                    rest.1 = Bound::Excluded(last);
+                } else {
+                    rest.0 = Bound::Excluded(last);
+                }
+                rows.extend(Box::pin(self.query(table, partition, rest, reverse, limit - rows.len())).await?);
+            }
+            return Ok(rows);
         }
         Err(storage("rows stayed locked"))
     }

@@ -13,6 +13,10 @@ use super::{Change, Engine, EngineError, Expect, Key, Result, Row, Segment, Writ
 
 type ItemsTable<'a> = TableDefinition<'a, (&'static [u8], &'static [u8]), &'static [u8]>;
 
+/// The last commit number: every write transaction takes the next one and
+/// stamps it on the rows it writes, so versions never repeat.
+const COMMITS: TableDefinition<'static, &'static str, u64> = TableDefinition::new("meta/commits");
+
 fn definition(table: &str) -> ItemsTable<'_> {
     TableDefinition::new(table)
 }
@@ -114,9 +118,15 @@ impl Engine for EmbeddedEngine {
         .await
     }
 
-    async fn write(&self, writes: Vec<Write>) -> Result<()> {
+    async fn write(&self, writes: Vec<Write>) -> Result<u64> {
         self.blocking(move |db| {
             let transaction = db.begin_write().map_err(storage)?;
+            let commit = {
+                let mut commits = transaction.open_table(COMMITS).map_err(storage)?;
+                let commit = commits.get("last").map_err(storage)?.map(|v| v.value()).unwrap_or(0) + 1;
+                commits.insert("last", commit).map_err(storage)?;
+                commit
+            };
             for (index, write) in writes.iter().enumerate() {
                 let name = redb_name(&write.table);
                 let mut table = match transaction.open_table(definition(&name)) {
@@ -135,7 +145,7 @@ impl Engine for EmbeddedEngine {
                 match &write.change {
                     Change::Put(value) => {
                         let mut stored = Vec::with_capacity(8 + value.len());
-                        stored.extend_from_slice(&(current + 1).to_be_bytes());
+                        stored.extend_from_slice(&commit.to_be_bytes());
                         stored.extend_from_slice(value);
                         table.insert(address, stored.as_slice()).map_err(storage)?;
                     }
@@ -156,13 +166,14 @@ impl Engine for EmbeddedEngine {
                             .unwrap_or(0);
                         let sequence = (last + 1).to_be_bytes();
                         let mut stored = Vec::with_capacity(8 + value.len());
-                        stored.extend_from_slice(&1u64.to_be_bytes());
+                        stored.extend_from_slice(&commit.to_be_bytes());
                         stored.extend_from_slice(value);
                         table.insert((partition, &sequence[..]), stored.as_slice()).map_err(storage)?;
                     }
                 }
             }
-            transaction.commit().map_err(storage)
+            transaction.commit().map_err(storage)?;
+            Ok(commit)
         })
         .await
     }
@@ -282,13 +293,18 @@ mod tests {
     async fn compare_and_set_on_versions() {
         let (_dir, engine) = engine();
         engine.create_table("t").await.unwrap();
-        engine.write(vec![put("t", key(b"a", b""), b"1", Expect::Version(0))]).await.unwrap();
+        let first = engine.write(vec![put("t", key(b"a", b""), b"1", Expect::Version(0))]).await.unwrap();
         let row = engine.get("t", &key(b"a", b"")).await.unwrap().unwrap();
-        assert_eq!((row.value.as_slice(), row.version), (&b"1"[..], 1));
+        assert_eq!((row.value.as_slice(), row.version), (&b"1"[..], first));
         let stale = engine.write(vec![put("t", key(b"a", b""), b"2", Expect::Version(0))]).await;
         assert_eq!(stale, Err(EngineError::VersionMismatch { index: 0 }));
-        engine.write(vec![put("t", key(b"a", b""), b"2", Expect::Version(1))]).await.unwrap();
-        assert_eq!(engine.get("t", &key(b"a", b"")).await.unwrap().unwrap().version, 2);
+        let second = engine.write(vec![put("t", key(b"a", b""), b"2", Expect::Version(first))]).await.unwrap();
+        assert_eq!(engine.get("t", &key(b"a", b"")).await.unwrap().unwrap().version, second);
+        // Deleted and written again, the row never gets an old version back.
+        engine.write(vec![Write::delete("t", key(b"a", b""), Expect::Version(second))]).await.unwrap();
+        engine.write(vec![put("t", key(b"a", b""), b"3", Expect::Version(0))]).await.unwrap();
+        let reborn = engine.write(vec![put("t", key(b"a", b""), b"4", Expect::Version(first))]).await;
+        assert_eq!(reborn, Err(EngineError::VersionMismatch { index: 0 }));
     }
 
     #[tokio::test]
@@ -365,7 +381,7 @@ mod tests {
             table: "log".into(),
             key: key(b"shard", &2u64.to_be_bytes()),
             change: Change::Check,
-            expect: Expect::Version(1),
+            expect: Expect::Version(rows[1].version),
         };
         engine.write(vec![check]).await.unwrap();
         let many = engine

@@ -26,7 +26,9 @@ pub struct Key {
 pub struct Row {
     pub key: Key,
     pub value: Vec<u8>,
-    /// Grows by one with every write of the row; 0 means "absent".
+    /// Changes with every write of the row and never comes back, even after
+    /// the row is deleted and written again, so a compare-and-set cannot
+    /// mistake a new row for the one it read; 0 means "absent".
     pub version: u64,
 }
 
@@ -99,8 +101,9 @@ pub trait Engine: Send + Sync + std::fmt::Debug + 'static {
     async fn get(&self, table: &str, key: &Key) -> Result<Option<Row>>;
     /// Reads several rows as of one moment (a transaction's reads).
     async fn get_many(&self, keys: Vec<(String, Key)>) -> Result<Vec<Option<Row>>>;
-    /// Applies `writes` all or none: every expectation must hold.
-    async fn write(&self, writes: Vec<Write>) -> Result<()>;
+    /// Applies `writes` all or none: every expectation must hold. Returns
+    /// the version the written rows now have.
+    async fn write(&self, writes: Vec<Write>) -> Result<u64>;
     /// Rows of one partition whose clustering key is within the bounds, in
     /// clustering order (or reversed), at most `limit`.
     async fn query(

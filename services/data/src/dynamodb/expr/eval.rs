@@ -119,57 +119,76 @@ pub fn matches(item: &Item, condition: &Condition) -> bool {
     }
 }
 
+/// Which parts of a value a projection keeps.
+#[derive(Debug)]
+enum Selection {
+    Whole,
+    Map(std::collections::BTreeMap<String, Selection>),
+    List(std::collections::BTreeMap<usize, Selection>),
+}
+
+impl Selection {
+    fn add(&mut self, path: &[PathElement]) {
+        let Some((head, rest)) = path.split_first() else {
+            *self = Selection::Whole;
+            return;
+        };
+        let child = match (self, head) {
+            (Selection::Whole, _) => return,
+            (Selection::Map(children), PathElement::Name(name)) => {
+                children.entry(name.clone()).or_insert_with(|| empty(rest))
+            }
+            (Selection::List(children), PathElement::Index(index)) => {
+                children.entry(*index).or_insert_with(|| empty(rest))
+            }
+            // A path that treats the value as a map and as a list selects nothing more.
+            _ => return,
+        };
+        child.add(rest);
+    }
+
+    fn apply(&self, value: &AttributeValue) -> Option<AttributeValue> {
+        match (self, value) {
+            (Selection::Whole, value) => Some(value.clone()),
+            (Selection::Map(children), AttributeValue::M(map)) => {
+                let kept: Item = children
+                    .iter()
+                    .filter_map(|(name, child)| Some((name.clone(), child.apply(map.get(name)?)?)))
+                    .collect();
+                (!kept.is_empty()).then_some(AttributeValue::M(kept))
+            }
+            (Selection::List(children), AttributeValue::L(list)) => {
+                // Selected elements keep their document order, compacted.
+                let kept: Vec<AttributeValue> =
+                    children.iter().filter_map(|(index, child)| child.apply(list.get(*index)?)).collect();
+                (!kept.is_empty()).then_some(AttributeValue::L(kept))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// The selection for what follows a path element: a map for a name, a list
+/// for an index, or the whole value at the end of the path.
+fn empty(rest: &[PathElement]) -> Selection {
+    match rest.first() {
+        None => Selection::Whole,
+        Some(PathElement::Name(_)) => Selection::Map(Default::default()),
+        Some(PathElement::Index(_)) => Selection::List(Default::default()),
+    }
+}
+
 /// The part of `item` that `paths` select, nested structure kept; list
-/// elements selected by index keep their document order, compacted.
+/// elements selected by index keep their document order, compacted, and
+/// each appears once however many paths reach into it.
 pub fn project(item: &Item, paths: &[Path]) -> Item {
-    let mut sorted: Vec<&Path> = paths.iter().collect();
-    sorted.sort();
-    let mut projected = Item::new();
-    for path in sorted {
-        let Some(value) = resolve(item, path) else { continue };
-        let Some(PathElement::Name(first)) = path.first() else { continue };
-        let Some(original) = item.get(first) else { continue };
-        let entry = projected.entry(first.clone()).or_insert_with(|| skeleton(original));
-        insert_projected(entry, original, &path[1..], value);
+    let mut selection = Selection::Map(Default::default());
+    for path in paths {
+        selection.add(path);
     }
-    projected
-}
-
-/// An empty container of the same kind, or the value itself for scalars.
-fn skeleton(value: &AttributeValue) -> AttributeValue {
-    match value {
-        AttributeValue::M(_) => AttributeValue::M(Item::new()),
-        AttributeValue::L(_) => AttributeValue::L(Vec::new()),
-        other => other.clone(),
-    }
-}
-
-fn insert_projected(
-    target: &mut AttributeValue,
-    original: &AttributeValue,
-    rest: &[PathElement],
-    value: &AttributeValue,
-) {
-    let Some((head, tail)) = rest.split_first() else {
-        *target = value.clone();
-        return;
-    };
-    match (head, target, original) {
-        (PathElement::Name(name), AttributeValue::M(map), AttributeValue::M(source)) => {
-            if let Some(child) = source.get(name) {
-                let entry = map.entry(name.clone()).or_insert_with(|| skeleton(child));
-                insert_projected(entry, child, tail, value);
-            }
-        }
-        (PathElement::Index(index), AttributeValue::L(list), AttributeValue::L(source)) => {
-            if let Some(child) = source.get(*index) {
-                // Elements are appended in the order the paths name them.
-                let mut element = skeleton(child);
-                insert_projected(&mut element, child, tail, value);
-                list.push(element);
-            }
-        }
-        _ => {}
+    match selection.apply(&AttributeValue::M(item.clone())) {
+        Some(AttributeValue::M(projected)) => projected,
+        _ => Item::new(),
     }
 }
 
@@ -226,6 +245,20 @@ mod tests {
         assert!(holds("attribute_exists(m.y[2]) AND attribute_not_exists(m.y[3])"));
         assert!(holds("size(m.y) = :five OR size(tags) < :five"));
         assert!(holds("NOT (n < :five)"));
+    }
+
+    #[test]
+    fn projections_merge_paths_into_one_element() {
+        let item = item_from_json(&serde_json::json!({
+            "l": { "L": [{ "M": { "a": { "N": "1" }, "b": { "N": "2" }, "c": { "N": "3" } } }] }
+        }))
+        .unwrap();
+        let mut placeholders = Placeholders::default();
+        let paths = parse_projection("l[0].a, l[0].b", &mut placeholders).unwrap();
+        assert_eq!(
+            crate::dynamodb::value::item_to_json(&project(&item, &paths)),
+            serde_json::json!({ "l": { "L": [{ "M": { "a": { "N": "1" }, "b": { "N": "2" } } }] } })
+        );
     }
 
     #[test]

@@ -35,12 +35,17 @@ const CONDITION_FUNCTIONS: &[&str] =
 const UPDATE_FUNCTIONS: &[&str] = &["if_not_exists", "list_append"];
 /// The deepest document path DynamoDB accepts.
 const MAX_PATH_DEPTH: usize = 32;
+/// DynamoDB's limit on the size of one expression (4 KB).
+const MAX_EXPRESSION_BYTES: usize = 4096;
+/// How deep parentheses and NOTs may nest; bounds the parser's recursion.
+const MAX_NESTING: usize = 64;
 
 struct Parser<'a> {
     kind: ExpressionKind,
     tokens: Vec<Token>,
     position: usize,
     placeholders: &'a mut Placeholders,
+    depth: usize,
 }
 
 impl<'a> Parser<'a> {
@@ -48,7 +53,13 @@ impl<'a> Parser<'a> {
         if text.trim().is_empty() {
             return Err(kind.invalid("The expression can not be empty;"));
         }
-        Ok(Self { kind, tokens: tokenize(kind, text)?, position: 0, placeholders })
+        if text.len() > MAX_EXPRESSION_BYTES {
+            return Err(kind.invalid(format!(
+                "Expression size has exceeded the maximum allowed size; expression size: {}",
+                text.len()
+            )));
+        }
+        Ok(Self { kind, tokens: tokenize(kind, text)?, position: 0, placeholders, depth: 0 })
     }
 
     fn peek(&self) -> Option<&Token> {
@@ -184,6 +195,16 @@ impl<'a> Parser<'a> {
     // ---- conditions ----
 
     fn condition(&mut self) -> Result<Condition> {
+        self.depth += 1;
+        if self.depth > MAX_NESTING {
+            return Err(self.kind.invalid("The expression has too many levels of nesting"));
+        }
+        let condition = self.or();
+        self.depth -= 1;
+        condition
+    }
+
+    fn or(&mut self) -> Result<Condition> {
         let mut left = self.and()?;
         while self.at_keyword("OR") {
             self.position += 1;
@@ -206,7 +227,13 @@ impl<'a> Parser<'a> {
     fn not(&mut self) -> Result<Condition> {
         if self.at_keyword("NOT") {
             self.position += 1;
-            return Ok(Condition::Not(Box::new(self.not()?)));
+            self.depth += 1;
+            if self.depth > MAX_NESTING {
+                return Err(self.kind.invalid("The expression has too many levels of nesting"));
+            }
+            let inner = self.not();
+            self.depth -= 1;
+            return Ok(Condition::Not(Box::new(inner?)));
         }
         self.primary()
     }
@@ -431,6 +458,16 @@ impl<'a> Parser<'a> {
     }
 
     fn set_operand(&mut self) -> Result<SetOperand> {
+        self.depth += 1;
+        if self.depth > MAX_NESTING {
+            return Err(self.kind.invalid("The expression has too many levels of nesting"));
+        }
+        let operand = self.set_operand_inner();
+        self.depth -= 1;
+        operand
+    }
+
+    fn set_operand_inner(&mut self) -> Result<SetOperand> {
         match self.peek() {
             Some(Token::ValuePlaceholder(_)) => Ok(SetOperand::Value(self.value()?)),
             Some(Token::Word(_)) if self.is_function_call() => {
@@ -644,6 +681,9 @@ mod tests {
         );
         assert!(error("attribute_type(a, :v)").contains("Incorrect operand type"));
         assert_eq!(error(""), "Invalid ConditionExpression: The expression can not be empty;");
+        assert!(error(&format!("{}a = :v{}", "(".repeat(500), ")".repeat(500))).contains("too many levels of nesting"));
+        assert!(error(&"NOT ".repeat(1000)).contains("too many levels of nesting"));
+        assert!(error(&format!("a = :v{}", " OR a = :v".repeat(500))).contains("Expression size has exceeded"));
         assert_eq!(
             error("status = :v"),
             "Invalid ConditionExpression: Attribute name is a reserved keyword; reserved keyword: status"
