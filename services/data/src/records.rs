@@ -81,6 +81,12 @@ impl RecordStore {
         }
     }
 
+    /// The engine write that stores a record, for a caller that commits it
+    /// atomically with other writes (a transaction and its token).
+    pub fn write_of(namespace: &str, key: &str, value: Vec<u8>, expected_version: u64) -> Result<Write> {
+        Ok(Write::put(TABLE, address(namespace, key)?, value, Expect::Version(expected_version)))
+    }
+
     pub async fn get(&self, namespace: &str, key: &str) -> Result<Option<Record>> {
         let address = address(namespace, key)?;
         Ok(self.engine.get(TABLE, &address).await?.map(|row| Record {

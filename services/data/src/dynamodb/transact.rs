@@ -27,7 +27,10 @@ use super::{
     table::Table,
     value::{Item, item_from_json, item_to_json},
 };
-use crate::engine::{Change, EngineError, Expect, Key, Write};
+use crate::{
+    engine::{Change, EngineError, Expect, Key, Write},
+    records::RecordStore,
+};
 
 const MAX_TRANSACTION_ITEMS: usize = 100;
 const MAX_ATTEMPTS: usize = 1_000;
@@ -126,15 +129,17 @@ fn check_count(entries: &[Value]) -> Result<()> {
     Ok(())
 }
 
-/// The remembered request digest of a token, if still fresh.
-async fn remembered(dynamo: &Dynamo, token: &str) -> Result<Option<String>> {
-    let record = dynamo.records.get(TOKENS, token).await?;
-    Ok(record.and_then(|record| {
-        let stored: Value = serde_json::from_slice(&record.value).ok()?;
-        let at = stored.get("at")?.as_i64()?;
-        (chrono::Utc::now().timestamp() - at < TOKEN_LIFETIME_SECS)
-            .then(|| stored.get("digest")?.as_str().map(str::to_owned))?
-    }))
+/// What is stored of a token: the request digest while it is fresh, and
+/// the version of its record (0 when there is none) for compare-and-set.
+async fn remembered(dynamo: &Dynamo, token: &str) -> Result<(Option<String>, u64)> {
+    let Some(record) = dynamo.records.get(TOKENS, token).await? else { return Ok((None, 0)) };
+    let stored: Value = serde_json::from_slice(&record.value).unwrap_or(Value::Null);
+    let fresh = stored
+        .get("at")
+        .and_then(Value::as_i64)
+        .is_some_and(|at| chrono::Utc::now().timestamp() - at < TOKEN_LIFETIME_SECS);
+    let digest = stored.get("digest").and_then(Value::as_str).filter(|_| fresh).map(str::to_owned);
+    Ok((digest, record.version))
 }
 
 pub async fn write(dynamo: &Dynamo, request: &Request) -> Result<Value> {
@@ -146,22 +151,12 @@ pub async fn write(dynamo: &Dynamo, request: &Request) -> Result<Value> {
         body.remove("ClientRequestToken");
     }
     let digest = hex::encode(Sha256::digest(canonical.to_string().as_bytes()));
-    if let Some(token) = token {
-        if token.is_empty() || token.len() > 36 {
-            return Err(validation_error(
-                "Value at 'clientRequestToken' failed to satisfy constraint: Member must have length less than or equal to 36",
-            ));
-        }
-        match remembered(dynamo, token).await? {
-            Some(stored) if stored == digest => return Ok(json!({})),
-            Some(_) => {
-                return Err(DynamoError::new(
-                    ErrorKind::IdempotentParameterMismatch,
-                    "Request parameters do not match the original request for this client request token",
-                ));
-            }
-            None => {}
-        }
+    if let Some(token) = token
+        && (token.is_empty() || token.len() > 36)
+    {
+        return Err(validation_error(
+            "Value at 'clientRequestToken' failed to satisfy constraint: Member must have length less than or equal to 36",
+        ));
     }
     let tables = tables_of(dynamo, entries, &["ConditionCheck", "Put", "Delete", "Update"]).await?;
     let planned = entries.iter().map(|entry| plan(&tables, entry)).collect::<Result<Vec<_>>>()?;
@@ -173,6 +168,25 @@ pub async fn write(dynamo: &Dynamo, request: &Request) -> Result<Value> {
     }
 
     for _ in 0..MAX_ATTEMPTS {
+        // The token is checked on every attempt and written in the same
+        // atomic write as the transaction: of two concurrent duplicates one
+        // commits, and the other then finds the token and succeeds unapplied.
+        let mut token_write = None;
+        if let Some(token) = token {
+            match remembered(dynamo, token).await? {
+                (Some(stored), _) if stored == digest => return Ok(json!({})),
+                (Some(_), _) => {
+                    return Err(DynamoError::new(
+                        ErrorKind::IdempotentParameterMismatch,
+                        "Request parameters do not match the original request for this client request token",
+                    ));
+                }
+                (None, version) => {
+                    let value = json!({ "digest": digest, "at": chrono::Utc::now().timestamp() }).to_string();
+                    token_write = Some(RecordStore::write_of(TOKENS, token, value.into_bytes(), version)?);
+                }
+            }
+        }
         let rows =
             dynamo.engine.get_many(planned.iter().map(|p| (p.table.id.clone(), p.key.clone())).collect()).await?;
         let mut reasons = Vec::with_capacity(planned.len());
@@ -238,14 +252,9 @@ pub async fn write(dynamo: &Dynamo, request: &Request) -> Result<Value> {
             )
             .with("CancellationReasons", Value::Array(reasons)));
         }
+        writes.extend(token_write);
         match dynamo.engine.write(writes).await {
-            Ok(_) => {
-                if let Some(token) = token {
-                    let value = json!({ "digest": digest, "at": chrono::Utc::now().timestamp() }).to_string();
-                    dynamo.records.put(TOKENS, token, value.as_bytes(), None).await?;
-                }
-                return Ok(json!({}));
-            }
+            Ok(_) => return Ok(json!({})),
             Err(EngineError::VersionMismatch { .. }) => continue,
             Err(error) => return Err(error.into()),
         }

@@ -26,6 +26,17 @@ fn redb_name(table: &str) -> String {
     format!("items/{table}")
 }
 
+type ReadTable = redb::ReadOnlyTable<(&'static [u8], &'static [u8]), &'static [u8]>;
+
+/// Opens an engine table for reading; a missing one is `NoSuchTable`.
+fn open_read(read: &redb::ReadTransaction, name: &str) -> Result<ReadTable> {
+    match read.open_table(definition(name)) {
+        Ok(table) => Ok(table),
+        Err(TableError::TableDoesNotExist(_)) => Err(EngineError::NoSuchTable),
+        Err(error) => Err(storage(error)),
+    }
+}
+
 fn storage(error: impl std::fmt::Display) -> EngineError {
     EngineError::Storage(error.to_string())
 }
@@ -84,11 +95,7 @@ impl Engine for EmbeddedEngine {
         let (name, key) = (redb_name(table), key.clone());
         self.blocking(move |db| {
             let read = db.begin_read().map_err(storage)?;
-            let table = match read.open_table(definition(&name)) {
-                Ok(table) => table,
-                Err(TableError::TableDoesNotExist(_)) => return Err(EngineError::NoSuchTable),
-                Err(error) => return Err(storage(error)),
-            };
+            let table = open_read(&read, &name)?;
             let row = table
                 .get((key.partition.as_slice(), key.clustering.as_slice()))
                 .map_err(storage)?
@@ -105,11 +112,7 @@ impl Engine for EmbeddedEngine {
             let mut rows = Vec::with_capacity(keys.len());
             for (table, key) in &keys {
                 let name = redb_name(table);
-                let table = match read.open_table(definition(&name)) {
-                    Ok(table) => table,
-                    Err(TableError::TableDoesNotExist(_)) => return Err(EngineError::NoSuchTable),
-                    Err(error) => return Err(storage(error)),
-                };
+                let table = open_read(&read, &name)?;
                 let address = (key.partition.as_slice(), key.clustering.as_slice());
                 rows.push(table.get(address).map_err(storage)?.map(|stored| decode(address, stored.value())));
             }
@@ -189,11 +192,7 @@ impl Engine for EmbeddedEngine {
         let (name, partition) = (redb_name(table), partition.to_vec());
         self.blocking(move |db| {
             let read = db.begin_read().map_err(storage)?;
-            let table = match read.open_table(definition(&name)) {
-                Ok(table) => table,
-                Err(TableError::TableDoesNotExist(_)) => return Err(EngineError::NoSuchTable),
-                Err(error) => return Err(storage(error)),
-            };
+            let table = open_read(&read, &name)?;
             // Rows of one partition are contiguous: (p, c) for every c sorts
             // below (p ++ [0], []), the first key of any later partition.
             let next_partition = [partition.as_slice(), &[0]].concat();
@@ -240,11 +239,7 @@ impl Engine for EmbeddedEngine {
         let name = redb_name(table);
         self.blocking(move |db| {
             let read = db.begin_read().map_err(storage)?;
-            let table = match read.open_table(definition(&name)) {
-                Ok(table) => table,
-                Err(TableError::TableDoesNotExist(_)) => return Err(EngineError::NoSuchTable),
-                Err(error) => return Err(storage(error)),
-            };
+            let table = open_read(&read, &name)?;
             let mut rows = Vec::new();
             let iter = match &after {
                 Some(after) => table.range::<(&[u8], &[u8])>((
