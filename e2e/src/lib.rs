@@ -358,6 +358,28 @@ pub fn apigateway_client_with(
     aws_sdk_apigatewayv2::Client::from_conf(config)
 }
 
+/// The role ARN functions are created with (nubo does not check roles).
+pub const ROLE: &str = "arn:aws:iam::000000000000:role/lambda";
+
+/// A CreateFunction request for the python `echo` fixture, ready to send
+/// or to extend.
+pub fn create_echo(
+    lambda: &aws_sdk_lambda::Client,
+    name: &str,
+) -> aws_sdk_lambda::operation::create_function::builders::CreateFunctionFluentBuilder {
+    use aws_sdk_lambda::{
+        primitives::Blob,
+        types::{FunctionCode, Runtime},
+    };
+    lambda
+        .create_function()
+        .function_name(name)
+        .runtime(Runtime::Python312)
+        .role(ROLE)
+        .handler("app.handler")
+        .code(FunctionCode::builder().zip_file(Blob::new(package("functions/echo"))).build())
+}
+
 /// The directory of a fixture under `e2e/fixtures/`.
 pub fn fixture(relative: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(relative)

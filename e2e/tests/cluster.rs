@@ -8,15 +8,11 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_apigatewayv2::types::ProtocolType;
-use aws_sdk_lambda::{
-    error::ProvideErrorMetadata,
-    primitives::Blob,
-    types::{FunctionCode, Runtime},
-};
+use aws_sdk_lambda::error::ProvideErrorMetadata;
 use nubo::config::Config;
 use nubo_e2e::{
-    Ports, Process, ServiceName, apigateway_client_with, compose, credentials, lambda_client, lambda_client_with,
-    nubo_binary, package, try_wait_healthy,
+    Ports, Process, ServiceName, apigateway_client_with, compose, create_echo, credentials, lambda_client,
+    lambda_client_with, nubo_binary, try_wait_healthy,
 };
 use serde_json::Value;
 
@@ -161,13 +157,7 @@ async fn seven_serve_processes_configured_like_compose_serve_a_request() {
     let functions_url = format!("http://127.0.0.1:{}", ports[&ServiceName::Functions].http);
     let edge_url = format!("http://127.0.0.1:{}", ports[&ServiceName::Gateway].edge.unwrap());
     let lambda = lambda_client_with(&functions_url, key.clone());
-    let arn = lambda
-        .create_function()
-        .function_name("echo")
-        .runtime(Runtime::Python312)
-        .role("arn:aws:iam::000000000000:role/lambda")
-        .handler("app.handler")
-        .code(FunctionCode::builder().zip_file(Blob::new(package("functions/echo"))).build())
+    let arn = create_echo(&lambda, "echo")
         .send()
         .await
         .expect("CreateFunction on the functions process")

@@ -9,7 +9,9 @@ use aws_sdk_lambda::{
     types::{Environment, FunctionCode, InvocationType, LogType, Runtime},
 };
 use base64::Engine as _;
-use nubo_e2e::{Nubo, ServiceName, credentials, lambda_client, lambda_client_with, package, package_of};
+use nubo_e2e::{
+    Nubo, ROLE, ServiceName, create_echo, credentials, lambda_client, lambda_client_with, package, package_of,
+};
 use serde_json::{Value, json};
 
 async fn create(lambda: &Client, name: &str, runtime: Runtime, handler: &str, fixture: &str) {
@@ -17,7 +19,7 @@ async fn create(lambda: &Client, name: &str, runtime: Runtime, handler: &str, fi
         .create_function()
         .function_name(name)
         .runtime(runtime)
-        .role("arn:aws:iam::000000000000:role/lambda")
+        .role(ROLE)
         .handler(handler)
         .environment(Environment::builder().variables("GREETING", "hello").build())
         .code(FunctionCode::builder().zip_file(Blob::new(package(fixture))).build())
@@ -132,7 +134,7 @@ async fn timeouts_kill_the_environment_and_the_next_invocation_starts_fresh() {
         .create_function()
         .function_name("slow")
         .runtime(Runtime::Python312)
-        .role("arn:aws:iam::000000000000:role/lambda")
+        .role(ROLE)
         .handler("slow.handler")
         .timeout(1)
         .code(FunctionCode::builder().zip_file(Blob::new(zip)).build())
@@ -160,7 +162,7 @@ async fn bad_input_gets_lambda_errors_and_nothing_breaks() {
         .create_function()
         .function_name("bad-runtime")
         .runtime(Runtime::from("cobol85"))
-        .role("arn:aws:iam::000000000000:role/lambda")
+        .role(ROLE)
         .handler("app.handler")
         .code(FunctionCode::builder().zip_file(Blob::new(package("functions/echo"))).build())
         .send()
@@ -173,7 +175,7 @@ async fn bad_input_gets_lambda_errors_and_nothing_breaks() {
         .create_function()
         .function_name("not-a-zip")
         .runtime(Runtime::Python312)
-        .role("arn:aws:iam::000000000000:role/lambda")
+        .role(ROLE)
         .handler("app.handler")
         .code(FunctionCode::builder().zip_file(Blob::new(b"plain text".to_vec())).build())
         .send()
@@ -191,16 +193,7 @@ async fn bad_input_gets_lambda_errors_and_nothing_breaks() {
     assert_eq!(failure["errorMessage"], "Unable to import module 'app': No module named 'app'");
 
     create(&lambda, "echo", Runtime::Python312, "app.handler", "functions/echo").await;
-    let duplicate = lambda
-        .create_function()
-        .function_name("echo")
-        .runtime(Runtime::Python312)
-        .role("arn:aws:iam::000000000000:role/lambda")
-        .handler("app.handler")
-        .code(FunctionCode::builder().zip_file(Blob::new(package("functions/echo"))).build())
-        .send()
-        .await
-        .unwrap_err();
+    let duplicate = create_echo(&lambda, "echo").send().await.unwrap_err();
     assert_eq!(duplicate.code(), Some("ResourceConflictException"));
 
     let malformed = lambda.invoke().function_name("echo").payload(Blob::new("{not json")).send().await.unwrap_err();

@@ -3,11 +3,7 @@
 //! called with a plain HTTP client, and called again after a restart.
 
 use aws_sdk_apigatewayv2::types::ProtocolType;
-use aws_sdk_lambda::{
-    primitives::Blob,
-    types::{FunctionCode, Runtime},
-};
-use nubo_e2e::{Nubo, ServiceName, apigateway_client, lambda_client, package};
+use nubo_e2e::{Nubo, ServiceName, apigateway_client, create_echo, lambda_client};
 use serde_json::Value;
 
 async fn get_json(url: &str) -> (u16, Option<String>, Value) {
@@ -24,16 +20,7 @@ async fn a_quick_created_api_reaches_a_python_function_and_survives_a_restart() 
     let nubo = Nubo::up(&state.path().join("state")).await;
 
     let lambda = lambda_client(&nubo.http_url(ServiceName::Functions));
-    let created = lambda
-        .create_function()
-        .function_name("echo")
-        .runtime(Runtime::Python312)
-        .role("arn:aws:iam::000000000000:role/lambda")
-        .handler("app.handler")
-        .code(FunctionCode::builder().zip_file(Blob::new(package("functions/echo"))).build())
-        .send()
-        .await
-        .expect("CreateFunction succeeds");
+    let created = create_echo(&lambda, "echo").send().await.expect("CreateFunction succeeds");
     let function_arn = created.function_arn().expect("an ARN").to_owned();
     assert_eq!(function_arn, "arn:aws:lambda:us-east-1:000000000000:function:echo");
     assert_eq!(created.handler(), Some("app.handler"));
