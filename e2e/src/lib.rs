@@ -77,7 +77,6 @@ impl Process {
             .args(args)
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("NUBO_LOG", "info")
             .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdin(Stdio::null())
             .stdout(log_file.try_clone().expect("a log file"))
@@ -456,4 +455,69 @@ pub fn sigv4_headers(
     let (instructions, _) = sign(request, &params).expect("a signature").into_parts();
     let (signed, _) = instructions.into_parts();
     signed.into_iter().map(|header| (header.name().to_owned(), header.value().to_owned())).collect()
+}
+
+/// Makes one call of `service`'s internal gRPC API at `url`, presenting
+/// `token` as the cluster credential (or none), and returns the status
+/// code it answered with (`Ok` if it answered at all).
+pub async fn internal_call(service: ServiceName, url: &str, token: Option<&str>) -> tonic::Code {
+    use nubo_proto::{auth, cdn, data, dns, functions, gateway, storage};
+    let channel = tonic::transport::Channel::from_shared(url.to_owned())
+        .expect("a gRPC url")
+        .connect()
+        .await
+        .unwrap_or_else(|error| panic!("cannot reach {service} at {url}: {error}"));
+    let header: Option<tonic::metadata::MetadataValue<tonic::metadata::Ascii>> =
+        token.map(|token| format!("Bearer {token}").parse().expect("an ASCII token"));
+    let present = move |mut request: tonic::Request<()>| {
+        if let Some(header) = &header {
+            request.metadata_mut().insert("authorization", header.clone());
+        }
+        Ok(request)
+    };
+    let code = |result: Result<(), tonic::Status>| result.err().map_or(tonic::Code::Ok, |status| status.code());
+    match service {
+        ServiceName::Data => code(
+            data::data_client::DataClient::with_interceptor(channel, present)
+                .get_record(data::GetRecordRequest { namespace: "probe".into(), key: "probe".into() })
+                .await
+                .map(drop),
+        ),
+        ServiceName::Storage => code(
+            storage::storage_client::StorageClient::with_interceptor(channel, present)
+                .head_object(storage::HeadObjectRequest { bucket: "probe".into(), key: "probe".into() })
+                .await
+                .map(drop),
+        ),
+        ServiceName::Functions => code(
+            functions::functions_client::FunctionsClient::with_interceptor(channel, present)
+                .get_function(functions::GetFunctionRequest::default())
+                .await
+                .map(drop),
+        ),
+        ServiceName::Gateway => code(
+            gateway::gateway_client::GatewayClient::with_interceptor(channel, present)
+                .invalidate_api(gateway::InvalidateApiRequest::default())
+                .await
+                .map(drop),
+        ),
+        ServiceName::Auth => code(
+            auth::auth_client::AuthClient::with_interceptor(channel, present)
+                .validate_token(auth::ValidateTokenRequest::default())
+                .await
+                .map(drop),
+        ),
+        ServiceName::Cdn => code(
+            cdn::cdn_client::CdnClient::with_interceptor(channel, present)
+                .invalidate(cdn::InvalidateRequest::default())
+                .await
+                .map(drop),
+        ),
+        ServiceName::Dns => code(
+            dns::dns_client::DnsClient::with_interceptor(channel, present)
+                .zone_changed(dns::ZoneChangedRequest::default())
+                .await
+                .map(drop),
+        ),
+    }
 }

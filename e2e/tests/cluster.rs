@@ -88,6 +88,7 @@ fn process_env(
         ("NUBO_BIND_HOST".to_string(), "127.0.0.1".to_string()),
         ("NUBO_STATE_DIR".to_string(), dir.join(service.as_str()).to_str().unwrap().to_string()),
         ("NUBO_CREDENTIALS__SECRET_ACCESS_KEY_FILE".to_string(), secret.to_str().unwrap().to_string()),
+        ("NUBO_CLUSTER__TOKEN_FILE".to_string(), dir.join("cluster-token").to_str().unwrap().to_string()),
         ("NUBO_GATEWAY__PUBLIC_URL".to_string(), format!("http://127.0.0.1:{}", ports[&ServiceName::Gateway].http)),
     ]);
     env.extend(ports[&service].env(service));
@@ -107,6 +108,7 @@ async fn seven_serve_processes_configured_like_compose_serve_a_request() {
     let dir = tempfile::tempdir().unwrap();
     let secret = dir.path().join("secret");
     std::fs::write(&secret, "cluster-secret").unwrap();
+    std::fs::write(dir.path().join("cluster-token"), "cluster-token-0123456789").unwrap();
     let vars: BTreeMap<String, String> = [("NUBO_ACCESS_KEY_ID".to_string(), "AKIDCLUSTER".to_string())].into();
     let defaults = Config::default();
     let keyspace = nubo_e2e::unique_keyspace();
@@ -151,6 +153,20 @@ async fn seven_serve_processes_configured_like_compose_serve_a_request() {
     // The compose health check, `nubo health --service <name>`, against each.
     for service in ServiceName::ALL {
         assert!(health(service, &ports), "nubo health --service {service} fails on a serving {service}");
+    }
+    // The internal plane answers only callers that carry the cluster token.
+    for service in ServiceName::ALL {
+        let url = format!("http://127.0.0.1:{}", ports[&service].grpc);
+        assert_eq!(
+            nubo_e2e::internal_call(service, &url, None).await,
+            tonic::Code::Unauthenticated,
+            "{service} answered an internal call without the cluster token"
+        );
+        assert_eq!(
+            nubo_e2e::internal_call(service, &url, Some("not-the-cluster-token")).await,
+            tonic::Code::Unauthenticated,
+            "{service} answered an internal call with a wrong token"
+        );
     }
 
     let key = credentials("AKIDCLUSTER", "cluster-secret");

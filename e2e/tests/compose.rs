@@ -14,17 +14,33 @@ fn vars() -> BTreeMap<String, String> {
     [("NUBO_ACCESS_KEY_ID".to_string(), "AKIDCLUSTER".to_string())].into()
 }
 
-/// A service's configuration as its container would load it, with the
+/// The secrets a cluster is started with, by compose secret name.
+const SECRETS: &[(&str, &str)] =
+    &[("nubo_secret_access_key", "cluster-secret"), ("nubo_cluster_token", "cluster-token-0123456789")];
+
+/// A service's configuration as its container would load it, with every
 /// mounted secret replaced by a local file.
-fn config_of(compose: &serde_yaml::Value, service: &str, secret: &std::path::Path) -> Config {
+fn config_of(compose: &serde_yaml::Value, service: &str, dir: &std::path::Path) -> Config {
     let mut env = compose::environment(compose, service, &vars()).expect("the environment interpolates");
-    let secret_file = env.get("NUBO_CREDENTIALS__SECRET_ACCESS_KEY_FILE").expect("a secret file").clone();
-    let secret_name = secret_file.strip_prefix("/run/secrets/").expect("a compose secret");
-    assert!(compose["secrets"][secret_name].is_mapping(), "{service} uses the undeclared secret {secret_name}");
-    assert!(
-        compose["services"][service]["secrets"].as_sequence().unwrap().iter().any(|s| s.as_str() == Some(secret_name))
-    );
-    env.insert("NUBO_CREDENTIALS__SECRET_ACCESS_KEY_FILE".into(), secret.to_str().unwrap().into());
+    for (variable, value) in env.iter_mut().filter(|(variable, _)| variable.ends_with("_FILE")) {
+        let secret_name = value.strip_prefix("/run/secrets/").expect("a compose secret").to_owned();
+        assert!(compose["secrets"][&secret_name].is_mapping(), "{service} uses the undeclared secret {secret_name}");
+        assert!(
+            compose["services"][service]["secrets"]
+                .as_sequence()
+                .unwrap()
+                .iter()
+                .any(|s| s.as_str() == Some(&secret_name)),
+            "{service} reads {variable} but is not given the secret {secret_name}"
+        );
+        let (_, content) = SECRETS
+            .iter()
+            .find(|(name, _)| *name == secret_name)
+            .unwrap_or_else(|| panic!("unknown secret {secret_name}"));
+        let file = dir.join(&secret_name);
+        std::fs::write(&file, content).unwrap();
+        *value = file.to_str().unwrap().to_owned();
+    }
     env.remove("NUBO_LOG");
     Config::load(None, &env).unwrap_or_else(|error| panic!("{service}: {error}"))
 }
@@ -33,12 +49,10 @@ fn config_of(compose: &serde_yaml::Value, service: &str, secret: &std::path::Pat
 fn every_service_is_consistent_with_the_code() {
     let compose = compose::load();
     let dir = tempfile::tempdir().unwrap();
-    let secret = dir.path().join("secret");
-    std::fs::write(&secret, "cluster-secret").unwrap();
     let defaults = Config::default();
 
     let configs: BTreeMap<ServiceName, Config> =
-        ServiceName::ALL.iter().map(|service| (*service, config_of(&compose, service.as_str(), &secret))).collect();
+        ServiceName::ALL.iter().map(|service| (*service, config_of(&compose, service.as_str(), dir.path()))).collect();
 
     for (service, config) in &configs {
         let name = service.as_str();
@@ -51,6 +65,7 @@ fn every_service_is_consistent_with_the_code() {
         let context = config.context(Mode::Serve).unwrap_or_else(|error| panic!("{name}: {error}"));
         assert_eq!(context.credentials.secret_for("AKIDCLUSTER"), Some("cluster-secret"));
         assert_eq!(context.credentials.secret_for("test"), None, "{name} must not accept the development keys");
+        assert_eq!(context.cluster.secret(), "cluster-token-0123456789", "{name} must carry the cluster token");
 
         // Published ports: the container side is what the service binds,
         // the host side is the public port SPEC.md gives it.

@@ -1,11 +1,9 @@
 //! Typed clients of the internal APIs other services call, over lazy gRPC
-//! channels. They speak domain types and [`RemoteError`], so callers never
-//! handle `tonic` types.
-
-use tonic::transport::Channel;
+//! channels that carry the cluster credential ([`Link`]). They speak domain
+//! types and [`RemoteError`], so callers never handle `tonic` types.
 
 use crate::{
-    RemoteError,
+    Link, RemoteError,
     data::{
         DeleteRecordRequest, GetRecordRequest, ListRecordsRequest, PutRecordRequest, Record, data_client::DataClient,
     },
@@ -23,12 +21,12 @@ const MAX_MESSAGE: usize = 8 * 1024 * 1024;
 /// Versioned records kept by the data service.
 #[derive(Debug, Clone)]
 pub struct RecordsClient {
-    inner: DataClient<Channel>,
+    inner: DataClient<Link>,
 }
 
 impl RecordsClient {
-    pub fn new(channel: Channel) -> Self {
-        Self { inner: DataClient::new(channel).max_decoding_message_size(MAX_MESSAGE) }
+    pub fn new(link: Link) -> Self {
+        Self { inner: DataClient::new(link).max_decoding_message_size(MAX_MESSAGE) }
     }
 
     fn error(status: tonic::Status) -> RemoteError {
@@ -80,13 +78,13 @@ impl RecordsClient {
 /// Object bytes kept by the storage service.
 #[derive(Debug, Clone)]
 pub struct ObjectsClient {
-    inner: StorageClient<Channel>,
+    inner: StorageClient<Link>,
 }
 
 impl ObjectsClient {
-    pub fn new(channel: Channel) -> Self {
+    pub fn new(link: Link) -> Self {
         Self {
-            inner: StorageClient::new(channel)
+            inner: StorageClient::new(link)
                 .max_decoding_message_size(MAX_MESSAGE)
                 .max_encoding_message_size(MAX_MESSAGE),
         }
@@ -114,11 +112,7 @@ impl ObjectsClient {
         let mut parts = vec![header];
         parts.extend(bytes.chunks(CHUNK).map(|chunk| PutObjectPart { part: Some(Part::Chunk(chunk.to_vec())) }));
         let response = self.inner.clone().put_object(tokio_stream::iter(parts)).await.map_err(Self::error)?;
-        response.into_inner().info.ok_or_else(|| RemoteError {
-            service: "storage",
-            code: crate::ErrorCode::Internal,
-            message: "put answered without object info".into(),
-        })
+        response.into_inner().info.ok_or_else(|| RemoteError::internal("storage", "put answered without object info"))
     }
 
     /// Writes the object's bytes to `sink` as they arrive.
@@ -133,11 +127,9 @@ impl ObjectsClient {
         let mut stream = self.inner.clone().get_object(request).await.map_err(Self::error)?.into_inner();
         let mut written = 0;
         while let Some(chunk) = stream.message().await.map_err(Self::error)? {
-            sink.write_all(&chunk.data).await.map_err(|error| RemoteError {
-                service: "storage",
-                code: crate::ErrorCode::Internal,
-                message: format!("cannot write object locally: {error}"),
-            })?;
+            sink.write_all(&chunk.data)
+                .await
+                .map_err(|error| RemoteError::internal("storage", format!("cannot write object locally: {error}")))?;
             written += chunk.data.len() as u64;
         }
         Ok(written)
@@ -158,13 +150,13 @@ impl ObjectsClient {
 /// Function invocation through the functions service.
 #[derive(Debug, Clone)]
 pub struct FunctionsClient {
-    inner: RawFunctionsClient<Channel>,
+    inner: RawFunctionsClient<Link>,
 }
 
 impl FunctionsClient {
-    pub fn new(channel: Channel) -> Self {
+    pub fn new(link: Link) -> Self {
         Self {
-            inner: RawFunctionsClient::new(channel)
+            inner: RawFunctionsClient::new(link)
                 .max_decoding_message_size(MAX_MESSAGE)
                 .max_encoding_message_size(MAX_MESSAGE),
         }

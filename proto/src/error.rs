@@ -1,6 +1,8 @@
 //! The error vocabulary shared by every service. A service's domain error
 //! maps to an [`ErrorCode`]; the code travels over gRPC as a `tonic::Code`
-//! and becomes an HTTP status at each AWS front end.
+//! and becomes an HTTP status at each AWS front end. The AWS error name
+//! travels beside it as structured metadata ([`AWS_ERROR_KEY`]), so a caller
+//! re-raises the same AWS error without parsing the message.
 
 /// What went wrong, independent of the protocol that reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,6 +23,8 @@ pub enum ErrorCode {
     Unimplemented,
     /// A bug or an unexpected failure on our side.
     Internal,
+    /// The caller did not present the cluster credential.
+    Unauthenticated,
 }
 
 impl ErrorCode {
@@ -35,6 +39,7 @@ impl ErrorCode {
             Self::Unavailable => tonic::Code::Unavailable,
             Self::Unimplemented => tonic::Code::Unimplemented,
             Self::Internal => tonic::Code::Internal,
+            Self::Unauthenticated => tonic::Code::Unauthenticated,
         }
     }
 
@@ -49,6 +54,7 @@ impl ErrorCode {
             tonic::Code::ResourceExhausted => Self::Throttled,
             tonic::Code::Unavailable | tonic::Code::DeadlineExceeded | tonic::Code::Cancelled => Self::Unavailable,
             tonic::Code::Unimplemented => Self::Unimplemented,
+            tonic::Code::Unauthenticated | tonic::Code::PermissionDenied => Self::Unauthenticated,
             _ => Self::Internal,
         }
     }
@@ -63,9 +69,14 @@ impl ErrorCode {
             Self::Unavailable => 503,
             Self::Unimplemented => 501,
             Self::Internal => 500,
+            Self::Unauthenticated => 403,
         }
     }
 }
+
+/// The gRPC metadata key that carries the AWS error name of a failed call
+/// (`ResourceNotFoundException`), beside the code and the plain message.
+pub const AWS_ERROR_KEY: &str = "nubo-aws-error";
 
 /// An error returned by another service over gRPC.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -73,24 +84,54 @@ impl ErrorCode {
 pub struct RemoteError {
     pub service: &'static str,
     pub code: ErrorCode,
+    /// The AWS error name the remote service answered with, if it is one.
+    pub aws_name: Option<String>,
+    /// The message as the remote service wrote it, for the AWS error body.
     pub message: String,
 }
 
 impl RemoteError {
     pub fn from_status(service: &'static str, status: &tonic::Status) -> Self {
-        Self { service, code: ErrorCode::from_grpc(status.code()), message: status.message().to_owned() }
+        let aws_name = status
+            .metadata()
+            .get(AWS_ERROR_KEY)
+            .and_then(|value| value.to_str().ok())
+            .filter(|name| !name.is_empty())
+            .map(str::to_owned);
+        Self { service, code: ErrorCode::from_grpc(status.code()), aws_name, message: status.message().to_owned() }
+    }
+
+    /// A failure of this side of the call (an unreadable answer, a local
+    /// write), reported as the remote service's.
+    pub fn internal(service: &'static str, message: impl Into<String>) -> Self {
+        Self { service, code: ErrorCode::Internal, aws_name: None, message: message.into() }
     }
 }
 
 impl From<RemoteError> for tonic::Status {
     fn from(error: RemoteError) -> Self {
-        tonic::Status::new(error.code.grpc(), error.message)
+        match &error.aws_name {
+            Some(name) => aws_status(error.code, name, error.message),
+            None => status(error.code, error.message),
+        }
     }
 }
 
-/// Builds the gRPC status for a domain error.
+/// Builds the gRPC status for a domain error that has no AWS name.
 pub fn status(code: ErrorCode, message: impl Into<String>) -> tonic::Status {
     tonic::Status::new(code.grpc(), message)
+}
+
+/// Builds the gRPC status for an AWS error: the code, the AWS error name as
+/// metadata, and the message as AWS would word it.
+pub fn aws_status(code: ErrorCode, aws_name: &str, message: impl Into<String>) -> tonic::Status {
+    let mut status = tonic::Status::new(code.grpc(), message);
+    // AWS error names are ASCII identifiers; anything else is left out
+    // rather than failing the whole answer.
+    if let Ok(value) = aws_name.parse() {
+        status.metadata_mut().insert(AWS_ERROR_KEY, value);
+    }
+    status
 }
 
 #[cfg(test)]
@@ -108,8 +149,20 @@ mod tests {
             ErrorCode::Unavailable,
             ErrorCode::Unimplemented,
             ErrorCode::Internal,
+            ErrorCode::Unauthenticated,
         ] {
             assert_eq!(ErrorCode::from_grpc(code.grpc()), code);
         }
+    }
+
+    #[test]
+    fn the_aws_error_name_crosses_the_wire_as_metadata() {
+        let status = aws_status(ErrorCode::NotFound, "ResourceNotFoundException", "Function not found: x");
+        let error = RemoteError::from_status("functions", &status);
+        assert_eq!(error.code, ErrorCode::NotFound);
+        assert_eq!(error.aws_name.as_deref(), Some("ResourceNotFoundException"));
+        assert_eq!(error.message, "Function not found: x");
+        let again = RemoteError::from_status("functions", &tonic::Status::from(error));
+        assert_eq!(again.aws_name.as_deref(), Some("ResourceNotFoundException"));
     }
 }

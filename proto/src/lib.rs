@@ -3,9 +3,11 @@
 //! vocabulary every service shares across the gRPC boundary.
 
 pub mod clients;
+pub mod cluster;
 mod error;
 
-pub use error::{ErrorCode, RemoteError, status};
+pub use cluster::{ClusterToken, Link};
+pub use error::{AWS_ERROR_KEY, ErrorCode, RemoteError, aws_status, status};
 
 /// Generated code for `nubo.data.v1`.
 pub mod data {

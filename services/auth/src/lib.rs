@@ -6,41 +6,51 @@
 //! the protocol's unknown-operation error; user pools come next.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use nubo_host::{Context, ServeError, Shutdown, metrics::Metrics};
+use nubo_host::{
+    Context, Listeners, ServeError, Shutdown,
+    front::{AwsError, Protocol},
+    metrics::Metrics,
+};
 use nubo_proto::{
     ErrorCode,
     auth::{
         GetSigningKeysRequest, GetSigningKeysResponse, ValidateTokenRequest, ValidateTokenResponse,
-        auth_server::{Auth, AuthServer},
+        auth_server::{Auth as AuthGrpc, AuthServer},
     },
     status,
 };
-use serde::{Deserialize, Serialize};
 use tonic::{Request, Response, Status};
 
-/// The `[auth]` section of the configuration.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Config {
-    /// The Cognito API, the OIDC endpoints, `/health` and `/metrics`.
-    pub http_port: u16,
-    pub grpc_port: u16,
-}
+nubo_host::ports_config!(Config, http: 9229, grpc: 50054);
 
-impl Default for Config {
-    fn default() -> Self {
-        Self { http_port: 9229, grpc_port: 50054 }
+/// The auth service, as the binary runs it.
+#[derive(Debug)]
+pub struct Auth;
+
+impl nubo_host::Service for Auth {
+    const NAME: nubo_host::ServiceName = nubo_host::ServiceName::Auth;
+    const DESCRIPTION: &'static str = "Cognito API";
+    type Config = Config;
+
+    fn ports(config: &Config) -> nubo_host::Ports {
+        config.ports()
+    }
+
+    fn run(
+        context: Context,
+        config: Config,
+        listeners: Listeners,
+        shutdown: Shutdown,
+    ) -> impl Future<Output = Result<(), ServeError>> + Send {
+        run(context, config, listeners, shutdown)
     }
 }
-
-/// The service's listeners: HTTP (its AWS API, `/health`, `/metrics`) and gRPC.
-pub type Listeners = nubo_host::Listeners;
 
 #[derive(Debug, Default)]
 pub struct AuthApi;
 
 #[tonic::async_trait]
-impl Auth for AuthApi {
+impl AuthGrpc for AuthApi {
     async fn get_signing_keys(
         &self,
         request: Request<GetSigningKeysRequest>,
@@ -59,26 +69,20 @@ impl Auth for AuthApi {
 /// Cognito speaks AWS JSON 1.1 (`X-Amz-Target: AWSCognitoIdentityProviderService.<Action>`).
 async fn cognito(request: HttpRequest) -> HttpResponse {
     let target = request.headers().get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or("");
-    HttpResponse::BadRequest()
-        .content_type("application/x-amz-json-1.1")
-        .insert_header(("x-amzn-ErrorType", "UnknownOperationException"))
-        .json(serde_json::json!({
-            "__type": "UnknownOperationException",
-            "message": format!("operation {target} is not served by this endpoint"),
-        }))
+    let message = format!("operation {target} is not served by this endpoint");
+    Protocol::AwsJson11.render(&AwsError::new(400, "UnknownOperationException", message))
 }
 
 /// Runs the service until `shutdown`.
 pub async fn run(
-    _context: Context,
+    context: Context,
     _config: Config,
     listeners: Listeners,
     shutdown: Shutdown,
 ) -> Result<(), ServeError> {
-    let router = nubo_host::grpc::router().add_service(AuthServer::new(AuthApi));
-    let grpc = nubo_host::grpc::serve("auth", listeners.grpc, router, shutdown.clone());
-    let http = nubo_host::http::serve("auth", listeners.http, 1, Metrics::new("auth"), shutdown, |routes| {
+    let router = nubo_host::grpc::router(&context.cluster).add_service(AuthServer::new(AuthApi));
+    nubo_host::serve("auth", listeners, router, 1, Metrics::new("auth"), shutdown, |routes| {
         routes.default_service(web::to(cognito));
-    });
-    nubo_host::serve_fronts("auth", grpc, http).await
+    })
+    .await
 }

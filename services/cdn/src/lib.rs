@@ -7,37 +7,43 @@
 //! not exist get CloudFront's error answer, and distributions come next.
 
 use actix_web::{HttpResponse, web};
-use nubo_host::{Context, ServeError, Shutdown, metrics::Metrics};
+use nubo_host::{Context, Listeners, ServeError, Shutdown, metrics::Metrics};
 use nubo_proto::cdn::{
     InvalidateRequest, InvalidateResponse,
-    cdn_server::{Cdn, CdnServer},
+    cdn_server::{Cdn as CdnGrpc, CdnServer},
 };
-use serde::{Deserialize, Serialize};
 use tonic::{Request, Response, Status};
 
-/// The `[cdn]` section of the configuration.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Config {
-    /// Distributions, `/health` and `/metrics`.
-    pub http_port: u16,
-    pub grpc_port: u16,
-}
+nubo_host::ports_config!(Config, http: 8081, grpc: 50056);
 
-impl Default for Config {
-    fn default() -> Self {
-        Self { http_port: 8081, grpc_port: 50056 }
+/// The cdn service, as the binary runs it.
+#[derive(Debug)]
+pub struct Cdn;
+
+impl nubo_host::Service for Cdn {
+    const NAME: nubo_host::ServiceName = nubo_host::ServiceName::Cdn;
+    const DESCRIPTION: &'static str = "distributions";
+    type Config = Config;
+
+    fn ports(config: &Config) -> nubo_host::Ports {
+        config.ports()
+    }
+
+    fn run(
+        context: Context,
+        config: Config,
+        listeners: Listeners,
+        shutdown: Shutdown,
+    ) -> impl Future<Output = Result<(), ServeError>> + Send {
+        run(context, config, listeners, shutdown)
     }
 }
-
-/// The service's listeners: HTTP (its AWS API, `/health`, `/metrics`) and gRPC.
-pub type Listeners = nubo_host::Listeners;
 
 #[derive(Debug, Default)]
 pub struct CdnApi;
 
 #[tonic::async_trait]
-impl Cdn for CdnApi {
+impl CdnGrpc for CdnApi {
     /// With no cache yet, an invalidation has nothing to drop.
     async fn invalidate(&self, _request: Request<InvalidateRequest>) -> Result<Response<InvalidateResponse>, Status> {
         Ok(Response::new(InvalidateResponse { entries_dropped: 0 }))
@@ -54,15 +60,14 @@ async fn no_distribution() -> HttpResponse {
 
 /// Runs the service until `shutdown`.
 pub async fn run(
-    _context: Context,
+    context: Context,
     _config: Config,
     listeners: Listeners,
     shutdown: Shutdown,
 ) -> Result<(), ServeError> {
-    let router = nubo_host::grpc::router().add_service(CdnServer::new(CdnApi));
-    let grpc = nubo_host::grpc::serve("cdn", listeners.grpc, router, shutdown.clone());
-    let http = nubo_host::http::serve("cdn", listeners.http, 2, Metrics::new("cdn"), shutdown, |routes| {
+    let router = nubo_host::grpc::router(&context.cluster).add_service(CdnServer::new(CdnApi));
+    nubo_host::serve("cdn", listeners, router, 2, Metrics::new("cdn"), shutdown, |routes| {
         routes.default_service(web::to(no_distribution));
-    });
-    nubo_host::serve_fronts("cdn", grpc, http).await
+    })
+    .await
 }

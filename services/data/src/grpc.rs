@@ -120,7 +120,8 @@ impl Data for DataApi {
                     ErrorKind::InternalServerError => ErrorCode::Internal,
                     _ => ErrorCode::InvalidArgument,
                 };
-                Err(status(code, error.body().to_string()))
+                let aws = error.to_aws();
+                Err(nubo_proto::aws_status(code, aws.short_code(), aws.message.clone()))
             }
         }
     }

@@ -13,7 +13,7 @@ pub mod engine;
 pub mod grpc;
 pub mod records;
 
-use nubo_host::{Context, ServeError, Shutdown, metrics::Metrics};
+use nubo_host::{Context, Listeners, ServeError, Shutdown, metrics::Metrics};
 use serde::{Deserialize, Serialize};
 
 /// The `[data]` section of the configuration.
@@ -52,8 +52,28 @@ impl Default for Config {
     }
 }
 
-/// The service's listeners: HTTP (its AWS API, `/health`, `/metrics`) and gRPC.
-pub type Listeners = nubo_host::Listeners;
+/// The data service, as the binary runs it.
+#[derive(Debug)]
+pub struct Data;
+
+impl nubo_host::Service for Data {
+    const NAME: nubo_host::ServiceName = nubo_host::ServiceName::Data;
+    const DESCRIPTION: &'static str = "DynamoDB API";
+    type Config = Config;
+
+    fn ports(config: &Config) -> nubo_host::Ports {
+        nubo_host::Ports { http: config.http_port, grpc: config.grpc_port, extra: Vec::new() }
+    }
+
+    fn run(
+        context: Context,
+        config: Config,
+        listeners: Listeners,
+        shutdown: Shutdown,
+    ) -> impl Future<Output = Result<(), ServeError>> + Send {
+        run(context, config, listeners, shutdown)
+    }
+}
 
 /// Runs the service until `shutdown`.
 pub async fn run(context: Context, config: Config, listeners: Listeners, shutdown: Shutdown) -> Result<(), ServeError> {
@@ -77,13 +97,12 @@ pub async fn run(context: Context, config: Config, listeners: Listeners, shutdow
     let metrics = Metrics::new("data");
     let sweeper = tokio::spawn(sweep_expired_items(dynamo.clone(), config.ttl_sweep_secs, shutdown.clone()));
 
-    let router = nubo_host::grpc::router().add_service(grpc::server(store, dynamo.clone()));
-    let grpc = nubo_host::grpc::serve("data", listeners.grpc, router, shutdown.clone());
-    let credentials = context.credentials.clone();
-    let http = nubo_host::http::serve("data", listeners.http, 2, metrics, shutdown, move |routes| {
-        dynamodb::http::routes(routes, dynamo.clone(), credentials.clone())
-    });
-    let served = nubo_host::serve_fronts("data", grpc, http).await;
+    let router = nubo_host::grpc::router(&context.cluster).add_service(grpc::server(store, dynamo.clone()));
+    let front = dynamodb::http::front(&context);
+    let served = nubo_host::serve("data", listeners, router, 2, metrics, shutdown, move |routes| {
+        dynamodb::http::routes(routes, dynamo.clone(), front.clone())
+    })
+    .await;
     sweeper.abort();
     served
 }

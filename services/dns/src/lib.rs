@@ -6,37 +6,47 @@
 //! answers with its `InvalidAction` error, and zones come next.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use nubo_host::{Context, ServeError, Shutdown, metrics::Metrics, sigv4::Credentials};
+use nubo_host::{
+    Context, Listeners, ServeError, Shutdown,
+    front::{AwsError, AwsFront, Protocol},
+    metrics::Metrics,
+};
 use nubo_proto::dns::{
     ZoneChangedRequest, ZoneChangedResponse,
-    dns_server::{Dns, DnsServer},
+    dns_server::{Dns as DnsGrpc, DnsServer},
 };
-use serde::{Deserialize, Serialize};
 use tonic::{Request, Response, Status};
 
-/// The `[dns]` section of the configuration.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Config {
-    /// The Route 53 API, `/health` and `/metrics`.
-    pub http_port: u16,
-    pub grpc_port: u16,
-}
+nubo_host::ports_config!(Config, http: 8053, grpc: 50057);
 
-impl Default for Config {
-    fn default() -> Self {
-        Self { http_port: 8053, grpc_port: 50057 }
+/// The dns service, as the binary runs it.
+#[derive(Debug)]
+pub struct Dns;
+
+impl nubo_host::Service for Dns {
+    const NAME: nubo_host::ServiceName = nubo_host::ServiceName::Dns;
+    const DESCRIPTION: &'static str = "Route 53 API";
+    type Config = Config;
+
+    fn ports(config: &Config) -> nubo_host::Ports {
+        config.ports()
+    }
+
+    fn run(
+        context: Context,
+        config: Config,
+        listeners: Listeners,
+        shutdown: Shutdown,
+    ) -> impl Future<Output = Result<(), ServeError>> + Send {
+        run(context, config, listeners, shutdown)
     }
 }
-
-/// The service's listeners: HTTP (its AWS API, `/health`, `/metrics`) and gRPC.
-pub type Listeners = nubo_host::Listeners;
 
 #[derive(Debug, Default)]
 pub struct DnsApi;
 
 #[tonic::async_trait]
-impl Dns for DnsApi {
+impl DnsGrpc for DnsApi {
     /// With no zones served yet, there is nothing to reload.
     async fn zone_changed(
         &self,
@@ -46,25 +56,22 @@ impl Dns for DnsApi {
     }
 }
 
-/// An error in Route 53's REST-XML shape.
-fn route53_error(status: actix_web::http::StatusCode, code: &str, message: &str) -> HttpResponse {
-    let escaped = message.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
-    HttpResponse::build(status).content_type("text/xml").body(format!(
-        "<?xml version=\"1.0\"?>\n<ErrorResponse xmlns=\"https://route53.amazonaws.com/doc/2013-04-01/\"><Error><Type>Sender</Type><Code>{code}</Code><Message>{escaped}</Message></Error><RequestId>{}</RequestId></ErrorResponse>",
-        nubo_host::http::request_id()
-    ))
+/// The Route 53 front: restXml, a global service signed in `us-east-1`,
+/// five minutes of clock skew.
+fn front(context: &Context) -> AwsFront {
+    let policy = nubo_host::sigv4::Policy::hashed("route53", "us-east-1", 5);
+    let protocol = Protocol::RestXml { namespace: "https://route53.amazonaws.com/doc/2013-04-01/" };
+    AwsFront::new(protocol, policy, context.credentials.clone(), 1024 * 1024)
 }
 
 /// The Route 53 API: SigV4-checked, then answered with `InvalidAction`
 /// until hosted zones are served.
-async fn route53(request: HttpRequest, body: web::Bytes, credentials: web::Data<Credentials>) -> HttpResponse {
-    if let Err(auth) = nubo_host::http::verify_sigv4(&credentials, &request, &body, true) {
-        let status =
-            actix_web::http::StatusCode::from_u16(auth.http_status()).unwrap_or(actix_web::http::StatusCode::FORBIDDEN);
-        return route53_error(status, auth.aws_code(), &auth.to_string());
+async fn route53(request: HttpRequest, payload: web::Payload, front: web::Data<AwsFront>) -> HttpResponse {
+    if let Err(refused) = front.authenticate(&request, payload).await {
+        return front.error(&refused);
     }
     let message = format!("{} {} is not served by this endpoint", request.method(), request.path());
-    route53_error(actix_web::http::StatusCode::BAD_REQUEST, "InvalidAction", &message)
+    front.error(&AwsError::new(400, "InvalidAction", message))
 }
 
 /// Runs the service until `shutdown`.
@@ -74,11 +81,10 @@ pub async fn run(
     listeners: Listeners,
     shutdown: Shutdown,
 ) -> Result<(), ServeError> {
-    let router = nubo_host::grpc::router().add_service(DnsServer::new(DnsApi));
-    let grpc = nubo_host::grpc::serve("dns", listeners.grpc, router, shutdown.clone());
-    let credentials = context.credentials.clone();
-    let http = nubo_host::http::serve("dns", listeners.http, 1, Metrics::new("dns"), shutdown, move |routes| {
-        routes.app_data(web::Data::new(credentials.clone())).default_service(web::to(route53));
-    });
-    nubo_host::serve_fronts("dns", grpc, http).await
+    let router = nubo_host::grpc::router(&context.cluster).add_service(DnsServer::new(DnsApi));
+    let front = front(&context);
+    nubo_host::serve("dns", listeners, router, 1, Metrics::new("dns"), shutdown, move |routes| {
+        routes.app_data(web::Data::new(front.clone())).default_service(web::to(route53));
+    })
+    .await
 }

@@ -1,11 +1,11 @@
-//! The Lambda API front (REST-JSON under `/2015-03-31`). Each request is
-//! SigV4-checked, parsed into an [`Operation`], and dispatched with one
-//! `match` to [`Lambda`].
+//! The Lambda API front (REST-JSON under `/2015-03-31`), written with the
+//! host's front kit: each request is parsed into an [`Operation`],
+//! SigV4-checked once, and dispatched with one `match` to [`Lambda`].
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use base64::Engine as _;
 use bytes::Bytes;
-use nubo_host::sigv4::Credentials;
+use nubo_host::front::{AwsFront, Protocol};
 use serde::de::DeserializeOwned;
 
 use crate::{
@@ -30,6 +30,21 @@ pub enum Operation {
     Invoke(String),
 }
 
+impl nubo_host::front::Operation for Operation {
+    fn name(&self) -> &'static str {
+        match self {
+            Operation::CreateFunction => "CreateFunction",
+            Operation::ListFunctions => "ListFunctions",
+            Operation::GetFunction(_) => "GetFunction",
+            Operation::GetFunctionConfiguration(_) => "GetFunctionConfiguration",
+            Operation::UpdateFunctionCode(_) => "UpdateFunctionCode",
+            Operation::UpdateFunctionConfiguration(_) => "UpdateFunctionConfiguration",
+            Operation::DeleteFunction(_) => "DeleteFunction",
+            Operation::Invoke(_) => "Invoke",
+        }
+    }
+}
+
 impl Operation {
     /// Recognises an operation from its method and (decoded) path.
     pub fn parse(method: &str, path: &str) -> Option<Self> {
@@ -50,22 +65,32 @@ impl Operation {
     }
 }
 
-pub fn routes(routes: &mut web::ServiceConfig, lambda: Lambda, credentials: Credentials) {
-    routes
-        .app_data(web::Data::new(lambda))
-        .app_data(web::Data::new(credentials))
-        .app_data(web::PayloadConfig::new(MAX_BODY))
-        .default_service(web::to(handle));
+/// The Lambda front: REST-JSON, signed as `lambda` with five minutes of
+/// clock skew, as Lambda allows.
+pub fn front(context: &nubo_host::Context) -> AwsFront {
+    AwsFront::new(Protocol::RestJson, context.policy("lambda", 5), context.credentials.clone(), MAX_BODY)
+}
+
+pub fn routes(routes: &mut web::ServiceConfig, lambda: Lambda, front: AwsFront) {
+    routes.app_data(web::Data::new(lambda)).app_data(web::Data::new(front)).default_service(web::to(handle));
 }
 
 async fn handle(
     request: HttpRequest,
-    body: Bytes,
+    payload: web::Payload,
     lambda: web::Data<Lambda>,
-    credentials: web::Data<Credentials>,
+    front: web::Data<AwsFront>,
 ) -> Result<HttpResponse> {
-    nubo_host::http::verify_sigv4(&credentials, &request, &body, true)?;
-    let operation = Operation::parse(request.method().as_str(), request.path()).ok_or(LambdaError::UnknownOperation)?;
+    use nubo_host::front::Operation as _;
+    let operation = Operation::parse(request.method().as_str(), request.path());
+    if let Some(operation) = &operation {
+        nubo_host::front::name_operation(&request, operation.name());
+    }
+    let body = match front.authenticate(&request, payload).await {
+        Ok(signed) => signed.body,
+        Err(error) => return Ok(front.error(&error)),
+    };
+    let operation = operation.ok_or(LambdaError::UnknownOperation)?;
     let query = web::Query::<std::collections::HashMap<String, String>>::from_query(request.query_string())
         .map(web::Query::into_inner)
         .unwrap_or_default();
@@ -187,7 +212,7 @@ async fn invoke(request: &HttpRequest, lambda: &Lambda, reference: &str, body: B
     match lambda.invoke(reference, invocation_type, body, client_context, tail_logs).await? {
         InvokeOutcome::DryRun => Ok(HttpResponse::NoContent().finish()),
         InvokeOutcome::Queued => {
-            Ok(HttpResponse::Accepted().insert_header(("x-amzn-RequestId", nubo_host::http::request_id())).finish())
+            Ok(HttpResponse::Accepted().insert_header(("x-amzn-RequestId", nubo_host::front::request_id())).finish())
         }
         InvokeOutcome::Completed(invoked) => {
             let mut response = HttpResponse::Ok();

@@ -2,6 +2,7 @@
 //! to the wire happens here and nowhere else.
 
 use actix_web::{HttpResponse, ResponseError, http::StatusCode};
+use nubo_host::front::{AwsError, Protocol};
 use nubo_proto::{ErrorCode, RemoteError};
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -45,7 +46,7 @@ impl LambdaError {
             LambdaError::InvalidRequestContent(_) => "InvalidRequestContentException",
             LambdaError::RequestTooLarge(_) => "RequestTooLargeException",
             LambdaError::TooManyRequests => "TooManyRequestsException",
-            LambdaError::Auth(auth) => auth.aws_code(),
+            LambdaError::Auth(_) => "InvalidSignatureException",
             LambdaError::Service(_) => "ServiceException",
         }
     }
@@ -67,7 +68,7 @@ impl LambdaError {
 
     fn status(&self) -> u16 {
         match self {
-            LambdaError::Auth(auth) => auth.http_status(),
+            LambdaError::Auth(_) => 403,
             LambdaError::RequestTooLarge(_) => 413,
             LambdaError::PreconditionFailed(_) => 412,
             LambdaError::Service(_) => 500,
@@ -85,7 +86,21 @@ impl From<RemoteError> for LambdaError {
 
 impl From<LambdaError> for tonic::Status {
     fn from(error: LambdaError) -> Self {
-        nubo_proto::status(error.code(), format!("{}: {error}", error.aws_code()))
+        nubo_proto::aws_status(error.code(), error.aws_code(), error.to_string())
+    }
+}
+
+impl From<&LambdaError> for AwsError {
+    fn from(error: &LambdaError) -> Self {
+        if let LambdaError::Auth(auth) = error {
+            return Protocol::RestJson.auth_error(auth);
+        }
+        let mut aws = AwsError::new(error.status(), error.aws_code(), error.to_string())
+            .with("Type", if error.status() >= 500 { "Service" } else { "User" });
+        if let LambdaError::TooManyRequests = error {
+            aws = aws.with("Reason", "ConcurrentInvocationLimitExceeded");
+        }
+        aws
     }
 }
 
@@ -95,10 +110,6 @@ impl ResponseError for LambdaError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        let mut extra = serde_json::json!({ "Type": if self.status() >= 500 { "Service" } else { "User" } });
-        if let LambdaError::TooManyRequests = self {
-            extra["Reason"] = "ConcurrentInvocationLimitExceeded".into();
-        }
-        nubo_host::http::rest_json_error(self.status(), self.aws_code(), &self.to_string(), extra)
+        Protocol::RestJson.render(&AwsError::from(self))
     }
 }

@@ -21,7 +21,7 @@ pub mod runtime_api;
 
 use std::{path::Path, time::Duration};
 
-use nubo_host::{Context, ServeError, Shutdown, metrics::Metrics};
+use nubo_host::{Context, Listeners, ServeError, ServiceName, Shutdown, metrics::Metrics};
 use nubo_proto::clients::{ObjectsClient, RecordsClient};
 use serde::{Deserialize, Serialize};
 
@@ -63,8 +63,28 @@ impl Default for Config {
     }
 }
 
-/// The service's listeners: HTTP (its AWS API, `/health`, `/metrics`) and gRPC.
-pub type Listeners = nubo_host::Listeners;
+/// The functions service, as the binary runs it.
+#[derive(Debug)]
+pub struct Functions;
+
+impl nubo_host::Service for Functions {
+    const NAME: nubo_host::ServiceName = nubo_host::ServiceName::Functions;
+    const DESCRIPTION: &'static str = "Lambda API";
+    type Config = Config;
+
+    fn ports(config: &Config) -> nubo_host::Ports {
+        nubo_host::Ports { http: config.http_port, grpc: config.grpc_port, extra: Vec::new() }
+    }
+
+    fn run(
+        context: Context,
+        config: Config,
+        listeners: Listeners,
+        shutdown: Shutdown,
+    ) -> impl Future<Output = Result<(), ServeError>> + Send {
+        run(context, config, listeners, shutdown)
+    }
+}
 
 /// nubo's bootstraps for the interpreted runtimes, written out at start.
 const BOOTSTRAPS: &[(&str, &str)] = &[
@@ -93,9 +113,8 @@ pub async fn run(context: Context, config: Config, listeners: Listeners, shutdow
     let environments_dir = scratch.join("environments");
     let _ = std::fs::remove_dir_all(&environments_dir);
 
-    let channel = |url: &str| nubo_host::grpc::channel(url).map_err(|error| fail(format!("bad link {url}: {error}")));
-    let objects = ObjectsClient::new(channel(&context.links.storage)?);
-    let records = RecordsClient::new(channel(&context.links.data)?);
+    let objects = ObjectsClient::new(context.link(ServiceName::Storage)?);
+    let records = RecordsClient::new(context.link(ServiceName::Data)?);
     let launcher = environment::Launcher {
         region: context.region.clone(),
         account_id: context.account_id.clone(),
@@ -136,14 +155,13 @@ pub async fn run(context: Context, config: Config, listeners: Listeners, shutdow
         })
     };
 
-    let router = nubo_host::grpc::router().add_service(grpc::server(lambda.clone()));
-    let grpc = nubo_host::grpc::serve("functions", listeners.grpc, router, shutdown.clone());
-    let credentials = context.credentials.clone();
-    let metrics = Metrics::new("functions");
-    let http = nubo_host::http::serve("functions", listeners.http, 2, metrics, shutdown, move |routes| {
-        api::routes(routes, lambda.clone(), credentials.clone())
-    });
-    let served = nubo_host::serve_fronts("functions", grpc, http).await;
+    let router = nubo_host::grpc::router(&context.cluster).add_service(grpc::server(lambda.clone()));
+    let front = api::front(&context);
+    let served =
+        nubo_host::serve("functions", listeners, router, 2, Metrics::new("functions"), shutdown, move |routes| {
+            api::routes(routes, lambda.clone(), front.clone())
+        })
+        .await;
     reaper.abort();
     invoker.stop_all();
     served

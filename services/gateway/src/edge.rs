@@ -1,11 +1,13 @@
 //! The AWS edge (`:4566`): one endpoint for every AWS API, as LocalStack
 //! users expect. Each call is sent to the service that owns it, decided by
 //! the SigV4 credential scope, then `X-Amz-Target`, then the path; API
-//! Gateway management calls are answered here.
+//! Gateway management and STS calls are answered here. Bodies are relayed
+//! as they arrived (never decompressed), so the owner checks the signature
+//! over the bytes the client signed.
 
 use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
-use bytes::Bytes;
 use futures::TryStreamExt as _;
+use nubo_host::front::{AwsError, AwsFront, Protocol};
 use serde::{Deserialize, Serialize};
 
 use crate::management::{self, Management};
@@ -39,11 +41,31 @@ impl Default for EdgeTargets {
     }
 }
 
+impl EdgeTargets {
+    /// Points the edge at `service`'s public HTTP address; the gateway
+    /// answers its own calls and has no target.
+    pub fn set(&mut self, service: nubo_host::ServiceName, url: String) {
+        use nubo_host::ServiceName;
+        let target = match service {
+            ServiceName::Functions => &mut self.functions,
+            ServiceName::Data => &mut self.data,
+            ServiceName::Storage => &mut self.storage,
+            ServiceName::Auth => &mut self.auth,
+            ServiceName::Cdn => &mut self.cdn,
+            ServiceName::Dns => &mut self.dns,
+            ServiceName::Gateway => return,
+        };
+        *target = url;
+    }
+}
+
 /// Where an AWS call goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Owner {
     /// API Gateway management, answered by this service.
     Gateway,
+    /// STS, answered by this service.
+    Sts,
     Functions,
     Data,
     Storage,
@@ -72,6 +94,7 @@ pub fn owner(authorization: Option<&str>, query_credential: Option<&str>, target
             "cloudfront" => return Owner::Cdn,
             "route53" => return Owner::Dns,
             "apigateway" => return Owner::Gateway,
+            "sts" => return Owner::Sts,
             _ => {}
         }
     }
@@ -96,14 +119,12 @@ pub fn owner(authorization: Option<&str>, query_credential: Option<&str>, target
 pub struct Edge {
     pub targets: EdgeTargets,
     pub client: reqwest::Client,
+    /// STS, answered here.
+    pub sts: AwsFront,
 }
 
 pub fn routes(routes: &mut web::ServiceConfig, edge: Edge, management: Management) {
-    routes
-        .app_data(web::Data::new(edge))
-        .app_data(web::Data::new(management))
-        .app_data(web::PayloadConfig::new(MAX_BODY))
-        .default_service(web::to(handle));
+    routes.app_data(web::Data::new(edge)).app_data(web::Data::new(management)).default_service(web::to(handle));
 }
 
 /// Headers that belong to one connection and are never relayed.
@@ -120,7 +141,7 @@ const HOP_BY_HOP: &[&str] = &[
 
 async fn handle(
     request: HttpRequest,
-    body: Bytes,
+    payload: web::Payload,
     edge: web::Data<Edge>,
     management: web::Data<Management>,
 ) -> HttpResponse {
@@ -131,6 +152,23 @@ async fn handle(
         .find_map(|pair| pair.strip_prefix("X-Amz-Credential="))
         .map(nubo_host::sigv4::percent_decode);
     let owner = owner(header("authorization"), query_credential.as_deref(), header("x-amz-target"), request.path());
+    let mut body = bytes::BytesMut::new();
+    let mut payload = payload;
+    while let Some(chunk) = futures::StreamExt::next(&mut payload).await {
+        let Ok(chunk) = chunk else {
+            return relay_error(owner, 400, "IncompleteBody", "The request body could not be read");
+        };
+        if body.len() + chunk.len() > MAX_BODY {
+            return relay_error(
+                owner,
+                413,
+                "RequestEntityTooLarge",
+                "The edge relays bodies of up to 64 MB; send larger uploads to the service's own port",
+            );
+        }
+        body.extend_from_slice(&chunk);
+    }
+    let body = body.freeze();
     let base = match owner {
         Owner::Gateway => {
             return match management::handle(request, body, management).await {
@@ -138,6 +176,7 @@ async fn handle(
                 Err(error) => actix_web::ResponseError::error_response(&error),
             };
         }
+        Owner::Sts => return crate::sts::handle(&request, body, &edge.sts).await,
         Owner::Functions => &edge.targets.functions,
         Owner::Data => &edge.targets.data,
         Owner::Storage => &edge.targets.storage,
@@ -159,12 +198,7 @@ async fn handle(
         Ok(answer) => answer,
         Err(error) => {
             tracing::warn!(?owner, %error, "edge relay failed");
-            return nubo_host::http::rest_json_error(
-                503,
-                "ServiceUnavailableException",
-                "The owning service is unavailable",
-                serde_json::Value::Null,
-            );
+            return relay_error(owner, 503, "ServiceUnavailable", "The owning service is unavailable");
         }
     };
     let mut response =
@@ -175,6 +209,24 @@ async fn handle(
         }
     }
     response.streaming(answer.bytes_stream().map_err(std::io::Error::other))
+}
+
+/// The protocol each owner's clients parse errors in.
+fn protocol(owner: Owner) -> Protocol {
+    match owner {
+        Owner::Data => Protocol::AwsJson10,
+        Owner::Auth => Protocol::AwsJson11,
+        Owner::Gateway | Owner::Functions => Protocol::RestJson,
+        Owner::Storage => Protocol::S3,
+        Owner::Dns => Protocol::RestXml { namespace: "https://route53.amazonaws.com/doc/2013-04-01/" },
+        Owner::Cdn => Protocol::RestXml { namespace: "http://cloudfront.amazonaws.com/doc/2020-05-31/" },
+        Owner::Sts => Protocol::RestXml { namespace: "https://sts.amazonaws.com/doc/2011-06-15/" },
+    }
+}
+
+/// An error of the edge itself, in the owner's protocol.
+fn relay_error(owner: Owner, status: u16, code: &'static str, message: &str) -> HttpResponse {
+    protocol(owner).render(&AwsError::new(status, code, message))
 }
 
 #[cfg(test)]
@@ -191,6 +243,7 @@ mod tests {
         assert_eq!(owner(Some(&signed("lambda")), None, None, "/2015-03-31/functions"), Owner::Functions);
         assert_eq!(owner(Some(&signed("dynamodb")), None, Some("DynamoDB_20120810.GetItem"), "/"), Owner::Data);
         assert_eq!(owner(Some(&signed("apigateway")), None, None, "/v2/apis"), Owner::Gateway);
+        assert_eq!(owner(Some(&signed("sts")), None, None, "/"), Owner::Sts);
         assert_eq!(owner(Some(&signed("s3")), None, None, "/bucket/key"), Owner::Storage);
         assert_eq!(owner(None, Some("test/20260101/us-east-1/s3/aws4_request"), None, "/b/k"), Owner::Storage);
         assert_eq!(owner(None, None, Some("AWSCognitoIdentityProviderService.InitiateAuth"), "/"), Owner::Auth);

@@ -2,6 +2,7 @@
 //! shape, and the fixed messages user APIs answer with.
 
 use actix_web::{HttpResponse, ResponseError, http::StatusCode};
+use nubo_host::front::{AwsError, Protocol};
 use nubo_proto::RemoteError;
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -26,7 +27,7 @@ impl GatewayError {
             GatewayError::NotFound(_) => "NotFoundException",
             GatewayError::BadRequest(_) => "BadRequestException",
             GatewayError::Conflict(_) => "ConflictException",
-            GatewayError::Auth(auth) => auth.aws_code(),
+            GatewayError::Auth(_) => "InvalidSignatureException",
             GatewayError::Service(_) => "InternalServerErrorException",
         }
     }
@@ -36,7 +37,7 @@ impl GatewayError {
             GatewayError::NotFound(_) => 404,
             GatewayError::BadRequest(_) => 400,
             GatewayError::Conflict(_) => 409,
-            GatewayError::Auth(auth) => auth.http_status(),
+            GatewayError::Auth(_) => 403,
             GatewayError::Service(_) => 500,
         }
     }
@@ -55,13 +56,17 @@ impl ResponseError for GatewayError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        nubo_host::http::rest_json_error(self.status(), self.code(), &self.to_string(), serde_json::Value::Null)
+        let aws = match self {
+            GatewayError::Auth(auth) => Protocol::RestJson.auth_error(auth),
+            other => AwsError::new(other.status(), other.code(), other.to_string()),
+        };
+        Protocol::RestJson.render(&aws)
     }
 }
 
 /// The fixed JSON bodies user APIs answer with when no integration does.
 pub fn user_api_error(status: u16, message: &str) -> HttpResponse {
     HttpResponse::build(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
-        .insert_header(("apigw-requestid", nubo_host::http::request_id()))
+        .insert_header(("apigw-requestid", nubo_host::front::request_id()))
         .json(serde_json::json!({ "message": message }))
 }

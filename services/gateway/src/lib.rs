@@ -15,11 +15,10 @@ pub mod management;
 pub mod model;
 pub mod proxy;
 pub mod routing;
+pub mod sts;
 pub mod user_api;
 
-use std::net::{IpAddr, SocketAddr};
-
-use nubo_host::{Context, ServeError, Shutdown, metrics::Metrics};
+use nubo_host::{Context, Listeners, ServeError, ServiceName, Shutdown, metrics::Metrics};
 use nubo_proto::clients::{FunctionsClient, RecordsClient};
 use serde::{Deserialize, Serialize};
 
@@ -51,36 +50,54 @@ impl Default for Config {
     }
 }
 
-#[derive(Debug)]
-pub struct Listeners {
-    pub http: std::net::TcpListener,
-    pub edge: std::net::TcpListener,
-    pub grpc: std::net::TcpListener,
-}
+/// The name of the gateway's AWS edge listener among its [`Listeners`].
+pub const EDGE_LISTENER: &str = "edge";
 
-impl Listeners {
-    pub fn bind(host: IpAddr, config: &Config) -> std::io::Result<Self> {
-        Ok(Self {
-            http: nubo_host::bind(SocketAddr::new(host, config.http_port))?,
-            edge: nubo_host::bind(SocketAddr::new(host, config.edge_port))?,
-            grpc: nubo_host::bind(SocketAddr::new(host, config.grpc_port))?,
-        })
+/// The gateway service, as the binary runs it.
+#[derive(Debug)]
+pub struct Gateway;
+
+impl nubo_host::Service for Gateway {
+    const NAME: ServiceName = ServiceName::Gateway;
+    const DESCRIPTION: &'static str = "user APIs";
+    type Config = Config;
+
+    fn ports(config: &Config) -> nubo_host::Ports {
+        nubo_host::Ports {
+            http: config.http_port,
+            grpc: config.grpc_port,
+            extra: vec![(EDGE_LISTENER, config.edge_port)],
+        }
+    }
+
+    fn run(
+        context: Context,
+        config: Config,
+        listeners: Listeners,
+        shutdown: Shutdown,
+    ) -> impl Future<Output = Result<(), ServeError>> + Send {
+        run(context, config, listeners, shutdown)
     }
 }
 
 /// Runs the service until `shutdown`.
-pub async fn run(context: Context, config: Config, listeners: Listeners, shutdown: Shutdown) -> Result<(), ServeError> {
+pub async fn run(
+    context: Context,
+    config: Config,
+    mut listeners: Listeners,
+    shutdown: Shutdown,
+) -> Result<(), ServeError> {
     let fail = |message: String| ServeError::new("gateway", message);
-    let channel = |url: &str| nubo_host::grpc::channel(url).map_err(|error| fail(format!("bad link {url}: {error}")));
-    let apis = apis::Apis::new(RecordsClient::new(channel(&context.links.data)?), context.account_id.clone());
-    let functions = FunctionsClient::new(channel(&context.links.functions)?);
+    let edge_listener = listeners.take(EDGE_LISTENER).ok_or_else(|| fail("no edge listener was bound".into()))?;
+    let apis = apis::Apis::new(RecordsClient::new(context.link(ServiceName::Data)?), context.account_id.clone());
+    let functions = FunctionsClient::new(context.link(ServiceName::Functions)?);
     let http_address = listeners.http.local_addr().map_err(|error| fail(error.to_string()))?;
     let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{http_address}"));
 
     let management = management::Management {
         apis: apis.clone(),
         endpoints: management::Endpoints { public_url },
-        credentials: context.credentials.clone(),
+        front: management::front(&context),
         region: context.region.clone(),
     };
     let edge = edge::Edge {
@@ -89,16 +106,17 @@ pub async fn run(context: Context, config: Config, listeners: Listeners, shutdow
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|error| fail(format!("cannot build the edge client: {error}")))?,
+        sts: sts::front(&context),
     };
     let user_apis = user_api::UserApis { apis: apis.clone(), functions, account_id: context.account_id.clone() };
 
     let metrics = Metrics::new("gateway");
-    let router = nubo_host::grpc::router().add_service(grpc::server(apis));
+    let router = nubo_host::grpc::router(&context.cluster).add_service(grpc::server(apis));
     let grpc = nubo_host::grpc::serve("gateway", listeners.grpc, router, shutdown.clone());
     let user = nubo_host::http::serve("gateway", listeners.http, 2, metrics.clone(), shutdown.clone(), move |routes| {
         user_api::routes(routes, user_apis.clone())
     });
-    let aws = nubo_host::http::serve("gateway-edge", listeners.edge, 1, metrics, shutdown, move |routes| {
+    let aws = nubo_host::http::serve("gateway-edge", edge_listener, 1, metrics, shutdown, move |routes| {
         edge::routes(routes, edge.clone(), management.clone())
     });
     let http = async {

@@ -1,13 +1,13 @@
 //! The API Gateway v2 management API (`/v2/apis...`, REST-JSON with
 //! camelCase members), the subset `aws apigatewayv2` and the SDKs use to
-//! define HTTP APIs. Requests are SigV4-checked, parsed into an
-//! [`Operation`] and dispatched with one `match`.
+//! define HTTP APIs, written with the host's front kit: parsed into an
+//! [`Operation`], SigV4-checked once (signed as `apigateway`), and
+//! dispatched with one `match`.
 
 use std::collections::BTreeMap;
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use bytes::Bytes;
-use nubo_host::sigv4::Credentials;
+use nubo_host::front::{AwsFront, Protocol};
 use serde::{Deserialize, de::DeserializeOwned};
 use serde_json::json;
 
@@ -50,6 +50,29 @@ pub enum Operation {
     DeleteStage(String, String),
 }
 
+impl nubo_host::front::Operation for Operation {
+    fn name(&self) -> &'static str {
+        match self {
+            Operation::CreateApi => "CreateApi",
+            Operation::GetApis => "GetApis",
+            Operation::GetApi(_) => "GetApi",
+            Operation::DeleteApi(_) => "DeleteApi",
+            Operation::CreateRoute(_) => "CreateRoute",
+            Operation::GetRoutes(_) => "GetRoutes",
+            Operation::GetRoute(..) => "GetRoute",
+            Operation::DeleteRoute(..) => "DeleteRoute",
+            Operation::CreateIntegration(_) => "CreateIntegration",
+            Operation::GetIntegrations(_) => "GetIntegrations",
+            Operation::GetIntegration(..) => "GetIntegration",
+            Operation::DeleteIntegration(..) => "DeleteIntegration",
+            Operation::CreateStage(_) => "CreateStage",
+            Operation::GetStages(_) => "GetStages",
+            Operation::GetStage(..) => "GetStage",
+            Operation::DeleteStage(..) => "DeleteStage",
+        }
+    }
+}
+
 impl Operation {
     pub fn parse(method: &str, path: &str) -> Option<Self> {
         let rest = path.strip_prefix("/v2/apis")?;
@@ -84,12 +107,17 @@ impl Operation {
 pub struct Management {
     pub apis: Apis,
     pub endpoints: Endpoints,
-    pub credentials: Credentials,
+    pub front: AwsFront,
     pub region: String,
 }
 
-pub fn routes(routes: &mut web::ServiceConfig, management: Management) {
-    routes.app_data(web::Data::new(management)).default_service(web::to(handle));
+/// The largest management request read.
+const MAX_BODY: usize = 6 * 1024 * 1024;
+
+/// The management front: REST-JSON, signed as `apigateway`, five minutes
+/// of clock skew.
+pub fn front(context: &nubo_host::Context) -> AwsFront {
+    AwsFront::new(Protocol::RestJson, context.policy("apigateway", 5), context.credentials.clone(), MAX_BODY)
 }
 
 fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T> {
@@ -147,10 +175,23 @@ fn required(value: Option<String>, member: &str) -> Result<String> {
         .ok_or_else(|| GatewayError::BadRequest(format!("Invalid input: {member} is required")))
 }
 
-pub async fn handle(request: HttpRequest, body: Bytes, management: web::Data<Management>) -> Result<HttpResponse> {
-    nubo_host::http::verify_sigv4(&management.credentials, &request, &body, true)?;
-    let operation = Operation::parse(request.method().as_str(), request.path())
-        .ok_or_else(|| GatewayError::NotFound("The resource you requested does not exist.".into()))?;
+/// Answers one management call whose raw body the edge has read.
+pub async fn handle(
+    request: HttpRequest,
+    raw: bytes::Bytes,
+    management: web::Data<Management>,
+) -> Result<HttpResponse> {
+    use nubo_host::front::Operation as _;
+    let operation = Operation::parse(request.method().as_str(), request.path());
+    if let Some(operation) = &operation {
+        nubo_host::front::name_operation(&request, operation.name());
+    }
+    let body = match management.front.verify_body(&request, raw) {
+        Ok(signed) => signed.body,
+        Err(refused) => return Ok(management.front.error(&refused)),
+    };
+    let operation =
+        operation.ok_or_else(|| GatewayError::NotFound("The resource you requested does not exist.".into()))?;
     let apis = &management.apis;
     let items = |items: Vec<serde_json::Value>| HttpResponse::Ok().json(json!({ "items": items }));
     match operation {

@@ -94,7 +94,7 @@ async fn handle(request: HttpRequest, body: Bytes, state: web::Data<UserApis>) -
         return not_found();
     };
 
-    let request_id = nubo_host::http::request_id();
+    let request_id = nubo_host::front::request_id();
     let headers: Vec<(String, String)> = request
         .headers()
         .iter()

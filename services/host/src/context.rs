@@ -4,7 +4,9 @@
 
 use std::{fmt, path::PathBuf, str::FromStr};
 
-use crate::sigv4::Credentials;
+use nubo_proto::ClusterToken;
+
+use crate::sigv4::{Credentials, Policy};
 
 /// The seven services, in the order `nubo up` starts them: owners of state
 /// first, so their clients find them listening.
@@ -88,14 +90,18 @@ impl Links {
 /// What every service of one deployment agrees on.
 #[derive(Debug, Clone)]
 pub struct Context {
-    /// Root of the local state of this process (`./.nubo` under `nubo up`).
+    /// Root of the local state of this process (`./.nubo` under `nubo up`),
+    /// always absolute: execution environments run in other directories.
     pub state_dir: PathBuf,
     /// The region ARNs and endpoints name.
     pub region: String,
     /// The account ARNs name.
     pub account_id: String,
-    /// The access keys SigV4 requests are checked against.
+    /// The access keys SigV4 requests are checked against, and the
+    /// temporary keys STS issues.
     pub credentials: Credentials,
+    /// The shared secret every internal gRPC call carries.
+    pub cluster: ClusterToken,
     /// The key pair handed to functions so SDK calls made by a handler are
     /// accepted; the dev pair under `nubo up`, none unless configured.
     pub function_credentials: Option<(String, String)>,
@@ -106,5 +112,17 @@ impl Context {
     /// `arn:aws:{service}:{region}:{account}:{resource}`.
     pub fn arn(&self, service: &str, resource: &str) -> String {
         format!("arn:aws:{service}:{}:{}:{resource}", self.region, self.account_id)
+    }
+
+    /// The signing rules of a JSON or REST-JSON service of this region.
+    pub fn policy(&self, signing_name: &'static str, max_skew_minutes: i64) -> Policy {
+        Policy::hashed(signing_name, &self.region, max_skew_minutes)
+    }
+
+    /// A gRPC link to another service, carrying the cluster credential.
+    pub fn link(&self, service: ServiceName) -> Result<nubo_proto::Link, crate::ServeError> {
+        let url = self.links.get(service);
+        crate::grpc::link(url, &self.cluster)
+            .map_err(|error| crate::ServeError::new(service.as_str(), format!("bad link {url}: {error}")))
     }
 }

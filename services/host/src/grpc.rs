@@ -1,20 +1,85 @@
 //! gRPC serving and linking. Every service's gRPC server carries the
-//! standard `grpc.health.v1.Health` service; clients of other services are
-//! lazy channels, so start-up order never matters and a restarted peer is
-//! reconnected on the next call.
+//! standard `grpc.health.v1.Health` service and refuses every other call
+//! that lacks the cluster credential ([`ClusterGuard`]); clients of other
+//! services are lazy channels that present it ([`link`]), so start-up order
+//! never matters and a restarted peer is reconnected on the next call.
 
-use std::time::Duration;
+use std::{
+    task::{Context as TaskContext, Poll},
+    time::Duration,
+};
 
+use futures::future::{Either, Ready, ready};
+use nubo_proto::{ClusterToken, Link};
 use tokio_stream::wrappers::TcpListenerStream;
-use tonic::transport::{Channel, Endpoint, Server, server::Router};
+use tonic::{
+    codegen::http,
+    transport::{Channel, Endpoint, Server},
+};
+use tower_layer::{Identity, Layer, Stack};
+use tower_service::Service;
 
 use crate::Shutdown;
 
-/// A router with the health service mounted, to which the service adds its
-/// own gRPC service.
-pub fn router() -> Router {
+/// The path prefix of the health service, the one service open to callers
+/// without the credential (orchestrators' health checks).
+const HEALTH_PREFIX: &str = "/grpc.health.v1.Health/";
+
+/// A service's gRPC router: health plus its own services, behind the guard.
+pub type Router = tonic::transport::server::Router<Stack<ClusterGuardLayer, Identity>>;
+
+/// A router with the health service mounted and every call checked for
+/// `token`; the service adds its own gRPC services to it.
+pub fn router(token: &ClusterToken) -> Router {
     let (_reporter, health) = tonic_health::server::health_reporter();
-    Server::builder().add_service(health)
+    Server::builder().layer(ClusterGuardLayer { token: token.clone() }).add_service(health)
+}
+
+/// Puts [`ClusterGuard`] in front of a server's routes.
+#[derive(Debug, Clone)]
+pub struct ClusterGuardLayer {
+    token: ClusterToken,
+}
+
+impl<S> Layer<S> for ClusterGuardLayer {
+    type Service = ClusterGuard<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        ClusterGuard { inner, token: self.token.clone() }
+    }
+}
+
+/// Answers `UNAUTHENTICATED` to any call but a health check that does not
+/// carry the cluster credential; passes the rest through untouched.
+#[derive(Debug, Clone)]
+pub struct ClusterGuard<S> {
+    inner: S,
+    token: ClusterToken,
+}
+
+impl<S, B> Service<http::Request<B>> for ClusterGuard<S>
+where
+    S: Service<http::Request<B>, Response = http::Response<tonic::body::Body>>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = Either<Ready<Result<S::Response, S::Error>>, S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        let open = request.uri().path().starts_with(HEALTH_PREFIX);
+        let presented = request.headers().get(nubo_proto::cluster::METADATA_KEY).map(|value| value.as_bytes());
+        if open || self.token.admits(presented) {
+            return Either::Right(self.inner.call(request));
+        }
+        tracing::warn!(path = request.uri().path(), "internal call without the cluster credential refused");
+        let status =
+            tonic::Status::unauthenticated("this is nubo's internal plane: the cluster credential is required");
+        Either::Left(ready(Ok(status.into_http())))
+    }
 }
 
 /// Serves `router` on a pre-bound listener until `shutdown`.
@@ -27,7 +92,7 @@ pub async fn serve(
     let address = listener.local_addr().ok();
     let listener =
         tokio::net::TcpListener::from_std(listener).map_err(|error| format!("cannot adopt the listener: {error}"))?;
-    tracing::info!(service, address = ?address, "grpc listening");
+    tracing::debug!(service, address = ?address, "grpc listening");
     router
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown.cancelled_owned())
         .await
@@ -41,6 +106,11 @@ pub fn channel(url: &str) -> Result<Channel, tonic::transport::Error> {
         .tcp_nodelay(true)
         .http2_keep_alive_interval(Duration::from_secs(30))
         .connect_lazy())
+}
+
+/// A link to another service: a lazy channel whose calls carry `token`.
+pub fn link(url: &str, token: &ClusterToken) -> Result<Link, tonic::transport::Error> {
+    Ok(nubo_proto::cluster::link(channel(url)?, token.clone()))
 }
 
 /// Asks a service's gRPC health endpoint whether it is serving.

@@ -1,20 +1,21 @@
 //! The HTTP front every service shares: an actix-web server on a pre-bound
-//! listener, with `GET /health`, `GET /metrics`, request metrics and access
-//! logs around the service's own routes, stopped by the shared shutdown.
+//! listener, with `GET /health`, `GET /metrics` and request metrics around
+//! the service's own routes, stopped by the shared shutdown. Requests are
+//! counted by the AWS operation their front named
+//! ([`crate::front::name_operation`]), else by the matched route.
 
 use std::time::Instant;
 
 use actix_web::{
-    App, HttpRequest, HttpResponse, HttpServer,
+    App, HttpMessage as _, HttpResponse, HttpServer,
     dev::{Service as _, ServiceRequest},
-    http::StatusCode,
     web,
 };
 
 use crate::{
     Shutdown,
+    front::OperationName,
     metrics::{Metrics, RequestLabels},
-    sigv4::{AuthError, Credentials, Identity, SignedRequest},
 };
 
 /// Serves `routes` plus `/health` and `/metrics` until `shutdown`.
@@ -39,14 +40,19 @@ where
             .app_data(web::Data::new(metrics.clone()))
             .wrap_fn(move |request: ServiceRequest, next| {
                 let started = Instant::now();
-                let method = request.method().to_string();
-                let route = request.match_pattern().unwrap_or_else(|| "unmatched".to_owned());
                 let metrics = metrics.clone();
                 let response = next.call(request);
                 async move {
                     let response = response.await?;
-                    let status = response.status().as_u16();
-                    metrics.observe_request(RequestLabels { method, route, status }, started.elapsed().as_secs_f64());
+                    let operation = response
+                        .request()
+                        .extensions()
+                        .get::<OperationName>()
+                        .map(|name| name.0.to_owned())
+                        .or_else(|| response.request().match_pattern())
+                        .unwrap_or_else(|| "unmatched".to_owned());
+                    let labels = RequestLabels { service, operation, status: response.status().as_u16() };
+                    metrics.observe_request(labels, started.elapsed().as_secs_f64());
                     Ok(response)
                 }
             })
@@ -59,7 +65,7 @@ where
     .shutdown_timeout(5)
     .listen(listener)?
     .run();
-    tracing::info!(service, %address, "http listening");
+    tracing::debug!(service, %address, "http listening");
     let handle = server.handle();
     tokio::spawn(async move {
         shutdown.cancelled().await;
@@ -74,45 +80,4 @@ async fn health() -> HttpResponse {
 
 async fn render_metrics(metrics: web::Data<Metrics>) -> HttpResponse {
     HttpResponse::Ok().content_type("application/openmetrics-text; version=1.0.0; charset=utf-8").body(metrics.render())
-}
-
-/// Checks the SigV4 signature of an actix request whose body was read.
-pub fn verify_sigv4(
-    credentials: &Credentials,
-    request: &HttpRequest,
-    body: &[u8],
-    encode_path_twice: bool,
-) -> Result<Identity, AuthError> {
-    let headers = request
-        .headers()
-        .iter()
-        .filter_map(|(name, value)| Some((name.as_str().to_owned(), value.to_str().ok()?)))
-        .collect();
-    let signed = SignedRequest {
-        method: request.method().as_str(),
-        raw_path: request.uri().path(),
-        raw_query: request.uri().query().unwrap_or(""),
-        headers,
-        body,
-        encode_path_twice,
-    };
-    credentials.verify(&signed, chrono::Utc::now())
-}
-
-/// An error in the shape of AWS REST-JSON services (Lambda, API Gateway):
-/// the error name in `x-amzn-ErrorType`, the message in the JSON body.
-pub fn rest_json_error(status: u16, code: &str, message: &str, extra: serde_json::Value) -> HttpResponse {
-    let mut body = serde_json::json!({ "message": message });
-    if let (Some(body), serde_json::Value::Object(extra)) = (body.as_object_mut(), extra) {
-        body.extend(extra);
-    }
-    HttpResponse::build(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
-        .insert_header(("x-amzn-ErrorType", code))
-        .insert_header(("x-amzn-RequestId", request_id()))
-        .json(body)
-}
-
-/// A fresh request id in the UUID form AWS uses.
-pub fn request_id() -> String {
-    uuid::Uuid::new_v4().to_string()
 }

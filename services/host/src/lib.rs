@@ -1,10 +1,14 @@
 //! What every nubo service needs to be hosted, written once: configuration
 //! loading ([`config`]), the shared deployment settings ([`Context`]), the
-//! HTTP front with `/health` and `/metrics` ([`http`]), gRPC serving with the
-//! standard health service ([`grpc`]), AWS SigV4 verification ([`sigv4`]),
-//! logging set-up ([`telemetry`]) and cooperative shutdown ([`Shutdown`]).
+//! AWS front kit every public side is written with ([`front`]), AWS SigV4
+//! verification ([`sigv4`]), the HTTP server with `/health` and `/metrics`
+//! ([`http`]), gRPC serving behind the cluster credential with the standard
+//! health service ([`grpc`]), logging set-up ([`telemetry`]), cooperative
+//! shutdown ([`Shutdown`]), and the [`Service`] trait the binary runs
+//! services through.
 
 pub mod config;
+pub mod front;
 pub mod grpc;
 pub mod http;
 pub mod metrics;
@@ -49,22 +53,94 @@ pub fn shutdown_on_signals() -> Shutdown {
     shutdown
 }
 
-/// The HTTP and gRPC listeners a service serves on, bound before it starts
-/// so a caller learns their addresses (port 0 in tests) and can link the
-/// services to each other.
+/// The ports a service listens on: HTTP (its AWS API, `/health`,
+/// `/metrics`), gRPC, and any further named TCP listener (the gateway's
+/// AWS edge).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ports {
+    pub http: u16,
+    pub grpc: u16,
+    pub extra: Vec<(&'static str, u16)>,
+}
+
+/// The listeners a service serves on, bound before it starts so a caller
+/// learns their addresses (port 0 in tests) and can link the services to
+/// each other.
 #[derive(Debug)]
 pub struct Listeners {
     pub http: std::net::TcpListener,
     pub grpc: std::net::TcpListener,
+    pub extra: Vec<(&'static str, std::net::TcpListener)>,
 }
 
 impl Listeners {
-    pub fn bind(host: std::net::IpAddr, http_port: u16, grpc_port: u16) -> std::io::Result<Self> {
+    pub fn bind(host: std::net::IpAddr, ports: &Ports) -> std::io::Result<Self> {
+        let at = |port| std::net::SocketAddr::new(host, port);
         Ok(Self {
-            http: bind(std::net::SocketAddr::new(host, http_port))?,
-            grpc: bind(std::net::SocketAddr::new(host, grpc_port))?,
+            http: bind(at(ports.http))?,
+            grpc: bind(at(ports.grpc))?,
+            extra: ports
+                .extra
+                .iter()
+                .map(|(name, port)| Ok((*name, bind(at(*port))?)))
+                .collect::<std::io::Result<_>>()?,
         })
     }
+
+    /// Takes the named extra listener out, for the service that asked for it.
+    pub fn take(&mut self, name: &str) -> Option<std::net::TcpListener> {
+        let index = self.extra.iter().position(|(extra, _)| *extra == name)?;
+        Some(self.extra.remove(index).1)
+    }
+}
+
+/// Declares the `[<service>]` configuration section of a service that has
+/// nothing to configure but its two ports, with their defaults:
+/// `nubo_host::ports_config!(Config, http: 9229, grpc: 50054);`
+#[macro_export]
+macro_rules! ports_config {
+    ($name:ident, http: $http:expr, grpc: $grpc:expr) => {
+        /// The service's configuration section: its ports.
+        #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+        #[serde(deny_unknown_fields, default)]
+        pub struct $name {
+            /// The service's AWS API, `/health` and `/metrics`.
+            pub http_port: u16,
+            pub grpc_port: u16,
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                Self { http_port: $http, grpc_port: $grpc }
+            }
+        }
+
+        impl $name {
+            pub fn ports(&self) -> $crate::Ports {
+                $crate::Ports { http: self.http_port, grpc: self.grpc_port, extra: Vec::new() }
+            }
+        }
+    };
+}
+
+/// A nubo service as the binary runs it: its name, its configuration
+/// section, the ports it needs, and its `run`. `nubo up` and `nubo serve`
+/// bind every service's [`Ports`] first, then call `run` with the bound
+/// listeners.
+pub trait Service: Send + 'static {
+    const NAME: ServiceName;
+    /// What its HTTP port serves, for the start-up banner.
+    const DESCRIPTION: &'static str;
+    type Config: Clone + Send + 'static;
+
+    fn ports(config: &Self::Config) -> Ports;
+
+    fn run(
+        context: Context,
+        config: Self::Config,
+        listeners: Listeners,
+        shutdown: Shutdown,
+    ) -> impl std::future::Future<Output = Result<(), ServeError>> + Send;
 }
 
 /// Binds a TCP listener the way every nubo front needs it: non-blocking, so
@@ -88,6 +164,26 @@ impl ServeError {
     pub fn new(service: &'static str, message: impl std::fmt::Display) -> Self {
         Self { service, message: message.to_string() }
     }
+}
+
+/// Serves a service's gRPC router and its HTTP routes (behind `/health`,
+/// `/metrics` and request metrics) on its listeners until `shutdown`: the
+/// whole `run` of a service that has nothing else to start.
+pub async fn serve<F>(
+    service: &'static str,
+    listeners: Listeners,
+    router: grpc::Router,
+    http_workers: usize,
+    metrics: metrics::Metrics,
+    shutdown: Shutdown,
+    routes: F,
+) -> Result<(), ServeError>
+where
+    F: Fn(&mut actix_web::web::ServiceConfig) + Send + Clone + 'static,
+{
+    let grpc = grpc::serve(service, listeners.grpc, router, shutdown.clone());
+    let http = http::serve(service, listeners.http, http_workers, metrics, shutdown, routes);
+    serve_fronts(service, grpc, http).await
 }
 
 /// Runs a service's gRPC and HTTP fronts together; the first to fail ends

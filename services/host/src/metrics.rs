@@ -11,9 +11,11 @@ use prometheus_client::{
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
-    pub method: String,
-    /// The matched route pattern, never the raw path, to bound cardinality.
-    pub route: String,
+    /// The front that answered (`data`, `gateway-edge`).
+    pub service: &'static str,
+    /// The AWS operation (`PutItem`), or the matched route pattern, never
+    /// the raw path, to bound cardinality.
+    pub operation: String,
     pub status: u16,
 }
 
@@ -72,14 +74,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn requests_are_counted_by_route() {
+    fn requests_are_counted_by_operation() {
         let metrics = Metrics::new("test");
-        let labels = RequestLabels { method: "GET".into(), route: "/health".into(), status: 200 };
+        let labels = RequestLabels { service: "data", operation: "PutItem".into(), status: 200 };
         metrics.observe_request(labels.clone(), 0.001);
         metrics.observe_request(labels, 0.002);
         let text = metrics.render();
         assert!(
-            text.contains("nubo_test_http_requests_total{method=\"GET\",route=\"/health\",status=\"200\"} 2"),
+            text.contains("nubo_test_http_requests_total{service=\"data\",operation=\"PutItem\",status=\"200\"} 2"),
             "{text}"
         );
     }

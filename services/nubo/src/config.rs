@@ -21,6 +21,8 @@ pub struct Config {
     pub region: String,
     pub account_id: String,
     pub credentials: CredentialsConfig,
+    /// The internal plane's shared secret.
+    pub cluster: ClusterConfig,
     /// gRPC URLs of the other services; default to loopback on their ports.
     pub links: LinksConfig,
     pub gateway: nubo_gateway::Config,
@@ -40,6 +42,7 @@ impl Default for Config {
             region: "us-east-1".into(),
             account_id: "000000000000".into(),
             credentials: CredentialsConfig::default(),
+            cluster: ClusterConfig::default(),
             links: LinksConfig::default(),
             gateway: Default::default(),
             functions: Default::default(),
@@ -62,6 +65,28 @@ pub struct CredentialsConfig {
     /// Accept the development pair `test`/`test`. `nubo up` does unless
     /// this says `false`; `nubo serve` only if it says `true`.
     pub allow_dev_keys: Option<bool>,
+    /// Further principals (`[[credentials.users]]`), each the owner of what
+    /// it creates.
+    pub users: Vec<UserConfig>,
+}
+
+/// One `[[credentials.users]]` entry.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserConfig {
+    pub name: String,
+    pub access_key_id: String,
+    pub secret_access_key: String,
+}
+
+/// The cluster credential every internal gRPC call carries.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClusterConfig {
+    /// The shared secret (at least 16 printable characters), best given as
+    /// `NUBO_CLUSTER__TOKEN_FILE`. `nubo up` makes one for its own process
+    /// when none is set; `nubo serve` refuses to start without it.
+    pub token: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
@@ -113,6 +138,21 @@ impl Config {
         config
     }
 
+    /// Points the link to `service` at `url` (`nubo up` links by bound
+    /// address).
+    pub fn set_link(&mut self, service: ServiceName, url: String) {
+        let link = match service {
+            ServiceName::Data => &mut self.links.data,
+            ServiceName::Storage => &mut self.links.storage,
+            ServiceName::Functions => &mut self.links.functions,
+            ServiceName::Gateway => &mut self.links.gateway,
+            ServiceName::Auth => &mut self.links.auth,
+            ServiceName::Cdn => &mut self.links.cdn,
+            ServiceName::Dns => &mut self.links.dns,
+        };
+        *link = Some(url);
+    }
+
     pub fn grpc_port(&self, service: ServiceName) -> u16 {
         match service {
             ServiceName::Data => self.data.grpc_port,
@@ -151,6 +191,22 @@ impl Config {
         configured.clone().unwrap_or_else(|| format!("http://127.0.0.1:{}", self.grpc_port(service)))
     }
 
+    /// The cluster credential: the configured one, or under `nubo up` a
+    /// fresh one that lives only in this process's memory.
+    pub fn cluster_token(&self, mode: Mode) -> Result<nubo_proto::ClusterToken, ConfigError> {
+        match (&self.cluster.token, mode) {
+            (Some(token), _) => nubo_proto::ClusterToken::new(token)
+                .map_err(|error| ConfigError::Invalid(format!("cluster.token: {error}"))),
+            (None, Mode::Up) => {
+                let secret: String = rand::distr::SampleString::sample_string(&rand::distr::Alphanumeric, &mut rand::rng(), 43);
+                nubo_proto::ClusterToken::new(&secret).map_err(|error| ConfigError::Invalid(error.to_string()))
+            }
+            (None, Mode::Serve) => Err(ConfigError::Invalid(
+                "no cluster credential is configured: set NUBO_CLUSTER__TOKEN_FILE to a file holding the secret every service of this cluster shares (at least 16 characters)".into(),
+            )),
+        }
+    }
+
     /// Whether the development key pair is accepted.
     pub fn dev_keys(&self, mode: Mode) -> bool {
         self.credentials.allow_dev_keys.unwrap_or(mode == Mode::Up)
@@ -159,9 +215,11 @@ impl Config {
     /// The settings every service shares, checked: a process that checks
     /// signatures must have a key to check them against.
     pub fn context(&self, mode: Mode) -> Result<Context, ConfigError> {
-        let mut credentials = sigv4::Credentials::new();
+        let cluster = self.cluster_token(mode)?;
+        let mut credentials =
+            sigv4::Credentials::new(self.account_id.clone()).with_sessions(sigv4::Sessions::new(cluster.secret()));
         match (&self.credentials.access_key_id, &self.credentials.secret_access_key) {
-            (Some(key), Some(secret)) => credentials = credentials.with_key(key.clone(), secret.clone()),
+            (Some(key), Some(secret)) => credentials = credentials.with_root_key(key.clone(), secret.clone()),
             (None, None) => {}
             _ => {
                 return Err(ConfigError::Invalid("credentials need both access_key_id and secret_access_key".into()));
@@ -169,15 +227,35 @@ impl Config {
         }
         let dev = self.dev_keys(mode);
         if dev {
-            credentials = credentials.with_key(sigv4::DEV_ACCESS_KEY_ID, sigv4::DEV_SECRET_ACCESS_KEY);
+            credentials = credentials.with_root_key(sigv4::DEV_ACCESS_KEY_ID, sigv4::DEV_SECRET_ACCESS_KEY);
+        }
+        for user in &self.credentials.users {
+            if user.name.is_empty() || user.access_key_id.is_empty() || user.secret_access_key.is_empty() {
+                return Err(ConfigError::Invalid(
+                    "every [[credentials.users]] entry needs a name, an access_key_id and a secret_access_key".into(),
+                ));
+            }
+            if credentials.secret_for(&user.access_key_id).is_some() {
+                return Err(ConfigError::Invalid(format!(
+                    "the access key id {} is configured twice",
+                    user.access_key_id
+                )));
+            }
+            credentials = credentials.with_user(&user.name, user.access_key_id.clone(), user.secret_access_key.clone());
         }
         if credentials.is_empty() {
             return Err(ConfigError::Invalid(
                 "no access key is configured: set NUBO_CREDENTIALS__ACCESS_KEY_ID and NUBO_CREDENTIALS__SECRET_ACCESS_KEY_FILE (or NUBO_CREDENTIALS__ALLOW_DEV_KEYS=true for a development cluster)".into(),
             ));
         }
+        // Resolved once: execution environments and child processes run in
+        // other working directories.
+        let state_dir = std::path::absolute(&self.state_dir).map_err(|error| {
+            ConfigError::Invalid(format!("cannot resolve the state directory {}: {error}", self.state_dir.display()))
+        })?;
         Ok(Context {
-            state_dir: self.state_dir.clone(),
+            state_dir,
+            cluster,
             region: self.region.clone(),
             account_id: self.account_id.clone(),
             credentials,
@@ -202,11 +280,39 @@ mod tests {
 
     #[test]
     fn serve_refuses_to_run_without_keys_and_up_uses_the_dev_pair() {
-        let config = Config::default();
+        let mut config = Config::default();
+        config.cluster.token = Some("a-cluster-token-for-tests".into());
         assert!(config.context(Mode::Serve).is_err());
         let context = config.context(Mode::Up).unwrap();
         assert_eq!(context.credentials.secret_for("test"), Some("test"));
         assert_eq!(context.links.data, "http://127.0.0.1:50053");
+        assert!(context.state_dir.is_absolute(), "{}", context.state_dir.display());
+    }
+
+    #[test]
+    fn serve_refuses_to_run_without_a_cluster_credential_and_up_makes_one() {
+        let mut config = Config::default();
+        config.credentials.access_key_id = Some("AKID".into());
+        config.credentials.secret_access_key = Some("secret".into());
+        let error = config.context(Mode::Serve).unwrap_err();
+        assert!(error.to_string().contains("NUBO_CLUSTER__TOKEN_FILE"), "{error}");
+        let first = config.context(Mode::Up).unwrap().cluster;
+        let second = config.context(Mode::Up).unwrap().cluster;
+        assert_ne!(first.secret(), second.secret());
+        config.cluster.token = Some("short".into());
+        assert!(config.context(Mode::Up).is_err());
+    }
+
+    #[test]
+    fn configured_users_are_principals_of_their_own() {
+        let file =
+            "[[credentials.users]]\nname = \"alice\"\naccess_key_id = \"AKIDALICE\"\nsecret_access_key = \"s\"\n";
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nubo.toml");
+        std::fs::write(&path, file).unwrap();
+        let config = Config::load(Some(&path), &BTreeMap::new()).unwrap();
+        let context = config.context(Mode::Up).unwrap();
+        assert_eq!(context.credentials.secret_for("AKIDALICE"), Some("s"));
     }
 
     #[test]
@@ -216,6 +322,7 @@ mod tests {
             ("NUBO_LINKS__DATA", "http://data:50053"),
             ("NUBO_CREDENTIALS__ACCESS_KEY_ID", "AKID"),
             ("NUBO_CREDENTIALS__SECRET_ACCESS_KEY", "secret"),
+            ("NUBO_CLUSTER__TOKEN", "a-cluster-token-for-tests"),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))

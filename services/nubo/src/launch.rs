@@ -6,20 +6,66 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use anyhow::Context as _;
-use nubo_host::{ServiceName, Shutdown};
+use futures::future::BoxFuture;
+use nubo_host::{Listeners, ServeError, Service, ServiceName, Shutdown};
 use tokio::task::JoinSet;
 
 use crate::config::{Config, Mode};
 
-/// The listeners of one service.
-enum Bound {
-    Data(nubo_host::Listeners),
-    Storage(nubo_host::Listeners),
-    Functions(nubo_host::Listeners),
-    Gateway(nubo_gateway::Listeners),
-    Auth(nubo_host::Listeners),
-    Cdn(nubo_host::Listeners),
-    Dns(nubo_host::Listeners),
+/// One service, bound to its listeners and ready to run.
+trait Launch: Send {
+    fn listeners(&self) -> &Listeners;
+    fn description(&self) -> &'static str;
+    /// Runs the service with its section of `config`, the configuration as
+    /// it stands once every service is bound and linked.
+    fn run(
+        self: Box<Self>,
+        config: &Config,
+        context: nubo_host::Context,
+        shutdown: Shutdown,
+    ) -> BoxFuture<'static, Result<(), ServeError>>;
+}
+
+struct Bound<S: Service> {
+    section: fn(&Config) -> S::Config,
+    listeners: Listeners,
+}
+
+impl<S: Service> Launch for Bound<S> {
+    fn listeners(&self) -> &Listeners {
+        &self.listeners
+    }
+
+    fn description(&self) -> &'static str {
+        S::DESCRIPTION
+    }
+
+    fn run(
+        self: Box<Self>,
+        config: &Config,
+        context: nubo_host::Context,
+        shutdown: Shutdown,
+    ) -> BoxFuture<'static, Result<(), ServeError>> {
+        Box::pin(S::run(context, (self.section)(config), self.listeners, shutdown))
+    }
+}
+
+fn bind<S: Service>(config: &Config, section: fn(&Config) -> S::Config) -> std::io::Result<Box<dyn Launch>> {
+    let listeners = Listeners::bind(config.bind_host, &S::ports(&section(config)))?;
+    Ok(Box::new(Bound::<S> { section, listeners }))
+}
+
+/// Binds one service's listeners as its section of `config` asks.
+fn bind_service(service: ServiceName, config: &Config) -> std::io::Result<Box<dyn Launch>> {
+    match service {
+        ServiceName::Data => bind::<nubo_data::Data>(config, |config| config.data.clone()),
+        ServiceName::Storage => bind::<nubo_storage::Storage>(config, |config| config.storage.clone()),
+        ServiceName::Functions => bind::<nubo_functions::Functions>(config, |config| config.functions.clone()),
+        ServiceName::Gateway => bind::<nubo_gateway::Gateway>(config, |config| config.gateway.clone()),
+        ServiceName::Auth => bind::<nubo_auth::Auth>(config, |config| config.auth.clone()),
+        ServiceName::Cdn => bind::<nubo_cdn::Cdn>(config, |config| config.cdn.clone()),
+        ServiceName::Dns => bind::<nubo_dns::Dns>(config, |config| config.dns.clone()),
+    }
 }
 
 /// An address other local services can dial: a wildcard bind becomes loopback.
@@ -31,61 +77,8 @@ fn dialable(address: SocketAddr) -> SocketAddr {
     }
 }
 
-fn address(listener: &std::net::TcpListener) -> anyhow::Result<SocketAddr> {
-    Ok(dialable(listener.local_addr()?))
-}
-
-impl Bound {
-    fn bind(service: ServiceName, config: &Config) -> std::io::Result<Self> {
-        let host = config.bind_host;
-        Ok(match service {
-            ServiceName::Data => {
-                Bound::Data(nubo_host::Listeners::bind(host, config.data.http_port, config.data.grpc_port)?)
-            }
-            ServiceName::Storage => {
-                Bound::Storage(nubo_host::Listeners::bind(host, config.storage.http_port, config.storage.grpc_port)?)
-            }
-            ServiceName::Functions => Bound::Functions(nubo_host::Listeners::bind(
-                host,
-                config.functions.http_port,
-                config.functions.grpc_port,
-            )?),
-            ServiceName::Gateway => Bound::Gateway(nubo_gateway::Listeners::bind(host, &config.gateway)?),
-            ServiceName::Auth => {
-                Bound::Auth(nubo_host::Listeners::bind(host, config.auth.http_port, config.auth.grpc_port)?)
-            }
-            ServiceName::Cdn => {
-                Bound::Cdn(nubo_host::Listeners::bind(host, config.cdn.http_port, config.cdn.grpc_port)?)
-            }
-            ServiceName::Dns => {
-                Bound::Dns(nubo_host::Listeners::bind(host, config.dns.http_port, config.dns.grpc_port)?)
-            }
-        })
-    }
-
-    fn http(&self) -> &std::net::TcpListener {
-        match self {
-            Bound::Data(l) => &l.http,
-            Bound::Storage(l) => &l.http,
-            Bound::Functions(l) => &l.http,
-            Bound::Gateway(l) => &l.http,
-            Bound::Auth(l) => &l.http,
-            Bound::Cdn(l) => &l.http,
-            Bound::Dns(l) => &l.http,
-        }
-    }
-
-    fn grpc(&self) -> &std::net::TcpListener {
-        match self {
-            Bound::Data(l) => &l.grpc,
-            Bound::Storage(l) => &l.grpc,
-            Bound::Functions(l) => &l.grpc,
-            Bound::Gateway(l) => &l.grpc,
-            Bound::Auth(l) => &l.grpc,
-            Bound::Cdn(l) => &l.grpc,
-            Bound::Dns(l) => &l.grpc,
-        }
-    }
+fn url(listener: &std::net::TcpListener) -> anyhow::Result<String> {
+    Ok(format!("http://{}", dialable(listener.local_addr()?)))
 }
 
 /// What a started process serves, for the start-up banner.
@@ -94,18 +87,8 @@ pub struct Endpoint {
     pub service: ServiceName,
     pub what: &'static str,
     pub url: String,
-}
-
-fn describe(service: ServiceName) -> &'static str {
-    match service {
-        ServiceName::Data => "DynamoDB API",
-        ServiceName::Storage => "S3 API",
-        ServiceName::Functions => "Lambda API",
-        ServiceName::Gateway => "user APIs",
-        ServiceName::Auth => "Cognito API",
-        ServiceName::Cdn => "distributions",
-        ServiceName::Dns => "Route 53 API",
-    }
+    /// The internal gRPC plane, reachable only with the cluster credential.
+    pub internal: bool,
 }
 
 /// Binds `services`, then runs them until `shutdown` or until one fails.
@@ -117,40 +100,38 @@ pub async fn run(
     shutdown: Shutdown,
     started: impl FnOnce(&[Endpoint]),
 ) -> anyhow::Result<()> {
+    // The credential check comes first: a cluster process without its
+    // secret must not bind anything.
+    config.context(mode)?;
     let mut bound = Vec::new();
     for &service in services {
-        let listeners = Bound::bind(service, &config).with_context(|| format!("cannot start {service}"))?;
-        bound.push((service, listeners));
+        let launch = bind_service(service, &config).with_context(|| format!("cannot start {service}"))?;
+        bound.push((service, launch));
     }
 
     let mut endpoints = Vec::new();
-    for (service, listeners) in &bound {
-        let http = address(listeners.http())?;
-        endpoints.push(Endpoint { service: *service, what: describe(*service), url: format!("http://{http}") });
-        if let Bound::Gateway(gateway) = listeners {
-            let edge = address(&gateway.edge)?;
-            endpoints.push(Endpoint {
-                service: *service,
-                what: "AWS edge (every AWS API)",
-                url: format!("http://{edge}"),
-            });
+    for (service, launch) in &bound {
+        let listeners = launch.listeners();
+        let http = url(&listeners.http)?;
+        endpoints.push(Endpoint { service: *service, what: launch.description(), url: http.clone(), internal: false });
+        for (name, listener) in &listeners.extra {
+            if *name == nubo_gateway::EDGE_LISTENER {
+                let edge = url(listener)?;
+                endpoints.push(Endpoint {
+                    service: *service,
+                    what: "AWS edge (every AWS API)",
+                    url: edge,
+                    internal: false,
+                });
+            }
         }
+        let grpc = url(&listeners.grpc)?;
+        endpoints.push(Endpoint { service: *service, what: "internal gRPC", url: grpc, internal: true });
         if mode == Mode::Up {
             // In one process every service is on this host: link them by
             // the addresses just bound, whatever the configured ports were.
-            let grpc = format!("http://{}", address(listeners.grpc())?);
-            let http = format!("http://{http}");
-            let links = &mut config.links;
-            let edge = &mut config.gateway.edge;
-            match service {
-                ServiceName::Data => (links.data = Some(grpc), edge.data = http),
-                ServiceName::Storage => (links.storage = Some(grpc), edge.storage = http),
-                ServiceName::Functions => (links.functions = Some(grpc), edge.functions = http),
-                ServiceName::Gateway => (links.gateway = Some(grpc), ()),
-                ServiceName::Auth => (links.auth = Some(grpc), edge.auth = http),
-                ServiceName::Cdn => (links.cdn = Some(grpc), edge.cdn = http),
-                ServiceName::Dns => (links.dns = Some(grpc), edge.dns = http),
-            };
+            config.set_link(*service, url(&listeners.grpc)?);
+            config.gateway.edge.set(*service, http);
         }
     }
     let context = config.context(mode)?;
@@ -159,21 +140,10 @@ pub async fn run(
     started(&endpoints);
 
     let mut running = JoinSet::new();
-    for (service, listeners) in bound {
-        let (context, shutdown) = (context.clone(), shutdown.clone());
-        let config = config.clone();
+    for (service, launch) in bound {
+        let serving = launch.run(&config, context.clone(), shutdown.clone());
         running.spawn(async move {
-            match listeners {
-                Bound::Data(l) => nubo_data::run(context, config.data, l, shutdown).await,
-                Bound::Storage(l) => nubo_storage::run(context, config.storage, l, shutdown).await,
-                Bound::Functions(l) => nubo_functions::run(context, config.functions, l, shutdown).await,
-                Bound::Gateway(l) => nubo_gateway::run(context, config.gateway, l, shutdown).await,
-                Bound::Auth(l) => nubo_auth::run(context, config.auth, l, shutdown).await,
-                Bound::Cdn(l) => nubo_cdn::run(context, config.cdn, l, shutdown).await,
-                Bound::Dns(l) => nubo_dns::run(context, config.dns, l, shutdown).await,
-            }
-            .map_err(|error| anyhow::anyhow!(error))
-            .with_context(|| format!("{service} stopped"))
+            serving.await.map_err(|error| anyhow::anyhow!(error)).with_context(|| format!("{service} stopped"))
         });
     }
     let mut failure = None;

@@ -47,7 +47,9 @@ const COMMAND_VARIABLES: &[&str] = &["NUBO_CONFIG", "NUBO_SERVICES", "NUBO_LOG"]
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    nubo_host::telemetry::init(&std::env::var("NUBO_LOG").unwrap_or_else(|_| "info".into()));
+    // RUST_LOG (or NUBO_LOG) asks for more; by default only nubo's own lines.
+    let filter = std::env::var("RUST_LOG").or_else(|_| std::env::var("NUBO_LOG")).ok();
+    nubo_host::telemetry::init(filter.as_deref().filter(|filter| !filter.trim().is_empty()));
     let env: BTreeMap<String, String> = std::env::vars()
         .filter(|(name, _)| {
             name.starts_with(nubo_host::config::ENV_PREFIX) && !COMMAND_VARIABLES.contains(&name.as_str())
@@ -73,6 +75,9 @@ fn main() -> ExitCode {
                 if let Some(state_dir) = state_dir {
                     config.state_dir = state_dir;
                 }
+                // Resolved once, at start-up: every service and every child
+                // process sees the same absolute directory.
+                config.state_dir = std::path::absolute(&config.state_dir)?;
                 let banner_config = config.clone();
                 launch::run(config, Mode::Up, &ServiceName::ALL, nubo_host::shutdown_on_signals(), |endpoints| {
                     print_banner(&banner_config, endpoints)
@@ -82,7 +87,7 @@ fn main() -> ExitCode {
             Command::Serve { services } => {
                 launch::run(config, Mode::Serve, &services, nubo_host::shutdown_on_signals(), |endpoints| {
                     for endpoint in endpoints {
-                        tracing::info!(service = %endpoint.service, url = %endpoint.url, "{}", endpoint.what);
+                        tracing::info!(service = %endpoint.service, url = %endpoint.url, "serving {}", endpoint.what);
                     }
                 })
                 .await
@@ -108,7 +113,7 @@ fn main() -> ExitCode {
 
 fn print_banner(config: &Config, endpoints: &[launch::Endpoint]) {
     println!("nubo is up; state in {}", config.state_dir.display());
-    for endpoint in endpoints {
+    for endpoint in endpoints.iter().filter(|endpoint| !endpoint.internal) {
         println!("  {:<10} {:<26} {}", endpoint.service.as_str(), endpoint.what, endpoint.url);
     }
     let edge = endpoints.iter().find(|e| e.what.starts_with("AWS edge")).map(|e| e.url.as_str()).unwrap_or("");

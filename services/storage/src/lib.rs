@@ -9,26 +9,32 @@ pub mod grpc;
 pub mod objects;
 pub mod s3;
 
-use nubo_host::{Context, ServeError, Shutdown, metrics::Metrics};
-use serde::{Deserialize, Serialize};
+use nubo_host::{Context, Listeners, ServeError, Shutdown, metrics::Metrics};
 
-/// The `[storage]` section of the configuration.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Config {
-    /// The S3 API, `/health` and `/metrics`.
-    pub http_port: u16,
-    pub grpc_port: u16,
-}
+nubo_host::ports_config!(Config, http: 9000, grpc: 50055);
 
-impl Default for Config {
-    fn default() -> Self {
-        Self { http_port: 9000, grpc_port: 50055 }
+/// The storage service, as the binary runs it.
+#[derive(Debug)]
+pub struct Storage;
+
+impl nubo_host::Service for Storage {
+    const NAME: nubo_host::ServiceName = nubo_host::ServiceName::Storage;
+    const DESCRIPTION: &'static str = "S3 API";
+    type Config = Config;
+
+    fn ports(config: &Config) -> nubo_host::Ports {
+        config.ports()
+    }
+
+    fn run(
+        context: Context,
+        config: Config,
+        listeners: Listeners,
+        shutdown: Shutdown,
+    ) -> impl Future<Output = Result<(), ServeError>> + Send {
+        run(context, config, listeners, shutdown)
     }
 }
-
-/// The service's listeners: HTTP (its AWS API, `/health`, `/metrics`) and gRPC.
-pub type Listeners = nubo_host::Listeners;
 
 /// Runs the service until `shutdown`.
 pub async fn run(
@@ -41,11 +47,10 @@ pub async fn run(
     let objects = objects::Objects::local(&root).map_err(|error| ServeError::new("storage", error))?;
     let metrics = Metrics::new("storage");
 
-    let router = nubo_host::grpc::router().add_service(grpc::server(objects));
-    let grpc = nubo_host::grpc::serve("storage", listeners.grpc, router, shutdown.clone());
-    let credentials = context.credentials.clone();
-    let http = nubo_host::http::serve("storage", listeners.http, 2, metrics, shutdown, move |routes| {
-        s3::routes(routes, credentials.clone())
-    });
-    nubo_host::serve_fronts("storage", grpc, http).await
+    let router = nubo_host::grpc::router(&context.cluster).add_service(grpc::server(objects));
+    let front = s3::S3Front::new(&context);
+    nubo_host::serve("storage", listeners, router, 2, metrics, shutdown, move |routes| {
+        s3::routes(routes, front.clone())
+    })
+    .await
 }

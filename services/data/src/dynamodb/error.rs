@@ -15,10 +15,6 @@ pub enum ErrorKind {
     ItemCollectionSizeLimitExceeded,
     Serialization,
     UnknownOperation,
-    MissingAuthenticationToken,
-    IncompleteSignature,
-    UnrecognizedClient,
-    InvalidSignature,
     InternalServerError,
 }
 
@@ -34,10 +30,6 @@ impl ErrorKind {
             ErrorKind::ItemCollectionSizeLimitExceeded => "ItemCollectionSizeLimitExceededException",
             ErrorKind::Serialization => "SerializationException",
             ErrorKind::UnknownOperation => "UnknownOperationException",
-            ErrorKind::MissingAuthenticationToken => "MissingAuthenticationTokenException",
-            ErrorKind::IncompleteSignature => "IncompleteSignatureException",
-            ErrorKind::UnrecognizedClient => "UnrecognizedClientException",
-            ErrorKind::InvalidSignature => "InvalidSignatureException",
             ErrorKind::InternalServerError => "InternalServerError",
         }
     }
@@ -45,13 +37,9 @@ impl ErrorKind {
     /// The namespace DynamoDB prefixes `__type` with.
     pub fn namespace(self) -> &'static str {
         match self {
-            ErrorKind::Validation
-            | ErrorKind::Serialization
-            | ErrorKind::UnknownOperation
-            | ErrorKind::MissingAuthenticationToken
-            | ErrorKind::IncompleteSignature
-            | ErrorKind::UnrecognizedClient
-            | ErrorKind::InvalidSignature => "com.amazon.coral.validate",
+            ErrorKind::Validation | ErrorKind::Serialization | ErrorKind::UnknownOperation => {
+                "com.amazon.coral.validate"
+            }
             _ => "com.amazonaws.dynamodb.v20120810",
         }
     }
@@ -59,7 +47,6 @@ impl ErrorKind {
     pub fn status(self) -> u16 {
         match self {
             ErrorKind::InternalServerError => 500,
-            ErrorKind::MissingAuthenticationToken | ErrorKind::UnrecognizedClient | ErrorKind::InvalidSignature => 400,
             _ => 400,
         }
     }
@@ -112,15 +99,17 @@ impl DynamoError {
         &self.message
     }
 
-    /// The JSON body DynamoDB answers with.
-    pub fn body(&self) -> Value {
-        let mut body = serde_json::json!({
-            "__type": format!("{}#{}", self.kind.namespace(), self.kind.name()),
-            "message": self.message,
-        });
+    /// The error as the front kit renders it: `__type` with DynamoDB's
+    /// namespace, `message`, and the extra member of some kinds.
+    pub fn to_aws(&self) -> nubo_host::front::AwsError {
+        let mut aws = nubo_host::front::AwsError::new(
+            self.kind.status(),
+            format!("{}#{}", self.kind.namespace(), self.kind.name()),
+            self.message.clone(),
+        );
         if let Some((member, value)) = &self.extra {
-            body[*member] = value.clone();
+            aws = aws.with(member, value.clone());
         }
-        body
+        aws
     }
 }

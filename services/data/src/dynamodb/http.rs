@@ -1,9 +1,10 @@
 //! The DynamoDB JSON protocol front (`X-Amz-Target: DynamoDB_20120810.<Action>`,
-//! `application/x-amz-json-1.0`): SigV4-checked, parsed into an [`Action`],
-//! executed, and answered with DynamoDB's error shapes.
+//! `application/x-amz-json-1.0`), written with the host's front kit: parsed
+//! into an [`Action`], SigV4-checked once (signed as `dynamodb`, 15 minutes
+//! of skew), executed, and answered in the awsJson 1.0 shape.
 
 use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
-use nubo_host::sigv4::{AuthError, Credentials};
+use nubo_host::front::{AwsFront, Operation as _, Protocol};
 
 use super::{
     Action, Dynamo,
@@ -15,65 +16,47 @@ const STREAMS_TARGET_PREFIX: &str = "DynamoDBStreams_20120810.";
 /// The largest request body read (a 25-item batch of 400 KB items, and more).
 const MAX_BODY: usize = 16 * 1024 * 1024;
 
-pub fn routes(routes: &mut web::ServiceConfig, dynamo: Dynamo, credentials: Credentials) {
-    routes
-        .app_data(web::Data::new(dynamo))
-        .app_data(web::Data::new(credentials))
-        .app_data(web::PayloadConfig::new(MAX_BODY))
-        .default_service(web::to(handle));
+/// The DynamoDB front of a deployment.
+pub fn front(context: &nubo_host::Context) -> AwsFront {
+    AwsFront::new(Protocol::AwsJson10, context.policy("dynamodb", 15), context.credentials.clone(), MAX_BODY)
 }
 
-fn respond(status: StatusCode, body: &serde_json::Value) -> HttpResponse {
+pub fn routes(routes: &mut web::ServiceConfig, dynamo: Dynamo, front: AwsFront) {
+    routes.app_data(web::Data::new(dynamo)).app_data(web::Data::new(front)).default_service(web::to(handle));
+}
+
+fn respond(body: &serde_json::Value) -> HttpResponse {
     let body = body.to_string();
-    HttpResponse::build(status)
+    HttpResponse::build(StatusCode::OK)
         .content_type("application/x-amz-json-1.0")
-        .insert_header(("x-amzn-RequestId", nubo_host::http::request_id()))
-        .insert_header(("x-amz-crc32", crc32(body.as_bytes()).to_string()))
+        .insert_header(("x-amzn-RequestId", nubo_host::front::request_id()))
+        // Some SDKs check the CRC-32 of the body DynamoDB sends beside it.
+        .insert_header(("x-amz-crc32", crc32fast::hash(body.as_bytes()).to_string()))
         .body(body)
 }
 
 fn error(error: &DynamoError) -> HttpResponse {
-    let status = StatusCode::from_u16(error.kind.status()).unwrap_or(StatusCode::BAD_REQUEST);
-    respond(status, &error.body())
-}
-
-fn auth_error(auth: &AuthError) -> DynamoError {
-    let kind = match auth {
-        AuthError::Missing => ErrorKind::MissingAuthenticationToken,
-        AuthError::Incomplete(_) => ErrorKind::IncompleteSignature,
-        AuthError::UnknownKey => ErrorKind::UnrecognizedClient,
-        AuthError::Mismatch | AuthError::Expired { .. } => ErrorKind::InvalidSignature,
-    };
-    DynamoError::new(kind, auth.to_string())
-}
-
-/// CRC-32 (IEEE) of the body, which DynamoDB sends as `x-amz-crc32` and
-/// some SDKs verify.
-fn crc32(bytes: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for byte in bytes {
-        crc ^= u32::from(*byte);
-        for _ in 0..8 {
-            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xedb8_8320 } else { crc >> 1 };
-        }
-    }
-    !crc
+    Protocol::AwsJson10.render(&error.to_aws())
 }
 
 async fn handle(
     request: HttpRequest,
-    body: web::Bytes,
+    payload: web::Payload,
     dynamo: web::Data<Dynamo>,
-    credentials: web::Data<Credentials>,
+    front: web::Data<AwsFront>,
 ) -> HttpResponse {
-    if let Err(auth) = nubo_host::http::verify_sigv4(&credentials, &request, &body, true) {
-        return error(&auth_error(&auth));
-    }
     let target = request.headers().get("x-amz-target").and_then(|value| value.to_str().ok()).unwrap_or("");
     let action = match (target.strip_prefix(TARGET_PREFIX), target.strip_prefix(STREAMS_TARGET_PREFIX)) {
         (Some(name), _) => Action::parse(name),
         (_, Some(name)) => Action::parse_streams(name),
         _ => None,
+    };
+    if let Some(action) = action {
+        nubo_host::front::name_operation(&request, action.name());
+    }
+    let body = match front.authenticate(&request, payload).await {
+        Ok(signed) => signed.body,
+        Err(refused) => return front.error(&refused),
     };
     let Some(action) = action else {
         return error(&DynamoError::new(ErrorKind::UnknownOperation, ""));
@@ -89,18 +72,10 @@ async fn handle(
         }
     };
     match dynamo.execute(action, body).await {
-        Ok(response) => respond(StatusCode::OK, &response),
+        Ok(response) => respond(&response),
         Err(failure) => {
             tracing::debug!(?action, error = %failure, "dynamodb request refused");
             error(&failure)
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn crc32_matches_the_standard_check_value() {
-        assert_eq!(super::crc32(b"123456789"), 0xcbf4_3926);
     }
 }

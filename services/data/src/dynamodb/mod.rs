@@ -62,43 +62,53 @@ pub enum Action {
     GetRecords,
 }
 
+/// The actions of the `DynamoDB_20120810` target, by name.
+const ACTIONS: &[(&str, Action)] = &[
+    ("CreateTable", Action::CreateTable),
+    ("DescribeTable", Action::DescribeTable),
+    ("ListTables", Action::ListTables),
+    ("DeleteTable", Action::DeleteTable),
+    ("PutItem", Action::PutItem),
+    ("GetItem", Action::GetItem),
+    ("UpdateItem", Action::UpdateItem),
+    ("DeleteItem", Action::DeleteItem),
+    ("Query", Action::Query),
+    ("Scan", Action::Scan),
+    ("BatchGetItem", Action::BatchGetItem),
+    ("BatchWriteItem", Action::BatchWriteItem),
+    ("TransactWriteItems", Action::TransactWriteItems),
+    ("TransactGetItems", Action::TransactGetItems),
+    ("UpdateTable", Action::UpdateTable),
+    ("UpdateTimeToLive", Action::UpdateTimeToLive),
+    ("DescribeTimeToLive", Action::DescribeTimeToLive),
+    ("TagResource", Action::TagResource),
+    ("UntagResource", Action::UntagResource),
+    ("ListTagsOfResource", Action::ListTagsOfResource),
+];
+
+/// The actions of the `DynamoDBStreams_20120810` target, by name.
+const STREAM_ACTIONS: &[(&str, Action)] = &[
+    ("ListStreams", Action::ListStreams),
+    ("DescribeStream", Action::DescribeStream),
+    ("GetShardIterator", Action::GetShardIterator),
+    ("GetRecords", Action::GetRecords),
+];
+
 impl Action {
     /// Recognises a DynamoDB Streams action from the `X-Amz-Target` suffix.
     pub fn parse_streams(name: &str) -> Option<Self> {
-        Some(match name {
-            "ListStreams" => Action::ListStreams,
-            "DescribeStream" => Action::DescribeStream,
-            "GetShardIterator" => Action::GetShardIterator,
-            "GetRecords" => Action::GetRecords,
-            _ => return None,
-        })
+        STREAM_ACTIONS.iter().find(|(known, _)| *known == name).map(|(_, action)| *action)
     }
 
     /// Recognises an action from the `X-Amz-Target` suffix.
     pub fn parse(name: &str) -> Option<Self> {
-        Some(match name {
-            "CreateTable" => Action::CreateTable,
-            "DescribeTable" => Action::DescribeTable,
-            "ListTables" => Action::ListTables,
-            "DeleteTable" => Action::DeleteTable,
-            "PutItem" => Action::PutItem,
-            "GetItem" => Action::GetItem,
-            "UpdateItem" => Action::UpdateItem,
-            "DeleteItem" => Action::DeleteItem,
-            "Query" => Action::Query,
-            "Scan" => Action::Scan,
-            "BatchGetItem" => Action::BatchGetItem,
-            "BatchWriteItem" => Action::BatchWriteItem,
-            "TransactWriteItems" => Action::TransactWriteItems,
-            "TransactGetItems" => Action::TransactGetItems,
-            "UpdateTable" => Action::UpdateTable,
-            "UpdateTimeToLive" => Action::UpdateTimeToLive,
-            "DescribeTimeToLive" => Action::DescribeTimeToLive,
-            "TagResource" => Action::TagResource,
-            "UntagResource" => Action::UntagResource,
-            "ListTagsOfResource" => Action::ListTagsOfResource,
-            _ => return None,
-        })
+        ACTIONS.iter().find(|(known, _)| *known == name).map(|(_, action)| *action)
+    }
+}
+
+impl nubo_host::front::Operation for Action {
+    fn name(&self) -> &'static str {
+        ACTIONS.iter().chain(STREAM_ACTIONS).find(|(_, action)| action == self).map_or("Unknown", |(name, _)| name)
     }
 }
 
