@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs beyond Rust: the interpreters of the
 # python and nodejs function runtimes, on the PATH execution environments
-# see (/usr/local/bin:/usr/bin:/bin), and Java with Maven for the CQL node.
-# Uses apt when run as root on Debian; otherwise says exactly what to install.
+# see (/usr/local/bin:/usr/bin:/bin), Java with Maven for the CQL node, curl
+# for the README walkthrough, and the AWS CLI and boto3 (from PyPI, into a
+# virtual environment under target/test-tools). Uses apt when run as root on
+# Debian; otherwise says exactly what to install.
 set -euo pipefail
 
 runtime_path=/usr/local/bin:/usr/bin:/bin
@@ -16,15 +18,32 @@ command -v make > /dev/null || missing+=(make)
 # The CQL engine suite runs a Cassandra node: a JDK (11 or 17) and Maven.
 command -v java > /dev/null || missing+=(default-jre-headless)
 command -v mvn > /dev/null || missing+=(maven)
+# The README walkthrough runs curl, and the AWS CLI's virtual environment
+# needs ensurepip (Debian's python3-venv).
+command -v curl > /dev/null || missing+=(curl)
+python3 -c 'import ensurepip' 2> /dev/null || missing+=(python3-venv)
 
-if [ ${#missing[@]} -eq 0 ]; then
-  exit 0
+# The AWS CLI (v1, from PyPI) and boto3, the second SDK the suite drives
+# nubo with; pinned to a major line, refreshed when the venv is made.
+install_python_clients() {
+  local venv
+  venv="$(cd "$(dirname "$0")/.." && pwd)/target/test-tools/venv"
+  if [ -x "$venv/bin/aws" ] && "$venv/bin/python" -c 'import boto3' 2> /dev/null; then
+    return 0
+  fi
+  echo "installing the AWS CLI and boto3 into $venv" >&2
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check 'awscli>=1.36,<2' 'boto3>=1.35,<2'
+}
+
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get > /dev/null; then
+    echo "installing ${missing[*]} with apt-get" >&2
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  else
+    echo "the test suite needs these Debian packages (or their equivalents in $runtime_path): ${missing[*]}" >&2
+    exit 1
+  fi
 fi
-if [ "$(id -u)" -eq 0 ] && command -v apt-get > /dev/null; then
-  echo "installing ${missing[*]} with apt-get" >&2
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
-  exit 0
-fi
-echo "the test suite needs these Debian packages (or their equivalents in $runtime_path): ${missing[*]}" >&2
-exit 1
+install_python_clients

@@ -72,8 +72,14 @@ pub struct Process {
 
 impl Process {
     pub fn spawn(args: &[&str], env: &[(String, String)], log: PathBuf) -> Self {
+        Self::spawn_in(Path::new("."), args, env, log)
+    }
+
+    /// Starts nubo with `directory` as its working directory.
+    pub fn spawn_in(directory: &Path, args: &[&str], env: &[(String, String)], log: PathBuf) -> Self {
         let log_file = std::fs::File::create(&log).expect("a log file");
         let child = Command::new(nubo_binary())
+            .current_dir(directory)
             .args(args)
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
@@ -94,6 +100,10 @@ impl Process {
     pub fn stop(&mut self) -> std::process::ExitStatus {
         let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
         let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        self.wait_for_exit()
+    }
+
+    fn wait_for_exit(&mut self) -> std::process::ExitStatus {
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
@@ -101,12 +111,19 @@ impl Process {
             }
             if Instant::now() > deadline {
                 let _ = self.child.kill();
-                panic!("nubo did not stop within 15 s of SIGTERM\n{}", self.log());
+                panic!("nubo did not stop within 15 s of the signal\n{}", self.log());
             }
             // A synchronous wait on a child process, outside any hot path.
             #[allow(clippy::disallowed_methods)]
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// Interrupts the process (SIGINT, as Ctrl-C does) and waits for it.
+    pub fn interrupt(&mut self) -> std::process::ExitStatus {
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT);
+        self.wait_for_exit()
     }
 
     /// Kills the process with SIGKILL, as a crash would, and reaps it.
@@ -318,10 +335,17 @@ pub fn lambda_client_with(endpoint: &str, credentials: aws_credential_types::Cre
 }
 
 pub fn dynamodb_client(endpoint: &str) -> aws_sdk_dynamodb::Client {
+    dynamodb_client_with(endpoint, credentials("test", "test"))
+}
+
+pub fn dynamodb_client_with(
+    endpoint: &str,
+    credentials: aws_credential_types::Credentials,
+) -> aws_sdk_dynamodb::Client {
     let config = aws_sdk_dynamodb::Config::builder()
         .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
         .region(aws_sdk_dynamodb::config::Region::new(REGION))
-        .credentials_provider(credentials("test", "test"))
+        .credentials_provider(credentials)
         .endpoint_url(endpoint)
         .http_client(sdk_http_client())
         .build();
@@ -355,6 +379,17 @@ pub fn apigateway_client_with(
         .http_client(sdk_http_client())
         .build();
     aws_sdk_apigatewayv2::Client::from_conf(config)
+}
+
+pub fn sts_client(endpoint: &str, credentials: aws_credential_types::Credentials) -> aws_sdk_sts::Client {
+    let config = aws_sdk_sts::Config::builder()
+        .behavior_version(aws_sdk_sts::config::BehaviorVersion::latest())
+        .region(aws_sdk_sts::config::Region::new(REGION))
+        .credentials_provider(credentials)
+        .endpoint_url(endpoint)
+        .http_client(sdk_http_client())
+        .build();
+    aws_sdk_sts::Client::from_conf(config)
 }
 
 /// The role ARN functions are created with (nubo does not check roles).
@@ -439,22 +474,64 @@ pub fn sigv4_headers(
     body: &[u8],
     service: &str,
 ) -> Vec<(String, String)> {
-    use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+    sign_request(method, url, headers, body, &Signing { service, ..Signing::default() })
+}
+
+/// How [`sign_request`] signs: scope, time, and where the signature goes.
+#[derive(Debug, Clone)]
+pub struct Signing<'a> {
+    pub service: &'a str,
+    pub region: &'a str,
+    pub time: SystemTime,
+    /// `Some(expiry)`: a presigned URL (the query parameters come back as
+    /// `(name, value)` pairs) instead of headers.
+    pub presigned_for: Option<Duration>,
+    /// Signs with `x-amz-content-sha256` as `UNSIGNED-PAYLOAD` (S3).
+    pub unsigned_payload: bool,
+}
+
+impl Default for Signing<'_> {
+    fn default() -> Self {
+        Self { service: "", region: REGION, time: SystemTime::now(), presigned_for: None, unsigned_payload: false }
+    }
+}
+
+/// Signs a request with `aws-sigv4` as `test`/`test`; returns the headers
+/// (or, presigned, the query parameters) to add.
+pub fn sign_request(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+    signing: &Signing<'_>,
+) -> Vec<(String, String)> {
+    use aws_sigv4::http_request::{SignableBody, SignableRequest, SignatureLocation, SigningSettings, sign};
     let identity = credentials("test", "test").into();
+    let mut settings = SigningSettings::default();
+    if let Some(expiry) = signing.presigned_for {
+        settings.signature_location = SignatureLocation::QueryParams;
+        settings.expires_in = Some(expiry);
+    }
+    if signing.unsigned_payload {
+        settings.payload_checksum_kind = aws_sigv4::http_request::PayloadChecksumKind::XAmzSha256;
+    }
     let params = aws_sigv4::sign::v4::SigningParams::builder()
         .identity(&identity)
-        .region(REGION)
-        .name(service)
-        .time(SystemTime::now())
-        .settings(SigningSettings::default())
+        .region(signing.region)
+        .name(signing.service)
+        .time(signing.time)
+        .settings(settings)
         .build()
         .expect("signing parameters")
         .into();
-    let request = SignableRequest::new(method, url, headers.iter().copied(), SignableBody::Bytes(body))
-        .expect("a signable request");
+    let body = if signing.unsigned_payload { SignableBody::UnsignedPayload } else { SignableBody::Bytes(body) };
+    let request = SignableRequest::new(method, url, headers.iter().copied(), body).expect("a signable request");
     let (instructions, _) = sign(request, &params).expect("a signature").into_parts();
-    let (signed, _) = instructions.into_parts();
-    signed.into_iter().map(|header| (header.name().to_owned(), header.value().to_owned())).collect()
+    let (signed_headers, query) = instructions.into_parts();
+    if signing.presigned_for.is_some() {
+        return query.into_iter().map(|(name, value)| (name.to_owned(), value.into_owned())).collect();
+    }
+    signed_headers.into_iter().map(|header| (header.name().to_owned(), header.value().to_owned())).collect()
 }
 
 /// Makes one call of `service`'s internal gRPC API at `url`, presenting
@@ -520,4 +597,22 @@ pub async fn internal_call(service: ServiceName, url: &str, token: Option<&str>)
                 .map(drop),
         ),
     }
+}
+
+/// The directory of the AWS CLI and of the python with boto3 that
+/// `e2e/install-test-deps.sh` (run by `make test`) installs.
+pub fn python_tools() -> PathBuf {
+    let bin = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/test-tools/venv/bin");
+    assert!(
+        bin.join("aws").exists(),
+        "{} has no AWS CLI: run e2e/install-test-deps.sh (make test does)",
+        bin.display()
+    );
+    bin
+}
+
+/// A `PATH` with the AWS CLI and boto3's python first.
+pub fn path_with_python_tools() -> String {
+    let system = std::env::var("PATH").unwrap_or_else(|_| "/usr/local/bin:/usr/bin:/bin".into());
+    format!("{}:{system}", python_tools().display())
 }

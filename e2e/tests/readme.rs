@@ -1,0 +1,113 @@
+//! The README's first-run walkthrough, run literally: its commands are
+//! read out of README.md (so the README and this test cannot drift apart)
+//! and run by bash from a fresh directory, against `nubo up` in its default
+//! configuration — state in the relative `./.nubo`, every service on its
+//! SPEC port, the development keys — with the AWS CLI from PyPI, curl and
+//! python3, as a newcomer would type them.
+//!
+//! It binds nubo's default ports, so it fails if another nubo already runs
+//! on this machine.
+
+use std::{path::Path, process::Command, time::Duration};
+
+use nubo_e2e::{Process, path_with_python_tools, wait_healthy};
+
+/// The command the README gives for running nubo; the test runs the binary
+/// the suite built in its place.
+const RUN_NUBO: &str = "cargo run --release --bin nubo -- up";
+
+/// The fenced `sh` blocks of the README's "Five minutes with nubo" section.
+fn walkthrough() -> Vec<String> {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md")).unwrap();
+    let start = readme.find("## Five minutes with nubo").expect("the README has its walkthrough");
+    let section = &readme[start + 3..];
+    let section = &section[..section.find("\n## ").unwrap_or(section.len())];
+    let mut blocks = Vec::new();
+    let mut lines = section.lines();
+    while let Some(line) = lines.next() {
+        if line.trim() == "```sh" {
+            let block: Vec<&str> = lines.by_ref().take_while(|line| line.trim() != "```").collect();
+            blocks.push(block.join("\n"));
+        }
+    }
+    blocks
+}
+
+/// The output a command's trailing `# ...` comment promises.
+fn promised_output(block: &str) -> Option<(String, String)> {
+    block.lines().find_map(|line| {
+        let (command, comment) = line.split_once("  #")?;
+        Some((command.trim().to_owned(), comment.trim().to_owned()))
+    })
+}
+
+/// Starts `nubo up` in `dir` exactly as the README does, with no settings.
+async fn start_nubo(dir: &Path) -> Process {
+    let log = dir.join(format!("nubo-{}.log", std::process::id()));
+    let mut process = Process::spawn_in(dir, &["up"], &[], log);
+    for port in [4566, 9001, 8000, 8080] {
+        wait_healthy(&mut process, &format!("http://127.0.0.1:{port}")).await;
+    }
+    process
+}
+
+fn bash(dir: &Path, home: &Path, script: &str) -> std::process::Output {
+    Command::new("bash")
+        .args(["-euo", "pipefail", "-c", script])
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", path_with_python_tools())
+        .env("HOME", home)
+        .env("LANG", "C.UTF-8")
+        .output()
+        .expect("bash runs")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_readme_walkthrough_works_as_written() {
+    let blocks = walkthrough();
+    assert!(blocks.len() >= 4, "the walkthrough has its blocks: {blocks:#?}");
+    assert_eq!(blocks[0].trim(), RUN_NUBO, "the walkthrough starts nubo first");
+    let (curl, expected) = blocks.iter().find_map(|block| promised_output(block)).expect("a command with its output");
+
+    let dir = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let mut nubo = start_nubo(dir.path()).await;
+    // Everything after starting nubo, in order, as one session of a shell;
+    // the endpoint is kept for the second half.
+    let script = format!("{}\necho \"ENDPOINT=$ENDPOINT\" > endpoint.env\n", blocks[1..].join("\n"));
+    let output = bash(dir.path(), home.path(), &script);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "the walkthrough failed\nstdout:\n{stdout}\nstderr:\n{stderr}\nnubo:\n{}",
+        nubo.log()
+    );
+    assert!(stdout.contains(&expected), "`{curl}` did not print `{expected}`\nstdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(
+        stdout.contains("START RequestId") && stdout.contains("REPORT RequestId"),
+        "the log tail is shown\n{stdout}"
+    );
+    assert!(dir.path().join(".nubo").is_dir(), "state lives in ./.nubo");
+
+    // "Stop nubo with Ctrl-C, start it again: the function and the API are
+    // still there."
+    let status = nubo.interrupt();
+    assert!(status.success(), "nubo exited with {status} on Ctrl-C\n{}", nubo.log());
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let _nubo = start_nubo(dir.path()).await;
+    let exports: String = blocks[1..]
+        .iter()
+        .flat_map(|block| block.lines())
+        .filter(|line| line.starts_with("export "))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let again = bash(dir.path(), home.path(), &format!("{exports}\nsource endpoint.env\n{curl}\n"));
+    let stdout = String::from_utf8_lossy(&again.stdout);
+    assert!(
+        again.status.success() && stdout.contains(&expected),
+        "after a restart: {stdout}\n{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+}
