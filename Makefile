@@ -15,18 +15,23 @@ test: deps build
 ## The DynamoDB suites and the seven-process cluster again, on the CQL
 ## engine against a real Cassandra node started for the run (fetched from
 ## Maven Central on first use).
+# `--workspace` resolves features as `make test` does, so this reuses its build.
 test-cql: deps build
-	./e2e/cql-node/run-with-node.sh $(CARGO) test -p nubo-e2e --test dynamodb --test dynamodb_features --test cluster
+	./e2e/cql-node/run-with-node.sh $(CARGO) test --workspace --test dynamodb --test dynamodb_features --test cluster
 
 ## The DynamoDB suites on whatever NUBO_TEST_SCYLLA=host:port names (a real
 ## ScyllaDB node), or on the embedded engine when it is unset.
 test-dynamodb: deps build
-	$(CARGO) test -p nubo-e2e --test dynamodb --test dynamodb_features
+	$(CARGO) test --workspace --test dynamodb --test dynamodb_features
 
-## Bounded fuzzing of the expression and item parsers (needs a nightly toolchain and cargo-fuzz).
+## Bounded fuzzing of the parsers of untrusted input: DynamoDB expressions
+## and items, SigV4 request heads and aws-chunked bodies (needs a nightly
+## toolchain and cargo-fuzz).
 fuzz:
 	cd services/data && cargo +nightly fuzz run expressions -- -max_total_time=120
 	cd services/data && cargo +nightly fuzz run attribute_values -- -max_total_time=60
+	cd services/host && cargo +nightly fuzz run sigv4 -- -max_total_time=120
+	cd services/host && cargo +nightly fuzz run aws_chunked -- -max_total_time=120
 
 ## The DynamoDB benchmark against dynalite and moto_server, side by side
 ## (release build; the peers come from npm and PyPI). Not part of `test`.

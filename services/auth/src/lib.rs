@@ -23,28 +23,7 @@ use tonic::{Request, Response, Status};
 
 nubo_host::ports_config!(Config, http: 9229, grpc: 50054);
 
-/// The auth service, as the binary runs it.
-#[derive(Debug)]
-pub struct Auth;
-
-impl nubo_host::Service for Auth {
-    const NAME: nubo_host::ServiceName = nubo_host::ServiceName::Auth;
-    const DESCRIPTION: &'static str = "Cognito API";
-    type Config = Config;
-
-    fn ports(config: &Config) -> nubo_host::Ports {
-        config.ports()
-    }
-
-    fn run(
-        context: Context,
-        config: Config,
-        listeners: Listeners,
-        shutdown: Shutdown,
-    ) -> impl Future<Output = Result<(), ServeError>> + Send {
-        run(context, config, listeners, shutdown)
-    }
-}
+nubo_host::service!(Auth, "Cognito API", Config, Config::ports, run);
 
 #[derive(Debug, Default)]
 pub struct AuthApi;

@@ -16,28 +16,7 @@ use tonic::{Request, Response, Status};
 
 nubo_host::ports_config!(Config, http: 8081, grpc: 50056);
 
-/// The cdn service, as the binary runs it.
-#[derive(Debug)]
-pub struct Cdn;
-
-impl nubo_host::Service for Cdn {
-    const NAME: nubo_host::ServiceName = nubo_host::ServiceName::Cdn;
-    const DESCRIPTION: &'static str = "distributions";
-    type Config = Config;
-
-    fn ports(config: &Config) -> nubo_host::Ports {
-        config.ports()
-    }
-
-    fn run(
-        context: Context,
-        config: Config,
-        listeners: Listeners,
-        shutdown: Shutdown,
-    ) -> impl Future<Output = Result<(), ServeError>> + Send {
-        run(context, config, listeners, shutdown)
-    }
-}
+nubo_host::service!(Cdn, "distributions", Config, Config::ports, run);
 
 #[derive(Debug, Default)]
 pub struct CdnApi;

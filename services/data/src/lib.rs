@@ -52,28 +52,13 @@ impl Default for Config {
     }
 }
 
-/// The data service, as the binary runs it.
-#[derive(Debug)]
-pub struct Data;
-
-impl nubo_host::Service for Data {
-    const NAME: nubo_host::ServiceName = nubo_host::ServiceName::Data;
-    const DESCRIPTION: &'static str = "DynamoDB API";
-    type Config = Config;
-
-    fn ports(config: &Config) -> nubo_host::Ports {
-        nubo_host::Ports { http: config.http_port, grpc: config.grpc_port, extra: Vec::new() }
-    }
-
-    fn run(
-        context: Context,
-        config: Config,
-        listeners: Listeners,
-        shutdown: Shutdown,
-    ) -> impl Future<Output = Result<(), ServeError>> + Send {
-        run(context, config, listeners, shutdown)
+impl Config {
+    pub fn ports(&self) -> nubo_host::Ports {
+        nubo_host::Ports::new(self.http_port, self.grpc_port)
     }
 }
+
+nubo_host::service!(Data, "DynamoDB API", Config, Config::ports, run);
 
 /// Runs the service until `shutdown`.
 pub async fn run(context: Context, config: Config, listeners: Listeners, shutdown: Shutdown) -> Result<(), ServeError> {

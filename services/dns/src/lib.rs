@@ -19,28 +19,7 @@ use tonic::{Request, Response, Status};
 
 nubo_host::ports_config!(Config, http: 8053, grpc: 50057);
 
-/// The dns service, as the binary runs it.
-#[derive(Debug)]
-pub struct Dns;
-
-impl nubo_host::Service for Dns {
-    const NAME: nubo_host::ServiceName = nubo_host::ServiceName::Dns;
-    const DESCRIPTION: &'static str = "Route 53 API";
-    type Config = Config;
-
-    fn ports(config: &Config) -> nubo_host::Ports {
-        config.ports()
-    }
-
-    fn run(
-        context: Context,
-        config: Config,
-        listeners: Listeners,
-        shutdown: Shutdown,
-    ) -> impl Future<Output = Result<(), ServeError>> + Send {
-        run(context, config, listeners, shutdown)
-    }
-}
+nubo_host::service!(Dns, "Route 53 API", Config, Config::ports, run);
 
 #[derive(Debug, Default)]
 pub struct DnsApi;

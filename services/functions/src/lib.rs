@@ -63,28 +63,13 @@ impl Default for Config {
     }
 }
 
-/// The functions service, as the binary runs it.
-#[derive(Debug)]
-pub struct Functions;
-
-impl nubo_host::Service for Functions {
-    const NAME: nubo_host::ServiceName = nubo_host::ServiceName::Functions;
-    const DESCRIPTION: &'static str = "Lambda API";
-    type Config = Config;
-
-    fn ports(config: &Config) -> nubo_host::Ports {
-        nubo_host::Ports { http: config.http_port, grpc: config.grpc_port, extra: Vec::new() }
-    }
-
-    fn run(
-        context: Context,
-        config: Config,
-        listeners: Listeners,
-        shutdown: Shutdown,
-    ) -> impl Future<Output = Result<(), ServeError>> + Send {
-        run(context, config, listeners, shutdown)
+impl Config {
+    pub fn ports(&self) -> nubo_host::Ports {
+        nubo_host::Ports::new(self.http_port, self.grpc_port)
     }
 }
+
+nubo_host::service!(Functions, "Lambda API", Config, Config::ports, run);
 
 /// nubo's bootstraps for the interpreted runtimes, written out at start.
 const BOOTSTRAPS: &[(&str, &str)] = &[

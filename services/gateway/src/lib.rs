@@ -38,6 +38,13 @@ pub struct Config {
     pub edge: edge::EdgeTargets,
 }
 
+impl Config {
+    /// User APIs and the AWS edge over HTTP, and gRPC.
+    pub fn ports(&self) -> nubo_host::Ports {
+        nubo_host::Ports { http: self.http_port, grpc: self.grpc_port, extra: vec![(EDGE_LISTENER, self.edge_port)] }
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Self {
@@ -53,32 +60,7 @@ impl Default for Config {
 /// The name of the gateway's AWS edge listener among its [`Listeners`].
 pub const EDGE_LISTENER: &str = "edge";
 
-/// The gateway service, as the binary runs it.
-#[derive(Debug)]
-pub struct Gateway;
-
-impl nubo_host::Service for Gateway {
-    const NAME: ServiceName = ServiceName::Gateway;
-    const DESCRIPTION: &'static str = "user APIs";
-    type Config = Config;
-
-    fn ports(config: &Config) -> nubo_host::Ports {
-        nubo_host::Ports {
-            http: config.http_port,
-            grpc: config.grpc_port,
-            extra: vec![(EDGE_LISTENER, config.edge_port)],
-        }
-    }
-
-    fn run(
-        context: Context,
-        config: Config,
-        listeners: Listeners,
-        shutdown: Shutdown,
-    ) -> impl Future<Output = Result<(), ServeError>> + Send {
-        run(context, config, listeners, shutdown)
-    }
-}
+nubo_host::service!(Gateway, "user APIs", Config, Config::ports, run);
 
 /// Runs the service until `shutdown`.
 pub async fn run(

@@ -63,6 +63,13 @@ pub struct Ports {
     pub extra: Vec<(&'static str, u16)>,
 }
 
+impl Ports {
+    /// An HTTP and a gRPC port, nothing more.
+    pub fn new(http: u16, grpc: u16) -> Self {
+        Self { http, grpc, extra: Vec::new() }
+    }
+}
+
 /// The listeners a service serves on, bound before it starts so a caller
 /// learns their addresses (port 0 in tests) and can link the services to
 /// each other.
@@ -117,7 +124,40 @@ macro_rules! ports_config {
 
         impl $name {
             pub fn ports(&self) -> $crate::Ports {
-                $crate::Ports { http: self.http_port, grpc: self.grpc_port, extra: Vec::new() }
+                $crate::Ports::new(self.http_port, self.grpc_port)
+            }
+        }
+    };
+}
+
+/// Declares the unit type a service is run through and its [`Service`]
+/// implementation: the service's name, its banner description, its
+/// configuration section, the function giving its ports and its `run`.
+///
+/// `nubo_host::service!(Auth, "Cognito API", Config, Config::ports, run);`
+#[macro_export]
+macro_rules! service {
+    ($service:ident, $description:literal, $config:ty, $ports:path, $run:path) => {
+        #[doc = concat!("The ", stringify!($service), " service, as the binary runs it.")]
+        #[derive(Debug)]
+        pub struct $service;
+
+        impl $crate::Service for $service {
+            const NAME: $crate::ServiceName = $crate::ServiceName::$service;
+            const DESCRIPTION: &'static str = $description;
+            type Config = $config;
+
+            fn ports(config: &$config) -> $crate::Ports {
+                $ports(config)
+            }
+
+            fn run(
+                context: $crate::Context,
+                config: $config,
+                listeners: $crate::Listeners,
+                shutdown: $crate::Shutdown,
+            ) -> impl ::std::future::Future<Output = Result<(), $crate::ServeError>> + Send {
+                $run(context, config, listeners, shutdown)
             }
         }
     };

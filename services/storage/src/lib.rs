@@ -13,28 +13,7 @@ use nubo_host::{Context, Listeners, ServeError, Shutdown, metrics::Metrics};
 
 nubo_host::ports_config!(Config, http: 9000, grpc: 50055);
 
-/// The storage service, as the binary runs it.
-#[derive(Debug)]
-pub struct Storage;
-
-impl nubo_host::Service for Storage {
-    const NAME: nubo_host::ServiceName = nubo_host::ServiceName::Storage;
-    const DESCRIPTION: &'static str = "S3 API";
-    type Config = Config;
-
-    fn ports(config: &Config) -> nubo_host::Ports {
-        config.ports()
-    }
-
-    fn run(
-        context: Context,
-        config: Config,
-        listeners: Listeners,
-        shutdown: Shutdown,
-    ) -> impl Future<Output = Result<(), ServeError>> + Send {
-        run(context, config, listeners, shutdown)
-    }
-}
+nubo_host::service!(Storage, "S3 API", Config, Config::ports, run);
 
 /// Runs the service until `shutdown`.
 pub async fn run(
