@@ -163,7 +163,7 @@ async fn seven_serve_processes_configured_like_compose_serve_a_request() {
             "{service} answered an internal call without the cluster token"
         );
         assert_eq!(
-            nubo_e2e::internal_call(service, &url, Some("not-the-cluster-token")).await,
+            nubo_e2e::internal_call(service, &url, Some("cluster-token-0123456788")).await,
             tonic::Code::Unauthenticated,
             "{service} answered an internal call with a wrong token"
         );

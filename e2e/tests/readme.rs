@@ -8,7 +8,7 @@
 //! It binds nubo's default ports, so it fails if another nubo already runs
 //! on this machine.
 
-use std::{path::Path, process::Command, time::Duration};
+use std::{path::Path, process::Command};
 
 use nubo_e2e::{Process, path_with_python_tools, wait_healthy};
 
@@ -95,7 +95,6 @@ async fn the_readme_walkthrough_works_as_written() {
     // still there."
     let status = nubo.interrupt();
     assert!(status.success(), "nubo exited with {status} on Ctrl-C\n{}", nubo.log());
-    tokio::time::sleep(Duration::from_millis(100)).await;
     let _nubo = start_nubo(dir.path()).await;
     let exports: String = blocks[1..]
         .iter()

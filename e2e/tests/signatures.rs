@@ -80,11 +80,20 @@ async fn every_front_checks_signatures_as_its_aws_original() {
     let fine = send("GET", &lambda, &[], b"", &Signing { service: "lambda", time: four, ..Signing::default() }).await;
     assert_eq!(fine.status, 200, "{}", fine.body);
 
-    // A payload hash that is not the body's.
+    // A payload hash that is not a digest, and a signed digest of another
+    // body (a captured request replayed with a new body): both refused.
     let mut bogus = LIST_TABLES.to_vec();
     bogus.push(("x-amz-content-sha256", "STREAMING-NONSENSE"));
     let refused = send("POST", &dynamodb, &bogus, b"{}", &dynamodb_signing).await;
     assert_eq!(refused.status, 400, "{}", refused.body);
+    assert_eq!(refused.json()["__type"], "com.amazon.coral.service#InvalidSignatureException");
+    assert!(refused.json()["message"].as_str().unwrap().contains("x-amz-content-sha256"), "{}", refused.body);
+    let other_body = nubo_host::sigv4::sha256_hex(b"{\"ExclusiveStartTableName\":\"a\"}");
+    let mut replayed = LIST_TABLES.to_vec();
+    replayed.push(("x-amz-content-sha256", &other_body));
+    let refused = send("POST", &dynamodb, &replayed, b"{}", &dynamodb_signing).await;
+    assert_eq!(refused.json()["__type"], "com.amazon.coral.service#InvalidSignatureException", "{}", refused.body);
+    assert!(refused.json()["message"].as_str().unwrap().contains("does not match"), "{}", refused.body);
 
     // S3: a presigned GET passes the signature check (the S3 API answers
     // NotImplemented until it lands), an expired one is refused as S3 does,

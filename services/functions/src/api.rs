@@ -87,7 +87,10 @@ async fn handle(
         nubo_host::front::name_operation(&request, operation.name());
     }
     let body = match front.authenticate(&request, payload).await {
-        Ok(signed) => signed.body,
+        Ok(signed) => {
+            tracing::debug!(principal = %signed.principal.arn, path = request.path(), "request authenticated");
+            signed.body
+        }
         Err(error) => return Ok(front.error(&error)),
     };
     let operation = operation.ok_or(LambdaError::UnknownOperation)?;

@@ -27,8 +27,9 @@ pub enum LambdaError {
     TooManyRequests,
     #[error("The resource you requested does not exist.")]
     UnknownOperation,
-    #[error("{0}")]
-    Auth(#[from] nubo_host::sigv4::AuthError),
+    /// An AWS error another service answered with, re-raised as it is.
+    #[error("{}", .0.message)]
+    Remote(RemoteError),
     #[error("{0}")]
     Service(String),
 }
@@ -46,7 +47,7 @@ impl LambdaError {
             LambdaError::InvalidRequestContent(_) => "InvalidRequestContentException",
             LambdaError::RequestTooLarge(_) => "RequestTooLargeException",
             LambdaError::TooManyRequests => "TooManyRequestsException",
-            LambdaError::Auth(_) => "InvalidSignatureException",
+            LambdaError::Remote(_) => "ServiceException",
             LambdaError::Service(_) => "ServiceException",
         }
     }
@@ -59,16 +60,16 @@ impl LambdaError {
             LambdaError::InvalidParameterValue(_)
             | LambdaError::Validation(_)
             | LambdaError::InvalidRequestContent(_)
-            | LambdaError::RequestTooLarge(_)
-            | LambdaError::Auth(_) => ErrorCode::InvalidArgument,
+            | LambdaError::RequestTooLarge(_) => ErrorCode::InvalidArgument,
             LambdaError::TooManyRequests => ErrorCode::Throttled,
+            LambdaError::Remote(remote) => remote.code,
             LambdaError::Service(_) => ErrorCode::Internal,
         }
     }
 
     fn status(&self) -> u16 {
         match self {
-            LambdaError::Auth(_) => 403,
+            LambdaError::Remote(remote) => remote.code.http_status(),
             LambdaError::RequestTooLarge(_) => 413,
             LambdaError::PreconditionFailed(_) => 412,
             LambdaError::Service(_) => 500,
@@ -79,21 +80,40 @@ impl LambdaError {
 
 impl From<RemoteError> for LambdaError {
     fn from(error: RemoteError) -> Self {
-        tracing::error!(%error, "dependency failed");
-        LambdaError::Service(format!("{} is unavailable: {}", error.service, error.message))
+        match error.code {
+            // An answer in AWS's terms (a missing object, a refused
+            // condition) is the caller's to see.
+            ErrorCode::InvalidArgument
+            | ErrorCode::NotFound
+            | ErrorCode::AlreadyExists
+            | ErrorCode::ConditionFailed
+                if error.aws_name.is_some() =>
+            {
+                LambdaError::Remote(error)
+            }
+            _ => {
+                tracing::error!(%error, "dependency failed");
+                LambdaError::Service(format!("{} is unavailable: {}", error.service, error.message))
+            }
+        }
     }
 }
 
 impl From<LambdaError> for tonic::Status {
     fn from(error: LambdaError) -> Self {
-        nubo_proto::aws_status(error.code(), error.aws_code(), error.to_string())
+        match error {
+            LambdaError::Remote(remote) => remote.into(),
+            other => nubo_proto::aws_status(other.code(), other.aws_code(), other.to_string()),
+        }
     }
 }
 
 impl From<&LambdaError> for AwsError {
     fn from(error: &LambdaError) -> Self {
-        if let LambdaError::Auth(auth) = error {
-            return Protocol::RestJson.auth_error(auth);
+        if let LambdaError::Remote(remote) = error
+            && let Some(name) = &remote.aws_name
+        {
+            return AwsError::new(remote.code.http_status(), name.clone(), remote.message.clone());
         }
         let mut aws = AwsError::new(error.status(), error.aws_code(), error.to_string())
             .with("Type", if error.status() >= 500 { "Service" } else { "User" });

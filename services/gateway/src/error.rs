@@ -14,8 +14,6 @@ pub enum GatewayError {
     #[error("{0}")]
     Conflict(String),
     #[error("{0}")]
-    Auth(#[from] nubo_host::sigv4::AuthError),
-    #[error("{0}")]
     Service(String),
 }
 
@@ -27,7 +25,6 @@ impl GatewayError {
             GatewayError::NotFound(_) => "NotFoundException",
             GatewayError::BadRequest(_) => "BadRequestException",
             GatewayError::Conflict(_) => "ConflictException",
-            GatewayError::Auth(_) => "InvalidSignatureException",
             GatewayError::Service(_) => "InternalServerErrorException",
         }
     }
@@ -37,7 +34,6 @@ impl GatewayError {
             GatewayError::NotFound(_) => 404,
             GatewayError::BadRequest(_) => 400,
             GatewayError::Conflict(_) => 409,
-            GatewayError::Auth(_) => 403,
             GatewayError::Service(_) => 500,
         }
     }
@@ -56,11 +52,7 @@ impl ResponseError for GatewayError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        let aws = match self {
-            GatewayError::Auth(auth) => Protocol::RestJson.auth_error(auth),
-            other => AwsError::new(other.status(), other.code(), other.to_string()),
-        };
-        Protocol::RestJson.render(&aws)
+        Protocol::RestJson.render(&AwsError::new(self.status(), self.code(), self.to_string()))
     }
 }
 

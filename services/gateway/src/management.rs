@@ -187,7 +187,10 @@ pub async fn handle(
         nubo_host::front::name_operation(&request, operation.name());
     }
     let body = match management.front.verify_body(&request, raw) {
-        Ok(signed) => signed.body,
+        Ok(signed) => {
+            tracing::debug!(principal = %signed.principal.arn, path = request.path(), "request authenticated");
+            signed.body
+        }
         Err(refused) => return Ok(management.front.error(&refused)),
     };
     let operation =

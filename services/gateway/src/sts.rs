@@ -97,7 +97,7 @@ fn answer(request: &HttpRequest, raw: Bytes, front: &AwsFront) -> Result<HttpRes
         name_operation(request, nubo_host::front::Operation::name(&operation));
     }
     let signed = front.verify_body(request, raw)?;
-    let caller = signed.principal.ok_or_else(|| front.protocol.auth_error(&nubo_host::sigv4::AuthError::Missing))?;
+    let caller = signed.principal;
     let operation = operation.ok_or_else(|| {
         AwsError::new(400, "InvalidAction", format!("Could not find operation {action} for version 2011-06-15"))
     })?;
@@ -115,10 +115,12 @@ fn answer(request: &HttpRequest, raw: Bytes, front: &AwsFront) -> Result<HttpRes
             xml.finish()
         }
         Operation::GetSessionToken => {
-            if caller.access_key_id.starts_with(nubo_host::sigv4::ACCESS_KEY_PREFIX) {
+            if caller.temporary {
                 return Err(AwsError::new(403, "AccessDenied", "Cannot call GetSessionToken with session credentials"));
             }
-            let duration = duration(&form, 900, 129_600, 43_200)?;
+            // The account's root gets sessions of an hour at most, users 36.
+            let longest = if caller.kind == PrincipalKind::Root { 3_600 } else { 129_600 };
+            let duration = duration(&form, 900, longest, longest.min(43_200))?;
             let issued = sessions.issue(&caller, now + duration);
             let mut xml = Xml::new("GetSessionToken");
             xml.credentials(&issued);
@@ -193,6 +195,7 @@ fn assume_role(
         account_id: account.to_owned(),
         kind: PrincipalKind::AssumedRole,
         access_key_id: String::new(),
+        temporary: true,
     };
     let issued = sessions.issue(&principal, expiration);
     Ok((principal, issued))

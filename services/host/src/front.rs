@@ -24,7 +24,7 @@ use bytes::{Bytes, BytesMut};
 use futures::StreamExt as _;
 use serde_json::{Map, Value};
 
-use crate::sigv4::{AuthError, BodyError, Credentials, Payload, Policy, Principal, RequestHead};
+use crate::sigv4::{AuthError, BodyError, ChunkedDecoder, Credentials, Payload, Policy, Principal, RequestHead};
 
 /// One AWS action of a front's typed operations.
 pub trait Operation {
@@ -171,7 +171,8 @@ impl Protocol {
     pub fn too_large(self, limit: usize) -> AwsError {
         let message = format!("Request must be smaller than {limit} bytes");
         match self {
-            Protocol::S3 | Protocol::RestXml { .. } => AwsError::new(413, "RequestEntityTooLarge", message),
+            Protocol::S3 => AwsError::new(400, "EntityTooLarge", message),
+            Protocol::RestXml { .. } => AwsError::new(413, "RequestEntityTooLarge", message),
             _ => AwsError::new(413, "RequestTooLargeException", message),
         }
     }
@@ -202,10 +203,18 @@ fn extra_elements(xml: &mut String, extra: &Map<String, Value>) {
 /// `com.amazon.coral` namespace in `__type`; Cognito with 400 or 403.
 fn json_auth_error(auth: &AuthError, dynamodb: bool) -> AwsError {
     let (status, namespace, code) = match auth {
-        AuthError::Missing => (403, "com.amazon.coral.service#", "MissingAuthenticationTokenException"),
-        AuthError::Malformed(_) | AuthError::Unsupported(_) => {
-            (400, "com.amazon.coral.service#", "IncompleteSignatureException")
+        AuthError::Missing if dynamodb => {
+            return AwsError::new(
+                400,
+                "com.amazon.coral.service#MissingAuthenticationTokenException",
+                "Request is missing Authentication Token",
+            );
         }
+        AuthError::Missing => (403, "com.amazon.coral.service#", "MissingAuthenticationTokenException"),
+        AuthError::Malformed(_)
+        | AuthError::MalformedQuery(_)
+        | AuthError::AmbiguousAuth
+        | AuthError::Unsupported(_) => (400, "com.amazon.coral.service#", "IncompleteSignatureException"),
         AuthError::UnknownKey | AuthError::InvalidToken => {
             (400, "com.amazon.coral.service#", "UnrecognizedClientException")
         }
@@ -224,7 +233,10 @@ fn json_auth_error(auth: &AuthError, dynamodb: bool) -> AwsError {
 fn rest_json_auth_error(auth: &AuthError) -> AwsError {
     let (status, code) = match auth {
         AuthError::Missing => (403, "MissingAuthenticationTokenException"),
-        AuthError::Malformed(_) | AuthError::Unsupported(_) => (400, "IncompleteSignatureException"),
+        AuthError::Malformed(_)
+        | AuthError::MalformedQuery(_)
+        | AuthError::AmbiguousAuth
+        | AuthError::Unsupported(_) => (400, "IncompleteSignatureException"),
         AuthError::UnknownKey | AuthError::InvalidToken => (403, "UnrecognizedClientException"),
         AuthError::ExpiredToken => (403, "ExpiredTokenException"),
         AuthError::Body(_) => (400, "SerializationException"),
@@ -237,7 +249,10 @@ fn rest_json_auth_error(auth: &AuthError) -> AwsError {
 fn rest_xml_auth_error(auth: &AuthError) -> AwsError {
     let (status, code) = match auth {
         AuthError::Missing => (403, "MissingAuthenticationToken"),
-        AuthError::Malformed(_) | AuthError::Unsupported(_) => (400, "IncompleteSignature"),
+        AuthError::Malformed(_)
+        | AuthError::MalformedQuery(_)
+        | AuthError::AmbiguousAuth
+        | AuthError::Unsupported(_) => (400, "IncompleteSignature"),
         AuthError::UnknownKey | AuthError::InvalidToken => (403, "InvalidClientTokenId"),
         AuthError::ExpiredToken => (403, "ExpiredToken"),
         AuthError::Body(_) => (400, "InvalidInput"),
@@ -250,10 +265,13 @@ fn rest_xml_auth_error(auth: &AuthError) -> AwsError {
 fn s3_auth_error(auth: &AuthError) -> AwsError {
     match auth {
         AuthError::Missing => AwsError::new(403, "AccessDenied", "Access Denied"),
-        AuthError::Malformed(message) if message.contains("X-Amz-") && !message.contains("Date in Credential") => {
-            AwsError::new(400, "AuthorizationQueryParametersError", message.clone())
-        }
+        AuthError::MalformedQuery(message) => AwsError::new(400, "AuthorizationQueryParametersError", message.clone()),
         AuthError::Malformed(message) => AwsError::new(400, "AuthorizationHeaderMalformed", message.clone()),
+        AuthError::AmbiguousAuth => AwsError::new(400, "InvalidArgument", auth.to_string()),
+        AuthError::UnsignedHeader(name) => {
+            AwsError::new(403, "AccessDenied", "There were headers present in the request which were not signed")
+                .with("HeadersNotSigned", name.clone())
+        }
         AuthError::UnknownKey => AwsError::new(
             403,
             "InvalidAccessKeyId",
@@ -357,10 +375,9 @@ pub fn request_head(request: &HttpRequest) -> RequestHead<'_> {
 /// A verified request's caller and its body, decoded.
 #[derive(Debug, Clone)]
 pub struct Signed {
-    /// Who signed it; `None` only from [`AwsFront::authenticate_optional`]
-    /// for an unsigned request.
-    pub principal: Option<Principal>,
-    /// The body with any `Content-Encoding` undone.
+    /// Who signed it, for the operation to act as.
+    pub principal: Principal,
+    /// The body with any `Content-Encoding` (and `aws-chunked`) undone.
     pub body: Bytes,
 }
 
@@ -383,22 +400,8 @@ impl AwsFront {
     /// Reads the whole body as it arrived, verifies the signature over
     /// those bytes, then undoes `Content-Encoding` (gzip, deflate).
     pub async fn authenticate(&self, request: &HttpRequest, payload: web::Payload) -> Result<Signed, AwsError> {
-        self.read(request, payload, false).await
-    }
-
-    /// As [`AwsFront::authenticate`], but an unsigned request passes with
-    /// no principal (Cognito's public actions).
-    pub async fn authenticate_optional(
-        &self,
-        request: &HttpRequest,
-        payload: web::Payload,
-    ) -> Result<Signed, AwsError> {
-        self.read(request, payload, true).await
-    }
-
-    async fn read(&self, request: &HttpRequest, payload: web::Payload, optional: bool) -> Result<Signed, AwsError> {
         let raw = self.read_raw(payload).await?;
-        self.verify(request, raw, optional)
+        self.verify_body(request, raw)
     }
 
     /// Reads a body as it arrived, up to the front's limit.
@@ -415,25 +418,39 @@ impl AwsFront {
         if raw.len() > self.max_body {
             return Err(self.protocol.too_large(self.max_body));
         }
-        self.verify(request, raw, false)
-    }
-
-    fn verify(&self, request: &HttpRequest, raw: Bytes, optional: bool) -> Result<Signed, AwsError> {
         let head = request_head(request);
-        let principal = if optional && !head.is_signed() {
-            None
-        } else {
-            let verified = self
-                .credentials
-                .verify(&self.policy, &head, Some(&raw), chrono::Utc::now())
-                .map_err(|auth| self.protocol.auth_error(&auth))?;
-            debug_assert_eq!(verified.payload, Payload::Verified);
-            Some(verified.principal)
+        let refuse = |auth: AuthError| self.protocol.auth_error(&auth);
+        let verified = self.credentials.verify(&self.policy, &head, Some(&raw), chrono::Utc::now()).map_err(refuse)?;
+        // A whole body in hand: whatever the signature promised of it is
+        // checked here, before anything else reads it.
+        let raw = match &verified.payload {
+            Payload::Verified | Payload::Unsigned => raw,
+            Payload::Sha256(claimed) => {
+                let computed = crate::sigv4::sha256_hex(&raw);
+                if &computed != claimed {
+                    return Err(refuse(AuthError::ContentSha256Mismatch { claimed: claimed.clone(), computed }));
+                }
+                raw
+            }
+            Payload::SignedChunks(_) | Payload::UnsignedChunks => {
+                let decoder = ChunkedDecoder::new(&verified.payload, &head).map_err(|error| refuse(error.into()))?;
+                let Some(mut decoder) = decoder else {
+                    return Err(refuse(AuthError::Body(BodyError::Malformed(
+                        "the chunked body has no decoder".into(),
+                    ))));
+                };
+                let mut decoded = BytesMut::with_capacity(raw.len());
+                for bytes in decoder.push(&raw).map_err(|error| refuse(error.into()))? {
+                    decoded.extend_from_slice(&bytes);
+                }
+                decoder.finish().map_err(|error| refuse(error.into()))?;
+                decoded.freeze()
+            }
         };
         let body = decode_content(request, raw, self.max_body).map_err(|message| {
             AwsError::new(400, if self.is_xml() { "InvalidRequest" } else { "SerializationException" }, message)
         })?;
-        Ok(Signed { principal, body })
+        Ok(Signed { principal: verified.principal, body })
     }
 
     fn is_xml(&self) -> bool {
@@ -467,13 +484,21 @@ async fn read_limited(mut payload: web::Payload, limit: usize) -> Result<Bytes, 
 /// over the bytes as received), never past `limit` decoded bytes.
 fn decode_content(request: &HttpRequest, raw: Bytes, limit: usize) -> Result<Bytes, String> {
     use std::io::Read as _;
-    let encoding = request
+    // `aws-chunked` framing, if any, was undone with the signature checks.
+    let encodings: Vec<String> = request
         .headers()
         .get("content-encoding")
         .and_then(|value| value.to_str().ok())
         .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
+        .split(',')
+        .map(|encoding| encoding.trim().to_ascii_lowercase())
+        .filter(|encoding| !encoding.is_empty() && encoding != "aws-chunked")
+        .collect();
+    let encoding = match encodings.as_slice() {
+        [] => String::new(),
+        [one] => one.clone(),
+        _ => return Err(format!("Content-Encoding {} is not supported", encodings.join(", "))),
+    };
     let mut decoded = Vec::new();
     let read = match encoding.as_str() {
         "" | "identity" => return Ok(raw),

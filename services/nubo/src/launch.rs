@@ -101,7 +101,10 @@ pub async fn run(
     started: impl FnOnce(&[Endpoint]),
 ) -> anyhow::Result<()> {
     // The credential check comes first: a cluster process without its
-    // secret must not bind anything.
+    // secret must not bind anything. `nubo up` makes its secret once here,
+    // so every service of the process shares it.
+    let cluster = config.cluster_token(mode)?;
+    config.cluster.token = Some(cluster.secret().to_owned());
     config.context(mode)?;
     let mut bound = Vec::new();
     for &service in services {

@@ -55,7 +55,10 @@ async fn handle(
         nubo_host::front::name_operation(&request, action.name());
     }
     let body = match front.authenticate(&request, payload).await {
-        Ok(signed) => signed.body,
+        Ok(signed) => {
+            tracing::debug!(principal = %signed.principal.arn, path = request.path(), "request authenticated");
+            signed.body
+        }
         Err(refused) => return front.error(&refused),
     };
     let Some(action) = action else {

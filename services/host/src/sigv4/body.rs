@@ -22,6 +22,9 @@ use super::{
 
 /// The longest chunk-size or trailer line accepted.
 const MAX_LINE: usize = 4096;
+/// The most trailer lines accepted (a checksum and the trailer signature
+/// are all S3 defines).
+const MAX_TRAILERS: usize = 8;
 /// The largest signed chunk held for verification (SDKs send 64 KiB or
 /// 1 MiB chunks; S3 documents no chunk above a few MiB).
 pub const MAX_SIGNED_CHUNK: usize = 16 * 1024 * 1024;
@@ -160,10 +163,12 @@ impl Checksum {
     }
 }
 
-/// The trailing headers of a chunked body, after their checks passed.
+/// The trailing headers of a chunked body. Only the trailer that
+/// `x-amz-trailer` declared is accepted; under a signed payload it is
+/// covered by the trailer signature, and a declared checksum matched.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Trailers {
-    /// Every trailer as sent (lowercase names), the signature excepted.
+    /// The trailers as sent (lowercase names), the signature excepted.
     pub headers: Vec<(String, String)>,
     /// The checksum the trailer declared and the body matched.
     pub checksum: Option<(ChecksumAlgorithm, String)>,
@@ -194,6 +199,10 @@ pub struct ChunkedDecoder {
     checksum: Option<Checksum>,
     decoded: u64,
     declared_length: Option<u64>,
+    /// The trailer `x-amz-trailer` declared, the only one accepted.
+    declared_trailer: Option<String>,
+    /// Whether the payload has a trailer section at all.
+    trailer_expected: bool,
     trailers: Vec<(String, String)>,
     trailer_signed: bool,
 }
@@ -222,7 +231,8 @@ impl ChunkedDecoder {
                     })
                 })
                 .transpose()?;
-        let checksum = match head.header("x-amz-trailer") {
+        let declared_trailer = head.header("x-amz-trailer").map(|name| name.trim().to_ascii_lowercase());
+        let checksum = match declared_trailer.as_deref() {
             Some(name) => Some(Checksum::new(
                 ChecksumAlgorithm::from_header_name(name)
                     .ok_or_else(|| BodyError::Malformed(format!("x-amz-trailer names an unknown checksum: {name}")))?,
@@ -244,6 +254,8 @@ impl ChunkedDecoder {
             checksum,
             decoded: 0,
             declared_length,
+            declared_trailer,
+            trailer_expected,
             trailers: Vec::new(),
             trailer_signed: false,
         }))
@@ -286,7 +298,7 @@ impl ChunkedDecoder {
                     if self.signing.is_some() {
                         self.chunk.extend_from_slice(data);
                     } else {
-                        self.release(data, out);
+                        self.release(data, out)?;
                     }
                     if self.remaining == 0 {
                         self.state = State::DataEnd;
@@ -303,7 +315,7 @@ impl ChunkedDecoder {
                     if self.signing.is_some() {
                         self.verify_chunk()?;
                         let chunk = std::mem::take(&mut self.chunk);
-                        self.release(&chunk, out);
+                        self.release(&chunk, out)?;
                     }
                     self.state = State::Header;
                 }
@@ -331,15 +343,22 @@ impl ChunkedDecoder {
         Ok(())
     }
 
-    fn release(&mut self, data: &[u8], out: &mut Vec<Bytes>) {
+    fn release(&mut self, data: &[u8], out: &mut Vec<Bytes>) -> Result<(), BodyError> {
         if data.is_empty() {
-            return;
+            return Ok(());
+        }
+        self.decoded += data.len() as u64;
+        // More than the declared length is refused before it is released.
+        if let Some(declared) = self.declared_length
+            && self.decoded > declared
+        {
+            return Err(BodyError::DecodedLength { declared, received: self.decoded });
         }
         if let Some(checksum) = &mut self.checksum {
             checksum.update(data);
         }
-        self.decoded += data.len() as u64;
         out.push(Bytes::copy_from_slice(data));
+        Ok(())
     }
 
     fn start_chunk(&mut self, line: &str) -> Result<(), BodyError> {
@@ -395,12 +414,27 @@ impl ChunkedDecoder {
             .split_once(':')
             .ok_or_else(|| BodyError::Malformed(format!("a trailer is not `name:value`: {line}")))?;
         let (name, value) = (name.trim().to_ascii_lowercase(), value.trim().to_owned());
+        if !self.trailer_expected {
+            return Err(BodyError::Malformed(format!("a trailer on a payload without trailers: {name}")));
+        }
+        if self.trailers.len() >= MAX_TRAILERS {
+            return Err(BodyError::Malformed("too many trailers".into()));
+        }
         if name != "x-amz-trailer-signature" {
             if self.trailer_signed {
                 return Err(BodyError::Malformed("a trailer follows the trailer signature".into()));
             }
+            if self.declared_trailer.as_deref() != Some(name.as_str()) {
+                return Err(BodyError::Malformed(format!("the trailer {name} was not declared in x-amz-trailer")));
+            }
+            if self.trailers.iter().any(|(seen, _)| *seen == name) {
+                return Err(BodyError::Malformed(format!("the trailer {name} is sent twice")));
+            }
             self.trailers.push((name, value));
             return Ok(());
+        }
+        if self.trailer_signed {
+            return Err(BodyError::Malformed("the trailer signature is sent twice".into()));
         }
         let Some(signing) = self.signing.as_ref().filter(|signing| signing.trailer) else {
             return Err(BodyError::Malformed("a trailer signature on a payload without signed trailers".into()));
@@ -609,6 +643,20 @@ mod tests {
         assert!(matches!(
             decode(b"5\r\nHello\r\n0\r\nx-amz-checksum-crc32:9/ZyKw==\r\n\r\n"),
             Err(BodyError::DecodedLength { declared: 11, received: 5 })
+        ));
+        // More than declared fails before the excess is released.
+        assert!(matches!(
+            decode(b"C\r\nHello world!\r\n0\r\n\r\n"),
+            Err(BodyError::DecodedLength { declared: 11, received: 12 })
+        ));
+        // Only the declared trailer, once.
+        assert!(matches!(
+            decode(b"B\r\nHello world\r\n0\r\nx-amz-meta-owner:mallory\r\nx-amz-checksum-crc32:i9aeUg==\r\n\r\n"),
+            Err(BodyError::Malformed(_))
+        ));
+        assert!(matches!(
+            decode(b"B\r\nHello world\r\n0\r\nx-amz-checksum-crc32:i9aeUg==\r\nx-amz-checksum-crc32:i9aeUg==\r\n\r\n"),
+            Err(BodyError::Malformed(_))
         ));
     }
 }

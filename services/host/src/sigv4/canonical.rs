@@ -72,9 +72,9 @@ pub fn percent_decode(input: &str) -> String {
 }
 
 /// The canonical query: every parameter decoded, re-encoded the SigV4 way
-/// and sorted by name then value; `X-Amz-Signature` (the signature of a
-/// presigned URL) is left out.
-pub fn canonical_query(raw_query: &str) -> String {
+/// and sorted by name then value; for a presigned URL, its signature
+/// (`X-Amz-Signature`) is left out.
+pub fn canonical_query(raw_query: &str, presigned: bool) -> String {
     let mut pairs: Vec<(String, String)> = raw_query
         .split('&')
         .filter(|pair| !pair.is_empty())
@@ -85,7 +85,7 @@ pub fn canonical_query(raw_query: &str) -> String {
                 uri_encode_bytes(&percent_decode_bytes(value.as_bytes()), true),
             )
         })
-        .filter(|(key, _)| key != "X-Amz-Signature")
+        .filter(|(key, _)| !(presigned && key == "X-Amz-Signature"))
         .collect();
     pairs.sort();
     let mut out = String::with_capacity(raw_query.len() + 16);
@@ -198,9 +198,10 @@ mod tests {
 
     #[test]
     fn query_is_sorted_and_reencoded() {
-        assert_eq!(canonical_query("b=2&a=x%20y&a=1"), "a=1&a=x%20y&b=2");
-        assert_eq!(canonical_query("flag&x=a+b"), "flag=&x=a%2Bb");
-        assert_eq!(canonical_query("X-Amz-Signature=abc&a=1"), "a=1");
+        assert_eq!(canonical_query("b=2&a=x%20y&a=1", false), "a=1&a=x%20y&b=2");
+        assert_eq!(canonical_query("flag&x=a+b", false), "flag=&x=a%2Bb");
+        assert_eq!(canonical_query("X-Amz-Signature=abc&a=1", true), "a=1");
+        assert_eq!(canonical_query("X-Amz-Signature=abc&a=1", false), "X-Amz-Signature=abc&a=1");
     }
 
     #[test]
@@ -215,7 +216,7 @@ mod tests {
         assert_eq!(percent_decode("%%41"), "%A");
         assert_eq!(percent_decode("%C3%A9"), "é");
         assert_eq!(percent_decode("%ff"), "\u{fffd}");
-        assert_eq!(canonical_query("k=%é%"), "k=%25%C3%A9%25");
+        assert_eq!(canonical_query("k=%é%", false), "k=%25%C3%A9%25");
     }
 
     #[test]

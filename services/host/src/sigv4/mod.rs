@@ -24,11 +24,11 @@ mod sessions;
 use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 
 pub use body::{BodyError, Checksum, ChecksumAlgorithm, ChunkedDecoder, Trailers, verified_stream};
-pub use canonical::{percent_decode, percent_decode_bytes, sha256_hex, uri_encode};
+pub use canonical::{percent_decode, percent_decode_bytes, sha256_hex, signing_key, uri_encode};
 pub use principals::{Credentials, Principal, PrincipalKind, stable_id};
 pub use sessions::{ACCESS_KEY_PREFIX, Sessions, TemporaryCredentials};
 
-use canonical::{ALGORITHM, is_sha256_hex, signature_matches, signing_key};
+use canonical::{ALGORITHM, is_sha256_hex, signature_matches};
 
 /// The development key pair `nubo up` accepts unless told otherwise.
 pub const DEV_ACCESS_KEY_ID: &str = "test";
@@ -168,6 +168,22 @@ pub struct ChunkSigning {
     pub(crate) trailer: bool,
 }
 
+impl ChunkSigning {
+    /// A chunk verifier from known parts: the signing key of the scope, the
+    /// request's `X-Amz-Date`, its scope string and seed signature. What
+    /// [`Credentials::verify`] makes for a `STREAMING-*` payload; public
+    /// for tests and fuzzing.
+    pub fn new(key: [u8; 32], amz_date: &str, scope: &str, seed_signature: &str, trailer: bool) -> Self {
+        Self {
+            key,
+            amz_date: amz_date.to_owned(),
+            scope: scope.to_owned(),
+            seed_signature: seed_signature.to_ascii_lowercase(),
+            trailer,
+        }
+    }
+}
+
 impl std::fmt::Debug for ChunkSigning {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ChunkSigning").field("scope", &self.scope).field("trailer", &self.trailer).finish()
@@ -180,9 +196,20 @@ impl std::fmt::Debug for ChunkSigning {
 pub enum AuthError {
     #[error("Missing Authentication Token")]
     Missing,
-    /// An `Authorization` header or presigned query that lacks a part.
+    /// An `Authorization` header that lacks a part or has a bad one.
     #[error("{0}")]
     Malformed(String),
+    /// The same, of a presigned URL's query parameters.
+    #[error("{0}")]
+    MalformedQuery(String),
+    #[error(
+        "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, Signature query string parameter or the Authorization header should be specified"
+    )]
+    AmbiguousAuth,
+    /// An `x-amz-*` header the signature does not cover: a replay could
+    /// have added or changed it.
+    #[error("There were headers present in the request which were not signed: {0}")]
+    UnsignedHeader(String),
     #[error("The security token included in the request is invalid.")]
     UnknownKey,
     #[error(
@@ -200,7 +227,7 @@ pub enum AuthError {
     Skewed { signed_at: String, now: String, max_minutes: i64 },
     #[error("Request has expired")]
     PresignedExpired { expires_secs: i64, expired_at: String, now: String },
-    #[error("Request is not yet valid")]
+    #[error("Request is not valid yet")]
     PresignedNotYetValid,
     #[error(
         "X-Amz-Expires must be less than a week (in seconds); that is, the given X-Amz-Expires must be less than 604800 seconds"
@@ -297,12 +324,12 @@ impl Signature {
         let param = |name: &str| query_param(head.raw_query, name);
         let algorithm = param("X-Amz-Algorithm").unwrap_or_default();
         if algorithm != ALGORITHM {
-            return Err(AuthError::Malformed(format!(
+            return Err(AuthError::MalformedQuery(format!(
                 "X-Amz-Algorithm only supports \"{ALGORITHM}\", not \"{algorithm}\""
             )));
         }
         let missing = |name: &str| {
-            AuthError::Malformed(format!(
+            AuthError::MalformedQuery(format!(
                 "Query-string authentication version 4 requires the X-Amz-Algorithm, X-Amz-Credential, X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders, and X-Amz-Expires parameters; {name} is missing."
             ))
         };
@@ -315,12 +342,17 @@ impl Signature {
             .parse()
             .ok()
             .filter(|secs| *secs >= 0)
-            .ok_or_else(|| AuthError::Malformed("X-Amz-Expires should be a number".into()))?;
+            .ok_or_else(|| AuthError::MalformedQuery("X-Amz-Expires should be a number".into()))?;
         if expires > MAX_PRESIGNED_EXPIRY_SECS {
             return Err(AuthError::PresignedExpiryTooLong);
         }
         let token = param("X-Amz-Security-Token");
-        Self::assemble(&credential, &signed_headers, &signature, amz_date, token.as_deref(), Some(expires))
+        Self::assemble(&credential, &signed_headers, &signature, amz_date, token.as_deref(), Some(expires)).map_err(
+            |error| match error {
+                AuthError::Malformed(message) => AuthError::MalformedQuery(message),
+                other => other,
+            },
+        )
     }
 
     fn assemble(
@@ -376,14 +408,18 @@ impl Credentials {
         body: Option<&[u8]>,
         now: DateTime<Utc>,
     ) -> Result<Authenticated, AuthError> {
-        let signature = match head.header("authorization") {
-            Some(header) => Signature::from_header(header, head)?,
-            None if query_param(head.raw_query, "X-Amz-Algorithm").is_some()
-                || query_param(head.raw_query, "X-Amz-Credential").is_some() =>
-            {
-                Signature::from_query(head)?
-            }
-            None => return Err(AuthError::Missing),
+        let in_query = query_param(head.raw_query, "X-Amz-Algorithm").is_some()
+            || query_param(head.raw_query, "X-Amz-Credential").is_some()
+            || query_param(head.raw_query, "X-Amz-Signature").is_some();
+        let signature = match (head.header("authorization"), in_query) {
+            (Some(_), true) => return Err(AuthError::AmbiguousAuth),
+            (Some(header), false) => Signature::from_header(header, head)?,
+            (None, true) => Signature::from_query(head)?,
+            (None, false) => return Err(AuthError::Missing),
+        };
+        let presigned = signature.presigned.is_some();
+        let malformed = |message: String| {
+            if presigned { AuthError::MalformedQuery(message) } else { AuthError::Malformed(message) }
         };
 
         // The scope must name this service in this region on the date signed.
@@ -397,10 +433,10 @@ impl Credentials {
             });
         }
         let signed_at = NaiveDateTime::parse_from_str(&signature.amz_date, "%Y%m%dT%H%M%SZ")
-            .map_err(|_| AuthError::Malformed(format!("Invalid X-Amz-Date: {}", signature.amz_date)))?
+            .map_err(|_| malformed(format!("Invalid X-Amz-Date: {}", signature.amz_date)))?
             .and_utc();
         if !signature.amz_date.starts_with(&signature.date) {
-            return Err(AuthError::Malformed(format!(
+            return Err(malformed(format!(
                 "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '{}' != '{}'",
                 signature.date,
                 signature.amz_date.get(..8).unwrap_or("")
@@ -411,7 +447,11 @@ impl Credentials {
                 if signed_at - now > policy.max_skew {
                     return Err(AuthError::PresignedNotYetValid);
                 }
-                let expires_at = signed_at + Duration::seconds(expires);
+                // At most seven days past a date chrono parsed: no overflow,
+                // but checked all the same.
+                let expires_at = signed_at
+                    .checked_add_signed(Duration::seconds(expires))
+                    .ok_or_else(|| malformed(format!("X-Amz-Expires is out of range: {expires}")))?;
                 if now > expires_at {
                     return Err(AuthError::PresignedExpired {
                         expires_secs: expires,
@@ -432,13 +472,20 @@ impl Credentials {
         if !signature.signed_headers.iter().any(|name| name == "host") {
             return Err(AuthError::HostNotSigned);
         }
-
         let (secret, principal) = self.resolve(&signature.access_key_id, signature.security_token.as_deref(), now)?;
-        let (payload_hash, payload) = payload_of(policy, head, body, signature.presigned.is_some())?;
+        let (payload_hash, payload) = payload_of(policy, head, body, presigned)?;
+        // As S3 does, for every service: each `x-amz-*` header sent must be
+        // signed (X-Amz-Target names the action, x-amz-decoded-content-length
+        // and x-amz-trailer shape the body, x-amz-meta-* is stored).
+        if let Some((unsigned, _)) = head.headers.iter().find(|(name, _)| {
+            name.starts_with("x-amz-") && !signature.signed_headers.iter().any(|signed| signed == name)
+        }) {
+            return Err(AuthError::UnsignedHeader(unsigned.clone()));
+        }
 
         let signed_headers: Vec<&str> = signature.signed_headers.iter().map(String::as_str).collect();
         let uri = canonical::canonical_uri(head.raw_path, policy.payload == PayloadRule::Hashed);
-        let query = canonical::canonical_query(head.raw_query);
+        let query = canonical::canonical_query(head.raw_query, presigned);
         let canonical =
             canonical::canonical_request(head.method, &uri, &query, &head.headers, &signed_headers, &payload_hash)
                 .ok_or(AuthError::Mismatch)?;
@@ -481,7 +528,12 @@ fn payload_of(
     match policy.payload {
         PayloadRule::Hashed => {
             // Always the hash of what arrived: a declared hash must agree.
-            let computed = sha256_hex(body.unwrap_or_default());
+            let Some(body) = body else {
+                return Err(AuthError::Body(BodyError::Read(
+                    "this service verifies the whole body, which was not read".into(),
+                )));
+            };
+            let computed = sha256_hex(body);
             if let Some(declared) = declared
                 && !declared.eq_ignore_ascii_case(&computed)
             {

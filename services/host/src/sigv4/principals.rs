@@ -36,6 +36,8 @@ pub struct Principal {
     pub kind: PrincipalKind,
     /// The access key the request was signed with.
     pub access_key_id: String,
+    /// Whether that key is a temporary one, issued by STS.
+    pub temporary: bool,
 }
 
 impl Principal {
@@ -47,6 +49,7 @@ impl Principal {
             account_id: account_id.to_owned(),
             kind: PrincipalKind::Root,
             access_key_id: access_key_id.to_owned(),
+            temporary: false,
         }
     }
 
@@ -58,6 +61,7 @@ impl Principal {
             account_id: account_id.to_owned(),
             kind: PrincipalKind::User,
             access_key_id: access_key_id.to_owned(),
+            temporary: false,
         }
     }
 }

@@ -85,7 +85,7 @@ impl Sessions {
             .to_owned(),
             e: expiration.timestamp(),
         };
-        // Serializing a struct of strings, a bool and a number cannot fail.
+        // Serializing a struct of strings and a number cannot fail.
         let payload = serde_json::to_vec(&claims).unwrap_or_default();
         let seal = hmac(&self.key, &payload);
         let session_token =
@@ -138,6 +138,7 @@ impl Sessions {
                 _ => PrincipalKind::User,
             },
             access_key_id: access_key_id.to_owned(),
+            temporary: true,
         };
         Ok((self.secret_of(access_key_id), principal))
     }
@@ -168,8 +169,13 @@ mod tests {
         );
         let foreign = Sessions::new("another cluster secret");
         assert_eq!(foreign.open(&issued.access_key_id, &issued.session_token, now), Err(AuthError::InvalidToken));
-        let mut tampered = issued.session_token.clone();
-        tampered.insert(10, 'x');
-        assert_eq!(sessions.open(&issued.access_key_id, &tampered, now), Err(AuthError::InvalidToken));
+        // Claims rewritten (a longer expiry, another name) under the old seal.
+        let sealed = issued.session_token.strip_prefix(TOKEN_PREFIX).unwrap();
+        let (payload, seal) = sealed.split_once('.').unwrap();
+        let mut claims: serde_json::Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+        claims["n"] = "root".into();
+        claims["a"] = "arn:aws:iam::000000000000:root".into();
+        let forged = format!("{TOKEN_PREFIX}{}.{seal}", URL_SAFE_NO_PAD.encode(claims.to_string()));
+        assert_eq!(sessions.open(&issued.access_key_id, &forged, now), Err(AuthError::InvalidToken));
     }
 }

@@ -129,7 +129,7 @@ fn sign_suite(head: &RequestHead<'_>, signed: &[&str], payload_hash: &str) -> St
     let canonical = canonical::canonical_request(
         head.method,
         &canonical::canonical_uri(head.raw_path, true),
-        &canonical::canonical_query(head.raw_query),
+        &canonical::canonical_query(head.raw_query, false),
         &head.headers,
         signed,
         payload_hash,
@@ -213,7 +213,7 @@ fn a_presigned_url_verifies_until_it_expires() {
     let incomplete = PRESIGNED_QUERY.replace("&X-Amz-SignedHeaders=host", "");
     assert!(matches!(
         s3_keys().verify(&policy, &presigned(&incomplete), None, at("20130524T120000Z")),
-        Err(AuthError::Malformed(_))
+        Err(AuthError::MalformedQuery(_))
     ));
 }
 
@@ -365,4 +365,112 @@ fn temporary_keys_need_their_session_token() {
     assert_eq!(principal.arn, "arn:aws:iam::000000000000:root");
     assert_eq!(keys.resolve(&issued.access_key_id, None, now).unwrap_err(), AuthError::InvalidToken);
     assert_eq!(keys.resolve("AKIDEXAMPLE", Some(&issued.session_token), now).unwrap_err(), AuthError::InvalidToken);
+}
+
+#[test]
+fn header_and_query_signatures_together_are_refused() {
+    let mut head = presigned(PRESIGNED_QUERY);
+    head.headers.push(("authorization".into(), CHUNKED_AUTH));
+    assert_eq!(
+        s3_keys().verify(&Policy::s3("us-east-1"), &head, None, at("20130524T120000Z")).unwrap_err(),
+        AuthError::AmbiguousAuth
+    );
+}
+
+#[test]
+fn an_unsigned_amz_header_is_refused() {
+    let mut head = chunked_head(STREAMING_PAYLOAD, CHUNKED_AUTH, false);
+    head.headers.push(("x-amz-meta-owner".into(), "mallory"));
+    assert_eq!(
+        s3_keys().verify(&Policy::s3("us-east-1"), &head, None, at("20130524T000100Z")).unwrap_err(),
+        AuthError::UnsignedHeader("x-amz-meta-owner".into())
+    );
+    // X-Amz-Target names a JSON service's action: it must be signed too.
+    let mut request = vanilla(VANILLA_AUTH);
+    request.headers.push(("x-amz-target".into(), "DynamoDB_20120810.DeleteTable"));
+    assert!(matches!(
+        suite_keys().verify(&suite_policy(), &request, Some(b""), at("20150830T123600Z")),
+        Err(AuthError::UnsignedHeader(_))
+    ));
+}
+
+#[test]
+fn a_payload_without_trailers_takes_none() {
+    let head = chunked_head(STREAMING_PAYLOAD, CHUNKED_AUTH, false);
+    let mut body = chunked_body(CHUNK_SIGNATURES, None);
+    body.truncate(body.len() - 2);
+    body.extend_from_slice(b"x-amz-checksum-crc32:AAAAAA==\r\n\r\n");
+    assert!(matches!(decode(&head, &body, 4096), Err(AuthError::Body(BodyError::Malformed(_)))));
+}
+
+#[test]
+fn extreme_dates_and_expiries_are_refused_without_panicking() {
+    let policy = Policy::s3("us-east-1");
+    let now = at("20130524T120000Z");
+    for (from, to) in [
+        ("X-Amz-Date=20130524T000000Z", "X-Amz-Date=99991231T235959Z"),
+        ("X-Amz-Date=20130524T000000Z", "X-Amz-Date=00000101T000000Z"),
+        ("X-Amz-Date=20130524T000000Z", "X-Amz-Date=2013"),
+        ("X-Amz-Expires=86400", "X-Amz-Expires=99999999999999999999999"),
+        ("X-Amz-Expires=86400", "X-Amz-Expires=-1"),
+        ("X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20130524", "X-Amz-Credential=%2F%2F%2F%2F"),
+    ] {
+        let query = PRESIGNED_QUERY.replace(from, to);
+        assert!(s3_keys().verify(&policy, &presigned(&query), None, now).is_err(), "{to}");
+    }
+}
+
+#[test]
+fn a_temporary_key_verifies_with_its_token_and_only_with_it() {
+    let sessions = Sessions::new("a cluster secret of some length");
+    let keys = suite_keys().with_sessions(sessions.clone());
+    let now = at("20150830T123600Z");
+    let issued =
+        sessions.issue(&Principal::user("000000000000", "alice", "AKIDALICE"), now + chrono::Duration::hours(1));
+    let sign = |token: &str| {
+        let head = RequestHead {
+            method: "GET",
+            raw_path: "/",
+            raw_query: "",
+            headers: vec![
+                ("host".into(), "example.amazonaws.com"),
+                ("x-amz-date".into(), "20150830T123600Z"),
+                ("x-amz-security-token".into(), token),
+            ],
+        };
+        let signed = ["host", "x-amz-date", "x-amz-security-token"];
+        let canonical = canonical::canonical_request("GET", "/", "", &head.headers, &signed, EMPTY_HASH).unwrap();
+        let to_sign =
+            canonical::string_to_sign("20150830T123600Z", "20150830/us-east-1/service/aws4_request", &canonical);
+        let key = signing_key(&issued.secret_access_key, "20150830", "us-east-1", "service");
+        format!(
+            "AWS4-HMAC-SHA256 Credential={}/20150830/us-east-1/service/aws4_request, SignedHeaders={}, Signature={}",
+            issued.access_key_id,
+            signed.join(";"),
+            hex::encode(canonical::hmac(&key, to_sign.as_bytes()))
+        )
+    };
+    let with_token = |token: &'static str, authorization: &'static str| RequestHead {
+        method: "GET",
+        raw_path: "/",
+        raw_query: "",
+        headers: vec![
+            ("host".into(), "example.amazonaws.com"),
+            ("x-amz-date".into(), "20150830T123600Z"),
+            ("x-amz-security-token".into(), token),
+            ("authorization".into(), authorization),
+        ],
+    };
+    let token: &'static str = Box::leak(issued.session_token.clone().into_boxed_str());
+    let authorization: &'static str = Box::leak(sign(token).into_boxed_str());
+    let verified = keys.verify(&suite_policy(), &with_token(token, authorization), Some(b""), now).unwrap();
+    assert_eq!(verified.principal.arn, "arn:aws:iam::000000000000:user/alice");
+    assert!(verified.principal.temporary);
+    let other = sessions.issue(&Principal::root("000000000000", "AKIDEXAMPLE"), now + chrono::Duration::hours(1));
+    let other_token: &'static str = Box::leak(other.session_token.into_boxed_str());
+    let resigned: &'static str = Box::leak(sign(other_token).into_boxed_str());
+    assert_eq!(
+        keys.verify(&suite_policy(), &with_token(other_token, resigned), Some(b""), now).unwrap_err(),
+        AuthError::InvalidToken
+    );
 }
