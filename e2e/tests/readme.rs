@@ -10,7 +10,7 @@
 
 use std::{path::Path, process::Command};
 
-use nubo_e2e::{Process, path_with_python_tools, wait_healthy};
+use nubo_e2e::{Process, path_with_python_tools, try_wait_healthy};
 
 /// The command the README gives for running nubo; the test runs the binary
 /// the suite built in its place.
@@ -42,13 +42,29 @@ fn promised_output(block: &str) -> Option<(String, String)> {
 }
 
 /// Starts `nubo up` in `dir` exactly as the README does, with no settings.
+/// Its default gRPC ports (50051-50057) lie in Linux's ephemeral range, so a
+/// client socket of another process may hold one for a moment: a start
+/// that fails on a port in use is tried again.
 async fn start_nubo(dir: &Path) -> Process {
-    let log = dir.join(format!("nubo-{}.log", std::process::id()));
-    let mut process = Process::spawn_in(dir, &["up"], &[], log);
-    for port in [4566, 9001, 8000, 8080] {
-        wait_healthy(&mut process, &format!("http://127.0.0.1:{port}")).await;
+    for attempt in 0..5 {
+        let log = dir.join(format!("nubo-{attempt}.log"));
+        let mut process = Process::spawn_in(dir, &["up"], &[], log);
+        let mut failed = None;
+        for port in [4566, 9001, 8000, 8080] {
+            if let Err(log) = try_wait_healthy(&mut process, &format!("http://127.0.0.1:{port}")).await {
+                failed = Some(log);
+                break;
+            }
+        }
+        match failed {
+            None => return process,
+            Some(log) if log.contains("Address already in use") => {
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+            Some(log) => panic!("nubo up did not start\n{log}"),
+        }
     }
-    process
+    panic!("nubo up could not bind its default ports in five attempts");
 }
 
 fn bash(dir: &Path, home: &Path, script: &str) -> std::process::Output {
@@ -90,6 +106,12 @@ async fn the_readme_walkthrough_works_as_written() {
         "the log tail is shown\n{stdout}"
     );
     assert!(dir.path().join(".nubo").is_dir(), "state lives in ./.nubo");
+    // The default output is the banner and nubo's own lines, no framework chatter.
+    let log = nubo.log();
+    assert!(log.contains("nubo is up; state in "), "{log}");
+    for chatter in ["actix", "starting service", "Starting", "accept thread", "h2::", "hyper::"] {
+        assert!(!log.contains(chatter), "`{chatter}` in nubo up's output:\n{log}");
+    }
 
     // "Stop nubo with Ctrl-C, start it again: the function and the API are
     // still there."
