@@ -2,8 +2,9 @@
 //! users expect. Each call is sent to the service that owns it, decided by
 //! the SigV4 credential scope, then `X-Amz-Target`, then the path; API
 //! Gateway management and STS calls are answered here. Bodies are relayed
-//! as they arrived (never decompressed), so the owner checks the signature
-//! over the bytes the client signed.
+//! as they arrive, streamed and never decompressed, so the owner checks
+//! the signature over the bytes the client signed and an upload of any
+//! size passes through in bounded memory.
 
 use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
 use futures::TryStreamExt as _;
@@ -12,9 +13,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::management::{self, Management};
 
-/// The largest request the edge relays; bigger uploads go straight to the
-/// owning service's port.
-pub const MAX_BODY: usize = 64 * 1024 * 1024;
+/// Chunks of a relayed body in flight between the client and the owner:
+/// the edge holds no more than this many, whatever the body's size.
+const RELAY_CHUNKS: usize = 8;
 
 /// The public HTTP address of each service the edge relays to.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
@@ -152,31 +153,25 @@ async fn handle(
         .find_map(|pair| pair.strip_prefix("X-Amz-Credential="))
         .map(nubo_host::sigv4::percent_decode);
     let owner = owner(header("authorization"), query_credential.as_deref(), header("x-amz-target"), request.path());
-    let mut body = bytes::BytesMut::new();
-    let mut payload = payload;
-    while let Some(chunk) = futures::StreamExt::next(&mut payload).await {
-        let Ok(chunk) = chunk else {
-            return relay_error(owner, 400, "IncompleteBody", "The request body could not be read");
-        };
-        if body.len() + chunk.len() > MAX_BODY {
-            return relay_error(
-                owner,
-                413,
-                "RequestEntityTooLarge",
-                "The edge relays bodies of up to 64 MB; send larger uploads to the service's own port",
-            );
-        }
-        body.extend_from_slice(&chunk);
-    }
-    let body = body.freeze();
     let base = match owner {
+        // Answered here: read with the answering front's own limit.
         Owner::Gateway => {
+            let body = match management.front.read_raw(payload).await {
+                Ok(body) => body,
+                Err(error) => return management.front.error(&error),
+            };
             return match management::handle(request, body, management).await {
                 Ok(response) => response,
                 Err(error) => actix_web::ResponseError::error_response(&error),
             };
         }
-        Owner::Sts => return crate::sts::handle(&request, body, &edge.sts).await,
+        Owner::Sts => {
+            let body = match edge.sts.read_raw(payload).await {
+                Ok(body) => body,
+                Err(error) => return edge.sts.error(&error),
+            };
+            return crate::sts::handle(&request, body, &edge.sts).await;
+        }
         Owner::Functions => &edge.targets.functions,
         Owner::Data => &edge.targets.data,
         Owner::Storage => &edge.targets.storage,
@@ -194,7 +189,7 @@ async fn handle(
             relayed = relayed.header(name.as_str(), value.as_bytes());
         }
     }
-    let answer = match relayed.body(body).send().await {
+    let answer = match relayed.body(reqwest::Body::wrap_stream(relay(payload))).send().await {
         Ok(answer) => answer,
         Err(error) => {
             tracing::warn!(?owner, %error, "edge relay failed");
@@ -209,6 +204,28 @@ async fn handle(
         }
     }
     response.streaming(answer.bytes_stream().map_err(std::io::Error::other))
+}
+
+/// A request body as a `Send` stream for the relay, pumped from actix's
+/// (thread-bound) payload through a small channel: bytes flow to the owner
+/// as they arrive, and a slow owner slows the client down.
+fn relay(
+    mut payload: web::Payload,
+) -> impl futures::Stream<Item = Result<bytes::Bytes, std::io::Error>> + Send + 'static {
+    let (sender, receiver) = tokio::sync::mpsc::channel(RELAY_CHUNKS);
+    actix_web::rt::spawn(async move {
+        while let Some(chunk) = futures::StreamExt::next(&mut payload).await {
+            let chunk = chunk.map_err(|error| std::io::Error::other(error.to_string()));
+            let failed = chunk.is_err();
+            if sender.send(chunk).await.is_err() || failed {
+                break;
+            }
+        }
+    });
+    futures::stream::unfold(
+        receiver,
+        |mut receiver| async move { receiver.recv().await.map(|chunk| (chunk, receiver)) },
+    )
 }
 
 /// The protocol each owner's clients parse errors in.

@@ -21,9 +21,9 @@ use tower_service::Service;
 
 use crate::Shutdown;
 
-/// The path prefix of the health service, the one service open to callers
-/// without the credential (orchestrators' health checks).
-const HEALTH_PREFIX: &str = "/grpc.health.v1.Health/";
+/// The health service's methods, the only calls open to callers without
+/// the credential (orchestrators' health checks).
+const HEALTH_METHODS: [&str; 2] = ["/grpc.health.v1.Health/Check", "/grpc.health.v1.Health/Watch"];
 
 /// A service's gRPC router: health plus its own services, behind the guard.
 pub type Router = tonic::transport::server::Router<Stack<ClusterGuardLayer, Identity>>;
@@ -70,7 +70,7 @@ where
     }
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
-        let open = request.uri().path().starts_with(HEALTH_PREFIX);
+        let open = HEALTH_METHODS.contains(&request.uri().path());
         let presented = request.headers().get(nubo_proto::cluster::METADATA_KEY).map(|value| value.as_bytes());
         if open || self.token.admits(presented) {
             return Either::Right(self.inner.call(request));

@@ -119,11 +119,6 @@ impl<'a> RequestHead<'a> {
     pub fn header(&self, name: &str) -> Option<&'a str> {
         self.headers.iter().find(|(key, _)| key == name).map(|(_, value)| *value)
     }
-
-    /// Whether the request carries any SigV4 material at all.
-    pub fn is_signed(&self) -> bool {
-        self.header("authorization").is_some() || query_param(self.raw_query, "X-Amz-Algorithm").is_some()
-    }
 }
 
 /// The value of one query parameter, decoded.
