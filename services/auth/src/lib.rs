@@ -21,9 +21,7 @@ use nubo_proto::{
 };
 use tonic::{Request, Response, Status};
 
-nubo_host::ports_config!(Config, http: 9229, grpc: 50054);
-
-nubo_host::service!(Auth, "Cognito API", Config, Config::ports, run);
+nubo_host::service!(Auth, "Cognito API", ports 9229, 50054, run);
 
 #[derive(Debug, Default)]
 pub struct AuthApi;

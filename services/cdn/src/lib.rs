@@ -14,9 +14,7 @@ use nubo_proto::cdn::{
 };
 use tonic::{Request, Response, Status};
 
-nubo_host::ports_config!(Config, http: 8081, grpc: 50056);
-
-nubo_host::service!(Cdn, "distributions", Config, Config::ports, run);
+nubo_host::service!(Cdn, "distributions", ports 8081, 50056, run);
 
 #[derive(Debug, Default)]
 pub struct CdnApi;

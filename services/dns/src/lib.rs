@@ -17,9 +17,7 @@ use nubo_proto::dns::{
 };
 use tonic::{Request, Response, Status};
 
-nubo_host::ports_config!(Config, http: 8053, grpc: 50057);
-
-nubo_host::service!(Dns, "Route 53 API", Config, Config::ports, run);
+nubo_host::service!(Dns, "Route 53 API", ports 8053, 50057, run);
 
 #[derive(Debug, Default)]
 pub struct DnsApi;

@@ -134,9 +134,17 @@ macro_rules! ports_config {
 /// implementation: the service's name, its banner description, its
 /// configuration section, the function giving its ports and its `run`.
 ///
-/// `nubo_host::service!(Auth, "Cognito API", Config, Config::ports, run);`
+/// `nubo_host::service!(Data, "DynamoDB API", Config, Config::ports, run);`
+///
+/// A service with nothing to configure but its two ports gives their
+/// defaults instead, and gets a `Config` of [`ports_config!`]:
+/// `nubo_host::service!(Auth, "Cognito API", ports 9229, 50054, run);`
 #[macro_export]
 macro_rules! service {
+    ($service:ident, $description:literal, ports $http:expr, $grpc:expr, $run:path) => {
+        $crate::ports_config!(Config, http: $http, grpc: $grpc);
+        $crate::service!($service, $description, Config, Config::ports, $run);
+    };
     ($service:ident, $description:literal, $config:ty, $ports:path, $run:path) => {
         #[doc = concat!("The ", stringify!($service), " service, as the binary runs it.")]
         #[derive(Debug)]

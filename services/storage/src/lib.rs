@@ -11,9 +11,7 @@ pub mod s3;
 
 use nubo_host::{Context, Listeners, ServeError, Shutdown, metrics::Metrics};
 
-nubo_host::ports_config!(Config, http: 9000, grpc: 50055);
-
-nubo_host::service!(Storage, "S3 API", Config, Config::ports, run);
+nubo_host::service!(Storage, "S3 API", ports 9000, 50055, run);
 
 /// Runs the service until `shutdown`.
 pub async fn run(
