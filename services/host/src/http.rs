@@ -61,6 +61,8 @@ where
             .configure(routes.clone())
     })
     .workers(workers.max(1))
+    // No Nagle stall between a response's head and body writes.
+    .tcp_nodelay(true)
     .disable_signals()
     .shutdown_timeout(5)
     .listen(listener)?
