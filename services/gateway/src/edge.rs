@@ -189,7 +189,14 @@ async fn handle(
             relayed = relayed.header(name.as_str(), value.as_bytes());
         }
     }
-    let answer = match relayed.body(reqwest::Body::wrap_stream(relay(payload))).send().await {
+    // A request without a body is relayed without one: a streamed empty
+    // body would go out as `transfer-encoding: chunked`.
+    let headers = request.headers();
+    let declared_length = headers.get("content-length").and_then(|value| value.to_str().ok());
+    if headers.contains_key("transfer-encoding") || declared_length.is_some_and(|length| length.trim() != "0") {
+        relayed = relayed.body(reqwest::Body::wrap_stream(relay(payload)));
+    }
+    let answer = match relayed.send().await {
         Ok(answer) => answer,
         Err(error) => {
             tracing::warn!(?owner, %error, "edge relay failed");

@@ -96,10 +96,7 @@ pub async fn serve(
     // with Nagle's algorithm on, each call waits out the peer's delayed ACK
     // (40 ms on Linux). Accepted sockets get TCP_NODELAY, as links do.
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
-    router
-        .serve_with_incoming_shutdown(incoming, shutdown.cancelled_owned())
-        .await
-        .map_err(|error| error.to_string())
+    router.serve_with_incoming_shutdown(incoming, shutdown.cancelled_owned()).await.map_err(|error| error.to_string())
 }
 
 /// A channel to another service, connected on first use.
