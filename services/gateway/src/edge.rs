@@ -6,6 +6,11 @@
 //! the signature over the bytes the client signed and an upload of any
 //! size passes through in bounded memory.
 
+use std::sync::{
+    Arc,
+    atomic::{AtomicBool, Ordering},
+};
+
 use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
 use futures::TryStreamExt as _;
 use nubo_host::front::{AwsError, AwsFront, Protocol};
@@ -138,6 +143,8 @@ const HOP_BY_HOP: &[&str] = &[
     "trailer",
     "transfer-encoding",
     "upgrade",
+    // Answered by the edge's own server (100 Continue) already.
+    "expect",
 ];
 
 async fn handle(
@@ -183,8 +190,16 @@ async fn handle(
         format!("{}{}", base.trim_end_matches('/'), request.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/"));
     let method = reqwest::Method::from_bytes(request.method().as_str().as_bytes()).unwrap_or(reqwest::Method::GET);
     let mut relayed = edge.client.request(method, &url);
+    // Headers the client's `Connection` names belong to its connection too.
+    let named_by_connection: Vec<String> = request
+        .headers()
+        .get_all("connection")
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .map(|name| name.trim().to_ascii_lowercase())
+        .collect();
     for (name, value) in request.headers() {
-        if !HOP_BY_HOP.contains(&name.as_str()) {
+        if !HOP_BY_HOP.contains(&name.as_str()) && !named_by_connection.iter().any(|named| named == name.as_str()) {
             // Host stays as the client sent it: SigV4 signed it.
             relayed = relayed.header(name.as_str(), value.as_bytes());
         }
@@ -193,11 +208,21 @@ async fn handle(
     // body would go out as `transfer-encoding: chunked`.
     let headers = request.headers();
     let declared_length = headers.get("content-length").and_then(|value| value.to_str().ok());
-    if headers.contains_key("transfer-encoding") || declared_length.is_some_and(|length| length.trim() != "0") {
-        relayed = relayed.body(reqwest::Body::wrap_stream(relay(payload)));
+    let chunked = headers.contains_key("transfer-encoding");
+    let body_broke = Arc::new(AtomicBool::new(false));
+    if chunked || declared_length.is_some_and(|length| length.trim() != "0") {
+        if chunked && declared_length.is_none() {
+            // Said outright, so a GET or DELETE with a body keeps it.
+            relayed = relayed.header("transfer-encoding", "chunked");
+        }
+        relayed = relayed.body(reqwest::Body::wrap_stream(relay(payload, body_broke.clone())));
     }
     let answer = match relayed.send().await {
         Ok(answer) => answer,
+        Err(error) if body_broke.load(Ordering::Acquire) => {
+            tracing::debug!(?owner, %error, "the client's body broke off");
+            return relay_error(owner, 400, "IncompleteBody", "The request body could not be read");
+        }
         Err(error) => {
             tracing::warn!(?owner, %error, "edge relay failed");
             return relay_error(owner, 503, "ServiceUnavailable", "The owning service is unavailable");
@@ -210,20 +235,44 @@ async fn handle(
             response.append_header((name.as_str(), value.as_bytes()));
         }
     }
-    response.streaming(answer.bytes_stream().map_err(std::io::Error::other))
+    // The owner's length stays (a HEAD answer's too); the body streams.
+    // From the header itself: for a HEAD, reqwest's content_length() is
+    // the (empty) body's.
+    let length = answer
+        .headers()
+        .get("content-length")
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.trim().parse::<u64>().ok());
+    let body = answer.bytes_stream().map_err(std::io::Error::other);
+    match length {
+        Some(length) => response.body(actix_web::body::SizedStream::new(length, body)),
+        None => response.streaming(body),
+    }
 }
 
 /// A request body as a `Send` stream for the relay, pumped from actix's
 /// (thread-bound) payload through a small channel: bytes flow to the owner
 /// as they arrive, and a slow owner slows the client down.
+/// `broke` is set if the client's body ended in an error, so the edge can
+/// tell a broken upload from an unreachable owner.
 fn relay(
     mut payload: web::Payload,
+    broke: Arc<AtomicBool>,
 ) -> impl futures::Stream<Item = Result<bytes::Bytes, std::io::Error>> + Send + 'static {
     let (sender, receiver) = tokio::sync::mpsc::channel(RELAY_CHUNKS);
     actix_web::rt::spawn(async move {
-        while let Some(chunk) = futures::StreamExt::next(&mut payload).await {
+        loop {
+            let chunk = tokio::select! {
+                chunk = futures::StreamExt::next(&mut payload) => chunk,
+                // The owner stopped reading: stop pumping.
+                () = sender.closed() => break,
+            };
+            let Some(chunk) = chunk else { break };
             let chunk = chunk.map_err(|error| std::io::Error::other(error.to_string()));
             let failed = chunk.is_err();
+            if failed {
+                broke.store(true, Ordering::Release);
+            }
             if sender.send(chunk).await.is_err() || failed {
                 break;
             }

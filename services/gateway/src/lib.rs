@@ -86,6 +86,9 @@ pub async fn run(
         targets: config.edge.clone(),
         client: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
+            // Owners are near; a synchronous Invoke may take its 15 minutes
+            // to answer, so only the connection is bounded in time.
+            .connect_timeout(std::time::Duration::from_secs(5))
             .build()
             .map_err(|error| fail(format!("cannot build the edge client: {error}")))?,
         sts: sts::front(&context),

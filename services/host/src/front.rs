@@ -358,18 +358,27 @@ pub fn request_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
-/// The head of an actix request, as SigV4 sees it.
-pub fn request_head(request: &HttpRequest) -> RequestHead<'_> {
-    RequestHead {
+/// The head of an actix request, as SigV4 sees it. An `x-amz-*` header
+/// whose value is not visible ASCII is refused rather than left out, so no
+/// header escapes the signature check by its bytes.
+pub fn request_head(request: &HttpRequest) -> Result<RequestHead<'_>, AuthError> {
+    let mut headers = Vec::with_capacity(request.headers().len());
+    for (name, value) in request.headers() {
+        match value.to_str() {
+            Ok(value) => headers.push((name.as_str().to_owned(), value)),
+            Err(_) if name.as_str().starts_with("x-amz-") || name.as_str() == "authorization" => {
+                return Err(AuthError::Malformed(format!("The value of the {name} header is not ASCII")));
+            }
+            // Other headers are never signed by an SDK with such bytes.
+            Err(_) => {}
+        }
+    }
+    Ok(RequestHead {
         method: request.method().as_str(),
         raw_path: request.uri().path(),
         raw_query: request.uri().query().unwrap_or(""),
-        headers: request
-            .headers()
-            .iter()
-            .filter_map(|(name, value)| Some((name.as_str().to_owned(), value.to_str().ok()?)))
-            .collect(),
-    }
+        headers,
+    })
 }
 
 /// A verified request's caller and its body, decoded.
@@ -418,20 +427,15 @@ impl AwsFront {
         if raw.len() > self.max_body {
             return Err(self.protocol.too_large(self.max_body));
         }
-        let head = request_head(request);
         let refuse = |auth: AuthError| self.protocol.auth_error(&auth);
+        let head = request_head(request).map_err(refuse)?;
         let verified = self.credentials.verify(&self.policy, &head, Some(&raw), chrono::Utc::now()).map_err(refuse)?;
         // A whole body in hand: whatever the signature promised of it is
         // checked here, before anything else reads it.
+        let chunked = matches!(verified.payload, Payload::SignedChunks(_) | Payload::UnsignedChunks);
         let raw = match &verified.payload {
-            Payload::Verified | Payload::Unsigned => raw,
-            Payload::Sha256(claimed) => {
-                let computed = crate::sigv4::sha256_hex(&raw);
-                if &computed != claimed {
-                    return Err(refuse(AuthError::ContentSha256Mismatch { claimed: claimed.clone(), computed }));
-                }
-                raw
-            }
+            // With the whole body in hand, `verify` checked any digest.
+            Payload::Verified | Payload::Unsigned | Payload::Sha256(_) => raw,
             Payload::SignedChunks(_) | Payload::UnsignedChunks => {
                 let decoder = ChunkedDecoder::new(&verified.payload, &head).map_err(|error| refuse(error.into()))?;
                 let Some(mut decoder) = decoder else {
@@ -447,7 +451,7 @@ impl AwsFront {
                 decoded.freeze()
             }
         };
-        let body = decode_content(request, raw, self.max_body).map_err(|message| {
+        let body = decode_content(request, raw, chunked, self.max_body).map_err(|message| {
             AwsError::new(400, if self.is_xml() { "InvalidRequest" } else { "SerializationException" }, message)
         })?;
         Ok(Signed { principal: verified.principal, body })
@@ -482,26 +486,30 @@ async fn read_limited(mut payload: web::Payload, limit: usize) -> Result<Bytes, 
 
 /// Undoes the body's `Content-Encoding` (after its signature was checked
 /// over the bytes as received), never past `limit` decoded bytes.
-fn decode_content(request: &HttpRequest, raw: Bytes, limit: usize) -> Result<Bytes, String> {
+/// `aws-chunked` framing, when the payload was chunked, was undone with
+/// the signature checks; claimed of a body that was not, it is refused.
+fn decode_content(request: &HttpRequest, raw: Bytes, chunked: bool, limit: usize) -> Result<Bytes, String> {
     use std::io::Read as _;
-    // `aws-chunked` framing, if any, was undone with the signature checks.
-    let encodings: Vec<String> = request
-        .headers()
-        .get("content-encoding")
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or("")
-        .split(',')
-        .map(|encoding| encoding.trim().to_ascii_lowercase())
-        .filter(|encoding| !encoding.is_empty() && encoding != "aws-chunked")
-        .collect();
+    let mut encodings = Vec::new();
+    for value in request.headers().get_all("content-encoding") {
+        let value = value.to_str().map_err(|_| "the Content-Encoding header is not ASCII".to_owned())?;
+        encodings.extend(value.split(',').map(|encoding| encoding.trim().to_ascii_lowercase()));
+    }
+    encodings.retain(|encoding| !encoding.is_empty() && encoding != "identity");
+    match encodings.iter().position(|encoding| encoding == "aws-chunked") {
+        Some(index) if chunked => {
+            encodings.remove(index);
+        }
+        Some(_) => return Err("Content-Encoding aws-chunked was sent with a payload that is not chunked".into()),
+        None => {}
+    }
     let encoding = match encodings.as_slice() {
-        [] => String::new(),
+        [] => return Ok(raw),
         [one] => one.clone(),
         _ => return Err(format!("Content-Encoding {} is not supported", encodings.join(", "))),
     };
     let mut decoded = Vec::new();
     let read = match encoding.as_str() {
-        "" | "identity" => return Ok(raw),
         "gzip" | "x-gzip" => {
             flate2::read::MultiGzDecoder::new(&raw[..]).take(limit as u64 + 1).read_to_end(&mut decoded)
         }
@@ -545,6 +553,31 @@ mod tests {
         assert_eq!(json["__type"], "com.amazonaws.dynamodb.v20120810#ResourceNotFoundException");
         let rest = Protocol::RestJson.render(&AwsError::new(404, "ResourceNotFoundException", "gone"));
         assert_eq!(rest.headers().get("x-amzn-ErrorType").unwrap(), "ResourceNotFoundException");
+    }
+
+    #[test]
+    fn content_encodings_are_undone_once_and_aws_chunked_only_when_chunked() {
+        use std::io::Write as _;
+        let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gzip.write_all(b"{\"a\":1}").unwrap();
+        let gzipped = Bytes::from(gzip.finish().unwrap());
+        let request = |encodings: &[&str]| {
+            let mut request = actix_web::test::TestRequest::default();
+            for encoding in encodings {
+                request = request.append_header(("content-encoding", *encoding));
+            }
+            request.to_http_request()
+        };
+        assert_eq!(decode_content(&request(&["gzip"]), gzipped.clone(), false, 1024).unwrap(), &b"{\"a\":1}"[..]);
+        assert_eq!(
+            decode_content(&request(&["aws-chunked,gzip"]), gzipped.clone(), true, 1024).unwrap(),
+            &b"{\"a\":1}"[..]
+        );
+        assert!(decode_content(&request(&["aws-chunked"]), gzipped.clone(), false, 1024).is_err());
+        // A second Content-Encoding line is not ignored.
+        assert!(decode_content(&request(&["gzip", "gzip"]), gzipped.clone(), false, 1024).is_err());
+        assert!(decode_content(&request(&["gzip"]), gzipped, false, 4).is_err(), "decoded past the limit");
+        assert!(decode_content(&request(&["br"]), Bytes::from_static(b"x"), false, 1024).is_err());
     }
 
     #[test]

@@ -30,7 +30,9 @@ async fn handle(request: HttpRequest, front: web::Data<S3Front>) -> HttpResponse
     let resource = request.uri().path().to_owned();
     // The head is checked before any byte of the body is read, as S3 does;
     // the body then streams through `sigv4::verified_stream`.
-    if let Err(auth) = front.credentials.verify(&front.policy, &request_head(&request), None, chrono::Utc::now()) {
+    let verified = request_head(&request)
+        .and_then(|head| front.credentials.verify(&front.policy, &head, None, chrono::Utc::now()));
+    if let Err(auth) = verified {
         return Protocol::S3.render(&Protocol::S3.auth_error(&auth).with("Resource", resource));
     }
     Protocol::S3.render(

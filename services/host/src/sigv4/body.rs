@@ -22,9 +22,6 @@ use super::{
 
 /// The longest chunk-size or trailer line accepted.
 const MAX_LINE: usize = 4096;
-/// The most trailer lines accepted (a checksum and the trailer signature
-/// are all S3 defines).
-const MAX_TRAILERS: usize = 8;
 /// The largest signed chunk held for verification (SDKs send 64 KiB or
 /// 1 MiB chunks; S3 documents no chunk above a few MiB).
 pub const MAX_SIGNED_CHUNK: usize = 16 * 1024 * 1024;
@@ -416,9 +413,6 @@ impl ChunkedDecoder {
         let (name, value) = (name.trim().to_ascii_lowercase(), value.trim().to_owned());
         if !self.trailer_expected {
             return Err(BodyError::Malformed(format!("a trailer on a payload without trailers: {name}")));
-        }
-        if self.trailers.len() >= MAX_TRAILERS {
-            return Err(BodyError::Malformed("too many trailers".into()));
         }
         if name != "x-amz-trailer-signature" {
             if self.trailer_signed {

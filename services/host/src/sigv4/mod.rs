@@ -471,9 +471,15 @@ impl Credentials {
         let (payload_hash, payload) = payload_of(policy, head, body, presigned)?;
         // As S3 does, for every service: each `x-amz-*` header sent must be
         // signed (X-Amz-Target names the action, x-amz-decoded-content-length
-        // and x-amz-trailer shape the body, x-amz-meta-* is stored).
+        // and x-amz-trailer shape the body, x-amz-meta-* is stored). Two may
+        // go unsigned because their values are bound anyway: the payload
+        // hash is in the canonical request itself, and outside S3 a session
+        // token only opens the key it was issued with.
+        let bound = |name: &str| {
+            name == "x-amz-content-sha256" || (name == "x-amz-security-token" && policy.payload == PayloadRule::Hashed)
+        };
         if let Some((unsigned, _)) = head.headers.iter().find(|(name, _)| {
-            name.starts_with("x-amz-") && !signature.signed_headers.iter().any(|signed| signed == name)
+            name.starts_with("x-amz-") && !bound(name) && !signature.signed_headers.iter().any(|signed| signed == name)
         }) {
             return Err(AuthError::UnsignedHeader(unsigned.clone()));
         }

@@ -474,3 +474,35 @@ fn a_temporary_key_verifies_with_its_token_and_only_with_it() {
         AuthError::InvalidToken
     );
 }
+
+#[test]
+fn a_session_token_may_go_unsigned_outside_s3_only() {
+    let sessions = Sessions::new("a cluster secret of some length");
+    let keys = suite_keys().with_sessions(sessions.clone());
+    let now = at("20150830T123600Z");
+    let issued = sessions.issue(&Principal::root("000000000000", "AKIDEXAMPLE"), now + chrono::Duration::hours(1));
+    let mut head = RequestHead {
+        method: "GET",
+        raw_path: "/",
+        raw_query: "",
+        headers: vec![("host".into(), "example.amazonaws.com"), ("x-amz-date".into(), "20150830T123600Z")],
+    };
+    let signed = ["host", "x-amz-date"];
+    let canonical = canonical::canonical_request("GET", "/", "", &head.headers, &signed, EMPTY_HASH).unwrap();
+    let to_sign = canonical::string_to_sign("20150830T123600Z", "20150830/us-east-1/service/aws4_request", &canonical);
+    let key = signing_key(&issued.secret_access_key, "20150830", "us-east-1", "service");
+    let authorization = format!(
+        "AWS4-HMAC-SHA256 Credential={}/20150830/us-east-1/service/aws4_request, SignedHeaders=host;x-amz-date, Signature={}",
+        issued.access_key_id,
+        hex::encode(canonical::hmac(&key, to_sign.as_bytes()))
+    );
+    head.headers.push(("x-amz-security-token".into(), &issued.session_token));
+    head.headers.push(("authorization".into(), &authorization));
+    assert!(keys.verify(&suite_policy(), &head, Some(b""), now).unwrap().principal.temporary);
+    let s3 = Policy { service: "service", ..Policy::s3("us-east-1") };
+    head.headers.push(("x-amz-content-sha256".into(), EMPTY_HASH));
+    assert_eq!(
+        keys.verify(&s3, &head, None, now).unwrap_err(),
+        AuthError::UnsignedHeader("x-amz-security-token".into())
+    );
+}
