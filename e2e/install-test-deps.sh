@@ -22,6 +22,9 @@ command -v mvn > /dev/null || missing+=(maven)
 # needs ensurepip (Debian's python3-venv).
 command -v curl > /dev/null || missing+=(curl)
 python3 -c 'import ensurepip' 2> /dev/null || missing+=(python3-venv)
+# The walkthrough runs in a private network namespace, whose loopback `ip`
+# brings up, so a port held on the host cannot get in its way.
+PATH=$PATH:/usr/sbin:/sbin command -v ip > /dev/null || missing+=(iproute2)
 
 # The AWS CLI (v1, from PyPI) and boto3, the second SDK the suite drives
 # nubo with; pinned to a major line, refreshed when the venv is made.

@@ -5,8 +5,11 @@
 //! SPEC port, the development keys — with the AWS CLI from PyPI, curl and
 //! python3, as a newcomer would type them.
 //!
-//! It binds nubo's default ports, so it fails if another nubo already runs
-//! on this machine.
+//! It binds nubo's default ports. Where the test may (root, or a user
+//! namespace), it runs in a network namespace of its own, whose loopback
+//! holds nothing else, so a program on the host that listens on 8080 or
+//! 9000 cannot get in its way; elsewhere it shares the host's loopback and
+//! fails if another program holds one of those ports.
 
 use std::{path::Path, process::Command};
 
@@ -46,6 +49,7 @@ fn promised_output(block: &str) -> Option<(String, String)> {
 /// client socket of another process may hold one for a moment: a start
 /// that fails on a port in use is tried again.
 async fn start_nubo(dir: &Path) -> Process {
+    let mut last_log = String::new();
     for attempt in 0..5 {
         let log = dir.join(format!("nubo-{attempt}.log"));
         let mut process = Process::spawn_in(dir, &["up"], &[], log);
@@ -59,12 +63,13 @@ async fn start_nubo(dir: &Path) -> Process {
         match failed {
             None => return process,
             Some(log) if log.contains("Address already in use") => {
+                last_log = log;
                 tokio::time::sleep(std::time::Duration::from_secs(1)).await;
             }
             Some(log) => panic!("nubo up did not start\n{log}"),
         }
     }
-    panic!("nubo up could not bind its default ports in five attempts");
+    panic!("nubo up could not bind its default ports in five attempts\n{last_log}");
 }
 
 fn bash(dir: &Path, home: &Path, script: &str) -> std::process::Output {
@@ -79,8 +84,32 @@ fn bash(dir: &Path, home: &Path, script: &str) -> std::process::Output {
         .expect("bash runs")
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn the_readme_walkthrough_works_as_written() {
+/// Moves this thread, and so every thread and process it starts, into a
+/// network namespace of its own with its loopback up. `Err` says why not.
+fn private_loopback() -> Result<(), String> {
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).map_err(|error| format!("unshare: {error}"))?;
+    for ip in ["ip", "/usr/sbin/ip", "/sbin/ip"] {
+        if let Ok(status) = Command::new(ip).args(["link", "set", "lo", "up"]).status() {
+            return if status.success() { Ok(()) } else { Err(format!("`ip link set lo up` exited with {status}")) };
+        }
+    }
+    Err("`ip` (iproute2) is not installed".to_owned())
+}
+
+#[test]
+fn the_readme_walkthrough_works_as_written() {
+    // Before the runtime starts, so its threads are made in the namespace.
+    if let Err(why) = private_loopback() {
+        eprintln!("running on the host's loopback ({why})");
+    }
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(walkthrough_in_a_fresh_directory());
+}
+
+async fn walkthrough_in_a_fresh_directory() {
     let blocks = walkthrough();
     assert!(blocks.len() >= 4, "the walkthrough has its blocks: {blocks:#?}");
     assert_eq!(blocks[0].trim(), RUN_NUBO, "the walkthrough starts nubo first");
