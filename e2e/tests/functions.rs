@@ -54,7 +54,7 @@ async fn environments_are_reused_and_failures_have_the_lambda_shape() {
     assert_eq!(first["functionName"], "echo");
     assert!(first["remainingMs"].as_i64().unwrap() > 0);
     let (_, second) = invoke(&lambda, "echo", json!({ "n": 2 })).await;
-    assert_eq!(first["pid"], second["pid"], "the warm environment serves the second invocation");
+    assert_eq!(first["environment"], second["environment"], "the warm environment serves the second invocation");
     assert_ne!(first["requestId"], second["requestId"]);
 
     let (error, failure) = invoke(&lambda, "echo", json!({ "fail": true })).await;
@@ -63,7 +63,7 @@ async fn environments_are_reused_and_failures_have_the_lambda_shape() {
     assert_eq!(failure["errorMessage"], "asked to fail");
     assert!(failure["stackTrace"].as_array().is_some_and(|s| !s.is_empty()), "{failure}");
     let (_, after) = invoke(&lambda, "echo", json!({})).await;
-    assert_eq!(after["pid"], first["pid"], "a handled exception keeps the environment");
+    assert_eq!(after["environment"], first["environment"], "a handled exception keeps the environment");
 
     let tailed = lambda
         .invoke()
@@ -96,14 +96,14 @@ async fn environments_are_reused_and_failures_have_the_lambda_shape() {
     assert_eq!(fetched.code().unwrap().repository_type(), Some("S3"));
     let new_code = package_of(&[(
         "app.py",
-        "import os\ndef handler(event, context):\n    return {'pid': os.getpid(), 'version': 2}\n",
+        "import os\ndef handler(event, context):\n    return {'environment': os.environ['AWS_LAMBDA_LOG_STREAM_NAME'], 'version': 2}\n",
     )]);
     let replaced =
         lambda.update_function_code().function_name("echo").zip_file(Blob::new(new_code)).send().await.unwrap();
     assert_ne!(replaced.code_sha256(), configuration.code_sha256());
     let (_, answer) = invoke(&lambda, "echo", json!({})).await;
     assert_eq!(answer["version"], 2);
-    assert_ne!(answer["pid"], first["pid"], "environments of the old code retired");
+    assert_ne!(answer["environment"], first["environment"], "environments of the old code retired");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -128,7 +128,7 @@ async fn timeouts_kill_the_environment_and_the_next_invocation_starts_fresh() {
     let state = tempfile::tempdir().unwrap();
     let nubo = Nubo::up(&state.path().join("state")).await;
     let lambda = lambda_client(&nubo.http_url(ServiceName::Functions));
-    let code = "import os, time\ndef handler(event, context):\n    time.sleep(event.get('sleep', 0))\n    return os.getpid()\n";
+    let code = "import os, time\ndef handler(event, context):\n    time.sleep(event.get('sleep', 0))\n    return os.environ['AWS_LAMBDA_LOG_STREAM_NAME']\n";
     let zip = package_of(&[("slow.py", code)]);
     lambda
         .create_function()
@@ -141,14 +141,14 @@ async fn timeouts_kill_the_environment_and_the_next_invocation_starts_fresh() {
         .send()
         .await
         .unwrap();
-    let (_, first_pid) = invoke(&lambda, "slow", json!({})).await;
+    let (_, first_environment) = invoke(&lambda, "slow", json!({})).await;
     let (error, timed_out) = invoke(&lambda, "slow", json!({ "sleep": 5 })).await;
     assert_eq!(error.as_deref(), Some("Unhandled"));
     assert_eq!(timed_out["errorType"], "Sandbox.Timedout");
     assert!(timed_out["errorMessage"].as_str().unwrap().contains("Task timed out after 1.00 seconds"), "{timed_out}");
-    let (error, next_pid) = invoke(&lambda, "slow", json!({})).await;
+    let (error, next_environment) = invoke(&lambda, "slow", json!({})).await;
     assert_eq!(error, None);
-    assert_ne!(first_pid, next_pid, "the timed-out environment was replaced");
+    assert_ne!(first_environment, next_environment, "the timed-out environment was replaced");
 }
 
 #[tokio::test(flavor = "multi_thread")]

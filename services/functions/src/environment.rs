@@ -1,9 +1,12 @@
-//! One execution environment: a runtime process in its own process group,
-//! with a private `/tmp`, a cleared environment holding only the standard
+//! One execution environment: a runtime process in its own process group
+//! and, where the host allows, its own sandbox ([`crate::sandbox`]), with
+//! a private `/tmp`, a cleared environment holding only the standard
 //! `AWS_LAMBDA_*` variables and the function's own, and its own Runtime API
 //! listener. Dropping an environment kills its whole process group.
 
 use std::{
+    net::SocketAddr,
+    os::fd::OwnedFd,
     path::{Path, PathBuf},
     process::Stdio,
     sync::{Arc, Mutex},
@@ -21,6 +24,7 @@ use tokio::{
 use crate::{
     model::{Function, RuntimeFamily, runtime_family},
     runtime_api::{self, Channel, Invocation, InvocationInput, Reply},
+    sandbox::{Sandbox, Spec, UidLease, cgroup::Group, network},
 };
 
 /// How environments are started on this host.
@@ -40,6 +44,20 @@ pub struct Launcher {
     pub function_credentials: Option<(String, String)>,
     /// `AWS_ENDPOINT_URL` inside environments, pointing SDKs at nubo.
     pub endpoint_url: Option<String>,
+    /// Where the host allows one, the sandbox environments run in.
+    pub sandbox: Option<Arc<Sandbox>>,
+    /// The address `endpoint_url` names, which a sandboxed environment
+    /// reaches through a relay on the same port of its own loopback.
+    pub endpoint: Option<SocketAddr>,
+}
+
+/// An environment's confinement, released when it is dropped.
+#[derive(Debug)]
+struct Confinement {
+    group: Option<Group>,
+    _uid: UidLease,
+    /// The network namespace, open until the runtime has joined it.
+    _network: Option<OwnedFd>,
 }
 
 /// How an invocation on an environment ended.
@@ -66,6 +84,7 @@ pub struct Environment {
     pid: Option<u32>,
     log: Arc<Mutex<Option<Vec<String>>>>,
     tasks: Vec<JoinHandle<()>>,
+    confinement: Option<Confinement>,
     _tmp: tempfile::TempDir,
 }
 
@@ -87,6 +106,62 @@ impl Drop for Environment {
         for task in &self.tasks {
             task.abort();
         }
+        if let Some(group) = self.confinement.as_mut().and_then(|confinement| confinement.group.take()) {
+            group.kill();
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                runtime.spawn(group.remove());
+            }
+        }
+    }
+}
+
+/// The program that runs a function's runtime and its arguments, with
+/// paths as the runtime sees them.
+fn runtime_command(
+    launcher: &Launcher,
+    function: &Function,
+    code_dir: &Path,
+    runtime_dir: &Path,
+) -> (PathBuf, Vec<String>) {
+    let bootstrap = |relative: &str| runtime_dir.join(relative).to_string_lossy().into_owned();
+    match runtime_family(&function.runtime) {
+        Some(RuntimeFamily::Python) => {
+            (which(&launcher.python, &launcher.path), vec![bootstrap("python/bootstrap.py")])
+        }
+        Some(RuntimeFamily::Node) => (which(&launcher.node, &launcher.path), vec![bootstrap("node/bootstrap.mjs")]),
+        Some(RuntimeFamily::Provided) | None => (code_dir.join("bootstrap"), Vec::new()),
+    }
+}
+
+/// `program` looked up in `path`, as the runtime's `execvp` would; the
+/// sandbox needs it absolute, since it runs it after changing its root.
+fn which(program: &str, path: &str) -> PathBuf {
+    if program.contains('/') {
+        return PathBuf::from(program);
+    }
+    path.split(':')
+        .map(|directory| Path::new(directory).join(program))
+        .find(|candidate| candidate.is_file())
+        .unwrap_or_else(|| PathBuf::from(program))
+}
+
+/// How an exit status reads in Lambda's `Runtime exited with error: ...`.
+/// A sandboxed runtime's status comes through the sandbox's first stage,
+/// which reports a death by signal N as exit status 128 + N.
+fn exit_reason(status: std::process::ExitStatus, sandboxed: bool) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    let signal = match (status.code(), status.signal()) {
+        (Some(code), _) if sandboxed && code > 128 => code - 128,
+        (Some(code), _) => return format!("exit status {code}"),
+        (None, Some(signal)) => signal,
+        (None, None) => return "exit status unknown".to_owned(),
+    };
+    match nix::sys::signal::Signal::try_from(signal) {
+        Ok(nix::sys::signal::Signal::SIGKILL) => "signal: killed".to_owned(),
+        Ok(nix::sys::signal::Signal::SIGSEGV) => "signal: segmentation fault".to_owned(),
+        Ok(nix::sys::signal::Signal::SIGABRT) => "signal: aborted".to_owned(),
+        Ok(nix::sys::signal::Signal::SIGTERM) => "signal: terminated".to_owned(),
+        _ => format!("signal: {signal}"),
     }
 }
 
@@ -94,38 +169,78 @@ impl Environment {
     /// Starts the runtime for `function` with its code in `code_dir`.
     pub async fn spawn(launcher: &Launcher, function: &Function, code_dir: &Path) -> std::io::Result<Self> {
         let id = uuid::Uuid::new_v4().simple().to_string();
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
-        let runtime_api = listener.local_addr()?;
-        let (channel, invocations) = Channel::new();
-        let mut tasks = vec![tokio::spawn(runtime_api::serve(listener, channel.clone()))];
-
         std::fs::create_dir_all(&launcher.scratch_dir)?;
         let tmp = tempfile::Builder::new().prefix("env-").tempdir_in(&launcher.scratch_dir)?;
-        let mut command = match runtime_family(&function.runtime) {
-            Some(RuntimeFamily::Python) => {
-                let mut command = Command::new(&launcher.python);
-                command.arg(launcher.bootstrap_dir.join("python").join("bootstrap.py"));
-                command
-            }
-            Some(RuntimeFamily::Node) => {
-                let mut command = Command::new(&launcher.node);
-                command.arg(launcher.bootstrap_dir.join("node").join("bootstrap.mjs"));
-                command
-            }
-            Some(RuntimeFamily::Provided) | None => Command::new(code_dir.join("bootstrap")),
-        };
+        let (channel, invocations) = Channel::new();
+        let mut tasks = Vec::new();
         let now = chrono::Utc::now();
+        let (mut command, runtime_api_address, confinement) = match &launcher.sandbox {
+            Some(sandbox) => {
+                let relays: Vec<_> = launcher.endpoint.iter().map(|endpoint| (endpoint.port(), *endpoint)).collect();
+                let prepared = sandbox.prepare(&id, function.memory_mb, &relays)?;
+                let (listener, address, network) = match prepared.namespace {
+                    Some(namespace) => {
+                        let path = namespace.path();
+                        for (listener, target) in namespace.relays {
+                            tasks.push(tokio::spawn(network::relay(listener, target)));
+                        }
+                        namespace.runtime_api.set_nonblocking(true)?;
+                        let listener = tokio::net::TcpListener::from_std(namespace.runtime_api)?;
+                        (listener, format!("127.0.0.1:{}", network::RUNTIME_API_PORT), Some((path, namespace.file)))
+                    }
+                    None => {
+                        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+                        let address = listener.local_addr()?.to_string();
+                        (listener, address, None)
+                    }
+                };
+                tasks.push(tokio::spawn(runtime_api::serve(listener, channel.clone())));
+                let (program, args) =
+                    runtime_command(launcher, function, Path::new("/var/task"), Path::new("/var/runtime"));
+                let spec = Spec {
+                    network: network.as_ref().map(|(path, _)| path.clone()),
+                    cgroups: prepared.group.as_ref().map(Group::procs_files).unwrap_or_default(),
+                    root: tmp.path().to_owned(),
+                    code: code_dir.to_owned(),
+                    runtime: launcher.bootstrap_dir.clone(),
+                    tmp_mb: function.ephemeral_storage_mb.max(1),
+                    uid: prepared.uid.uid,
+                    hostname: "localhost".into(),
+                    program,
+                    args,
+                };
+                let mut command = sandbox.command(&spec);
+                command
+                    .env("TMPDIR", "/tmp")
+                    .env("HOME", "/tmp")
+                    .env("LAMBDA_TASK_ROOT", "/var/task")
+                    .env("LAMBDA_RUNTIME_DIR", "/var/runtime");
+                let confinement =
+                    Confinement { group: prepared.group, _uid: prepared.uid, _network: network.map(|(_, file)| file) };
+                (command, address, Some(confinement))
+            }
+            None => {
+                let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+                let address = listener.local_addr()?.to_string();
+                tasks.push(tokio::spawn(runtime_api::serve(listener, channel.clone())));
+                let (program, args) = runtime_command(launcher, function, code_dir, &launcher.bootstrap_dir);
+                let mut command = Command::new(program);
+                command
+                    .args(args)
+                    .current_dir(code_dir)
+                    .env("TMPDIR", tmp.path())
+                    .env("HOME", tmp.path())
+                    .env("LAMBDA_TASK_ROOT", code_dir)
+                    .env("LAMBDA_RUNTIME_DIR", &launcher.bootstrap_dir);
+                (command, address, None)
+            }
+        };
+        let sandboxed = confinement.is_some();
         command
-            .current_dir(code_dir)
-            .env_clear()
             .env("PATH", &launcher.path)
             .env("LANG", "en_US.UTF-8")
             .env("TZ", ":UTC")
-            .env("TMPDIR", tmp.path())
-            .env("HOME", tmp.path())
             .env("PYTHONUNBUFFERED", "1")
-            .env("LAMBDA_TASK_ROOT", code_dir)
-            .env("LAMBDA_RUNTIME_DIR", &launcher.bootstrap_dir)
             .env("_HANDLER", &function.handler)
             .env("AWS_EXECUTION_ENV", format!("AWS_Lambda_{}", function.runtime))
             .env("AWS_LAMBDA_FUNCTION_NAME", &function.name)
@@ -134,7 +249,7 @@ impl Environment {
             .env("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand")
             .env("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{}", function.name))
             .env("AWS_LAMBDA_LOG_STREAM_NAME", format!("{}/[$LATEST]{id}", now.format("%Y/%m/%d")))
-            .env("AWS_LAMBDA_RUNTIME_API", runtime_api.to_string())
+            .env("AWS_LAMBDA_RUNTIME_API", &runtime_api_address)
             .env("AWS_REGION", &launcher.region)
             .env("AWS_DEFAULT_REGION", &launcher.region)
             .envs(&function.environment)
@@ -147,7 +262,14 @@ impl Environment {
             command.env("AWS_ACCESS_KEY_ID", key).env("AWS_SECRET_ACCESS_KEY", secret);
         }
         if let Some(endpoint) = &launcher.endpoint_url {
-            command.env("AWS_ENDPOINT_URL", endpoint);
+            // Inside a network namespace the endpoint is reached through
+            // its relay on the loopback, whatever host name it has outside.
+            match (&launcher.endpoint, launcher.sandbox.as_ref().filter(|sandbox| sandbox.has_network())) {
+                (Some(address), Some(_)) => {
+                    command.env("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{}", address.port()))
+                }
+                _ => command.env("AWS_ENDPOINT_URL", endpoint),
+            };
         }
         let mut child = match command.spawn() {
             Ok(child) => child,
@@ -170,10 +292,7 @@ impl Environment {
         let (exit_sender, exited) = watch::channel(None);
         tasks.push(tokio::spawn(async move {
             let status = match child.wait().await {
-                Ok(status) => match status.code() {
-                    Some(code) => format!("exit status {code}"),
-                    None => "signal: killed".to_owned(),
-                },
+                Ok(status) => exit_reason(status, sandboxed),
                 Err(error) => format!("wait failed: {error}"),
             };
             exit_sender.send_replace(Some(status));
@@ -191,6 +310,7 @@ impl Environment {
             pid,
             log,
             tasks,
+            confinement,
             _tmp: tmp,
         })
     }
@@ -234,8 +354,22 @@ impl Environment {
         self.log.lock().ok().and_then(|mut log| log.take()).unwrap_or_default()
     }
 
-    /// Peak resident memory of the runtime process, in MB.
+    /// Whether the kernel killed a process of the environment for going
+    /// past its memory size.
+    pub fn ran_out_of_memory(&self) -> bool {
+        self.group().is_some_and(|group| group.oom_kills() > 0)
+    }
+
+    fn group(&self) -> Option<&Group> {
+        self.confinement.as_ref()?.group.as_ref()
+    }
+
+    /// Peak memory of the environment, in MB: its cgroup's when it has
+    /// one, else the runtime process's peak resident set.
     pub fn max_memory_mb(&self) -> Option<u64> {
+        if let Some(peak) = self.group().and_then(Group::peak_memory_mb) {
+            return Some(peak);
+        }
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid?)).ok()?;
         let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
         let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;

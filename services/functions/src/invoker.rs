@@ -71,7 +71,7 @@ impl std::fmt::Debug for Invoker {
 }
 
 enum Acquired {
-    Warm(Environment),
+    Warm(Box<Environment>),
     /// A slot was reserved; the caller starts the environment.
     Cold,
 }
@@ -101,7 +101,7 @@ impl Invoker {
         }
         while let Some(environment) = pool.idle.pop() {
             if environment.is_alive() {
-                return Ok(Acquired::Warm(environment));
+                return Ok(Acquired::Warm(Box::new(environment)));
             }
             pool.live = pool.live.saturating_sub(1);
             pools.live = pools.live.saturating_sub(1);
@@ -181,7 +181,7 @@ impl Invoker {
         let acquired = self.acquire(function)?;
         let slot = Slot { invoker: self, function: &function.name, returned: false };
         let mut environment = match acquired {
-            Acquired::Warm(environment) => environment,
+            Acquired::Warm(environment) => *environment,
             Acquired::Cold => {
                 let code_dir = code_dir().await?;
                 Environment::spawn(&self.launcher, function, &code_dir).await.map_err(|error| {
@@ -219,6 +219,14 @@ impl Invoker {
             Outcome::Replied(Reply::Response(body)) => (body, None, true),
             Outcome::Replied(Reply::Error { body, .. }) => (body, Some("Unhandled".to_owned()), true),
             Outcome::InitFailed(body) => (body, Some("Unhandled".to_owned()), false),
+            Outcome::Exited(status) if environment.ran_out_of_memory() => (
+                error_document(
+                    "Runtime.OutOfMemory",
+                    &format!("RequestId: {request_id} Error: Runtime exited with error: {status}"),
+                ),
+                Some("Unhandled".to_owned()),
+                false,
+            ),
             Outcome::Exited(status) => (
                 error_document(
                     "Runtime.ExitError",

@@ -18,6 +18,7 @@ pub mod lambda;
 pub mod model;
 pub mod registry;
 pub mod runtime_api;
+pub mod sandbox;
 
 use std::{path::Path, time::Duration};
 
@@ -45,6 +46,8 @@ pub struct Config {
     pub environment_path: String,
     /// `AWS_ENDPOINT_URL` given to functions, so SDK calls reach nubo.
     pub function_endpoint_url: Option<String>,
+    /// How execution environments are confined.
+    pub sandbox: sandbox::Settings,
 }
 
 impl Default for Config {
@@ -59,6 +62,7 @@ impl Default for Config {
             node: "node".into(),
             environment_path: "/usr/local/bin:/usr/bin:/bin".into(),
             function_endpoint_url: None,
+            sandbox: sandbox::Settings::default(),
         }
     }
 }
@@ -88,6 +92,14 @@ fn write_bootstraps(directory: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
+/// The socket address of an `http://host:port` endpoint, resolved once.
+fn endpoint_address(url: &str) -> Option<std::net::SocketAddr> {
+    use std::net::ToSocketAddrs;
+    let authority = url.strip_prefix("http://")?.split('/').next()?;
+    let with_port = if authority.contains(':') { authority.to_owned() } else { format!("{authority}:80") };
+    with_port.to_socket_addrs().ok()?.next()
+}
+
 /// Runs the service until `shutdown`.
 pub async fn run(context: Context, config: Config, listeners: Listeners, shutdown: Shutdown) -> Result<(), ServeError> {
     let fail = |message: String| ServeError::new("functions", message);
@@ -97,6 +109,9 @@ pub async fn run(context: Context, config: Config, listeners: Listeners, shutdow
     // Environments of a previous run are gone; so is their scratch space.
     let environments_dir = scratch.join("environments");
     let _ = std::fs::remove_dir_all(&environments_dir);
+
+    let sandbox = sandbox::Sandbox::detect(&config.sandbox, &environments_dir);
+    let endpoint = config.function_endpoint_url.as_deref().and_then(endpoint_address);
 
     let objects = ObjectsClient::new(context.link(ServiceName::Storage)?);
     let records = RecordsClient::new(context.link(ServiceName::Data)?);
@@ -110,6 +125,8 @@ pub async fn run(context: Context, config: Config, listeners: Listeners, shutdow
         path: config.environment_path.clone(),
         function_credentials: context.function_credentials.clone(),
         endpoint_url: config.function_endpoint_url.clone(),
+        sandbox,
+        endpoint,
     };
     let invoker = invoker::Invoker::new(
         launcher,

@@ -120,6 +120,11 @@ pub async fn run(
         for (name, listener) in &listeners.extra {
             if *name == nubo_gateway::EDGE_LISTENER {
                 let edge = url(listener)?;
+                if mode == Mode::Up && config.functions.function_endpoint_url.is_none() {
+                    // SDK calls from a handler reach this nubo, as the
+                    // banner tells users to point their own at it.
+                    config.functions.function_endpoint_url = Some(edge.clone());
+                }
                 endpoints.push(Endpoint {
                     service: *service,
                     what: "AWS edge (every AWS API)",

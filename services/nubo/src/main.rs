@@ -46,6 +46,13 @@ enum Command {
 const COMMAND_VARIABLES: &[&str] = &["NUBO_CONFIG", "NUBO_SERVICES", "NUBO_LOG"];
 
 fn main() -> ExitCode {
+    // A function's sandbox is built by this executable, started again.
+    if let Some(code) = nubo_functions::sandbox::enter_if_asked() {
+        return code;
+    }
+    if let Ok(executable) = std::env::current_exe() {
+        nubo_functions::sandbox::register_entry_point(executable);
+    }
     let cli = Cli::parse();
     // RUST_LOG (or NUBO_LOG) asks for more; by default only nubo's own lines.
     let filter = std::env::var("RUST_LOG").or_else(|_| std::env::var("NUBO_LOG")).ok();

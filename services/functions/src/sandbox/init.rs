@@ -1,0 +1,228 @@
+//! The two stages that put a runtime in its sandbox, run by the nubo
+//! executable itself (`nubo __sandbox <spec>`), so that every step is a
+//! plain system call of a fresh single-threaded process rather than code
+//! squeezed between `fork` and `exec` of a multi-threaded one.
+//!
+//! Stage one runs as root in the host's namespaces: it joins the
+//! environment's cgroups and network namespace, makes new mount, pid, ipc
+//! and uts namespaces, starts stage two, and waits for it, so nubo keeps a
+//! child it can wait on and kill. Stage two is pid 1 of the new pid
+//! namespace: it builds a root of read-only host system directories, the
+//! function's code at `/var/task`, nubo's bootstraps at `/var/runtime`, a
+//! private `/tmp`, `/proc` and a minimal `/dev`, pivots into it, drops to
+//! the environment's uid, forbids new privileges, installs the seccomp
+//! filter and becomes the runtime. When it exits, the kernel kills
+//! whatever else runs in the namespace.
+
+use std::{
+    os::unix::{fs::symlink, process::CommandExt},
+    path::{Path, PathBuf},
+    process::{Command, ExitCode},
+};
+
+use nix::{
+    mount::{MntFlags, MsFlags, mount, umount2},
+    sched::CloneFlags,
+    unistd::{Gid, Uid},
+};
+use serde::{Deserialize, Serialize};
+
+/// The argument that starts stage one.
+pub const STAGE_ONE: &str = "__sandbox";
+/// The argument that starts stage two.
+const STAGE_TWO: &str = "__sandbox-init";
+
+/// How to build one environment's sandbox and what to run in it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Spec {
+    /// The network namespace to join, as a path to open.
+    pub network: Option<String>,
+    /// `cgroup.procs` files to join.
+    pub cgroups: Vec<PathBuf>,
+    /// An empty directory the new root is built on.
+    pub root: PathBuf,
+    /// The function's unpacked code, at `/var/task`.
+    pub code: PathBuf,
+    /// nubo's bootstraps, at `/var/runtime`.
+    pub runtime: PathBuf,
+    /// The size of `/tmp`.
+    pub tmp_mb: u32,
+    pub uid: u32,
+    pub hostname: String,
+    /// The runtime, with paths as seen inside.
+    pub program: PathBuf,
+    pub args: Vec<String>,
+}
+
+/// The host directories every environment sees, read-only, at the same
+/// place (symbolic links, as merged-/usr systems have, are copied).
+const SYSTEM_DIRECTORIES: &[&str] = &["usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32", "etc"];
+
+/// The devices a runtime may open.
+const DEVICES: &[&str] = &["null", "zero", "full", "random", "urandom", "tty"];
+
+/// Runs a sandbox stage if the command line asks for one. The nubo binary
+/// calls this first thing in `main`.
+pub fn enter_if_asked() -> Option<ExitCode> {
+    let mut arguments = std::env::args();
+    let stage = arguments.nth(1)?;
+    if stage != STAGE_ONE && stage != STAGE_TWO {
+        return None;
+    }
+    let spec = match arguments.next().map(|spec| serde_json::from_str::<Spec>(&spec)) {
+        Some(Ok(spec)) => spec,
+        _ => return Some(fail("reading the sandbox spec", "missing or malformed")),
+    };
+    Some(if stage == STAGE_ONE { stage_one(&spec) } else { stage_two(&spec) })
+}
+
+fn fail(step: &str, error: impl std::fmt::Display) -> ExitCode {
+    eprintln!("nubo sandbox: {step}: {error}");
+    ExitCode::from(127)
+}
+
+macro_rules! step {
+    ($what:expr, $result:expr) => {
+        if let Err(error) = $result {
+            return fail($what, error);
+        }
+    };
+}
+
+fn stage_one(spec: &Spec) -> ExitCode {
+    let pid = std::process::id().to_string();
+    for procs in &spec.cgroups {
+        step!("joining the cgroup", std::fs::write(procs, &pid));
+    }
+    if let Some(network) = &spec.network {
+        let namespace = match std::fs::File::open(network) {
+            Ok(namespace) => namespace,
+            Err(error) => return fail("opening the network namespace", error),
+        };
+        step!("joining the network namespace", nix::sched::setns(namespace, CloneFlags::CLONE_NEWNET));
+    }
+    step!(
+        "making namespaces",
+        nix::sched::unshare(
+            CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWPID | CloneFlags::CLONE_NEWIPC | CloneFlags::CLONE_NEWUTS
+        )
+    );
+    // Nothing mounted from here on may reach the host's mount table.
+    step!(
+        "making mounts private",
+        mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>)
+    );
+    let spec_json = match serde_json::to_string(spec) {
+        Ok(json) => json,
+        Err(error) => return fail("writing the spec", error),
+    };
+    let status = match Command::new("/proc/self/exe").arg(STAGE_TWO).arg(spec_json).status() {
+        Ok(status) => status,
+        Err(error) => return fail("starting the environment", error),
+    };
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => ExitCode::from(code as u8),
+        // The shell's convention, which the environment reports.
+        (None, Some(signal)) => ExitCode::from(128u8.saturating_add(signal as u8)),
+        (None, None) => ExitCode::FAILURE,
+    }
+}
+
+fn stage_two(spec: &Spec) -> ExitCode {
+    // If stage one is killed, so is this namespace's init, and with it
+    // everything in the namespace.
+    step!("setting the parent-death signal", nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL));
+    step!("building the root", build_root(spec));
+    step!("entering the root", pivot(&spec.root));
+    step!("setting the hostname", nix::unistd::sethostname(&spec.hostname));
+    step!("entering /var/task", std::env::set_current_dir("/var/task"));
+    let (uid, gid) = (Uid::from_raw(spec.uid), Gid::from_raw(spec.uid));
+    step!("dropping groups", nix::unistd::setgroups(&[]));
+    step!("setting the gid", nix::unistd::setresgid(gid, gid, gid));
+    step!("setting the uid", nix::unistd::setresuid(uid, uid, uid));
+    step!("forbidding new privileges", nix::sys::prctl::set_no_new_privs());
+    step!("installing the seccomp filter", super::seccomp::install());
+    let error = Command::new(&spec.program).args(&spec.args).exec();
+    fail(&format!("starting {}", spec.program.display()), error)
+}
+
+fn bind(source: &Path, target: &Path, read_only: bool) -> nix::Result<()> {
+    mount(Some(source), target, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)?;
+    if read_only {
+        let flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | MsFlags::MS_NOSUID;
+        mount(None::<&str>, target, None::<&str>, flags, None::<&str>)?;
+    }
+    Ok(())
+}
+
+fn tmpfs(target: &Path, options: &str) -> nix::Result<()> {
+    let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
+    mount(Some("tmpfs"), target, Some("tmpfs"), flags, Some(options))
+}
+
+fn build_root(spec: &Spec) -> Result<(), String> {
+    let root = &spec.root;
+    let at = |relative: &str| root.join(relative);
+    let io = |what: &str| {
+        let what = what.to_owned();
+        move |error: std::io::Error| format!("{what}: {error}")
+    };
+    let sys = |what: &str| {
+        let what = what.to_owned();
+        move |error: nix::Error| format!("{what}: {error}")
+    };
+    tmpfs(root, "mode=755,size=1m").map_err(sys("mounting the root"))?;
+    for directory in SYSTEM_DIRECTORIES {
+        let host = Path::new("/").join(directory);
+        let Ok(metadata) = std::fs::symlink_metadata(&host) else { continue };
+        if metadata.file_type().is_symlink() {
+            let target = std::fs::read_link(&host).map_err(io(directory))?;
+            symlink(target, at(directory)).map_err(io(directory))?;
+        } else if metadata.is_dir() {
+            std::fs::create_dir(at(directory)).map_err(io(directory))?;
+            bind(&host, &at(directory), true).map_err(sys(directory))?;
+        }
+    }
+    for directory in ["var/task", "var/runtime", "opt", "tmp", "proc", "dev"] {
+        std::fs::create_dir_all(at(directory)).map_err(io(directory))?;
+    }
+    bind(&spec.code, &at("var/task"), true).map_err(sys("/var/task"))?;
+    bind(&spec.runtime, &at("var/runtime"), true).map_err(sys("/var/runtime"))?;
+    tmpfs(&at("tmp"), &format!("mode=1777,size={}m", spec.tmp_mb)).map_err(sys("/tmp"))?;
+    let proc_flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+    mount(Some("proc"), &at("proc"), Some("proc"), proc_flags, None::<&str>).map_err(sys("/proc"))?;
+    tmpfs(&at("dev"), "mode=755,size=64k").map_err(sys("/dev"))?;
+    for device in DEVICES {
+        let host = Path::new("/dev").join(device);
+        if host.exists() {
+            let target = at("dev").join(device);
+            std::fs::write(&target, b"").map_err(io(device))?;
+            bind(&host, &target, false).map_err(sys(device))?;
+        }
+    }
+    for (link, target) in [
+        ("fd", "/proc/self/fd"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+    ] {
+        symlink(target, at("dev").join(link)).map_err(io(link))?;
+    }
+    std::fs::create_dir(at("dev/shm")).map_err(io("/dev/shm"))?;
+    tmpfs(&at("dev/shm"), "mode=1777,size=64m").map_err(sys("/dev/shm"))?;
+    Ok(())
+}
+
+/// Makes `root` the root of this mount namespace, detaches the old one,
+/// and makes the new root itself read-only.
+fn pivot(root: &Path) -> Result<(), String> {
+    let old = root.join(".old");
+    std::fs::create_dir(&old).map_err(|error| format!("{}: {error}", old.display()))?;
+    nix::unistd::pivot_root(root, &old).map_err(|error| format!("pivot_root: {error}"))?;
+    std::env::set_current_dir("/").map_err(|error| error.to_string())?;
+    umount2("/.old", MntFlags::MNT_DETACH).map_err(|error| format!("detaching the host's root: {error}"))?;
+    std::fs::remove_dir("/.old").map_err(|error| error.to_string())?;
+    let flags = MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | MsFlags::MS_NOSUID;
+    mount(None::<&str>, "/", None::<&str>, flags, Some("mode=755")).map_err(|error| format!("read-only root: {error}"))
+}
