@@ -12,6 +12,7 @@ use crate::{
     error::{LambdaError, Result},
     lambda::{CodeInput, CreateFunctionInput, InvocationType, InvokeOutcome, Lambda},
     model::ConfigurationInput,
+    versions::PublishInput,
 };
 
 /// The largest request body read (a 50 MB zip, base64-encoded, plus JSON).
@@ -28,6 +29,23 @@ pub enum Operation {
     UpdateFunctionConfiguration(String),
     DeleteFunction(String),
     Invoke(String),
+    PublishVersion(String),
+    ListVersionsByFunction(String),
+    CreateAlias(String),
+    ListAliases(String),
+    GetAlias(String, String),
+    UpdateAlias(String, String),
+    DeleteAlias(String, String),
+    AddPermission(String),
+    GetPolicy(String),
+    RemovePermission(String, String),
+    PutFunctionConcurrency(String),
+    GetFunctionConcurrency(String),
+    DeleteFunctionConcurrency(String),
+    TagResource(String),
+    UntagResource(String),
+    ListTags(String),
+    GetAccountSettings,
 }
 
 impl nubo_host::front::Operation for Operation {
@@ -41,25 +59,66 @@ impl nubo_host::front::Operation for Operation {
             Operation::UpdateFunctionConfiguration(_) => "UpdateFunctionConfiguration",
             Operation::DeleteFunction(_) => "DeleteFunction",
             Operation::Invoke(_) => "Invoke",
+            Operation::PublishVersion(_) => "PublishVersion",
+            Operation::ListVersionsByFunction(_) => "ListVersionsByFunction",
+            Operation::CreateAlias(_) => "CreateAlias",
+            Operation::ListAliases(_) => "ListAliases",
+            Operation::GetAlias(..) => "GetAlias",
+            Operation::UpdateAlias(..) => "UpdateAlias",
+            Operation::DeleteAlias(..) => "DeleteAlias",
+            Operation::AddPermission(_) => "AddPermission",
+            Operation::GetPolicy(_) => "GetPolicy",
+            Operation::RemovePermission(..) => "RemovePermission",
+            Operation::PutFunctionConcurrency(_) => "PutFunctionConcurrency",
+            Operation::GetFunctionConcurrency(_) => "GetFunctionConcurrency",
+            Operation::DeleteFunctionConcurrency(_) => "DeleteFunctionConcurrency",
+            Operation::TagResource(_) => "TagResource",
+            Operation::UntagResource(_) => "UntagResource",
+            Operation::ListTags(_) => "ListTags",
+            Operation::GetAccountSettings => "GetAccountSettings",
         }
     }
 }
 
 impl Operation {
-    /// Recognises an operation from its method and (decoded) path.
+    /// Recognises an operation from its method and (raw) path. Each
+    /// family of operations lives under the API version it was added in.
     pub fn parse(method: &str, path: &str) -> Option<Self> {
-        let path = path.strip_prefix("/2015-03-31/functions")?;
-        let segments: Vec<&str> = path.trim_matches('/').split('/').filter(|s| !s.is_empty()).collect();
-        let name = |index: usize| segments.get(index).map(|s| nubo_host::sigv4::percent_decode(s));
-        Some(match (method, segments.len(), segments.get(1).copied()) {
-            ("POST", 0, _) => Operation::CreateFunction,
-            ("GET", 0, _) => Operation::ListFunctions,
-            ("GET", 1, _) => Operation::GetFunction(name(0)?),
-            ("DELETE", 1, _) => Operation::DeleteFunction(name(0)?),
-            ("GET", 2, Some("configuration")) => Operation::GetFunctionConfiguration(name(0)?),
-            ("PUT", 2, Some("configuration")) => Operation::UpdateFunctionConfiguration(name(0)?),
-            ("PUT", 2, Some("code")) => Operation::UpdateFunctionCode(name(0)?),
-            ("POST", 2, Some("invocations")) => Operation::Invoke(name(0)?),
+        let segments: Vec<String> =
+            path.split('/').filter(|s| !s.is_empty()).map(nubo_host::sigv4::percent_decode).collect();
+        let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
+        let owned = |value: &&str| (*value).to_owned();
+        Some(match (method, segments.as_slice()) {
+            ("GET", ["2016-08-19", "account-settings"]) => Operation::GetAccountSettings,
+            ("POST", ["2017-03-31", "tags", arn]) => Operation::TagResource(owned(arn)),
+            ("GET", ["2017-03-31", "tags", arn]) => Operation::ListTags(owned(arn)),
+            ("DELETE", ["2017-03-31", "tags", arn]) => Operation::UntagResource(owned(arn)),
+            ("PUT", ["2017-10-31", "functions", name, "concurrency"]) => Operation::PutFunctionConcurrency(owned(name)),
+            ("DELETE", ["2017-10-31", "functions", name, "concurrency"]) => {
+                Operation::DeleteFunctionConcurrency(owned(name))
+            }
+            ("GET", ["2019-09-30", "functions", name, "concurrency"]) => Operation::GetFunctionConcurrency(owned(name)),
+            (method, ["2015-03-31", "functions", rest @ ..]) => match (method, rest) {
+                ("POST", []) => Operation::CreateFunction,
+                ("GET", []) => Operation::ListFunctions,
+                ("GET", [name]) => Operation::GetFunction(owned(name)),
+                ("DELETE", [name]) => Operation::DeleteFunction(owned(name)),
+                ("GET", [name, "configuration"]) => Operation::GetFunctionConfiguration(owned(name)),
+                ("PUT", [name, "configuration"]) => Operation::UpdateFunctionConfiguration(owned(name)),
+                ("PUT", [name, "code"]) => Operation::UpdateFunctionCode(owned(name)),
+                ("POST", [name, "invocations"]) => Operation::Invoke(owned(name)),
+                ("POST", [name, "versions"]) => Operation::PublishVersion(owned(name)),
+                ("GET", [name, "versions"]) => Operation::ListVersionsByFunction(owned(name)),
+                ("POST", [name, "aliases"]) => Operation::CreateAlias(owned(name)),
+                ("GET", [name, "aliases"]) => Operation::ListAliases(owned(name)),
+                ("GET", [name, "aliases", alias]) => Operation::GetAlias(owned(name), owned(alias)),
+                ("PUT", [name, "aliases", alias]) => Operation::UpdateAlias(owned(name), owned(alias)),
+                ("DELETE", [name, "aliases", alias]) => Operation::DeleteAlias(owned(name), owned(alias)),
+                ("POST", [name, "policy"]) => Operation::AddPermission(owned(name)),
+                ("GET", [name, "policy"]) => Operation::GetPolicy(owned(name)),
+                ("DELETE", [name, "policy", statement]) => Operation::RemovePermission(owned(name), owned(statement)),
+                _ => return None,
+            },
             _ => return None,
         })
     }
@@ -94,9 +153,11 @@ async fn handle(
         Err(error) => return Ok(front.error(&error)),
     };
     let operation = operation.ok_or(LambdaError::UnknownOperation)?;
-    let query = web::Query::<std::collections::HashMap<String, String>>::from_query(request.query_string())
+    let pairs = web::Query::<Vec<(String, String)>>::from_query(request.query_string())
         .map(web::Query::into_inner)
         .unwrap_or_default();
+    let query: std::collections::HashMap<String, String> = pairs.iter().cloned().collect();
+    let qualifier = query.get("Qualifier").map(String::as_str);
     match operation {
         Operation::CreateFunction => {
             let input: CreateFunctionInput = parse_json(&body)?;
@@ -159,7 +220,113 @@ async fn handle(
             Ok(HttpResponse::NoContent().finish())
         }
         Operation::Invoke(name) => invoke(&request, &lambda, &qualified(&name, &query), body).await,
+        Operation::PublishVersion(name) => {
+            let input: PublishInput = parse_json_or_default(&body)?;
+            Ok(HttpResponse::Created().json(lambda.configuration(&lambda.publish_version(&name, input).await?)))
+        }
+        Operation::ListVersionsByFunction(name) => {
+            let (versions, next) =
+                lambda.list_versions(&name, query.get("Marker").map(String::as_str), max_items(&query)?).await?;
+            let versions: Vec<_> = versions.iter().map(|version| lambda.configuration(version)).collect();
+            Ok(HttpResponse::Ok().json(with_marker(serde_json::json!({ "Versions": versions }), next)))
+        }
+        Operation::CreateAlias(name) => {
+            let alias = lambda.create_alias(&name, parse_json(&body)?).await?;
+            Ok(HttpResponse::Created().json(lambda.alias_configuration(&alias)))
+        }
+        Operation::ListAliases(name) => {
+            let (aliases, next) = lambda
+                .list_aliases(
+                    &name,
+                    query.get("FunctionVersion").map(String::as_str),
+                    query.get("Marker").map(String::as_str),
+                    max_items(&query)?,
+                )
+                .await?;
+            let aliases: Vec<_> = aliases.iter().map(|alias| lambda.alias_configuration(alias)).collect();
+            Ok(HttpResponse::Ok().json(with_marker(serde_json::json!({ "Aliases": aliases }), next)))
+        }
+        Operation::GetAlias(name, alias) => {
+            Ok(HttpResponse::Ok().json(lambda.alias_configuration(&lambda.get_alias(&name, &alias).await?)))
+        }
+        Operation::UpdateAlias(name, alias) => {
+            let updated = lambda.update_alias(&name, &alias, parse_json(&body)?).await?;
+            Ok(HttpResponse::Ok().json(lambda.alias_configuration(&updated)))
+        }
+        Operation::DeleteAlias(name, alias) => {
+            lambda.delete_alias(&name, &alias).await?;
+            Ok(HttpResponse::NoContent().finish())
+        }
+        Operation::AddPermission(name) => {
+            let statement = lambda.add_permission(&name, qualifier, parse_json(&body)?).await?;
+            Ok(HttpResponse::Created().json(serde_json::json!({ "Statement": statement.to_string() })))
+        }
+        Operation::GetPolicy(name) => Ok(HttpResponse::Ok().json(lambda.policy(&name, qualifier).await?)),
+        Operation::RemovePermission(name, statement) => {
+            lambda.remove_permission(&name, qualifier, &statement).await?;
+            Ok(HttpResponse::NoContent().finish())
+        }
+        Operation::PutFunctionConcurrency(name) => {
+            #[derive(serde::Deserialize)]
+            #[serde(rename_all = "PascalCase")]
+            struct Input {
+                reserved_concurrent_executions: i64,
+            }
+            let input: Input = parse_json(&body)?;
+            let reserved = lambda.put_concurrency(&name, input.reserved_concurrent_executions).await?;
+            Ok(HttpResponse::Ok().json(serde_json::json!({ "ReservedConcurrentExecutions": reserved })))
+        }
+        Operation::GetFunctionConcurrency(name) => {
+            Ok(HttpResponse::Ok().json(match lambda.get_concurrency(&name).await? {
+                Some(reserved) => serde_json::json!({ "ReservedConcurrentExecutions": reserved }),
+                None => serde_json::json!({}),
+            }))
+        }
+        Operation::DeleteFunctionConcurrency(name) => {
+            lambda.delete_concurrency(&name).await?;
+            Ok(HttpResponse::NoContent().finish())
+        }
+        Operation::TagResource(arn) => {
+            #[derive(serde::Deserialize)]
+            #[serde(rename_all = "PascalCase")]
+            struct Input {
+                tags: std::collections::BTreeMap<String, String>,
+            }
+            let input: Input = parse_json(&body)?;
+            lambda.tag_resource(&arn, input.tags).await?;
+            Ok(HttpResponse::NoContent().finish())
+        }
+        Operation::UntagResource(arn) => {
+            let keys: Vec<String> =
+                pairs.into_iter().filter(|(name, _)| name == "tagKeys").map(|(_, value)| value).collect();
+            lambda.untag_resource(&arn, &keys).await?;
+            Ok(HttpResponse::NoContent().finish())
+        }
+        Operation::ListTags(arn) => {
+            Ok(HttpResponse::Ok().json(serde_json::json!({ "Tags": lambda.list_tags(&arn).await? })))
+        }
+        Operation::GetAccountSettings => Ok(HttpResponse::Ok().json(lambda.account_settings().await?)),
     }
+}
+
+fn max_items(query: &std::collections::HashMap<String, String>) -> Result<Option<u32>> {
+    query
+        .get("MaxItems")
+        .map(|value| value.parse::<u32>())
+        .transpose()
+        .map_err(|_| LambdaError::InvalidParameterValue("MaxItems must be a number between 1 and 10000".into()))
+}
+
+fn with_marker(mut page: serde_json::Value, next: Option<String>) -> serde_json::Value {
+    if let Some(next) = next {
+        page["NextMarker"] = next.into();
+    }
+    page
+}
+
+/// A JSON body that may be empty (PublishVersion's is optional).
+fn parse_json_or_default<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T> {
+    if body.iter().all(u8::is_ascii_whitespace) { Ok(T::default()) } else { parse_json(body) }
 }
 
 /// `name` with the `Qualifier` query parameter appended, as a reference.
@@ -222,7 +389,7 @@ async fn invoke(request: &HttpRequest, lambda: &Lambda, reference: &str, body: B
             response
                 .content_type("application/json")
                 .insert_header(("x-amzn-RequestId", invoked.request_id.clone()))
-                .insert_header(("X-Amz-Executed-Version", "$LATEST"));
+                .insert_header(("X-Amz-Executed-Version", invoked.executed_version.clone()));
             if let Some(function_error) = &invoked.function_error {
                 response.insert_header(("X-Amz-Function-Error", function_error.clone()));
             }
@@ -254,7 +421,23 @@ mod tests {
             Operation::parse("PUT", "/2015-03-31/functions/echo/code"),
             Some(Operation::UpdateFunctionCode("echo".into()))
         );
-        assert_eq!(Operation::parse("GET", "/2015-03-31/functions/echo/policy"), None);
+        assert_eq!(
+            Operation::parse("GET", "/2015-03-31/functions/echo/policy"),
+            Some(Operation::GetPolicy("echo".into()))
+        );
+        assert_eq!(
+            Operation::parse(
+                "DELETE",
+                "/2017-03-31/tags/arn%3Aaws%3Alambda%3Aus-east-1%3A000000000000%3Afunction%3Aecho"
+            ),
+            Some(Operation::UntagResource("arn:aws:lambda:us-east-1:000000000000:function:echo".into()))
+        );
+        assert_eq!(
+            Operation::parse("GET", "/2019-09-30/functions/echo/concurrency"),
+            Some(Operation::GetFunctionConcurrency("echo".into()))
+        );
+        assert_eq!(Operation::parse("GET", "/2016-08-19/account-settings/"), Some(Operation::GetAccountSettings));
+        assert_eq!(Operation::parse("PATCH", "/2015-03-31/functions/echo/aliases/live"), None);
         assert_eq!(Operation::parse("GET", "/2016-01-01/other"), None);
     }
 

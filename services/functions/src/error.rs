@@ -9,6 +9,10 @@ use nubo_proto::{ErrorCode, RemoteError};
 pub enum LambdaError {
     #[error("Function not found: {0}")]
     FunctionNotFound(String),
+    /// Another kind of resource (an alias, a policy statement) is missing;
+    /// the message is Lambda's whole sentence.
+    #[error("{0}")]
+    ResourceNotFound(String),
     #[error("Function already exist: {0}")]
     FunctionExists(String),
     #[error("{0}")]
@@ -23,8 +27,9 @@ pub enum LambdaError {
     InvalidRequestContent(String),
     #[error("{0}")]
     RequestTooLarge(String),
+    /// Throttled; the `Reason` Lambda gives.
     #[error("Rate Exceeded.")]
-    TooManyRequests,
+    TooManyRequests(&'static str),
     #[error("The resource you requested does not exist.")]
     UnknownOperation,
     /// An AWS error another service answered with, re-raised as it is.
@@ -39,14 +44,16 @@ pub type Result<T> = std::result::Result<T, LambdaError>;
 impl LambdaError {
     pub fn aws_code(&self) -> &'static str {
         match self {
-            LambdaError::FunctionNotFound(_) | LambdaError::UnknownOperation => "ResourceNotFoundException",
+            LambdaError::FunctionNotFound(_) | LambdaError::ResourceNotFound(_) | LambdaError::UnknownOperation => {
+                "ResourceNotFoundException"
+            }
             LambdaError::FunctionExists(_) | LambdaError::Conflict(_) => "ResourceConflictException",
             LambdaError::InvalidParameterValue(_) => "InvalidParameterValueException",
             LambdaError::PreconditionFailed(_) => "PreconditionFailedException",
             LambdaError::Validation(_) => "ValidationException",
             LambdaError::InvalidRequestContent(_) => "InvalidRequestContentException",
             LambdaError::RequestTooLarge(_) => "RequestTooLargeException",
-            LambdaError::TooManyRequests => "TooManyRequestsException",
+            LambdaError::TooManyRequests(_) => "TooManyRequestsException",
             LambdaError::Remote(_) => "ServiceException",
             LambdaError::Service(_) => "ServiceException",
         }
@@ -54,14 +61,16 @@ impl LambdaError {
 
     pub fn code(&self) -> ErrorCode {
         match self {
-            LambdaError::FunctionNotFound(_) | LambdaError::UnknownOperation => ErrorCode::NotFound,
+            LambdaError::FunctionNotFound(_) | LambdaError::ResourceNotFound(_) | LambdaError::UnknownOperation => {
+                ErrorCode::NotFound
+            }
             LambdaError::FunctionExists(_) => ErrorCode::AlreadyExists,
             LambdaError::Conflict(_) | LambdaError::PreconditionFailed(_) => ErrorCode::ConditionFailed,
             LambdaError::InvalidParameterValue(_)
             | LambdaError::Validation(_)
             | LambdaError::InvalidRequestContent(_)
             | LambdaError::RequestTooLarge(_) => ErrorCode::InvalidArgument,
-            LambdaError::TooManyRequests => ErrorCode::Throttled,
+            LambdaError::TooManyRequests(_) => ErrorCode::Throttled,
             LambdaError::Remote(remote) => remote.code,
             LambdaError::Service(_) => ErrorCode::Internal,
         }
@@ -117,8 +126,8 @@ impl From<&LambdaError> for AwsError {
         }
         let mut aws = AwsError::new(error.status(), error.aws_code(), error.to_string())
             .with("Type", if error.status() >= 500 { "Service" } else { "User" });
-        if let LambdaError::TooManyRequests = error {
-            aws = aws.with("Reason", "ConcurrentInvocationLimitExceeded");
+        if let LambdaError::TooManyRequests(reason) = error {
+            aws = aws.with("Reason", *reason);
         }
         aws
     }

@@ -49,7 +49,7 @@ impl Functions for FunctionsApi {
                 payload: invoked.payload.to_vec(),
                 function_error: invoked.function_error.unwrap_or_default(),
                 log_result: invoked.log_result.unwrap_or_default(),
-                executed_version: "$LATEST".into(),
+                executed_version: invoked.executed_version,
                 request_id: invoked.request_id,
             },
         }))

@@ -32,6 +32,22 @@ pub struct Limits {
     pub idle_timeout: Duration,
 }
 
+/// One invocation as the invoker runs it.
+#[derive(Debug, Clone)]
+pub struct InvokeRequest {
+    pub payload: Bytes,
+    pub client_context: Option<String>,
+    pub tail_logs: bool,
+    /// The ARN the caller named (qualified by the alias or version it used).
+    pub invoked_arn: String,
+    /// The function's reserved concurrency, shared by all its versions.
+    pub reserved_concurrency: Option<u32>,
+}
+
+/// Why an invocation was throttled, as Lambda's `Reason` says it.
+pub const RESERVED_LIMIT: &str = "ReservedFunctionConcurrentInvocationLimitExceeded";
+pub const ACCOUNT_LIMIT: &str = "ConcurrentInvocationLimitExceeded";
+
 /// The result of a synchronous invocation, as the Lambda API returns it.
 #[derive(Debug, Clone)]
 pub struct Invoked {
@@ -41,6 +57,8 @@ pub struct Invoked {
     pub function_error: Option<String>,
     /// Base64 of the invocation's last 4 KB of log, when asked for.
     pub log_result: Option<String>,
+    /// The version that ran (an alias picks one).
+    pub executed_version: String,
 }
 
 #[derive(Default)]
@@ -53,8 +71,11 @@ struct Pool {
 
 #[derive(Default)]
 struct Pools {
+    /// By [`Function::pool_key`]: each version has its own environments.
     by_function: HashMap<String, Pool>,
     live: usize,
+    /// Invocations running now, by function name (all versions).
+    running: HashMap<String, u32>,
 }
 
 #[derive(Clone)]
@@ -81,16 +102,30 @@ impl Invoker {
         Self { launcher: Arc::new(launcher), limits, pools: Arc::default() }
     }
 
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Pools> {
         // A panic while holding the lock cannot leave the pools half
         // updated in a way that matters more than stopping service.
         self.pools.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn acquire(&self, function: &Function) -> Result<Acquired> {
+    fn acquire(&self, function: &Function, reserved: Option<u32>) -> Result<Acquired> {
         let mut pools = self.lock();
         let pools = &mut *pools;
-        let pool = pools.by_function.entry(function.name.clone()).or_default();
+        let running = pools.running.get(&function.name).copied().unwrap_or(0);
+        if reserved.is_some_and(|reserved| running >= reserved) {
+            return Err(LambdaError::TooManyRequests(RESERVED_LIMIT));
+        }
+        let acquired = Self::acquire_environment(pools, &self.limits, function)?;
+        *pools.running.entry(function.name.clone()).or_default() += 1;
+        Ok(acquired)
+    }
+
+    fn acquire_environment(pools: &mut Pools, limits: &Limits, function: &Function) -> Result<Acquired> {
+        let pool = pools.by_function.entry(function.pool_key()).or_default();
         if pool.revision_id != function.revision_id {
             // The function changed: its idle environments run old code.
             let stale = pool.idle.len();
@@ -106,8 +141,8 @@ impl Invoker {
             pool.live = pool.live.saturating_sub(1);
             pools.live = pools.live.saturating_sub(1);
         }
-        if pool.live >= self.limits.max_per_function || pools.live >= self.limits.max_environments {
-            return Err(LambdaError::TooManyRequests);
+        if pool.live >= limits.max_per_function || pools.live >= limits.max_environments {
+            return Err(LambdaError::TooManyRequests(ACCOUNT_LIMIT));
         }
         pool.live += 1;
         pools.live += 1;
@@ -115,10 +150,13 @@ impl Invoker {
     }
 
     /// Returns an environment to its pool, or retires it.
-    fn release(&self, function: &str, environment: Option<Environment>) {
+    fn release(&self, function: &Function, environment: Option<Environment>) {
         let mut pools = self.lock();
         let pools = &mut *pools;
-        let Some(pool) = pools.by_function.get_mut(function) else {
+        if let Some(running) = pools.running.get_mut(&function.name) {
+            *running = running.saturating_sub(1);
+        }
+        let Some(pool) = pools.by_function.get_mut(&function.pool_key()) else {
             pools.live = pools.live.saturating_sub(1);
             return;
         };
@@ -133,7 +171,8 @@ impl Invoker {
         }
     }
 
-    /// Stops every idle environment of a function (deleted or updated).
+    /// Stops every idle environment of one version of a function (by its
+    /// [`Function::pool_key`]), deleted or updated.
     pub fn retire(&self, function: &str) {
         let mut pools = self.lock();
         let pools = &mut *pools;
@@ -169,17 +208,16 @@ impl Invoker {
         }
     }
 
-    /// Invokes `function` synchronously with `payload`.
+    /// Invokes `function` synchronously.
     pub async fn invoke(
         &self,
         function: &Function,
         code_dir: impl AsyncFnOnce() -> Result<PathBuf>,
-        payload: Bytes,
-        client_context: Option<String>,
-        tail_logs: bool,
+        request: InvokeRequest,
     ) -> Result<Invoked> {
-        let acquired = self.acquire(function)?;
-        let slot = Slot { invoker: self, function: &function.name, returned: false };
+        let InvokeRequest { payload, client_context, tail_logs, invoked_arn, reserved_concurrency } = request;
+        let acquired = self.acquire(function, reserved_concurrency)?;
+        let slot = Slot { invoker: self, function, returned: false };
         let mut environment = match acquired {
             Acquired::Warm(environment) => *environment,
             Acquired::Cold => {
@@ -198,7 +236,7 @@ impl Invoker {
             request_id: request_id.clone(),
             payload,
             deadline_unix_ms,
-            function_arn: function.arn(&self.launcher.region, &self.launcher.account_id),
+            function_arn: invoked_arn,
             client_context,
             trace_id: format!(
                 "Root=1-{:08x}-{}",
@@ -254,12 +292,12 @@ impl Invoker {
         tracing::info!(target: "nubo::function", function = %function.name, "{report}");
         let log_result = if tail_logs {
             let lines = environment.take_log_capture().await;
-            Some(tail(&request_id, &lines, &report))
+            Some(tail(&request_id, &function.version, &lines, &report))
         } else {
             None
         };
         slot.give_back(reusable.then_some(environment));
-        Ok(Invoked { request_id, payload, function_error, log_result })
+        Ok(Invoked { request_id, payload, function_error, log_result, executed_version: function.version.clone() })
     }
 }
 
@@ -268,7 +306,7 @@ impl Invoker {
 /// cannot leak it; the environment, dropped with the future, is killed.
 struct Slot<'a> {
     invoker: &'a Invoker,
-    function: &'a str,
+    function: &'a Function,
     returned: bool,
 }
 
@@ -313,8 +351,8 @@ fn report_line(
 
 /// The log of one invocation as `X-Amz-Log-Result` carries it: base64 of
 /// its last 4 KB, framed by START, END and REPORT lines.
-fn tail(request_id: &str, lines: &[String], report: &str) -> String {
-    let mut log = format!("START RequestId: {request_id} Version: $LATEST\n");
+fn tail(request_id: &str, version: &str, lines: &[String], report: &str) -> String {
+    let mut log = format!("START RequestId: {request_id} Version: {version}\n");
     for line in lines {
         log.push_str(line);
         log.push('\n');
@@ -338,7 +376,7 @@ mod tests {
     #[test]
     fn tails_keep_the_last_four_kilobytes() {
         let lines = vec!["x".repeat(10_000)];
-        let encoded = tail("id", &lines, "REPORT RequestId: id");
+        let encoded = tail("id", "$LATEST", &lines, "REPORT RequestId: id");
         let decoded = base64::engine::general_purpose::STANDARD.decode(encoded).unwrap();
         assert_eq!(decoded.len(), 4096);
         assert!(String::from_utf8(decoded).unwrap().ends_with("REPORT RequestId: id\n"));

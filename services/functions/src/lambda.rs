@@ -12,8 +12,8 @@ use serde_json::Value;
 use crate::{
     code::{self, CodeCache},
     error::{LambdaError, Result},
-    invoker::{Invoked, Invoker},
-    model::{ConfigurationInput, Function, lambda_timestamp, parse_function_reference},
+    invoker::{InvokeRequest, Invoked, Invoker},
+    model::{ConfigurationInput, Function, FunctionSettings, LATEST, lambda_timestamp, parse_function_reference},
     registry::{Registry, Versioned},
 };
 
@@ -71,11 +71,11 @@ pub enum InvokeOutcome {
 
 #[derive(Debug, Clone)]
 pub struct Lambda {
-    region: String,
-    account_id: String,
-    registry: Registry,
+    pub(crate) region: String,
+    pub(crate) account_id: String,
+    pub(crate) registry: Registry,
     code: CodeCache,
-    invoker: Invoker,
+    pub(crate) invoker: Invoker,
 }
 
 impl Lambda {
@@ -87,23 +87,27 @@ impl Lambda {
         &self.invoker
     }
 
-    fn not_found(&self, name: &str) -> LambdaError {
-        LambdaError::FunctionNotFound(format!("arn:aws:lambda:{}:{}:function:{name}", self.region, self.account_id))
-    }
-
-    async fn load(&self, reference: &str) -> Result<Versioned> {
-        let (name, qualifier) = parse_function_reference(reference)?;
-        // An ARN of another region or account names no function here.
+    /// Refuses an ARN of another region or account: it names no function
+    /// here.
+    pub(crate) fn check_arn(&self, reference: &str) -> Result<()> {
         if let Some(arn) = reference.strip_prefix("arn:") {
             let parts: Vec<&str> = arn.split(':').collect();
             if parts.get(2) != Some(&self.region.as_str()) || parts.get(3) != Some(&self.account_id.as_str()) {
                 return Err(LambdaError::FunctionNotFound(reference.to_owned()));
             }
         }
-        if let Some(qualifier) = qualifier.filter(|q| q != "$LATEST") {
-            return Err(self.not_found(&format!("{name}:{qualifier}")));
+        Ok(())
+    }
+
+    /// The `$LATEST` record of the function a reference names, for the
+    /// operations that change a function.
+    pub(crate) async fn latest(&self, reference: &str) -> Result<Versioned> {
+        let (name, qualifier) = parse_function_reference(reference)?;
+        self.check_arn(reference)?;
+        if let Some(qualifier) = qualifier.filter(|q| q != LATEST) {
+            return Err(self.function_not_found(&name, Some(&qualifier)));
         }
-        self.registry.get(&name).await?.ok_or_else(|| self.not_found(&name))
+        self.registry.get(&name).await?.ok_or_else(|| self.function_not_found(&name, None))
     }
 
     pub fn arn(&self, function: &Function) -> String {
@@ -191,6 +195,8 @@ impl Lambda {
             last_modified: String::new(),
             revision_id: uuid::Uuid::new_v4().to_string(),
             tags: input.tags,
+            version: LATEST.into(),
+            settings: FunctionSettings::default(),
         };
         function.apply(configuration)?;
         if self.registry.get(&name).await?.is_some() {
@@ -207,8 +213,9 @@ impl Lambda {
         Ok(function)
     }
 
+    /// The version a reference names (an alias's primary version).
     pub async fn get_function(&self, reference: &str) -> Result<Function> {
-        Ok(self.load(reference).await?.function)
+        self.resolve(reference).await
     }
 
     /// One page of functions in name order, and the marker of the next.
@@ -227,18 +234,18 @@ impl Lambda {
         input: ConfigurationInput,
         revision: Option<&str>,
     ) -> Result<Function> {
-        let Versioned { mut function, version } = self.load(reference).await?;
+        let Versioned { mut function, version } = self.latest(reference).await?;
         check_revision(&function, revision)?;
         function.apply(input)?;
         function.last_modified = lambda_timestamp(chrono::Utc::now());
         function.revision_id = uuid::Uuid::new_v4().to_string();
         self.registry.put(&function, version).await?;
-        self.invoker.retire(&function.name);
+        self.invoker.retire(&function.pool_key());
         Ok(function)
     }
 
     pub async fn update_code(&self, reference: &str, code: CodeInput, revision: Option<&str>) -> Result<Function> {
-        let Versioned { mut function, version } = self.load(reference).await?;
+        let Versioned { mut function, version } = self.latest(reference).await?;
         check_revision(&function, revision)?;
         let (sha, size, bucket, key) = self.store_package(&function.name, code).await?;
         let previous = (function.code_bucket.clone(), function.code_key.clone());
@@ -249,17 +256,48 @@ impl Lambda {
         function.last_modified = lambda_timestamp(chrono::Utc::now());
         function.revision_id = uuid::Uuid::new_v4().to_string();
         self.registry.put(&function, version).await?;
-        self.invoker.retire(&function.name);
-        if previous != (function.code_bucket.clone(), function.code_key.clone()) {
+        self.invoker.retire(&function.pool_key());
+        // Published versions keep running the code they were published with.
+        if previous != (function.code_bucket.clone(), function.code_key.clone())
+            && !self.package_in_use(&function.name, &previous.1).await?
+        {
             self.registry.delete_package(&previous.0, &previous.1).await;
         }
         Ok(function)
     }
 
+    /// Deletes a version's package unless `$LATEST` or another version
+    /// still runs it.
+    pub(crate) async fn release_package(&self, version: &Function) {
+        let latest = self.registry.get(&version.name).await.ok().flatten();
+        if latest.is_some_and(|latest| latest.function.code_key == version.code_key) {
+            return;
+        }
+        if self.package_in_use(&version.name, &version.code_key).await.unwrap_or(true) {
+            return;
+        }
+        self.registry.delete_package(&version.code_bucket, &version.code_key).await;
+    }
+
+    /// Deletes a function with its versions and aliases or, qualified by a
+    /// version number, that version alone.
     pub async fn delete_function(&self, reference: &str) -> Result<()> {
-        let function = self.load(reference).await?;
+        let (name, qualifier) = parse_function_reference(reference)?;
+        if let Some(qualifier) = qualifier {
+            self.check_arn(reference)?;
+            return self.delete_version(&name, &qualifier).await;
+        }
+        let function = self.latest(reference).await?;
+        let versions = self.delete_versions_and_aliases(&name).await?;
         self.registry.delete(&function).await?;
-        self.invoker.retire(&function.function.name);
+        self.invoker.retire(&function.function.pool_key());
+        let mut packages: Vec<(String, String)> =
+            versions.into_iter().map(|version| (version.code_bucket, version.code_key)).collect();
+        packages.sort();
+        packages.dedup();
+        for (bucket, key) in packages.iter().filter(|(_, key)| *key != function.function.code_key) {
+            self.registry.delete_package(bucket, key).await;
+        }
         tracing::info!(function = %function.function.name, "function deleted");
         Ok(())
     }
@@ -286,16 +324,33 @@ impl Lambda {
             })?;
             payload
         };
-        let function = self.load(reference).await?.function;
+        let function = self.resolve_for_invoke(reference).await?;
+        let reserved = if function.version == LATEST {
+            function.settings.reserved_concurrency
+        } else {
+            self.latest(&function.name).await?.function.settings.reserved_concurrency
+        };
+        let invoked_arn = match parse_function_reference(reference)?.1 {
+            Some(qualifier) => format!("{}:{qualifier}", function.arn(&self.region, &self.account_id)),
+            None => function.arn(&self.region, &self.account_id),
+        };
+        let request = |payload, client_context, tail_logs| InvokeRequest {
+            payload,
+            client_context,
+            tail_logs,
+            invoked_arn: invoked_arn.clone(),
+            reserved_concurrency: reserved,
+        };
         match invocation_type {
             InvocationType::DryRun => Ok(InvokeOutcome::DryRun),
             InvocationType::RequestResponse => {
-                Ok(InvokeOutcome::Completed(self.run(&function, payload, client_context, tail_logs).await?))
+                Ok(InvokeOutcome::Completed(self.run(&function, request(payload, client_context, tail_logs)).await?))
             }
             InvocationType::Event => {
                 let lambda = self.clone();
+                let request = request(payload, None, false);
                 tokio::spawn(async move {
-                    match lambda.run(&function, payload, None, false).await {
+                    match lambda.run(&function, request).await {
                         Ok(invoked) if invoked.function_error.is_some() => {
                             tracing::warn!(function = %function.name, request_id = %invoked.request_id, "asynchronous invocation failed");
                         }
@@ -310,20 +365,14 @@ impl Lambda {
         }
     }
 
-    async fn run(
-        &self,
-        function: &Function,
-        payload: Bytes,
-        client_context: Option<String>,
-        tail_logs: bool,
-    ) -> Result<Invoked> {
+    async fn run(&self, function: &Function, request: InvokeRequest) -> Result<Invoked> {
         let hex = sha_hex(&function.code_sha256);
         let code_dir = async || self.code.get(&hex, &function.code_bucket, &function.code_key).await;
-        self.invoker.invoke(function, code_dir, payload, client_context, tail_logs).await
+        self.invoker.invoke(function, code_dir, request).await
     }
 }
 
-fn check_revision(function: &Function, revision: Option<&str>) -> Result<()> {
+pub(crate) fn check_revision(function: &Function, revision: Option<&str>) -> Result<()> {
     match revision {
         Some(revision) if revision != function.revision_id => Err(LambdaError::PreconditionFailed(
             "The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id".into(),

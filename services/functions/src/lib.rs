@@ -10,15 +10,19 @@
 
 pub mod api;
 pub mod code;
+pub mod concurrency;
 pub mod environment;
 pub mod error;
 pub mod grpc;
 pub mod invoker;
 pub mod lambda;
 pub mod model;
+pub mod policy;
 pub mod registry;
 pub mod runtime_api;
 pub mod sandbox;
+pub mod tags;
+pub mod versions;
 
 use std::{path::Path, time::Duration};
 

@@ -107,6 +107,35 @@ pub struct Function {
     /// Changes with every update; environments of an older revision retire.
     pub revision_id: String,
     pub tags: BTreeMap<String, String>,
+    /// `$LATEST`, or the number of a published version.
+    #[serde(default = "latest")]
+    pub version: String,
+    /// What the function itself keeps (on its `$LATEST` record only): the
+    /// versions published, its reserved concurrency, its resource policy.
+    #[serde(default)]
+    pub settings: FunctionSettings,
+}
+
+fn latest() -> String {
+    LATEST.to_owned()
+}
+
+/// The unpublished version every function has.
+pub const LATEST: &str = "$LATEST";
+
+/// A function's settings that are not part of a version's snapshot.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FunctionSettings {
+    /// The number of the last version published (versions count from 1).
+    pub last_version: u64,
+    /// The revision of `$LATEST` that version was published from, so
+    /// publishing an unchanged function returns that version again.
+    pub last_published_revision: Option<String>,
+    pub reserved_concurrency: Option<u32>,
+    /// Resource-policy statements by qualifier (`""`: the function itself).
+    pub policy: BTreeMap<String, Vec<Value>>,
+    /// Changes with every change of the policy.
+    pub policy_revision: String,
 }
 
 /// The settings CreateFunction and UpdateFunctionConfiguration accept.
@@ -273,11 +302,25 @@ impl Function {
         format!("arn:aws:lambda:{region}:{account}:function:{}", self.name)
     }
 
+    /// The ARN of this version: qualified unless it is `$LATEST`.
+    pub fn version_arn(&self, region: &str, account: &str) -> String {
+        if self.version == LATEST {
+            self.arn(region, account)
+        } else {
+            format!("{}:{}", self.arn(region, account), self.version)
+        }
+    }
+
+    /// Environments are pooled per version: each runs its own code.
+    pub fn pool_key(&self) -> String {
+        if self.version == LATEST { self.name.clone() } else { format!("{}:{}", self.name, self.version) }
+    }
+
     /// The `FunctionConfiguration` shape of the Lambda API.
     pub fn configuration(&self, region: &str, account: &str) -> Value {
         let mut configuration = json!({
             "FunctionName": self.name,
-            "FunctionArn": self.arn(region, account),
+            "FunctionArn": self.version_arn(region, account),
             "Runtime": self.runtime,
             "Role": self.role,
             "Handler": self.handler,
@@ -287,7 +330,7 @@ impl Function {
             "MemorySize": self.memory_mb,
             "LastModified": self.last_modified,
             "CodeSha256": self.code_sha256,
-            "Version": "$LATEST",
+            "Version": self.version,
             "TracingConfig": { "Mode": "PassThrough" },
             "RevisionId": self.revision_id,
             "State": "Active",
@@ -369,6 +412,8 @@ mod tests {
             last_modified: String::new(),
             revision_id: String::new(),
             tags: BTreeMap::new(),
+            version: LATEST.into(),
+            settings: FunctionSettings::default(),
         }
     }
 

@@ -7,13 +7,19 @@ use nubo_proto::{
     clients::{ObjectsClient, RecordsClient},
 };
 
+use serde::{Serialize, de::DeserializeOwned};
+
 use crate::{
     error::{LambdaError, Result},
     model::Function,
 };
 
-/// The data namespace of function definitions.
+/// The data namespace of function definitions (`$LATEST`), by name.
 const NAMESPACE: &str = "functions.v1";
+/// Published versions, by `{name}/{version:010}` so they list in order.
+pub const VERSIONS: &str = "function-versions.v1";
+/// Aliases, by `{name}/{alias}`.
+pub const ALIASES: &str = "function-aliases.v1";
 /// The storage bucket of deployment packages.
 pub const CODE_BUCKET: &str = "nubo-internal-lambda-code";
 
@@ -98,6 +104,55 @@ impl Registry {
             })
             .collect();
         Ok((functions, next))
+    }
+
+    /// A record of another kind than `$LATEST` (a version, an alias), with
+    /// its record version.
+    pub async fn get_as<T: DeserializeOwned>(&self, namespace: &str, key: &str) -> Result<Option<(T, u64)>> {
+        let Some(record) = self.records.get(namespace, key).await? else { return Ok(None) };
+        let value = serde_json::from_slice(&record.value)
+            .map_err(|error| LambdaError::Service(format!("stored {namespace} {key} is unreadable: {error}")))?;
+        Ok(Some((value, record.version)))
+    }
+
+    /// Writes such a record: `expected` `Some(0)` creates it, `Some(v)`
+    /// updates what was read; `None` is returned when someone else wrote.
+    pub async fn put_as<T: Serialize>(
+        &self,
+        namespace: &str,
+        key: &str,
+        value: &T,
+        expected: u64,
+    ) -> Result<Option<u64>> {
+        let value = serde_json::to_vec(value).map_err(|error| LambdaError::Service(error.to_string()))?;
+        match self.records.put(namespace, key, value, Some(expected)).await {
+            Ok(version) => Ok(Some(version)),
+            Err(error) if error.code == ErrorCode::ConditionFailed => Ok(None),
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    pub async fn delete_as(&self, namespace: &str, key: &str) -> Result<bool> {
+        Ok(self.records.delete(namespace, key, None).await?)
+    }
+
+    /// Every record of `namespace` under `prefix`, in key order.
+    pub async fn list_as<T: DeserializeOwned>(&self, namespace: &str, prefix: &str) -> Result<Vec<T>> {
+        let mut values = Vec::new();
+        let mut after = String::new();
+        loop {
+            let (records, next) = self.records.list(namespace, prefix, &after, 1000).await?;
+            for record in records {
+                match serde_json::from_slice(&record.value) {
+                    Ok(value) => values.push(value),
+                    Err(error) => tracing::error!(key = %record.key, %error, "skipping an unreadable record"),
+                }
+            }
+            match next {
+                Some(next) => after = next,
+                None => return Ok(values),
+            }
+        }
     }
 
     /// Stores a package under the function's name and digest.
