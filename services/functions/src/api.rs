@@ -46,6 +46,11 @@ pub enum Operation {
     UntagResource(String),
     ListTags(String),
     GetAccountSettings,
+    PutFunctionEventInvokeConfig(String),
+    UpdateFunctionEventInvokeConfig(String),
+    GetFunctionEventInvokeConfig(String),
+    DeleteFunctionEventInvokeConfig(String),
+    ListFunctionEventInvokeConfigs(String),
 }
 
 impl nubo_host::front::Operation for Operation {
@@ -76,6 +81,11 @@ impl nubo_host::front::Operation for Operation {
             Operation::UntagResource(_) => "UntagResource",
             Operation::ListTags(_) => "ListTags",
             Operation::GetAccountSettings => "GetAccountSettings",
+            Operation::PutFunctionEventInvokeConfig(_) => "PutFunctionEventInvokeConfig",
+            Operation::UpdateFunctionEventInvokeConfig(_) => "UpdateFunctionEventInvokeConfig",
+            Operation::GetFunctionEventInvokeConfig(_) => "GetFunctionEventInvokeConfig",
+            Operation::DeleteFunctionEventInvokeConfig(_) => "DeleteFunctionEventInvokeConfig",
+            Operation::ListFunctionEventInvokeConfigs(_) => "ListFunctionEventInvokeConfigs",
         }
     }
 }
@@ -98,6 +108,14 @@ impl Operation {
                 Operation::DeleteFunctionConcurrency(owned(name))
             }
             ("GET", ["2019-09-30", "functions", name, "concurrency"]) => Operation::GetFunctionConcurrency(owned(name)),
+            (method, ["2019-09-25", "functions", name, "event-invoke-config", rest @ ..]) => match (method, rest) {
+                ("PUT", []) => Operation::PutFunctionEventInvokeConfig(owned(name)),
+                ("POST", []) => Operation::UpdateFunctionEventInvokeConfig(owned(name)),
+                ("GET", []) => Operation::GetFunctionEventInvokeConfig(owned(name)),
+                ("DELETE", []) => Operation::DeleteFunctionEventInvokeConfig(owned(name)),
+                ("GET", ["list"]) => Operation::ListFunctionEventInvokeConfigs(owned(name)),
+                _ => return None,
+            },
             (method, ["2015-03-31", "functions", rest @ ..]) => match (method, rest) {
                 ("POST", []) => Operation::CreateFunction,
                 ("GET", []) => Operation::ListFunctions,
@@ -306,6 +324,21 @@ async fn handle(
             Ok(HttpResponse::Ok().json(serde_json::json!({ "Tags": lambda.list_tags(&arn).await? })))
         }
         Operation::GetAccountSettings => Ok(HttpResponse::Ok().json(lambda.account_settings().await?)),
+        Operation::PutFunctionEventInvokeConfig(name) => Ok(HttpResponse::Ok()
+            .json(lambda.put_event_invoke_config(&name, qualifier, parse_json_or_default(&body)?, true).await?)),
+        Operation::UpdateFunctionEventInvokeConfig(name) => Ok(HttpResponse::Ok()
+            .json(lambda.put_event_invoke_config(&name, qualifier, parse_json_or_default(&body)?, false).await?)),
+        Operation::GetFunctionEventInvokeConfig(name) => {
+            Ok(HttpResponse::Ok().json(lambda.get_event_invoke_config(&name, qualifier).await?))
+        }
+        Operation::DeleteFunctionEventInvokeConfig(name) => {
+            lambda.delete_event_invoke_config(&name, qualifier).await?;
+            Ok(HttpResponse::NoContent().finish())
+        }
+        Operation::ListFunctionEventInvokeConfigs(name) => {
+            let configs = lambda.list_event_invoke_configs(&name).await?;
+            Ok(HttpResponse::Ok().json(serde_json::json!({ "FunctionEventInvokeConfigs": configs })))
+        }
     }
 }
 
@@ -381,8 +414,8 @@ async fn invoke(request: &HttpRequest, lambda: &Lambda, reference: &str, body: B
     };
     match lambda.invoke(reference, invocation_type, body, client_context, tail_logs).await? {
         InvokeOutcome::DryRun => Ok(HttpResponse::NoContent().finish()),
-        InvokeOutcome::Queued => {
-            Ok(HttpResponse::Accepted().insert_header(("x-amzn-RequestId", nubo_host::front::request_id())).finish())
+        InvokeOutcome::Queued(request_id) => {
+            Ok(HttpResponse::Accepted().insert_header(("x-amzn-RequestId", request_id)).finish())
         }
         InvokeOutcome::Completed(invoked) => {
             let mut response = HttpResponse::Ok();

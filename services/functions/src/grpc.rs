@@ -43,7 +43,7 @@ impl Functions for FunctionsApi {
             .await?;
         Ok(Response::new(match outcome {
             InvokeOutcome::DryRun => InvokeResponse { status_code: 204, ..Default::default() },
-            InvokeOutcome::Queued => InvokeResponse { status_code: 202, ..Default::default() },
+            InvokeOutcome::Queued(request_id) => InvokeResponse { status_code: 202, request_id, ..Default::default() },
             InvokeOutcome::Completed(invoked) => InvokeResponse {
                 status_code: 200,
                 payload: invoked.payload.to_vec(),

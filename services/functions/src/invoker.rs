@@ -42,6 +42,9 @@ pub struct InvokeRequest {
     pub invoked_arn: String,
     /// The function's reserved concurrency, shared by all its versions.
     pub reserved_concurrency: Option<u32>,
+    /// The id an asynchronous invocation was acknowledged with; a new one
+    /// otherwise.
+    pub request_id: Option<String>,
 }
 
 /// Why an invocation was throttled, as Lambda's `Reason` says it.
@@ -215,7 +218,8 @@ impl Invoker {
         code_dir: impl AsyncFnOnce() -> Result<PathBuf>,
         request: InvokeRequest,
     ) -> Result<Invoked> {
-        let InvokeRequest { payload, client_context, tail_logs, invoked_arn, reserved_concurrency } = request;
+        let InvokeRequest { payload, client_context, tail_logs, invoked_arn, reserved_concurrency, request_id } =
+            request;
         let acquired = self.acquire(function, reserved_concurrency)?;
         let slot = Slot { invoker: self, function, returned: false };
         let mut environment = match acquired {
@@ -228,7 +232,7 @@ impl Invoker {
             }
         };
 
-        let request_id = uuid::Uuid::new_v4().to_string();
+        let request_id = request_id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         let timeout = Duration::from_secs(u64::from(function.timeout_secs));
         let started = Instant::now();
         let deadline_unix_ms = chrono::Utc::now().timestamp_millis() + timeout.as_millis() as i64;

@@ -2,7 +2,7 @@
 //! the HTTP front ([`crate::api`]) and the gRPC adapter ([`crate::grpc`])
 //! both call [`Lambda`].
 
-use std::collections::BTreeMap;
+use std::{collections::BTreeMap, sync::Arc};
 
 use base64::Engine as _;
 use bytes::Bytes;
@@ -12,6 +12,7 @@ use serde_json::Value;
 use crate::{
     code::{self, CodeCache},
     error::{LambdaError, Result},
+    events::Queue,
     invoker::{InvokeRequest, Invoked, Invoker},
     model::{ConfigurationInput, Function, FunctionSettings, LATEST, lambda_timestamp, parse_function_reference},
     registry::{Registry, Versioned},
@@ -65,7 +66,8 @@ pub enum InvocationType {
 #[derive(Debug)]
 pub enum InvokeOutcome {
     Completed(Invoked),
-    Queued,
+    /// Accepted for asynchronous invocation, with its request id.
+    Queued(String),
     DryRun,
 }
 
@@ -76,11 +78,19 @@ pub struct Lambda {
     pub(crate) registry: Registry,
     code: CodeCache,
     pub(crate) invoker: Invoker,
+    pub(crate) queue: Arc<Queue>,
 }
 
 impl Lambda {
-    pub fn new(region: String, account_id: String, registry: Registry, code: CodeCache, invoker: Invoker) -> Self {
-        Self { region, account_id, registry, code, invoker }
+    pub fn new(
+        region: String,
+        account_id: String,
+        registry: Registry,
+        code: CodeCache,
+        invoker: Invoker,
+        queue: Arc<Queue>,
+    ) -> Self {
+        Self { region, account_id, registry, code, invoker, queue }
     }
 
     pub fn invoker(&self) -> &Invoker {
@@ -324,8 +334,40 @@ impl Lambda {
             })?;
             payload
         };
+        match invocation_type {
+            InvocationType::DryRun => {
+                self.resolve(reference).await?;
+                Ok(InvokeOutcome::DryRun)
+            }
+            InvocationType::RequestResponse => {
+                let (function, request) = self.prepare(reference, payload, client_context, tail_logs, None).await?;
+                Ok(InvokeOutcome::Completed(self.run(&function, request).await?))
+            }
+            InvocationType::Event => {
+                // The function must exist when the event is accepted.
+                self.resolve(reference).await?;
+                Ok(InvokeOutcome::Queued(self.enqueue(reference, payload).await?))
+            }
+        }
+    }
+
+    /// Runs an invocation now, for the asynchronous queue.
+    pub(crate) async fn invoke_now(&self, reference: &str, payload: Bytes, request_id: &str) -> Result<Invoked> {
+        let (function, request) = self.prepare(reference, payload, None, false, Some(request_id.to_owned())).await?;
+        self.run(&function, request).await
+    }
+
+    /// Picks the version a reference runs and what the invoker needs.
+    async fn prepare(
+        &self,
+        reference: &str,
+        payload: Bytes,
+        client_context: Option<String>,
+        tail_logs: bool,
+        request_id: Option<String>,
+    ) -> Result<(Function, InvokeRequest)> {
         let function = self.resolve_for_invoke(reference).await?;
-        let reserved = if function.version == LATEST {
+        let reserved_concurrency = if function.version == LATEST {
             function.settings.reserved_concurrency
         } else {
             self.latest(&function.name).await?.function.settings.reserved_concurrency
@@ -334,35 +376,9 @@ impl Lambda {
             Some(qualifier) => format!("{}:{qualifier}", function.arn(&self.region, &self.account_id)),
             None => function.arn(&self.region, &self.account_id),
         };
-        let request = |payload, client_context, tail_logs| InvokeRequest {
-            payload,
-            client_context,
-            tail_logs,
-            invoked_arn: invoked_arn.clone(),
-            reserved_concurrency: reserved,
-        };
-        match invocation_type {
-            InvocationType::DryRun => Ok(InvokeOutcome::DryRun),
-            InvocationType::RequestResponse => {
-                Ok(InvokeOutcome::Completed(self.run(&function, request(payload, client_context, tail_logs)).await?))
-            }
-            InvocationType::Event => {
-                let lambda = self.clone();
-                let request = request(payload, None, false);
-                tokio::spawn(async move {
-                    match lambda.run(&function, request).await {
-                        Ok(invoked) if invoked.function_error.is_some() => {
-                            tracing::warn!(function = %function.name, request_id = %invoked.request_id, "asynchronous invocation failed");
-                        }
-                        Ok(_) => {}
-                        Err(error) => {
-                            tracing::warn!(function = %function.name, %error, "asynchronous invocation not run")
-                        }
-                    }
-                });
-                Ok(InvokeOutcome::Queued)
-            }
-        }
+        let request =
+            InvokeRequest { payload, client_context, tail_logs, invoked_arn, reserved_concurrency, request_id };
+        Ok((function, request))
     }
 
     async fn run(&self, function: &Function, request: InvokeRequest) -> Result<Invoked> {

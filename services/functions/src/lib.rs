@@ -13,6 +13,7 @@ pub mod code;
 pub mod concurrency;
 pub mod environment;
 pub mod error;
+pub mod events;
 pub mod grpc;
 pub mod invoker;
 pub mod lambda;
@@ -52,6 +53,9 @@ pub struct Config {
     pub function_endpoint_url: Option<String>,
     /// How execution environments are confined.
     pub sandbox: sandbox::Settings,
+    /// The delay before an asynchronous invocation's first retry; the
+    /// second waits twice as long (Lambda: about one and two minutes).
+    pub event_retry_delay_ms: u64,
 }
 
 impl Default for Config {
@@ -67,6 +71,7 @@ impl Default for Config {
             environment_path: "/usr/local/bin:/usr/bin:/bin".into(),
             function_endpoint_url: None,
             sandbox: sandbox::Settings::default(),
+            event_retry_delay_ms: 60_000,
         }
     }
 }
@@ -146,7 +151,9 @@ pub async fn run(context: Context, config: Config, listeners: Listeners, shutdow
         registry::Registry::new(records, objects.clone()),
         code::CodeCache::new(scratch.join("code"), objects),
         invoker.clone(),
+        events::Queue::new(Duration::from_millis(config.event_retry_delay_ms)),
     );
+    let queue = tokio::spawn(lambda.clone().run_queue());
 
     let reaper = {
         let (invoker, shutdown) = (invoker.clone(), shutdown.clone());
@@ -169,6 +176,7 @@ pub async fn run(context: Context, config: Config, listeners: Listeners, shutdow
         })
         .await;
     reaper.abort();
+    queue.abort();
     invoker.stop_all();
     served
 }

@@ -136,6 +136,9 @@ pub struct FunctionSettings {
     pub policy: BTreeMap<String, Vec<Value>>,
     /// Changes with every change of the policy.
     pub policy_revision: String,
+    /// Asynchronous-invocation settings by qualifier (`""`: `$LATEST`).
+    #[serde(default)]
+    pub event_invoke: BTreeMap<String, crate::events::EventInvokeConfig>,
 }
 
 /// The settings CreateFunction and UpdateFunctionConfiguration accept.

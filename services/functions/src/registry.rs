@@ -20,6 +20,8 @@ const NAMESPACE: &str = "functions.v1";
 pub const VERSIONS: &str = "function-versions.v1";
 /// Aliases, by `{name}/{alias}`.
 pub const ALIASES: &str = "function-aliases.v1";
+/// Queued asynchronous invocations, by `{due_ms:016}/{request_id}`.
+pub const EVENTS: &str = "function-events.v1";
 /// The storage bucket of deployment packages.
 pub const CODE_BUCKET: &str = "nubo-internal-lambda-code";
 
@@ -128,6 +130,35 @@ impl Registry {
         match self.records.put(namespace, key, value, Some(expected)).await {
             Ok(version) => Ok(Some(version)),
             Err(error) if error.code == ErrorCode::ConditionFailed => Ok(None),
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// One page of records with their keys and versions, in key order.
+    pub async fn page_as<T: DeserializeOwned>(
+        &self,
+        namespace: &str,
+        start_after: &str,
+        limit: u32,
+    ) -> Result<Vec<(String, T, u64)>> {
+        let (records, _) = self.records.list(namespace, "", start_after, limit).await?;
+        Ok(records
+            .into_iter()
+            .filter_map(|record| match serde_json::from_slice(&record.value) {
+                Ok(value) => Some((record.key, value, record.version)),
+                Err(error) => {
+                    tracing::error!(key = %record.key, %error, "skipping an unreadable record");
+                    None
+                }
+            })
+            .collect())
+    }
+
+    /// Deletes a record if it is still at `version`.
+    pub async fn delete_at(&self, namespace: &str, key: &str, version: u64) -> Result<bool> {
+        match self.records.delete(namespace, key, Some(version)).await {
+            Ok(existed) => Ok(existed),
+            Err(error) if error.code == ErrorCode::ConditionFailed => Ok(false),
             Err(error) => Err(error.into()),
         }
     }
