@@ -5,7 +5,8 @@
 use crate::{
     Link, RemoteError,
     data::{
-        DeleteRecordRequest, GetRecordRequest, ListRecordsRequest, PutRecordRequest, Record, data_client::DataClient,
+        DeleteRecordRequest, GetRecordRequest, ItemActionRequest, ListRecordsRequest, PutRecordRequest, Record,
+        data_client::DataClient,
     },
     functions::{InvokeRequest, InvokeResponse, functions_client::FunctionsClient as RawFunctionsClient},
     storage::{
@@ -144,6 +145,33 @@ impl ObjectsClient {
         let request = crate::storage::DeleteObjectRequest { bucket: bucket.into(), key: key.into() };
         self.inner.clone().delete_object(request).await.map_err(Self::error)?;
         Ok(())
+    }
+}
+
+/// DynamoDB actions (items, streams) served by the data service, with
+/// requests and answers in DynamoDB JSON.
+#[derive(Debug, Clone)]
+pub struct ItemsClient {
+    inner: DataClient<Link>,
+}
+
+impl ItemsClient {
+    pub fn new(link: Link) -> Self {
+        Self { inner: DataClient::new(link).max_decoding_message_size(MAX_MESSAGE) }
+    }
+
+    /// Runs one action (`"GetRecords"`, `"PutItem"`, ...).
+    pub async fn execute(&self, action: &str, request: &serde_json::Value) -> Result<serde_json::Value, RemoteError> {
+        let request = ItemActionRequest { action: action.into(), request_json: request.to_string().into_bytes() };
+        let response = self
+            .inner
+            .clone()
+            .execute_item_action(request)
+            .await
+            .map_err(|status| RemoteError::from_status("data", &status))?
+            .into_inner();
+        serde_json::from_slice(&response.response_json)
+            .map_err(|error| RemoteError::internal("data", format!("an item action answered with bad JSON: {error}")))
     }
 }
 

@@ -107,7 +107,9 @@ impl Data for DataApi {
         request: Request<ItemActionRequest>,
     ) -> Result<Response<ItemActionResponse>, Status> {
         let request = request.into_inner();
+        // Item actions and, for event source mappings, stream reads.
         let action = Action::parse(&request.action)
+            .or_else(|| Action::parse_streams(&request.action))
             .ok_or_else(|| status(ErrorCode::InvalidArgument, format!("unknown DynamoDB action {}", request.action)))?;
         let body = serde_json::from_slice(&request.request_json)
             .map_err(|error| status(ErrorCode::InvalidArgument, format!("request is not JSON: {error}")))?;

@@ -51,6 +51,11 @@ pub enum Operation {
     GetFunctionEventInvokeConfig(String),
     DeleteFunctionEventInvokeConfig(String),
     ListFunctionEventInvokeConfigs(String),
+    CreateEventSourceMapping,
+    ListEventSourceMappings,
+    GetEventSourceMapping(String),
+    UpdateEventSourceMapping(String),
+    DeleteEventSourceMapping(String),
 }
 
 impl nubo_host::front::Operation for Operation {
@@ -86,6 +91,11 @@ impl nubo_host::front::Operation for Operation {
             Operation::GetFunctionEventInvokeConfig(_) => "GetFunctionEventInvokeConfig",
             Operation::DeleteFunctionEventInvokeConfig(_) => "DeleteFunctionEventInvokeConfig",
             Operation::ListFunctionEventInvokeConfigs(_) => "ListFunctionEventInvokeConfigs",
+            Operation::CreateEventSourceMapping => "CreateEventSourceMapping",
+            Operation::ListEventSourceMappings => "ListEventSourceMappings",
+            Operation::GetEventSourceMapping(_) => "GetEventSourceMapping",
+            Operation::UpdateEventSourceMapping(_) => "UpdateEventSourceMapping",
+            Operation::DeleteEventSourceMapping(_) => "DeleteEventSourceMapping",
         }
     }
 }
@@ -116,6 +126,13 @@ impl Operation {
                 ("GET", ["list"]) => Operation::ListFunctionEventInvokeConfigs(owned(name)),
                 _ => return None,
             },
+            ("POST", ["2015-03-31", "event-source-mappings"]) => Operation::CreateEventSourceMapping,
+            ("GET", ["2015-03-31", "event-source-mappings"]) => Operation::ListEventSourceMappings,
+            ("GET", ["2015-03-31", "event-source-mappings", uuid]) => Operation::GetEventSourceMapping(owned(uuid)),
+            ("PUT", ["2015-03-31", "event-source-mappings", uuid]) => Operation::UpdateEventSourceMapping(owned(uuid)),
+            ("DELETE", ["2015-03-31", "event-source-mappings", uuid]) => {
+                Operation::DeleteEventSourceMapping(owned(uuid))
+            }
             (method, ["2015-03-31", "functions", rest @ ..]) => match (method, rest) {
                 ("POST", []) => Operation::CreateFunction,
                 ("GET", []) => Operation::ListFunctions,
@@ -334,6 +351,25 @@ async fn handle(
         Operation::DeleteFunctionEventInvokeConfig(name) => {
             lambda.delete_event_invoke_config(&name, qualifier).await?;
             Ok(HttpResponse::NoContent().finish())
+        }
+        Operation::CreateEventSourceMapping => {
+            Ok(HttpResponse::Accepted().json(lambda.create_mapping(parse_json(&body)?).await?))
+        }
+        Operation::ListEventSourceMappings => {
+            let mappings = lambda
+                .list_mappings(
+                    query.get("FunctionName").map(String::as_str),
+                    query.get("EventSourceArn").map(String::as_str),
+                )
+                .await?;
+            Ok(HttpResponse::Ok().json(serde_json::json!({ "EventSourceMappings": mappings })))
+        }
+        Operation::GetEventSourceMapping(uuid) => Ok(HttpResponse::Ok().json(lambda.get_mapping(&uuid).await?)),
+        Operation::UpdateEventSourceMapping(uuid) => {
+            Ok(HttpResponse::Accepted().json(lambda.update_mapping(&uuid, parse_json(&body)?).await?))
+        }
+        Operation::DeleteEventSourceMapping(uuid) => {
+            Ok(HttpResponse::Accepted().json(lambda.delete_mapping(&uuid).await?))
         }
         Operation::ListFunctionEventInvokeConfigs(name) => {
             let configs = lambda.list_event_invoke_configs(&name).await?;

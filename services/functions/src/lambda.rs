@@ -6,6 +6,7 @@ use std::{collections::BTreeMap, sync::Arc};
 
 use base64::Engine as _;
 use bytes::Bytes;
+use nubo_proto::clients::ItemsClient;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -14,6 +15,7 @@ use crate::{
     error::{LambdaError, Result},
     events::Queue,
     invoker::{InvokeRequest, Invoked, Invoker},
+    mappings::Followers,
     model::{ConfigurationInput, Function, FunctionSettings, LATEST, lambda_timestamp, parse_function_reference},
     registry::{Registry, Versioned},
 };
@@ -79,6 +81,7 @@ pub struct Lambda {
     code: CodeCache,
     pub(crate) invoker: Invoker,
     pub(crate) queue: Arc<Queue>,
+    pub(crate) followers: Arc<(Followers, ItemsClient)>,
 }
 
 impl Lambda {
@@ -89,8 +92,9 @@ impl Lambda {
         code: CodeCache,
         invoker: Invoker,
         queue: Arc<Queue>,
+        items: ItemsClient,
     ) -> Self {
-        Self { region, account_id, registry, code, invoker, queue }
+        Self { region, account_id, registry, code, invoker, queue, followers: Followers::new(items) }
     }
 
     pub fn invoker(&self) -> &Invoker {

@@ -14,9 +14,11 @@ pub mod concurrency;
 pub mod environment;
 pub mod error;
 pub mod events;
+pub mod filter;
 pub mod grpc;
 pub mod invoker;
 pub mod lambda;
+pub mod mappings;
 pub mod model;
 pub mod policy;
 pub mod registry;
@@ -28,7 +30,7 @@ pub mod versions;
 use std::{path::Path, time::Duration};
 
 use nubo_host::{Context, Listeners, ServeError, ServiceName, Shutdown, metrics::Metrics};
-use nubo_proto::clients::{ObjectsClient, RecordsClient};
+use nubo_proto::clients::{ItemsClient, ObjectsClient, RecordsClient};
 use serde::{Deserialize, Serialize};
 
 /// The `[functions]` section of the configuration.
@@ -152,8 +154,10 @@ pub async fn run(context: Context, config: Config, listeners: Listeners, shutdow
         code::CodeCache::new(scratch.join("code"), objects),
         invoker.clone(),
         events::Queue::new(Duration::from_millis(config.event_retry_delay_ms)),
+        ItemsClient::new(context.link(ServiceName::Data)?),
     );
     let queue = tokio::spawn(lambda.clone().run_queue());
+    let mappings = tokio::spawn(lambda.clone().run_mappings());
 
     let reaper = {
         let (invoker, shutdown) = (invoker.clone(), shutdown.clone());
@@ -177,6 +181,7 @@ pub async fn run(context: Context, config: Config, listeners: Listeners, shutdow
         .await;
     reaper.abort();
     queue.abort();
+    mappings.abort();
     invoker.stop_all();
     served
 }
