@@ -56,6 +56,11 @@ pub enum Operation {
     GetEventSourceMapping(String),
     UpdateEventSourceMapping(String),
     DeleteEventSourceMapping(String),
+    PublishLayerVersion(String),
+    ListLayerVersions(String),
+    GetLayerVersion(String, String),
+    DeleteLayerVersion(String, String),
+    ListLayers,
 }
 
 impl nubo_host::front::Operation for Operation {
@@ -96,6 +101,11 @@ impl nubo_host::front::Operation for Operation {
             Operation::GetEventSourceMapping(_) => "GetEventSourceMapping",
             Operation::UpdateEventSourceMapping(_) => "UpdateEventSourceMapping",
             Operation::DeleteEventSourceMapping(_) => "DeleteEventSourceMapping",
+            Operation::PublishLayerVersion(_) => "PublishLayerVersion",
+            Operation::ListLayerVersions(_) => "ListLayerVersions",
+            Operation::GetLayerVersion(..) => "GetLayerVersion",
+            Operation::DeleteLayerVersion(..) => "DeleteLayerVersion",
+            Operation::ListLayers => "ListLayers",
         }
     }
 }
@@ -126,6 +136,15 @@ impl Operation {
                 ("GET", ["list"]) => Operation::ListFunctionEventInvokeConfigs(owned(name)),
                 _ => return None,
             },
+            ("GET", ["2018-10-31", "layers"]) => Operation::ListLayers,
+            ("POST", ["2018-10-31", "layers", name, "versions"]) => Operation::PublishLayerVersion(owned(name)),
+            ("GET", ["2018-10-31", "layers", name, "versions"]) => Operation::ListLayerVersions(owned(name)),
+            ("GET", ["2018-10-31", "layers", name, "versions", version]) => {
+                Operation::GetLayerVersion(owned(name), owned(version))
+            }
+            ("DELETE", ["2018-10-31", "layers", name, "versions", version]) => {
+                Operation::DeleteLayerVersion(owned(name), owned(version))
+            }
             ("POST", ["2015-03-31", "event-source-mappings"]) => Operation::CreateEventSourceMapping,
             ("GET", ["2015-03-31", "event-source-mappings"]) => Operation::ListEventSourceMappings,
             ("GET", ["2015-03-31", "event-source-mappings", uuid]) => Operation::GetEventSourceMapping(owned(uuid)),
@@ -352,6 +371,35 @@ async fn handle(
             lambda.delete_event_invoke_config(&name, qualifier).await?;
             Ok(HttpResponse::NoContent().finish())
         }
+        Operation::PublishLayerVersion(name) => {
+            let layer = lambda.publish_layer_version(&name, parse_json(&body)?).await?;
+            Ok(HttpResponse::Created().json(lambda.layer_version_value(&layer)))
+        }
+        Operation::ListLayerVersions(name) => {
+            let versions = lambda.list_layer_versions(&name).await?;
+            let versions: Vec<_> = versions.iter().map(|layer| lambda.layer_version_value(layer)).collect();
+            Ok(HttpResponse::Ok().json(serde_json::json!({ "LayerVersions": versions })))
+        }
+        Operation::GetLayerVersion(name, version) => {
+            let layer = lambda.layer_version(&name, layer_version_number(&version)?).await?;
+            Ok(HttpResponse::Ok().json(lambda.layer_version_value(&layer)))
+        }
+        Operation::DeleteLayerVersion(name, version) => {
+            lambda.delete_layer_version(&name, layer_version_number(&version)?).await?;
+            Ok(HttpResponse::NoContent().finish())
+        }
+        Operation::ListLayers => {
+            let layers: Vec<_> = lambda
+                .list_layers()
+                .await?
+                .iter()
+                .map(|layer| {
+                    let latest = lambda.layer_version_value(layer);
+                    serde_json::json!({ "LayerName": layer.name, "LayerArn": latest["LayerArn"], "LatestMatchingVersion": latest })
+                })
+                .collect();
+            Ok(HttpResponse::Ok().json(serde_json::json!({ "Layers": layers })))
+        }
         Operation::CreateEventSourceMapping => {
             Ok(HttpResponse::Accepted().json(lambda.create_mapping(parse_json(&body)?).await?))
         }
@@ -376,6 +424,14 @@ async fn handle(
             Ok(HttpResponse::Ok().json(serde_json::json!({ "FunctionEventInvokeConfigs": configs })))
         }
     }
+}
+
+fn layer_version_number(version: &str) -> Result<u64> {
+    version.parse().map_err(|_| {
+        LambdaError::Validation(format!(
+            "1 validation error detected: Value '{version}' at 'versionNumber' failed to satisfy constraint: Member must be a number"
+        ))
+    })
 }
 
 fn max_items(query: &std::collections::HashMap<String, String>) -> Result<Option<u32>> {

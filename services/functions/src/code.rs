@@ -92,6 +92,15 @@ pub fn unpack<R: Read + Seek>(reader: R, target: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Where an environment's code is on this host.
+#[derive(Debug, Clone)]
+pub struct Code {
+    /// The function's package, at `/var/task`.
+    pub task: PathBuf,
+    /// Its layers merged in order, at `/opt`.
+    pub opt: Option<PathBuf>,
+}
+
 /// Unpacked packages under one directory, filled from the storage service.
 #[derive(Debug, Clone)]
 pub struct CodeCache {
@@ -145,6 +154,59 @@ impl CodeCache {
         .map_err(|error| LambdaError::Service(format!("unpack task failed: {error}")))??;
         Ok(directory)
     }
+}
+
+impl CodeCache {
+    /// The tree of a function's layers merged in order (a later layer's
+    /// file replaces an earlier one's), made once per list of layers.
+    pub async fn merged_layers(&self, layers: &[crate::layers::FunctionLayer]) -> Result<Option<PathBuf>> {
+        if layers.is_empty() {
+            return Ok(None);
+        }
+        let mut trees = Vec::with_capacity(layers.len());
+        for layer in layers {
+            trees.push(self.get(&layer.sha256_hex, &layer.bucket, &layer.key).await?);
+        }
+        let joined: Vec<&str> = layers.iter().map(|layer| layer.sha256_hex.as_str()).collect();
+        let target = self.root.join(format!("opt-{}", hex::encode(Sha256::digest(joined.join(",")))));
+        if target.is_dir() {
+            return Ok(Some(target));
+        }
+        let root = self.root.clone();
+        let merged = target.clone();
+        tokio::task::spawn_blocking(move || {
+            let io = |error: std::io::Error| LambdaError::Service(format!("cannot merge layers: {error}"));
+            let staging = tempfile::Builder::new().prefix(".merge-").tempdir_in(&root).map_err(io)?;
+            let tree = staging.path().join("opt");
+            std::fs::create_dir(&tree).map_err(io)?;
+            for layer in &trees {
+                copy_tree(layer, &tree).map_err(io)?;
+            }
+            match std::fs::rename(&tree, &merged) {
+                Ok(()) => Ok(()),
+                Err(_) if merged.is_dir() => Ok(()),
+                Err(error) => Err(io(error)),
+            }
+        })
+        .await
+        .map_err(|error| LambdaError::Service(format!("merge task failed: {error}")))??;
+        Ok(Some(target))
+    }
+}
+
+/// Copies `from`'s files into `to`, replacing files of the same name.
+fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            std::fs::create_dir_all(&target)?;
+            copy_tree(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), &target)?;
+        }
+    }
+    Ok(())
 }
 
 /// Unpacks into a temporary directory, then renames it into place, so a

@@ -22,6 +22,7 @@ use tokio::{
 };
 
 use crate::{
+    code::Code,
     model::{Function, RuntimeFamily, runtime_family},
     runtime_api::{self, Channel, Invocation, InvocationInput, Reply},
     sandbox::{Sandbox, Spec, UidLease, cgroup::Group, network},
@@ -115,6 +116,23 @@ impl Drop for Environment {
     }
 }
 
+/// Puts a function's layers, merged at `opt`, on its runtime's paths, as
+/// Lambda's runtimes do.
+fn layer_paths(command: &mut Command, function: &Function, opt: &Path, path: &str) {
+    let at = |relative: &str| opt.join(relative).to_string_lossy().into_owned();
+    match runtime_family(&function.runtime) {
+        Some(RuntimeFamily::Python) => {
+            let site = at(&format!("python/lib/{}/site-packages", function.runtime));
+            command.env("PYTHONPATH", format!("{}:{site}", at("python")));
+        }
+        Some(RuntimeFamily::Node) => {
+            command.env("NODE_PATH", format!("{}:{}", at("nodejs/node_modules"), at("nodejs")));
+        }
+        _ => {}
+    }
+    command.env("PATH", format!("{}:{path}", at("bin"))).env("LD_LIBRARY_PATH", at("lib"));
+}
+
 /// The program that runs a function's runtime and its arguments, with
 /// paths as the runtime sees them.
 fn runtime_command(
@@ -166,8 +184,9 @@ fn exit_reason(status: std::process::ExitStatus, sandboxed: bool) -> String {
 }
 
 impl Environment {
-    /// Starts the runtime for `function` with its code in `code_dir`.
-    pub async fn spawn(launcher: &Launcher, function: &Function, code_dir: &Path) -> std::io::Result<Self> {
+    /// Starts the runtime for `function` with its code (and layers) in `code`.
+    pub async fn spawn(launcher: &Launcher, function: &Function, code: &Code) -> std::io::Result<Self> {
+        let code_dir = code.task.as_path();
         let id = uuid::Uuid::new_v4().simple().to_string();
         std::fs::create_dir_all(&launcher.scratch_dir)?;
         let tmp = tempfile::Builder::new().prefix("env-").tempdir_in(&launcher.scratch_dir)?;
@@ -202,6 +221,7 @@ impl Environment {
                     cgroups: prepared.group.as_ref().map(Group::procs_files).unwrap_or_default(),
                     root: tmp.path().to_owned(),
                     code: code_dir.to_owned(),
+                    opt: code.opt.clone(),
                     runtime: launcher.bootstrap_dir.clone(),
                     tmp_mb: function.ephemeral_storage_mb.max(1),
                     uid: prepared.uid.uid,
@@ -215,6 +235,7 @@ impl Environment {
                     .env("HOME", "/tmp")
                     .env("LAMBDA_TASK_ROOT", "/var/task")
                     .env("LAMBDA_RUNTIME_DIR", "/var/runtime");
+
                 let confinement =
                     Confinement { group: prepared.group, _uid: prepared.uid, _network: network.map(|(_, file)| file) };
                 (command, address, Some(confinement))
@@ -232,6 +253,7 @@ impl Environment {
                     .env("HOME", tmp.path())
                     .env("LAMBDA_TASK_ROOT", code_dir)
                     .env("LAMBDA_RUNTIME_DIR", &launcher.bootstrap_dir);
+
                 (command, address, None)
             }
         };
@@ -258,6 +280,13 @@ impl Environment {
             .stderr(Stdio::piped())
             .process_group(0)
             .kill_on_drop(true);
+        // Layers, where the runtime sees them (after PATH is set, which
+        // they extend).
+        match (&code.opt, sandboxed) {
+            (Some(_), true) => layer_paths(&mut command, function, Path::new("/opt"), &launcher.path),
+            (Some(opt), false) => layer_paths(&mut command, function, opt, &launcher.path),
+            (None, _) => {}
+        }
         if let Some((key, secret)) = &launcher.function_credentials {
             command.env("AWS_ACCESS_KEY_ID", key).env("AWS_SECRET_ACCESS_KEY", secret);
         }

@@ -6,7 +6,6 @@
 
 use std::{
     collections::HashMap,
-    path::PathBuf,
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
@@ -15,6 +14,7 @@ use base64::Engine as _;
 use bytes::Bytes;
 
 use crate::{
+    code::Code,
     environment::{Environment, Launcher, Outcome},
     error::{LambdaError, Result},
     model::Function,
@@ -215,7 +215,7 @@ impl Invoker {
     pub async fn invoke(
         &self,
         function: &Function,
-        code_dir: impl AsyncFnOnce() -> Result<PathBuf>,
+        code: impl AsyncFnOnce() -> Result<Code>,
         request: InvokeRequest,
     ) -> Result<Invoked> {
         let InvokeRequest { payload, client_context, tail_logs, invoked_arn, reserved_concurrency, request_id } =
@@ -225,8 +225,8 @@ impl Invoker {
         let mut environment = match acquired {
             Acquired::Warm(environment) => *environment,
             Acquired::Cold => {
-                let code_dir = code_dir().await?;
-                Environment::spawn(&self.launcher, function, &code_dir).await.map_err(|error| {
+                let code = code().await?;
+                Environment::spawn(&self.launcher, function, &code).await.map_err(|error| {
                     LambdaError::Service(format!("cannot start the {} runtime: {error}", function.runtime))
                 })?
             }

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::{
-    code::{self, CodeCache},
+    code::{self, Code, CodeCache},
     error::{LambdaError, Result},
     events::Queue,
     invoker::{InvokeRequest, Invoked, Invoker},
@@ -134,7 +134,7 @@ impl Lambda {
     }
 
     /// Decodes, validates and stores a package; returns its digest fields.
-    async fn store_package(&self, name: &str, input: CodeInput) -> Result<(String, u64, String, String)> {
+    pub(crate) async fn store_package(&self, name: &str, input: CodeInput) -> Result<(String, u64, String, String)> {
         if input.image_uri.is_some() {
             return Err(LambdaError::InvalidParameterValue(
                 "nubo runs Zip packages; container images are not supported".into(),
@@ -210,8 +210,12 @@ impl Lambda {
             revision_id: uuid::Uuid::new_v4().to_string(),
             tags: input.tags,
             version: LATEST.into(),
+            layers: Vec::new(),
             settings: FunctionSettings::default(),
         };
+        if let Some(layers) = &configuration.layers {
+            function.layers = self.function_layers(layers).await?;
+        }
         function.apply(configuration)?;
         if self.registry.get(&name).await?.is_some() {
             return Err(LambdaError::FunctionExists(name));
@@ -250,6 +254,9 @@ impl Lambda {
     ) -> Result<Function> {
         let Versioned { mut function, version } = self.latest(reference).await?;
         check_revision(&function, revision)?;
+        if let Some(layers) = &input.layers {
+            function.layers = self.function_layers(layers).await?;
+        }
         function.apply(input)?;
         function.last_modified = lambda_timestamp(chrono::Utc::now());
         function.revision_id = uuid::Uuid::new_v4().to_string();
@@ -387,8 +394,12 @@ impl Lambda {
 
     async fn run(&self, function: &Function, request: InvokeRequest) -> Result<Invoked> {
         let hex = sha_hex(&function.code_sha256);
-        let code_dir = async || self.code.get(&hex, &function.code_bucket, &function.code_key).await;
-        self.invoker.invoke(function, code_dir, request).await
+        let code = async || {
+            let task = self.code.get(&hex, &function.code_bucket, &function.code_key).await?;
+            let opt = self.code.merged_layers(&function.layers).await?;
+            Ok(Code { task, opt })
+        };
+        self.invoker.invoke(function, code, request).await
     }
 }
 
@@ -402,6 +413,6 @@ pub(crate) fn check_revision(function: &Function, revision: Option<&str>) -> Res
 }
 
 /// The hex form of a base64 SHA-256, for the code cache's keys.
-fn sha_hex(base64_sha: &str) -> String {
+pub(crate) fn sha_hex(base64_sha: &str) -> String {
     hex::encode(base64::engine::general_purpose::STANDARD.decode(base64_sha).unwrap_or_default())
 }

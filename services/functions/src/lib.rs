@@ -18,6 +18,7 @@ pub mod filter;
 pub mod grpc;
 pub mod invoker;
 pub mod lambda;
+pub mod layers;
 pub mod mappings;
 pub mod model;
 pub mod policy;

@@ -110,6 +110,9 @@ pub struct Function {
     /// `$LATEST`, or the number of a published version.
     #[serde(default = "latest")]
     pub version: String,
+    /// The layer versions it runs with, in order.
+    #[serde(default)]
+    pub layers: Vec<crate::layers::FunctionLayer>,
     /// What the function itself keeps (on its `$LATEST` record only): the
     /// versions published, its reserved concurrency, its resource policy.
     #[serde(default)]
@@ -153,6 +156,9 @@ pub struct ConfigurationInput {
     pub memory_size: Option<i64>,
     pub environment: Option<EnvironmentInput>,
     pub ephemeral_storage: Option<EphemeralStorageInput>,
+    /// Layer version ARNs; resolved by [`crate::lambda::Lambda`], since
+    /// they name stored layers.
+    pub layers: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -348,6 +354,11 @@ impl Function {
         if !self.environment.is_empty() {
             configuration["Environment"] = json!({ "Variables": self.environment });
         }
+        if !self.layers.is_empty() {
+            let layers: Vec<Value> =
+                self.layers.iter().map(|layer| json!({ "Arn": layer.arn, "CodeSize": layer.code_size })).collect();
+            configuration["Layers"] = layers.into();
+        }
         configuration
     }
 }
@@ -416,6 +427,7 @@ mod tests {
             revision_id: String::new(),
             tags: BTreeMap::new(),
             version: LATEST.into(),
+            layers: Vec::new(),
             settings: FunctionSettings::default(),
         }
     }

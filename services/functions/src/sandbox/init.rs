@@ -45,6 +45,9 @@ pub struct Spec {
     pub code: PathBuf,
     /// nubo's bootstraps, at `/var/runtime`.
     pub runtime: PathBuf,
+    /// The function's layers, merged, at `/opt`.
+    #[serde(default)]
+    pub opt: Option<PathBuf>,
     /// The size of `/tmp`.
     pub tmp_mb: u32,
     pub uid: u32,
@@ -189,6 +192,9 @@ fn build_root(spec: &Spec) -> Result<(), String> {
     }
     bind(&spec.code, &at("var/task"), true).map_err(sys("/var/task"))?;
     bind(&spec.runtime, &at("var/runtime"), true).map_err(sys("/var/runtime"))?;
+    if let Some(opt) = &spec.opt {
+        bind(opt, &at("opt"), true).map_err(sys("/opt"))?;
+    }
     tmpfs(&at("tmp"), &format!("mode=1777,size={}m", spec.tmp_mb)).map_err(sys("/tmp"))?;
     let proc_flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
     mount(Some("proc"), &at("proc"), Some("proc"), proc_flags, None::<&str>).map_err(sys("/proc"))?;

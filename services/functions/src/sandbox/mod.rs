@@ -137,6 +137,7 @@ impl Sandbox {
             root: trial.path().join("root"),
             code: trial.path().join("code"),
             runtime: trial.path().join("runtime"),
+            opt: None,
             tmp_mb: 1,
             uid: self.uids.first,
             hostname: "localhost".into(),
