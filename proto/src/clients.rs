@@ -190,6 +190,18 @@ impl FunctionsClient {
         }
     }
 
+    /// What a function URL serves; `NotFound` for an unknown id.
+    pub async fn function_url(&self, url_id: &str) -> Result<crate::functions::FunctionUrlInfo, RemoteError> {
+        let request = crate::functions::GetFunctionUrlRequest { url_id: url_id.into() };
+        Ok(self
+            .inner
+            .clone()
+            .get_function_url(request)
+            .await
+            .map_err(|status| RemoteError::from_status("functions", &status))?
+            .into_inner())
+    }
+
     pub async fn invoke(&self, request: InvokeRequest) -> Result<InvokeResponse, RemoteError> {
         Ok(self
             .inner

@@ -61,6 +61,11 @@ pub enum Operation {
     GetLayerVersion(String, String),
     DeleteLayerVersion(String, String),
     ListLayers,
+    CreateFunctionUrlConfig(String),
+    GetFunctionUrlConfig(String),
+    UpdateFunctionUrlConfig(String),
+    DeleteFunctionUrlConfig(String),
+    ListFunctionUrlConfigs(String),
 }
 
 impl nubo_host::front::Operation for Operation {
@@ -106,6 +111,11 @@ impl nubo_host::front::Operation for Operation {
             Operation::GetLayerVersion(..) => "GetLayerVersion",
             Operation::DeleteLayerVersion(..) => "DeleteLayerVersion",
             Operation::ListLayers => "ListLayers",
+            Operation::CreateFunctionUrlConfig(_) => "CreateFunctionUrlConfig",
+            Operation::GetFunctionUrlConfig(_) => "GetFunctionUrlConfig",
+            Operation::UpdateFunctionUrlConfig(_) => "UpdateFunctionUrlConfig",
+            Operation::DeleteFunctionUrlConfig(_) => "DeleteFunctionUrlConfig",
+            Operation::ListFunctionUrlConfigs(_) => "ListFunctionUrlConfigs",
         }
     }
 }
@@ -137,6 +147,11 @@ impl Operation {
                 _ => return None,
             },
             ("GET", ["2018-10-31", "layers"]) => Operation::ListLayers,
+            ("POST", ["2021-10-31", "functions", name, "url"]) => Operation::CreateFunctionUrlConfig(owned(name)),
+            ("GET", ["2021-10-31", "functions", name, "url"]) => Operation::GetFunctionUrlConfig(owned(name)),
+            ("PUT", ["2021-10-31", "functions", name, "url"]) => Operation::UpdateFunctionUrlConfig(owned(name)),
+            ("DELETE", ["2021-10-31", "functions", name, "url"]) => Operation::DeleteFunctionUrlConfig(owned(name)),
+            ("GET", ["2021-10-31", "functions", name, "urls"]) => Operation::ListFunctionUrlConfigs(owned(name)),
             ("POST", ["2018-10-31", "layers", name, "versions"]) => Operation::PublishLayerVersion(owned(name)),
             ("GET", ["2018-10-31", "layers", name, "versions"]) => Operation::ListLayerVersions(owned(name)),
             ("GET", ["2018-10-31", "layers", name, "versions", version]) => {
@@ -370,6 +385,20 @@ async fn handle(
         Operation::DeleteFunctionEventInvokeConfig(name) => {
             lambda.delete_event_invoke_config(&name, qualifier).await?;
             Ok(HttpResponse::NoContent().finish())
+        }
+        Operation::CreateFunctionUrlConfig(name) => {
+            Ok(HttpResponse::Created().json(lambda.create_url(&name, qualifier, parse_json(&body)?).await?))
+        }
+        Operation::GetFunctionUrlConfig(name) => Ok(HttpResponse::Ok().json(lambda.get_url(&name, qualifier).await?)),
+        Operation::UpdateFunctionUrlConfig(name) => {
+            Ok(HttpResponse::Ok().json(lambda.update_url(&name, qualifier, parse_json(&body)?).await?))
+        }
+        Operation::DeleteFunctionUrlConfig(name) => {
+            lambda.delete_url(&name, qualifier).await?;
+            Ok(HttpResponse::NoContent().finish())
+        }
+        Operation::ListFunctionUrlConfigs(name) => {
+            Ok(HttpResponse::Ok().json(serde_json::json!({ "FunctionUrlConfigs": lambda.list_urls(&name).await? })))
         }
         Operation::PublishLayerVersion(name) => {
             let layer = lambda.publish_layer_version(&name, parse_json(&body)?).await?;

@@ -2,7 +2,8 @@
 
 use bytes::Bytes;
 use nubo_proto::functions::{
-    FunctionInfo, GetFunctionRequest, InvocationType as WireInvocationType, InvokeRequest, InvokeResponse,
+    FunctionInfo, FunctionUrlInfo, GetFunctionRequest, GetFunctionUrlRequest, InvocationType as WireInvocationType,
+    InvokeRequest, InvokeResponse,
     functions_server::{Functions, FunctionsServer},
 };
 use tonic::{Request, Response, Status};
@@ -52,6 +53,19 @@ impl Functions for FunctionsApi {
                 executed_version: invoked.executed_version,
                 request_id: invoked.request_id,
             },
+        }))
+    }
+
+    async fn get_function_url(
+        &self,
+        request: Request<GetFunctionUrlRequest>,
+    ) -> Result<Response<FunctionUrlInfo>, Status> {
+        let url = self.lambda.url_by_id(&request.into_inner().url_id).await?;
+        Ok(Response::new(FunctionUrlInfo {
+            function: url.function,
+            qualifier: url.qualifier,
+            auth_type: url.auth_type,
+            cors_json: url.cors.map(|cors| cors.to_string()).unwrap_or_default(),
         }))
     }
 

@@ -82,6 +82,8 @@ pub struct Lambda {
     pub(crate) invoker: Invoker,
     pub(crate) queue: Arc<Queue>,
     pub(crate) followers: Arc<(Followers, ItemsClient)>,
+    /// The gateway's user-API address, which function URLs are under.
+    pub(crate) url_base: String,
 }
 
 impl Lambda {
@@ -94,7 +96,22 @@ impl Lambda {
         queue: Arc<Queue>,
         items: ItemsClient,
     ) -> Self {
-        Self { region, account_id, registry, code, invoker, queue, followers: Followers::new(items) }
+        Self {
+            region,
+            account_id,
+            registry,
+            code,
+            invoker,
+            queue,
+            followers: Followers::new(items),
+            url_base: "http://127.0.0.1:8080".into(),
+        }
+    }
+
+    /// Function URLs are answered under `base` (the gateway's user APIs).
+    pub fn with_url_base(mut self, base: String) -> Self {
+        self.url_base = base;
+        self
     }
 
     pub fn invoker(&self) -> &Invoker {
@@ -310,6 +327,9 @@ impl Lambda {
         }
         let function = self.latest(reference).await?;
         let versions = self.delete_versions_and_aliases(&name).await?;
+        for url in function.function.settings.urls.values() {
+            self.registry.delete_as(crate::registry::URLS, url).await?;
+        }
         self.registry.delete(&function).await?;
         self.invoker.retire(&function.function.pool_key());
         let mut packages: Vec<(String, String)> =

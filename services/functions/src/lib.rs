@@ -26,6 +26,7 @@ pub mod registry;
 pub mod runtime_api;
 pub mod sandbox;
 pub mod tags;
+pub mod urls;
 pub mod versions;
 
 use std::{path::Path, time::Duration};
@@ -56,6 +57,8 @@ pub struct Config {
     pub function_endpoint_url: Option<String>,
     /// How execution environments are confined.
     pub sandbox: sandbox::Settings,
+    /// Where function URLs are answered: the gateway's user-API address.
+    pub function_url_base: Option<String>,
     /// The delay before an asynchronous invocation's first retry; the
     /// second waits twice as long (Lambda: about one and two minutes).
     pub event_retry_delay_ms: u64,
@@ -75,6 +78,7 @@ impl Default for Config {
             function_endpoint_url: None,
             sandbox: sandbox::Settings::default(),
             event_retry_delay_ms: 60_000,
+            function_url_base: None,
         }
     }
 }
@@ -156,7 +160,8 @@ pub async fn run(context: Context, config: Config, listeners: Listeners, shutdow
         invoker.clone(),
         events::Queue::new(Duration::from_millis(config.event_retry_delay_ms)),
         ItemsClient::new(context.link(ServiceName::Data)?),
-    );
+    )
+    .with_url_base(config.function_url_base.clone().unwrap_or_else(|| "http://127.0.0.1:8080".into()));
     let queue = tokio::spawn(lambda.clone().run_queue());
     let mappings = tokio::spawn(lambda.clone().run_mappings());
 

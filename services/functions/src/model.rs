@@ -142,6 +142,9 @@ pub struct FunctionSettings {
     /// Asynchronous-invocation settings by qualifier (`""`: `$LATEST`).
     #[serde(default)]
     pub event_invoke: BTreeMap<String, crate::events::EventInvokeConfig>,
+    /// Function URL ids by qualifier (`""`: the unqualified function).
+    #[serde(default)]
+    pub urls: BTreeMap<String, String>,
 }
 
 /// The settings CreateFunction and UpdateFunctionConfiguration accept.

@@ -20,6 +20,8 @@ const NAMESPACE: &str = "functions.v1";
 pub const VERSIONS: &str = "function-versions.v1";
 /// Aliases, by `{name}/{alias}`.
 pub const ALIASES: &str = "function-aliases.v1";
+/// Function URL configurations, by URL id.
+pub const URLS: &str = "function-urls.v1";
 /// Queued asynchronous invocations, by `{due_ms:016}/{request_id}`.
 pub const EVENTS: &str = "function-events.v1";
 /// The storage bucket of deployment packages.

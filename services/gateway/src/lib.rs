@@ -10,6 +10,7 @@
 pub mod apis;
 pub mod edge;
 pub mod error;
+pub mod function_urls;
 pub mod grpc;
 pub mod management;
 pub mod model;

@@ -74,6 +74,9 @@ async fn handle(request: HttpRequest, body: Bytes, state: web::Data<UserApis>) -
     let host =
         request.headers().get(actix_web::http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("").to_owned();
     let path = request.path().to_owned();
+    if let Some((url_id, url_path)) = crate::function_urls::url_of(&host, &path) {
+        return crate::function_urls::handle(&request, &body, &state, url_id, url_path, &host).await;
+    }
     let Some((api_id, api_path)) = api_id_of(&host, &path) else { return not_found() };
     let api = match state.apis.for_request(api_id).await {
         Ok(Some(api)) => api,

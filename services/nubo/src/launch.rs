@@ -139,6 +139,10 @@ pub async fn run(
             // In one process every service is on this host: link them by
             // the addresses just bound, whatever the configured ports were.
             config.set_link(*service, url(&listeners.grpc)?);
+            if *service == ServiceName::Gateway && config.functions.function_url_base.is_none() {
+                // Function URLs are answered on the gateway's user-API port.
+                config.functions.function_url_base = Some(http.clone());
+            }
             config.gateway.edge.set(*service, http);
         }
     }
