@@ -199,8 +199,16 @@ pub fn front(context: &nubo_host::Context) -> AwsFront {
     AwsFront::new(Protocol::RestJson, context.policy("lambda", 5), context.credentials.clone(), MAX_BODY)
 }
 
-pub fn routes(routes: &mut web::ServiceConfig, lambda: Lambda, front: AwsFront) {
-    routes.app_data(web::Data::new(lambda)).app_data(web::Data::new(front)).default_service(web::to(handle));
+/// The front of the CloudWatch Logs requests this port also answers.
+#[derive(Clone)]
+pub struct LogsFront(pub AwsFront);
+
+pub fn routes(routes: &mut web::ServiceConfig, lambda: Lambda, front: AwsFront, logs: AwsFront) {
+    routes
+        .app_data(web::Data::new(lambda))
+        .app_data(web::Data::new(front))
+        .app_data(web::Data::new(LogsFront(logs)))
+        .default_service(web::to(handle));
 }
 
 async fn handle(
@@ -208,8 +216,18 @@ async fn handle(
     payload: web::Payload,
     lambda: web::Data<Lambda>,
     front: web::Data<AwsFront>,
+    logs: web::Data<LogsFront>,
 ) -> Result<HttpResponse> {
     use nubo_host::front::Operation as _;
+    // CloudWatch Logs calls, for functions' log groups, come by target.
+    if let Some(action) = header(&request, "x-amz-target").and_then(crate::logs_api::Action::from_target) {
+        let Ok(action) = action else {
+            let unknown = nubo_host::front::AwsError::new(400, "UnknownOperationException", "");
+            return Ok(Protocol::AwsJson11.render(&unknown));
+        };
+        nubo_host::front::name_operation(&request, action.name());
+        return Ok(crate::logs_api::serve(&request, payload, action, &lambda, &logs.0).await);
+    }
     let operation = Operation::parse(request.method().as_str(), request.path());
     if let Some(operation) = &operation {
         nubo_host::front::name_operation(&request, operation.name());

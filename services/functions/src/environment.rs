@@ -15,7 +15,7 @@ use std::{
 
 use bytes::Bytes;
 use tokio::{
-    io::{AsyncBufReadExt, BufReader},
+    io::BufReader,
     process::Command,
     sync::{mpsc, oneshot, watch},
     task::JoinHandle,
@@ -23,10 +23,15 @@ use tokio::{
 
 use crate::{
     code::Code,
+    logs::{LogShipper, read_line_capped},
     model::{Function, RuntimeFamily, runtime_family},
     runtime_api::{self, Channel, Invocation, InvocationInput, Reply},
     sandbox::{Sandbox, Spec, UidLease, cgroup::Group, network},
 };
+
+/// The most of one invocation's output kept for its `Tail` (which shows
+/// the last 4 KB of it).
+const MAX_CAPTURE_BYTES: usize = 1024 * 1024;
 
 /// How environments are started on this host.
 #[derive(Debug, Clone)]
@@ -50,6 +55,8 @@ pub struct Launcher {
     /// The address `endpoint_url` names, which a sandboxed environment
     /// reaches through a relay on the same port of its own loopback.
     pub endpoint: Option<SocketAddr>,
+    /// Where functions' log lines are kept.
+    pub logs: Option<LogShipper>,
 }
 
 /// An environment's confinement, released when it is dropped.
@@ -75,6 +82,8 @@ pub enum Outcome {
 pub struct Environment {
     pub id: String,
     pub revision_id: String,
+    /// Its CloudWatch log stream, as `AWS_LAMBDA_LOG_STREAM_NAME` says.
+    pub log_stream: String,
     pub created: Instant,
     pub last_used: Instant,
     /// Whether an invocation already ran (the next REPORT has no init time).
@@ -258,6 +267,7 @@ impl Environment {
             }
         };
         let sandboxed = confinement.is_some();
+        let log_stream = format!("{}/[{}]{id}", now.format("%Y/%m/%d"), function.version);
         command
             .env("PATH", &launcher.path)
             .env("LANG", "en_US.UTF-8")
@@ -270,7 +280,7 @@ impl Environment {
             .env("AWS_LAMBDA_FUNCTION_VERSION", &function.version)
             .env("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand")
             .env("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{}", function.name))
-            .env("AWS_LAMBDA_LOG_STREAM_NAME", format!("{}/[{}]{id}", now.format("%Y/%m/%d"), function.version))
+            .env("AWS_LAMBDA_LOG_STREAM_NAME", &log_stream)
             .env("AWS_LAMBDA_RUNTIME_API", &runtime_api_address)
             .env("AWS_REGION", &launcher.region)
             .env("AWS_DEFAULT_REGION", &launcher.region)
@@ -312,11 +322,17 @@ impl Environment {
         let pid = child.id();
 
         let log = Arc::new(Mutex::new(None::<Vec<String>>));
+        let sink = || LogSink {
+            function: function.name.clone(),
+            stream: log_stream.clone(),
+            capture: log.clone(),
+            shipper: launcher.logs.clone(),
+        };
         if let Some(stdout) = child.stdout.take() {
-            tasks.push(tokio::spawn(forward_log(function.name.clone(), BufReader::new(stdout), log.clone())));
+            tasks.push(tokio::spawn(forward_log(BufReader::new(stdout), sink())));
         }
         if let Some(stderr) = child.stderr.take() {
-            tasks.push(tokio::spawn(forward_log(function.name.clone(), BufReader::new(stderr), log.clone())));
+            tasks.push(tokio::spawn(forward_log(BufReader::new(stderr), sink())));
         }
         let (exit_sender, exited) = watch::channel(None);
         tasks.push(tokio::spawn(async move {
@@ -330,6 +346,7 @@ impl Environment {
         Ok(Self {
             id,
             revision_id: function.revision_id.clone(),
+            log_stream,
             created: Instant::now(),
             last_used: Instant::now(),
             warm: false,
@@ -433,18 +450,29 @@ impl Environment {
     }
 }
 
-async fn forward_log<R: tokio::io::AsyncRead + Unpin>(
+/// Where one environment's output goes.
+struct LogSink {
     function: String,
-    reader: BufReader<R>,
+    stream: String,
     capture: Arc<Mutex<Option<Vec<String>>>>,
-) {
-    let mut lines = reader.lines();
-    while let Ok(Some(line)) = lines.next_line().await {
-        tracing::info!(target: "nubo::function", function = %function, "{line}");
-        if let Ok(mut capture) = capture.lock()
+    shipper: Option<LogShipper>,
+}
+
+async fn forward_log<R: tokio::io::AsyncRead + Unpin>(mut reader: BufReader<R>, sink: LogSink) {
+    while let Some(line) = read_line_capped(&mut reader).await {
+        tracing::info!(target: "nubo::function", function = %sink.function, "{line}");
+        if let Ok(mut capture) = sink.capture.lock()
             && let Some(captured) = capture.as_mut()
         {
-            captured.push(line);
+            captured.push(line.clone());
+            // Bounded: the oldest lines go first, as only the tail is shown.
+            let mut size: usize = captured.iter().map(String::len).sum();
+            while size > MAX_CAPTURE_BYTES && captured.len() > 1 {
+                size -= captured.remove(0).len();
+            }
+        }
+        if let Some(shipper) = &sink.shipper {
+            shipper.line(&sink.function, &sink.stream, line);
         }
     }
 }

@@ -249,6 +249,13 @@ impl Invoker {
             ),
         };
         let first_invocation = !environment.warm;
+        let environment_stream = environment.log_stream.clone();
+        let ship = |line: String| {
+            if let Some(logs) = &self.launcher.logs {
+                logs.line(&function.name, &environment_stream, line);
+            }
+        };
+        ship(format!("START RequestId: {request_id} Version: {}", function.version));
         if tail_logs {
             environment.start_log_capture();
         }
@@ -294,6 +301,8 @@ impl Invoker {
             if first_invocation { environment.init_duration() } else { None }
         });
         tracing::info!(target: "nubo::function", function = %function.name, "{report}");
+        ship(format!("END RequestId: {request_id}"));
+        ship(report.clone());
         let log_result = if tail_logs {
             let lines = environment.take_log_capture().await;
             Some(tail(&request_id, &function.version, &lines, &report))

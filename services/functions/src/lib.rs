@@ -19,6 +19,8 @@ pub mod grpc;
 pub mod invoker;
 pub mod lambda;
 pub mod layers;
+pub mod logs;
+pub mod logs_api;
 pub mod mappings;
 pub mod model;
 pub mod policy;
@@ -131,6 +133,8 @@ pub async fn run(context: Context, config: Config, listeners: Listeners, shutdow
 
     let objects = ObjectsClient::new(context.link(ServiceName::Storage)?);
     let records = RecordsClient::new(context.link(ServiceName::Data)?);
+    let (shipper, shipping) = logs::LogShipper::new(registry::Registry::new(records.clone(), objects.clone()));
+    let shipping = tokio::spawn(shipping);
     let launcher = environment::Launcher {
         region: context.region.clone(),
         account_id: context.account_id.clone(),
@@ -143,6 +147,7 @@ pub async fn run(context: Context, config: Config, listeners: Listeners, shutdow
         endpoint_url: config.function_endpoint_url.clone(),
         sandbox,
         endpoint,
+        logs: Some(shipper),
     };
     let invoker = invoker::Invoker::new(
         launcher,
@@ -180,14 +185,16 @@ pub async fn run(context: Context, config: Config, listeners: Listeners, shutdow
 
     let router = nubo_host::grpc::router(&context.cluster).add_service(grpc::server(lambda.clone()));
     let front = api::front(&context);
+    let logs_front = logs_api::front(&context);
     let served =
         nubo_host::serve("functions", listeners, router, 2, Metrics::new("functions"), shutdown, move |routes| {
-            api::routes(routes, lambda.clone(), front.clone())
+            api::routes(routes, lambda.clone(), front.clone(), logs_front.clone())
         })
         .await;
     reaper.abort();
     queue.abort();
     mappings.abort();
+    shipping.abort();
     invoker.stop_all();
     served
 }

@@ -156,6 +156,20 @@ impl Registry {
             .collect())
     }
 
+    /// The keys of every record of `namespace` under `prefix`, in order.
+    pub async fn keys(&self, namespace: &str, prefix: &str) -> Result<Vec<String>> {
+        let mut keys = Vec::new();
+        let mut after = String::new();
+        loop {
+            let (records, next) = self.records.list(namespace, prefix, &after, 1000).await?;
+            keys.extend(records.into_iter().map(|record| record.key));
+            match next {
+                Some(next) => after = next,
+                None => return Ok(keys),
+            }
+        }
+    }
+
     /// Deletes a record if it is still at `version`.
     pub async fn delete_at(&self, namespace: &str, key: &str, version: u64) -> Result<bool> {
         match self.records.delete(namespace, key, Some(version)).await {

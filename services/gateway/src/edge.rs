@@ -93,7 +93,8 @@ pub fn owner(authorization: Option<&str>, query_credential: Option<&str>, target
         .or(query_credential);
     if let Some(service) = credential.and_then(scope_service) {
         match service {
-            "lambda" => return Owner::Functions,
+            // Lambda, and CloudWatch Logs for functions' log groups.
+            "lambda" | "logs" => return Owner::Functions,
             "dynamodb" => return Owner::Data,
             "s3" => return Owner::Storage,
             "cognito-idp" => return Owner::Auth,
@@ -110,6 +111,9 @@ pub fn owner(authorization: Option<&str>, query_credential: Option<&str>, target
         }
         if target.starts_with("AWSCognitoIdentityProviderService") {
             return Owner::Auth;
+        }
+        if target.starts_with("Logs_20140328") {
+            return Owner::Functions;
         }
     }
     match path {

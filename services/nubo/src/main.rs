@@ -40,6 +40,17 @@ enum Command {
         #[arg(long)]
         service: ServiceName,
     },
+    /// Print a function's log (through the CloudWatch Logs API at
+    /// AWS_ENDPOINT_URL, default the local edge).
+    Logs {
+        function: String,
+        /// Keep printing new lines.
+        #[arg(short, long)]
+        follow: bool,
+        /// How far back to start: 30s, 10m, 2h, 1d.
+        #[arg(long, default_value = "1h")]
+        since: String,
+    },
 }
 
 /// Variables that configure the command line, not the services.
@@ -98,6 +109,10 @@ fn main() -> ExitCode {
                     }
                 })
                 .await
+            }
+            Command::Logs { function, follow, since } => {
+                nubo::logs::print(nubo::logs::Target::from_environment(), &function, nubo::logs::since(&since)?, follow)
+                    .await
             }
             Command::Health { service } => {
                 let url = format!("http://127.0.0.1:{}", config.grpc_port(service));

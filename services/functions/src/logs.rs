@@ -1,0 +1,151 @@
+//! What functions print, kept: every line an environment writes, and the
+//! START, END and REPORT lines of each invocation, as CloudWatch Logs keeps
+//! them for Lambda (group `/aws/lambda/{function}`, one stream per
+//! environment). Lines are shipped off the invocation path in batches, one
+//! data record per function per batch, and each function keeps its newest
+//! [`MAX_RECORDS`] batches. They are read back through the CloudWatch Logs
+//! API subset in [`crate::logs_api`], which `aws logs tail` and
+//! `nubo logs` use.
+
+use std::{collections::BTreeMap, time::Duration};
+
+use serde::{Deserialize, Serialize};
+use tokio::{
+    io::{AsyncBufRead, AsyncBufReadExt},
+    sync::mpsc,
+};
+
+use crate::{error::Result, registry::Registry};
+
+/// The data namespace of log batches: `{function}/{first_ms:016}/{id}`.
+pub const LOGS: &str = "function-logs.v1";
+/// Batches kept per function.
+pub const MAX_RECORDS: usize = 2000;
+/// CloudWatch's limit on one event; a longer line is cut there.
+pub const MAX_LINE_BYTES: usize = 256 * 1024;
+/// Lines waiting to be shipped; past it, lines are dropped and counted.
+const QUEUE: usize = 10_000;
+
+/// One log event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogEvent {
+    pub timestamp: i64,
+    pub stream: String,
+    pub message: String,
+}
+
+/// A batch of one function's events, as stored.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct LogBatch {
+    pub events: Vec<LogEvent>,
+}
+
+/// Where environments send their lines.
+#[derive(Debug, Clone)]
+pub struct LogShipper {
+    sender: mpsc::Sender<(String, LogEvent)>,
+}
+
+impl LogShipper {
+    /// A shipper and the task that writes its batches.
+    pub fn new(registry: Registry) -> (Self, impl std::future::Future<Output = ()>) {
+        let (sender, receiver) = mpsc::channel(QUEUE);
+        (Self { sender }, ship(registry, receiver))
+    }
+
+    /// Queues one line of `function`'s log; never waits.
+    pub fn line(&self, function: &str, stream: &str, message: String) {
+        let event = LogEvent { timestamp: chrono::Utc::now().timestamp_millis(), stream: stream.to_owned(), message };
+        if self.sender.try_send((function.to_owned(), event)).is_err() {
+            tracing::warn!(function, "function log lines are arriving faster than they can be kept; one was dropped");
+        }
+    }
+}
+
+async fn ship(registry: Registry, mut receiver: mpsc::Receiver<(String, LogEvent)>) {
+    let mut written: BTreeMap<String, usize> = BTreeMap::new();
+    while let Some(first) = receiver.recv().await {
+        // Gather what arrives within a moment into one write per function.
+        let mut batches: BTreeMap<String, LogBatch> = BTreeMap::new();
+        batches.entry(first.0).or_default().events.push(first.1);
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(100);
+        while let Ok(Some((function, event))) = tokio::time::timeout_at(deadline, receiver.recv()).await {
+            batches.entry(function).or_default().events.push(event);
+        }
+        for (function, batch) in batches {
+            let first_ms = batch.events.first().map_or(0, |event| event.timestamp);
+            let key = format!("{function}/{first_ms:016}/{}", uuid::Uuid::new_v4().simple());
+            if let Err(error) = registry.put_as(LOGS, &key, &batch, 0).await {
+                tracing::warn!(function, %error, "function log lines could not be kept");
+                continue;
+            }
+            let count = written.entry(function.clone()).or_default();
+            *count += 1;
+            if count.is_multiple_of(100)
+                && let Err(error) = prune(&registry, &function).await
+            {
+                tracing::warn!(function, %error, "old function log lines could not be removed");
+            }
+        }
+    }
+}
+
+/// Drops a function's oldest batches beyond [`MAX_RECORDS`].
+async fn prune(registry: &Registry, function: &str) -> Result<()> {
+    let keys = registry.keys(LOGS, &format!("{function}/")).await?;
+    for key in keys.iter().take(keys.len().saturating_sub(MAX_RECORDS)) {
+        registry.delete_as(LOGS, key).await?;
+    }
+    Ok(())
+}
+
+/// Reads one line of at most [`MAX_LINE_BYTES`] (the rest of a longer line
+/// is skipped), without its line ending. `None` at the end of input.
+pub async fn read_line_capped<R: AsyncBufRead + Unpin>(reader: &mut R) -> Option<String> {
+    let mut line = Vec::new();
+    let mut seen_any = false;
+    loop {
+        let buffer = match reader.fill_buf().await {
+            Ok(buffer) => buffer,
+            Err(_) => return seen_any.then(|| finish(line)),
+        };
+        if buffer.is_empty() {
+            return seen_any.then(|| finish(line));
+        }
+        seen_any = true;
+        let (chunk, used, ended) = match buffer.iter().position(|byte| *byte == b'\n') {
+            Some(at) => (&buffer[..at], at + 1, true),
+            None => (buffer, buffer.len(), false),
+        };
+        let room = MAX_LINE_BYTES.saturating_sub(line.len());
+        line.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        reader.consume(used);
+        if ended {
+            return Some(finish(line));
+        }
+    }
+}
+
+fn finish(mut line: Vec<u8>) -> String {
+    if line.last() == Some(&b'\r') {
+        line.pop();
+    }
+    String::from_utf8_lossy(&line).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn long_lines_are_cut_and_the_rest_is_read() {
+        let long = "x".repeat(MAX_LINE_BYTES + 10);
+        let input = format!("short\r\n{long}\nnext\nlast without newline");
+        let mut reader = tokio::io::BufReader::with_capacity(1024, input.as_bytes());
+        assert_eq!(read_line_capped(&mut reader).await.as_deref(), Some("short"));
+        assert_eq!(read_line_capped(&mut reader).await.map(|line| line.len()), Some(MAX_LINE_BYTES));
+        assert_eq!(read_line_capped(&mut reader).await.as_deref(), Some("next"));
+        assert_eq!(read_line_capped(&mut reader).await.as_deref(), Some("last without newline"));
+        assert_eq!(read_line_capped(&mut reader).await, None);
+    }
+}
