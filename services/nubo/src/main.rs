@@ -61,9 +61,6 @@ fn main() -> ExitCode {
     if let Some(code) = nubo_functions::sandbox::enter_if_asked() {
         return code;
     }
-    if let Ok(executable) = std::env::current_exe() {
-        nubo_functions::sandbox::register_entry_point(executable);
-    }
     let cli = Cli::parse();
     // RUST_LOG (or NUBO_LOG) asks for more; by default only nubo's own lines.
     let filter = std::env::var("RUST_LOG").or_else(|_| std::env::var("NUBO_LOG")).ok();
@@ -80,6 +77,8 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // This executable builds functions' sandboxes (see above).
+    config.functions.sandbox.entry_point = std::env::current_exe().ok();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {

@@ -28,22 +28,12 @@ use std::{
     collections::BTreeSet,
     net::SocketAddr,
     path::{Path, PathBuf},
-    sync::{Arc, Mutex, OnceLock},
+    sync::{Arc, Mutex},
 };
 
 use serde::{Deserialize, Serialize};
 
 pub use init::{Spec, enter_if_asked};
-
-/// The executable that runs [`init`]'s stages: the nubo binary registers
-/// itself. A process that never does (a test harness running the services
-/// in-process) has no sandbox.
-static ENTRY_POINT: OnceLock<PathBuf> = OnceLock::new();
-
-/// Declares that `executable` calls [`enter_if_asked`] first thing.
-pub fn register_entry_point(executable: PathBuf) {
-    let _ = ENTRY_POINT.set(executable);
-}
 
 /// The `[functions.sandbox]` settings.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -55,11 +45,17 @@ pub struct Settings {
     /// one each; none of them should own files on the host.
     pub first_uid: u32,
     pub uid_count: u32,
+    /// The executable that runs [`init`]'s stages (it calls
+    /// [`enter_if_asked`] first thing): the nubo binary sets itself. Not
+    /// configurable; a process that runs the services in-process without
+    /// one (a test harness) has no sandbox.
+    #[serde(skip)]
+    pub entry_point: Option<PathBuf>,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Self { enabled: true, first_uid: 200_000, uid_count: 4096 }
+        Self { enabled: true, first_uid: 200_000, uid_count: 4096, entry_point: None }
     }
 }
 
@@ -83,7 +79,7 @@ impl Sandbox {
         if !settings.enabled {
             return off("functions.sandbox.enabled = false");
         }
-        let Some(entry_point) = ENTRY_POINT.get().cloned() else {
+        let Some(entry_point) = settings.entry_point.clone() else {
             return off("this executable cannot enter a sandbox");
         };
         if !nix::unistd::geteuid().is_root() {
