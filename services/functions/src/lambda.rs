@@ -401,7 +401,8 @@ impl Lambda {
         let reserved_concurrency = if function.version == LATEST {
             function.settings.reserved_concurrency
         } else {
-            self.latest(&function.name).await?.function.settings.reserved_concurrency
+            let latest = self.registry.get_cached(&function.name).await?;
+            latest.and_then(|latest| latest.function.settings.reserved_concurrency)
         };
         let invoked_arn = match parse_function_reference(reference)?.1 {
             Some(qualifier) => format!("{}:{qualifier}", function.arn(&self.region, &self.account_id)),

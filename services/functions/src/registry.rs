@@ -34,15 +34,70 @@ pub struct Versioned {
     pub version: u64,
 }
 
+/// How long the invocation path trusts a record it read: a change made
+/// through another replica is seen within this long (changes made here are
+/// seen at once).
+const READ_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Records the invocation path read recently, by namespace and key.
+type ReadCache =
+    std::sync::Mutex<std::collections::HashMap<(&'static str, String), (std::time::Instant, Option<(Vec<u8>, u64)>)>>;
+
 #[derive(Debug, Clone)]
 pub struct Registry {
     records: RecordsClient,
     objects: ObjectsClient,
+    cache: std::sync::Arc<ReadCache>,
 }
 
 impl Registry {
     pub fn new(records: RecordsClient, objects: ObjectsClient) -> Self {
-        Self { records, objects }
+        Self { records, objects, cache: Default::default() }
+    }
+
+    /// A record as the invocation path reads it: from the read cache when
+    /// it is fresh, so a warm invoke costs no round trip to data.
+    async fn read_cached(&self, namespace: &'static str, key: &str) -> Result<Option<(Vec<u8>, u64)>> {
+        let cached = self.cache.lock().ok().and_then(|cache| {
+            cache
+                .get(&(namespace, key.to_owned()))
+                .filter(|(at, _)| at.elapsed() < READ_CACHE_TTL)
+                .map(|(_, value)| value.clone())
+        });
+        if let Some(value) = cached {
+            return Ok(value);
+        }
+        let value = self.records.get(namespace, key).await?.map(|record| (record.value, record.version));
+        if let Ok(mut cache) = self.cache.lock() {
+            if cache.len() > 10_000 {
+                cache.retain(|_, (at, _)| at.elapsed() < READ_CACHE_TTL);
+            }
+            cache.insert((namespace, key.to_owned()), (std::time::Instant::now(), value.clone()));
+        }
+        Ok(value)
+    }
+
+    /// Forgets a record this replica changed, so its next read is fresh.
+    fn forget(&self, namespace: &str, key: &str) {
+        if let Ok(mut cache) = self.cache.lock() {
+            cache.retain(|(cached_namespace, cached_key), _| !(*cached_namespace == namespace && cached_key == key));
+        }
+    }
+
+    /// `$LATEST` of a function as the invocation path reads it.
+    pub async fn get_cached(&self, name: &str) -> Result<Option<Versioned>> {
+        let Some((value, version)) = self.read_cached(NAMESPACE, name).await? else { return Ok(None) };
+        let function = serde_json::from_slice(&value)
+            .map_err(|error| LambdaError::Service(format!("stored function {name} is unreadable: {error}")))?;
+        Ok(Some(Versioned { function, version }))
+    }
+
+    /// A version or alias as the invocation path reads it.
+    pub async fn get_as_cached<T: DeserializeOwned>(&self, namespace: &'static str, key: &str) -> Result<Option<T>> {
+        let Some((value, _)) = self.read_cached(namespace, key).await? else { return Ok(None) };
+        serde_json::from_slice(&value)
+            .map(Some)
+            .map_err(|error| LambdaError::Service(format!("stored {namespace} {key} is unreadable: {error}")))
     }
 
     pub async fn get(&self, name: &str) -> Result<Option<Versioned>> {
@@ -56,6 +111,7 @@ impl Registry {
     /// updates what was read, failing if someone else wrote in between.
     pub async fn put(&self, function: &Function, expected_version: u64) -> Result<u64> {
         let value = serde_json::to_vec(function).map_err(|error| LambdaError::Service(error.to_string()))?;
+        self.forget(NAMESPACE, &function.name);
         match self.records.put(NAMESPACE, &function.name, value, Some(expected_version)).await {
             Ok(version) => Ok(version),
             Err(error) if error.code == ErrorCode::ConditionFailed && expected_version == 0 => {
@@ -70,6 +126,7 @@ impl Registry {
     }
 
     pub async fn delete(&self, function: &Versioned) -> Result<()> {
+        self.forget(NAMESPACE, &function.function.name);
         match self.records.delete(NAMESPACE, &function.function.name, Some(function.version)).await {
             Ok(_) => {}
             Err(error) if error.code == ErrorCode::ConditionFailed => {
@@ -129,6 +186,7 @@ impl Registry {
         expected: u64,
     ) -> Result<Option<u64>> {
         let value = serde_json::to_vec(value).map_err(|error| LambdaError::Service(error.to_string()))?;
+        self.forget(namespace, key);
         match self.records.put(namespace, key, value, Some(expected)).await {
             Ok(version) => Ok(Some(version)),
             Err(error) if error.code == ErrorCode::ConditionFailed => Ok(None),
@@ -180,6 +238,7 @@ impl Registry {
     }
 
     pub async fn delete_as(&self, namespace: &str, key: &str) -> Result<bool> {
+        self.forget(namespace, key);
         Ok(self.records.delete(namespace, key, None).await?)
     }
 

@@ -98,13 +98,14 @@ impl Lambda {
     /// version, or what an alias points to (its primary version; see
     /// [`Lambda::resolve_for_invoke`] for the weighted pick).
     pub async fn resolve(&self, reference: &str) -> Result<Function> {
-        self.resolve_with(reference, |alias| alias.version.clone()).await
+        self.resolve_with(reference, false, |alias| alias.version.clone()).await
     }
 
     /// As [`Lambda::resolve`], with an alias's weights applied: each call
     /// picks the alias's additional version with its weight's probability.
+    /// It reads through the registry's read cache.
     pub async fn resolve_for_invoke(&self, reference: &str) -> Result<Function> {
-        self.resolve_with(reference, |alias| {
+        self.resolve_with(reference, true, |alias| {
             let draw: f64 = rand::random();
             let mut threshold = 0.0;
             for (version, weight) in &alias.additional {
@@ -118,22 +119,37 @@ impl Lambda {
         .await
     }
 
-    async fn resolve_with(&self, reference: &str, pick: impl Fn(&Alias) -> String) -> Result<Function> {
+    async fn resolve_with(&self, reference: &str, cached: bool, pick: impl Fn(&Alias) -> String) -> Result<Function> {
         let (name, qualifier) = parse_function_reference(reference)?;
         self.check_arn(reference)?;
+        let latest = async || {
+            if !cached {
+                return Ok(self.latest(&name).await?.function);
+            }
+            let latest = self.registry.get_cached(&name).await?;
+            latest.map(|latest| latest.function).ok_or_else(|| self.function_not_found(&name, None))
+        };
+        let version = async |version: &str| {
+            if !cached {
+                return self.version(&name, version).await;
+            }
+            let number: u64 = version.parse().map_err(|_| self.function_not_found(&name, Some(version)))?;
+            let snapshot = self.registry.get_as_cached::<Function>(VERSIONS, &version_key(&name, number)).await?;
+            snapshot.ok_or_else(|| self.function_not_found(&name, Some(version)))
+        };
         match qualifier.as_deref() {
-            None | Some(LATEST) => Ok(self.latest(&name).await?.function),
-            Some(version) if is_version(version) => self.version(&name, version).await,
-            Some(alias) => {
-                let Some((alias, _)) = self.registry.get_as::<Alias>(ALIASES, &alias_key(&name, alias)).await? else {
-                    return Err(self.function_not_found(&name, Some(alias)));
-                };
-                let version = pick(&alias);
-                if version == LATEST {
-                    Ok(self.latest(&name).await?.function)
+            None | Some(LATEST) => latest().await,
+            Some(number) if is_version(number) => version(number).await,
+            Some(alias_name) => {
+                let key = alias_key(&name, alias_name);
+                let alias = if cached {
+                    self.registry.get_as_cached::<Alias>(ALIASES, &key).await?
                 } else {
-                    self.version(&name, &version).await
-                }
+                    self.registry.get_as::<Alias>(ALIASES, &key).await?.map(|(alias, _)| alias)
+                };
+                let Some(alias) = alias else { return Err(self.function_not_found(&name, Some(alias_name))) };
+                let picked = pick(&alias);
+                if picked == LATEST { latest().await } else { version(&picked).await }
             }
         }
     }
