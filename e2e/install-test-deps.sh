@@ -2,9 +2,10 @@
 # Installs what the test suite needs beyond Rust: the interpreters of the
 # python and nodejs function runtimes, on the PATH execution environments
 # see (/usr/local/bin:/usr/bin:/bin), Java with Maven for the CQL node, curl
-# for the README walkthrough, and the AWS CLI and boto3 (from PyPI, into a
-# virtual environment under target/test-tools). Uses apt when run as root on
-# Debian; otherwise says exactly what to install.
+# for the README walkthrough, the build tools of AWS's runtime interface
+# clients, and the AWS CLI and boto3 (from PyPI, into a virtual environment
+# under target/test-tools). Uses apt when run as root on Debian; otherwise
+# says exactly what to install.
 set -euo pipefail
 
 runtime_path=/usr/local/bin:/usr/bin:/bin
@@ -25,6 +26,21 @@ python3 -c 'import ensurepip' 2> /dev/null || missing+=(python3-venv)
 # The walkthrough runs in a private network namespace, whose loopback `ip`
 # brings up, so a port held on the host cannot get in its way.
 PATH=$PATH:/usr/sbin:/sbin command -v ip > /dev/null || missing+=(iproute2)
+# The runtime interface client suite (e2e/runtime-clients.sh) installs
+# awslambdaric with the environments' python3 and its pip, and builds
+# aws-lambda-ric, whose install compiles curl (autoreconf: autoconf,
+# automake, libtool) and aws-lambda-cpp (cmake, g++), then a node-gyp addon
+# against node's own headers; the Go client needs the go toolchain.
+PATH=$runtime_path python3 -m pip --version > /dev/null 2>&1 || missing+=(python3-pip)
+for tool in autoconf automake cmake g++; do
+  command -v $tool > /dev/null || missing+=("$tool")
+done
+command -v libtoolize > /dev/null || missing+=(libtool)
+node_prefix=$(PATH=$runtime_path command -v node | xargs -r dirname | xargs -r dirname)
+if [ -z "$node_prefix" ] || [ ! -f "$node_prefix/include/node/node_api.h" ]; then
+  missing+=(libnode-dev)
+fi
+command -v go > /dev/null || echo "go is missing: the Go runtime client test needs it (https://go.dev/doc/install)" >&2
 
 # The AWS CLI (v1, from PyPI) and boto3, the second SDK the suite drives
 # nubo with; pinned to a major line, refreshed when the venv is made.

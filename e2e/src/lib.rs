@@ -421,9 +421,14 @@ pub fn fixture(relative: &str) -> PathBuf {
 
 /// A zip of every file under a fixture directory, with Unix modes kept.
 pub fn package(relative: &str) -> Vec<u8> {
-    let root = fixture(relative);
+    package_directory(&fixture(relative))
+}
+
+/// A zip of every file under `root` (a package built for a test), with
+/// Unix modes kept, so executables such as `bootstrap` stay executable.
+pub fn package_directory(root: &Path) -> Vec<u8> {
     let mut files = Vec::new();
-    collect_files(&root, &root, &mut files);
+    collect_files(root, root, &mut files);
     files.sort();
     let mut buffer = std::io::Cursor::new(Vec::new());
     let mut writer = zip::ZipWriter::new(&mut buffer);

@@ -365,6 +365,20 @@ impl Environment {
         self.exited.borrow().is_none()
     }
 
+    /// Whether the runtime is back in `invocation/next`, waiting at most a
+    /// second for it: after answering, a runtime may exit instead (AWS's
+    /// clients do after a 413), and must not be handed the next invocation.
+    pub async fn settled(&self) -> bool {
+        let mut polling = self.channel.polling.subscribe();
+        let mut exited = self.exited.clone();
+        tokio::select! {
+            biased;
+            Ok(_) = exited.wait_for(Option::is_some) => false,
+            Ok(_) = polling.wait_for(|polling| *polling) => self.is_alive(),
+            _ = tokio::time::sleep(Duration::from_secs(1)) => false,
+        }
+    }
+
     /// When the runtime first asked for work, if it has.
     pub fn ready_at(&self) -> Option<Instant> {
         self.channel.ready_at.get().copied()

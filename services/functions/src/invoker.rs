@@ -222,9 +222,15 @@ impl Invoker {
             request;
         let acquired = self.acquire(function, reserved_concurrency)?;
         let slot = Slot { invoker: self, function, returned: false };
-        let mut environment = match acquired {
-            Acquired::Warm(environment) => *environment,
-            Acquired::Cold => {
+        let warm = match acquired {
+            // A warm environment whose runtime did not come back for more
+            // work is dropped; the slot it held starts a fresh one.
+            Acquired::Warm(environment) if environment.settled().await => Some(*environment),
+            _ => None,
+        };
+        let mut environment = match warm {
+            Some(environment) => environment,
+            None => {
                 let code = code().await?;
                 Environment::spawn(&self.launcher, function, &code).await.map_err(|error| {
                     LambdaError::Service(format!("cannot start the {} runtime: {error}", function.runtime))
