@@ -2,7 +2,7 @@
 
 CARGO ?= cargo
 
-.PHONY: up test test-cql test-dynamodb lint build deps fmt fuzz bench-dynamodb
+.PHONY: up test test-cql test-dynamodb lint build deps fmt fuzz bench-dynamodb bench-functions
 
 ## Run every service in one process (state in ./.nubo, dev keys test/test).
 up:
@@ -41,6 +41,17 @@ bench-dynamodb: deps
 	target/bench-venv/bin/pip install --quiet 'moto[server]'
 	NUBO_BIN=target/release/nubo MOTO_SERVER=target/bench-venv/bin/moto_server \
 		$(CARGO) run --release -p nubo-e2e --bin dynamodb-bench -- --seconds 5 --clients 8
+
+## The functions benchmark: cold starts against the bare start of python3
+## and node, warm invokes against a no-op round trip on the same HTTP stack,
+## with aws-sdk-lambda, wrk (from Debian, installed when missing and root)
+## and a plain HTTP client. Release builds; not part of `test`.
+bench-functions:
+	$(CARGO) build --release --bin nubo
+	$(CARGO) build --release -p nubo-e2e --bin functions-bench
+	command -v wrk >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq wrk) \
+		|| echo "wrk is missing and could not be installed: its rows are skipped"
+	NUBO_BIN=target/release/nubo target/release/functions-bench --seconds 3 --cold-samples 20
 
 ## Formatting and clippy, warnings as errors.
 lint:
