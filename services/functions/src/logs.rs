@@ -17,7 +17,7 @@ use tokio::{
 
 use crate::{error::Result, registry::Registry};
 
-/// The data namespace of log batches: `{function}/{first_ms:016}/{id}`.
+/// The data namespace of log batches: `{function}/{first_ms:016}/{sequence:012}-{id}`.
 pub const LOGS: &str = "function-logs.v1";
 /// Batches kept per function.
 pub const MAX_RECORDS: usize = 2000;
@@ -25,6 +25,12 @@ pub const MAX_RECORDS: usize = 2000;
 pub const MAX_LINE_BYTES: usize = 256 * 1024;
 /// Lines waiting to be shipped; past it, lines are dropped and counted.
 const QUEUE: usize = 10_000;
+/// The most one stored batch holds, serialized (CloudWatch's limit on one
+/// PutLogEvents batch); a reader can then fetch [`BATCHES_PER_READ`] of
+/// them in one message of the data plane.
+pub const MAX_BATCH_BYTES: usize = 1024 * 1024;
+/// Batches fetched per read: at most 6 MiB, under the data plane's 8 MiB.
+pub const BATCHES_PER_READ: u32 = 6;
 
 /// One log event.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -64,17 +70,35 @@ impl LogShipper {
 
 async fn ship(registry: Registry, mut receiver: mpsc::Receiver<(String, LogEvent)>) {
     let mut written: BTreeMap<String, usize> = BTreeMap::new();
+    let mut sequence: u64 = 0;
     while let Some(first) = receiver.recv().await {
-        // Gather what arrives within a moment into one write per function.
-        let mut batches: BTreeMap<String, LogBatch> = BTreeMap::new();
-        batches.entry(first.0).or_default().events.push(first.1);
+        // Gather what arrives within a moment into as few writes per
+        // function as fit in MAX_BATCH_BYTES.
+        let mut gathering: BTreeMap<String, (LogBatch, usize)> = BTreeMap::new();
+        let mut full: Vec<(String, LogBatch)> = Vec::new();
+        let mut add = |function: String, event: LogEvent| {
+            // An event's serialized size plus its comma.
+            let size = serde_json::to_vec(&event).map_or(0, |json| json.len()) + 1;
+            let (batch, bytes) = gathering.entry(function.clone()).or_default();
+            if !batch.events.is_empty() && *bytes + size > MAX_BATCH_BYTES - 16 {
+                full.push((function, std::mem::take(batch)));
+                *bytes = 0;
+            }
+            batch.events.push(event);
+            *bytes += size;
+        };
+        add(first.0, first.1);
         let deadline = tokio::time::Instant::now() + Duration::from_millis(100);
         while let Ok(Some((function, event))) = tokio::time::timeout_at(deadline, receiver.recv()).await {
-            batches.entry(function).or_default().events.push(event);
+            add(function, event);
         }
-        for (function, batch) in batches {
+        full.extend(gathering.into_iter().map(|(function, (batch, _))| (function, batch)));
+        for (function, batch) in full {
             let first_ms = batch.events.first().map_or(0, |event| event.timestamp);
-            let key = format!("{function}/{first_ms:016}/{}", uuid::Uuid::new_v4().simple());
+            // The sequence keeps this shipper's batches of one millisecond
+            // in the order they were written.
+            sequence += 1;
+            let key = format!("{function}/{first_ms:016}/{sequence:012}-{}", uuid::Uuid::new_v4().simple());
             if let Err(error) = registry.put_as(LOGS, &key, &batch, 0).await {
                 tracing::warn!(function, %error, "function log lines could not be kept");
                 continue;

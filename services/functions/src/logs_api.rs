@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use crate::{
     lambda::Lambda,
-    logs::{LOGS, LogBatch, LogEvent},
+    logs::{BATCHES_PER_READ, LOGS, LogBatch, LogEvent},
 };
 
 /// The prefix of every Lambda log group.
@@ -132,7 +132,7 @@ async fn events(
     let mut cursor = after.map(str::to_owned).unwrap_or(from);
     let mut found = Vec::new();
     loop {
-        let page = lambda.registry.page_as::<LogBatch>(LOGS, &cursor, 100).await.map_err(service)?;
+        let page = lambda.registry.page_as::<LogBatch>(LOGS, &cursor, BATCHES_PER_READ).await.map_err(service)?;
         if page.is_empty() {
             return Ok((found, None));
         }
