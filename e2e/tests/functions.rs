@@ -44,7 +44,8 @@ async fn invoke(lambda: &Client, name: &str, payload: Value) -> (Option<String>,
 async fn environments_are_reused_and_failures_have_the_lambda_shape() {
     let state = tempfile::tempdir().unwrap();
     let nubo = Nubo::up(&state.path().join("state")).await;
-    let lambda = lambda_client(&nubo.http_url(ServiceName::Functions));
+    let url = nubo.http_url(ServiceName::Functions);
+    let lambda = lambda_client(&url);
     create(&lambda, "echo", Runtime::Python312, "app.handler", "functions/echo").await;
 
     let (error, first) = invoke(&lambda, "echo", json!({ "n": 1 })).await;
@@ -99,11 +100,34 @@ async fn environments_are_reused_and_failures_have_the_lambda_shape() {
         "import os\ndef handler(event, context):\n    return {'environment': os.environ['AWS_LAMBDA_LOG_STREAM_NAME'], 'version': 2}\n",
     )]);
     let replaced =
-        lambda.update_function_code().function_name("echo").zip_file(Blob::new(new_code)).send().await.unwrap();
+        lambda.update_function_code().function_name("echo").zip_file(Blob::new(new_code.clone())).send().await.unwrap();
     assert_ne!(replaced.code_sha256(), configuration.code_sha256());
     let (_, answer) = invoke(&lambda, "echo", json!({})).await;
     assert_eq!(answer["version"], 2);
     assert_ne!(answer["environment"], first["environment"], "environments of the old code retired");
+
+    // Code.Location downloads the package with a plain GET, for ten
+    // minutes, and only the package it was made for.
+    let fetched = lambda.get_function().function_name("echo").send().await.unwrap();
+    let location = fetched.code().unwrap().location().unwrap().to_owned();
+    assert!(location.starts_with(&url), "{location} is under the endpoint the client used ({url})");
+    let download = reqwest::get(&location).await.unwrap();
+    assert_eq!(download.status(), 200);
+    assert_eq!(download.headers()["content-type"], "application/zip");
+    assert_eq!(download.bytes().await.unwrap().as_ref(), new_code.as_slice(), "the package as uploaded");
+    let tampered = location.replace("Expires=", "Expires=9");
+    let refused = reqwest::get(&tampered).await.unwrap();
+    assert_eq!(refused.status(), 403);
+    assert!(refused.text().await.unwrap().contains("<Code>AccessDenied</Code>"));
+    lambda
+        .update_function_code()
+        .function_name("echo")
+        .zip_file(Blob::new(package("functions/echo")))
+        .send()
+        .await
+        .unwrap();
+    let stale = reqwest::get(&location).await.unwrap();
+    assert_eq!(stale.status(), 404, "a URL of replaced code finds nothing");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -314,7 +314,7 @@ async fn policies_and_tags_as_sam_and_the_cli_write_them() {
     let statement: Value = serde_json::from_str(printed["Statement"].as_str().unwrap()).unwrap();
     assert_eq!(statement["Principal"], json!({ "AWS": "arn:aws:iam::123456789012:root" }));
     let script = format!(
-        "import boto3, json\nl = boto3.client('lambda', endpoint_url='{endpoint}', region_name='us-east-1', aws_access_key_id='test', aws_secret_access_key='test')\nl.tag_resource(Resource='{arn}', Tags={{'team': 'web', 'stage': 'dev'}})\nl.untag_resource(Resource='{arn}', TagKeys=['stage'])\nl.remove_permission(FunctionName='guarded', StatementId='apigw')\nprint(json.dumps({{'tags': l.list_tags(Resource='{arn}')['Tags'], 'policy': json.loads(l.get_policy(FunctionName='guarded')['Policy'])}}))\n"
+        "import boto3, json\nl = boto3.client('lambda', endpoint_url='{endpoint}', region_name='us-east-1', aws_access_key_id='test', aws_secret_access_key='test')\nl.tag_resource(Resource='{arn}', Tags={{'team': 'web', 'stage': 'dev'}})\nl.untag_resource(Resource='{arn}', TagKeys=['stage'])\nl.remove_permission(FunctionName='guarded', StatementId='apigw')\nimport urllib.request, zipfile, io\ngot = l.get_function(FunctionName='guarded')\npackage = urllib.request.urlopen(got['Code']['Location']).read()\nprint(json.dumps({{'tags': l.list_tags(Resource='{arn}')['Tags'], 'policy': json.loads(l.get_policy(FunctionName='guarded')['Policy']), 'package': [len(package), got['Configuration']['CodeSize'], zipfile.ZipFile(io.BytesIO(package)).namelist()]}}))\n"
     );
     let boto = std::process::Command::new(python.join("python")).args(["-c", &script]).output().unwrap();
     assert!(boto.status.success(), "{}", String::from_utf8_lossy(&boto.stderr));
@@ -322,6 +322,9 @@ async fn policies_and_tags_as_sam_and_the_cli_write_them() {
     assert_eq!(printed["tags"], json!({ "team": "web" }));
     assert_eq!(printed["policy"]["Statement"].as_array().unwrap().len(), 1);
     assert_eq!(printed["policy"]["Statement"][0]["Sid"], "account");
+    // GetFunction's Code.Location, fetched as any HTTP client would.
+    assert_eq!(printed["package"][0], printed["package"][1], "{printed}");
+    assert!(printed["package"][2].as_array().unwrap().contains(&json!("app.py")), "{printed}");
 
     let tags = lambda.list_tags().resource(&arn).send().await.unwrap();
     assert_eq!(tags.tags().unwrap().get("team").map(String::as_str), Some("web"));

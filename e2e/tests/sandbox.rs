@@ -98,6 +98,10 @@ async fn a_function_sees_only_its_own_code_and_system_files() {
     assert_eq!(look["processes"], json!([1]), "a pid namespace of its own: {look}");
     assert_eq!(look["runtimeApi"], "127.0.0.1:9001", "the Runtime API where Lambda has it");
     assert_eq!(look["cwd"], "/var/task");
+    // Only what Lambda sets: nothing of nubo's own environment.
+    let environment: Vec<&str> = look["environment"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    assert!(environment.contains(&"AWS_LAMBDA_FUNCTION_NAME") && environment.contains(&"_HANDLER"), "{environment:?}");
+    assert!(!environment.iter().any(|name| name.starts_with("NUBO") || name.starts_with("CARGO")), "{environment:?}");
     let root: Vec<&str> = look["root"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
     assert!(!root.contains(&"root") && !root.contains(&"home") && !root.contains(&"work"), "{root:?}");
 

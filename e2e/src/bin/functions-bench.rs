@@ -65,7 +65,7 @@ const PYTHON_TRIVIAL: &str = "def handler(event, context):\n    return {\"status
 
 /// What the bootstraps import before their first `invocation/next`: part
 /// of every cold start, none of the bare interpreter's.
-const PYTHON_BOOTSTRAP_IMPORTS: &str = "import http.client, importlib, json, os, sys, time, traceback";
+const PYTHON_BOOTSTRAP_IMPORTS: &str = "import _json, _socket, os, sys, time";
 const NODE_BOOTSTRAP_IMPORTS: &str = "Promise.all(['node:http','node:path','node:fs','node:url'].map(m => import(m)))";
 
 /// Latency percentiles, in milliseconds (so differences may be negative).

@@ -228,6 +228,13 @@ async fn handle(
         nubo_host::front::name_operation(&request, action.name());
         return Ok(crate::logs_api::serve(&request, payload, action, &lambda, &logs.0).await);
     }
+    // GetFunction's Code.Location: a URL that carries its own signature.
+    if request.method() == actix_web::http::Method::GET
+        && let Some(function) = crate::code_url::package_path(request.path())
+    {
+        nubo_host::front::name_operation(&request, "DownloadFunctionPackage");
+        return Ok(crate::code_url::serve(&request, &function, &lambda, &lambda.code_urls).await);
+    }
     let operation = Operation::parse(request.method().as_str(), request.path());
     if let Some(operation) = &operation {
         nubo_host::front::name_operation(&request, operation.name());
@@ -265,12 +272,18 @@ async fn handle(
         }
         Operation::GetFunction(name) => {
             let function = lambda.get_function(&qualified(&name, &query)).await?;
+            // Under the address the caller used (the edge or this port).
+            let base = format!("{}://{}", request.connection_info().scheme(), request.connection_info().host());
+            let location = lambda.code_urls.location(
+                &base,
+                &function.name,
+                &function.version,
+                &function.code_sha256,
+                chrono::Utc::now().timestamp(),
+            );
             Ok(HttpResponse::Ok().json(serde_json::json!({
                 "Configuration": lambda.configuration(&function),
-                "Code": {
-                    "RepositoryType": "S3",
-                    "Location": format!("s3://{}/{}", function.code_bucket, function.code_key),
-                },
+                "Code": { "RepositoryType": "S3", "Location": location },
                 "Tags": function.tags,
             })))
         }

@@ -113,6 +113,11 @@ impl CodeCache {
         Self { root, objects }
     }
 
+    /// Where packages are stored.
+    pub fn objects(&self) -> &ObjectsClient {
+        &self.objects
+    }
+
     fn directory(&self, sha256_hex: &str) -> PathBuf {
         self.root.join(sha256_hex)
     }

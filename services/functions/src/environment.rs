@@ -26,7 +26,7 @@ use crate::{
     logs::{LogShipper, read_line_capped},
     model::{Function, RuntimeFamily, runtime_family},
     runtime_api::{self, Channel, Invocation, InvocationInput, Reply},
-    sandbox::{Sandbox, Spec, UidLease, cgroup::Group, network},
+    sandbox::{Assignment, Sandbox, UidLease, cgroup::Group, network},
 };
 
 /// The most of one invocation's output kept for its `Tail` (which shows
@@ -59,14 +59,19 @@ pub struct Launcher {
     pub logs: Option<LogShipper>,
 }
 
-/// An environment's confinement, released when it is dropped.
+/// An environment's confinement, released when it is dropped (the cgroup
+/// kills what is left in it).
 #[derive(Debug)]
 struct Confinement {
     group: Option<Group>,
     _uid: UidLease,
-    /// The network namespace, open until the runtime has joined it.
+    /// Keeps the network namespace while the environment lives.
     _network: Option<OwnedFd>,
 }
+
+/// A started runtime: its process, when it was started, its confinement
+/// and the directory it holds.
+type Started = (tokio::process::Child, Instant, Option<Confinement>, tempfile::TempDir);
 
 /// How an invocation on an environment ended.
 #[derive(Debug)]
@@ -116,30 +121,40 @@ impl Drop for Environment {
         for task in &self.tasks {
             task.abort();
         }
-        if let Some(group) = self.confinement.as_mut().and_then(|confinement| confinement.group.take()) {
-            group.kill();
-            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-                runtime.spawn(group.remove());
-            }
+    }
+}
+
+/// A runtime's environment variables, in the order set; setting one again
+/// replaces it.
+#[derive(Debug, Default)]
+struct Variables(Vec<(String, String)>);
+
+impl Variables {
+    fn set(&mut self, name: &str, value: impl Into<String>) -> &mut Self {
+        let value = value.into();
+        match self.0.iter_mut().find(|(existing, _)| existing == name) {
+            Some(entry) => entry.1 = value,
+            None => self.0.push((name.to_owned(), value)),
         }
+        self
     }
 }
 
 /// Puts a function's layers, merged at `opt`, on its runtime's paths, as
 /// Lambda's runtimes do.
-fn layer_paths(command: &mut Command, function: &Function, opt: &Path, path: &str) {
+fn layer_paths(variables: &mut Variables, function: &Function, opt: &Path, path: &str) {
     let at = |relative: &str| opt.join(relative).to_string_lossy().into_owned();
     match runtime_family(&function.runtime) {
         Some(RuntimeFamily::Python) => {
             let site = at(&format!("python/lib/{}/site-packages", function.runtime));
-            command.env("PYTHONPATH", format!("{}:{site}", at("python")));
+            variables.set("PYTHONPATH", format!("{}:{site}", at("python")));
         }
         Some(RuntimeFamily::Node) => {
-            command.env("NODE_PATH", format!("{}:{}", at("nodejs/node_modules"), at("nodejs")));
+            variables.set("NODE_PATH", format!("{}:{}", at("nodejs/node_modules"), at("nodejs")));
         }
         _ => {}
     }
-    command.env("PATH", format!("{}:{path}", at("bin"))).env("LD_LIBRARY_PATH", at("lib"));
+    variables.set("PATH", format!("{}:{path}", at("bin"))).set("LD_LIBRARY_PATH", at("lib"));
 }
 
 /// The program that runs a function's runtime and its arguments, with
@@ -195,123 +210,18 @@ fn exit_reason(status: std::process::ExitStatus, sandboxed: bool) -> String {
 impl Environment {
     /// Starts the runtime for `function` with its code (and layers) in `code`.
     pub async fn spawn(launcher: &Launcher, function: &Function, code: &Code) -> std::io::Result<Self> {
-        let code_dir = code.task.as_path();
         let id = uuid::Uuid::new_v4().simple().to_string();
-        std::fs::create_dir_all(&launcher.scratch_dir)?;
-        let tmp = tempfile::Builder::new().prefix("env-").tempdir_in(&launcher.scratch_dir)?;
         let (channel, invocations) = Channel::new();
+        let log_stream = format!("{}/[{}]{id}", chrono::Utc::now().format("%Y/%m/%d"), function.version);
         let mut tasks = Vec::new();
-        let now = chrono::Utc::now();
-        let (mut command, runtime_api_address, confinement) = match &launcher.sandbox {
+        let started = match &launcher.sandbox {
             Some(sandbox) => {
-                let relays: Vec<_> = launcher.endpoint.iter().map(|endpoint| (endpoint.port(), *endpoint)).collect();
-                let prepared = sandbox.prepare(&id, function.memory_mb, &relays)?;
-                let (listener, address, network) = match prepared.namespace {
-                    Some(namespace) => {
-                        let path = namespace.path();
-                        for (listener, target) in namespace.relays {
-                            tasks.push(tokio::spawn(network::relay(listener, target)));
-                        }
-                        namespace.runtime_api.set_nonblocking(true)?;
-                        let listener = tokio::net::TcpListener::from_std(namespace.runtime_api)?;
-                        (listener, format!("127.0.0.1:{}", network::RUNTIME_API_PORT), Some((path, namespace.file)))
-                    }
-                    None => {
-                        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
-                        let address = listener.local_addr()?.to_string();
-                        (listener, address, None)
-                    }
-                };
-                tasks.push(tokio::spawn(runtime_api::serve(listener, channel.clone())));
-                let (program, args) =
-                    runtime_command(launcher, function, Path::new("/var/task"), Path::new("/var/runtime"));
-                let spec = Spec {
-                    network: network.as_ref().map(|(path, _)| path.clone()),
-                    cgroups: prepared.group.as_ref().map(Group::procs_files).unwrap_or_default(),
-                    root: tmp.path().to_owned(),
-                    code: code_dir.to_owned(),
-                    opt: code.opt.clone(),
-                    runtime: launcher.bootstrap_dir.clone(),
-                    tmp_mb: function.ephemeral_storage_mb.max(1),
-                    uid: prepared.uid.uid,
-                    hostname: "localhost".into(),
-                    program,
-                    args,
-                };
-                let mut command = sandbox.command(&spec);
-                command
-                    .env("TMPDIR", "/tmp")
-                    .env("HOME", "/tmp")
-                    .env("LAMBDA_TASK_ROOT", "/var/task")
-                    .env("LAMBDA_RUNTIME_DIR", "/var/runtime");
-
-                let confinement =
-                    Confinement { group: prepared.group, _uid: prepared.uid, _network: network.map(|(_, file)| file) };
-                (command, address, Some(confinement))
+                Self::start_sandboxed(launcher, sandbox, function, code, &log_stream, &channel, &mut tasks).await
             }
-            None => {
-                let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
-                let address = listener.local_addr()?.to_string();
-                tasks.push(tokio::spawn(runtime_api::serve(listener, channel.clone())));
-                let (program, args) = runtime_command(launcher, function, code_dir, &launcher.bootstrap_dir);
-                let mut command = Command::new(program);
-                command
-                    .args(args)
-                    .current_dir(code_dir)
-                    .env("TMPDIR", tmp.path())
-                    .env("HOME", tmp.path())
-                    .env("LAMBDA_TASK_ROOT", code_dir)
-                    .env("LAMBDA_RUNTIME_DIR", &launcher.bootstrap_dir);
-
-                (command, address, None)
-            }
+            None => Self::start_unconfined(launcher, function, code, &log_stream, &channel, &mut tasks).await,
         };
-        let sandboxed = confinement.is_some();
-        let log_stream = format!("{}/[{}]{id}", now.format("%Y/%m/%d"), function.version);
-        command
-            .env("PATH", &launcher.path)
-            .env("LANG", "en_US.UTF-8")
-            .env("TZ", ":UTC")
-            .env("PYTHONUNBUFFERED", "1")
-            .env("_HANDLER", &function.handler)
-            .env("AWS_EXECUTION_ENV", format!("AWS_Lambda_{}", function.runtime))
-            .env("AWS_LAMBDA_FUNCTION_NAME", &function.name)
-            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", function.memory_mb.to_string())
-            .env("AWS_LAMBDA_FUNCTION_VERSION", &function.version)
-            .env("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand")
-            .env("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{}", function.name))
-            .env("AWS_LAMBDA_LOG_STREAM_NAME", &log_stream)
-            .env("AWS_LAMBDA_RUNTIME_API", &runtime_api_address)
-            .env("AWS_REGION", &launcher.region)
-            .env("AWS_DEFAULT_REGION", &launcher.region)
-            .envs(&function.environment)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0)
-            .kill_on_drop(true);
-        // Layers, where the runtime sees them (after PATH is set, which
-        // they extend).
-        match (&code.opt, sandboxed) {
-            (Some(_), true) => layer_paths(&mut command, function, Path::new("/opt"), &launcher.path),
-            (Some(opt), false) => layer_paths(&mut command, function, opt, &launcher.path),
-            (None, _) => {}
-        }
-        if let Some((key, secret)) = &launcher.function_credentials {
-            command.env("AWS_ACCESS_KEY_ID", key).env("AWS_SECRET_ACCESS_KEY", secret);
-        }
-        if let Some(endpoint) = &launcher.endpoint_url {
-            // Inside a network namespace the endpoint is reached through
-            // its relay on the loopback, whatever host name it has outside.
-            match (&launcher.endpoint, launcher.sandbox.as_ref().filter(|sandbox| sandbox.has_network())) {
-                (Some(address), Some(_)) => {
-                    command.env("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{}", address.port()))
-                }
-                _ => command.env("AWS_ENDPOINT_URL", endpoint),
-            };
-        }
-        let mut child = match command.spawn() {
-            Ok(child) => child,
+        let (mut child, created, confinement, tmp) = match started {
+            Ok(started) => started,
             Err(error) => {
                 for task in &tasks {
                     task.abort();
@@ -319,6 +229,7 @@ impl Environment {
                 return Err(error);
             }
         };
+        let sandboxed = confinement.is_some();
         let pid = child.id();
 
         let log = Arc::new(Mutex::new(None::<Vec<String>>));
@@ -347,7 +258,7 @@ impl Environment {
             id,
             revision_id: function.revision_id.clone(),
             log_stream,
-            created: Instant::now(),
+            created,
             last_used: Instant::now(),
             warm: false,
             invocations,
@@ -359,6 +270,163 @@ impl Environment {
             confinement,
             _tmp: tmp,
         })
+    }
+
+    /// The variables every runtime gets, as Lambda sets them, then the
+    /// function's own, then its layers' paths, credentials and endpoint.
+    /// `task`, `runtime`, `tmp` and `opt` are paths as the runtime sees them.
+    fn variables(
+        launcher: &Launcher,
+        function: &Function,
+        log_stream: &str,
+        runtime_api: &str,
+        paths: [&Path; 3],
+        opt: Option<&Path>,
+        endpoint_url: Option<String>,
+    ) -> Variables {
+        let [task, runtime, tmp] = paths.map(|path| path.to_string_lossy().into_owned());
+        let mut variables = Variables::default();
+        variables
+            .set("PATH", &launcher.path)
+            .set("LANG", "en_US.UTF-8")
+            .set("TZ", ":UTC")
+            .set("TMPDIR", &tmp)
+            .set("HOME", &tmp)
+            .set("PYTHONUNBUFFERED", "1")
+            .set("LAMBDA_TASK_ROOT", task)
+            .set("LAMBDA_RUNTIME_DIR", runtime)
+            .set("_HANDLER", &function.handler)
+            .set("AWS_EXECUTION_ENV", format!("AWS_Lambda_{}", function.runtime))
+            .set("AWS_LAMBDA_FUNCTION_NAME", &function.name)
+            .set("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", function.memory_mb.to_string())
+            .set("AWS_LAMBDA_FUNCTION_VERSION", &function.version)
+            .set("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand")
+            .set("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{}", function.name))
+            .set("AWS_LAMBDA_LOG_STREAM_NAME", log_stream)
+            .set("AWS_LAMBDA_RUNTIME_API", runtime_api)
+            .set("AWS_REGION", &launcher.region)
+            .set("AWS_DEFAULT_REGION", &launcher.region);
+        for (name, value) in &function.environment {
+            variables.set(name, value);
+        }
+        if let Some(opt) = opt {
+            layer_paths(&mut variables, function, opt, &launcher.path);
+        }
+        if let Some((key, secret)) = &launcher.function_credentials {
+            variables.set("AWS_ACCESS_KEY_ID", key).set("AWS_SECRET_ACCESS_KEY", secret);
+        }
+        if let Some(endpoint_url) = endpoint_url {
+            variables.set("AWS_ENDPOINT_URL", endpoint_url);
+        }
+        variables
+    }
+
+    /// Starts the runtime in a sandbox (a waiting one, see
+    /// [`crate::sandbox::standby`]). The environment's life is counted from
+    /// the moment the sandbox is given its function.
+    async fn start_sandboxed(
+        launcher: &Launcher,
+        sandbox: &Arc<Sandbox>,
+        function: &Function,
+        code: &Code,
+        log_stream: &str,
+        channel: &Arc<Channel>,
+        tasks: &mut Vec<JoinHandle<()>>,
+    ) -> std::io::Result<Started> {
+        let mut shell = sandbox.shell()?;
+        if let Some(group) = &shell.prepared.group {
+            group.limit_memory(function.memory_mb)?;
+        }
+        let (listener, runtime_api, network) = match shell.prepared.namespace.take() {
+            Some(namespace) => {
+                for (listener, target) in namespace.relays {
+                    tasks.push(tokio::spawn(network::relay(listener, target)));
+                }
+                namespace.runtime_api.set_nonblocking(true)?;
+                let listener = tokio::net::TcpListener::from_std(namespace.runtime_api)?;
+                (listener, format!("127.0.0.1:{}", network::RUNTIME_API_PORT), Some(namespace.file))
+            }
+            None => {
+                let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+                let address = listener.local_addr()?.to_string();
+                (listener, address, None)
+            }
+        };
+        tasks.push(tokio::spawn(runtime_api::serve(listener, channel.clone())));
+        // Inside a network namespace the endpoint is reached through its
+        // relay on the loopback, whatever host name it has outside.
+        let endpoint_url = match (&launcher.endpoint, sandbox.has_network()) {
+            (Some(address), true) => Some(format!("http://127.0.0.1:{}", address.port())),
+            _ => launcher.endpoint_url.clone(),
+        };
+        let (task, runtime) = (Path::new("/var/task"), Path::new("/var/runtime"));
+        let opt = code.opt.as_ref().map(|_| Path::new("/opt"));
+        let variables = Self::variables(
+            launcher,
+            function,
+            log_stream,
+            &runtime_api,
+            [task, runtime, Path::new("/tmp")],
+            opt,
+            endpoint_url,
+        );
+        let (program, args) = runtime_command(launcher, function, task, runtime);
+        let assignment = Assignment {
+            code: code.task.clone(),
+            runtime: launcher.bootstrap_dir.clone(),
+            opt: code.opt.clone(),
+            tmp_mb: function.ephemeral_storage_mb.max(1),
+            hostname: "localhost".into(),
+            program,
+            args,
+            env: variables.0,
+        };
+        let created = Instant::now();
+        shell.assign(&assignment).await?;
+        let confinement =
+            Confinement { group: shell.prepared.group.take(), _uid: shell.prepared.uid, _network: network };
+        Ok((shell.child, created, Some(confinement), shell.root))
+    }
+
+    /// Starts the runtime as nubo's own user, in its own process group with
+    /// a private `TMPDIR`.
+    async fn start_unconfined(
+        launcher: &Launcher,
+        function: &Function,
+        code: &Code,
+        log_stream: &str,
+        channel: &Arc<Channel>,
+        tasks: &mut Vec<JoinHandle<()>>,
+    ) -> std::io::Result<Started> {
+        std::fs::create_dir_all(&launcher.scratch_dir)?;
+        let tmp = tempfile::Builder::new().prefix("env-").tempdir_in(&launcher.scratch_dir)?;
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+        let address = listener.local_addr()?.to_string();
+        tasks.push(tokio::spawn(runtime_api::serve(listener, channel.clone())));
+        let code_dir = code.task.as_path();
+        let variables = Self::variables(
+            launcher,
+            function,
+            log_stream,
+            &address,
+            [code_dir, &launcher.bootstrap_dir, tmp.path()],
+            code.opt.as_deref(),
+            launcher.endpoint_url.clone(),
+        );
+        let (program, args) = runtime_command(launcher, function, code_dir, &launcher.bootstrap_dir);
+        let created = Instant::now();
+        let child = Command::new(program)
+            .args(args)
+            .current_dir(code_dir)
+            .env_clear()
+            .envs(variables.0)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .kill_on_drop(true)
+            .spawn()?;
+        Ok((child, created, None, tmp))
     }
 
     pub fn is_alive(&self) -> bool {

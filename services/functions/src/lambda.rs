@@ -84,6 +84,8 @@ pub struct Lambda {
     pub(crate) followers: Arc<(Followers, ItemsClient)>,
     /// The gateway's user-API address, which function URLs are under.
     pub(crate) url_base: String,
+    /// Signs and checks GetFunction's `Code.Location`.
+    pub(crate) code_urls: crate::code_url::CodeUrls,
 }
 
 impl Lambda {
@@ -105,6 +107,9 @@ impl Lambda {
             queue,
             followers: Followers::new(items),
             url_base: "http://127.0.0.1:8080".into(),
+            // Replaced by the cluster's key (`with_code_urls`) where several
+            // replicas must agree on it.
+            code_urls: crate::code_url::CodeUrls::new(&uuid::Uuid::new_v4().to_string()),
         }
     }
 
@@ -112,6 +117,16 @@ impl Lambda {
     pub fn with_url_base(mut self, base: String) -> Self {
         self.url_base = base;
         self
+    }
+
+    /// Package URLs signed with a key derived from `cluster_secret`.
+    pub fn with_code_urls(mut self, cluster_secret: &str) -> Self {
+        self.code_urls = crate::code_url::CodeUrls::new(cluster_secret);
+        self
+    }
+
+    pub(crate) fn objects(&self) -> &nubo_proto::clients::ObjectsClient {
+        self.code.objects()
     }
 
     pub fn invoker(&self) -> &Invoker {

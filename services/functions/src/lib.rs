@@ -10,6 +10,7 @@
 
 pub mod api;
 pub mod code;
+pub mod code_url;
 pub mod concurrency;
 pub mod environment;
 pub mod error;
@@ -128,8 +129,9 @@ pub async fn run(context: Context, config: Config, listeners: Listeners, shutdow
     let environments_dir = scratch.join("environments");
     let _ = std::fs::remove_dir_all(&environments_dir);
 
-    let sandbox = sandbox::Sandbox::detect(&config.sandbox, &environments_dir);
     let endpoint = config.function_endpoint_url.as_deref().and_then(endpoint_address);
+    let relays = endpoint.iter().map(|endpoint| (endpoint.port(), *endpoint)).collect();
+    let sandbox = sandbox::Sandbox::detect(&config.sandbox, &environments_dir, relays);
 
     let objects = ObjectsClient::new(context.link(ServiceName::Storage)?);
     let records = RecordsClient::new(context.link(ServiceName::Data)?);
@@ -145,7 +147,7 @@ pub async fn run(context: Context, config: Config, listeners: Listeners, shutdow
         path: config.environment_path.clone(),
         function_credentials: context.function_credentials.clone(),
         endpoint_url: config.function_endpoint_url.clone(),
-        sandbox,
+        sandbox: sandbox.clone(),
         endpoint,
         logs: Some(shipper),
     };
@@ -166,7 +168,8 @@ pub async fn run(context: Context, config: Config, listeners: Listeners, shutdow
         events::Queue::new(Duration::from_millis(config.event_retry_delay_ms)),
         ItemsClient::new(context.link(ServiceName::Data)?),
     )
-    .with_url_base(config.function_url_base.clone().unwrap_or_else(|| "http://127.0.0.1:8080".into()));
+    .with_url_base(config.function_url_base.clone().unwrap_or_else(|| "http://127.0.0.1:8080".into()))
+    .with_code_urls(context.cluster.secret());
     let queue = tokio::spawn(lambda.clone().run_queue());
     let mappings = tokio::spawn(lambda.clone().run_mappings());
 
@@ -196,5 +199,8 @@ pub async fn run(context: Context, config: Config, listeners: Listeners, shutdow
     mappings.abort();
     shipping.abort();
     invoker.stop_all();
+    if let Some(sandbox) = &sandbox {
+        sandbox.stop();
+    }
     served
 }

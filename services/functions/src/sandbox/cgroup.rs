@@ -75,35 +75,27 @@ impl Hierarchy {
         }
     }
 
-    /// Makes the group of one environment with its limits.
-    pub fn create(&self, name: &str, memory_mb: u32) -> io::Result<Group> {
-        let bytes = u64::from(memory_mb) * 1024 * 1024;
-        match self {
-            Self::Unified(parent) => {
-                let path = parent.join(name);
-                std::fs::create_dir(&path)?;
-                let group = Group { paths: vec![path.clone()], unified: true };
-                std::fs::write(path.join("memory.max"), bytes.to_string())?;
-                // Swap would let a function run past its memory size.
-                let _ = std::fs::write(path.join("memory.swap.max"), "0");
-                std::fs::write(path.join("pids.max"), MAX_PROCESSES.to_string())?;
-                Ok(group)
+    /// Makes the group of one environment, limited to Lambda's process
+    /// count; its memory limit is set when its function is known.
+    pub fn create(&self, name: &str) -> io::Result<Group> {
+        let (memory, pids, unified) = match self {
+            Self::Unified(parent) => (parent.join(name), None, true),
+            Self::Legacy { memory, pids } => (memory.join(name), pids.as_ref().map(|pids| pids.join(name)), false),
+        };
+        std::fs::create_dir(&memory)?;
+        let mut group = Group { paths: vec![memory.clone()], unified };
+        let pids = match pids {
+            Some(pids) => {
+                std::fs::create_dir(&pids)?;
+                group.paths.push(pids.clone());
+                pids
             }
-            Self::Legacy { memory, pids } => {
-                let path = memory.join(name);
-                std::fs::create_dir(&path)?;
-                let mut group = Group { paths: vec![path.clone()], unified: false };
-                std::fs::write(path.join("memory.limit_in_bytes"), bytes.to_string())?;
-                let _ = std::fs::write(path.join("memory.memsw.limit_in_bytes"), bytes.to_string());
-                if let Some(pids) = pids {
-                    let path = pids.join(name);
-                    std::fs::create_dir(&path)?;
-                    group.paths.push(path.clone());
-                    std::fs::write(path.join("pids.max"), MAX_PROCESSES.to_string())?;
-                }
-                Ok(group)
-            }
+            None => memory,
+        };
+        if unified || group.paths.len() > 1 {
+            std::fs::write(pids.join("pids.max"), MAX_PROCESSES.to_string())?;
         }
+        Ok(group)
     }
 }
 
@@ -163,7 +155,8 @@ fn joined(mount_point: &str, root: &str, group: &str) -> PathBuf {
     Path::new(mount_point).join(relative)
 }
 
-/// One environment's group (one directory per v1 hierarchy).
+/// One environment's group (one directory per v1 hierarchy). Dropping it
+/// kills what runs in it and removes it.
 #[derive(Debug)]
 pub struct Group {
     paths: Vec<PathBuf>,
@@ -178,6 +171,22 @@ impl Group {
 
     fn memory(&self) -> &Path {
         &self.paths[0]
+    }
+
+    /// Holds the group to `memory_mb`, swap included.
+    pub fn limit_memory(&self, memory_mb: u32) -> io::Result<()> {
+        let bytes = (u64::from(memory_mb) * 1024 * 1024).to_string();
+        if self.unified {
+            std::fs::write(self.memory().join("memory.max"), &bytes)?;
+            // Swap would let a function run past its memory size.
+            let _ = std::fs::write(self.memory().join("memory.swap.max"), "0");
+        } else {
+            // The memory limit first: v1 keeps it at most the memory+swap
+            // limit, which starts unlimited.
+            std::fs::write(self.memory().join("memory.limit_in_bytes"), &bytes)?;
+            let _ = std::fs::write(self.memory().join("memory.memsw.limit_in_bytes"), &bytes);
+        }
+        Ok(())
     }
 
     /// Peak memory of the group, in MB.
@@ -200,32 +209,59 @@ impl Group {
 
     /// Kills every process of the group.
     pub fn kill(&self) {
-        if self.unified && std::fs::write(self.memory().join("cgroup.kill"), "1").is_ok() {
-            return;
-        }
-        for procs in self.procs_files() {
-            let Ok(pids) = std::fs::read_to_string(procs) else { continue };
-            for pid in pids.lines().filter_map(|pid| pid.trim().parse::<i32>().ok()) {
-                let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+        kill_all(&self.paths, self.unified);
+    }
+}
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        let paths = std::mem::take(&mut self.paths);
+        let unified = self.unified;
+        kill_all(&paths, unified);
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn(remove(paths, unified));
+            }
+            Err(_) => {
+                for path in &paths {
+                    let _ = std::fs::remove_dir(path);
+                }
             }
         }
     }
+}
 
-    /// Kills what is left and removes the group, waiting a little for
-    /// killed processes to leave it.
-    pub async fn remove(self) {
-        for _ in 0..50 {
-            self.kill();
-            let all_removed = self.paths.iter().all(|path| match std::fs::remove_dir(path) {
-                Ok(()) => true,
-                Err(error) => error.kind() == io::ErrorKind::NotFound,
-            });
-            if all_removed {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
+fn kill_all(paths: &[PathBuf], unified: bool) {
+    if unified
+        && let Some(memory) = paths.first()
+        && std::fs::write(memory.join("cgroup.kill"), "1").is_ok()
+    {
+        return;
+    }
+    for path in paths {
+        let Ok(pids) = std::fs::read_to_string(path.join("cgroup.procs")) else { continue };
+        for pid in pids.lines().filter_map(|pid| pid.trim().parse::<i32>().ok()) {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
         }
-        tracing::warn!(group = %self.memory().display(), "an environment's cgroup could not be removed");
+    }
+}
+
+/// Removes a group's directories, killing what is left in them and waiting
+/// a little for killed processes to leave.
+async fn remove(paths: Vec<PathBuf>, unified: bool) {
+    for _ in 0..50 {
+        kill_all(&paths, unified);
+        let all_removed = paths.iter().all(|path| match std::fs::remove_dir(path) {
+            Ok(()) => true,
+            Err(error) => error.kind() == io::ErrorKind::NotFound,
+        });
+        if all_removed {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    if let Some(path) = paths.first() {
+        tracing::warn!(group = %path.display(), "an environment's cgroup could not be removed");
     }
 }
 

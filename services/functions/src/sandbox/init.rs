@@ -7,17 +7,21 @@
 //! environment's cgroups and network namespace, makes new mount, pid, ipc
 //! and uts namespaces, starts stage two, and waits for it, so nubo keeps a
 //! child it can wait on and kill. Stage two is pid 1 of the new pid
-//! namespace: it builds a root of read-only host system directories, the
-//! function's code at `/var/task`, nubo's bootstraps at `/var/runtime`, a
-//! private `/tmp`, `/proc` and a minimal `/dev`, pivots into it, drops to
-//! the environment's uid, forbids new privileges, installs the seccomp
-//! filter and becomes the runtime. When it exits, the kernel kills
-//! whatever else runs in the namespace.
+//! namespace: it builds a root of read-only host system directories,
+//! `/proc` and a minimal `/dev`, and compiles its seccomp filter. That much
+//! needs no function, so nubo builds sandboxes ahead of need and keeps
+//! them waiting (see [`super::standby`]). Once given an [`Assignment`] on
+//! its standard input, stage two adds the function's code at `/var/task`,
+//! nubo's bootstraps at `/var/runtime`, its layers at `/opt` and a private
+//! `/tmp`, pivots into the root, drops to the environment's uid, forbids
+//! new privileges, installs the filter and becomes the runtime. When it
+//! exits, the kernel kills whatever else runs in the namespace.
 
 use std::{
+    io::BufRead,
     os::unix::{fs::symlink, process::CommandExt},
     path::{Path, PathBuf},
-    process::{Command, ExitCode},
+    process::{Command, ExitCode, Stdio},
 };
 
 use nix::{
@@ -32,7 +36,7 @@ pub const STAGE_ONE: &str = "__sandbox";
 /// The argument that starts stage two.
 const STAGE_TWO: &str = "__sandbox-init";
 
-/// How to build one environment's sandbox and what to run in it.
+/// How to build one sandbox, before any function is given to it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Spec {
     /// The network namespace to join, as a path to open.
@@ -41,6 +45,13 @@ pub struct Spec {
     pub cgroups: Vec<PathBuf>,
     /// An empty directory the new root is built on.
     pub root: PathBuf,
+    pub uid: u32,
+}
+
+/// The function a waiting sandbox becomes, sent as one line of JSON on its
+/// standard input.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Assignment {
     /// The function's unpacked code, at `/var/task`.
     pub code: PathBuf,
     /// nubo's bootstraps, at `/var/runtime`.
@@ -50,11 +61,12 @@ pub struct Spec {
     pub opt: Option<PathBuf>,
     /// The size of `/tmp`.
     pub tmp_mb: u32,
-    pub uid: u32,
     pub hostname: String,
     /// The runtime, with paths as seen inside.
     pub program: PathBuf,
     pub args: Vec<String>,
+    /// The runtime's whole environment.
+    pub env: Vec<(String, String)>,
 }
 
 /// The host directories every environment sees, read-only, at the same
@@ -136,18 +148,39 @@ fn stage_two(spec: &Spec) -> ExitCode {
     // If stage one is killed, so is this namespace's init, and with it
     // everything in the namespace.
     step!("setting the parent-death signal", nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL));
-    step!("building the root", build_root(spec));
+    step!("building the root", build_root(&spec.root));
+    let filters = match super::seccomp::compile() {
+        Ok(filters) => filters,
+        Err(error) => return fail("compiling the seccomp filter", error),
+    };
+    let mut line = String::new();
+    match std::io::stdin().lock().read_line(&mut line) {
+        // nubo let go of this sandbox without using it.
+        Ok(0) => return ExitCode::SUCCESS,
+        Ok(_) => {}
+        Err(error) => return fail("reading the assignment", error),
+    }
+    let assignment: Assignment = match serde_json::from_str(&line) {
+        Ok(assignment) => assignment,
+        Err(error) => return fail("reading the assignment", error),
+    };
+    step!("adding the function", add_function(&spec.root, &assignment));
     step!("entering the root", pivot(&spec.root));
-    step!("setting the hostname", nix::unistd::sethostname(&spec.hostname));
+    step!("setting the hostname", nix::unistd::sethostname(&assignment.hostname));
     step!("entering /var/task", std::env::set_current_dir("/var/task"));
     let (uid, gid) = (Uid::from_raw(spec.uid), Gid::from_raw(spec.uid));
     step!("dropping groups", nix::unistd::setgroups(&[]));
     step!("setting the gid", nix::unistd::setresgid(gid, gid, gid));
     step!("setting the uid", nix::unistd::setresuid(uid, uid, uid));
     step!("forbidding new privileges", nix::sys::prctl::set_no_new_privs());
-    step!("installing the seccomp filter", super::seccomp::install());
-    let error = Command::new(&spec.program).args(&spec.args).exec();
-    fail(&format!("starting {}", spec.program.display()), error)
+    step!("installing the seccomp filter", filters.install());
+    let error = Command::new(&assignment.program)
+        .args(&assignment.args)
+        .env_clear()
+        .envs(assignment.env.iter().map(|(name, value)| (name, value)))
+        .stdin(Stdio::null())
+        .exec();
+    fail(&format!("starting {}", assignment.program.display()), error)
 }
 
 fn bind(source: &Path, target: &Path, read_only: bool) -> nix::Result<()> {
@@ -164,17 +197,19 @@ fn tmpfs(target: &Path, options: &str) -> nix::Result<()> {
     mount(Some("tmpfs"), target, Some("tmpfs"), flags, Some(options))
 }
 
-fn build_root(spec: &Spec) -> Result<(), String> {
-    let root = &spec.root;
+fn io(what: &str) -> impl Fn(std::io::Error) -> String {
+    let what = what.to_owned();
+    move |error| format!("{what}: {error}")
+}
+
+fn sys(what: &str) -> impl Fn(nix::Error) -> String {
+    let what = what.to_owned();
+    move |error| format!("{what}: {error}")
+}
+
+/// The part of the root every function shares.
+fn build_root(root: &Path) -> Result<(), String> {
     let at = |relative: &str| root.join(relative);
-    let io = |what: &str| {
-        let what = what.to_owned();
-        move |error: std::io::Error| format!("{what}: {error}")
-    };
-    let sys = |what: &str| {
-        let what = what.to_owned();
-        move |error: nix::Error| format!("{what}: {error}")
-    };
     tmpfs(root, "mode=755,size=1m").map_err(sys("mounting the root"))?;
     for directory in SYSTEM_DIRECTORIES {
         let host = Path::new("/").join(directory);
@@ -190,12 +225,6 @@ fn build_root(spec: &Spec) -> Result<(), String> {
     for directory in ["var/task", "var/runtime", "opt", "tmp", "proc", "dev"] {
         std::fs::create_dir_all(at(directory)).map_err(io(directory))?;
     }
-    bind(&spec.code, &at("var/task"), true).map_err(sys("/var/task"))?;
-    bind(&spec.runtime, &at("var/runtime"), true).map_err(sys("/var/runtime"))?;
-    if let Some(opt) = &spec.opt {
-        bind(opt, &at("opt"), true).map_err(sys("/opt"))?;
-    }
-    tmpfs(&at("tmp"), &format!("mode=1777,size={}m", spec.tmp_mb)).map_err(sys("/tmp"))?;
     let proc_flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
     mount(Some("proc"), &at("proc"), Some("proc"), proc_flags, None::<&str>).map_err(sys("/proc"))?;
     tmpfs(&at("dev"), "mode=755,size=64k").map_err(sys("/dev"))?;
@@ -218,6 +247,17 @@ fn build_root(spec: &Spec) -> Result<(), String> {
     std::fs::create_dir(at("dev/shm")).map_err(io("/dev/shm"))?;
     tmpfs(&at("dev/shm"), "mode=1777,size=64m").map_err(sys("/dev/shm"))?;
     Ok(())
+}
+
+/// The part of the root that is the function's.
+fn add_function(root: &Path, assignment: &Assignment) -> Result<(), String> {
+    let at = |relative: &str| root.join(relative);
+    bind(&assignment.code, &at("var/task"), true).map_err(sys("/var/task"))?;
+    bind(&assignment.runtime, &at("var/runtime"), true).map_err(sys("/var/runtime"))?;
+    if let Some(opt) = &assignment.opt {
+        bind(opt, &at("opt"), true).map_err(sys("/opt"))?;
+    }
+    tmpfs(&at("tmp"), &format!("mode=1777,size={}m", assignment.tmp_mb.max(1))).map_err(sys("/tmp"))
 }
 
 /// Makes `root` the root of this mount namespace, detaches the old one,

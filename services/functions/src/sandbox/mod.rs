@@ -14,6 +14,11 @@
 //!   cgroup, which also measures its peak memory and counts OOM kills
 //!   ([`cgroup`]).
 //!
+//! All of that but the function's own mounts is built before a function
+//! needs it: a few sandboxes wait, ready, for the next cold start
+//! ([`standby`]), which then costs little more than the runtime's own
+//! start.
+//!
 //! nubo must be root to build it (a rootless host would need user
 //! namespaces; not done yet). Without it, or where a step is refused,
 //! environments run as before: their own process group, a cleared
@@ -23,17 +28,21 @@ pub mod cgroup;
 pub mod init;
 pub mod network;
 pub mod seccomp;
+pub mod standby;
 
 use std::{
     collections::BTreeSet,
+    io::Write,
     net::SocketAddr,
     path::{Path, PathBuf},
+    process::Stdio,
     sync::{Arc, Mutex},
 };
 
 use serde::{Deserialize, Serialize};
 
-pub use init::{Spec, enter_if_asked};
+pub use init::{Assignment, Spec, enter_if_asked};
+pub use standby::Shell;
 
 /// The `[functions.sandbox]` settings.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -45,6 +54,9 @@ pub struct Settings {
     /// one each; none of them should own files on the host.
     pub first_uid: u32,
     pub uid_count: u32,
+    /// Sandboxes kept built and waiting for a function, so a cold start
+    /// does not wait for one to be made.
+    pub standby: usize,
     /// The executable that runs [`init`]'s stages (it calls
     /// [`enter_if_asked`] first thing): the nubo binary sets itself. Not
     /// configurable; a process that runs the services in-process without
@@ -55,23 +67,32 @@ pub struct Settings {
 
 impl Default for Settings {
     fn default() -> Self {
-        Self { enabled: true, first_uid: 200_000, uid_count: 4096, entry_point: None }
+        Self { enabled: true, first_uid: 200_000, uid_count: 4096, standby: 2, entry_point: None }
     }
 }
 
-/// The protections this host gives environments.
+/// The protections this host gives environments, and the sandboxes built
+/// ahead of need.
 #[derive(Debug)]
 pub struct Sandbox {
     entry_point: PathBuf,
     cgroups: Option<cgroup::Hierarchy>,
     network: bool,
     uids: UidPool,
+    /// Where each sandbox's root is built.
+    scratch: PathBuf,
+    /// The relays every network namespace gets: a port of its loopback and
+    /// the address outside it reaches.
+    relays: Vec<(u16, SocketAddr)>,
+    standby: standby::Pool,
 }
 
 impl Sandbox {
     /// Finds what the host allows, tries a sandbox once, and logs one line
     /// saying which protections are active. `None`: no sandbox at all.
-    pub fn detect(settings: &Settings, scratch: &Path) -> Option<Arc<Self>> {
+    /// Sandboxes are built under `scratch`, with a relay on their loopback
+    /// per entry of `relays`.
+    pub fn detect(settings: &Settings, scratch: &Path, relays: Vec<(u16, SocketAddr)>) -> Option<Arc<Self>> {
         let off = |why: &str| {
             tracing::warn!("function sandbox: off ({why}); environments run as nubo's user in its namespaces");
             None
@@ -96,9 +117,16 @@ impl Sandbox {
                 false
             }
         };
-        let sandbox =
-            Self { entry_point, cgroups, network, uids: UidPool::new(settings.first_uid, settings.uid_count) };
-        if let Err(why) = sandbox.probe(scratch) {
+        let sandbox = Self {
+            entry_point,
+            cgroups,
+            network,
+            uids: UidPool::new(settings.first_uid, settings.uid_count),
+            scratch: scratch.to_owned(),
+            relays,
+            standby: standby::Pool::new(settings.standby),
+        };
+        if let Err(why) = sandbox.probe() {
             return off(&format!("a trial environment failed: {why}"));
         }
         let mut active = vec![
@@ -115,38 +143,48 @@ impl Sandbox {
         active.push("seccomp, no_new_privs".to_owned());
         skipped.push("user namespace (nubo is root: environments drop to their own uid instead)".to_owned());
         tracing::info!("function sandbox: {}; not used: {}", active.join(", "), skipped.join("; "));
-        Some(Arc::new(sandbox))
+        let sandbox = Arc::new(sandbox);
+        sandbox.refill();
+        Some(sandbox)
     }
 
-    /// Runs `true` in a sandbox with no network, so a host that refuses a
-    /// step is found at start-up rather than at the first invocation.
-    fn probe(&self, scratch: &Path) -> Result<(), String> {
+    /// Runs a test in a sandbox with no network and no cgroup, so a host
+    /// that refuses a step is found at start-up rather than at the first
+    /// invocation.
+    fn probe(&self) -> Result<(), String> {
         let io = |error: std::io::Error| error.to_string();
-        std::fs::create_dir_all(scratch).map_err(io)?;
-        let trial = tempfile::Builder::new().prefix("probe-").tempdir_in(scratch).map_err(io)?;
+        std::fs::create_dir_all(&self.scratch).map_err(io)?;
+        let trial = tempfile::Builder::new().prefix("probe-").tempdir_in(&self.scratch).map_err(io)?;
         for directory in ["root", "code", "runtime"] {
             std::fs::create_dir(trial.path().join(directory)).map_err(io)?;
         }
-        let spec = Spec {
-            network: None,
-            cgroups: Vec::new(),
-            root: trial.path().join("root"),
+        let spec = Spec { network: None, cgroups: Vec::new(), root: trial.path().join("root"), uid: self.uids.first };
+        let assignment = Assignment {
             code: trial.path().join("code"),
             runtime: trial.path().join("runtime"),
             opt: None,
             tmp_mb: 1,
-            uid: self.uids.first,
             hostname: "localhost".into(),
             program: PathBuf::from("/bin/sh"),
-            args: vec!["-c".into(), "test -d /var/task && ! test -w /".into()],
+            args: vec!["-c".into(), "test -d /var/task && ! test -w / && test -w /tmp".into()],
+            env: vec![("PATH".into(), "/usr/bin:/bin".into())],
         };
-        let output = std::process::Command::new(&self.entry_point)
+        let mut child = std::process::Command::new(&self.entry_point)
             .arg(init::STAGE_ONE)
             .arg(serde_json::to_string(&spec).map_err(|error| error.to_string())?)
             .env_clear()
-            .env("PATH", "/usr/bin:/bin")
-            .output()
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
             .map_err(io)?;
+        let mut line = serde_json::to_vec(&assignment).map_err(|error| error.to_string())?;
+        line.push(b'\n');
+        if let Some(mut stdin) = child.stdin.take() {
+            // A stage that failed early has closed its end; its output says why.
+            let _ = stdin.write_all(&line);
+        }
+        let output = child.wait_with_output().map_err(io)?;
         if output.status.success() {
             Ok(())
         } else {
@@ -158,30 +196,87 @@ impl Sandbox {
         self.network
     }
 
-    /// Makes what one environment needs before its runtime starts: a uid,
-    /// a cgroup, a network namespace with its listeners.
-    pub fn prepare(
-        &self,
-        environment: &str,
-        memory_mb: u32,
-        relays: &[(u16, SocketAddr)],
-    ) -> std::io::Result<Prepared> {
-        let uid = self.uids.lease().ok_or_else(|| std::io::Error::other("every sandbox uid is in use"))?;
-        let group = self.cgroups.as_ref().map(|cgroups| cgroups.create(environment, memory_mb)).transpose()?;
-        let namespace = if self.network { Some(network::Namespace::new(relays)?) } else { None };
-        Ok(Prepared { uid, group, namespace })
+    /// A sandbox waiting for a function: one built ahead of need if there
+    /// is one (and another is then built to replace it), else one built now.
+    pub fn shell(self: &Arc<Self>) -> std::io::Result<Shell> {
+        let shell = self.standby.take();
+        self.refill();
+        match shell {
+            Some(shell) => Ok(shell),
+            None => self.build(),
+        }
     }
 
-    /// The command that builds the sandbox `spec` describes and runs its
-    /// program there.
-    pub fn command(&self, spec: &Spec) -> tokio::process::Command {
+    /// Builds standby sandboxes, off the caller's thread, until there are
+    /// as many as configured.
+    fn refill(self: &Arc<Self>) {
+        if !self.standby.start_refill() {
+            return;
+        }
+        let sandbox = self.clone();
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            self.standby.end_refill();
+            return;
+        };
+        runtime.spawn_blocking(move || {
+            loop {
+                while sandbox.standby.wanted() {
+                    match sandbox.build() {
+                        Ok(shell) => sandbox.standby.put(shell),
+                        Err(error) => {
+                            tracing::warn!(%error, "a standby function sandbox could not be built");
+                            sandbox.standby.end_refill();
+                            return;
+                        }
+                    }
+                }
+                sandbox.standby.end_refill();
+                // A sandbox taken after the last check and before the end
+                // of this refill would otherwise not be replaced.
+                if !sandbox.standby.start_refill() {
+                    return;
+                }
+            }
+        });
+    }
+
+    /// Drops the waiting sandboxes and builds no more.
+    pub fn stop(&self) {
+        self.standby.stop();
+    }
+
+    /// Makes a uid, a cgroup and a network namespace with its listeners,
+    /// and starts the sandbox's stages, which build what every function
+    /// shares and then wait for their [`Assignment`].
+    fn build(&self) -> std::io::Result<Shell> {
+        let uid = self.uids.lease().ok_or_else(|| std::io::Error::other("every sandbox uid is in use"))?;
+        std::fs::create_dir_all(&self.scratch)?;
+        let root = tempfile::Builder::new().prefix("env-").tempdir_in(&self.scratch)?;
+        let name = root.path().file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default();
+        let group = self.cgroups.as_ref().map(|cgroups| cgroups.create(&name)).transpose()?;
+        let namespace = if self.network { Some(network::Namespace::new(&self.relays)?) } else { None };
+        let spec = Spec {
+            network: namespace.as_ref().map(network::Namespace::path),
+            cgroups: group.as_ref().map(cgroup::Group::procs_files).unwrap_or_default(),
+            root: root.path().to_owned(),
+            uid: uid.uid,
+        };
         let mut command = tokio::process::Command::new(&self.entry_point);
-        command.arg(init::STAGE_ONE).arg(serde_json::to_string(spec).unwrap_or_default());
         command
+            .arg(init::STAGE_ONE)
+            .arg(serde_json::to_string(&spec).map_err(std::io::Error::other)?)
+            .env_clear()
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .kill_on_drop(true);
+        let child = command.spawn()?;
+        Ok(Shell::new(child, Prepared { uid, group, namespace }, root))
     }
 }
 
-/// What [`Sandbox::prepare`] made for one environment.
+/// What a sandbox holds on the host: its uid, cgroup and network.
 #[derive(Debug)]
 pub struct Prepared {
     pub uid: UidLease,

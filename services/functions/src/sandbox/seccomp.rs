@@ -103,13 +103,22 @@ fn no_clone3() -> Result<seccompiler::BpfProgram, String> {
     filter.try_into().map_err(|error: seccompiler::BackendError| error.to_string())
 }
 
-/// Installs both filters on the calling process; it must already have
-/// `no_new_privs` set (or be privileged).
-pub fn install() -> Result<(), String> {
-    for program in [denials()?, no_clone3()?] {
-        seccompiler::apply_filter(&program).map_err(|error| error.to_string())?;
+/// Both filters, compiled ahead of the moment they are installed.
+pub struct Filters([seccompiler::BpfProgram; 2]);
+
+pub fn compile() -> Result<Filters, String> {
+    Ok(Filters([denials()?, no_clone3()?]))
+}
+
+impl Filters {
+    /// Installs both filters on the calling process; it must already have
+    /// `no_new_privs` set (or be privileged).
+    pub fn install(&self) -> Result<(), String> {
+        for program in &self.0 {
+            seccompiler::apply_filter(program).map_err(|error| error.to_string())?;
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 #[cfg(test)]
