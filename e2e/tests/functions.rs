@@ -115,6 +115,9 @@ async fn environments_are_reused_and_failures_have_the_lambda_shape() {
     assert_eq!(download.status(), 200);
     assert_eq!(download.headers()["content-type"], "application/zip");
     assert_eq!(download.bytes().await.unwrap().as_ref(), new_code.as_slice(), "the package as uploaded");
+    let head = reqwest::Client::new().head(&location).send().await.unwrap();
+    assert_eq!(head.status(), 200);
+    assert_eq!(head.headers()["content-length"].to_str().unwrap(), new_code.len().to_string());
     let tampered = location.replace("Expires=", "Expires=9");
     let refused = reqwest::get(&tampered).await.unwrap();
     assert_eq!(refused.status(), 403);

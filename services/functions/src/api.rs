@@ -24,6 +24,9 @@ pub enum Operation {
     CreateFunction,
     ListFunctions,
     GetFunction(String),
+    /// GET (or HEAD) of GetFunction's `Code.Location`, which carries its
+    /// own signature instead of SigV4 ([`crate::code_url`]).
+    DownloadFunctionPackage(String),
     GetFunctionConfiguration(String),
     UpdateFunctionCode(String),
     UpdateFunctionConfiguration(String),
@@ -74,6 +77,7 @@ impl nubo_host::front::Operation for Operation {
             Operation::CreateFunction => "CreateFunction",
             Operation::ListFunctions => "ListFunctions",
             Operation::GetFunction(_) => "GetFunction",
+            Operation::DownloadFunctionPackage(_) => "DownloadFunctionPackage",
             Operation::GetFunctionConfiguration(_) => "GetFunctionConfiguration",
             Operation::UpdateFunctionCode(_) => "UpdateFunctionCode",
             Operation::UpdateFunctionConfiguration(_) => "UpdateFunctionConfiguration",
@@ -172,6 +176,7 @@ impl Operation {
                 ("GET", []) => Operation::ListFunctions,
                 ("GET", [name]) => Operation::GetFunction(owned(name)),
                 ("DELETE", [name]) => Operation::DeleteFunction(owned(name)),
+                ("GET" | "HEAD", [name, "package"]) => Operation::DownloadFunctionPackage(owned(name)),
                 ("GET", [name, "configuration"]) => Operation::GetFunctionConfiguration(owned(name)),
                 ("PUT", [name, "configuration"]) => Operation::UpdateFunctionConfiguration(owned(name)),
                 ("PUT", [name, "code"]) => Operation::UpdateFunctionCode(owned(name)),
@@ -228,16 +233,12 @@ async fn handle(
         nubo_host::front::name_operation(&request, action.name());
         return Ok(crate::logs_api::serve(&request, payload, action, &lambda, &logs.0).await);
     }
-    // GetFunction's Code.Location: a URL that carries its own signature.
-    if request.method() == actix_web::http::Method::GET
-        && let Some(function) = crate::code_url::package_path(request.path())
-    {
-        nubo_host::front::name_operation(&request, "DownloadFunctionPackage");
-        return Ok(crate::code_url::serve(&request, &function, &lambda, &lambda.code_urls).await);
-    }
     let operation = Operation::parse(request.method().as_str(), request.path());
     if let Some(operation) = &operation {
         nubo_host::front::name_operation(&request, operation.name());
+    }
+    if let Some(Operation::DownloadFunctionPackage(function)) = &operation {
+        return Ok(crate::code_url::serve(&request, function, &lambda).await);
     }
     let body = match front.authenticate(&request, payload).await {
         Ok(signed) => {
@@ -270,6 +271,7 @@ async fn handle(
             }
             Ok(HttpResponse::Ok().json(page))
         }
+        Operation::DownloadFunctionPackage(_) => Err(LambdaError::UnknownOperation),
         Operation::GetFunction(name) => {
             let function = lambda.get_function(&qualified(&name, &query)).await?;
             // Under the address the caller used (the edge or this port).

@@ -89,27 +89,17 @@ impl CodeUrls {
     }
 }
 
-/// The function a package path names: `/2015-03-31/functions/{name}/package`.
-pub fn package_path(path: &str) -> Option<String> {
-    let name = path.strip_prefix("/2015-03-31/functions/")?.strip_suffix(PACKAGE)?;
-    (!name.is_empty() && !name.contains('/')).then(|| nubo_host::sigv4::percent_decode(name))
-}
-
-/// Serves a package URL: checks it, then streams the package from storage.
-/// Errors are S3's, as from the URL Lambda hands out.
-pub async fn serve(request: &HttpRequest, function: &str, lambda: &Lambda, urls: &CodeUrls) -> HttpResponse {
-    match download(request, function, lambda, urls).await {
+/// Serves a package URL: checks it, then streams the package from storage
+/// (only its headers, to a HEAD). Errors are S3's, as from the URL Lambda
+/// hands out.
+pub async fn serve(request: &HttpRequest, function: &str, lambda: &Lambda) -> HttpResponse {
+    match download(request, function, lambda).await {
         Ok(response) => response,
         Err(error) => Protocol::S3.render(&error),
     }
 }
 
-async fn download(
-    request: &HttpRequest,
-    function: &str,
-    lambda: &Lambda,
-    urls: &CodeUrls,
-) -> Result<HttpResponse, AwsError> {
+async fn download(request: &HttpRequest, function: &str, lambda: &Lambda) -> Result<HttpResponse, AwsError> {
     let query = web_query(request.query_string());
     let field = |name: &str| {
         query.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str()).ok_or_else(|| {
@@ -124,19 +114,37 @@ async fn download(
         .parse()
         .map_err(|_| AwsError::new(403, "AccessDenied", "Invalid date (should be seconds since epoch)"))?;
     let claim = Claim { function, qualifier: field("Qualifier")?, sha256: field("Sha256")?, expires };
-    urls.verify(&claim, field("Signature")?, chrono::Utc::now().timestamp())?;
+    lambda.code_urls.verify(&claim, field("Signature")?, chrono::Utc::now().timestamp())?;
     let missing = || AwsError::new(404, "NoSuchKey", "The specified key does not exist.");
     let found = lambda.get_function(&format!("{function}:{}", claim.qualifier)).await.map_err(|_| missing())?;
     if found.code_sha256 != claim.sha256 {
         return Err(missing());
+    }
+    // Found before the answer starts, so a missing package is a 404 rather
+    // than a 200 cut short.
+    let stored =
+        lambda.objects().head(&found.code_bucket, &found.code_key).await.map_err(|error| match error.code {
+            nubo_proto::ErrorCode::NotFound => missing(),
+            _ => AwsError::new(503, "ServiceUnavailable", "Please reduce your request rate."),
+        })?;
+    let mut response = HttpResponse::build(StatusCode::OK);
+    response
+        .content_type("application/zip")
+        .insert_header(("etag", format!("\"{}\"", hex_of_base64(&found.code_sha256))));
+    if request.method() == actix_web::http::Method::HEAD {
+        // A body of the package's size, which a HEAD answer does not send,
+        // so the Content-Length is the download's.
+        let nothing = futures::stream::empty::<Result<bytes::Bytes, std::io::Error>>();
+        return Ok(response.no_chunking(stored.size).streaming(nothing));
     }
     let (reader, writer) = tokio::io::duplex(256 * 1024);
     let objects = lambda.objects().clone();
     let (bucket, key) = (found.code_bucket.clone(), found.code_key.clone());
     tokio::spawn(async move {
         let mut writer = writer;
+        // A client that stops reading ends the copy; that is no failure.
         if let Err(error) = objects.get_into(&bucket, &key, &mut writer).await {
-            tracing::warn!(%bucket, %key, %error, "a function package could not be read for its download");
+            tracing::debug!(%bucket, %key, %error, "a function package download ended early");
         }
     });
     let body = futures::stream::unfold(reader, |mut reader| async move {
@@ -151,7 +159,13 @@ async fn download(
             Err(error) => Some((Err(error), reader)),
         }
     });
-    Ok(HttpResponse::build(StatusCode::OK).content_type("application/zip").no_chunking(found.code_size).streaming(body))
+    Ok(response.no_chunking(stored.size).streaming(body))
+}
+
+/// A SHA-256 as hex, from the base64 Lambda reports it in.
+fn hex_of_base64(sha256: &str) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.decode(sha256).map(hex::encode).unwrap_or_default()
 }
 
 fn web_query(query: &str) -> Vec<(String, String)> {
@@ -169,7 +183,10 @@ mod tests {
         let urls = CodeUrls::new("a cluster secret of some length");
         let location = urls.location("http://127.0.0.1:9001", "my-fn", "$LATEST", "abc=", 1_000);
         let (path, query) = location.strip_prefix("http://127.0.0.1:9001").unwrap().split_once('?').unwrap();
-        assert_eq!(package_path(path).as_deref(), Some("my-fn"));
+        assert_eq!(
+            crate::api::Operation::parse("GET", path),
+            Some(crate::api::Operation::DownloadFunctionPackage("my-fn".into()))
+        );
         let query = web_query(query);
         let get = |name: &str| query.iter().find(|(key, _)| key == name).map(|(_, value)| value.clone()).unwrap();
         assert_eq!(get("Qualifier"), "$LATEST");

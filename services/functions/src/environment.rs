@@ -26,7 +26,7 @@ use crate::{
     logs::{LogShipper, read_line_capped},
     model::{Function, RuntimeFamily, runtime_family},
     runtime_api::{self, Channel, Invocation, InvocationInput, Reply},
-    sandbox::{Assignment, Sandbox, UidLease, cgroup::Group, network},
+    sandbox::{Assignment, Sandbox, Shell, UidLease, cgroup::Group, network},
 };
 
 /// The most of one invocation's output kept for its `Tail` (which shows
@@ -69,9 +69,15 @@ struct Confinement {
     _network: Option<OwnedFd>,
 }
 
-/// A started runtime: its process, when it was started, its confinement
-/// and the directory it holds.
-type Started = (tokio::process::Child, Instant, Option<Confinement>, tempfile::TempDir);
+/// A started runtime.
+struct Started {
+    child: tokio::process::Child,
+    /// When the runtime was started (for its Init Duration).
+    created: Instant,
+    confinement: Option<Confinement>,
+    /// Its root (sandboxed) or its `TMPDIR`, removed when it ends.
+    directory: tempfile::TempDir,
+}
 
 /// How an invocation on an environment ended.
 #[derive(Debug)]
@@ -177,7 +183,7 @@ fn runtime_command(
 
 /// `program` looked up in `path`, as the runtime's `execvp` would; the
 /// sandbox needs it absolute, since it runs it after changing its root.
-fn which(program: &str, path: &str) -> PathBuf {
+pub(crate) fn which(program: &str, path: &str) -> PathBuf {
     if program.contains('/') {
         return PathBuf::from(program);
     }
@@ -220,7 +226,7 @@ impl Environment {
             }
             None => Self::start_unconfined(launcher, function, code, &log_stream, &channel, &mut tasks).await,
         };
-        let (mut child, created, confinement, tmp) = match started {
+        let Started { mut child, created, confinement, directory: tmp } = match started {
             Ok(started) => started,
             Err(error) => {
                 for task in &tasks {
@@ -322,8 +328,8 @@ impl Environment {
     }
 
     /// Starts the runtime in a sandbox (a waiting one, see
-    /// [`crate::sandbox::standby`]). The environment's life is counted from
-    /// the moment the sandbox is given its function.
+    /// [`crate::sandbox::standby`]; if that one died while it waited, one
+    /// built now). `tasks` holds nothing yet.
     async fn start_sandboxed(
         launcher: &Launcher,
         sandbox: &Arc<Sandbox>,
@@ -333,7 +339,34 @@ impl Environment {
         channel: &Arc<Channel>,
         tasks: &mut Vec<JoinHandle<()>>,
     ) -> std::io::Result<Started> {
-        let mut shell = sandbox.shell()?;
+        let shell = sandbox.shell().await?;
+        match Self::start_in(shell, launcher, sandbox, function, code, log_stream, channel, tasks).await {
+            Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => {
+                tracing::warn!(function = %function.name, "a waiting sandbox had stopped; starting the runtime in a new one");
+                for task in tasks.drain(..) {
+                    task.abort();
+                }
+                let shell = sandbox.build_now().await?;
+                Self::start_in(shell, launcher, sandbox, function, code, log_stream, channel, tasks).await
+            }
+            started => started,
+        }
+    }
+
+    /// Gives `shell` its function and serves its Runtime API. The
+    /// environment's life is counted from the moment the sandbox is given
+    /// its function.
+    #[allow(clippy::too_many_arguments)]
+    async fn start_in(
+        mut shell: Shell,
+        launcher: &Launcher,
+        sandbox: &Sandbox,
+        function: &Function,
+        code: &Code,
+        log_stream: &str,
+        channel: &Arc<Channel>,
+        tasks: &mut Vec<JoinHandle<()>>,
+    ) -> std::io::Result<Started> {
         if let Some(group) = &shell.prepared.group {
             group.limit_memory(function.memory_mb)?;
         }
@@ -385,7 +418,7 @@ impl Environment {
         shell.assign(&assignment).await?;
         let confinement =
             Confinement { group: shell.prepared.group.take(), _uid: shell.prepared.uid, _network: network };
-        Ok((shell.child, created, Some(confinement), shell.root))
+        Ok(Started { child: shell.child, created, confinement: Some(confinement), directory: shell.root })
     }
 
     /// Starts the runtime as nubo's own user, in its own process group with
@@ -426,7 +459,7 @@ impl Environment {
             .process_group(0)
             .kill_on_drop(true)
             .spawn()?;
-        Ok((child, created, None, tmp))
+        Ok(Started { child, created, confinement: None, directory: tmp })
     }
 
     pub fn is_alive(&self) -> bool {

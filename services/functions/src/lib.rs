@@ -97,6 +97,7 @@ nubo_host::service!(Functions, "Lambda API", Config, Config::ports, run);
 /// nubo's bootstraps for the interpreted runtimes, written out at start.
 const BOOTSTRAPS: &[(&str, &str)] = &[
     ("python/bootstrap.py", include_str!("runtimes/python/bootstrap.py")),
+    ("python/nubo_runtime.py", include_str!("runtimes/python/nubo_runtime.py")),
     ("node/bootstrap.mjs", include_str!("runtimes/node/bootstrap.mjs")),
 ];
 
@@ -109,6 +110,28 @@ fn write_bootstraps(directory: &Path) -> std::io::Result<()> {
         std::fs::write(path, content)?;
     }
     Ok(())
+}
+
+/// Compiles the python runtime's module with the interpreter environments
+/// run, so that a cold start loads its bytecode instead of compiling it
+/// (a few milliseconds, a fifth of the interpreter's own start). Where it
+/// fails, python compiles it at each start as before.
+fn compile_python_runtime(launcher: &environment::Launcher) {
+    let python = environment::which(&launcher.python, &launcher.path);
+    let module = launcher.bootstrap_dir.join("python/nubo_runtime.py");
+    let compiled = std::process::Command::new(&python)
+        .args(["-I", "-m", "py_compile"])
+        .arg(&module)
+        .env_clear()
+        .stdin(std::process::Stdio::null())
+        .output();
+    match compiled {
+        Ok(output) if output.status.success() => {}
+        Ok(output) => {
+            tracing::debug!(stderr = %String::from_utf8_lossy(&output.stderr), "the python runtime was not compiled")
+        }
+        Err(error) => tracing::debug!(python = %python.display(), %error, "the python runtime was not compiled"),
+    }
 }
 
 /// The socket address of an `http://host:port` endpoint, resolved once.
@@ -151,6 +174,10 @@ pub async fn run(context: Context, config: Config, listeners: Listeners, shutdow
         endpoint,
         logs: Some(shipper),
     };
+    {
+        let launcher = launcher.clone();
+        tokio::task::spawn_blocking(move || compile_python_runtime(&launcher));
+    }
     let invoker = invoker::Invoker::new(
         launcher,
         invoker::Limits {
@@ -200,7 +227,7 @@ pub async fn run(context: Context, config: Config, listeners: Listeners, shutdow
     shipping.abort();
     invoker.stop_all();
     if let Some(sandbox) = &sandbox {
-        sandbox.stop();
+        sandbox.stop().await;
     }
     served
 }

@@ -31,6 +31,12 @@ const QUEUE: usize = 10_000;
 pub const MAX_BATCH_BYTES: usize = 1024 * 1024;
 /// Batches fetched per read: at most 6 MiB, under the data plane's 8 MiB.
 pub const BATCHES_PER_READ: u32 = 6;
+/// The most one event takes serialized: a line of MAX_LINE_BYTES with its
+/// time and stream fits; one of control characters, each escaped as
+/// `\u00XX`, would take six times that and is cut further.
+const MAX_EVENT_BYTES: usize = MAX_LINE_BYTES + 4096;
+/// `{"events":[` and `]}` around a batch's events.
+const BATCH_FRAMING_BYTES: usize = 13;
 
 /// One log event.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -76,11 +82,11 @@ async fn ship(registry: Registry, mut receiver: mpsc::Receiver<(String, LogEvent
         // function as fit in MAX_BATCH_BYTES.
         let mut gathering: BTreeMap<String, (LogBatch, usize)> = BTreeMap::new();
         let mut full: Vec<(String, LogBatch)> = Vec::new();
-        let mut add = |function: String, event: LogEvent| {
+        let mut add = |function: String, mut event: LogEvent| {
             // An event's serialized size plus its comma.
-            let size = serde_json::to_vec(&event).map_or(0, |json| json.len()) + 1;
+            let size = bounded(&mut event) + 1;
             let (batch, bytes) = gathering.entry(function.clone()).or_default();
-            if !batch.events.is_empty() && *bytes + size > MAX_BATCH_BYTES - 16 {
+            if !batch.events.is_empty() && *bytes + size > MAX_BATCH_BYTES - BATCH_FRAMING_BYTES {
                 full.push((function, std::mem::take(batch)));
                 *bytes = 0;
             }
@@ -111,6 +117,23 @@ async fn ship(registry: Registry, mut receiver: mpsc::Receiver<(String, LogEvent
                 tracing::warn!(function, %error, "old function log lines could not be removed");
             }
         }
+    }
+}
+
+/// Cuts an event's message until it serializes to at most
+/// [`MAX_EVENT_BYTES`]; returns its serialized size.
+fn bounded(event: &mut LogEvent) -> usize {
+    loop {
+        let size = serde_json::to_vec(&*event).map_or(0, |json| json.len());
+        if size <= MAX_EVENT_BYTES || event.message.is_empty() {
+            return size;
+        }
+        // Keep the share of the message that fits, at a character boundary.
+        let mut keep = event.message.len() * MAX_EVENT_BYTES / size;
+        while !event.message.is_char_boundary(keep) {
+            keep -= 1;
+        }
+        event.message.truncate(keep);
     }
 }
 
@@ -160,6 +183,16 @@ fn finish(mut line: Vec<u8>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_event_that_escapes_large_is_cut_to_fit_a_batch() {
+        let mut event = LogEvent { timestamp: 1, stream: "s".into(), message: "\u{1}".repeat(MAX_LINE_BYTES) };
+        let size = bounded(&mut event);
+        assert!(size <= MAX_EVENT_BYTES && size > MAX_EVENT_BYTES - 64, "{size}");
+        let mut plain = LogEvent { timestamp: 1, stream: "s".into(), message: "é".repeat(1000) };
+        bounded(&mut plain);
+        assert_eq!(plain.message.len(), 2000);
+    }
 
     #[tokio::test]
     async fn long_lines_are_cut_and_the_rest_is_read() {

@@ -128,11 +128,13 @@ async fn events(
 ) -> Result<(Vec<LogEvent>, Option<String>), AwsError> {
     let service = |failure: crate::error::LambdaError| error(500, "ServiceUnavailableException", failure.to_string());
     // Batches hold events from their key's time to a moment after it.
-    let from = format!("{function}/{:016}", (start - 1000).max(0));
+    let prefix = format!("{function}/");
+    let from = format!("{prefix}{:016}", (start - 1000).max(0));
     let mut cursor = after.map(str::to_owned).unwrap_or(from);
     let mut found = Vec::new();
     loop {
-        let page = lambda.registry.page_as::<LogBatch>(LOGS, &cursor, BATCHES_PER_READ).await.map_err(service)?;
+        let page =
+            lambda.registry.page_under::<LogBatch>(LOGS, &prefix, &cursor, BATCHES_PER_READ).await.map_err(service)?;
         if page.is_empty() {
             return Ok((found, None));
         }

@@ -201,7 +201,18 @@ impl Registry {
         start_after: &str,
         limit: u32,
     ) -> Result<Vec<(String, T, u64)>> {
-        let (records, _) = self.records.list(namespace, "", start_after, limit).await?;
+        self.page_under(namespace, "", start_after, limit).await
+    }
+
+    /// One page of the records under `prefix`, in key order.
+    pub async fn page_under<T: DeserializeOwned>(
+        &self,
+        namespace: &str,
+        prefix: &str,
+        start_after: &str,
+        limit: u32,
+    ) -> Result<Vec<(String, T, u64)>> {
+        let (records, _) = self.records.list(namespace, prefix, start_after, limit).await?;
         Ok(records
             .into_iter()
             .filter_map(|record| match serde_json::from_slice(&record.value) {

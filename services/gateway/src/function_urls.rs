@@ -110,11 +110,7 @@ pub async fn handle(
     }
 
     let request_id = nubo_host::front::request_id();
-    let headers: Vec<(String, String)> = request
-        .headers()
-        .iter()
-        .filter_map(|(name, value)| Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned())))
-        .collect();
+    let headers = proxy::request_headers(request);
     let empty = Default::default();
     let facts = RequestFacts {
         method: request.method().as_str(),
@@ -159,14 +155,9 @@ pub async fn handle(
     }
     match proxy::response_v2(&invoked.payload) {
         Ok(response) => {
-            let mut builder = HttpResponse::build(StatusCode::from_u16(response.status).unwrap_or(StatusCode::OK));
-            for (name, value) in response.headers {
-                builder.append_header((name, value));
-            }
-            for (name, value) in cors_headers(&cors, origin, false) {
-                builder.insert_header((name, value));
-            }
-            builder.insert_header(("x-amzn-requestid", invoked.request_id)).body(response.body)
+            let mut extra = cors_headers(&cors, origin, false);
+            extra.push(("x-amzn-requestid".into(), invoked.request_id));
+            response.into_http(extra)
         }
         Err(malformed) => {
             tracing::info!(url = url_id, reason = %malformed.0, "malformed function url response");

@@ -208,6 +208,31 @@ pub struct ProxyResponse {
     pub body: Bytes,
 }
 
+impl ProxyResponse {
+    /// The response as sent, with `extra` headers set over the function's.
+    pub fn into_http(self, extra: impl IntoIterator<Item = (String, String)>) -> actix_web::HttpResponse {
+        let status = actix_web::http::StatusCode::from_u16(self.status).unwrap_or(actix_web::http::StatusCode::OK);
+        let mut builder = actix_web::HttpResponse::build(status);
+        for (name, value) in self.headers {
+            builder.append_header((name, value));
+        }
+        for (name, value) in extra {
+            builder.insert_header((name, value));
+        }
+        builder.body(self.body)
+    }
+}
+
+/// A request's headers as an event carries them; a value that is not
+/// visible ASCII is left out.
+pub fn request_headers(request: &actix_web::HttpRequest) -> Vec<(String, String)> {
+    request
+        .headers()
+        .iter()
+        .filter_map(|(name, value)| Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned())))
+        .collect()
+}
+
 /// Why a function's result could not become a response; API Gateway
 /// answers 500 `Internal Server Error` for each.
 #[derive(Debug, PartialEq, Eq)]

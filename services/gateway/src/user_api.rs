@@ -4,7 +4,7 @@
 
 use std::{collections::BTreeMap, time::Duration};
 
-use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use bytes::Bytes;
 use nubo_proto::{ErrorCode, clients::FunctionsClient, functions::InvokeRequest};
 
@@ -98,11 +98,7 @@ async fn handle(request: HttpRequest, body: Bytes, state: web::Data<UserApis>) -
     };
 
     let request_id = nubo_host::front::request_id();
-    let headers: Vec<(String, String)> = request
-        .headers()
-        .iter()
-        .filter_map(|(name, value)| Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned())))
-        .collect();
+    let headers = proxy::request_headers(&request);
     let source_ip = request.peer_addr().map(|addr| addr.ip().to_string()).unwrap_or_default();
     let raw_path = if stage.stage_name == "$default" {
         api_path.to_owned()
@@ -161,13 +157,7 @@ async fn handle(request: HttpRequest, body: Bytes, state: web::Data<UserApis>) -
     }
     let mapped = if version_one { proxy::response_v1(&invoked.payload) } else { proxy::response_v2(&invoked.payload) };
     match mapped {
-        Ok(response) => {
-            let mut builder = HttpResponse::build(StatusCode::from_u16(response.status).unwrap_or(StatusCode::OK));
-            for (name, value) in response.headers {
-                builder.append_header((name, value));
-            }
-            builder.insert_header(("apigw-requestid", request_id)).body(response.body)
-        }
+        Ok(response) => response.into_http([("apigw-requestid".to_owned(), request_id)]),
         Err(malformed) => {
             tracing::info!(api = api_id, reason = %malformed.0, "malformed lambda proxy response");
             user_api_error(500, "Internal Server Error")

@@ -52,7 +52,10 @@ impl Hierarchy {
         }
         let unified = match unified.filter(|path| has_controllers(path)) {
             Some(own) => match delegate(&own, parent_name) {
-                Ok(parent) => return Ok(Self::Unified(parent)),
+                Ok(parent) => {
+                    sweep(&parent);
+                    return Ok(Self::Unified(parent));
+                }
                 Err(why) => Some(why),
             },
             None => None,
@@ -63,6 +66,10 @@ impl Hierarchy {
         let memory = memory.join(parent_name);
         make_group(&memory)?;
         let pids = pids.map(|pids| pids.join(parent_name)).filter(|pids| make_group(pids).is_ok());
+        sweep(&memory);
+        if let Some(pids) = &pids {
+            sweep(pids);
+        }
         Ok(Self::Legacy { memory, pids })
     }
 
@@ -207,26 +214,25 @@ impl Group {
             .unwrap_or(0)
     }
 
-    /// Kills every process of the group.
-    pub fn kill(&self) {
-        kill_all(&self.paths, self.unified);
+    /// Kills what runs in the group and removes it, waiting for it: at the
+    /// end of the service, when no task would be left to finish the job.
+    pub async fn remove_now(mut self) {
+        let paths = std::mem::take(&mut self.paths);
+        if !try_remove(&paths, self.unified) {
+            remove(paths, self.unified).await;
+        }
     }
 }
 
 impl Drop for Group {
     fn drop(&mut self) {
         let paths = std::mem::take(&mut self.paths);
-        let unified = self.unified;
-        kill_all(&paths, unified);
-        match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => {
-                runtime.spawn(remove(paths, unified));
-            }
-            Err(_) => {
-                for path in &paths {
-                    let _ = std::fs::remove_dir(path);
-                }
-            }
+        if paths.is_empty() || try_remove(&paths, self.unified) {
+            return;
+        }
+        // Killed processes take a moment to leave the group.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(remove(paths, self.unified));
         }
     }
 }
@@ -246,22 +252,51 @@ fn kill_all(paths: &[PathBuf], unified: bool) {
     }
 }
 
-/// Removes a group's directories, killing what is left in them and waiting
-/// a little for killed processes to leave.
+/// Kills what is in a group's directories and removes them; `false` while
+/// a process is still leaving.
+fn try_remove(paths: &[PathBuf], unified: bool) -> bool {
+    kill_all(paths, unified);
+    paths.iter().all(|path| match std::fs::remove_dir(path) {
+        Ok(()) => true,
+        Err(error) => error.kind() == io::ErrorKind::NotFound,
+    })
+}
+
+/// Removes a group's directories, waiting a little for killed processes
+/// to leave them.
 async fn remove(paths: Vec<PathBuf>, unified: bool) {
     for _ in 0..50 {
-        kill_all(&paths, unified);
-        let all_removed = paths.iter().all(|path| match std::fs::remove_dir(path) {
-            Ok(()) => true,
-            Err(error) => error.kind() == io::ErrorKind::NotFound,
-        });
-        if all_removed {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        if try_remove(&paths, unified) {
             return;
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    warn_left(&paths);
+}
+
+fn warn_left(paths: &[PathBuf]) {
     if let Some(path) = paths.first() {
         tracing::warn!(group = %path.display(), "an environment's cgroup could not be removed");
+    }
+}
+
+/// Removes the empty groups a previous run left under `parent` (one that
+/// stopped before its environments' groups were gone). A group with
+/// processes refuses; one younger than a minute may be another nubo's on
+/// the same host, about to be joined, and is not tried.
+fn sweep(parent: &Path) {
+    let Ok(entries) = std::fs::read_dir(parent) else { return };
+    let old = |entry: &std::fs::DirEntry| {
+        entry
+            .metadata()
+            .and_then(|metadata| metadata.modified())
+            .is_ok_and(|modified| modified.elapsed().is_ok_and(|age| age > Duration::from_secs(60)))
+    };
+    for entry in entries.flatten() {
+        let is_group = entry.file_type().is_ok_and(|kind| kind.is_dir());
+        if is_group && entry.file_name().to_string_lossy().starts_with("env-") && old(&entry) {
+            let _ = std::fs::remove_dir(entry.path());
+        }
     }
 }
 

@@ -122,10 +122,12 @@ fn stage_one(spec: &Spec) -> ExitCode {
             CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWPID | CloneFlags::CLONE_NEWIPC | CloneFlags::CLONE_NEWUTS
         )
     );
-    // Nothing mounted from here on may reach the host's mount table.
+    // Nothing mounted from here on may reach the host's mount table, while
+    // the host's unmounts still reach this copy of it: a sandbox waiting
+    // for its function must not keep a host filesystem busy.
     step!(
-        "making mounts private",
-        mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>)
+        "making mounts one-way",
+        mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_SLAVE, None::<&str>)
     );
     let spec_json = match serde_json::to_string(spec) {
         Ok(json) => json,
@@ -172,6 +174,8 @@ fn stage_two(spec: &Spec) -> ExitCode {
     step!("dropping groups", nix::unistd::setgroups(&[]));
     step!("setting the gid", nix::unistd::setresgid(gid, gid, gid));
     step!("setting the uid", nix::unistd::setresuid(uid, uid, uid));
+    // The kernel clears the parent-death signal when the uid changes.
+    step!("setting the parent-death signal", nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL));
     step!("forbidding new privileges", nix::sys::prctl::set_no_new_privs());
     step!("installing the seccomp filter", filters.install());
     let error = Command::new(&assignment.program)

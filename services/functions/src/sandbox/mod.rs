@@ -37,12 +37,18 @@ use std::{
     path::{Path, PathBuf},
     process::Stdio,
     sync::{Arc, Mutex},
+    time::Duration,
 };
 
 use serde::{Deserialize, Serialize};
 
 pub use init::{Assignment, Spec, enter_if_asked};
 pub use standby::Shell;
+
+/// How long after a cold start takes a standby sandbox its replacement is
+/// built: building one competes for the CPU and the kernel's mount locks
+/// with the runtime that just started, which should have them to itself.
+const REFILL_DELAY: Duration = Duration::from_millis(200);
 
 /// The `[functions.sandbox]` settings.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -124,7 +130,9 @@ impl Sandbox {
             uids: UidPool::new(settings.first_uid, settings.uid_count),
             scratch: scratch.to_owned(),
             relays,
-            standby: standby::Pool::new(settings.standby),
+            // Each waiting sandbox holds a uid; most must stay for the
+            // environments themselves.
+            standby: standby::Pool::new(settings.standby.min(settings.uid_count as usize / 2)),
         };
         if let Err(why) = sandbox.probe() {
             return off(&format!("a trial environment failed: {why}"));
@@ -144,7 +152,7 @@ impl Sandbox {
         skipped.push("user namespace (nubo is root: environments drop to their own uid instead)".to_owned());
         tracing::info!("function sandbox: {}; not used: {}", active.join(", "), skipped.join("; "));
         let sandbox = Arc::new(sandbox);
-        sandbox.refill();
+        sandbox.refill(Duration::ZERO);
         Some(sandbox)
     }
 
@@ -197,52 +205,66 @@ impl Sandbox {
     }
 
     /// A sandbox waiting for a function: one built ahead of need if there
-    /// is one (and another is then built to replace it), else one built now.
-    pub fn shell(self: &Arc<Self>) -> std::io::Result<Shell> {
+    /// is one (and another is then built to replace it), else one built now
+    /// on a blocking thread.
+    pub async fn shell(self: &Arc<Self>) -> std::io::Result<Shell> {
         let shell = self.standby.take();
-        self.refill();
+        self.refill(REFILL_DELAY);
         match shell {
             Some(shell) => Ok(shell),
-            None => self.build(),
+            None => self.build_now().await,
         }
     }
 
-    /// Builds standby sandboxes, off the caller's thread, until there are
-    /// as many as configured.
-    fn refill(self: &Arc<Self>) {
+    /// A sandbox built now, on a blocking thread.
+    pub async fn build_now(self: &Arc<Self>) -> std::io::Result<Shell> {
+        let sandbox = self.clone();
+        tokio::task::spawn_blocking(move || sandbox.build())
+            .await
+            .map_err(|error| std::io::Error::other(format!("the sandbox build stopped: {error}")))?
+    }
+
+    /// Builds standby sandboxes, off the caller's thread and from `after`
+    /// on, until there are as many as configured.
+    fn refill(self: &Arc<Self>, after: Duration) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
         if !self.standby.start_refill() {
             return;
         }
         let sandbox = self.clone();
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            self.standby.end_refill();
-            return;
-        };
-        runtime.spawn_blocking(move || {
-            loop {
-                while sandbox.standby.wanted() {
-                    match sandbox.build() {
-                        Ok(shell) => sandbox.standby.put(shell),
+        runtime.spawn(async move {
+            tokio::time::sleep(after).await;
+            let _ = tokio::task::spawn_blocking(move || sandbox.refill_now()).await;
+        });
+    }
+
+    /// The refill itself, on a blocking thread, holding the refill claim.
+    fn refill_now(&self) {
+        loop {
+            {
+                // Gives the claim back however this block is left.
+                let _claim = standby::RefillClaim(&self.standby);
+                while self.standby.wanted() {
+                    match self.build() {
+                        Ok(shell) => self.standby.put(shell),
                         Err(error) => {
                             tracing::warn!(%error, "a standby function sandbox could not be built");
-                            sandbox.standby.end_refill();
                             return;
                         }
                     }
                 }
-                sandbox.standby.end_refill();
-                // A sandbox taken after the last check and before the end
-                // of this refill would otherwise not be replaced.
-                if !sandbox.standby.start_refill() {
-                    return;
-                }
             }
-        });
+            // A sandbox taken after the last check and before the claim was
+            // given back would otherwise not be replaced.
+            if !self.standby.start_refill() {
+                return;
+            }
+        }
     }
 
     /// Drops the waiting sandboxes and builds no more.
-    pub fn stop(&self) {
-        self.standby.stop();
+    pub async fn stop(&self) {
+        self.standby.stop().await;
     }
 
     /// Makes a uid, a cgroup and a network namespace with its listeners,

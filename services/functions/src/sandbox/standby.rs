@@ -7,12 +7,9 @@
 //! it, as Lambda keeps execution environments provisioned ahead of the
 //! invocations that will need them.
 
-use std::{
-    sync::{
-        Mutex,
-        atomic::{AtomicBool, Ordering},
-    },
-    time::Instant,
+use std::sync::{
+    Mutex,
+    atomic::{AtomicBool, Ordering},
 };
 
 use tokio::{io::AsyncWriteExt, process::ChildStdin};
@@ -20,6 +17,7 @@ use tokio::{io::AsyncWriteExt, process::ChildStdin};
 use super::{Assignment, Prepared};
 
 /// A sandbox whose stages are running and waiting for a function.
+/// Dropping it kills them (and its cgroup goes with its [`Prepared`]).
 #[derive(Debug)]
 pub struct Shell {
     /// The sandbox's first stage; its standard output and error become the
@@ -29,17 +27,16 @@ pub struct Shell {
     pub prepared: Prepared,
     /// The directory its root is built on; kept until the sandbox ends.
     pub root: tempfile::TempDir,
-    pub built: Instant,
 }
 
 impl Shell {
     pub(super) fn new(mut child: tokio::process::Child, prepared: Prepared, root: tempfile::TempDir) -> Self {
         let stdin = child.stdin.take();
-        Self { child, stdin, prepared, root, built: Instant::now() }
+        Self { child, stdin, prepared, root }
     }
 
     /// Whether its stages are still running (a sandbox whose build failed
-    /// has exited). Dropping a shell kills them and removes its cgroup.
+    /// has exited).
     fn is_alive(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
     }
@@ -87,10 +84,12 @@ impl Pool {
     }
 
     pub(super) fn put(&self, shell: Shell) {
-        if self.stopped.load(Ordering::Acquire) {
-            return;
+        // Checked under the lock `stop` clears the pool under, so no shell
+        // is kept after it.
+        let mut shells = self.shells();
+        if !self.stopped.load(Ordering::Acquire) {
+            shells.push(shell);
         }
-        self.shells().push(shell);
     }
 
     /// Whether another sandbox should be built.
@@ -103,12 +102,33 @@ impl Pool {
         self.wanted() && !self.refilling.swap(true, Ordering::AcqRel)
     }
 
-    pub(super) fn end_refill(&self) {
+    fn end_refill(&self) {
         self.refilling.store(false, Ordering::Release);
     }
 
-    pub(super) fn stop(&self) {
-        self.stopped.store(true, Ordering::Release);
-        self.shells().clear();
+    /// Kills the waiting sandboxes and removes their cgroups, waiting for
+    /// it, since this is the end of the service.
+    pub(super) async fn stop(&self) {
+        let shells = {
+            let mut shells = self.shells();
+            self.stopped.store(true, Ordering::Release);
+            std::mem::take(&mut *shells)
+        };
+        for mut shell in shells {
+            let _ = shell.child.start_kill();
+            if let Some(group) = shell.prepared.group.take() {
+                group.remove_now().await;
+            }
+        }
+    }
+}
+
+/// The refill in progress; dropping it ends the refill, so a build that
+/// panics does not leave the pool unrefilled for good.
+pub(super) struct RefillClaim<'a>(pub(super) &'a Pool);
+
+impl Drop for RefillClaim<'_> {
+    fn drop(&mut self) {
+        self.0.end_refill();
     }
 }
