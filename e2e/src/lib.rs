@@ -414,6 +414,24 @@ pub fn create_echo(
         .code(FunctionCode::builder().zip_file(Blob::new(package("functions/echo"))).build())
 }
 
+/// Invokes `name` with a JSON payload and returns the `FunctionError`, if
+/// any, and the answer as JSON (`null` when it is not JSON).
+pub async fn invoke_json(
+    lambda: &aws_sdk_lambda::Client,
+    name: &str,
+    payload: &serde_json::Value,
+) -> (Option<String>, serde_json::Value) {
+    let output = lambda
+        .invoke()
+        .function_name(name)
+        .payload(aws_sdk_lambda::primitives::Blob::new(payload.to_string()))
+        .send()
+        .await
+        .unwrap_or_else(|error| panic!("Invoke {name}: {error:?}"));
+    let body = output.payload().map(|payload| payload.as_ref().to_vec()).unwrap_or_default();
+    (output.function_error().map(str::to_owned), serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null))
+}
+
 /// The directory of a fixture under `e2e/fixtures/`.
 pub fn fixture(relative: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(relative)

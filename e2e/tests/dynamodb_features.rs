@@ -370,8 +370,8 @@ async fn streams_record_changes_with_images_and_ttl_expires_items() {
     client.put_item().table_name("events").item("pk", s("a")).item("v", n("1")).send().await.unwrap();
     client.put_item().table_name("events").item("pk", s("a")).item("v", n("2")).send().await.unwrap();
     client.delete_item().table_name("events").key("pk", s("a")).send().await.unwrap();
-    let past = (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() - 60).to_string();
-    client.put_item().table_name("events").item("pk", s("old")).item("expires", n(&past)).send().await.unwrap();
+    // The item that never expires first: the expiry of the other may come
+    // as soon as it is written, and its REMOVE must be the last record.
     client
         .put_item()
         .table_name("events")
@@ -380,6 +380,8 @@ async fn streams_record_changes_with_images_and_ttl_expires_items() {
         .send()
         .await
         .unwrap();
+    let past = (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() - 60).to_string();
+    client.put_item().table_name("events").item("pk", s("old")).item("expires", n(&past)).send().await.unwrap();
 
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     loop {

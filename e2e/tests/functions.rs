@@ -29,15 +29,7 @@ async fn create(lambda: &Client, name: &str, runtime: Runtime, handler: &str, fi
 }
 
 async fn invoke(lambda: &Client, name: &str, payload: Value) -> (Option<String>, Value) {
-    let output = lambda
-        .invoke()
-        .function_name(name)
-        .payload(Blob::new(payload.to_string()))
-        .send()
-        .await
-        .unwrap_or_else(|error| panic!("Invoke {name}: {error:?}"));
-    let body = output.payload().map(|p| p.as_ref().to_vec()).unwrap_or_default();
-    (output.function_error().map(str::to_owned), serde_json::from_slice(&body).unwrap_or(Value::Null))
+    nubo_e2e::invoke_json(lambda, name, &payload).await
 }
 
 #[tokio::test(flavor = "multi_thread")]
