@@ -504,10 +504,12 @@ async fn acknowledged_writes_survive_kill_9() {
     create_table(&client, "durable", None).await;
     let url = nubo.http_url(ServiceName::Data);
     let (stop, stopped) = tokio::sync::watch::channel(false);
+    let written = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut writers = Vec::new();
     for writer in 0..4 {
         let client = dynamodb_client(&url);
         let stopped = stopped.clone();
+        let written = written.clone();
         writers.push(tokio::spawn(async move {
             let mut acknowledged = Vec::new();
             for i in 0.. {
@@ -523,7 +525,10 @@ async fn acknowledged_writes_survive_kill_9() {
                     .send()
                     .await
                 {
-                    Ok(_) => acknowledged.push(key),
+                    Ok(_) => {
+                        acknowledged.push(key);
+                        written.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
                     // The crash cuts requests off; only acknowledged ones count.
                     Err(_) => break,
                 }
@@ -531,7 +536,12 @@ async fn acknowledged_writes_survive_kill_9() {
             acknowledged
         }));
     }
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    // The crash comes once the load is under way, however fast the engine
+    // (the CQL one on a busy machine is slower than the embedded one).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while written.load(std::sync::atomic::Ordering::Relaxed) < 100 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     let nubo = nubo.crash_and_restart().await;
     stop.send(true).unwrap();
     let mut acknowledged = Vec::new();
