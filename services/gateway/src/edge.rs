@@ -18,10 +18,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::management::{self, Management};
 
-/// Chunks of a relayed body in flight between the client and the owner:
-/// the edge holds no more than this many, whatever the body's size.
-const RELAY_CHUNKS: usize = 8;
-
 /// The public HTTP address of each service the edge relays to.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
@@ -219,7 +215,8 @@ async fn handle(
             // Said outright, so a GET or DELETE with a body keeps it.
             relayed = relayed.header("transfer-encoding", "chunked");
         }
-        relayed = relayed.body(reqwest::Body::wrap_stream(relay(payload, body_broke.clone())));
+        relayed =
+            relayed.body(reqwest::Body::wrap_stream(nubo_host::front::sendable_body(payload, body_broke.clone())));
     }
     let answer = match relayed.send().await {
         Ok(answer) => answer,
@@ -252,40 +249,6 @@ async fn handle(
         Some(length) => response.body(actix_web::body::SizedStream::new(length, body)),
         None => response.streaming(body),
     }
-}
-
-/// A request body as a `Send` stream for the relay, pumped from actix's
-/// (thread-bound) payload through a small channel: bytes flow to the owner
-/// as they arrive, and a slow owner slows the client down.
-/// `broke` is set if the client's body ended in an error, so the edge can
-/// tell a broken upload from an unreachable owner.
-fn relay(
-    mut payload: web::Payload,
-    broke: Arc<AtomicBool>,
-) -> impl futures::Stream<Item = Result<bytes::Bytes, std::io::Error>> + Send + 'static {
-    let (sender, receiver) = tokio::sync::mpsc::channel(RELAY_CHUNKS);
-    actix_web::rt::spawn(async move {
-        loop {
-            let chunk = tokio::select! {
-                chunk = futures::StreamExt::next(&mut payload) => chunk,
-                // The owner stopped reading: stop pumping.
-                () = sender.closed() => break,
-            };
-            let Some(chunk) = chunk else { break };
-            let chunk = chunk.map_err(|error| std::io::Error::other(error.to_string()));
-            let failed = chunk.is_err();
-            if failed {
-                broke.store(true, Ordering::Release);
-            }
-            if sender.send(chunk).await.is_err() || failed {
-                break;
-            }
-        }
-    });
-    futures::stream::unfold(
-        receiver,
-        |mut receiver| async move { receiver.recv().await.map(|chunk| (chunk, receiver)) },
-    )
 }
 
 /// The protocol each owner's clients parse errors in.

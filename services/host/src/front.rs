@@ -17,7 +17,13 @@
 //! The operation's name is recorded on the request ([`name_operation`]) so
 //! the HTTP front counts requests per AWS operation.
 
-use std::borrow::Cow;
+use std::{
+    borrow::Cow,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+};
 
 use actix_web::{HttpMessage as _, HttpRequest, HttpResponse, http::StatusCode, web};
 use bytes::{Bytes, BytesMut};
@@ -465,6 +471,43 @@ impl AwsFront {
     pub fn error(&self, error: &AwsError) -> HttpResponse {
         self.protocol.render(error)
     }
+}
+
+/// Chunks buffered between a payload and its [`sendable_body`].
+const SENDABLE_CHUNKS: usize = 8;
+
+/// A request body as a `Send` stream (for a relay, or a store that wants
+/// one), pumped from actix's thread-bound payload through a small channel:
+/// bytes flow on as they arrive, and a slow reader slows the client down.
+/// `broke` is set if the client's body ended in an error, so a relay can
+/// tell a broken upload from an unreachable owner.
+pub fn sendable_body(
+    mut payload: web::Payload,
+    broke: Arc<AtomicBool>,
+) -> impl futures::Stream<Item = Result<bytes::Bytes, std::io::Error>> + Send + 'static {
+    let (sender, receiver) = tokio::sync::mpsc::channel(SENDABLE_CHUNKS);
+    actix_web::rt::spawn(async move {
+        loop {
+            let chunk = tokio::select! {
+                chunk = futures::StreamExt::next(&mut payload) => chunk,
+                // The owner stopped reading: stop pumping.
+                () = sender.closed() => break,
+            };
+            let Some(chunk) = chunk else { break };
+            let chunk = chunk.map_err(|error| std::io::Error::other(error.to_string()));
+            let failed = chunk.is_err();
+            if failed {
+                broke.store(true, Ordering::Release);
+            }
+            if sender.send(chunk).await.is_err() || failed {
+                break;
+            }
+        }
+    });
+    futures::stream::unfold(
+        receiver,
+        |mut receiver| async move { receiver.recv().await.map(|chunk| (chunk, receiver)) },
+    )
 }
 
 enum ReadError {

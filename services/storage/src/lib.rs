@@ -5,11 +5,14 @@
 //! `object_store` ([`objects`]): local disk by default, any S3-compatible or
 //! cloud store in a cluster.
 
+pub mod blobs;
+pub mod catalog;
 pub mod grpc;
 pub mod objects;
 pub mod s3;
 
-use nubo_host::{Context, Listeners, ServeError, Shutdown, metrics::Metrics};
+use nubo_host::{Context, Listeners, ServeError, ServiceName, Shutdown, metrics::Metrics};
+use nubo_proto::clients::RecordsClient;
 
 nubo_host::service!(Storage, "S3 API", ports 9000, 50055, run);
 
@@ -22,10 +25,13 @@ pub async fn run(
 ) -> Result<(), ServeError> {
     let root = context.state_dir.join("storage").join("objects");
     let objects = objects::Objects::local(&root).map_err(|error| ServeError::new("storage", error))?;
+    let blobs = blobs::Blobs::local(&context.state_dir.join("storage").join("blobs"))
+        .map_err(|error| ServeError::new("storage", error))?;
+    let records = RecordsClient::new(context.link(ServiceName::Data)?);
     let metrics = Metrics::new("storage");
 
     let router = nubo_host::grpc::router(&context.cluster).add_service(grpc::server(objects));
-    let front = s3::S3Front::new(&context);
+    let front = s3::S3::new(&context, catalog::Catalog::new(records), blobs);
     nubo_host::serve("storage", listeners, router, 2, metrics, shutdown, move |routes| {
         s3::routes(routes, front.clone())
     })

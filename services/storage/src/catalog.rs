@@ -1,0 +1,286 @@
+//! What S3 knows about buckets, objects and uploads, kept as records in
+//! data (the one owner of durable state). The bytes are blobs
+//! ([`crate::blobs`]); a record names them.
+//!
+//! - `storage.buckets.v1`, key = bucket name: a [`Bucket`].
+//! - `storage.objects.v1/{bucket}`, key = the object key: an
+//!   [`ObjectRecord`], every version of one key, newest first. Records
+//!   list in byte order, which is S3's UTF-8 order; one namespace per
+//!   bucket keeps a bucket one partition of the engine, not all of S3.
+//!   One record per key makes a write of a key one compare-and-set,
+//!   whatever versioning does.
+//! - `storage.uploads.v1/{bucket}`, key = upload id: an [`Upload`].
+//! - `storage.parts.v1/{upload id}`, key = `{part:05}`: a [`Part`], one
+//!   record each so parallel parts never contend.
+
+use nubo_proto::{ErrorCode, RemoteError, clients::RecordsClient};
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+
+pub const BUCKETS: &str = "storage.buckets.v1";
+
+pub fn objects_of(bucket: &str) -> String {
+    format!("storage.objects.v1/{bucket}")
+}
+
+pub fn uploads_of(bucket: &str) -> String {
+    format!("storage.uploads.v1/{bucket}")
+}
+
+pub fn parts_of(upload_id: &str) -> String {
+    format!("storage.parts.v1/{upload_id}")
+}
+
+pub fn part_key(number: u32) -> String {
+    format!("{number:05}")
+}
+
+/// A failure of the catalog itself (data unreachable, a record that does
+/// not parse), never one of S3's client errors.
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    #[error("data: {0}")]
+    Remote(#[from] RemoteError),
+    #[error("a stored record does not parse: {0}")]
+    Corrupt(#[from] serde_json::Error),
+}
+
+/// A record and the version a compare-and-set must name.
+#[derive(Debug, Clone)]
+pub struct Versioned<T> {
+    pub value: T,
+    pub version: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum Versioning {
+    /// Never enabled: every object is the `null` version.
+    #[default]
+    Unversioned,
+    Enabled,
+    Suspended,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Bucket {
+    pub name: String,
+    /// Who owns it: [`owner_of`] the principal that created it.
+    pub owner: String,
+    pub region: String,
+    pub created_unix_ms: i64,
+    #[serde(default)]
+    pub versioning: Versioning,
+    #[serde(default)]
+    pub tags: Vec<(String, String)>,
+    /// `BucketOwnerEnforced`, `BucketOwnerPreferred` or `ObjectWriter`.
+    #[serde(default)]
+    pub ownership: Option<String>,
+}
+
+/// One stored version of a key (or a delete marker).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Version {
+    /// `null` for objects written while versioning was off or suspended.
+    pub version_id: String,
+    pub delete_marker: bool,
+    pub last_modified_unix_ms: i64,
+    /// The blobs of the object in order: one for a PUT, one per part for a
+    /// completed multipart upload.
+    #[serde(default)]
+    pub segments: Vec<Segment>,
+    pub size: u64,
+    /// Quoted, as S3 sends it: `"md5"` or `"md5-of-md5s-N"`.
+    #[serde(default)]
+    pub etag: String,
+    #[serde(default)]
+    pub headers: ContentHeaders,
+    #[serde(default)]
+    pub metadata: Vec<(String, String)>,
+    #[serde(default)]
+    pub checksum: Option<StoredChecksum>,
+    #[serde(default)]
+    pub storage_class: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<(String, String)>,
+    /// Part sizes of a multipart object, for `partNumber` reads and
+    /// GetObjectAttributes.
+    #[serde(default)]
+    pub parts: Vec<PartSummary>,
+}
+
+impl Version {
+    pub fn blob_ids(&self) -> impl Iterator<Item = String> + '_ {
+        self.segments.iter().map(|segment| segment.blob.clone())
+    }
+
+    pub fn storage_class(&self) -> &str {
+        self.storage_class.as_deref().unwrap_or("STANDARD")
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Segment {
+    pub blob: String,
+    pub size: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PartSummary {
+    pub number: u32,
+    pub size: u64,
+    #[serde(default)]
+    pub checksum: Option<String>,
+}
+
+/// The content headers S3 stores and returns as they were sent.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ContentHeaders {
+    pub content_type: Option<String>,
+    pub cache_control: Option<String>,
+    pub content_disposition: Option<String>,
+    pub content_encoding: Option<String>,
+    pub content_language: Option<String>,
+    pub expires: Option<String>,
+    pub website_redirect: Option<String>,
+}
+
+/// A checksum S3 keeps for an object.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct StoredChecksum {
+    /// `CRC32`, `CRC32C`, `CRC64NVME`, `SHA1` or `SHA256`.
+    pub algorithm: String,
+    /// Base64; a composite one ends in `-{parts}`.
+    pub value: String,
+    /// `FULL_OBJECT` or `COMPOSITE`.
+    pub kind: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ObjectRecord {
+    /// Newest first; the first is the current version.
+    pub versions: Vec<Version>,
+}
+
+impl ObjectRecord {
+    /// The current version, unless it is a delete marker (or none exists).
+    pub fn current(&self) -> Option<&Version> {
+        self.versions.first().filter(|version| !version.delete_marker)
+    }
+
+    pub fn version(&self, version_id: &str) -> Option<&Version> {
+        self.versions.iter().find(|version| version.version_id == version_id)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Upload {
+    pub bucket: String,
+    pub key: String,
+    pub upload_id: String,
+    pub initiated_unix_ms: i64,
+    pub owner: String,
+    pub headers: ContentHeaders,
+    pub metadata: Vec<(String, String)>,
+    pub storage_class: Option<String>,
+    pub tags: Vec<(String, String)>,
+    /// The algorithm the parts carry, and `FULL_OBJECT` or `COMPOSITE`.
+    pub checksum_algorithm: Option<String>,
+    pub checksum_type: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Part {
+    pub number: u32,
+    pub blob: String,
+    pub size: u64,
+    /// Quoted MD5 of the part.
+    pub etag: String,
+    pub last_modified_unix_ms: i64,
+    /// The part's checksum in the upload's algorithm (base64).
+    pub checksum: Option<String>,
+    /// Its CRC64NVME, always kept, for the full-object checksum S3 gives an
+    /// upload that named no algorithm.
+    pub crc64nvme: String,
+}
+
+/// Who owns what a principal creates: the account for its root and its
+/// assumed roles, the user itself for a configured user.
+pub fn owner_of(principal: &nubo_host::sigv4::Principal) -> String {
+    match principal.kind {
+        nubo_host::sigv4::PrincipalKind::User => principal.user_id.clone(),
+        _ => principal.account_id.clone(),
+    }
+}
+
+/// Typed access to the storage service's records.
+#[derive(Debug, Clone)]
+pub struct Catalog {
+    records: RecordsClient,
+}
+
+impl Catalog {
+    pub fn new(records: RecordsClient) -> Self {
+        Self { records }
+    }
+
+    pub async fn get<T: DeserializeOwned>(
+        &self,
+        namespace: &str,
+        key: &str,
+    ) -> Result<Option<Versioned<T>>, CatalogError> {
+        match self.records.get(namespace, key).await? {
+            Some(record) => {
+                Ok(Some(Versioned { value: serde_json::from_slice(&record.value)?, version: record.version }))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Writes `value` if the record is still at `expected` (0: absent);
+    /// `Ok(false)` when another write came first.
+    pub async fn put<T: Serialize>(
+        &self,
+        namespace: &str,
+        key: &str,
+        value: &T,
+        expected: u64,
+    ) -> Result<bool, CatalogError> {
+        let bytes = serde_json::to_vec(value)?;
+        match self.records.put(namespace, key, bytes, Some(expected)).await {
+            Ok(_) => Ok(true),
+            Err(error) if error.code == ErrorCode::ConditionFailed => Ok(false),
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// Writes `value` whatever is stored.
+    pub async fn put_any<T: Serialize>(&self, namespace: &str, key: &str, value: &T) -> Result<(), CatalogError> {
+        self.records.put(namespace, key, serde_json::to_vec(value)?, None).await?;
+        Ok(())
+    }
+
+    /// Deletes if still at `expected`; `Ok(false)` when another write came first.
+    pub async fn delete(&self, namespace: &str, key: &str, expected: Option<u64>) -> Result<bool, CatalogError> {
+        match self.records.delete(namespace, key, expected).await {
+            Ok(existed) => Ok(existed || expected.is_none()),
+            Err(error) if error.code == ErrorCode::ConditionFailed => Ok(false),
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// One page of records under `prefix`, after `start_after`, and whether more follow.
+    pub async fn list<T: DeserializeOwned>(
+        &self,
+        namespace: &str,
+        prefix: &str,
+        start_after: &str,
+        limit: u32,
+    ) -> Result<(Vec<(String, Versioned<T>)>, bool), CatalogError> {
+        let (records, next) = self.records.list(namespace, prefix, start_after, limit).await?;
+        let mut page = Vec::with_capacity(records.len());
+        for record in records {
+            let value = serde_json::from_slice(&record.value)?;
+            page.push((record.key, Versioned { value, version: record.version }));
+        }
+        Ok((page, next.is_some()))
+    }
+}

@@ -1,0 +1,256 @@
+//! The S3 REST API front, written with the host's front kit. A request is
+//! addressed ([`request::target`]), its head checked against S3's signing
+//! rules (payload markers, streaming bodies, presigned URLs, 15 minutes of
+//! skew) before any byte of the body is read, parsed into one
+//! [`Operation`], and dispatched by one `match` to its family: [`buckets`],
+//! [`objects`], [`listing`], [`multipart`]. A failure is rendered once, in
+//! S3's XML error shape, with its `Resource` and request id.
+
+mod buckets;
+mod checksums;
+mod conditions;
+pub mod errors;
+mod listing;
+mod multipart;
+mod objects;
+pub mod request;
+pub mod xml;
+
+use std::sync::{Arc, atomic::AtomicBool};
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use bytes::{Bytes, BytesMut};
+use futures::{StreamExt as _, stream::BoxStream};
+use nubo_host::{
+    front::{AwsError, Operation as _, Protocol, name_operation, request_head, sendable_body},
+    sigv4::{AuthError, BodyError, Credentials, Payload, Policy, Principal, RequestHead, verified_stream},
+};
+
+use crate::{
+    blobs::Blobs,
+    catalog::{BUCKETS, Bucket, Catalog, owner_of},
+};
+use errors::{S3Error, S3Result};
+use request::{Operation, Query, Target};
+
+/// The largest XML request body read (a DeleteObjects of 1,000 long keys).
+const MAX_XML_BODY: usize = 2 * 1024 * 1024;
+
+/// Everything the S3 front needs; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct S3 {
+    pub policy: Policy,
+    pub credentials: Credentials,
+    pub region: String,
+    pub catalog: Catalog,
+    pub blobs: Blobs,
+}
+
+impl S3 {
+    pub fn new(context: &nubo_host::Context, catalog: Catalog, blobs: Blobs) -> Self {
+        Self {
+            policy: Policy::s3(&context.region),
+            credentials: context.credentials.clone(),
+            region: context.region.clone(),
+            catalog,
+            blobs,
+        }
+    }
+}
+
+pub fn routes(routes: &mut web::ServiceConfig, s3: S3) {
+    routes.app_data(web::Data::new(s3)).default_service(web::to(handle));
+}
+
+async fn handle(request: HttpRequest, payload: web::Payload, s3: web::Data<S3>) -> HttpResponse {
+    match serve(&request, payload, &s3).await {
+        Ok(response) => response,
+        Err(S3Error(error, mut headers)) => {
+            let resource = request.uri().path().to_owned();
+            let error = if error.extra.contains_key("Resource") { error } else { error.with("Resource", resource) };
+            if error.code == "InvalidRange"
+                && let Some(size) = error.extra.get("ActualObjectSize").and_then(|size| size.as_str())
+            {
+                headers.push(("content-range", format!("bytes */{size}")));
+            }
+            let mut response = Protocol::S3.render(&error);
+            for (name, value) in headers {
+                if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&value) {
+                    response.headers_mut().insert(actix_web::http::header::HeaderName::from_static(name), value);
+                }
+            }
+            response
+        }
+    }
+}
+
+/// One request on its way through an operation: who made it, what it
+/// addresses, and its body, still unread.
+pub struct Call<'r> {
+    pub request: &'r HttpRequest,
+    pub head: RequestHead<'r>,
+    pub principal: Principal,
+    pub query: Query,
+    pub target: Target,
+    signed: Payload,
+    payload: Option<web::Payload>,
+}
+
+impl std::fmt::Debug for Call<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Call").field("target", &self.target).field("principal", &self.principal.arn).finish()
+    }
+}
+
+impl Call<'_> {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.request.headers().get(name).and_then(|value| value.to_str().ok())
+    }
+
+    pub fn bucket_name(&self) -> &str {
+        self.target.bucket.as_deref().unwrap_or_default()
+    }
+
+    pub fn key(&self) -> &str {
+        self.target.key.as_deref().unwrap_or_default()
+    }
+
+    pub fn owner(&self) -> String {
+        owner_of(&self.principal)
+    }
+
+    /// The body as verified bytes: a signed digest checked as it streams,
+    /// `aws-chunked` framing undone and its signatures and trailer checked.
+    /// An error item means the body broke its promise: discard everything.
+    pub fn body_stream(&mut self) -> S3Result<BoxStream<'static, Result<Bytes, BodyError>>> {
+        let Some(payload) = self.payload.take() else {
+            return Ok(futures::stream::empty().boxed());
+        };
+        let body = sendable_body(payload, Arc::new(AtomicBool::new(false)));
+        verified_stream(&self.signed, &self.head, body).map_err(|error| auth_error(&AuthError::Body(error)))
+    }
+
+    /// The whole (small) body, verified, for the operations that take XML.
+    pub async fn body(&mut self) -> S3Result<Bytes> {
+        let mut stream = self.body_stream()?;
+        let mut body = BytesMut::new();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|error| auth_error(&AuthError::Body(error)))?;
+            if body.len() + chunk.len() > MAX_XML_BODY {
+                return Err(Protocol::S3.too_large(MAX_XML_BODY).into());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body.freeze())
+    }
+}
+
+pub fn auth_error(auth: &AuthError) -> S3Error {
+    S3Error::from(Protocol::S3.auth_error(auth))
+}
+
+async fn serve(request: &HttpRequest, payload: web::Payload, s3: &S3) -> S3Result<HttpResponse> {
+    let host = request.headers().get("host").and_then(|value| value.to_str().ok());
+    let target = request::target(host, request.uri().path())
+        .map_err(|_| AwsError::new(400, "InvalidURI", "Couldn't parse the specified URI."))?;
+    let query = Query::parse(request.uri().query().unwrap_or(""));
+    let operation = Operation::parse(
+        request.method().as_str(),
+        &target,
+        &query,
+        request.headers().contains_key("x-amz-copy-source"),
+    );
+    name_operation(request, operation.name());
+
+    // The head is checked before any byte of the body is read, as S3 does.
+    let head = request_head(request).map_err(|error| auth_error(&error))?;
+    let verified =
+        s3.credentials.verify(&s3.policy, &head, None, chrono::Utc::now()).map_err(|error| auth_error(&error))?;
+    let mut call = Call {
+        request,
+        head,
+        principal: verified.principal,
+        query,
+        target,
+        signed: verified.payload,
+        payload: Some(payload),
+    };
+    if let Some(key) = &call.target.key
+        && key.len() > 1024
+    {
+        return Err(AwsError::new(400, "KeyTooLongError", "Your key is too long")
+            .with("MaxSizeAllowed", 1024)
+            .with("Size", key.len())
+            .into());
+    }
+    tracing::debug!(operation = operation.name(), principal = %call.principal.arn, "s3 request");
+    dispatch(s3, operation, &mut call).await
+}
+
+/// One `match`: each operation to its family.
+async fn dispatch(s3: &S3, operation: Operation, call: &mut Call<'_>) -> S3Result<HttpResponse> {
+    use Operation::*;
+    match operation {
+        ListBuckets => buckets::list(s3, call).await,
+        CreateBucket => buckets::create(s3, call).await,
+        Unsupported(what) => Err(errors::not_implemented(what).into()),
+        operation => {
+            let bucket = s3.bucket(call).await?;
+            match operation {
+                HeadBucket => buckets::head(s3, &bucket),
+                DeleteBucket => buckets::delete(s3, &bucket).await,
+                GetBucketLocation => buckets::location(s3, &bucket),
+                PutBucketTagging => buckets::put_tagging(s3, call, bucket).await,
+                GetBucketTagging => buckets::get_tagging(&bucket),
+                DeleteBucketTagging => buckets::delete_tagging(s3, bucket).await,
+                PutBucketOwnershipControls => buckets::put_ownership(s3, call, bucket).await,
+                GetBucketOwnershipControls => buckets::get_ownership(&bucket),
+                DeleteBucketOwnershipControls => buckets::delete_ownership(s3, bucket).await,
+                PutBucketVersioning => buckets::put_versioning(s3, call, bucket).await,
+                GetBucketVersioning => buckets::get_versioning(&bucket),
+                ListObjects => listing::list_objects(s3, call, &bucket, false).await,
+                ListObjectsV2 => listing::list_objects(s3, call, &bucket, true).await,
+                ListObjectVersions => listing::list_versions(s3, call, &bucket).await,
+                ListMultipartUploads => multipart::list_uploads(s3, call, &bucket).await,
+                DeleteObjects => objects::delete_many(s3, call, &bucket).await,
+                PutObject => objects::put(s3, call, &bucket).await,
+                CopyObject => objects::copy(s3, call, &bucket).await,
+                GetObject => objects::get(s3, call, &bucket, false).await,
+                HeadObject => objects::get(s3, call, &bucket, true).await,
+                DeleteObject => objects::delete(s3, call, &bucket).await,
+                GetObjectAttributes => objects::attributes(s3, call, &bucket).await,
+                PutObjectTagging => objects::put_tagging(s3, call, &bucket).await,
+                GetObjectTagging => objects::get_tagging(s3, call, &bucket).await,
+                DeleteObjectTagging => objects::delete_tagging(s3, call, &bucket).await,
+                CreateMultipartUpload => multipart::create(s3, call, &bucket).await,
+                UploadPart => multipart::upload_part(s3, call, &bucket, false).await,
+                UploadPartCopy => multipart::upload_part(s3, call, &bucket, true).await,
+                CompleteMultipartUpload => multipart::complete(s3, call, &bucket).await,
+                AbortMultipartUpload => multipart::abort(s3, call, &bucket).await,
+                ListParts => multipart::list_parts(s3, call, &bucket).await,
+                ListBuckets | CreateBucket | Unsupported(_) => unreachable!("dispatched above"),
+            }
+        }
+    }
+}
+
+impl S3 {
+    /// The addressed bucket, if it exists and the caller owns it.
+    async fn bucket(&self, call: &Call<'_>) -> S3Result<Bucket> {
+        let name = call.bucket_name();
+        let bucket = self.catalog.get::<Bucket>(BUCKETS, name).await?.ok_or_else(|| errors::no_such_bucket(name))?;
+        if bucket.value.owner != call.owner() {
+            return Err(errors::access_denied().into());
+        }
+        Ok(bucket.value)
+    }
+
+    /// A bucket by name that the caller owns (a copy's source).
+    async fn owned_bucket(&self, call: &Call<'_>, name: &str) -> S3Result<Bucket> {
+        let bucket = self.catalog.get::<Bucket>(BUCKETS, name).await?.ok_or_else(|| errors::no_such_bucket(name))?;
+        if bucket.value.owner != call.owner() {
+            return Err(errors::access_denied().into());
+        }
+        Ok(bucket.value)
+    }
+}
