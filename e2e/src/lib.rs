@@ -381,6 +381,24 @@ pub fn apigateway_client_with(
     aws_sdk_apigatewayv2::Client::from_conf(config)
 }
 
+/// An S3 client at its default settings (checksums, chunked uploads),
+/// path-style, as an SDK addresses a loopback endpoint.
+pub fn s3_client(endpoint: &str) -> aws_sdk_s3::Client {
+    s3_client_with(endpoint, credentials("test", "test"))
+}
+
+pub fn s3_client_with(endpoint: &str, credentials: aws_credential_types::Credentials) -> aws_sdk_s3::Client {
+    let config = aws_sdk_s3::Config::builder()
+        .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+        .region(aws_sdk_s3::config::Region::new(REGION))
+        .credentials_provider(credentials)
+        .endpoint_url(endpoint)
+        .force_path_style(true)
+        .http_client(sdk_http_client())
+        .build();
+    aws_sdk_s3::Client::from_conf(config)
+}
+
 pub fn sts_client(endpoint: &str, credentials: aws_credential_types::Credentials) -> aws_sdk_sts::Client {
     let config = aws_sdk_sts::Config::builder()
         .behavior_version(aws_sdk_sts::config::BehaviorVersion::latest())
