@@ -74,6 +74,29 @@ pub struct Bucket {
     /// `BucketOwnerEnforced`, `BucketOwnerPreferred` or `ObjectWriter`.
     #[serde(default)]
     pub ownership: Option<String>,
+    /// The account of the owner, for policies naming accounts.
+    #[serde(default)]
+    pub owner_account: Option<String>,
+    /// The bucket's canned ACL.
+    #[serde(default = "private")]
+    pub acl: String,
+    /// The bucket policy as it was put (JSON).
+    #[serde(default)]
+    pub policy: Option<String>,
+    #[serde(default)]
+    pub public_access_block: Option<crate::s3::access::PublicAccessBlock>,
+    #[serde(default)]
+    pub cors: Option<Vec<crate::s3::cors::CorsRule>>,
+    #[serde(default)]
+    pub website: Option<crate::s3::website::Website>,
+    #[serde(default)]
+    pub lifecycle: Option<Vec<crate::s3::lifecycle::Rule>>,
+    #[serde(default)]
+    pub notifications: Option<Vec<crate::s3::notifications::Target>>,
+}
+
+fn private() -> String {
+    "private".into()
 }
 
 /// One stored version of a key (or a delete marker).
@@ -105,6 +128,9 @@ pub struct Version {
     /// GetObjectAttributes.
     #[serde(default)]
     pub parts: Vec<PartSummary>,
+    /// The object's canned ACL, where the bucket allows ACLs.
+    #[serde(default)]
+    pub acl: Option<String>,
 }
 
 impl Version {
@@ -185,6 +211,8 @@ pub struct Upload {
     /// The algorithm the parts carry, and `FULL_OBJECT` or `COMPOSITE`.
     pub checksum_algorithm: Option<String>,
     pub checksum_type: Option<String>,
+    #[serde(default)]
+    pub acl: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -14,15 +14,36 @@ pub mod s3;
 use nubo_host::{Context, Listeners, ServeError, ServiceName, Shutdown, metrics::Metrics};
 use nubo_proto::clients::RecordsClient;
 
-nubo_host::service!(Storage, "S3 API", ports 9000, 50055, run);
+/// The `[storage]` section of the configuration.
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// The S3 API (and website endpoints), `/health` and `/metrics`.
+    pub http_port: u16,
+    pub grpc_port: u16,
+    /// How often lifecycle rules are applied.
+    pub lifecycle_interval_secs: u64,
+    /// The length of a lifecycle rule's day, in seconds (a test may
+    /// shorten it; S3's is 86,400).
+    pub lifecycle_day_secs: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self { http_port: 9000, grpc_port: 50055, lifecycle_interval_secs: 3600, lifecycle_day_secs: 86_400 }
+    }
+}
+
+impl Config {
+    pub fn ports(&self) -> nubo_host::Ports {
+        nubo_host::Ports::new(self.http_port, self.grpc_port)
+    }
+}
+
+nubo_host::service!(Storage, "S3 API", Config, Config::ports, run);
 
 /// Runs the service until `shutdown`.
-pub async fn run(
-    context: Context,
-    _config: Config,
-    listeners: Listeners,
-    shutdown: Shutdown,
-) -> Result<(), ServeError> {
+pub async fn run(context: Context, config: Config, listeners: Listeners, shutdown: Shutdown) -> Result<(), ServeError> {
     let root = context.state_dir.join("storage").join("objects");
     let objects = objects::Objects::local(&root).map_err(|error| ServeError::new("storage", error))?;
     let blobs = blobs::Blobs::local(&context.state_dir.join("storage").join("blobs"))
@@ -30,10 +51,27 @@ pub async fn run(
     let records = RecordsClient::new(context.link(ServiceName::Data)?);
     let metrics = Metrics::new("storage");
 
+    let functions = nubo_proto::clients::FunctionsClient::new(context.link(ServiceName::Functions)?);
+
     let router = nubo_host::grpc::router(&context.cluster).add_service(grpc::server(objects));
-    let front = s3::S3::new(&context, catalog::Catalog::new(records), blobs);
-    nubo_host::serve("storage", listeners, router, 2, metrics, shutdown, move |routes| {
+    let front = s3::S3::new(&context, catalog::Catalog::new(records), blobs, Some(functions));
+    let schedule = s3::lifecycle::Schedule {
+        interval: std::time::Duration::from_secs(config.lifecycle_interval_secs.max(1)),
+        day: std::time::Duration::from_secs(config.lifecycle_day_secs.max(1)),
+    };
+    let lifecycle = {
+        let (front, shutdown) = (front.clone(), shutdown.clone());
+        tokio::spawn(async move {
+            tokio::select! {
+                () = s3::lifecycle::run(front, schedule) => {}
+                () = shutdown.cancelled() => {}
+            }
+        })
+    };
+    let served = nubo_host::serve("storage", listeners, router, 2, metrics, shutdown, move |routes| {
         s3::routes(routes, front.clone())
     })
-    .await
+    .await;
+    lifecycle.abort();
+    served
 }

@@ -24,11 +24,11 @@ mod sessions;
 use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 
 pub use body::{BodyError, Checksum, ChecksumAlgorithm, ChunkedDecoder, Trailers, verified_stream};
-pub use canonical::{percent_decode, percent_decode_bytes, sha256_hex, signing_key, uri_encode};
+pub use canonical::{percent_decode, percent_decode_bytes, sha256_hex, signature_matches, signing_key, uri_encode};
 pub use principals::{Credentials, Principal, PrincipalKind, stable_id};
 pub use sessions::{ACCESS_KEY_PREFIX, Sessions, TemporaryCredentials};
 
-use canonical::{ALGORITHM, is_sha256_hex, signature_matches};
+use canonical::{ALGORITHM, is_sha256_hex};
 
 /// The development key pair `nubo up` accepts unless told otherwise.
 pub const DEV_ACCESS_KEY_ID: &str = "test";

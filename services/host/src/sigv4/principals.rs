@@ -149,7 +149,7 @@ impl Credentials {
 
     /// The secret and principal of a key, checking the session token a
     /// temporary key must come with.
-    pub(super) fn resolve(
+    pub fn resolve(
         &self,
         access_key_id: &str,
         security_token: Option<&str>,

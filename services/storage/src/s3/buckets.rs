@@ -63,11 +63,25 @@ pub async fn create(s3: &S3, call: &mut Call<'_>) -> S3Result<HttpResponse> {
             .into());
         }
     }
+    let principal = call.signed_principal()?.clone();
     let ownership = call.header("x-amz-object-ownership").map(str::to_owned);
     if let Some(value) = &ownership {
         check_ownership(value)?;
     }
-    let owner = call.owner();
+    let ownership = ownership.unwrap_or_else(|| "BucketOwnerEnforced".into());
+    let acl = call.header("x-amz-acl").unwrap_or("private").to_owned();
+    if !super::access::CANNED_ACLS.contains(&acl.as_str()) {
+        return Err(errors::invalid_argument("Invalid canned ACL", "x-amz-acl", &acl).into());
+    }
+    if ownership == "BucketOwnerEnforced" && !matches!(acl.as_str(), "private" | "bucket-owner-full-control") {
+        return Err(nubo_host::front::AwsError::new(
+            400,
+            "InvalidBucketAclWithObjectOwnership",
+            "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting",
+        )
+        .into());
+    }
+    let owner = crate::catalog::owner_of(&principal);
     let bucket = Bucket {
         name: name.clone(),
         owner: owner.clone(),
@@ -75,7 +89,16 @@ pub async fn create(s3: &S3, call: &mut Call<'_>) -> S3Result<HttpResponse> {
         created_unix_ms: chrono::Utc::now().timestamp_millis(),
         versioning: Versioning::Unversioned,
         tags: Vec::new(),
-        ownership: Some(ownership.unwrap_or_else(|| "BucketOwnerEnforced".into())),
+        ownership: Some(ownership),
+        owner_account: Some(principal.account_id.clone()),
+        acl,
+        policy: None,
+        // Every switch on, as S3 makes a bucket now.
+        public_access_block: Some(super::access::PublicAccessBlock::ALL),
+        cors: None,
+        website: None,
+        lifecycle: None,
+        notifications: None,
     };
     if !s3.catalog.put(BUCKETS, &name, &bucket, 0).await? {
         let existing = s3.catalog.get::<Bucket>(BUCKETS, &name).await?;
@@ -137,7 +160,8 @@ pub async fn delete(s3: &S3, bucket: &Bucket) -> S3Result<HttpResponse> {
 }
 
 pub async fn list(s3: &S3, call: &mut Call<'_>) -> S3Result<HttpResponse> {
-    let owner = call.owner();
+    let principal = call.signed_principal()?.clone();
+    let owner = crate::catalog::owner_of(&principal);
     let prefix = call.query.get("prefix").unwrap_or_default().to_owned();
     let max = match call.query.get("max-buckets") {
         Some(text) => match text.parse::<usize>() {
@@ -184,7 +208,7 @@ pub async fn list(s3: &S3, call: &mut Call<'_>) -> S3Result<HttpResponse> {
             .close();
     }
     xml.close();
-    xml.open("Owner").element("DisplayName", &call.principal.name).element("ID", &canonical_id(&owner)).close();
+    xml.open("Owner").element("DisplayName", &principal.name).element("ID", &canonical_id(&owner)).close();
     if truncated && let Some(last) = page.last() {
         xml.element("ContinuationToken", &last.name);
     }
@@ -277,7 +301,7 @@ pub fn tagging_document(tags: &[(String, String)]) -> Xml {
 }
 
 /// Rewrites a bucket's record through `change`, retrying on a concurrent write.
-async fn update(s3: &S3, name: &str, change: impl Fn(&mut Bucket)) -> S3Result<()> {
+pub async fn update(s3: &S3, name: &str, change: impl Fn(&mut Bucket)) -> S3Result<()> {
     for _ in 0..16 {
         let Some(mut stored) = s3.catalog.get::<Bucket>(BUCKETS, name).await? else {
             return Err(errors::no_such_bucket(name).into());
@@ -290,7 +314,7 @@ async fn update(s3: &S3, name: &str, change: impl Fn(&mut Bucket)) -> S3Result<(
     Err(errors::conflict().into())
 }
 
-pub async fn put_tagging(s3: &S3, call: &mut Call<'_>, bucket: Bucket) -> S3Result<HttpResponse> {
+pub async fn put_tagging(s3: &S3, call: &mut Call<'_>, bucket: &Bucket) -> S3Result<HttpResponse> {
     let body = call.body().await?;
     let tags = parse_tags(&body, 50)?;
     update(s3, &bucket.name, |stored| stored.tags = tags.clone()).await?;
@@ -306,7 +330,7 @@ pub fn get_tagging(bucket: &Bucket) -> S3Result<HttpResponse> {
     Ok(xml_response(tagging_document(&bucket.tags)))
 }
 
-pub async fn delete_tagging(s3: &S3, bucket: Bucket) -> S3Result<HttpResponse> {
+pub async fn delete_tagging(s3: &S3, bucket: &Bucket) -> S3Result<HttpResponse> {
     update(s3, &bucket.name, |stored| stored.tags.clear()).await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -334,7 +358,7 @@ struct OwnershipRule {
     object_ownership: String,
 }
 
-pub async fn put_ownership(s3: &S3, call: &mut Call<'_>, bucket: Bucket) -> S3Result<HttpResponse> {
+pub async fn put_ownership(s3: &S3, call: &mut Call<'_>, bucket: &Bucket) -> S3Result<HttpResponse> {
     let body = call.body().await?;
     let controls: OwnershipControls = xml::parse(&body)?;
     let [rule] = controls.rules.as_slice() else { return Err(xml::malformed().into()) };
@@ -359,7 +383,7 @@ pub fn get_ownership(bucket: &Bucket) -> S3Result<HttpResponse> {
     Ok(xml_response(xml))
 }
 
-pub async fn delete_ownership(s3: &S3, bucket: Bucket) -> S3Result<HttpResponse> {
+pub async fn delete_ownership(s3: &S3, bucket: &Bucket) -> S3Result<HttpResponse> {
     update(s3, &bucket.name, |stored| stored.ownership = None).await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -372,7 +396,7 @@ struct VersioningConfiguration {
     mfa_delete: Option<String>,
 }
 
-pub async fn put_versioning(s3: &S3, call: &mut Call<'_>, bucket: Bucket) -> S3Result<HttpResponse> {
+pub async fn put_versioning(s3: &S3, call: &mut Call<'_>, bucket: &Bucket) -> S3Result<HttpResponse> {
     let body = call.body().await?;
     let configuration: VersioningConfiguration = xml::parse(&body)?;
     if configuration.mfa_delete.as_deref() == Some("Enabled") {

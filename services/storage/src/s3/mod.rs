@@ -6,14 +6,21 @@
 //! [`objects`], [`listing`], [`multipart`]. A failure is rendered once, in
 //! S3's XML error shape, with its `Resource` and request id.
 
+pub mod access;
 mod buckets;
 mod checksums;
 mod conditions;
+pub mod cors;
 pub mod errors;
+pub mod lifecycle;
 mod listing;
 mod multipart;
+pub mod notifications;
 mod objects;
+mod permissions;
+mod post;
 pub mod request;
+pub mod website;
 pub mod xml;
 
 use std::sync::{Arc, atomic::AtomicBool};
@@ -31,6 +38,7 @@ use crate::{
     catalog::{BUCKETS, Bucket, Catalog, owner_of},
 };
 use errors::{S3Error, S3Result};
+use nubo_proto::clients::FunctionsClient;
 use request::{Operation, Query, Target};
 
 /// The largest XML request body read (a DeleteObjects of 1,000 long keys).
@@ -44,16 +52,24 @@ pub struct S3 {
     pub region: String,
     pub catalog: Catalog,
     pub blobs: Blobs,
+    /// Where event notifications are delivered.
+    pub functions: Option<FunctionsClient>,
 }
 
 impl S3 {
-    pub fn new(context: &nubo_host::Context, catalog: Catalog, blobs: Blobs) -> Self {
+    pub fn new(
+        context: &nubo_host::Context,
+        catalog: Catalog,
+        blobs: Blobs,
+        functions: Option<FunctionsClient>,
+    ) -> Self {
         Self {
             policy: Policy::s3(&context.region),
             credentials: context.credentials.clone(),
             region: context.region.clone(),
             catalog,
             blobs,
+            functions,
         }
     }
 }
@@ -84,12 +100,12 @@ async fn handle(request: HttpRequest, payload: web::Payload, s3: web::Data<S3>) 
     }
 }
 
-/// One request on its way through an operation: who made it, what it
-/// addresses, and its body, still unread.
+/// One request on its way through an operation: who made it (no one, for
+/// an anonymous request), what it addresses, and its body, still unread.
 pub struct Call<'r> {
     pub request: &'r HttpRequest,
     pub head: RequestHead<'r>,
-    pub principal: Principal,
+    pub principal: Option<Principal>,
     pub query: Query,
     pub target: Target,
     signed: Payload,
@@ -98,7 +114,8 @@ pub struct Call<'r> {
 
 impl std::fmt::Debug for Call<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Call").field("target", &self.target).field("principal", &self.principal.arn).finish()
+        let principal = self.principal.as_ref().map(|principal| principal.arn.as_str());
+        f.debug_struct("Call").field("target", &self.target).field("principal", &principal).finish()
     }
 }
 
@@ -115,8 +132,19 @@ impl Call<'_> {
         self.target.key.as_deref().unwrap_or_default()
     }
 
-    pub fn owner(&self) -> String {
-        owner_of(&self.principal)
+    /// The owner of what this caller creates; anonymous callers own nothing.
+    pub fn owner(&self) -> Option<String> {
+        self.principal.as_ref().map(owner_of)
+    }
+
+    /// The caller, for operations no anonymous request may make.
+    pub fn signed_principal(&self) -> S3Result<&Principal> {
+        self.principal.as_ref().ok_or_else(|| errors::access_denied().into())
+    }
+
+    /// Whether the request came over TLS (`aws:SecureTransport`).
+    pub fn secure(&self) -> bool {
+        self.request.connection_info().scheme() == "https"
     }
 
     /// The body as verified bytes: a signed digest checked as it streams,
@@ -151,6 +179,9 @@ pub fn auth_error(auth: &AuthError) -> S3Error {
 
 async fn serve(request: &HttpRequest, payload: web::Payload, s3: &S3) -> S3Result<HttpResponse> {
     let host = request.headers().get("host").and_then(|value| value.to_str().ok());
+    if let Some(bucket) = host.and_then(website::website_bucket) {
+        return website::serve(s3, request, &bucket).await;
+    }
     let target = request::target(host, request.uri().path())
         .map_err(|_| AwsError::new(400, "InvalidURI", "Couldn't parse the specified URI."))?;
     let query = Query::parse(request.uri().query().unwrap_or(""));
@@ -161,20 +192,27 @@ async fn serve(request: &HttpRequest, payload: web::Payload, s3: &S3) -> S3Resul
         request.headers().contains_key("x-amz-copy-source"),
     );
     name_operation(request, operation.name());
+    match operation {
+        // Browsers send these unsigned: the preflight is answered from the
+        // bucket's CORS rules, the form upload carries its own signature.
+        Operation::Preflight => {
+            return cors::preflight(s3, request, target.bucket.as_deref().unwrap_or_default()).await;
+        }
+        Operation::PostObject => {
+            return post::upload(s3, request, payload, target.bucket.as_deref().unwrap_or_default()).await;
+        }
+        _ => {}
+    }
 
-    // The head is checked before any byte of the body is read, as S3 does.
+    // The head is checked before any byte of the body is read, as S3 does;
+    // a request with no signature at all is anonymous.
     let head = request_head(request).map_err(|error| auth_error(&error))?;
-    let verified =
-        s3.credentials.verify(&s3.policy, &head, None, chrono::Utc::now()).map_err(|error| auth_error(&error))?;
-    let mut call = Call {
-        request,
-        head,
-        principal: verified.principal,
-        query,
-        target,
-        signed: verified.payload,
-        payload: Some(payload),
+    let (principal, signed) = match s3.credentials.verify(&s3.policy, &head, None, chrono::Utc::now()) {
+        Ok(verified) => (Some(verified.principal), verified.payload),
+        Err(AuthError::Missing) => (None, Payload::Unsigned),
+        Err(error) => return Err(auth_error(&error)),
     };
+    let mut call = Call { request, head, principal, query, target, signed, payload: Some(payload) };
     if let Some(key) = &call.target.key
         && key.len() > 1024
     {
@@ -183,72 +221,126 @@ async fn serve(request: &HttpRequest, payload: web::Payload, s3: &S3) -> S3Resul
             .with("Size", key.len())
             .into());
     }
-    tracing::debug!(operation = operation.name(), principal = %call.principal.arn, "s3 request");
+    tracing::debug!(operation = operation.name(), call = ?call, "s3 request");
     dispatch(s3, operation, &mut call).await
 }
 
 /// One `match`: each operation to its family.
 async fn dispatch(s3: &S3, operation: Operation, call: &mut Call<'_>) -> S3Result<HttpResponse> {
     use Operation::*;
-    match operation {
-        ListBuckets => buckets::list(s3, call).await,
-        CreateBucket => buckets::create(s3, call).await,
-        Unsupported(what) => Err(errors::not_implemented(what).into()),
-        operation => {
-            let bucket = s3.bucket(call).await?;
-            match operation {
-                HeadBucket => buckets::head(s3, &bucket),
-                DeleteBucket => buckets::delete(s3, &bucket).await,
-                GetBucketLocation => buckets::location(s3, &bucket),
-                PutBucketTagging => buckets::put_tagging(s3, call, bucket).await,
-                GetBucketTagging => buckets::get_tagging(&bucket),
-                DeleteBucketTagging => buckets::delete_tagging(s3, bucket).await,
-                PutBucketOwnershipControls => buckets::put_ownership(s3, call, bucket).await,
-                GetBucketOwnershipControls => buckets::get_ownership(&bucket),
-                DeleteBucketOwnershipControls => buckets::delete_ownership(s3, bucket).await,
-                PutBucketVersioning => buckets::put_versioning(s3, call, bucket).await,
-                GetBucketVersioning => buckets::get_versioning(&bucket),
-                ListObjects => listing::list_objects(s3, call, &bucket, false).await,
-                ListObjectsV2 => listing::list_objects(s3, call, &bucket, true).await,
-                ListObjectVersions => listing::list_versions(s3, call, &bucket).await,
-                ListMultipartUploads => multipart::list_uploads(s3, call, &bucket).await,
-                DeleteObjects => objects::delete_many(s3, call, &bucket).await,
-                PutObject => objects::put(s3, call, &bucket).await,
-                CopyObject => objects::copy(s3, call, &bucket).await,
-                GetObject => objects::get(s3, call, &bucket, false).await,
-                HeadObject => objects::get(s3, call, &bucket, true).await,
-                DeleteObject => objects::delete(s3, call, &bucket).await,
-                GetObjectAttributes => objects::attributes(s3, call, &bucket).await,
-                PutObjectTagging => objects::put_tagging(s3, call, &bucket).await,
-                GetObjectTagging => objects::get_tagging(s3, call, &bucket).await,
-                DeleteObjectTagging => objects::delete_tagging(s3, call, &bucket).await,
-                CreateMultipartUpload => multipart::create(s3, call, &bucket).await,
-                UploadPart => multipart::upload_part(s3, call, &bucket, false).await,
-                UploadPartCopy => multipart::upload_part(s3, call, &bucket, true).await,
-                CompleteMultipartUpload => multipart::complete(s3, call, &bucket).await,
-                AbortMultipartUpload => multipart::abort(s3, call, &bucket).await,
-                ListParts => multipart::list_parts(s3, call, &bucket).await,
-                ListBuckets | CreateBucket | Unsupported(_) => unreachable!("dispatched above"),
-            }
+    let bucket = match operation {
+        ListBuckets => return buckets::list(s3, call).await,
+        CreateBucket => return buckets::create(s3, call).await,
+        Unsupported(what) => return Err(errors::not_implemented(what).into()),
+        _ => s3.bucket(call).await?,
+    };
+    let object_acl_needed = authorize(call, &bucket, operation)?;
+    let mut response = match operation {
+        HeadBucket => buckets::head(s3, &bucket),
+        DeleteBucket => buckets::delete(s3, &bucket).await,
+        GetBucketLocation => buckets::location(s3, &bucket),
+        PutBucketTagging => buckets::put_tagging(s3, call, &bucket).await,
+        GetBucketTagging => buckets::get_tagging(&bucket),
+        DeleteBucketTagging => buckets::delete_tagging(s3, &bucket).await,
+        PutBucketOwnershipControls => buckets::put_ownership(s3, call, &bucket).await,
+        GetBucketOwnershipControls => buckets::get_ownership(&bucket),
+        DeleteBucketOwnershipControls => buckets::delete_ownership(s3, &bucket).await,
+        PutBucketVersioning => buckets::put_versioning(s3, call, &bucket).await,
+        GetBucketVersioning => buckets::get_versioning(&bucket),
+        PutBucketPolicy => permissions::put_policy(s3, call, &bucket).await,
+        GetBucketPolicy => permissions::get_policy(&bucket),
+        DeleteBucketPolicy => permissions::delete_policy(s3, &bucket).await,
+        GetBucketPolicyStatus => permissions::policy_status(&bucket),
+        PutBucketAcl => permissions::put_bucket_acl(s3, call, &bucket).await,
+        GetBucketAcl => permissions::get_bucket_acl(&bucket),
+        PutObjectAcl => permissions::put_object_acl(s3, call, &bucket).await,
+        GetObjectAcl => permissions::get_object_acl(s3, call, &bucket).await,
+        PutPublicAccessBlock => permissions::put_public_access_block(s3, call, &bucket).await,
+        GetPublicAccessBlock => permissions::get_public_access_block(&bucket),
+        DeletePublicAccessBlock => permissions::delete_public_access_block(s3, &bucket).await,
+        PutBucketCors => cors::put(s3, call, &bucket).await,
+        GetBucketCors => cors::get(&bucket),
+        DeleteBucketCors => cors::delete(s3, &bucket).await,
+        PutBucketWebsite => website::put(s3, call, &bucket).await,
+        GetBucketWebsite => website::get(&bucket),
+        DeleteBucketWebsite => website::delete(s3, &bucket).await,
+        PutBucketLifecycleConfiguration => lifecycle::put(s3, call, &bucket).await,
+        GetBucketLifecycleConfiguration => lifecycle::get(&bucket),
+        DeleteBucketLifecycle => lifecycle::delete(s3, &bucket).await,
+        PutBucketNotificationConfiguration => notifications::put(s3, call, &bucket).await,
+        GetBucketNotificationConfiguration => notifications::get(&bucket),
+        ListObjects => listing::list_objects(s3, call, &bucket, false).await,
+        ListObjectsV2 => listing::list_objects(s3, call, &bucket, true).await,
+        ListObjectVersions => listing::list_versions(s3, call, &bucket).await,
+        ListMultipartUploads => multipart::list_uploads(s3, call, &bucket).await,
+        DeleteObjects => objects::delete_many(s3, call, &bucket).await,
+        PutObject => objects::put(s3, call, &bucket).await,
+        CopyObject => objects::copy(s3, call, &bucket).await,
+        GetObject => objects::get(s3, call, &bucket, false, object_acl_needed).await,
+        HeadObject => objects::get(s3, call, &bucket, true, object_acl_needed).await,
+        DeleteObject => objects::delete(s3, call, &bucket).await,
+        GetObjectAttributes => objects::attributes(s3, call, &bucket).await,
+        PutObjectTagging => objects::put_tagging(s3, call, &bucket).await,
+        GetObjectTagging => objects::get_tagging(s3, call, &bucket).await,
+        DeleteObjectTagging => objects::delete_tagging(s3, call, &bucket).await,
+        CreateMultipartUpload => multipart::create(s3, call, &bucket).await,
+        UploadPart => multipart::upload_part(s3, call, &bucket, false).await,
+        UploadPartCopy => multipart::upload_part(s3, call, &bucket, true).await,
+        CompleteMultipartUpload => multipart::complete(s3, call, &bucket).await,
+        AbortMultipartUpload => multipart::abort(s3, call, &bucket).await,
+        ListParts => multipart::list_parts(s3, call, &bucket).await,
+        ListBuckets | CreateBucket | Unsupported(_) | Preflight | PostObject => {
+            Err(errors::not_implemented(operation.name()).into())
         }
+    }?;
+    cors::decorate(&bucket, call.request, &mut response);
+    Ok(response)
+}
+
+/// Whether the caller may run `operation` on `bucket`: `Ok(true)` when
+/// only the object's own ACL can still grant it (a read nothing else
+/// granted), `AccessDenied` when nothing can.
+fn authorize(call: &Call<'_>, bucket: &Bucket, operation: Operation) -> S3Result<bool> {
+    let owner = call.owner();
+    let resource = match &call.target.key {
+        Some(key) => format!("arn:aws:s3:::{}/{key}", bucket.name),
+        None => format!("arn:aws:s3:::{}", bucket.name),
+    };
+    let request = access::Request {
+        principal: call.principal.as_ref(),
+        owner: owner.as_deref(),
+        action: access::action_of(operation, call.query.has("versionId")),
+        resource,
+        secure_transport: call.secure(),
+        prefix: call.query.get("prefix"),
+    };
+    match access::evaluate(bucket, &request) {
+        access::Access::Allowed => Ok(false),
+        access::Access::NotGranted if matches!(operation, Operation::GetObject | Operation::HeadObject) => Ok(true),
+        access::Access::NotGranted | access::Access::Denied => Err(errors::access_denied().into()),
     }
 }
 
 impl S3 {
-    /// The addressed bucket, if it exists and the caller owns it.
+    /// The addressed bucket.
     async fn bucket(&self, call: &Call<'_>) -> S3Result<Bucket> {
         let name = call.bucket_name();
-        let bucket = self.catalog.get::<Bucket>(BUCKETS, name).await?.ok_or_else(|| errors::no_such_bucket(name))?;
-        if bucket.value.owner != call.owner() {
-            return Err(errors::access_denied().into());
-        }
-        Ok(bucket.value)
+        Ok(self.catalog.get::<Bucket>(BUCKETS, name).await?.ok_or_else(|| errors::no_such_bucket(name))?.value)
     }
 
-    /// A bucket by name that the caller owns (a copy's source).
-    async fn owned_bucket(&self, call: &Call<'_>, name: &str) -> S3Result<Bucket> {
+    /// A bucket by name that the caller may read from (a copy's source).
+    async fn readable_bucket(&self, call: &Call<'_>, name: &str, key: &str) -> S3Result<Bucket> {
         let bucket = self.catalog.get::<Bucket>(BUCKETS, name).await?.ok_or_else(|| errors::no_such_bucket(name))?;
-        if bucket.value.owner != call.owner() {
+        let owner = call.owner();
+        let request = access::Request {
+            principal: call.principal.as_ref(),
+            owner: owner.as_deref(),
+            action: "s3:GetObject",
+            resource: format!("arn:aws:s3:::{name}/{key}"),
+            secure_transport: call.secure(),
+            prefix: None,
+        };
+        if access::evaluate(&bucket.value, &request) != access::Access::Allowed {
             return Err(errors::access_denied().into());
         }
         Ok(bucket.value)

@@ -102,7 +102,8 @@ pub async fn create(s3: &S3, call: &mut Call<'_>, bucket: &Bucket) -> S3Result<H
         key: call.key().to_owned(),
         upload_id: format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple()),
         initiated_unix_ms: chrono::Utc::now().timestamp_millis(),
-        owner: call.owner(),
+        owner: call.owner().unwrap_or_default(),
+        acl: super::permissions::requested_acl(call, bucket)?,
         headers: objects::content_headers(call),
         metadata: objects::user_metadata(call)?,
         storage_class: objects::storage_class(call)?,
@@ -426,10 +427,12 @@ pub async fn complete(s3: &S3, call: &mut Call<'_>, bucket: &Bucket) -> S3Result
             .iter()
             .map(|part| PartSummary { number: part.number, size: part.size, checksum: part.checksum.clone() })
             .collect(),
+        acl: upload.acl.clone(),
     };
     let keep: Vec<String> = version.blob_ids().collect();
     let version = objects::commit(s3, bucket, &upload.key, version, &condition).await?;
     discard_except(s3, &upload, &keep).await?;
+    objects::created(s3, call, bucket, "ObjectCreated:CompleteMultipartUpload", &upload.key, &version);
 
     let mut xml = Xml::document("CompleteMultipartUploadResult");
     let location =

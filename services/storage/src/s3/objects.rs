@@ -21,6 +21,7 @@ use super::{
     checksums,
     conditions::{self, RangeRequest, ReadCondition, WriteCondition},
     errors::{self, S3Error, S3Result},
+    notifications,
     xml::{self, Xml},
 };
 use crate::{
@@ -199,7 +200,8 @@ pub async fn commit(
         };
         record.versions.insert(0, version.clone());
         if s3.catalog.put(&namespace, key, &record, expected).await? {
-            s3.blobs.delete_all(replaced.iter().flat_map(Version::blob_ids)).await;
+            let blobs: Vec<String> = replaced.iter().flat_map(Version::blob_ids).collect();
+            s3.blobs.delete_all(blobs).await;
             return Ok(version);
         }
         if condition.is_set() {
@@ -217,6 +219,7 @@ pub async fn put(s3: &S3, call: &mut Call<'_>, bucket: &Bucket) -> S3Result<Http
     let metadata = user_metadata(call)?;
     let storage_class = storage_class(call)?;
     let tags = header_tags(call)?;
+    let acl = super::permissions::requested_acl(call, bucket)?;
     let key = call.key().to_owned();
     // Checked before the bytes are taken, and again when they are named.
     if condition.is_set() {
@@ -245,6 +248,7 @@ pub async fn put(s3: &S3, call: &mut Call<'_>, bucket: &Bucket) -> S3Result<Http
         storage_class,
         tags,
         parts: Vec::new(),
+        acl,
     };
     let blob = written.id.clone();
     let version = match commit(s3, bucket, &key, version, &condition).await {
@@ -254,6 +258,7 @@ pub async fn put(s3: &S3, call: &mut Call<'_>, bucket: &Bucket) -> S3Result<Http
             return Err(error);
         }
     };
+    created(s3, call, bucket, "ObjectCreated:Put", &key, &version);
     let mut response = HttpResponse::Ok();
     response.insert_header(("ETag", version.etag.as_str())).insert_header(("x-amz-server-side-encryption", "AES256"));
     version_header(&mut response, bucket, &version);
@@ -266,6 +271,16 @@ pub async fn put(s3: &S3, call: &mut Call<'_>, bucket: &Bucket) -> S3Result<Http
         checksum_headers(&mut response, &version);
     }
     Ok(response.finish())
+}
+
+/// Raises an `ObjectCreated` event for a version just committed.
+pub fn created(s3: &S3, call: &Call<'_>, bucket: &Bucket, name: &'static str, key: &str, version: &Version) {
+    let (principal_id, source_ip) = notifications::caller(call);
+    notifications::emit(
+        s3,
+        bucket,
+        notifications::Event { name, key, version: Some(version), principal_id, source_ip },
+    );
 }
 
 fn version_header(response: &mut HttpResponseBuilder, bucket: &Bucket, version: &Version) {
@@ -352,10 +367,37 @@ fn object_headers(response: &mut HttpResponseBuilder, bucket: &Bucket, version: 
     }
 }
 
-pub async fn get(s3: &S3, call: &mut Call<'_>, bucket: &Bucket, head_only: bool) -> S3Result<HttpResponse> {
+/// GetObject and HeadObject. `acl_needed`: nothing but the object's own
+/// ACL can grant this caller the read.
+pub async fn get(
+    s3: &S3,
+    call: &mut Call<'_>,
+    bucket: &Bucket,
+    head_only: bool,
+    acl_needed: bool,
+) -> S3Result<HttpResponse> {
     let key = call.key().to_owned();
     let stored = s3.catalog.get::<ObjectRecord>(&objects_of(&bucket.name), &key).await?;
-    let version = addressed(call, stored.as_ref().map(|stored| &stored.value), &key)?.clone();
+    let version = match addressed(call, stored.as_ref().map(|stored| &stored.value), &key) {
+        Ok(version) => version.clone(),
+        // Without a grant, a caller learns nothing of what is missing.
+        Err(_) if acl_needed => return Err(errors::access_denied().into()),
+        Err(error) => return Err(error),
+    };
+    if acl_needed {
+        let owner = call.owner();
+        let request = super::access::Request {
+            principal: call.principal.as_ref(),
+            owner: owner.as_deref(),
+            action: "s3:GetObject",
+            resource: format!("arn:aws:s3:::{}/{key}", bucket.name),
+            secure_transport: call.secure(),
+            prefix: None,
+        };
+        if !super::access::object_acl_allows(bucket, version.acl.as_deref(), &request) {
+            return Err(errors::access_denied().into());
+        }
+    }
     if conditions::check_read(call, &version)? == ReadCondition::NotModified {
         let mut response = HttpResponse::NotModified();
         response
@@ -465,6 +507,7 @@ pub fn read_segments(
 pub async fn delete(s3: &S3, call: &mut Call<'_>, bucket: &Bucket) -> S3Result<HttpResponse> {
     let key = call.key().to_owned();
     let outcome = delete_one(s3, bucket, &key, call.query.get("versionId")).await?;
+    removed(s3, call, bucket, &key, &outcome);
     let mut response = HttpResponse::NoContent();
     if let Some(version_id) = &outcome.version_id {
         response.insert_header(("x-amz-version-id", version_id.as_str()));
@@ -475,11 +518,31 @@ pub async fn delete(s3: &S3, call: &mut Call<'_>, bucket: &Bucket) -> S3Result<H
     Ok(response.finish())
 }
 
+fn removed(s3: &S3, call: &Call<'_>, bucket: &Bucket, key: &str, outcome: &Deleted) {
+    let (principal_id, source_ip) = notifications::caller(call);
+    let name = if outcome.delete_marker && outcome.created_marker {
+        "ObjectRemoved:DeleteMarkerCreated"
+    } else {
+        "ObjectRemoved:Delete"
+    };
+    let version = outcome
+        .version_id
+        .as_ref()
+        .map(|version_id| Version { version_id: version_id.clone(), ..delete_marker_of(bucket) });
+    notifications::emit(
+        s3,
+        bucket,
+        notifications::Event { name, key, version: version.as_ref(), principal_id, source_ip },
+    );
+}
+
 /// What a delete did, as S3 reports it.
 #[derive(Debug, Default)]
 struct Deleted {
     version_id: Option<String>,
     delete_marker: bool,
+    /// Whether this delete wrote a marker (rather than removing one).
+    created_marker: bool,
 }
 
 async fn delete_one(s3: &S3, bucket: &Bucket, key: &str, version_id: Option<&str>) -> S3Result<Deleted> {
@@ -492,11 +555,15 @@ async fn delete_one(s3: &S3, bucket: &Bucket, key: &str, version_id: Option<&str
                 let marker = delete_marker(bucket);
                 let record = ObjectRecord { versions: vec![marker.clone()] };
                 if s3.catalog.put(&namespace, key, &record, 0).await? {
-                    return Ok(Deleted { version_id: Some(marker.version_id), delete_marker: true });
+                    return Ok(Deleted {
+                        version_id: Some(marker.version_id),
+                        delete_marker: true,
+                        created_marker: true,
+                    });
                 }
                 continue;
             }
-            return Ok(Deleted { version_id: version_id.map(str::to_owned), delete_marker: false });
+            return Ok(Deleted { version_id: version_id.map(str::to_owned), ..Deleted::default() });
         };
         let mut record = stored.value;
         let (removed, outcome) = match (version_id, bucket.versioning) {
@@ -507,10 +574,14 @@ async fn delete_one(s3: &S3, bucket: &Bucket, key: &str, version_id: Option<&str
                             errors::invalid_argument("Invalid version id specified", "versionId", version_id).into()
                         );
                     }
-                    return Ok(Deleted { version_id: Some(version_id.to_owned()), delete_marker: false });
+                    return Ok(Deleted { version_id: Some(version_id.to_owned()), ..Deleted::default() });
                 };
                 let removed = record.versions.remove(index);
-                let outcome = Deleted { version_id: Some(version_id.to_owned()), delete_marker: removed.delete_marker };
+                let outcome = Deleted {
+                    version_id: Some(version_id.to_owned()),
+                    delete_marker: removed.delete_marker,
+                    created_marker: false,
+                };
                 (vec![removed], outcome)
             }
             (None, Versioning::Unversioned) => (std::mem::take(&mut record.versions), Deleted::default()),
@@ -524,7 +595,8 @@ async fn delete_one(s3: &S3, bucket: &Bucket, key: &str, version_id: Option<&str
                 } else {
                     Vec::new()
                 };
-                let outcome = Deleted { version_id: Some(marker.version_id.clone()), delete_marker: true };
+                let outcome =
+                    Deleted { version_id: Some(marker.version_id.clone()), delete_marker: true, created_marker: true };
                 record.versions.insert(0, marker);
                 (removed, outcome)
             }
@@ -535,16 +607,47 @@ async fn delete_one(s3: &S3, bucket: &Bucket, key: &str, version_id: Option<&str
             s3.catalog.put(&namespace, key, &record, stored.version).await?
         };
         if written {
-            s3.blobs.delete_all(removed.iter().flat_map(Version::blob_ids)).await;
+            let blobs: Vec<String> = removed.iter().flat_map(Version::blob_ids).collect();
+            s3.blobs.delete_all(blobs).await;
             return Ok(outcome);
         }
     }
     Err(errors::conflict().into())
 }
 
+/// Lifecycle expiration of a key's current version: what a DeleteObject
+/// without a version id does.
+pub async fn expire(s3: &S3, bucket: &Bucket, key: &str) -> S3Result<()> {
+    let deleted = delete_one(s3, bucket, key, None).await?;
+    let name =
+        if deleted.delete_marker { "LifecycleExpiration:DeleteMarkerCreated" } else { "LifecycleExpiration:Delete" };
+    notifications::emit(
+        s3,
+        bucket,
+        notifications::Event {
+            name,
+            key,
+            version: None,
+            principal_id: "s3.amazonaws.com".into(),
+            source_ip: String::new(),
+        },
+    );
+    Ok(())
+}
+
+/// Lifecycle removal of one noncurrent version (or an expired delete marker).
+pub async fn remove_version(s3: &S3, bucket: &Bucket, key: &str, version_id: &str) -> S3Result<()> {
+    delete_one(s3, bucket, key, Some(version_id)).await.map(drop)
+}
+
 fn delete_marker(bucket: &Bucket) -> Version {
+    Version { version_id: new_version_id(bucket), ..delete_marker_of(bucket) }
+}
+
+/// A delete marker's fields, its id aside.
+fn delete_marker_of(_bucket: &Bucket) -> Version {
     Version {
-        version_id: new_version_id(bucket),
+        version_id: String::new(),
         delete_marker: true,
         last_modified_unix_ms: chrono::Utc::now().timestamp_millis(),
         segments: Vec::new(),
@@ -556,6 +659,7 @@ fn delete_marker(bucket: &Bucket) -> Version {
         storage_class: None,
         tags: Vec::new(),
         parts: Vec::new(),
+        acl: None,
     }
 }
 
@@ -618,6 +722,7 @@ pub async fn delete_many(s3: &S3, call: &mut Call<'_>, bucket: &Bucket) -> S3Res
         };
         match outcome {
             Ok(deleted) => {
+                removed(s3, call, bucket, &entry.key, &deleted);
                 if delete.quiet {
                     continue;
                 }
@@ -662,7 +767,7 @@ fn copy_source(call: &Call<'_>) -> S3Result<(String, String, Option<String>)> {
 /// The source version of a copy, after its own preconditions.
 pub async fn copy_source_version(s3: &S3, call: &Call<'_>) -> S3Result<(Bucket, String, Version)> {
     let (source_bucket, source_key, version_id) = copy_source(call)?;
-    let source = s3.owned_bucket(call, &source_bucket).await?;
+    let source = s3.readable_bucket(call, &source_bucket, &source_key).await?;
     let stored = s3.catalog.get::<ObjectRecord>(&objects_of(&source.name), &source_key).await?;
     let record = stored.map(|stored| stored.value);
     let version = match &version_id {
@@ -741,6 +846,7 @@ pub async fn copy(s3: &S3, call: &mut Call<'_>, bucket: &Bucket) -> S3Result<Htt
         storage_class: storage_class.or_else(|| if replace_metadata { None } else { source.storage_class.clone() }),
         tags: if replace_tags { header_tags(call)? } else { source.tags.clone() },
         parts: Vec::new(),
+        acl: super::permissions::requested_acl(call, bucket)?,
     };
     let blob = written.id.clone();
     let version = match commit(s3, bucket, &key, version, &condition).await {
@@ -750,6 +856,7 @@ pub async fn copy(s3: &S3, call: &mut Call<'_>, bucket: &Bucket) -> S3Result<Htt
             return Err(error);
         }
     };
+    created(s3, call, bucket, "ObjectCreated:Copy", &key, &version);
     let mut xml = Xml::document("CopyObjectResult");
     xml.element("ETag", &version.etag).element("LastModified", &xml::timestamp(version.last_modified_unix_ms));
     if let Some(checksum) = &version.checksum {

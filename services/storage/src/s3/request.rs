@@ -123,6 +123,32 @@ pub enum Operation {
     CompleteMultipartUpload,
     AbortMultipartUpload,
     ListParts,
+    PutBucketPolicy,
+    GetBucketPolicy,
+    DeleteBucketPolicy,
+    GetBucketPolicyStatus,
+    PutBucketAcl,
+    GetBucketAcl,
+    PutObjectAcl,
+    GetObjectAcl,
+    PutPublicAccessBlock,
+    GetPublicAccessBlock,
+    DeletePublicAccessBlock,
+    PutBucketCors,
+    GetBucketCors,
+    DeleteBucketCors,
+    PutBucketWebsite,
+    GetBucketWebsite,
+    DeleteBucketWebsite,
+    PutBucketLifecycleConfiguration,
+    GetBucketLifecycleConfiguration,
+    DeleteBucketLifecycle,
+    PutBucketNotificationConfiguration,
+    GetBucketNotificationConfiguration,
+    /// A browser's form upload (`POST /{bucket}` with a signed policy).
+    PostObject,
+    /// A CORS preflight (`OPTIONS`), answered from the bucket's rules.
+    Preflight,
     /// A subresource or method S3 has that nubo does not serve yet.
     Unsupported(&'static str),
 }
@@ -176,7 +202,31 @@ impl Operation {
             UploadPartCopy,
             CompleteMultipartUpload,
             AbortMultipartUpload,
-            ListParts
+            ListParts,
+            PutBucketPolicy,
+            GetBucketPolicy,
+            DeleteBucketPolicy,
+            GetBucketPolicyStatus,
+            PutBucketAcl,
+            GetBucketAcl,
+            PutObjectAcl,
+            GetObjectAcl,
+            PutPublicAccessBlock,
+            GetPublicAccessBlock,
+            DeletePublicAccessBlock,
+            PutBucketCors,
+            GetBucketCors,
+            DeleteBucketCors,
+            PutBucketWebsite,
+            GetBucketWebsite,
+            DeleteBucketWebsite,
+            PutBucketLifecycleConfiguration,
+            GetBucketLifecycleConfiguration,
+            DeleteBucketLifecycle,
+            PutBucketNotificationConfiguration,
+            GetBucketNotificationConfiguration,
+            PostObject,
+            Preflight
         )
     }
 
@@ -184,22 +234,17 @@ impl Operation {
     pub fn parse(method: &str, target: &Target, query: &Query, copy_source: bool) -> Operation {
         use Operation::*;
         // Bucket subresources S3 has and nubo does not serve yet.
-        const UNSUPPORTED_BUCKET: [(&str, &str); 14] = [
-            ("acl", "BucketAcl"),
-            ("policy", "BucketPolicy"),
-            ("cors", "BucketCors"),
-            ("website", "BucketWebsite"),
-            ("lifecycle", "BucketLifecycleConfiguration"),
-            ("notification", "BucketNotificationConfiguration"),
-            ("publicAccessBlock", "PublicAccessBlock"),
+        const UNSUPPORTED_BUCKET: [(&str, &str); 6] = [
             ("encryption", "BucketEncryption"),
             ("logging", "BucketLogging"),
             ("replication", "BucketReplication"),
             ("requestPayment", "BucketRequestPayment"),
             ("object-lock", "ObjectLockConfiguration"),
             ("accelerate", "BucketAccelerateConfiguration"),
-            ("policyStatus", "BucketPolicyStatus"),
         ];
+        if method == "OPTIONS" && target.bucket.is_some() {
+            return Preflight;
+        }
         match (&target.bucket, &target.key) {
             (None, _) => match method {
                 "GET" => ListBuckets,
@@ -210,6 +255,26 @@ impl Operation {
                     return Unsupported(name);
                 }
                 match method {
+                    "GET" if query.has("policyStatus") => GetBucketPolicyStatus,
+                    "PUT" if query.has("policy") => PutBucketPolicy,
+                    "GET" if query.has("policy") => GetBucketPolicy,
+                    "DELETE" if query.has("policy") => DeleteBucketPolicy,
+                    "PUT" if query.has("acl") => PutBucketAcl,
+                    "GET" if query.has("acl") => GetBucketAcl,
+                    "PUT" if query.has("publicAccessBlock") => PutPublicAccessBlock,
+                    "GET" if query.has("publicAccessBlock") => GetPublicAccessBlock,
+                    "DELETE" if query.has("publicAccessBlock") => DeletePublicAccessBlock,
+                    "PUT" if query.has("cors") => PutBucketCors,
+                    "GET" if query.has("cors") => GetBucketCors,
+                    "DELETE" if query.has("cors") => DeleteBucketCors,
+                    "PUT" if query.has("website") => PutBucketWebsite,
+                    "GET" if query.has("website") => GetBucketWebsite,
+                    "DELETE" if query.has("website") => DeleteBucketWebsite,
+                    "PUT" if query.has("lifecycle") => PutBucketLifecycleConfiguration,
+                    "GET" if query.has("lifecycle") => GetBucketLifecycleConfiguration,
+                    "DELETE" if query.has("lifecycle") => DeleteBucketLifecycle,
+                    "PUT" if query.has("notification") => PutBucketNotificationConfiguration,
+                    "GET" if query.has("notification") => GetBucketNotificationConfiguration,
                     "GET" if query.has("location") => GetBucketLocation,
                     "GET" if query.has("tagging") => GetBucketTagging,
                     "PUT" if query.has("tagging") => PutBucketTagging,
@@ -227,40 +292,37 @@ impl Operation {
                     "HEAD" => HeadBucket,
                     "DELETE" => DeleteBucket,
                     "POST" if query.has("delete") => DeleteObjects,
-                    "POST" => Unsupported("PostObject"),
+                    "POST" => PostObject,
                     _ => Unsupported("MethodNotAllowed"),
                 }
             }
-            (Some(_), Some(_)) => {
-                if query.has("acl") {
-                    return Unsupported("ObjectAcl");
-                }
-                match method {
-                    "PUT" if query.has("partNumber") && query.has("uploadId") => {
-                        if copy_source {
-                            UploadPartCopy
-                        } else {
-                            UploadPart
-                        }
+            (Some(_), Some(_)) => match method {
+                "PUT" if query.has("acl") => PutObjectAcl,
+                "GET" if query.has("acl") => GetObjectAcl,
+                "PUT" if query.has("partNumber") && query.has("uploadId") => {
+                    if copy_source {
+                        UploadPartCopy
+                    } else {
+                        UploadPart
                     }
-                    "PUT" if query.has("tagging") => PutObjectTagging,
-                    "PUT" if copy_source => CopyObject,
-                    "PUT" => PutObject,
-                    "GET" if query.has("uploadId") => ListParts,
-                    "GET" if query.has("tagging") => GetObjectTagging,
-                    "GET" if query.has("attributes") => GetObjectAttributes,
-                    "GET" => GetObject,
-                    "HEAD" => HeadObject,
-                    "DELETE" if query.has("uploadId") => AbortMultipartUpload,
-                    "DELETE" if query.has("tagging") => DeleteObjectTagging,
-                    "DELETE" => DeleteObject,
-                    "POST" if query.has("uploads") => CreateMultipartUpload,
-                    "POST" if query.has("uploadId") => CompleteMultipartUpload,
-                    "POST" if query.has("restore") => Unsupported("RestoreObject"),
-                    "POST" if query.has("select") => Unsupported("SelectObjectContent"),
-                    _ => Unsupported("MethodNotAllowed"),
                 }
-            }
+                "PUT" if query.has("tagging") => PutObjectTagging,
+                "PUT" if copy_source => CopyObject,
+                "PUT" => PutObject,
+                "GET" if query.has("uploadId") => ListParts,
+                "GET" if query.has("tagging") => GetObjectTagging,
+                "GET" if query.has("attributes") => GetObjectAttributes,
+                "GET" => GetObject,
+                "HEAD" => HeadObject,
+                "DELETE" if query.has("uploadId") => AbortMultipartUpload,
+                "DELETE" if query.has("tagging") => DeleteObjectTagging,
+                "DELETE" => DeleteObject,
+                "POST" if query.has("uploads") => CreateMultipartUpload,
+                "POST" if query.has("uploadId") => CompleteMultipartUpload,
+                "POST" if query.has("restore") => Unsupported("RestoreObject"),
+                "POST" if query.has("select") => Unsupported("SelectObjectContent"),
+                _ => Unsupported("MethodNotAllowed"),
+            },
         }
     }
 }
@@ -301,7 +363,9 @@ mod tests {
         assert_eq!(parse("GET", &bucket, "list-type=2&prefix=a", false), Operation::ListObjectsV2);
         assert_eq!(parse("GET", &bucket, "prefix=a", false), Operation::ListObjects);
         assert_eq!(parse("POST", &bucket, "delete", false), Operation::DeleteObjects);
-        assert_eq!(parse("GET", &bucket, "cors", false), Operation::Unsupported("BucketCors"));
+        assert_eq!(parse("GET", &bucket, "cors", false), Operation::GetBucketCors);
+        assert_eq!(parse("GET", &bucket, "encryption", false), Operation::Unsupported("BucketEncryption"));
+        assert_eq!(parse("OPTIONS", &object, "", false), Operation::Preflight);
         assert_eq!(Query::parse("prefix=a%2Fb+c&x").get("prefix"), Some("a/b c"));
     }
 }

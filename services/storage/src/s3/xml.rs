@@ -28,6 +28,15 @@ impl Xml {
         Self { text, open: vec![root] }
     }
 
+    /// A document whose root carries no namespace (S3's `PostResponse`).
+    pub fn bare(root: &'static str) -> Self {
+        let mut text = String::with_capacity(256);
+        text.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<");
+        text.push_str(root);
+        text.push('>');
+        Self { text, open: vec![root] }
+    }
+
     pub fn open(&mut self, name: &'static str) -> &mut Self {
         self.text.push('<');
         self.text.push_str(name);
@@ -53,6 +62,12 @@ impl Xml {
         self.text.push_str("</");
         self.text.push_str(name);
         self.text.push('>');
+        self
+    }
+
+    /// Markup written as is (an element with attributes S3 sends).
+    pub fn raw(&mut self, markup: &str) -> &mut Self {
+        self.text.push_str(markup);
         self
     }
 
