@@ -26,11 +26,59 @@ pub struct Config {
     /// The length of a lifecycle rule's day, in seconds (a test may
     /// shorten it; S3's is 86,400).
     pub lifecycle_day_secs: u64,
+    /// Where object bytes live: the state directory unless an
+    /// S3-compatible store (another nubo included) is named here.
+    pub backend: Option<Backend>,
+}
+
+/// An S3-compatible store for object bytes (`[storage.backend]`).
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Backend {
+    /// The store's endpoint (`https://s3.us-east-1.amazonaws.com`, `http://10.0.0.5:9000`).
+    pub endpoint: String,
+    pub bucket: String,
+    #[serde(default = "default_region")]
+    pub region: String,
+    pub access_key_id: String,
+    pub secret_access_key: String,
+}
+
+fn default_region() -> String {
+    "us-east-1".into()
+}
+
+impl Backend {
+    /// The store, its bytes under `objects/` (the internal API) and
+    /// `blobs/` (S3 objects).
+    fn stores(&self) -> Result<(objects::Objects, blobs::Blobs), object_store::Error> {
+        let store: std::sync::Arc<dyn object_store::ObjectStore> = std::sync::Arc::new(
+            object_store::aws::AmazonS3Builder::new()
+                .with_endpoint(&self.endpoint)
+                .with_allow_http(self.endpoint.starts_with("http://"))
+                .with_bucket_name(&self.bucket)
+                .with_region(&self.region)
+                .with_access_key_id(&self.access_key_id)
+                .with_secret_access_key(&self.secret_access_key)
+                .with_virtual_hosted_style_request(false)
+                .build()?,
+        );
+        let prefixed = |prefix: &str| -> std::sync::Arc<dyn object_store::ObjectStore> {
+            std::sync::Arc::new(object_store::prefix::PrefixStore::new(store.clone(), prefix))
+        };
+        Ok((objects::Objects::in_store(prefixed("objects")), blobs::Blobs::remote(prefixed("blobs"))))
+    }
 }
 
 impl Default for Config {
     fn default() -> Self {
-        Self { http_port: 9000, grpc_port: 50055, lifecycle_interval_secs: 3600, lifecycle_day_secs: 86_400 }
+        Self {
+            http_port: 9000,
+            grpc_port: 50055,
+            lifecycle_interval_secs: 3600,
+            lifecycle_day_secs: 86_400,
+            backend: None,
+        }
     }
 }
 
@@ -44,10 +92,19 @@ nubo_host::service!(Storage, "S3 API", Config, Config::ports, run);
 
 /// Runs the service until `shutdown`.
 pub async fn run(context: Context, config: Config, listeners: Listeners, shutdown: Shutdown) -> Result<(), ServeError> {
-    let root = context.state_dir.join("storage").join("objects");
-    let objects = objects::Objects::local(&root).map_err(|error| ServeError::new("storage", error))?;
-    let blobs = blobs::Blobs::local(&context.state_dir.join("storage").join("blobs"))
-        .map_err(|error| ServeError::new("storage", error))?;
+    let failed = |error: &dyn std::fmt::Display| ServeError::new("storage", error);
+    let (objects, blobs) = match &config.backend {
+        Some(backend) => {
+            tracing::info!(endpoint = %backend.endpoint, bucket = %backend.bucket, "object bytes are kept in an S3-compatible store");
+            backend.stores().map_err(|error| failed(&error))?
+        }
+        None => {
+            let root = context.state_dir.join("storage");
+            let objects = objects::Objects::local(&root.join("objects")).map_err(|error| failed(&error))?;
+            let blobs = blobs::Blobs::local(&root.join("blobs")).map_err(|error| failed(&error))?;
+            (objects, blobs)
+        }
+    };
     let records = RecordsClient::new(context.link(ServiceName::Data)?);
     let metrics = Metrics::new("storage");
 

@@ -75,6 +75,11 @@ fn not_found(bucket: &str, key: &str) -> impl FnOnce(object_store::Error) -> Obj
 }
 
 impl Objects {
+    /// Objects in any store (an S3-compatible one, another nubo).
+    pub fn in_store(store: Arc<dyn ObjectStore>) -> Self {
+        Self { store }
+    }
+
     /// Objects under a local directory, created if missing.
     pub fn local(root: &FsPath) -> Result<Self> {
         std::fs::create_dir_all(root)?;
