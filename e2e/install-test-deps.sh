@@ -3,9 +3,9 @@
 # python and nodejs function runtimes, on the PATH execution environments
 # see (/usr/local/bin:/usr/bin:/bin), Java with Maven for the CQL node, curl
 # for the README walkthrough, the build tools of AWS's runtime interface
-# clients, and the AWS CLI and boto3 (from PyPI, into a virtual environment
-# under target/test-tools). Uses apt when run as root on Debian; otherwise
-# says exactly what to install.
+# clients, and the AWS CLI, boto3 and moto's server (from PyPI, into a
+# virtual environment under target/test-tools). Uses apt when run as root
+# on Debian; otherwise says exactly what to install.
 set -euo pipefail
 
 runtime_path=/usr/local/bin:/usr/bin:/bin
@@ -43,16 +43,17 @@ fi
 command -v go > /dev/null || echo "go is missing: the Go runtime client test needs it (https://go.dev/doc/install)" >&2
 
 # The AWS CLI (v1, from PyPI) and boto3, the second SDK the suite drives
-# nubo with; pinned to a major line, refreshed when the venv is made.
+# nubo with, and moto's server, the S3 differential test's peer; pinned to
+# a major line, refreshed when the venv is made.
 install_python_clients() {
   local venv
   venv="$(cd "$(dirname "$0")/.." && pwd)/target/test-tools/venv"
-  if [ -x "$venv/bin/aws" ] && "$venv/bin/python" -c 'import boto3' 2> /dev/null; then
+  if [ -x "$venv/bin/aws" ] && [ -x "$venv/bin/moto_server" ] && "$venv/bin/python" -c 'import boto3' 2> /dev/null; then
     return 0
   fi
-  echo "installing the AWS CLI and boto3 into $venv" >&2
+  echo "installing the AWS CLI, boto3 and moto's server into $venv" >&2
   python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check 'awscli>=1.36,<2' 'boto3>=1.35,<2'
+  "$venv/bin/pip" install --quiet --disable-pip-version-check 'awscli>=1.36,<2' 'boto3>=1.35,<2' 'moto[server]>=5.1,<6'
 }
 
 if [ ${#missing[@]} -gt 0 ]; then

@@ -512,6 +512,18 @@ async fn multipart_upload_with_parallel_parts_and_the_rules_of_s3() {
         copied.copy_part_result().unwrap().e_tag(),
         Some(format!("\"{}\"", hex(&Md5::digest(&data[..100]))).as_str())
     );
+    // A copy range past the source's end is refused, not clamped.
+    let past_end = s3
+        .upload_part_copy()
+        .bucket("big")
+        .key("small")
+        .upload_id(&small_id)
+        .part_number(4)
+        .copy_source("big/archive.bin")
+        .copy_source_range(format!("bytes=0-{}", data.len()))
+        .send()
+        .await;
+    assert_eq!(failure(past_end).0, "InvalidArgument");
     s3.abort_multipart_upload().bucket("big").key("small").upload_id(&small_id).send().await.unwrap();
     let (code, _) = failure(s3.list_parts().bucket("big").key("small").upload_id(&small_id).send().await);
     assert_eq!(code, "NoSuchUpload");

@@ -49,7 +49,16 @@ pub async fn create(s3: &S3, call: &mut Call<'_>) -> S3Result<HttpResponse> {
     if !body.iter().all(u8::is_ascii_whitespace) {
         let configuration: CreateBucketConfiguration = xml::parse(&body)?;
         let constraint = configuration.location_constraint.unwrap_or_default();
-        // us-east-1 is named by no constraint at all.
+        // us-east-1 is named by no constraint at all; naming it is invalid.
+        if s3.region == "us-east-1" && constraint == "us-east-1" {
+            return Err(nubo_host::front::AwsError::new(
+                400,
+                "InvalidLocationConstraint",
+                "The specified location-constraint is not valid",
+            )
+            .with("LocationConstraint", constraint)
+            .into());
+        }
         let matches = if s3.region == "us-east-1" { constraint.is_empty() } else { constraint == s3.region };
         if !matches {
             return Err(nubo_host::front::AwsError::new(
@@ -425,4 +434,49 @@ pub fn get_versioning(bucket: &Bucket) -> S3Result<HttpResponse> {
         }
     }
     Ok(xml_response(xml))
+}
+
+/// Every bucket encrypts with SSE-S3 (AES256), as S3's have since 2023;
+/// nubo has no KMS, so that is the only rule it keeps.
+pub fn get_encryption() -> S3Result<HttpResponse> {
+    let mut xml = Xml::document("ServerSideEncryptionConfiguration");
+    xml.open("Rule")
+        .open("ApplyServerSideEncryptionByDefault")
+        .element("SSEAlgorithm", "AES256")
+        .close()
+        .element("BucketKeyEnabled", "false")
+        .close();
+    Ok(xml_response(xml))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct EncryptionConfiguration {
+    #[serde(rename = "Rule", default)]
+    rules: Vec<EncryptionRule>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct EncryptionRule {
+    apply_server_side_encryption_by_default: Option<EncryptionDefault>,
+}
+
+#[derive(Debug, Deserialize)]
+struct EncryptionDefault {
+    #[serde(rename = "SSEAlgorithm")]
+    algorithm: String,
+}
+
+/// Accepts SSE-S3, the one encryption nubo applies; a KMS rule is refused.
+pub async fn put_encryption(call: &mut Call<'_>) -> S3Result<HttpResponse> {
+    let body = call.body().await?;
+    let configuration: EncryptionConfiguration = xml::parse(&body)?;
+    for rule in &configuration.rules {
+        match rule.apply_server_side_encryption_by_default.as_ref().map(|default| default.algorithm.as_str()) {
+            None | Some("AES256") => {}
+            Some(other) => return Err(errors::not_implemented(&format!("SSEAlgorithm {other}")).into()),
+        }
+    }
+    Ok(HttpResponse::Ok().finish())
 }

@@ -73,10 +73,8 @@ pub fn expected(call: &Call<'_>, default: ChecksumAlgorithm) -> Result<Expected,
         .or_else(|| call.header("x-amz-checksum-algorithm"))
         .map(|name| {
             algorithm_named(name).ok_or_else(|| {
-                errors::invalid_argument(
-                    "Value for x-amz-checksum-algorithm header is invalid.",
-                    "x-amz-checksum-algorithm",
-                    name,
+                errors::invalid_request(
+                    "Checksum algorithm provided is unsupported. Please try again with any of the valid types: [CRC32, CRC32C, CRC64NVME, SHA1, SHA256]",
                 )
             })
         })

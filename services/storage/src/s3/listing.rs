@@ -97,12 +97,12 @@ async fn page(
     }
 }
 
-/// `max-keys`: 1,000 unless asked for fewer.
-fn max_keys(call: &Call<'_>) -> S3Result<usize> {
+/// `max-keys` as asked (echoed in the answer) and as served: at most 1,000.
+fn max_keys(call: &Call<'_>) -> S3Result<(usize, i64)> {
     match call.query.get("max-keys") {
-        None => Ok(1000),
+        None => Ok((1000, 1000)),
         Some(text) => match text.parse::<i64>() {
-            Ok(max) if max >= 0 => Ok(usize::try_from(max.min(1000)).unwrap_or(1000)),
+            Ok(max) if max >= 0 => Ok((usize::try_from(max.min(1000)).unwrap_or(1000), max)),
             _ => Err(errors::invalid_argument(
                 "Provided max-keys not an integer or within integer range",
                 "max-keys",
@@ -147,7 +147,7 @@ fn object_fields(xml: &mut Xml, key: &str, version: &Version, encode: &impl Fn(&
 pub async fn list_objects(s3: &S3, call: &mut Call<'_>, bucket: &Bucket, v2: bool) -> S3Result<HttpResponse> {
     let prefix = call.query.get("prefix").unwrap_or_default().to_owned();
     let delimiter = call.query.get("delimiter").filter(|delimiter| !delimiter.is_empty()).map(str::to_owned);
-    let max = max_keys(call)?;
+    let (max, asked) = max_keys(call)?;
     let encode = encoder(call)?;
     let start_after = if v2 {
         match call.query.get("continuation-token") {
@@ -178,7 +178,7 @@ pub async fn list_objects(s3: &S3, call: &mut Call<'_>, bucket: &Bucket, v2: boo
     } else {
         xml.element("Marker", &encode(call.query.get("marker").unwrap_or_default()));
     }
-    xml.element("MaxKeys", &max.to_string());
+    xml.element("MaxKeys", &asked.to_string());
     if let Some(delimiter) = &delimiter {
         xml.element("Delimiter", &encode(delimiter));
     }
@@ -226,7 +226,7 @@ fn decode_token(token: &str) -> S3Result<String> {
 pub async fn list_versions(s3: &S3, call: &mut Call<'_>, bucket: &Bucket) -> S3Result<HttpResponse> {
     let prefix = call.query.get("prefix").unwrap_or_default().to_owned();
     let delimiter = call.query.get("delimiter").filter(|delimiter| !delimiter.is_empty()).map(str::to_owned);
-    let max = max_keys(call)?;
+    let (max, asked) = max_keys(call)?;
     let encode = encoder(call)?;
     let key_marker = call.query.get("key-marker").unwrap_or_default().to_owned();
     let version_marker = call.query.get("version-id-marker").filter(|marker| !marker.is_empty()).map(str::to_owned);
@@ -301,7 +301,7 @@ pub async fn list_versions(s3: &S3, call: &mut Call<'_>, bucket: &Bucket) -> S3R
         xml.element("NextKeyMarker", &encode(key));
         xml.optional("NextVersionIdMarker", version_id.as_deref());
     }
-    xml.element("MaxKeys", &max.to_string());
+    xml.element("MaxKeys", &asked.to_string());
     if let Some(delimiter) = &delimiter {
         xml.element("Delimiter", &encode(delimiter));
     }

@@ -304,6 +304,7 @@ fn checksum_headers(response: &mut HttpResponseBuilder, version: &Version) {
 fn addressed<'a>(call: &Call<'_>, record: Option<&'a ObjectRecord>, key: &str) -> S3Result<&'a Version> {
     match call.query.get("versionId") {
         Some(version_id) => {
+            check_version_id(version_id)?;
             let version = record
                 .and_then(|record| record.version(version_id))
                 .ok_or_else(|| errors::no_such_version(key, version_id))?;
@@ -318,6 +319,17 @@ fn addressed<'a>(call: &Call<'_>, record: Option<&'a ObjectRecord>, key: &str) -
             None => Err(errors::no_such_key(key).into()),
         },
     }
+}
+
+/// A version id S3 could have made: `null`, or one of nubo's ids.
+fn check_version_id(version_id: &str) -> S3Result<()> {
+    if version_id.is_empty() {
+        return Err(errors::invalid_argument("Version id cannot be the empty string", "versionId", "").into());
+    }
+    if version_id != "null" && uuid::Uuid::try_parse(version_id).is_err() {
+        return Err(errors::invalid_argument("Invalid version id specified", "versionId", version_id).into());
+    }
+    Ok(())
 }
 
 /// A read that meets a delete marker: 404 for the current version, 405 for

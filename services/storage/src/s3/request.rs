@@ -145,6 +145,9 @@ pub enum Operation {
     DeleteBucketLifecycle,
     PutBucketNotificationConfiguration,
     GetBucketNotificationConfiguration,
+    GetBucketEncryption,
+    PutBucketEncryption,
+    DeleteBucketEncryption,
     /// A browser's form upload (`POST /{bucket}` with a signed policy).
     PostObject,
     /// A CORS preflight (`OPTIONS`), answered from the bucket's rules.
@@ -225,6 +228,9 @@ impl Operation {
             DeleteBucketLifecycle,
             PutBucketNotificationConfiguration,
             GetBucketNotificationConfiguration,
+            GetBucketEncryption,
+            PutBucketEncryption,
+            DeleteBucketEncryption,
             PostObject,
             Preflight
         )
@@ -234,8 +240,7 @@ impl Operation {
     pub fn parse(method: &str, target: &Target, query: &Query, copy_source: bool) -> Operation {
         use Operation::*;
         // Bucket subresources S3 has and nubo does not serve yet.
-        const UNSUPPORTED_BUCKET: [(&str, &str); 6] = [
-            ("encryption", "BucketEncryption"),
+        const UNSUPPORTED_BUCKET: [(&str, &str); 5] = [
             ("logging", "BucketLogging"),
             ("replication", "BucketReplication"),
             ("requestPayment", "BucketRequestPayment"),
@@ -275,6 +280,9 @@ impl Operation {
                     "DELETE" if query.has("lifecycle") => DeleteBucketLifecycle,
                     "PUT" if query.has("notification") => PutBucketNotificationConfiguration,
                     "GET" if query.has("notification") => GetBucketNotificationConfiguration,
+                    "GET" if query.has("encryption") => GetBucketEncryption,
+                    "PUT" if query.has("encryption") => PutBucketEncryption,
+                    "DELETE" if query.has("encryption") => DeleteBucketEncryption,
                     "GET" if query.has("location") => GetBucketLocation,
                     "GET" if query.has("tagging") => GetBucketTagging,
                     "PUT" if query.has("tagging") => PutBucketTagging,
@@ -364,7 +372,7 @@ mod tests {
         assert_eq!(parse("GET", &bucket, "prefix=a", false), Operation::ListObjects);
         assert_eq!(parse("POST", &bucket, "delete", false), Operation::DeleteObjects);
         assert_eq!(parse("GET", &bucket, "cors", false), Operation::GetBucketCors);
-        assert_eq!(parse("GET", &bucket, "encryption", false), Operation::Unsupported("BucketEncryption"));
+        assert_eq!(parse("GET", &bucket, "logging", false), Operation::Unsupported("BucketLogging"));
         assert_eq!(parse("OPTIONS", &object, "", false), Operation::Preflight);
         assert_eq!(Query::parse("prefix=a%2Fb+c&x").get("prefix"), Some("a/b c"));
     }
