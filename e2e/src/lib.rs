@@ -43,11 +43,28 @@ pub struct Ports {
     pub grpc: u16,
     /// The gateway's AWS edge.
     pub edge: Option<u16>,
+    /// The storage service's S3 API over HTTPS.
+    pub https: Option<u16>,
 }
 
 impl Ports {
+    /// Port 0 for every listener of `service`: the OS picks.
+    pub fn any(service: ServiceName) -> Self {
+        Self {
+            http: 0,
+            grpc: 0,
+            edge: (service == ServiceName::Gateway).then_some(0),
+            https: (service == ServiceName::Storage).then_some(0),
+        }
+    }
+
     pub fn free(service: ServiceName) -> Self {
-        Self { http: free_port(), grpc: free_port(), edge: (service == ServiceName::Gateway).then(free_port) }
+        Self {
+            http: free_port(),
+            grpc: free_port(),
+            edge: (service == ServiceName::Gateway).then(free_port),
+            https: (service == ServiceName::Storage).then(free_port),
+        }
     }
 
     /// The `NUBO_*` variables that put a service on these ports.
@@ -59,6 +76,9 @@ impl Ports {
         ];
         if let Some(edge) = self.edge {
             env.push((format!("NUBO_{section}__EDGE_PORT"), edge.to_string()));
+        }
+        if let Some(https) = self.https {
+            env.push((format!("NUBO_{section}__HTTPS_PORT"), https.to_string()));
         }
         env
     }
@@ -94,6 +114,11 @@ impl Process {
 
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The process id (for benchmarks that read its `/proc` entries).
+    pub fn id(&self) -> u32 {
+        self.child.id()
     }
 
     /// Asks the process to stop (SIGTERM) and waits for it.
@@ -159,11 +184,26 @@ async fn wait_for_banner(process: &mut Process) -> String {
     }
 }
 
+/// Which of a service's banner lines to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BannerLine {
+    Http,
+    Edge,
+    Https,
+}
+
 /// The port of a banner line `  <service>  <what>  http://127.0.0.1:<port>`.
-fn banner_port(banner: &str, service: ServiceName, edge: bool) -> Option<u16> {
+fn banner_port(banner: &str, service: ServiceName, which: BannerLine) -> Option<u16> {
     banner.lines().find_map(|line| {
         let mut words = line.split_whitespace();
-        if words.next() != Some(service.as_str()) || line.contains("AWS edge") != edge {
+        let kind = if line.contains("AWS edge") {
+            BannerLine::Edge
+        } else if line.contains("https://") {
+            BannerLine::Https
+        } else {
+            BannerLine::Http
+        };
+        if words.next() != Some(service.as_str()) || kind != which {
             return None;
         }
         line.rsplit(':').next()?.trim().parse().ok()
@@ -207,20 +247,14 @@ impl Nubo {
     /// Starts `nubo up` on ports the OS picks (port 0 everywhere, so no
     /// race with other tests) and waits for all seven services.
     pub async fn up(state_dir: &Path) -> Self {
-        let ports = ServiceName::ALL
-            .into_iter()
-            .map(|service| (service, Ports { http: 0, grpc: 0, edge: (service == ServiceName::Gateway).then_some(0) }))
-            .collect();
+        let ports = ServiceName::ALL.into_iter().map(|service| (service, Ports::any(service))).collect();
         Self::up_on(state_dir, ports).await
     }
 
     /// Starts `nubo up` with extra `NUBO_*` settings, on the data engine
     /// the suite runs against (see [`data_engine_settings`]).
     pub async fn up_with(state_dir: &Path, settings: &[(&str, &str)]) -> Self {
-        let ports = ServiceName::ALL
-            .into_iter()
-            .map(|service| (service, Ports { http: 0, grpc: 0, edge: (service == ServiceName::Gateway).then_some(0) }))
-            .collect();
+        let ports = ServiceName::ALL.into_iter().map(|service| (service, Ports::any(service))).collect();
         let mut settings: Vec<(String, String)> =
             settings.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
         settings.extend(data_engine_settings());
@@ -247,11 +281,14 @@ impl Nubo {
         let ports: BTreeMap<ServiceName, Ports> = ServiceName::ALL
             .into_iter()
             .map(|service| {
-                let http = banner_port(&banner, service, false).unwrap_or_else(|| panic!("no {service} in\n{banner}"));
-                let edge =
-                    (service == ServiceName::Gateway).then(|| banner_port(&banner, service, true).expect("an edge"));
+                let http = banner_port(&banner, service, BannerLine::Http)
+                    .unwrap_or_else(|| panic!("no {service} in\n{banner}"));
+                let edge = (service == ServiceName::Gateway)
+                    .then(|| banner_port(&banner, service, BannerLine::Edge).expect("an edge"));
+                let https = (service == ServiceName::Storage)
+                    .then(|| banner_port(&banner, service, BannerLine::Https).expect("an HTTPS port"));
                 // gRPC ports stay unpinned: `nubo up` links by bound address.
-                (service, Ports { http, grpc: 0, edge })
+                (service, Ports { http, grpc: 0, edge, https })
             })
             .collect();
         for service_ports in ports.values() {
@@ -272,6 +309,12 @@ impl Nubo {
     pub async fn crash_and_restart(mut self) -> Self {
         self.process.crash();
         Self::start(&self.state_dir.clone(), self.ports.clone(), self.settings.clone()).await
+    }
+
+    /// The S3 API over HTTPS, and the certificate to trust for it.
+    pub fn s3_https(&self) -> (String, PathBuf) {
+        let port = self.ports[&ServiceName::Storage].https.expect("storage serves HTTPS");
+        (format!("https://127.0.0.1:{port}"), self.state_dir.join("storage/tls/certificate.pem"))
     }
 
     pub fn http_url(&self, service: ServiceName) -> String {

@@ -73,6 +73,9 @@ fn every_service_is_consistent_with_the_code() {
         if *service == ServiceName::Gateway {
             bound.push(config.gateway.edge_port);
         }
+        if *service == ServiceName::Storage {
+            bound.push(config.storage.https_port);
+        }
         for port in compose::strings(&definition["ports"]) {
             let (host, container) = port.split_once(':').expect("host:container");
             let container: u16 = container.parse().unwrap();

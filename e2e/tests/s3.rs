@@ -679,3 +679,57 @@ async fn boto3_and_the_cli_drive_the_same_api() {
     assert_eq!(std::fs::read_to_string(back.join("css/site.css")).unwrap(), "h1{}");
     cli(&["s3", "rb", "s3://site", "--force"]);
 }
+
+#[tokio::test]
+async fn https_with_the_certificate_nubo_made() {
+    let (state, nubo, _, _) = start().await;
+    let (endpoint, certificate) = nubo.s3_https();
+    let pem = std::fs::read(&certificate).expect("nubo up wrote its certificate");
+    use aws_smithy_http_client::tls::{self, TlsContext, TrustStore, rustls_provider::CryptoMode};
+    let http = aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
+        .tls_context(
+            TlsContext::builder().with_trust_store(TrustStore::empty().with_pem_certificate(pem)).build().unwrap(),
+        )
+        .build_https();
+    let config = aws_sdk_s3::Config::builder()
+        .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+        .region(aws_sdk_s3::config::Region::new("us-east-1"))
+        .credentials_provider(nubo_e2e::credentials("test", "test"))
+        .endpoint_url(&endpoint)
+        .force_path_style(true)
+        .http_client(http)
+        .build();
+    let s3 = Client::from_conf(config);
+    s3.create_bucket().bucket("secure").send().await.unwrap();
+    // Over TLS the SDK sends its body unsigned, with a checksum trailer.
+    let put =
+        s3.put_object().bucket("secure").key("a").body(ByteStream::from(vec![1u8; 100_000])).send().await.unwrap();
+    assert!(put.checksum_crc32().is_some());
+    let got = s3.get_object().bucket("secure").key("a").send().await.unwrap();
+    assert_eq!(body_of(got).await.len(), 100_000);
+
+    // boto3 and the CLI, trusting the same certificate.
+    let boto = std::process::Command::new("python3")
+        .args(["-c", "import boto3,sys; s3=boto3.client('s3', endpoint_url=sys.argv[1], verify=sys.argv[2], region_name='us-east-1', aws_access_key_id='test', aws_secret_access_key='test'); s3.put_object(Bucket='secure', Key='b', Body=b'x'*70000); print(len(s3.get_object(Bucket='secure', Key='b')['Body'].read()))"])
+        .args([endpoint.as_str(), certificate.to_str().unwrap()])
+        .env_clear()
+        .env("PATH", path_with_python_tools())
+        .env("HOME", state.path())
+        .output()
+        .unwrap();
+    assert!(boto.status.success(), "{}", String::from_utf8_lossy(&boto.stderr));
+    assert_eq!(String::from_utf8_lossy(&boto.stdout).trim(), "70000");
+    let cli = std::process::Command::new("aws")
+        .args(["s3", "ls", "s3://secure/", "--endpoint-url", &endpoint, "--ca-bundle", certificate.to_str().unwrap()])
+        .env_clear()
+        .env("PATH", path_with_python_tools())
+        .env("HOME", state.path())
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .output()
+        .unwrap();
+    assert!(cli.status.success(), "{}", String::from_utf8_lossy(&cli.stderr));
+    assert!(String::from_utf8_lossy(&cli.stdout).contains(" b\n"), "{}", String::from_utf8_lossy(&cli.stdout));
+}

@@ -33,6 +33,22 @@ pub async fn serve<F>(
 where
     F: Fn(&mut web::ServiceConfig) + Send + Clone + 'static,
 {
+    serve_with(service, listener, None, workers, metrics, shutdown, routes).await
+}
+
+/// [`serve`] over TLS with `tls` when it is given.
+pub async fn serve_with<F>(
+    service: &'static str,
+    listener: std::net::TcpListener,
+    tls: Option<rustls::ServerConfig>,
+    workers: usize,
+    metrics: Metrics,
+    shutdown: Shutdown,
+    routes: F,
+) -> std::io::Result<()>
+where
+    F: Fn(&mut web::ServiceConfig) + Send + Clone + 'static,
+{
     let address = listener.local_addr()?;
     let server = HttpServer::new(move || {
         let metrics = metrics.clone();
@@ -64,8 +80,11 @@ where
     // No Nagle stall between a response's head and body writes.
     .tcp_nodelay(true)
     .disable_signals()
-    .shutdown_timeout(5)
-    .listen(listener)?
+    .shutdown_timeout(5);
+    let server = match tls {
+        Some(config) => server.listen_rustls_0_23(listener, config)?,
+        None => server.listen(listener)?,
+    }
     .run();
     tracing::debug!(service, %address, "http listening");
     let handle = server.handle();

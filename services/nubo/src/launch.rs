@@ -118,6 +118,14 @@ pub async fn run(
         let http = url(&listeners.http)?;
         endpoints.push(Endpoint { service: *service, what: launch.description(), url: http.clone(), internal: false });
         for (name, listener) in &listeners.extra {
+            if *service == ServiceName::Storage && *name == nubo_storage::HTTPS_LISTENER {
+                endpoints.push(Endpoint {
+                    service: *service,
+                    what: "S3 API over HTTPS",
+                    url: url(listener)?.replacen("http://", "https://", 1),
+                    internal: false,
+                });
+            }
             if *name == nubo_gateway::EDGE_LISTENER {
                 let edge = url(listener)?;
                 if mode == Mode::Up && config.functions.function_endpoint_url.is_none() {

@@ -10,6 +10,7 @@ pub mod catalog;
 pub mod grpc;
 pub mod objects;
 pub mod s3;
+pub mod tls;
 
 use nubo_host::{Context, Listeners, ServeError, ServiceName, Shutdown, metrics::Metrics};
 use nubo_proto::clients::RecordsClient;
@@ -21,6 +22,12 @@ pub struct Config {
     /// The S3 API (and website endpoints), `/health` and `/metrics`.
     pub http_port: u16,
     pub grpc_port: u16,
+    /// The S3 API over HTTPS.
+    pub https_port: u16,
+    /// The HTTPS certificate chain and key (PEM); without them nubo makes
+    /// a self-signed pair under the state directory and says where.
+    pub tls_certificate: Option<std::path::PathBuf>,
+    pub tls_key: Option<std::path::PathBuf>,
     /// How often lifecycle rules are applied.
     pub lifecycle_interval_secs: u64,
     /// The length of a lifecycle rule's day, in seconds (a test may
@@ -75,6 +82,9 @@ impl Default for Config {
         Self {
             http_port: 9000,
             grpc_port: 50055,
+            https_port: 9443,
+            tls_certificate: None,
+            tls_key: None,
             lifecycle_interval_secs: 3600,
             lifecycle_day_secs: 86_400,
             backend: None,
@@ -82,16 +92,25 @@ impl Default for Config {
     }
 }
 
+/// The name of the HTTPS listener among the service's [`Listeners`].
+pub const HTTPS_LISTENER: &str = "https";
+
 impl Config {
+    /// HTTP, gRPC, and the S3 API over HTTPS.
     pub fn ports(&self) -> nubo_host::Ports {
-        nubo_host::Ports::new(self.http_port, self.grpc_port)
+        nubo_host::Ports { http: self.http_port, grpc: self.grpc_port, extra: vec![(HTTPS_LISTENER, self.https_port)] }
     }
 }
 
 nubo_host::service!(Storage, "S3 API", Config, Config::ports, run);
 
 /// Runs the service until `shutdown`.
-pub async fn run(context: Context, config: Config, listeners: Listeners, shutdown: Shutdown) -> Result<(), ServeError> {
+pub async fn run(
+    context: Context,
+    config: Config,
+    mut listeners: Listeners,
+    shutdown: Shutdown,
+) -> Result<(), ServeError> {
     let failed = |error: &dyn std::fmt::Display| ServeError::new("storage", error);
     let (objects, blobs) = match &config.backend {
         Some(backend) => {
@@ -125,10 +144,19 @@ pub async fn run(context: Context, config: Config, listeners: Listeners, shutdow
             }
         })
     };
-    let served = nubo_host::serve("storage", listeners, router, 2, metrics, shutdown, move |routes| {
-        s3::routes(routes, front.clone())
-    })
-    .await;
+    let https_listener =
+        listeners.take(HTTPS_LISTENER).ok_or_else(|| ServeError::new("storage", "no HTTPS listener was bound"))?;
+    let (tls, self_signed) =
+        tls::server_config(config.tls_certificate.as_deref(), config.tls_key.as_deref(), &context.state_dir)
+            .map_err(|error| failed(&error))?;
+    if let Some(path) = &self_signed {
+        tracing::info!(certificate = %path.display(), "S3 over HTTPS uses a self-signed certificate; trust it to use HTTPS");
+    }
+    let routes = move |routes: &mut actix_web::web::ServiceConfig| s3::routes(routes, front.clone());
+    let grpc = nubo_host::grpc::serve("storage", listeners.grpc, router, shutdown.clone());
+    let http = nubo_host::http::serve("storage", listeners.http, 2, metrics.clone(), shutdown.clone(), routes.clone());
+    let https = nubo_host::http::serve_with("storage-https", https_listener, Some(tls), 1, metrics, shutdown, routes);
+    let served = nubo_host::serve_fronts("storage", grpc, async { tokio::try_join!(http, https).map(drop) }).await;
     lifecycle.abort();
     served
 }

@@ -480,3 +480,12 @@ pub async fn put_encryption(call: &mut Call<'_>) -> S3Result<HttpResponse> {
     }
     Ok(HttpResponse::Ok().finish())
 }
+
+/// This family's XML bodies, parsed from untrusted bytes (fuzzing).
+pub(super) fn parse_untrusted(body: &[u8]) {
+    let _ = xml::parse::<CreateBucketConfiguration>(body);
+    let _ = xml::parse::<Tagging>(body);
+    let _ = xml::parse::<VersioningConfiguration>(body);
+    let _ = xml::parse::<OwnershipControls>(body);
+    let _ = xml::parse::<EncryptionConfiguration>(body);
+}

@@ -9,7 +9,7 @@
 pub mod access;
 mod buckets;
 mod checksums;
-mod conditions;
+pub mod conditions;
 pub mod cors;
 pub mod errors;
 pub mod lifecycle;
@@ -348,4 +348,35 @@ impl S3 {
         }
         Ok(bucket.value)
     }
+}
+
+/// Runs every parser the S3 front applies to untrusted input on `input`:
+/// addressing, queries and operations, ranges, policies, form-upload
+/// policy documents and every XML body. For the fuzz target
+/// (`services/storage/fuzz`): none may panic, whatever the bytes.
+#[doc(hidden)]
+pub fn parse_untrusted(input: &[u8]) {
+    let text = String::from_utf8_lossy(input);
+    let (host, rest) = text.split_once('\n').unwrap_or(("", &text));
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    if let Ok(target) = request::target(Some(host), path) {
+        let query = Query::parse(query);
+        for method in ["GET", "PUT", "POST", "DELETE", "HEAD", "OPTIONS"] {
+            let _ = Operation::parse(method, &target, &query, false);
+        }
+    }
+    let _ = website::website_bucket(host);
+    for size in [0, 1, 10, u64::MAX] {
+        let _ = conditions::range(Some(&text), size);
+    }
+    let _ = access::Policy::parse(&text, "bucket");
+    post::parse_untrusted(&text);
+    buckets::parse_untrusted(input);
+    objects::parse_untrusted(input);
+    multipart::parse_untrusted(input);
+    cors::parse_untrusted(input);
+    website::parse_untrusted(input);
+    lifecycle::parse_untrusted(input);
+    notifications::parse_untrusted(input);
+    permissions::parse_untrusted(input);
 }

@@ -124,6 +124,11 @@ pub async fn create(s3: &S3, call: &mut Call<'_>, bucket: &Bucket) -> S3Result<H
     Ok(response.body(xml.finish()))
 }
 
+/// The last byte a `bytes=first-last` range names.
+fn exact_last(header: &str) -> Option<u64> {
+    header.trim().rsplit_once('-').and_then(|(_, last)| last.trim().parse().ok())
+}
+
 fn upload_algorithm(upload: &Upload) -> Option<ChecksumAlgorithm> {
     upload.checksum_algorithm.as_deref().and_then(checksums::algorithm_named)
 }
@@ -137,7 +142,12 @@ pub async fn upload_part(s3: &S3, call: &mut Call<'_>, bucket: &Bucket, copy: bo
         let range = match call.header("x-amz-copy-source-range") {
             None => 0..source.size,
             Some(header) => match conditions::range(Some(header), source.size) {
-                Ok(RangeRequest::Partial(range)) if header.trim().starts_with("bytes=") && !header.contains("=-") => {
+                // A copy range is exact, `bytes=first-last`, and inside the source.
+                Ok(RangeRequest::Partial(range))
+                    if header.trim().starts_with("bytes=")
+                        && !header.contains("=-")
+                        && exact_last(header).is_some_and(|last| last < source.size) =>
+                {
                     range
                 }
                 _ => {
@@ -601,4 +611,9 @@ pub async fn list_uploads(s3: &S3, call: &mut Call<'_>, bucket: &Bucket) -> S3Re
         xml.open("CommonPrefixes").element("Prefix", &common).close();
     }
     Ok(xml_response(xml))
+}
+
+/// This family's XML bodies, parsed from untrusted bytes (fuzzing).
+pub(super) fn parse_untrusted(body: &[u8]) {
+    let _ = xml::parse::<CompleteMultipartUpload>(body);
 }

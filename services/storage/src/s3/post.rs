@@ -426,3 +426,11 @@ mod tests {
         assert!(check_policy(&expired, &fields(&[]), "photos").unwrap_err().message.contains("expired"));
     }
 }
+
+/// A form's policy document, checked from untrusted text (fuzzing).
+pub(super) fn parse_untrusted(text: &str) {
+    if let Ok(document) = serde_json::from_str::<Value>(text) {
+        let fields = Fields { pairs: vec![("key".into(), text.to_owned())] };
+        let _ = check_policy(&document, &fields, "bucket");
+    }
+}

@@ -417,3 +417,8 @@ mod tests {
         assert_eq!(website_bucket("s3-website.localhost"), None);
     }
 }
+
+/// This family's XML bodies, parsed from untrusted bytes (fuzzing).
+pub(super) fn parse_untrusted(body: &[u8]) {
+    let _ = xml::parse::<WebsiteConfiguration>(body);
+}
