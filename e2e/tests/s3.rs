@@ -647,6 +647,8 @@ async fn boto3_and_the_cli_drive_the_same_api() {
     assert_eq!(answer["multipart_size"], 12 * 1024 * 1024 + 5);
     assert_eq!(answer["listed"], serde_json::json!(["docs/", "hello.txt", "multi.bin"]));
     assert_eq!(answer["presigned"], "hello from boto3");
+    assert_eq!(answer["legacy_presigned"], "hello from boto3", "boto3's default (version 2) presigned URL");
+    assert_eq!(answer["legacy_tampered"], 403);
     assert_eq!(answer["missing"], "NoSuchKey");
 
     // The CLI through the edge: sync a directory up and back down.

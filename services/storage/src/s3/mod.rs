@@ -20,6 +20,7 @@ mod objects;
 mod permissions;
 mod post;
 pub mod request;
+mod sigv2;
 pub mod website;
 pub mod xml;
 
@@ -207,10 +208,15 @@ async fn serve(request: &HttpRequest, payload: web::Payload, s3: &S3) -> S3Resul
     // The head is checked before any byte of the body is read, as S3 does;
     // a request with no signature at all is anonymous.
     let head = request_head(request).map_err(|error| auth_error(&error))?;
-    let (principal, signed) = match s3.credentials.verify(&s3.policy, &head, None, chrono::Utc::now()) {
-        Ok(verified) => (Some(verified.principal), verified.payload),
-        Err(AuthError::Missing) => (None, Payload::Unsigned),
-        Err(error) => return Err(auth_error(&error)),
+    let now = chrono::Utc::now();
+    let host_bucket = host.and_then(request::host_bucket);
+    let (principal, signed) = match sigv2::verify(request, host_bucket, &s3.credentials, now) {
+        Some(verified) => (Some(verified?), Payload::Unsigned),
+        None => match s3.credentials.verify(&s3.policy, &head, None, now) {
+            Ok(verified) => (Some(verified.principal), verified.payload),
+            Err(AuthError::Missing) => (None, Payload::Unsigned),
+            Err(error) => return Err(auth_error(&error)),
+        },
     };
     let mut call = Call { request, head, principal, query, target, signed, payload: Some(payload) };
     if let Some(key) = &call.target.key

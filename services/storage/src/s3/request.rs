@@ -17,7 +17,7 @@ pub struct Target {
 }
 
 /// The bucket of a virtual-host-style `Host` (`photos.s3.localhost:9000`).
-fn host_bucket(host: &str) -> Option<&str> {
+pub fn host_bucket(host: &str) -> Option<&str> {
     let name = host
         .rsplit_once(':')
         .filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit()))
