@@ -45,6 +45,8 @@ pub struct Ports {
     pub edge: Option<u16>,
     /// The storage service's S3 API over HTTPS.
     pub https: Option<u16>,
+    /// The storage service's website endpoint.
+    pub website: Option<u16>,
 }
 
 impl Ports {
@@ -55,6 +57,7 @@ impl Ports {
             grpc: 0,
             edge: (service == ServiceName::Gateway).then_some(0),
             https: (service == ServiceName::Storage).then_some(0),
+            website: (service == ServiceName::Storage).then_some(0),
         }
     }
 
@@ -64,6 +67,7 @@ impl Ports {
             grpc: free_port(),
             edge: (service == ServiceName::Gateway).then(free_port),
             https: (service == ServiceName::Storage).then(free_port),
+            website: (service == ServiceName::Storage).then(free_port),
         }
     }
 
@@ -79,6 +83,9 @@ impl Ports {
         }
         if let Some(https) = self.https {
             env.push((format!("NUBO_{section}__HTTPS_PORT"), https.to_string()));
+        }
+        if let Some(website) = self.website {
+            env.push((format!("NUBO_{section}__WEBSITE_PORT"), website.to_string()));
         }
         env
     }
@@ -190,6 +197,7 @@ enum BannerLine {
     Http,
     Edge,
     Https,
+    Website,
 }
 
 /// The port of a banner line `  <service>  <what>  http://127.0.0.1:<port>`.
@@ -198,6 +206,8 @@ fn banner_port(banner: &str, service: ServiceName, which: BannerLine) -> Option<
         let mut words = line.split_whitespace();
         let kind = if line.contains("AWS edge") {
             BannerLine::Edge
+        } else if line.contains("website endpoint") {
+            BannerLine::Website
         } else if line.contains("https://") {
             BannerLine::Https
         } else {
@@ -287,8 +297,10 @@ impl Nubo {
                     .then(|| banner_port(&banner, service, BannerLine::Edge).expect("an edge"));
                 let https = (service == ServiceName::Storage)
                     .then(|| banner_port(&banner, service, BannerLine::Https).expect("an HTTPS port"));
+                let website = (service == ServiceName::Storage)
+                    .then(|| banner_port(&banner, service, BannerLine::Website).expect("a website port"));
                 // gRPC ports stay unpinned: `nubo up` links by bound address.
-                (service, Ports { http, grpc: 0, edge, https })
+                (service, Ports { http, grpc: 0, edge, https, website })
             })
             .collect();
         for service_ports in ports.values() {
@@ -315,6 +327,11 @@ impl Nubo {
     pub fn s3_https(&self) -> (String, PathBuf) {
         let port = self.ports[&ServiceName::Storage].https.expect("storage serves HTTPS");
         (format!("https://127.0.0.1:{port}"), self.state_dir.join("storage/tls/certificate.pem"))
+    }
+
+    /// The S3 website endpoint.
+    pub fn website_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.ports[&ServiceName::Storage].website.expect("storage serves websites"))
     }
 
     pub fn http_url(&self, service: ServiceName) -> String {

@@ -75,6 +75,7 @@ fn every_service_is_consistent_with_the_code() {
         }
         if *service == ServiceName::Storage {
             bound.push(config.storage.https_port);
+            bound.push(config.storage.website_port);
         }
         for port in compose::strings(&definition["ports"]) {
             let (host, container) = port.split_once(':').expect("host:container");

@@ -105,6 +105,19 @@ async fn a_public_website_with_index_and_error_documents_and_cors() {
     let post = browser.post(format!("http://{host}:{port}/")).send().await.unwrap();
     assert_eq!(post.status(), 405);
     assert!(post.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    // The website endpoint's own port, with the bucket in the path (no DNS
+    // needed) or in the Host.
+    let website_url = nubo.website_url();
+    let by_path = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let page = by_path.get(format!("{website_url}/site/docs/")).send().await.unwrap();
+    assert_eq!(page.text().await.unwrap(), "<h1>docs</h1>");
+    let slash = by_path.get(format!("{website_url}/site/docs")).send().await.unwrap();
+    assert_eq!(slash.headers()["location"], "/site/docs/");
+    let root = by_path.get(format!("{website_url}/site")).send().await.unwrap();
+    assert_eq!(root.headers()["location"], "/site/");
+    let website_port = port_of(&website_url);
+    let by_host = http_for(host, website_port).get(format!("http://{host}:{website_port}/")).send().await.unwrap();
+    assert_eq!(by_host.text().await.unwrap(), "<h1>home</h1>");
     // Through the edge, the same website.
     let edge_port = port_of(&nubo.edge_url());
     let through_edge = http_for(host, edge_port).get(format!("http://{host}:{edge_port}/app.js")).send().await.unwrap();

@@ -118,6 +118,14 @@ pub async fn run(
         let http = url(&listeners.http)?;
         endpoints.push(Endpoint { service: *service, what: launch.description(), url: http.clone(), internal: false });
         for (name, listener) in &listeners.extra {
+            if *service == ServiceName::Storage && *name == nubo_storage::WEBSITE_LISTENER {
+                endpoints.push(Endpoint {
+                    service: *service,
+                    what: "S3 website endpoint",
+                    url: url(listener)?,
+                    internal: false,
+                });
+            }
             if *service == ServiceName::Storage && *name == nubo_storage::HTTPS_LISTENER {
                 endpoints.push(Endpoint {
                     service: *service,

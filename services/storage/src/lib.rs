@@ -24,6 +24,9 @@ pub struct Config {
     pub grpc_port: u16,
     /// The S3 API over HTTPS.
     pub https_port: u16,
+    /// The static website endpoint: buckets by `Host`
+    /// (`{bucket}.s3-website.localhost`) or by the path's first segment.
+    pub website_port: u16,
     /// The HTTPS certificate chain and key (PEM); without them nubo makes
     /// a self-signed pair under the state directory and says where.
     pub tls_certificate: Option<std::path::PathBuf>,
@@ -83,6 +86,7 @@ impl Default for Config {
             http_port: 9000,
             grpc_port: 50055,
             https_port: 9443,
+            website_port: 9080,
             tls_certificate: None,
             tls_key: None,
             lifecycle_interval_secs: 3600,
@@ -94,11 +98,17 @@ impl Default for Config {
 
 /// The name of the HTTPS listener among the service's [`Listeners`].
 pub const HTTPS_LISTENER: &str = "https";
+/// The name of the website endpoint's listener.
+pub const WEBSITE_LISTENER: &str = "website";
 
 impl Config {
     /// HTTP, gRPC, and the S3 API over HTTPS.
     pub fn ports(&self) -> nubo_host::Ports {
-        nubo_host::Ports { http: self.http_port, grpc: self.grpc_port, extra: vec![(HTTPS_LISTENER, self.https_port)] }
+        nubo_host::Ports {
+            http: self.http_port,
+            grpc: self.grpc_port,
+            extra: vec![(HTTPS_LISTENER, self.https_port), (WEBSITE_LISTENER, self.website_port)],
+        }
     }
 }
 
@@ -146,17 +156,32 @@ pub async fn run(
     };
     let https_listener =
         listeners.take(HTTPS_LISTENER).ok_or_else(|| ServeError::new("storage", "no HTTPS listener was bound"))?;
+    let website_listener =
+        listeners.take(WEBSITE_LISTENER).ok_or_else(|| ServeError::new("storage", "no website listener was bound"))?;
     let (tls, self_signed) =
         tls::server_config(config.tls_certificate.as_deref(), config.tls_key.as_deref(), &context.state_dir)
             .map_err(|error| failed(&error))?;
     if let Some(path) = &self_signed {
         tracing::info!(certificate = %path.display(), "S3 over HTTPS uses a self-signed certificate; trust it to use HTTPS");
     }
+    let website_front = front.clone();
+    let website_routes =
+        move |routes: &mut actix_web::web::ServiceConfig| s3::website::routes(routes, website_front.clone());
     let routes = move |routes: &mut actix_web::web::ServiceConfig| s3::routes(routes, front.clone());
     let grpc = nubo_host::grpc::serve("storage", listeners.grpc, router, shutdown.clone());
     let http = nubo_host::http::serve("storage", listeners.http, 2, metrics.clone(), shutdown.clone(), routes.clone());
-    let https = nubo_host::http::serve_with("storage-https", https_listener, Some(tls), 1, metrics, shutdown, routes);
-    let served = nubo_host::serve_fronts("storage", grpc, async { tokio::try_join!(http, https).map(drop) }).await;
+    let https = nubo_host::http::serve_with(
+        "storage-https",
+        https_listener,
+        Some(tls),
+        1,
+        metrics.clone(),
+        shutdown.clone(),
+        routes,
+    );
+    let website = nubo_host::http::serve("storage-website", website_listener, 1, metrics, shutdown, website_routes);
+    let served =
+        nubo_host::serve_fronts("storage", grpc, async { tokio::try_join!(http, https, website).map(drop) }).await;
     lifecycle.abort();
     served
 }

@@ -264,6 +264,54 @@ fn redirect_response(
 
 /// Serves a website request for `bucket`.
 pub async fn serve(s3: &S3, request: &HttpRequest, bucket_name: &str) -> S3Result<HttpResponse> {
+    serve_path(s3, request, bucket_name, request.uri().path(), "").await
+}
+
+/// The website endpoint's own listener: a bucket named by the `Host`
+/// (`{bucket}.s3-website.localhost:9080`), or, for clients without DNS,
+/// by the path's first segment (`http://127.0.0.1:9080/{bucket}/`),
+/// where redirects keep that prefix.
+pub fn routes(routes: &mut actix_web::web::ServiceConfig, s3: S3) {
+    routes.app_data(actix_web::web::Data::new(s3)).default_service(actix_web::web::to(endpoint));
+}
+
+async fn endpoint(request: HttpRequest, s3: actix_web::web::Data<S3>) -> HttpResponse {
+    let host = request.headers().get("host").and_then(|value| value.to_str().ok()).unwrap_or_default();
+    let served = match website_bucket(host) {
+        Some(bucket) => serve_path(&s3, &request, &bucket, request.uri().path(), "").await,
+        None => {
+            let path = request.uri().path().trim_start_matches('/');
+            let (bucket, rest) = path.split_once('/').map_or((path, None), |(bucket, rest)| (bucket, Some(rest)));
+            match rest {
+                _ if bucket.is_empty() => {
+                    Ok(error_page(404, "NoSuchBucket", "The specified bucket does not exist", &[]))
+                }
+                // `/{bucket}`: the site's root is `/{bucket}/`.
+                None => Ok(HttpResponse::Found().insert_header(("Location", format!("/{bucket}/"))).finish()),
+                Some(rest) => {
+                    let base = format!("/{bucket}");
+                    let bucket = percent_decode(bucket);
+                    serve_path(&s3, &request, &bucket, &format!("/{rest}"), &base).await
+                }
+            }
+        }
+    };
+    served.unwrap_or_else(|error| error_page(500, "InternalError", &error.0.message, &[]))
+}
+
+fn percent_decode(text: &str) -> String {
+    String::from_utf8_lossy(&nubo_host::sigv4::percent_decode_bytes(text.as_bytes())).into_owned()
+}
+
+/// Serves `raw_path` of `bucket_name`'s website; `base` is what the
+/// request's path has before it (a path-based bucket), kept in redirects.
+async fn serve_path(
+    s3: &S3,
+    request: &HttpRequest,
+    bucket_name: &str,
+    raw_path: &str,
+    base: &str,
+) -> S3Result<HttpResponse> {
     nubo_host::front::name_operation(request, "WebsiteGet");
     let method = request.method().as_str();
     if method != "GET" && method != "HEAD" {
@@ -287,8 +335,7 @@ pub async fn serve(s3: &S3, request: &HttpRequest, bucket_name: &str) -> S3Resul
         let error = no_website(bucket_name);
         return Ok(error_page(404, &error.code, &error.message, &[("BucketName", bucket_name)]));
     };
-    let raw_path = request.uri().path();
-    let decoded = String::from_utf8_lossy(&nubo_host::sigv4::percent_decode_bytes(raw_path.as_bytes())).into_owned();
+    let decoded = percent_decode(raw_path);
     let key = decoded.strip_prefix('/').unwrap_or(&decoded).to_owned();
     if let Some(redirect) = &website.redirect_all {
         return Ok(redirect_response(request, redirect, &key, None));
@@ -317,7 +364,7 @@ pub async fn serve(s3: &S3, request: &HttpRequest, bucket_name: &str) -> S3Resul
                 && !key.ends_with('/')
                 && matches!(lookup(s3, &bucket, &format!("{key}/{index}")).await?, Found::Object(_))
             {
-                return Ok(HttpResponse::Found().insert_header(("Location", format!("{raw_path}/"))).finish());
+                return Ok(HttpResponse::Found().insert_header(("Location", format!("{base}{raw_path}/"))).finish());
             }
             let (status, code, message) = match found {
                 Found::Denied => (403, "AccessDenied", "Access Denied"),
