@@ -150,3 +150,64 @@ async fn acknowledged_objects_survive_kill_9_and_none_is_torn() {
         assert!(listed.contains(key), "completed upload {key} was lost");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn blobs_no_record_names_are_collected_and_named_ones_kept() {
+    let state = tempfile::tempdir().unwrap();
+    let nubo = Nubo::up_with(state.path(), &[("NUBO_STORAGE__LIFECYCLE_INTERVAL_SECS", "1")]).await;
+    let s3 = s3_client(&nubo.http_url(ServiceName::Storage));
+    s3.create_bucket().bucket("kept").send().await.unwrap();
+    s3.put_object().bucket("kept").key("live").body(ByteStream::from_static(b"still here")).send().await.unwrap();
+    let upload = s3.create_multipart_upload().bucket("kept").key("pending").send().await.unwrap();
+    let upload_id = upload.upload_id().unwrap().to_owned();
+    s3.upload_part()
+        .bucket("kept")
+        .key("pending")
+        .upload_id(&upload_id)
+        .part_number(1)
+        .body(ByteStream::from(part_of("pending", 1)))
+        .send()
+        .await
+        .unwrap();
+    // What a crash between a blob's write and its record leaves: a blob
+    // nothing names. Everything is made to look two hours old, so only
+    // being named keeps a blob.
+    let blobs = state.path().join("storage/blobs/kept");
+    std::fs::write(blobs.join("0123456789abcdef0123456789abcdef"), b"orphan").unwrap();
+    let two_hours_ago = std::time::SystemTime::now() - Duration::from_secs(7200);
+    for entry in std::fs::read_dir(&blobs).unwrap() {
+        let file = std::fs::File::options().write(true).open(entry.unwrap().path()).unwrap();
+        file.set_modified(two_hours_ago).unwrap();
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while blobs.join("0123456789abcdef0123456789abcdef").exists() {
+        assert!(Instant::now() < deadline, "the unnamed blob was not collected");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let live = s3.get_object().bucket("kept").key("live").send().await.unwrap();
+    assert_eq!(&live.body.collect().await.unwrap().into_bytes()[..], b"still here");
+    let done = s3
+        .complete_multipart_upload()
+        .bucket("kept")
+        .key("pending")
+        .upload_id(&upload_id)
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .parts(
+                    CompletedPart::builder()
+                        .part_number(1)
+                        .e_tag(format!("\"{}\"", hex(&Md5::digest(part_of("pending", 1)))))
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await;
+    assert!(done.is_ok(), "the pending upload's part was kept: {done:?}");
+    let pending = s3.get_object().bucket("kept").key("pending").send().await.unwrap();
+    assert_eq!(pending.body.collect().await.unwrap().into_bytes().len(), PART);
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}

@@ -189,6 +189,23 @@ impl Blobs {
         }
     }
 
+    /// Every blob of `bucket` and when it was written (unix ms).
+    pub async fn list(&self, bucket: &str) -> Result<Vec<(String, i64)>, BlobError> {
+        let mut listing = self.store.list(Some(&Path::from(bucket)));
+        let mut blobs = Vec::new();
+        while let Some(meta) = listing.next().await {
+            let meta = meta?;
+            blobs.push((meta.location.to_string(), meta.last_modified.timestamp_millis()));
+        }
+        Ok(blobs)
+    }
+
+    /// The buckets that hold blobs.
+    pub async fn buckets(&self) -> Result<Vec<String>, BlobError> {
+        let listing = self.store.list_with_delimiter(None).await?;
+        Ok(listing.common_prefixes.iter().map(|prefix| prefix.to_string()).collect())
+    }
+
     /// Removes blobs no record names any more, logging what it cannot.
     pub async fn delete_all(&self, ids: impl IntoIterator<Item = String>) {
         for id in ids {

@@ -250,14 +250,75 @@ pub struct Schedule {
     pub day: Duration,
 }
 
-/// Applies every bucket's rules each `interval`, until the process stops.
+/// Applies every bucket's rules each `interval`, and collects the blobs
+/// no record names, until the process stops.
 pub async fn run(s3: S3, schedule: Schedule) {
     loop {
         tokio::time::sleep(schedule.interval).await;
         if let Err(error) = sweep(&s3, schedule.day).await {
             tracing::warn!(error = %error.0, "lifecycle sweep failed; it runs again at the next interval");
         }
+        if let Err(error) = collect_unnamed_blobs(&s3, ORPHAN_GRACE).await {
+            tracing::warn!(error = %error.0, "collecting unreferenced blobs failed; it runs again at the next interval");
+        }
     }
+}
+
+/// How old an unreferenced blob must be before it is collected: a blob is
+/// written, made durable, then named by its record, so a young one may be
+/// on its way to being named.
+const ORPHAN_GRACE: Duration = Duration::from_secs(3600);
+
+/// Removes blobs that no object version and no upload part names, older
+/// than `grace`: what a crash between a blob's write and its record, or
+/// between a record's change and the removal of the blob it replaced,
+/// leaves behind. The blobs of a bucket that no longer exists go too.
+pub async fn collect_unnamed_blobs(s3: &S3, grace: Duration) -> S3Result<()> {
+    let oldest = chrono::Utc::now().timestamp_millis() - i64::try_from(grace.as_millis()).unwrap_or(i64::MAX);
+    for bucket in s3.blobs.buckets().await? {
+        let blobs = s3.blobs.list(&bucket).await?;
+        let old: Vec<String> = blobs.into_iter().filter(|(_, written)| *written < oldest).map(|(id, _)| id).collect();
+        if old.is_empty() {
+            continue;
+        }
+        // What the bucket's records name, read after the listing. Parts
+        // are read before objects: completing an upload names its parts'
+        // blobs from the object's record before it drops the part records,
+        // so a blob moving from one to the other is seen in one of them.
+        let mut named = std::collections::HashSet::new();
+        if s3.catalog.get::<Bucket>(BUCKETS, &bucket).await?.is_some() {
+            let mut cursor = String::new();
+            loop {
+                let (uploads, more) = s3.catalog.list::<Upload>(&uploads_of(&bucket), "", &cursor, 500).await?;
+                for (id, upload) in uploads {
+                    cursor = id;
+                    let parts = super::multipart::parts(s3, &upload.value.upload_id).await?;
+                    named.extend(parts.into_iter().map(|part| part.blob));
+                }
+                if !more {
+                    break;
+                }
+            }
+            let namespace = objects_of(&bucket);
+            let mut cursor = String::new();
+            loop {
+                let (records, more) = s3.catalog.list::<ObjectRecord>(&namespace, "", &cursor, 500).await?;
+                for (key, record) in records {
+                    cursor = key;
+                    named.extend(record.value.versions.iter().flat_map(crate::catalog::Version::blob_ids));
+                }
+                if !more {
+                    break;
+                }
+            }
+        }
+        let unnamed: Vec<String> = old.into_iter().filter(|id| !named.contains(id)).collect();
+        if !unnamed.is_empty() {
+            tracing::info!(bucket = %bucket, blobs = unnamed.len(), "collecting blobs no record names");
+            s3.blobs.delete_all(unnamed).await;
+        }
+    }
+    Ok(())
 }
 
 fn matches(rule: &Rule, key: &str, version: &crate::catalog::Version) -> bool {

@@ -269,7 +269,7 @@ pub async fn upload_part(s3: &S3, call: &mut Call<'_>, bucket: &Bucket, copy: bo
 }
 
 /// Every part record of an upload, in part order.
-async fn parts(s3: &S3, upload_id: &str) -> S3Result<Vec<Part>> {
+pub(super) async fn parts(s3: &S3, upload_id: &str) -> S3Result<Vec<Part>> {
     let namespace = parts_of(upload_id);
     let mut parts = Vec::new();
     let mut cursor = String::new();
