@@ -64,8 +64,9 @@ async fn acknowledged_objects_survive_kill_9_and_none_is_torn() {
         }));
     }
     // Multipart uploads alongside: two 5 MiB parts, then completion.
+    let completed = Arc::new(AtomicUsize::new(0));
     let multipart = {
-        let (s3, stopped) = (s3_client(&url), stopped.clone());
+        let (s3, stopped, completed) = (s3_client(&url), stopped.clone(), completed.clone());
         tokio::spawn(async move {
             let mut acknowledged = Vec::new();
             for i in 0.. {
@@ -105,7 +106,10 @@ async fn acknowledged_objects_survive_kill_9_and_none_is_torn() {
                     .send()
                     .await;
                 match done {
-                    Ok(_) => acknowledged.push(key),
+                    Ok(_) => {
+                        acknowledged.push(key);
+                        completed.fetch_add(1, Ordering::Relaxed);
+                    }
                     Err(_) => break,
                 }
             }
@@ -113,7 +117,8 @@ async fn acknowledged_objects_survive_kill_9_and_none_is_torn() {
         })
     };
     let deadline = Instant::now() + Duration::from_secs(60);
-    while written.load(Ordering::Relaxed) < 100 && Instant::now() < deadline {
+    while (written.load(Ordering::Relaxed) < 100 || completed.load(Ordering::Relaxed) < 1) && Instant::now() < deadline
+    {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let nubo = nubo.crash_and_restart().await;
@@ -124,6 +129,7 @@ async fn acknowledged_objects_survive_kill_9_and_none_is_torn() {
     }
     let multipart_acknowledged = multipart.await.unwrap();
     assert!(acknowledged.len() >= 100, "the load was real: {} objects", acknowledged.len());
+    assert!(!multipart_acknowledged.is_empty(), "a multipart upload completed before the crash");
 
     let s3 = s3_client(&nubo.http_url(ServiceName::Storage));
     for key in &acknowledged {

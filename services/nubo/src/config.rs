@@ -131,6 +131,8 @@ impl Config {
         config.auth.grpc_port = 0;
         config.storage.http_port = 0;
         config.storage.grpc_port = 0;
+        config.storage.https_port = 0;
+        config.storage.website_port = 0;
         config.cdn.http_port = 0;
         config.cdn.grpc_port = 0;
         config.dns.http_port = 0;

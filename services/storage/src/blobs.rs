@@ -18,6 +18,13 @@ use object_store::{
     GetOptions, GetRange, ObjectStore, ObjectStoreExt, WriteMultipart, local::LocalFileSystem, path::Path,
 };
 
+/// Gives up an interrupted upload, so a remote store keeps no parts of it.
+async fn abort(writer: WriteMultipart) {
+    if let Err(error) = writer.abort().await {
+        tracing::warn!(%error, "an interrupted blob could not be aborted");
+    }
+}
+
 /// Parts uploaded concurrently while a blob streams in.
 const MAX_PARTS_IN_FLIGHT: usize = 4;
 
@@ -115,18 +122,18 @@ impl Blobs {
                     // Bound the parts in flight, so memory does not grow
                     // with the object when the store is slower than the client.
                     if let Err(error) = writer.wait_for_capacity(MAX_PARTS_IN_FLIGHT).await {
+                        abort(writer).await;
                         return Err(BlobError::from(error).into());
                     }
                     writer.write(&chunk);
                 }
                 Err(error) => {
-                    if let Err(abort) = writer.abort().await {
-                        tracing::warn!(%abort, "an interrupted blob could not be aborted");
-                    }
+                    abort(writer).await;
                     return Err(WriteError::Body(error));
                 }
             }
         }
+        // `finish` aborts the upload itself when it fails.
         writer.finish().await.map_err(BlobError::from)?;
         self.make_durable(&id).await?;
         Ok(Written {
@@ -137,13 +144,14 @@ impl Blobs {
         })
     }
 
-    /// Flushes a local blob and its directory entry to disk.
+    /// Flushes a local blob and its directory entries (the bucket's
+    /// directory may be new) to disk.
     async fn make_durable(&self, id: &str) -> Result<(), BlobError> {
         let Some(root) = &self.local_root else { return Ok(()) };
         let file = root.join(id);
         tokio::task::spawn_blocking(move || -> std::io::Result<()> {
             std::fs::File::open(&file)?.sync_all()?;
-            if let Some(directory) = file.parent() {
+            for directory in file.ancestors().skip(1).take(2) {
                 std::fs::File::open(directory)?.sync_all()?;
             }
             Ok(())

@@ -213,6 +213,10 @@ pub struct Upload {
     pub checksum_type: Option<String>,
     #[serde(default)]
     pub acl: Option<String>,
+    /// Claimed by a CompleteMultipartUpload: no part, abort or second
+    /// completion may change it any more.
+    #[serde(default)]
+    pub completing: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -276,6 +280,23 @@ impl Catalog {
         match self.records.put(namespace, key, bytes, Some(expected)).await {
             Ok(_) => Ok(true),
             Err(error) if error.code == ErrorCode::ConditionFailed => Ok(false),
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// [`Catalog::put`] that gives the record's new version: `None` when
+    /// another write came first.
+    pub async fn put_returning<T: Serialize>(
+        &self,
+        namespace: &str,
+        key: &str,
+        value: &T,
+        expected: u64,
+    ) -> Result<Option<u64>, CatalogError> {
+        let bytes = serde_json::to_vec(value)?;
+        match self.records.put(namespace, key, bytes, Some(expected)).await {
+            Ok(version) => Ok(Some(version)),
+            Err(error) if error.code == ErrorCode::ConditionFailed => Ok(None),
             Err(error) => Err(error.into()),
         }
     }

@@ -100,6 +100,9 @@ pub fn action_of(operation: Operation, version_id: bool) -> &'static str {
         GetObjectAcl => "s3:GetObjectAcl",
         PutObjectAcl => "s3:PutObjectAcl",
         GetBucketLocation => "s3:GetBucketLocation",
+        GetBucketPolicy | GetBucketPolicyStatus => "s3:GetBucketPolicy",
+        PutBucketPolicy => "s3:PutBucketPolicy",
+        DeleteBucketPolicy => "s3:DeleteBucketPolicy",
         // Bucket configuration: granted to the owner only.
         _ => "s3:*Configuration",
     }
@@ -107,8 +110,11 @@ pub fn action_of(operation: Operation, version_id: bool) -> &'static str {
 
 /// Whether `action` is one a bucket's owner alone may take.
 fn owner_only(action: &str) -> bool {
-    action == "s3:*Configuration"
+    action == "s3:*Configuration" || POLICY_ACTIONS.contains(&action)
 }
+
+/// The actions that manage a bucket's policy.
+const POLICY_ACTIONS: [&str; 3] = ["s3:GetBucketPolicy", "s3:PutBucketPolicy", "s3:DeleteBucketPolicy"];
 
 /// Evaluates `request` against `bucket`'s owner, policy and ACL.
 pub fn evaluate(bucket: &Bucket, request: &Request<'_>) -> Access {
@@ -118,13 +124,18 @@ pub fn evaluate(bucket: &Bucket, request: &Request<'_>) -> Access {
         block_public_policy: false,
         restrict_public_buckets: false,
     });
+    let is_owner = request.owner.is_some_and(|owner| owner == bucket.owner);
+    // As with an account's root user, no policy locks the owner out of
+    // changing the policy itself.
+    if is_owner && POLICY_ACTIONS.contains(&request.action) {
+        return Access::Allowed;
+    }
     let policy = bucket.policy.as_deref().and_then(|text| Policy::parse(text, &bucket.name).ok());
     if let Some(policy) = &policy
         && policy.statements.iter().any(|statement| statement.effect == Effect::Deny && statement.applies(request))
     {
         return Access::Denied;
     }
-    let is_owner = request.owner.is_some_and(|owner| owner == bucket.owner);
     if is_owner {
         return Access::Allowed;
     }
@@ -262,13 +273,14 @@ impl Policy {
     /// count as public in S3's sense.
     pub fn is_public(&self) -> bool {
         self.statements.iter().any(|statement| {
-            statement.effect == Effect::Allow
-                && !statement.not_principal
-                && statement.principals.is_none()
-                && !statement
-                    .conditions
-                    .iter()
-                    .any(|condition| matches!(condition.key.as_str(), "aws:principalaccount" | "aws:principalarn"))
+            // `NotPrincipal` in an Allow grants everyone it does not name.
+            let everyone = statement.principals.is_none() || statement.not_principal;
+            // Only a condition that names who may ask narrows it.
+            let narrowed = statement.conditions.iter().any(|condition| {
+                matches!(condition.key.as_str(), "aws:principalaccount" | "aws:principalarn")
+                    && matches!(condition.operator.as_str(), "StringEquals" | "StringLike" | "ArnLike")
+            });
+            statement.effect == Effect::Allow && everyone && !narrowed
         })
     }
 }

@@ -162,7 +162,7 @@ pub async fn delete(s3: &S3, bucket: &Bucket) -> S3Result<HttpResponse> {
     // collected with them.
     let (uploads, _) = s3.catalog.list::<crate::catalog::Upload>(&uploads_of(&bucket.name), "", "", 1000).await?;
     for (_, upload) in uploads {
-        super::multipart::discard(s3, &upload.value).await?;
+        super::multipart::discard(s3, &upload.value, Some(upload.version)).await?;
     }
     s3.catalog.delete(BUCKETS, &bucket.name, None).await?;
     Ok(HttpResponse::NoContent().finish())

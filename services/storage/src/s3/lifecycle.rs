@@ -253,12 +253,13 @@ pub struct Schedule {
 /// Applies every bucket's rules each `interval`, and collects the blobs
 /// no record names, until the process stops.
 pub async fn run(s3: S3, schedule: Schedule) {
+    let mut suspects = std::collections::HashSet::new();
     loop {
         tokio::time::sleep(schedule.interval).await;
         if let Err(error) = sweep(&s3, schedule.day).await {
             tracing::warn!(error = %error.0, "lifecycle sweep failed; it runs again at the next interval");
         }
-        if let Err(error) = collect_unnamed_blobs(&s3, ORPHAN_GRACE).await {
+        if let Err(error) = collect_unnamed_blobs(&s3, ORPHAN_GRACE, &mut suspects).await {
             tracing::warn!(error = %error.0, "collecting unreferenced blobs failed; it runs again at the next interval");
         }
     }
@@ -269,11 +270,19 @@ pub async fn run(s3: S3, schedule: Schedule) {
 /// on its way to being named.
 const ORPHAN_GRACE: Duration = Duration::from_secs(3600);
 
-/// Removes blobs that no object version and no upload part names, older
-/// than `grace`: what a crash between a blob's write and its record, or
-/// between a record's change and the removal of the blob it replaced,
-/// leaves behind. The blobs of a bucket that no longer exists go too.
-pub async fn collect_unnamed_blobs(s3: &S3, grace: Duration) -> S3Result<()> {
+/// Removes blobs that no object version and no upload part names: the
+/// bytes of overwritten and deleted objects, replaced and aborted parts,
+/// and what a crash between a blob's write and its record leaves behind.
+/// A blob goes only once it is older than `grace` and was already found
+/// unnamed by the previous pass (`suspects`, a whole interval earlier):
+/// a store's timestamps can be older than the write (a multipart blob's
+/// is its start), and a blob just written is about to be named.
+pub async fn collect_unnamed_blobs(
+    s3: &S3,
+    grace: Duration,
+    suspects: &mut std::collections::HashSet<String>,
+) -> S3Result<()> {
+    let mut found = std::collections::HashSet::new();
     let oldest = chrono::Utc::now().timestamp_millis() - i64::try_from(grace.as_millis()).unwrap_or(i64::MAX);
     for bucket in s3.blobs.buckets().await? {
         let blobs = s3.blobs.list(&bucket).await?;
@@ -312,12 +321,15 @@ pub async fn collect_unnamed_blobs(s3: &S3, grace: Duration) -> S3Result<()> {
                 }
             }
         }
-        let unnamed: Vec<String> = old.into_iter().filter(|id| !named.contains(id)).collect();
-        if !unnamed.is_empty() {
-            tracing::info!(bucket = %bucket, blobs = unnamed.len(), "collecting blobs no record names");
-            s3.blobs.delete_all(unnamed).await;
+        let (confirmed, new): (Vec<String>, Vec<String>) =
+            old.into_iter().filter(|id| !named.contains(id)).partition(|id| suspects.contains(id));
+        found.extend(new);
+        if !confirmed.is_empty() {
+            tracing::info!(bucket = %bucket, blobs = confirmed.len(), "collecting blobs no record names");
+            s3.blobs.delete_all(confirmed).await;
         }
     }
+    *suspects = found;
     Ok(())
 }
 
@@ -370,7 +382,7 @@ async fn sweep_objects(s3: &S3, bucket: &Bucket, rules: &[Rule], after: Clock, n
         let (records, more) = s3.catalog.list::<ObjectRecord>(&namespace, "", &cursor, 500).await?;
         for (key, stored) in records {
             cursor.clone_from(&key);
-            let record = stored.value;
+            let record = stored.value.clone();
             // The current version: expired by age or date.
             if let Some(current) = record.current()
                 && rules.iter().any(|rule| {
@@ -383,7 +395,7 @@ async fn sweep_objects(s3: &S3, bucket: &Bucket, rules: &[Rule], after: Clock, n
                 })
             {
                 tracing::info!(bucket = %bucket.name, key = %key, "lifecycle: the current version expired");
-                super::objects::expire(s3, bucket, &key).await?;
+                super::objects::expire(s3, bucket, &key, stored.version).await?;
                 continue;
             }
             // Noncurrent versions: a version is noncurrent from the moment
@@ -409,7 +421,7 @@ async fn sweep_objects(s3: &S3, bucket: &Bucket, rules: &[Rule], after: Clock, n
             }
             for version_id in expired_versions {
                 tracing::info!(bucket = %bucket.name, key = %key, version = %version_id, "lifecycle: a noncurrent version expired");
-                super::objects::remove_version(s3, bucket, &key, &version_id).await?;
+                super::objects::remove_version(s3, bucket, &key, &version_id, stored.version).await?;
             }
         }
         if !more {
@@ -420,15 +432,17 @@ async fn sweep_objects(s3: &S3, bucket: &Bucket, rules: &[Rule], after: Clock, n
 
 async fn sweep_uploads(s3: &S3, bucket: &Bucket, rules: &[Rule], after: Clock) -> S3Result<()> {
     let (uploads, _) = s3.catalog.list::<Upload>(&uploads_of(&bucket.name), "", "", 1000).await?;
-    for (_, upload) in uploads {
-        let upload = upload.value;
-        if rules.iter().any(|rule| {
-            rule.enabled
-                && upload.key.starts_with(&rule.prefix)
-                && rule.abort_incomplete_days.is_some_and(|days| after.after(upload.initiated_unix_ms, days))
-        }) {
+    for (_, stored) in uploads {
+        let upload = &stored.value;
+        if !upload.completing
+            && rules.iter().any(|rule| {
+                rule.enabled
+                    && upload.key.starts_with(&rule.prefix)
+                    && rule.abort_incomplete_days.is_some_and(|days| after.after(upload.initiated_unix_ms, days))
+            })
+        {
             tracing::info!(bucket = %bucket.name, upload = %upload.upload_id, "lifecycle: an incomplete upload was aborted");
-            super::multipart::discard(s3, &upload).await?;
+            super::multipart::discard(s3, upload, Some(stored.version)).await?;
         }
     }
     Ok(())

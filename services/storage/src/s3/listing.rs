@@ -255,16 +255,18 @@ pub async fn list_versions(s3: &S3, call: &mut Call<'_>, bucket: &Bucket) -> S3R
     let mut rows: Vec<(&str, &Version, bool)> = Vec::new();
     let mut prefixes: Vec<&str> = Vec::new();
     let mut truncated = listed.truncated;
-    let mut next: Option<(String, Option<String>)> = None;
+    // The last entry returned: a page resumes after it (a common prefix
+    // resumes past every key under it).
+    let mut last: Option<(String, Option<String>)> = None;
     'entries: for entry in &listed.entries {
         match entry {
             Entry::Prefix(common) => {
                 if rows.len() + prefixes.len() == max {
                     truncated = true;
-                    next = Some((common.clone(), None));
                     break;
                 }
                 prefixes.push(common);
+                last = Some((common.clone(), None));
             }
             Entry::Object { key, record } => {
                 let mut versions: Vec<(usize, &Version)> = record.versions.iter().enumerate().collect();
@@ -279,19 +281,15 @@ pub async fn list_versions(s3: &S3, call: &mut Call<'_>, bucket: &Bucket) -> S3R
                 for (index, version) in versions {
                     if rows.len() + prefixes.len() == max {
                         truncated = true;
-                        if let Some((last_key, last, _)) = rows.last() {
-                            next = Some(((*last_key).to_owned(), Some(last.version_id.clone())));
-                        }
                         break 'entries;
                     }
                     rows.push((key, version, index == 0));
+                    last = Some((key.clone(), Some(version.version_id.clone())));
                 }
             }
         }
     }
-    if truncated && next.is_none() {
-        next = rows.last().map(|(key, version, _)| ((*key).to_owned(), Some(version.version_id.clone())));
-    }
+    let next = if truncated { last } else { None };
     let mut xml = Xml::document("ListVersionsResult");
     xml.element("Name", &bucket.name)
         .element("Prefix", &encode(&prefix))

@@ -143,9 +143,10 @@ impl Call<'_> {
         self.principal.as_ref().ok_or_else(|| errors::access_denied().into())
     }
 
-    /// Whether the request came over TLS (`aws:SecureTransport`).
+    /// Whether the request came over TLS (`aws:SecureTransport`): the
+    /// listener's own knowledge, never a forwarded header a client sets.
     pub fn secure(&self) -> bool {
-        self.request.connection_info().scheme() == "https"
+        self.request.app_config().secure()
     }
 
     /// The body as verified bytes: a signed digest checked as it streams,
@@ -310,6 +311,10 @@ async fn dispatch(s3: &S3, operation: Operation, call: &mut Call<'_>) -> S3Resul
 /// only the object's own ACL can still grant it (a read nothing else
 /// granted), `AccessDenied` when nothing can.
 fn authorize(call: &Call<'_>, bucket: &Bucket, operation: Operation) -> S3Result<bool> {
+    if operation == Operation::DeleteObjects {
+        // Each key is authorized on its own (`objects::delete_many`).
+        return Ok(false);
+    }
     let owner = call.owner();
     let resource = match &call.target.key {
         Some(key) => format!("arn:aws:s3:::{}/{key}", bucket.name),

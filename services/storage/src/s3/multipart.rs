@@ -20,7 +20,7 @@ use super::{
 };
 use crate::{
     blobs::WriteError,
-    catalog::{Bucket, Part, PartSummary, Segment, Upload, Version, part_key, parts_of, uploads_of},
+    catalog::{Bucket, Part, PartSummary, Segment, Upload, Version, Versioned, part_key, parts_of, uploads_of},
 };
 
 /// The smallest part S3 accepts, the last one excepted.
@@ -42,11 +42,41 @@ fn part_number(call: &Call<'_>) -> S3Result<u32> {
 
 /// The upload a request names, which must be for the key it addresses.
 async fn upload_of(s3: &S3, call: &Call<'_>, bucket: &Bucket) -> S3Result<Upload> {
+    Ok(stored_upload(s3, call, bucket).await?.value)
+}
+
+/// The upload and its record version; one being completed is gone already.
+async fn stored_upload(s3: &S3, call: &Call<'_>, bucket: &Bucket) -> S3Result<Versioned<Upload>> {
     let upload_id = call.query.get("uploadId").unwrap_or_default();
     let upload = s3.catalog.get::<Upload>(&uploads_of(&bucket.name), upload_id).await?;
     match upload {
-        Some(upload) if upload.value.key == call.key() => Ok(upload.value),
+        Some(upload) if upload.value.key == call.key() && !upload.value.completing => Ok(upload),
         _ => Err(errors::no_such_upload(upload_id).into()),
+    }
+}
+
+/// Claims an upload for its completion: a compare-and-set, so of two
+/// completions (or a completion and an abort) exactly one goes on.
+async fn claim(s3: &S3, call: &Call<'_>, bucket: &Bucket) -> S3Result<Versioned<Upload>> {
+    let mut stored = stored_upload(s3, call, bucket).await?;
+    stored.value.completing = true;
+    let namespace = uploads_of(&bucket.name);
+    match s3.catalog.put_returning(&namespace, &stored.value.upload_id, &stored.value, stored.version).await? {
+        Some(version) => {
+            stored.version = version;
+            Ok(stored)
+        }
+        None => Err(errors::no_such_upload(&stored.value.upload_id).into()),
+    }
+}
+
+/// Gives a claimed upload back after a completion that failed, so the
+/// client can correct its request and complete again.
+async fn release(s3: &S3, claimed: &Versioned<Upload>) {
+    let mut upload = claimed.value.clone();
+    upload.completing = false;
+    if let Err(error) = s3.catalog.put(&uploads_of(&upload.bucket), &upload.upload_id, &upload, claimed.version).await {
+        tracing::warn!(error = %error, upload = %upload.upload_id, "a failed completion could not release its upload");
     }
 }
 
@@ -110,6 +140,7 @@ pub async fn create(s3: &S3, call: &mut Call<'_>, bucket: &Bucket) -> S3Result<H
         tags: objects::header_tags(call)?,
         checksum_algorithm: algorithm.map(|algorithm| algorithm.name().to_owned()),
         checksum_type: kind,
+        completing: false,
     };
     s3.catalog.put(&uploads_of(&bucket.name), &upload.upload_id, &upload, 0).await?;
     let mut xml = Xml::document("InitiateMultipartUploadResult");
@@ -220,18 +251,14 @@ pub async fn upload_part(s3: &S3, call: &mut Call<'_>, bucket: &Bucket, copy: bo
         crc64nvme: value_of(ChecksumAlgorithm::Crc64Nvme).unwrap_or_default(),
     };
     let namespace = parts_of(&upload.upload_id);
-    let replaced = s3.catalog.get::<Part>(&namespace, &part_key(number)).await?;
+    // A replaced part's blob is left to the collector: a completion that
+    // read the old record may have named it.
     s3.catalog.put_any(&namespace, &part_key(number), &part).await?;
-    if let Some(replaced) = replaced
-        && replaced.value.blob != part.blob
-    {
-        s3.blobs.delete_all([replaced.value.blob]).await;
-    }
-    // An abort or completion that raced this part has already collected
-    // the upload's parts: this one is collected here.
-    if s3.catalog.get::<Upload>(&uploads_of(&bucket.name), &upload.upload_id).await?.is_none() {
+    // An abort or a completion that raced this part has already taken the
+    // upload's parts: this record goes too (its blob, unnamed, is collected).
+    let current = s3.catalog.get::<Upload>(&uploads_of(&bucket.name), &upload.upload_id).await?;
+    if current.is_none_or(|current| current.value.completing) {
         s3.catalog.delete(&namespace, &part_key(number), None).await?;
-        s3.blobs.delete_all([part.blob]).await;
         return Err(errors::no_such_upload(&upload.upload_id).into());
     }
     match copied_from {
@@ -287,22 +314,19 @@ pub(super) async fn parts(s3: &S3, upload_id: &str) -> S3Result<Vec<Part>> {
 
 /// Removes an upload, its parts' records and their blobs, except the
 /// blobs in `keep` (a completed object's segments).
-pub async fn discard(s3: &S3, upload: &Upload) -> S3Result<()> {
-    discard_except(s3, upload, &[]).await
-}
-
-async fn discard_except(s3: &S3, upload: &Upload, keep: &[String]) -> S3Result<()> {
-    // The upload record goes first: a part that races it sees it gone and
-    // collects itself.
-    s3.catalog.delete(&uploads_of(&upload.bucket), &upload.upload_id, None).await?;
+/// Removes an upload (unless a completion claimed it since `seen`) and its
+/// part records. The parts' blobs are left to the collector: a completed
+/// object may name them, and one no record names goes after its grace.
+pub async fn discard(s3: &S3, upload: &Upload, seen: Option<u64>) -> S3Result<bool> {
+    // The upload record goes first: a part that races it sees it gone.
+    if !s3.catalog.delete(&uploads_of(&upload.bucket), &upload.upload_id, seen).await? {
+        return Ok(false);
+    }
     let namespace = parts_of(&upload.upload_id);
     for part in parts(s3, &upload.upload_id).await? {
-        if !keep.contains(&part.blob) {
-            s3.blobs.delete_all([part.blob.clone()]).await;
-        }
         s3.catalog.delete(&namespace, &part_key(part.number), None).await?;
     }
-    Ok(())
+    Ok(true)
 }
 
 #[derive(Debug, Deserialize)]
@@ -354,10 +378,28 @@ fn invalid_part(number: u32, etag: &str) -> AwsError {
 }
 
 pub async fn complete(s3: &S3, call: &mut Call<'_>, bucket: &Bucket) -> S3Result<HttpResponse> {
-    let upload = upload_of(s3, call, bucket).await?;
     let condition = WriteCondition::from_call(call)?;
     let body = call.body().await?;
     let request: CompleteMultipartUpload = xml::parse(&body)?;
+    let claimed = claim(s3, call, bucket).await?;
+    match complete_claimed(s3, call, bucket, &claimed.value, request, &condition).await {
+        Ok(response) => Ok(response),
+        Err(error) => {
+            release(s3, &claimed).await;
+            Err(error)
+        }
+    }
+}
+
+async fn complete_claimed(
+    s3: &S3,
+    call: &Call<'_>,
+    bucket: &Bucket,
+    upload: &Upload,
+    request: CompleteMultipartUpload,
+    condition: &WriteCondition,
+) -> S3Result<HttpResponse> {
+    let upload = upload.clone();
     if request.parts.is_empty() {
         return Err(xml::malformed().into());
     }
@@ -439,9 +481,8 @@ pub async fn complete(s3: &S3, call: &mut Call<'_>, bucket: &Bucket) -> S3Result
             .collect(),
         acl: upload.acl.clone(),
     };
-    let keep: Vec<String> = version.blob_ids().collect();
-    let version = objects::commit(s3, bucket, &upload.key, version, &condition).await?;
-    discard_except(s3, &upload, &keep).await?;
+    let version = objects::commit(s3, bucket, &upload.key, version, condition).await?;
+    discard(s3, &upload, None).await?;
     objects::created(s3, call, bucket, "ObjectCreated:CompleteMultipartUpload", &upload.key, &version);
 
     let mut xml = Xml::document("CompleteMultipartUploadResult");
@@ -471,8 +512,11 @@ fn location_base(call: &Call<'_>) -> String {
 }
 
 pub async fn abort(s3: &S3, call: &mut Call<'_>, bucket: &Bucket) -> S3Result<HttpResponse> {
-    let upload = upload_of(s3, call, bucket).await?;
-    discard(s3, &upload).await?;
+    let stored = stored_upload(s3, call, bucket).await?;
+    if !discard(s3, &stored.value, Some(stored.version)).await? {
+        // A completion claimed it in between.
+        return Err(errors::no_such_upload(&stored.value.upload_id).into());
+    }
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -190,18 +190,14 @@ pub async fn commit(
         let (mut record, expected) =
             stored.map_or_else(|| (ObjectRecord::default(), 0), |stored| (stored.value, stored.version));
         condition.check(key, record.current())?;
-        // A `null` version is replaced, whatever else the key keeps.
-        let replaced: Vec<Version> = if version.version_id == "null" {
-            let (replaced, kept) = record.versions.into_iter().partition(|old: &Version| old.version_id == "null");
-            record.versions = kept;
-            replaced
-        } else {
-            Vec::new()
-        };
+        // A `null` version is replaced, whatever else the key keeps. Its
+        // blobs are not removed here: a reader may still be streaming them;
+        // the collector takes them once nothing has named them for a while.
+        if version.version_id == "null" {
+            record.versions.retain(|old| old.version_id != "null");
+        }
         record.versions.insert(0, version.clone());
         if s3.catalog.put(&namespace, key, &record, expected).await? {
-            let blobs: Vec<String> = replaced.iter().flat_map(Version::blob_ids).collect();
-            s3.blobs.delete_all(blobs).await;
             return Ok(version);
         }
         if condition.is_set() {
@@ -250,14 +246,9 @@ pub async fn put(s3: &S3, call: &mut Call<'_>, bucket: &Bucket) -> S3Result<Http
         parts: Vec::new(),
         acl,
     };
-    let blob = written.id.clone();
-    let version = match commit(s3, bucket, &key, version, &condition).await {
-        Ok(version) => version,
-        Err(error) => {
-            s3.blobs.delete_all([blob]).await;
-            return Err(error);
-        }
-    };
+    // On failure the blob stays: a failure may be one data applied all
+    // the same (a timeout), and an unnamed blob is the collector's.
+    let version = commit(s3, bucket, &key, version, &condition).await?;
     created(s3, call, bucket, "ObjectCreated:Put", &key, &version);
     let mut response = HttpResponse::Ok();
     response.insert_header(("ETag", version.etag.as_str())).insert_header(("x-amz-server-side-encryption", "AES256"));
@@ -518,7 +509,7 @@ pub fn read_segments(
 
 pub async fn delete(s3: &S3, call: &mut Call<'_>, bucket: &Bucket) -> S3Result<HttpResponse> {
     let key = call.key().to_owned();
-    let outcome = delete_one(s3, bucket, &key, call.query.get("versionId")).await?;
+    let outcome = delete_one(s3, bucket, &key, call.query.get("versionId"), None).await?;
     removed(s3, call, bucket, &key, &outcome);
     let mut response = HttpResponse::NoContent();
     if let Some(version_id) = &outcome.version_id {
@@ -549,7 +540,7 @@ fn removed(s3: &S3, call: &Call<'_>, bucket: &Bucket, key: &str, outcome: &Delet
 }
 
 /// What a delete did, as S3 reports it.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, PartialEq, Eq)]
 struct Deleted {
     version_id: Option<String>,
     delete_marker: bool,
@@ -557,10 +548,25 @@ struct Deleted {
     created_marker: bool,
 }
 
-async fn delete_one(s3: &S3, bucket: &Bucket, key: &str, version_id: Option<&str>) -> S3Result<Deleted> {
+/// Deletes a key's current version or one version of it. `seen`: only if
+/// the key's record is still the one a caller (lifecycle) decided on.
+async fn delete_one(
+    s3: &S3,
+    bucket: &Bucket,
+    key: &str,
+    version_id: Option<&str>,
+    seen: Option<u64>,
+) -> S3Result<Deleted> {
     let namespace = objects_of(&bucket.name);
     for _ in 0..COMMIT_ATTEMPTS {
-        let Some(stored) = s3.catalog.get::<ObjectRecord>(&namespace, key).await? else {
+        let stored = s3.catalog.get::<ObjectRecord>(&namespace, key).await?;
+        if let Some(seen) = seen
+            && stored.as_ref().is_none_or(|stored| stored.version != seen)
+        {
+            // Written since the decision was made: that write stands.
+            return Ok(Deleted::default());
+        }
+        let Some(stored) = stored else {
             // Deleting what is not there succeeds, as in S3; under
             // versioning it still leaves a marker.
             if version_id.is_none() && bucket.versioning != Versioning::Unversioned {
@@ -578,7 +584,9 @@ async fn delete_one(s3: &S3, bucket: &Bucket, key: &str, version_id: Option<&str
             return Ok(Deleted { version_id: version_id.map(str::to_owned), ..Deleted::default() });
         };
         let mut record = stored.value;
-        let (removed, outcome) = match (version_id, bucket.versioning) {
+        // Removed versions' blobs are left to the collector: a reader may
+        // still be streaming them.
+        let outcome = match (version_id, bucket.versioning) {
             (Some(version_id), _) => {
                 let Some(index) = record.versions.iter().position(|version| version.version_id == version_id) else {
                     if version_id != "null" && uuid::Uuid::try_parse(version_id).is_err() {
@@ -589,28 +597,25 @@ async fn delete_one(s3: &S3, bucket: &Bucket, key: &str, version_id: Option<&str
                     return Ok(Deleted { version_id: Some(version_id.to_owned()), ..Deleted::default() });
                 };
                 let removed = record.versions.remove(index);
-                let outcome = Deleted {
+                Deleted {
                     version_id: Some(version_id.to_owned()),
                     delete_marker: removed.delete_marker,
                     created_marker: false,
-                };
-                (vec![removed], outcome)
+                }
             }
-            (None, Versioning::Unversioned) => (std::mem::take(&mut record.versions), Deleted::default()),
+            (None, Versioning::Unversioned) => {
+                record.versions.clear();
+                Deleted::default()
+            }
             (None, versioning) => {
                 let marker = delete_marker(bucket);
-                let removed = if versioning == Versioning::Suspended {
-                    let (removed, kept) =
-                        record.versions.into_iter().partition(|old: &Version| old.version_id == "null");
-                    record.versions = kept;
-                    removed
-                } else {
-                    Vec::new()
-                };
+                if versioning == Versioning::Suspended {
+                    record.versions.retain(|old| old.version_id != "null");
+                }
                 let outcome =
                     Deleted { version_id: Some(marker.version_id.clone()), delete_marker: true, created_marker: true };
                 record.versions.insert(0, marker);
-                (removed, outcome)
+                outcome
             }
         };
         let written = if record.versions.is_empty() {
@@ -619,8 +624,6 @@ async fn delete_one(s3: &S3, bucket: &Bucket, key: &str, version_id: Option<&str
             s3.catalog.put(&namespace, key, &record, stored.version).await?
         };
         if written {
-            let blobs: Vec<String> = removed.iter().flat_map(Version::blob_ids).collect();
-            s3.blobs.delete_all(blobs).await;
             return Ok(outcome);
         }
     }
@@ -629,8 +632,11 @@ async fn delete_one(s3: &S3, bucket: &Bucket, key: &str, version_id: Option<&str
 
 /// Lifecycle expiration of a key's current version: what a DeleteObject
 /// without a version id does.
-pub async fn expire(s3: &S3, bucket: &Bucket, key: &str) -> S3Result<()> {
-    let deleted = delete_one(s3, bucket, key, None).await?;
+pub async fn expire(s3: &S3, bucket: &Bucket, key: &str, seen: u64) -> S3Result<()> {
+    let deleted = delete_one(s3, bucket, key, None, Some(seen)).await?;
+    if deleted == Deleted::default() {
+        return Ok(());
+    }
     let name =
         if deleted.delete_marker { "LifecycleExpiration:DeleteMarkerCreated" } else { "LifecycleExpiration:Delete" };
     notifications::emit(
@@ -648,8 +654,8 @@ pub async fn expire(s3: &S3, bucket: &Bucket, key: &str) -> S3Result<()> {
 }
 
 /// Lifecycle removal of one noncurrent version (or an expired delete marker).
-pub async fn remove_version(s3: &S3, bucket: &Bucket, key: &str, version_id: &str) -> S3Result<()> {
-    delete_one(s3, bucket, key, Some(version_id)).await.map(drop)
+pub async fn remove_version(s3: &S3, bucket: &Bucket, key: &str, version_id: &str, seen: u64) -> S3Result<()> {
+    delete_one(s3, bucket, key, Some(version_id), Some(seen)).await.map(drop)
 }
 
 fn delete_marker(bucket: &Bucket) -> Version {
@@ -727,10 +733,21 @@ pub async fn delete_many(s3: &S3, call: &mut Call<'_>, bucket: &Bucket) -> S3Res
     }
     let mut xml = Xml::document("DeleteResult");
     for entry in &delete.objects {
+        let owner = call.owner();
+        let request = super::access::Request {
+            principal: call.principal.as_ref(),
+            owner: owner.as_deref(),
+            action: if entry.version_id.is_some() { "s3:DeleteObjectVersion" } else { "s3:DeleteObject" },
+            resource: format!("arn:aws:s3:::{}/{}", bucket.name, entry.key),
+            secure_transport: call.secure(),
+            prefix: None,
+        };
         let outcome = if entry.key.is_empty() || entry.key.len() > 1024 {
             Err(S3Error::from(AwsError::new(400, "InvalidArgument", "Invalid key")))
+        } else if super::access::evaluate(bucket, &request) != super::access::Access::Allowed {
+            Err(S3Error::from(errors::access_denied()))
         } else {
-            delete_one(s3, bucket, &entry.key, entry.version_id.as_deref()).await
+            delete_one(s3, bucket, &entry.key, entry.version_id.as_deref(), None).await
         };
         match outcome {
             Ok(deleted) => {
@@ -860,14 +877,9 @@ pub async fn copy(s3: &S3, call: &mut Call<'_>, bucket: &Bucket) -> S3Result<Htt
         parts: Vec::new(),
         acl: super::permissions::requested_acl(call, bucket)?,
     };
-    let blob = written.id.clone();
-    let version = match commit(s3, bucket, &key, version, &condition).await {
-        Ok(version) => version,
-        Err(error) => {
-            s3.blobs.delete_all([blob]).await;
-            return Err(error);
-        }
-    };
+    // On failure the blob stays: a failure may be one data applied all
+    // the same (a timeout), and an unnamed blob is the collector's.
+    let version = commit(s3, bucket, &key, version, &condition).await?;
     created(s3, call, bucket, "ObjectCreated:Copy", &key, &version);
     let mut xml = Xml::document("CopyObjectResult");
     xml.element("ETag", &version.etag).element("LastModified", &xml::timestamp(version.last_modified_unix_ms));

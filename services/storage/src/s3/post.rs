@@ -30,8 +30,8 @@ use nubo_host::{
     sigv4::{ChecksumAlgorithm, Principal, signature_matches, signing_key},
 };
 
-/// The largest text field of a form.
-const MAX_FIELD: usize = 64 * 1024;
+/// The most bytes of fields a form may have before its file, as S3 allows.
+const MAX_FIELDS: usize = 20 * 1024;
 /// Fields no policy condition needs to cover.
 fn exempt(name: &str) -> bool {
     matches!(name, "x-amz-signature" | "policy" | "file") || name.starts_with("x-ignore-")
@@ -174,6 +174,7 @@ pub async fn upload(
         s3.catalog.get::<Bucket>(BUCKETS, bucket_name).await?.ok_or_else(|| errors::no_such_bucket(bucket_name))?.value;
     let mut form = Multipart::new(request.headers(), payload);
     let mut fields = Fields::default();
+    let mut fields_size = 0usize;
     let malformed = |error: actix_multipart::MultipartError| {
         AwsError::new(
             400,
@@ -194,7 +195,8 @@ pub async fn upload(
         }
         let mut value = Vec::new();
         while let Some(chunk) = field.try_next().await.map_err(malformed)? {
-            if value.len() + chunk.len() > MAX_FIELD {
+            fields_size += chunk.len();
+            if fields_size > MAX_FIELDS {
                 return Err(AwsError::new(
                     400,
                     "MaxPostPreDataLengthExceeded",
@@ -241,7 +243,7 @@ pub async fn upload(
             owner: owner.as_deref(),
             action: "s3:PutObject",
             resource: format!("arn:aws:s3:::{bucket_name}/{key}"),
-            secure_transport: request.connection_info().scheme() == "https",
+            secure_transport: request.app_config().secure(),
             prefix: None,
         },
     );
@@ -317,14 +319,7 @@ pub async fn upload(
         parts: Vec::new(),
         acl,
     };
-    let blob = written.id.clone();
-    let version = match objects::commit(s3, &bucket, &key, version, &WriteCondition::default()).await {
-        Ok(version) => version,
-        Err(error) => {
-            s3.blobs.delete_all([blob]).await;
-            return Err(error);
-        }
-    };
+    let version = objects::commit(s3, &bucket, &key, version, &WriteCondition::default()).await?;
     let source = request.peer_addr().map(|address| address.ip().to_string()).unwrap_or_default();
     let principal_id =
         principal.as_ref().map_or_else(|| "Anonymous".to_owned(), |principal| format!("AWS:{}", principal.user_id));

@@ -240,12 +240,29 @@ impl Operation {
     pub fn parse(method: &str, target: &Target, query: &Query, copy_source: bool) -> Operation {
         use Operation::*;
         // Bucket subresources S3 has and nubo does not serve yet.
-        const UNSUPPORTED_BUCKET: [(&str, &str); 5] = [
+        // Subresources S3 has that nubo does not serve: refused, never
+        // taken for the plain operation (a DELETE of `?metrics` is not a
+        // DeleteBucket, a PUT of `?retention` not a PutObject).
+        const UNSUPPORTED_BUCKET: [(&str, &str); 11] = [
             ("logging", "BucketLogging"),
             ("replication", "BucketReplication"),
             ("requestPayment", "BucketRequestPayment"),
             ("object-lock", "ObjectLockConfiguration"),
             ("accelerate", "BucketAccelerateConfiguration"),
+            ("metrics", "BucketMetricsConfiguration"),
+            ("analytics", "BucketAnalyticsConfiguration"),
+            ("inventory", "BucketInventoryConfiguration"),
+            ("intelligent-tiering", "BucketIntelligentTieringConfiguration"),
+            ("metadataTable", "BucketMetadataTableConfiguration"),
+            ("session", "CreateSession"),
+        ];
+        const UNSUPPORTED_OBJECT: [(&str, &str); 6] = [
+            ("retention", "ObjectRetention"),
+            ("legal-hold", "ObjectLegalHold"),
+            ("torrent", "ObjectTorrent"),
+            ("restore", "RestoreObject"),
+            ("select", "SelectObjectContent"),
+            ("renameObject", "RenameObject"),
         ];
         if method == "OPTIONS" && target.bucket.is_some() {
             return Preflight;
@@ -305,6 +322,9 @@ impl Operation {
                 }
             }
             (Some(_), Some(_)) => match method {
+                _ if let Some((_, name)) = UNSUPPORTED_OBJECT.iter().find(|(resource, _)| query.has(resource)) => {
+                    Unsupported(name)
+                }
                 "PUT" if query.has("acl") => PutObjectAcl,
                 "GET" if query.has("acl") => GetObjectAcl,
                 "PUT" if query.has("partNumber") && query.has("uploadId") => {
@@ -373,6 +393,11 @@ mod tests {
         assert_eq!(parse("POST", &bucket, "delete", false), Operation::DeleteObjects);
         assert_eq!(parse("GET", &bucket, "cors", false), Operation::GetBucketCors);
         assert_eq!(parse("GET", &bucket, "logging", false), Operation::Unsupported("BucketLogging"));
+        assert_eq!(
+            parse("DELETE", &bucket, "metrics&id=x", false),
+            Operation::Unsupported("BucketMetricsConfiguration")
+        );
+        assert_eq!(parse("PUT", &object, "retention", false), Operation::Unsupported("ObjectRetention"));
         assert_eq!(parse("OPTIONS", &object, "", false), Operation::Preflight);
         assert_eq!(Query::parse("prefix=a%2Fb+c&x").get("prefix"), Some("a/b c"));
     }
