@@ -212,6 +212,11 @@ pub fn decorate(bucket: &Bucket, request: &HttpRequest, response: &mut HttpRespo
     }
 }
 
+/// This family's XML bodies, parsed from untrusted bytes (fuzzing).
+pub(super) fn parse_untrusted(body: &[u8]) {
+    let _ = xml::parse::<CorsConfiguration>(body);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -230,9 +235,4 @@ mod tests {
         assert!(matching(&rules, "https://evil.test", "PUT", &[]).is_none());
         assert!(matching(&rules, "https://app.example.com", "DELETE", &[]).is_none());
     }
-}
-
-/// This family's XML bodies, parsed from untrusted bytes (fuzzing).
-pub(super) fn parse_untrusted(body: &[u8]) {
-    let _ = xml::parse::<CorsConfiguration>(body);
 }

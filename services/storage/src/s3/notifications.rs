@@ -255,6 +255,11 @@ pub fn caller(call: &Call<'_>) -> (String, String) {
     (principal, source)
 }
 
+/// This family's XML bodies, parsed from untrusted bytes (fuzzing).
+pub(super) fn parse_untrusted(body: &[u8]) {
+    let _ = xml::parse::<NotificationConfiguration>(body);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -264,9 +269,4 @@ mod tests {
         assert_eq!(event_key("photos/my cat+dog.jpg"), "photos/my+cat%2Bdog.jpg");
         assert_eq!(event_key("ünï"), "%C3%BCn%C3%AF");
     }
-}
-
-/// This family's XML bodies, parsed from untrusted bytes (fuzzing).
-pub(super) fn parse_untrusted(body: &[u8]) {
-    let _ = xml::parse::<NotificationConfiguration>(body);
 }

@@ -451,6 +451,11 @@ fn object_response(s3: &S3, version: &Version, status: StatusCode, head_only: bo
         .body(actix_web::body::SizedStream::new(version.size, read_segments(s3, &version.segments, 0..version.size)))
 }
 
+/// This family's XML bodies, parsed from untrusted bytes (fuzzing).
+pub(super) fn parse_untrusted(body: &[u8]) {
+    let _ = xml::parse::<WebsiteConfiguration>(body);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -463,9 +468,4 @@ mod tests {
         assert_eq!(website_bucket("site.s3.localhost"), None);
         assert_eq!(website_bucket("s3-website.localhost"), None);
     }
-}
-
-/// This family's XML bodies, parsed from untrusted bytes (fuzzing).
-pub(super) fn parse_untrusted(body: &[u8]) {
-    let _ = xml::parse::<WebsiteConfiguration>(body);
 }
