@@ -735,3 +735,73 @@ async fn https_with_the_certificate_nubo_made() {
     assert!(cli.status.success(), "{}", String::from_utf8_lossy(&cli.stderr));
     assert!(String::from_utf8_lossy(&cli.stdout).contains(" b\n"), "{}", String::from_utf8_lossy(&cli.stdout));
 }
+
+/// A body in `aws-chunked` framing, unsigned, ending in a checksum trailer.
+fn chunked_with_trailer(body: &[u8], trailer: &str, value: &str) -> Vec<u8> {
+    let mut framed = format!("{:x}\r\n", body.len()).into_bytes();
+    framed.extend_from_slice(body);
+    framed.extend_from_slice(format!("\r\n0\r\n{trailer}:{value}\r\n\r\n").as_bytes());
+    framed
+}
+
+#[tokio::test]
+async fn a_wrong_trailing_checksum_is_refused_and_nothing_is_written() {
+    use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+    let (_state, _nubo, s3, endpoint) = start().await;
+    s3.create_bucket().bucket("trailers").send().await.unwrap();
+    let send = |key: &'static str, value: &'static str| {
+        let url = format!("{endpoint}/trailers/{key}");
+        async move {
+            let body = chunked_with_trailer(b"hello, trailer", "x-amz-checksum-crc32", value);
+            let headers = [
+                ("x-amz-content-sha256", "STREAMING-UNSIGNED-PAYLOAD-TRAILER"),
+                ("x-amz-trailer", "x-amz-checksum-crc32"),
+                ("x-amz-decoded-content-length", "14"),
+                ("content-encoding", "aws-chunked"),
+            ];
+            let identity = nubo_e2e::credentials("test", "test").into();
+            let params = aws_sigv4::sign::v4::SigningParams::builder()
+                .identity(&identity)
+                .region("us-east-1")
+                .name("s3")
+                .time(std::time::SystemTime::now())
+                .settings(SigningSettings::default())
+                .build()
+                .unwrap()
+                .into();
+            let signable = SignableRequest::new(
+                "PUT",
+                &url,
+                headers.iter().copied(),
+                SignableBody::Precomputed("STREAMING-UNSIGNED-PAYLOAD-TRAILER".into()),
+            )
+            .unwrap();
+            let (instructions, _) = sign(signable, &params).unwrap().into_parts();
+            let (signed, _) = instructions.into_parts();
+            let mut request = reqwest::Client::new().put(&url).body(body);
+            for (name, value) in headers {
+                request = request.header(name, value);
+            }
+            for header in signed {
+                request = request.header(header.name(), header.value());
+            }
+            let answer = request.send().await.unwrap();
+            (answer.status().as_u16(), answer.text().await.unwrap())
+        }
+    };
+    // The CRC32 of "hello, trailer" is what the trailer must say.
+    let mut crc = nubo_host::sigv4::Checksum::new(nubo_host::sigv4::ChecksumAlgorithm::Crc32);
+    crc.update(b"hello, trailer");
+    let right: &'static str = Box::leak(crc.finish().into_boxed_str());
+    let (status, body) = send("right", right).await;
+    assert_eq!(status, 200, "{body}");
+    let head =
+        s3.head_object().bucket("trailers").key("right").checksum_mode(ChecksumMode::Enabled).send().await.unwrap();
+    assert_eq!(head.checksum_crc32(), Some(right), "the trailer's checksum is kept");
+    assert_eq!(head.content_encoding(), None, "aws-chunked is the transfer's, not the object's");
+    let (status, body) = send("wrong", "AAAAAA==").await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("<Code>BadDigest</Code>"), "{body}");
+    let (code, _) = failure(s3.head_object().bucket("trailers").key("wrong").send().await);
+    assert_eq!(code, "NotFound", "nothing was written");
+}
