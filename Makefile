@@ -2,7 +2,7 @@
 
 CARGO ?= cargo
 
-.PHONY: up test test-cql test-dynamodb lint build deps fmt fuzz bench-dynamodb bench-functions
+.PHONY: up test test-cql test-dynamodb lint build deps fmt fuzz bench-dynamodb bench-functions bench-s3
 
 ## Run every service in one process (state in ./.nubo, dev keys test/test).
 up:
@@ -25,13 +25,15 @@ test-dynamodb: deps build
 	$(CARGO) test --workspace --test dynamodb --test dynamodb_features
 
 ## Bounded fuzzing of the parsers of untrusted input: DynamoDB expressions
-## and items, SigV4 request heads and aws-chunked bodies (needs a nightly
+## and items, SigV4 request heads and aws-chunked bodies, S3 requests, policies
+## and XML bodies (needs a nightly
 ## toolchain and cargo-fuzz).
 fuzz:
 	cd services/data && cargo +nightly fuzz run expressions -- -max_total_time=120
 	cd services/data && cargo +nightly fuzz run attribute_values -- -max_total_time=60
 	cd services/host && cargo +nightly fuzz run sigv4 -- -max_total_time=120
 	cd services/host && cargo +nightly fuzz run aws_chunked -- -max_total_time=120
+	cd services/storage && cargo +nightly fuzz run s3_requests -- -max_total_time=120
 
 ## The DynamoDB benchmark against dynalite and moto_server, side by side
 ## (release build; the peers come from npm and PyPI). Not part of `test`.
@@ -52,6 +54,22 @@ bench-functions:
 	command -v wrk >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq wrk) \
 		|| echo "wrk is missing and could not be installed: its rows are skipped"
 	NUBO_BIN=target/release/nubo target/release/functions-bench --seconds 3 --cold-samples 20
+
+## The S3 benchmark against moto_server, side by side: 4 KiB PutObject and
+## GetObject with aws-sdk-s3 (1 and 32 clients) and with wrk on presigned
+## URLs, single-stream 256 MiB transfers against the disk's own bandwidth
+## (dd), and each server's memory during a 1 GiB upload. Release builds;
+## moto_server from PyPI into target/bench-venv, wrk from Debian (installed
+## when missing and root). Not part of `test`.
+bench-s3:
+	$(CARGO) build --release --bin nubo
+	$(CARGO) build --release -p nubo-e2e --bin s3-bench
+	python3 -m venv target/bench-venv
+	target/bench-venv/bin/pip install --quiet 'moto[server]'
+	command -v wrk >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq wrk) \
+		|| echo "wrk is missing and could not be installed: its rows are skipped"
+	NUBO_BIN=target/release/nubo MOTO_SERVER=target/bench-venv/bin/moto_server \
+		target/release/s3-bench --seconds 5 --large-runs 3
 
 ## Formatting and clippy, warnings as errors.
 lint:

@@ -27,7 +27,6 @@
 //! Environment: `NUBO_BIN`, `MOTO_SERVER` (default `moto_server`).
 
 use std::{
-    collections::HashMap,
     future::Future,
     path::{Path, PathBuf},
     process::Stdio,
@@ -218,11 +217,11 @@ fn status_kib(pid: u32, field: &str) -> Option<u64> {
     line[field.len()..].split_whitespace().next()?.parse().ok()
 }
 
-/// The resident memory of `pid` and every descendant, in KiB.
-fn tree_rss_kib(pid: u32) -> u64 {
-    let (mut total, mut pending) = (0, vec![pid]);
+/// `pid` and every descendant (nubo's are its functions' standby sandboxes).
+fn process_tree(pid: u32) -> Vec<u32> {
+    let (mut tree, mut pending) = (Vec::new(), vec![pid]);
     while let Some(pid) = pending.pop() {
-        total += status_kib(pid, "VmRSS:").unwrap_or(0);
+        tree.push(pid);
         let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { continue };
         for task in tasks.flatten() {
             if let Ok(children) = std::fs::read_to_string(task.path().join("children")) {
@@ -230,7 +229,23 @@ fn tree_rss_kib(pid: u32) -> u64 {
             }
         }
     }
-    total
+    tree
+}
+
+/// The resident memory of `pid` and every descendant, in KiB.
+fn tree_rss_kib(pid: u32) -> u64 {
+    process_tree(pid).into_iter().map(|pid| status_kib(pid, "VmRSS:").unwrap_or(0)).sum()
+}
+
+/// The CPU time `pid` has used (user + system), in seconds (`/proc/<pid>/stat`
+/// counts in USER_HZ, 100 on Linux).
+fn cpu_seconds(pid: u32) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return 0.0 };
+    // The fields after the command's closing parenthesis: state is the
+    // first, utime the 12th, stime the 13th.
+    let fields: Vec<&str> = stat.rsplit_once(')').map_or("", |(_, rest)| rest).split_whitespace().collect();
+    let ticks = |index: usize| fields.get(index).and_then(|field| field.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
 }
 
 /// Resets the process's `VmHWM` to its current RSS (`clear_refs` 5).
@@ -471,6 +486,8 @@ fn presigned_url<'a>(s3: &'a Client, key: &str, put: bool) -> impl Future<Output
 struct Transfer {
     mb_per_s: f64,
     seconds: f64,
+    /// The server process's CPU time during the transfer.
+    cpu_seconds: f64,
     memory: Memory,
     error: Option<String>,
 }
@@ -480,22 +497,18 @@ where
     Fut: Future<Output = Result<usize, String>>,
 {
     let sampler = RssSampler::start(pid);
+    let cpu_before = cpu_seconds(pid);
     let started = Instant::now();
     let result = run.await;
     let seconds = started.elapsed().as_secs_f64();
+    let cpu_seconds = cpu_seconds(pid) - cpu_before;
     let memory = sampler.finish().await;
-    match result {
-        Ok(bytes) if bytes == expected => {
-            Transfer { mb_per_s: bytes as f64 / seconds / MB, seconds, memory, error: None }
-        }
-        Ok(bytes) => Transfer {
-            seconds,
-            memory,
-            error: Some(format!("moved {bytes} bytes of {expected}")),
-            ..Default::default()
-        },
-        Err(error) => Transfer { seconds, memory, error: Some(error), ..Default::default() },
-    }
+    let (mb_per_s, error) = match result {
+        Ok(bytes) if bytes == expected => (bytes as f64 / seconds / MB, None),
+        Ok(bytes) => (0.0, Some(format!("moved {bytes} bytes of {expected}"))),
+        Err(error) => (0.0, Some(error)),
+    };
+    Transfer { mb_per_s, seconds, cpu_seconds, memory, error }
 }
 
 /// The median run by throughput (failed runs count as 0 MB/s).
@@ -631,9 +644,10 @@ fn print_load(server: &str, label: &str, load: &Load) {
 
 fn print_transfer(server: &str, label: &str, transfer: &Transfer) {
     println!(
-        "{server:<12} {label:<34} {:>8.1} MB/s  ({:.2} s)  RSS {:.0} → peak {:.0} MiB (+{:.0}){}",
+        "{server:<12} {label:<34} {:>8.1} MB/s  ({:.2} s, server CPU {:.2} s)  RSS {:.0} → peak {:.0} MiB (+{:.0}){}",
         transfer.mb_per_s,
         transfer.seconds,
+        transfer.cpu_seconds,
         transfer.memory.before_kib as f64 / 1024.0,
         transfer.memory.peak_kib as f64 / 1024.0,
         transfer.memory.peak_growth_mib(),
@@ -671,6 +685,13 @@ async fn bench_server(server: &str, url: &str, pid: u32, run: &Run<'_>) -> Figur
         panic!("{server}: preloading failed: {error}");
     }
     figures.rss_idle_kib = tree_rss_kib(pid);
+    let tree = process_tree(pid);
+    println!(
+        "{server:<12} idle after {PRELOADED} PUTs: {} process(es), RSS {} in all, {} the server process itself",
+        tree.len(),
+        mib(figures.rss_idle_kib),
+        mib(status_kib(pid, "VmRSS:").unwrap_or(0))
+    );
 
     // 1 and 2: small objects with the SDK.
     for clients in CLIENTS {
@@ -837,12 +858,16 @@ async fn main() {
     let state_dir = scratch.path().join("state");
     let nubo = Nubo::up_with(&state_dir, &[("NUBO_LOG", "warn")]).await;
     let nubo_url = nubo.http_url(ServiceName::Storage);
-    let (moto_child, moto_url) = start_moto(&moto).await;
+    let (mut moto_child, moto_url) = start_moto(&moto).await;
     let moto_pid = moto_child.id().expect("moto_server's pid");
 
     let data = pseudo_random(LARGE, 7);
     let data_file = scratch.path().join("large.bin");
-    std::fs::write(&data_file, &data).expect("the 256 MiB file");
+    // Synced, so its writeback never lands in the middle of a measurement
+    // (an fsync of nubo's would wait behind it).
+    let file = std::fs::File::create(&data_file).expect("the 256 MiB file");
+    std::io::Write::write_all(&mut &file, &data).expect("the 256 MiB file");
+    file.sync_all().expect("the 256 MiB file synced");
 
     println!("# nubo S3 benchmark");
     println!();
@@ -866,6 +891,9 @@ async fn main() {
     let ours = bench_server("nubo", &nubo_url, nubo.process.id(), &run).await;
     println!();
     let theirs = bench_server("moto_server", &moto_url, moto_pid, &run).await;
+    // moto_server's spooled objects are unsynced temporary files: gone with
+    // it, so their writeback does not share the disk with the second dd.
+    let _ = moto_child.kill().await;
     let disk_after = dd_write(&state_dir);
     println!();
     println!("disk again after the run: {}", disk_after.map_or("dd failed".into(), |v| format!("{v:.0} MB/s")));
@@ -899,17 +927,21 @@ async fn main() {
         "## Large objects, single stream, MB/s (median of {large_runs}); disk {disk:.0} MB/s (dd, fdatasync), loopback {loopback:.0} MB/s"
     );
     println!();
-    println!("| transfer | nubo | moto_server | nubo ÷ moto | nubo ÷ disk | nubo ÷ loopback |");
-    println!("|---|---|---|---|---|---|");
+    println!(
+        "| transfer | nubo | moto_server | nubo ÷ moto | nubo ÷ disk | nubo ÷ loopback | server CPU s, nubo / moto |"
+    );
+    println!("|---|---|---|---|---|---|---|");
     for (label, transfer, _) in &ours.large {
         let peer = theirs.large(label);
         println!(
-            "| {label} | {:.0} | {} | {} | {:.0}% | {:.0}% |",
+            "| {label} | {:.0} | {} | {} | {:.0}% | {:.0}% | {:.2} / {} |",
             transfer.mb_per_s,
             peer.map_or("–".into(), |peer| format!("{:.0}", peer.mb_per_s)),
             peer.map_or("–".into(), |peer| ratio(transfer.mb_per_s, peer.mb_per_s)),
             transfer.mb_per_s / disk.max(f64::MIN_POSITIVE) * 100.0,
             transfer.mb_per_s / loopback * 100.0,
+            transfer.cpu_seconds,
+            peer.map_or("–".into(), |peer| format!("{:.2}", peer.cpu_seconds)),
         );
     }
     println!();
@@ -953,5 +985,4 @@ async fn main() {
             println!("  {}", line.chars().take(300).collect::<String>());
         }
     }
-    drop(moto_child);
 }
