@@ -19,6 +19,10 @@
 //!    while the 256 MiB objects are: sampled every 10 ms from `/proc`,
 //!    and the process's own high-water mark (`VmHWM`, reset before).
 //!
+//! Each large transfer also records the server process's CPU time, and the
+//! run the machine's load average before and after: on two cores anything
+//! else running shows in every figure.
+//!
 //! `make bench-s3` builds nubo and this in release mode, installs
 //! moto_server into target/bench-venv and runs it. Arguments:
 //! `--seconds N` per small-object measurement (default 5), `--large-runs N`
@@ -286,7 +290,7 @@ impl RssSampler {
         let task = {
             let stop = stop.clone();
             tokio::spawn(async move {
-                let mut peak = 0;
+                let mut peak = before_kib;
                 loop {
                     peak = peak.max(tree_rss_kib(pid));
                     if stop.load(Ordering::Relaxed) {
@@ -308,6 +312,14 @@ impl RssSampler {
 }
 
 // ---- references ----
+
+/// The 1, 5 and 15 minute load averages: other work on the machine skews
+/// every figure here, so the run records it.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|line| line.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
+}
 
 /// `dd if=/dev/zero of=<directory>/ddtest bs=1M count=1024 conv=fdatasync`,
 /// in MB/s (from dd's own figure of seconds).
@@ -877,6 +889,7 @@ async fn main() {
         nubo_e2e::nubo_binary().display(),
         nubo.process.id(),
     );
+    println!("load average before: {}", load_average());
     let disk_before = dd_write(&state_dir);
     let loopback = loopback_bandwidth().await;
     println!(
@@ -896,6 +909,7 @@ async fn main() {
     let _ = moto_child.kill().await;
     let disk_after = dd_write(&state_dir);
     println!();
+    println!("load average after: {}", load_average());
     println!("disk again after the run: {}", disk_after.map_or("dd failed".into(), |v| format!("{v:.0} MB/s")));
     let disks: Vec<f64> = [disk_before, disk_after].into_iter().flatten().collect();
     let disk = if disks.is_empty() { 0.0 } else { disks.iter().sum::<f64>() / disks.len() as f64 };
