@@ -712,6 +712,24 @@ pub fn python_tools() -> PathBuf {
     bin
 }
 
+/// The suite's AWS CLI as a user runs it: a clean environment with the
+/// development keys, `us-east-1`, and `HOME` in `home`; `endpoint` becomes
+/// `AWS_ENDPOINT_URL` when given.
+pub fn aws_cli(home: &Path, endpoint: Option<&str>) -> std::process::Command {
+    let mut command = std::process::Command::new("aws");
+    command
+        .env_clear()
+        .env("PATH", path_with_python_tools())
+        .env("HOME", home)
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_DEFAULT_REGION", "us-east-1");
+    if let Some(endpoint) = endpoint {
+        command.env("AWS_ENDPOINT_URL", endpoint);
+    }
+    command
+}
+
 /// A `PATH` with the AWS CLI and boto3's python first.
 pub fn path_with_python_tools() -> String {
     let system = std::env::var("PATH").unwrap_or_else(|_| "/usr/local/bin:/usr/bin:/bin".into());

@@ -657,17 +657,7 @@ async fn boto3_and_the_cli_drive_the_same_api() {
     std::fs::write(local.join("index.html"), "<h1>hi</h1>").unwrap();
     std::fs::write(local.join("css/site.css"), "h1{}").unwrap();
     let cli = |args: &[&str]| {
-        let output = std::process::Command::new("aws")
-            .args(args)
-            .env_clear()
-            .env("PATH", path_with_python_tools())
-            .env("HOME", state.path())
-            .env("AWS_ACCESS_KEY_ID", "test")
-            .env("AWS_SECRET_ACCESS_KEY", "test")
-            .env("AWS_DEFAULT_REGION", "us-east-1")
-            .env("AWS_ENDPOINT_URL", nubo.edge_url())
-            .output()
-            .unwrap();
+        let output = nubo_e2e::aws_cli(state.path(), Some(&nubo.edge_url())).args(args).output().unwrap();
         assert!(output.status.success(), "aws {args:?}: {}", String::from_utf8_lossy(&output.stderr));
         String::from_utf8_lossy(&output.stdout).into_owned()
     };
@@ -722,14 +712,8 @@ async fn https_with_the_certificate_nubo_made() {
         .unwrap();
     assert!(boto.status.success(), "{}", String::from_utf8_lossy(&boto.stderr));
     assert_eq!(String::from_utf8_lossy(&boto.stdout).trim(), "70000");
-    let cli = std::process::Command::new("aws")
+    let cli = nubo_e2e::aws_cli(state.path(), None)
         .args(["s3", "ls", "s3://secure/", "--endpoint-url", &endpoint, "--ca-bundle", certificate.to_str().unwrap()])
-        .env_clear()
-        .env("PATH", path_with_python_tools())
-        .env("HOME", state.path())
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_DEFAULT_REGION", "us-east-1")
         .output()
         .unwrap();
     assert!(cli.status.success(), "{}", String::from_utf8_lossy(&cli.stderr));

@@ -282,7 +282,7 @@ async fn notifications_invoke_a_function_with_the_s3_event() {
     // The event arrives through the functions service's queue.
     let deadline = Instant::now() + Duration::from_secs(30);
     let event = loop {
-        let output = std::process::Command::new("aws")
+        let output = nubo_e2e::aws_cli(state.path(), Some(&nubo.edge_url()))
             .args([
                 "logs",
                 "filter-log-events",
@@ -291,13 +291,6 @@ async fn notifications_invoke_a_function_with_the_s3_event() {
                 "--filter-pattern",
                 "S3EVENT",
             ])
-            .env_clear()
-            .env("PATH", path_with_python_tools())
-            .env("HOME", state.path())
-            .env("AWS_ACCESS_KEY_ID", "test")
-            .env("AWS_SECRET_ACCESS_KEY", "test")
-            .env("AWS_DEFAULT_REGION", "us-east-1")
-            .env("AWS_ENDPOINT_URL", nubo.edge_url())
             .output()
             .unwrap();
         let found: Option<Value> = serde_json::from_slice::<Value>(&output.stdout).ok().and_then(|answer| {

@@ -87,9 +87,29 @@ impl Query {
     }
 }
 
-/// Every S3 action this front knows, one variant each.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Operation {
+/// Declares [`Operation`] and its names from one list of S3 actions.
+macro_rules! operations {
+    ($($(#[$doc:meta])* $variant:ident,)*) => {
+        /// Every S3 action this front knows, one variant each.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum Operation {
+            $($(#[$doc])* $variant,)*
+            /// A subresource or method S3 has that nubo does not serve yet.
+            Unsupported(&'static str),
+        }
+
+        impl Operation {
+            fn static_name(&self) -> &'static str {
+                match self {
+                    $(Operation::$variant => stringify!($variant),)*
+                    Operation::Unsupported(name) => name,
+                }
+            }
+        }
+    };
+}
+
+operations! {
     ListBuckets,
     CreateBucket,
     HeadBucket,
@@ -152,8 +172,6 @@ pub enum Operation {
     PostObject,
     /// A CORS preflight (`OPTIONS`), answered from the bucket's rules.
     Preflight,
-    /// A subresource or method S3 has that nubo does not serve yet.
-    Unsupported(&'static str),
 }
 
 impl nubo_host::front::Operation for Operation {
@@ -163,79 +181,6 @@ impl nubo_host::front::Operation for Operation {
 }
 
 impl Operation {
-    fn static_name(&self) -> &'static str {
-        macro_rules! names {
-            ($($variant:ident),*) => {
-                match self {
-                    $(Operation::$variant => stringify!($variant),)*
-                    Operation::Unsupported(name) => *name,
-                }
-            };
-        }
-        names!(
-            ListBuckets,
-            CreateBucket,
-            HeadBucket,
-            DeleteBucket,
-            GetBucketLocation,
-            PutBucketTagging,
-            GetBucketTagging,
-            DeleteBucketTagging,
-            PutBucketOwnershipControls,
-            GetBucketOwnershipControls,
-            DeleteBucketOwnershipControls,
-            PutBucketVersioning,
-            GetBucketVersioning,
-            ListObjects,
-            ListObjectsV2,
-            ListObjectVersions,
-            ListMultipartUploads,
-            DeleteObjects,
-            PutObject,
-            CopyObject,
-            GetObject,
-            HeadObject,
-            DeleteObject,
-            GetObjectAttributes,
-            PutObjectTagging,
-            GetObjectTagging,
-            DeleteObjectTagging,
-            CreateMultipartUpload,
-            UploadPart,
-            UploadPartCopy,
-            CompleteMultipartUpload,
-            AbortMultipartUpload,
-            ListParts,
-            PutBucketPolicy,
-            GetBucketPolicy,
-            DeleteBucketPolicy,
-            GetBucketPolicyStatus,
-            PutBucketAcl,
-            GetBucketAcl,
-            PutObjectAcl,
-            GetObjectAcl,
-            PutPublicAccessBlock,
-            GetPublicAccessBlock,
-            DeletePublicAccessBlock,
-            PutBucketCors,
-            GetBucketCors,
-            DeleteBucketCors,
-            PutBucketWebsite,
-            GetBucketWebsite,
-            DeleteBucketWebsite,
-            PutBucketLifecycleConfiguration,
-            GetBucketLifecycleConfiguration,
-            DeleteBucketLifecycle,
-            PutBucketNotificationConfiguration,
-            GetBucketNotificationConfiguration,
-            GetBucketEncryption,
-            PutBucketEncryption,
-            DeleteBucketEncryption,
-            PostObject,
-            Preflight
-        )
-    }
-
     /// Which action a request is.
     pub fn parse(method: &str, target: &Target, query: &Query, copy_source: bool) -> Operation {
         use Operation::*;
