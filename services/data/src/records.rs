@@ -15,6 +15,9 @@ use crate::engine::{Engine, EngineError, Expect, Key, Write, prefix_end};
 const TABLE: &str = "records";
 /// The longest page `list` returns.
 pub const MAX_PAGE: usize = 1000;
+/// The most value bytes one page carries (past its first record), so a
+/// page of large records stays well inside one gRPC message (8 MiB).
+pub const MAX_PAGE_BYTES: usize = 4 * 1024 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RecordError {
@@ -120,6 +123,7 @@ impl RecordStore {
 
     /// Up to `limit` records of `namespace` whose key starts with `prefix`
     /// and sorts after `start_after`, in key order, and whether more follow.
+    /// A page ends early once its values pass [`MAX_PAGE_BYTES`].
     pub async fn list(
         &self,
         namespace: &str,
@@ -136,16 +140,21 @@ impl RecordStore {
         };
         let upper = if prefix.is_empty() { Bound::Unbounded } else { prefix_end(prefix.as_bytes()) };
         let rows = self.engine.query(TABLE, namespace.as_bytes(), (lower, upper), false, limit + 1).await?;
-        let more = rows.len() > limit;
-        let records = rows
-            .into_iter()
-            .take(limit)
-            .map(|row| Record {
+        let mut more = rows.len() > limit;
+        let mut records = Vec::with_capacity(rows.len().min(limit));
+        let mut bytes = 0;
+        for row in rows.into_iter().take(limit) {
+            if !records.is_empty() && bytes + row.value.len() > MAX_PAGE_BYTES {
+                more = true;
+                break;
+            }
+            bytes += row.value.len();
+            records.push(Record {
                 key: String::from_utf8_lossy(&row.key.clustering).into_owned(),
                 value: row.value,
                 version: row.version,
-            })
-            .collect();
+            });
+        }
         Ok((records, more))
     }
 }
@@ -194,6 +203,21 @@ mod tests {
         assert!(!more);
         let (page, _) = store.list("x", "", "", 10).await.unwrap();
         assert_eq!(page.len(), 4);
+    }
+
+    #[tokio::test]
+    async fn a_page_of_large_records_ends_before_the_byte_bound() {
+        let (_dir, store) = store().await;
+        let large = vec![7u8; MAX_PAGE_BYTES / 3 + 1];
+        for key in ["a", "b", "c", "d"] {
+            store.put("x", key, &large, None).await.unwrap();
+        }
+        let (page, more) = store.list("x", "", "", 10).await.unwrap();
+        assert_eq!(page.iter().map(|r| r.key.as_str()).collect::<Vec<_>>(), ["a", "b"]);
+        assert!(more);
+        let (page, more) = store.list("x", "", "b", 10).await.unwrap();
+        assert_eq!(page.iter().map(|r| r.key.as_str()).collect::<Vec<_>>(), ["c", "d"]);
+        assert!(!more);
     }
 
     #[tokio::test]

@@ -5,9 +5,13 @@
 //! never a torn one, and no key, however odd its bytes, reaches a path.
 
 use std::{
+    collections::HashSet,
+    fs::File,
+    io::Write as _,
     ops::Range,
+    os::unix::fs::FileExt as _,
     path::{Path as FsPath, PathBuf},
-    sync::Arc,
+    sync::{Arc, Mutex},
 };
 
 use bytes::Bytes;
@@ -17,6 +21,7 @@ use nubo_host::sigv4::{Checksum, ChecksumAlgorithm};
 use object_store::{
     GetOptions, GetRange, ObjectStore, ObjectStoreExt, WriteMultipart, local::LocalFileSystem, path::Path,
 };
+use tokio::task::JoinHandle;
 
 /// Gives up an interrupted upload, so a remote store keeps no parts of it.
 async fn abort(writer: WriteMultipart) {
@@ -25,8 +30,18 @@ async fn abort(writer: WriteMultipart) {
     }
 }
 
-/// Parts uploaded concurrently while a blob streams in.
+/// Parts uploaded concurrently while a blob streams into a remote store.
 const MAX_PARTS_IN_FLIGHT: usize = 4;
+/// How much of a body is taken before deciding how to store it: a body
+/// that ends within it is written (or kept inline) in one step.
+const HEAD_BYTES: usize = 256 * 1024;
+/// The bytes a local write hands the disk at once, and a local read takes
+/// at once: large enough that a thread hop per step is noise, small enough
+/// that two in flight per request keep memory flat.
+const STEP_BYTES: usize = 1024 * 1024;
+/// How much a streamed local blob takes between the syncs started while it
+/// is still being written.
+const SYNC_AHEAD_BYTES: usize = 16 * 1024 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BlobError {
@@ -50,10 +65,25 @@ impl<E> From<BlobError> for WriteError<E> {
     }
 }
 
-/// What is known of a blob once written.
+impl<E> From<std::io::Error> for WriteError<E> {
+    fn from(error: std::io::Error) -> Self {
+        WriteError::Blob(error.into())
+    }
+}
+
+/// Where written bytes are kept.
+#[derive(Debug, Clone)]
+pub enum Content {
+    /// A blob of this id.
+    Blob(String),
+    /// No blob: the bytes are small enough to live in the object's record.
+    Inline(Bytes),
+}
+
+/// What is known of bytes once written.
 #[derive(Debug, Clone)]
 pub struct Written {
-    pub id: String,
+    pub content: Content,
     pub size: u64,
     /// The MD5 of the bytes, lowercase hex (an S3 ETag, unquoted).
     pub md5_hex: String,
@@ -61,13 +91,58 @@ pub struct Written {
     pub checksums: Vec<(ChecksumAlgorithm, String)>,
 }
 
+impl Written {
+    /// The blob the bytes went to, unless they are inline.
+    pub fn blob(&self) -> Option<String> {
+        match &self.content {
+            Content::Blob(id) => Some(id.clone()),
+            Content::Inline(_) => None,
+        }
+    }
+}
+
+/// The MD5 and the checksums of bytes as they pass.
+struct Digests {
+    md5: Md5,
+    checksums: Vec<Checksum>,
+    size: u64,
+}
+
+impl Digests {
+    fn new(algorithms: &[ChecksumAlgorithm]) -> Self {
+        Self {
+            md5: Md5::new(),
+            checksums: algorithms.iter().map(|algorithm| Checksum::new(*algorithm)).collect(),
+            size: 0,
+        }
+    }
+
+    fn update(&mut self, chunk: &[u8]) {
+        self.md5.update(chunk);
+        for checksum in &mut self.checksums {
+            checksum.update(chunk);
+        }
+        self.size += chunk.len() as u64;
+    }
+
+    fn finish(self, content: Content) -> Written {
+        Written {
+            content,
+            size: self.size,
+            md5_hex: hex::encode(self.md5.finalize()),
+            checksums: self.checksums.into_iter().map(|checksum| (checksum.algorithm(), checksum.finish())).collect(),
+        }
+    }
+}
+
 /// Where blobs live and how they are made durable.
 #[derive(Debug, Clone)]
 pub struct Blobs {
+    /// Lists and deletes blobs, and holds them when they are not local.
     store: Arc<dyn ObjectStore>,
-    /// The root of a local store, whose files are fsynced before a write
-    /// is acknowledged (`object_store`'s local store does not sync).
-    local_root: Option<PathBuf>,
+    /// A local store, written and read by nubo itself: `object_store`'s
+    /// local store neither syncs nor reads more than 8 KiB per thread hop.
+    disk: Option<Arc<Disk>>,
 }
 
 impl Blobs {
@@ -75,13 +150,14 @@ impl Blobs {
     pub fn local(root: &FsPath) -> Result<Self, BlobError> {
         std::fs::create_dir_all(root)?;
         let store = LocalFileSystem::new_with_prefix(root)?;
-        Ok(Self { store: Arc::new(store), local_root: Some(root.to_owned()) })
+        let disk = Disk { root: root.to_owned(), ready_buckets: Mutex::default() };
+        Ok(Self { store: Arc::new(store), disk: Some(Arc::new(disk)) })
     }
 
     /// Blobs in any other store (an S3-compatible one, a cloud store),
     /// which acknowledges a write only once it is durable itself.
     pub fn remote(store: Arc<dyn ObjectStore>) -> Self {
-        Self { store, local_root: None }
+        Self { store, disk: None }
     }
 
     fn path(id: &str) -> Path {
@@ -93,32 +169,84 @@ impl Blobs {
         format!("{bucket}/{}", uuid::Uuid::new_v4().simple())
     }
 
-    /// Streams `chunks` into a new blob, hashing as it goes; nothing is
-    /// left behind if the stream or the store fails.
+    /// Streams `chunks` into a new durable blob, hashing as it goes;
+    /// nothing is left behind if the stream or the store fails.
     pub async fn write<S, E>(
         &self,
         bucket: &str,
-        mut chunks: S,
+        chunks: S,
         algorithms: &[ChecksumAlgorithm],
     ) -> Result<Written, WriteError<E>>
     where
         S: Stream<Item = Result<Bytes, E>> + Unpin,
     {
+        self.write_or_inline(bucket, chunks, algorithms, 0).await
+    }
+
+    /// [`Blobs::write`], except that bytes of at most `inline_max` are
+    /// given back as [`Content::Inline`], with no blob written: a record
+    /// holding them is as durable, and costs no file and directory sync.
+    pub async fn write_or_inline<S, E>(
+        &self,
+        bucket: &str,
+        mut chunks: S,
+        algorithms: &[ChecksumAlgorithm],
+        inline_max: usize,
+    ) -> Result<Written, WriteError<E>>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Unpin,
+    {
+        let mut head = Vec::new();
+        let mut head_size = 0;
+        let mut ended = false;
+        while head_size <= HEAD_BYTES.max(inline_max) {
+            match chunks.next().await {
+                Some(Ok(chunk)) => {
+                    head_size += chunk.len();
+                    head.push(chunk);
+                }
+                Some(Err(error)) => return Err(WriteError::Body(error)),
+                None => {
+                    ended = true;
+                    break;
+                }
+            }
+        }
+        if ended && head_size <= inline_max {
+            let mut digests = Digests::new(algorithms);
+            let mut bytes = bytes::BytesMut::with_capacity(head_size);
+            for chunk in &head {
+                digests.update(chunk);
+                bytes.extend_from_slice(chunk);
+            }
+            return Ok(digests.finish(Content::Inline(bytes.freeze())));
+        }
         let id = Self::new_id(bucket);
-        let path = Self::path(&id);
-        let upload = self.store.put_multipart(&path).await.map_err(BlobError::from)?;
+        match &self.disk {
+            Some(disk) if ended => Ok(disk.write_whole(id, head, Digests::new(algorithms)).await?),
+            Some(disk) => disk.write_stream(id, head, chunks, Digests::new(algorithms)).await,
+            None => {
+                let head = futures::stream::iter(head.into_iter().map(Ok));
+                self.write_remote(id, head.chain(chunks), Digests::new(algorithms)).await
+            }
+        }
+    }
+
+    async fn write_remote<S, E>(
+        &self,
+        id: String,
+        mut chunks: S,
+        mut digests: Digests,
+    ) -> Result<Written, WriteError<E>>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Unpin,
+    {
+        let upload = self.store.put_multipart(&Self::path(&id)).await.map_err(BlobError::from)?;
         let mut writer = WriteMultipart::new(upload);
-        let mut md5 = Md5::new();
-        let mut checksums: Vec<Checksum> = algorithms.iter().map(|algorithm| Checksum::new(*algorithm)).collect();
-        let mut size = 0u64;
         while let Some(chunk) = chunks.next().await {
             match chunk {
                 Ok(chunk) => {
-                    md5.update(&chunk);
-                    for checksum in &mut checksums {
-                        checksum.update(&chunk);
-                    }
-                    size += chunk.len() as u64;
+                    digests.update(&chunk);
                     // Bound the parts in flight, so memory does not grow
                     // with the object when the store is slower than the client.
                     if let Err(error) = writer.wait_for_capacity(MAX_PARTS_IN_FLIGHT).await {
@@ -135,30 +263,7 @@ impl Blobs {
         }
         // `finish` aborts the upload itself when it fails.
         writer.finish().await.map_err(BlobError::from)?;
-        self.make_durable(&id).await?;
-        Ok(Written {
-            id,
-            size,
-            md5_hex: hex::encode(md5.finalize()),
-            checksums: checksums.into_iter().map(|checksum| (checksum.algorithm(), checksum.finish())).collect(),
-        })
-    }
-
-    /// Flushes a local blob and its directory entries (the bucket's
-    /// directory may be new) to disk.
-    async fn make_durable(&self, id: &str) -> Result<(), BlobError> {
-        let Some(root) = &self.local_root else { return Ok(()) };
-        let file = root.join(id);
-        tokio::task::spawn_blocking(move || -> std::io::Result<()> {
-            std::fs::File::open(&file)?.sync_all()?;
-            for directory in file.ancestors().skip(1).take(2) {
-                std::fs::File::open(directory)?.sync_all()?;
-            }
-            Ok(())
-        })
-        .await
-        .map_err(std::io::Error::other)??;
-        Ok(())
+        Ok(digests.finish(Content::Blob(id)))
     }
 
     /// The bytes of `range` of a blob.
@@ -169,6 +274,9 @@ impl Blobs {
     ) -> Result<BoxStream<'static, Result<Bytes, BlobError>>, BlobError> {
         if range.is_empty() {
             return Ok(futures::stream::empty().boxed());
+        }
+        if let Some(disk) = &self.disk {
+            return Ok(disk.read(id, range));
         }
         let options = GetOptions { range: Some(GetRange::Bounded(range)), ..GetOptions::default() };
         let result = self.store.get_opts(&Self::path(id), options).await?;
@@ -224,6 +332,226 @@ impl Blobs {
     }
 }
 
+/// Blobs as files under `root/{bucket}/{id}`. Every step that touches the
+/// disk runs on the blocking pool, one step (at most [`STEP_BYTES`]) per
+/// hop, with the next step of the same request overlapping the network:
+/// no thread is held while a slow client sends or takes its bytes.
+#[derive(Debug)]
+struct Disk {
+    root: PathBuf,
+    /// Buckets whose directory exists and whose entry is on disk.
+    ready_buckets: Mutex<HashSet<String>>,
+}
+
+/// A file being written and the digests of what it holds so far.
+type Writing = (File, Digests);
+
+impl Disk {
+    /// The path of a new blob, its bucket's directory made (and its entry
+    /// synced) the first time.
+    async fn prepare(&self, id: &str) -> std::io::Result<PathBuf> {
+        let path = self.root.join(id);
+        let bucket = id.split('/').next().unwrap_or_default().to_owned();
+        let ready = self.ready_buckets.lock().is_ok_and(|ready| ready.contains(&bucket));
+        if !ready {
+            let (root, directory) = (self.root.clone(), self.root.join(&bucket));
+            blocking(move || {
+                std::fs::create_dir_all(&directory)?;
+                File::open(&root)?.sync_all()
+            })
+            .await?;
+            if let Ok(mut ready) = self.ready_buckets.lock() {
+                ready.insert(bucket);
+            }
+        }
+        Ok(path)
+    }
+
+    /// A blob whose bytes are all in hand: written and synced in one step.
+    async fn write_whole(&self, id: String, chunks: Vec<Bytes>, mut digests: Digests) -> std::io::Result<Written> {
+        let path = self.prepare(&id).await?;
+        blocking(move || {
+            let written = (|| {
+                let mut file = File::create_new(&path)?;
+                for chunk in &chunks {
+                    digests.update(chunk);
+                    file.write_all(chunk)?;
+                }
+                make_durable(&file, &path)
+            })();
+            if written.is_err() {
+                let _ = std::fs::remove_file(&path);
+            }
+            written.map(|()| digests.finish(Content::Blob(id)))
+        })
+        .await
+    }
+
+    /// A blob streamed in: each step hashes and writes one batch while the
+    /// next arrives; the file is synced before the blob is acknowledged.
+    async fn write_stream<S, E>(
+        &self,
+        id: String,
+        head: Vec<Bytes>,
+        mut chunks: S,
+        digests: Digests,
+    ) -> Result<Written, WriteError<E>>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Unpin,
+    {
+        let path = self.prepare(&id).await?;
+        // The file is made while the first batch arrives.
+        let mut step: JoinHandle<std::io::Result<Writing>> = {
+            let path = path.clone();
+            tokio::task::spawn_blocking(move || Ok((File::create_new(&path)?, digests)))
+        };
+        let mut batch = head;
+        let mut batch_size: usize = batch.iter().map(Bytes::len).sum();
+        let mut ended = false;
+        // Writeback started while the body still arrives, so the sync that
+        // acknowledges the blob waits for the tail only.
+        let mut syncing: Option<JoinHandle<std::io::Result<()>>> = None;
+        let mut unsynced = 0;
+        while !ended {
+            while batch_size < STEP_BYTES {
+                match chunks.next().await {
+                    Some(Ok(chunk)) => {
+                        batch_size += chunk.len();
+                        batch.push(chunk);
+                    }
+                    Some(Err(error)) => {
+                        let _ = joined(step).await;
+                        remove(path).await;
+                        return Err(WriteError::Body(error));
+                    }
+                    None => {
+                        ended = true;
+                        break;
+                    }
+                }
+            }
+            let writing = match joined(step).await {
+                Ok(writing) => writing,
+                Err(error) => {
+                    remove(path).await;
+                    return Err(error.into());
+                }
+            };
+            unsynced += batch_size;
+            if unsynced >= SYNC_AHEAD_BYTES && syncing.as_ref().is_none_or(JoinHandle::is_finished) {
+                if let Some(previous) = syncing.take()
+                    && let Err(error) = joined(previous).await
+                {
+                    remove(path).await;
+                    return Err(error.into());
+                }
+                match writing.0.try_clone() {
+                    Ok(file) => syncing = Some(tokio::task::spawn_blocking(move || file.sync_data())),
+                    Err(error) => {
+                        remove(path).await;
+                        return Err(error.into());
+                    }
+                }
+                unsynced = 0;
+            }
+            let chunks_now = std::mem::take(&mut batch);
+            batch_size = 0;
+            step = tokio::task::spawn_blocking(move || {
+                let (mut file, mut digests) = writing;
+                for chunk in &chunks_now {
+                    digests.update(chunk);
+                    file.write_all(chunk)?;
+                }
+                Ok((file, digests))
+            });
+        }
+        let synced_ahead = match syncing {
+            Some(syncing) => joined(syncing).await,
+            None => Ok(()),
+        };
+        let finished = match joined(step).await.and_then(|writing| synced_ahead.map(|()| writing)) {
+            Ok((file, digests)) => {
+                let path = path.clone();
+                blocking(move || make_durable(&file, &path).map(|()| digests)).await
+            }
+            Err(error) => Err(error),
+        };
+        match finished {
+            Ok(digests) => Ok(digests.finish(Content::Blob(id))),
+            Err(error) => {
+                remove(path).await;
+                Err(error.into())
+            }
+        }
+    }
+
+    /// The bytes of `range` of a blob, [`STEP_BYTES`] at a time, the next
+    /// step read while the client takes this one. A missing blob is the
+    /// stream's first error.
+    fn read(&self, id: &str, range: Range<u64>) -> BoxStream<'static, Result<Bytes, BlobError>> {
+        let path = self.root.join(id);
+        let first = read_step(Opened::Path(path), range.start, range.end);
+        futures::stream::unfold(Some(first), move |ahead| async move {
+            let (file, offset, bytes) = match joined(ahead?).await {
+                Ok(read) => read,
+                Err(error) => return Some((Err(BlobError::from(error)), None)),
+            };
+            let next = offset + bytes.len() as u64;
+            let ahead = (next < range.end).then(|| read_step(Opened::File(file), next, range.end));
+            Some((Ok(bytes), ahead))
+        })
+        .boxed()
+    }
+}
+
+/// A blob to read: its path before the first step, its open file after.
+enum Opened {
+    Path(PathBuf),
+    File(Arc<File>),
+}
+
+/// Reads one step of `offset..end`, opening the file first if need be.
+fn read_step(opened: Opened, offset: u64, end: u64) -> JoinHandle<std::io::Result<(Arc<File>, u64, Bytes)>> {
+    tokio::task::spawn_blocking(move || {
+        let file = match opened {
+            Opened::File(file) => file,
+            Opened::Path(path) => Arc::new(File::open(path)?),
+        };
+        let length = (end - offset).min(STEP_BYTES as u64) as usize;
+        let mut bytes = vec![0; length];
+        file.read_exact_at(&mut bytes, offset)?;
+        Ok((file, offset, Bytes::from(bytes)))
+    })
+}
+
+/// Syncs a new file's bytes and its directory entry, so it outlives a crash.
+fn make_durable(file: &File, path: &FsPath) -> std::io::Result<()> {
+    file.sync_data()?;
+    match path.parent() {
+        Some(directory) => File::open(directory)?.sync_all(),
+        None => Ok(()),
+    }
+}
+
+async fn blocking<T: Send + 'static>(work: impl FnOnce() -> std::io::Result<T> + Send + 'static) -> std::io::Result<T> {
+    joined(tokio::task::spawn_blocking(work)).await
+}
+
+async fn joined<T>(handle: JoinHandle<std::io::Result<T>>) -> std::io::Result<T> {
+    handle.await.map_err(std::io::Error::other)?
+}
+
+/// Removes what an interrupted write left.
+async fn remove(path: PathBuf) {
+    let outcome = blocking(move || match std::fs::remove_file(&path) {
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        other => other,
+    });
+    if let Err(error) = outcome.await {
+        tracing::warn!(%error, "an interrupted blob could not be removed (the collector will)");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -248,12 +576,51 @@ mod tests {
         assert_eq!(written.size, 11);
         assert_eq!(written.md5_hex, "5eb63bbbe01eeed093cb22bb8f5acdc3");
         assert_eq!(written.checksums, [(ChecksumAlgorithm::Crc32, "DUoRhQ==".to_owned())]);
-        assert_eq!(collect(blobs.read(&written.id, 6..11).await.unwrap()).await, b"world");
-        let copy = blobs.copy_range("b", &written.id, 0..5, &[]).await.unwrap();
-        assert_eq!(collect(blobs.read(&copy.id, 0..5).await.unwrap()).await, b"hello");
-        blobs.delete(&written.id).await.unwrap();
-        blobs.delete(&written.id).await.unwrap();
-        assert!(blobs.read(&written.id, 0..1).await.is_err());
+        let id = written.blob().unwrap();
+        assert_eq!(collect(blobs.read(&id, 6..11).await.unwrap()).await, b"world");
+        let copy = blobs.copy_range("b", &id, 0..5, &[]).await.unwrap().blob().unwrap();
+        assert_eq!(collect(blobs.read(&copy, 0..5).await.unwrap()).await, b"hello");
+        blobs.delete(&id).await.unwrap();
+        blobs.delete(&id).await.unwrap();
+        let mut gone = blobs.read(&id, 0..1).await.unwrap();
+        assert!(gone.next().await.unwrap().is_err());
+    }
+
+    #[tokio::test]
+    async fn small_bodies_can_stay_inline_and_large_ones_stream_in_steps() {
+        let dir = tempfile::tempdir().unwrap();
+        let blobs = Blobs::local(dir.path()).unwrap();
+        let small = futures::stream::iter([Ok::<_, std::io::Error>(Bytes::from_static(b"hello world"))]);
+        let inline = blobs.write_or_inline("b", small, &[], 11).await.unwrap();
+        assert!(matches!(&inline.content, Content::Inline(bytes) if &bytes[..] == b"hello world"));
+        assert_eq!(inline.md5_hex, "5eb63bbbe01eeed093cb22bb8f5acdc3");
+        assert!(walk(dir.path()).is_empty());
+
+        // Several write steps and several read steps, in 64 KiB chunks.
+        let data: Vec<u8> = (0..STEP_BYTES * 3 + 12_345).map(|i| (i % 251) as u8).collect();
+        let chunks = futures::stream::iter(
+            data.chunks(64 * 1024).map(|c| Ok::<_, std::io::Error>(Bytes::copy_from_slice(c))).collect::<Vec<_>>(),
+        );
+        let written = blobs.write_or_inline("b", chunks, &[ChecksumAlgorithm::Crc32c], 11).await.unwrap();
+        assert_eq!(written.size, data.len() as u64);
+        assert_eq!(written.md5_hex, hex::encode(Md5::digest(&data)));
+        let id = written.blob().unwrap();
+        let whole = collect(blobs.read(&id, 0..data.len() as u64).await.unwrap()).await;
+        assert!(whole == data, "the blob reads back as written");
+        let range = STEP_BYTES as u64 - 5..2 * STEP_BYTES as u64 + 7;
+        let part = collect(blobs.read(&id, range.clone()).await.unwrap()).await;
+        assert!(part[..] == data[range.start as usize..range.end as usize]);
+    }
+
+    #[tokio::test]
+    async fn a_body_broken_after_the_first_step_leaves_no_blob() {
+        let dir = tempfile::tempdir().unwrap();
+        let blobs = Blobs::local(dir.path()).unwrap();
+        let mut chunks: Vec<Result<Bytes, &str>> = (0..40).map(|_| Ok(Bytes::from(vec![1u8; 64 * 1024]))).collect();
+        chunks.push(Err("broken"));
+        assert!(matches!(blobs.write("b", futures::stream::iter(chunks), &[]).await, Err(WriteError::Body("broken"))));
+        let files: Vec<_> = walk(dir.path());
+        assert!(files.is_empty(), "{files:?}");
     }
 
     #[tokio::test]

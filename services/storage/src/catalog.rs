@@ -16,6 +16,8 @@
 use nubo_proto::{ErrorCode, RemoteError, clients::RecordsClient};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
+use crate::blobs::{Content, Written};
+
 pub const BUCKETS: &str = "storage.buckets.v1";
 
 pub fn objects_of(bucket: &str) -> String {
@@ -135,7 +137,7 @@ pub struct Version {
 
 impl Version {
     pub fn blob_ids(&self) -> impl Iterator<Item = String> + '_ {
-        self.segments.iter().map(|segment| segment.blob.clone())
+        self.segments.iter().filter_map(|segment| segment.blob.clone())
     }
 
     pub fn storage_class(&self) -> &str {
@@ -143,10 +145,48 @@ impl Version {
     }
 }
 
+/// A run of an object's bytes: a blob, or (for a small object) the bytes
+/// themselves.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Segment {
-    pub blob: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blob: Option<String>,
     pub size: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "base64_bytes")]
+    pub inline: Option<bytes::Bytes>,
+}
+
+impl Segment {
+    pub fn blob(id: String, size: u64) -> Self {
+        Self { blob: Some(id), size, inline: None }
+    }
+}
+
+impl From<&Written> for Segment {
+    fn from(written: &Written) -> Self {
+        match &written.content {
+            Content::Blob(id) => Segment::blob(id.clone(), written.size),
+            Content::Inline(bytes) => Segment { blob: None, size: written.size, inline: Some(bytes.clone()) },
+        }
+    }
+}
+
+/// Inline bytes as base64 in a JSON record.
+mod base64_bytes {
+    use base64::{Engine as _, engine::general_purpose::STANDARD};
+    use serde::{Deserialize as _, Deserializer, Serializer, de::Error as _};
+
+    pub fn serialize<S: Serializer>(bytes: &Option<bytes::Bytes>, serializer: S) -> Result<S::Ok, S::Error> {
+        match bytes {
+            Some(bytes) => serializer.serialize_str(&STANDARD.encode(bytes)),
+            None => serializer.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<bytes::Bytes>, D::Error> {
+        let Some(text) = Option::<std::borrow::Cow<'de, str>>::deserialize(deserializer)? else { return Ok(None) };
+        STANDARD.decode(text.as_bytes()).map(|raw| Some(raw.into())).map_err(D::Error::custom)
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -243,15 +283,53 @@ pub fn owner_of(principal: &nubo_host::sigv4::Principal) -> String {
     }
 }
 
+/// How long a bucket read from data is used again before it is read anew.
+/// S3 documents bucket configuration as eventually consistent; within one
+/// storage process a bucket written here is seen at once.
+const BUCKET_TTL: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Typed access to the storage service's records.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Catalog {
     records: RecordsClient,
+    /// Buckets by name, so a request to an object does not read its
+    /// bucket's record every time; emptied of a bucket by every write of
+    /// it through this catalog.
+    buckets: moka::sync::Cache<String, Bucket>,
+}
+
+impl std::fmt::Debug for Catalog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Catalog").field("cached_buckets", &self.buckets.entry_count()).finish_non_exhaustive()
+    }
 }
 
 impl Catalog {
     pub fn new(records: RecordsClient) -> Self {
-        Self { records }
+        let buckets = moka::sync::Cache::builder().max_capacity(10_000).time_to_live(BUCKET_TTL).build();
+        Self { records, buckets }
+    }
+
+    /// The bucket named `name`, as read from data at most [`BUCKET_TTL`]
+    /// ago (never older than this catalog's own last write of it).
+    pub async fn bucket(&self, name: &str) -> Result<Option<Bucket>, CatalogError> {
+        if let Some(bucket) = self.buckets.get(name) {
+            return Ok(Some(bucket));
+        }
+        let stored = self.get::<Bucket>(BUCKETS, name).await?;
+        if let Some(stored) = &stored {
+            self.buckets.insert(name.to_owned(), stored.value.clone());
+        }
+        Ok(stored.map(|stored| stored.value))
+    }
+
+    /// Forgets a cached bucket as its record changes (before, and again
+    /// after, in case a read in between cached the old one), so no read
+    /// after the write sees the old bucket.
+    fn forget(&self, namespace: &str, key: &str) {
+        if namespace == BUCKETS {
+            self.buckets.invalidate(key);
+        }
     }
 
     pub async fn get<T: DeserializeOwned>(
@@ -277,7 +355,10 @@ impl Catalog {
         expected: u64,
     ) -> Result<bool, CatalogError> {
         let bytes = serde_json::to_vec(value)?;
-        match self.records.put(namespace, key, bytes, Some(expected)).await {
+        self.forget(namespace, key);
+        let outcome = self.records.put(namespace, key, bytes, Some(expected)).await;
+        self.forget(namespace, key);
+        match outcome {
             Ok(_) => Ok(true),
             Err(error) if error.code == ErrorCode::ConditionFailed => Ok(false),
             Err(error) => Err(error.into()),
@@ -294,7 +375,10 @@ impl Catalog {
         expected: u64,
     ) -> Result<Option<u64>, CatalogError> {
         let bytes = serde_json::to_vec(value)?;
-        match self.records.put(namespace, key, bytes, Some(expected)).await {
+        self.forget(namespace, key);
+        let outcome = self.records.put(namespace, key, bytes, Some(expected)).await;
+        self.forget(namespace, key);
+        match outcome {
             Ok(version) => Ok(Some(version)),
             Err(error) if error.code == ErrorCode::ConditionFailed => Ok(None),
             Err(error) => Err(error.into()),
@@ -303,13 +387,19 @@ impl Catalog {
 
     /// Writes `value` whatever is stored.
     pub async fn put_any<T: Serialize>(&self, namespace: &str, key: &str, value: &T) -> Result<(), CatalogError> {
-        self.records.put(namespace, key, serde_json::to_vec(value)?, None).await?;
+        self.forget(namespace, key);
+        let outcome = self.records.put(namespace, key, serde_json::to_vec(value)?, None).await;
+        self.forget(namespace, key);
+        outcome?;
         Ok(())
     }
 
     /// Deletes if still at `expected`; `Ok(false)` when another write came first.
     pub async fn delete(&self, namespace: &str, key: &str, expected: Option<u64>) -> Result<bool, CatalogError> {
-        match self.records.delete(namespace, key, expected).await {
+        self.forget(namespace, key);
+        let outcome = self.records.delete(namespace, key, expected).await;
+        self.forget(namespace, key);
+        match outcome {
             Ok(existed) => Ok(existed || expected.is_none()),
             Err(error) if error.code == ErrorCode::ConditionFailed => Ok(false),
             Err(error) => Err(error.into()),
@@ -331,5 +421,22 @@ impl Catalog {
             page.push((record.key, Versioned { value, version: record.version }));
         }
         Ok((page, next.is_some()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segments_read_as_blobs_or_inline_bytes() {
+        let blob: Segment = serde_json::from_str(r#"{"blob":"b/0123","size":5}"#).unwrap();
+        assert_eq!((blob.blob.as_deref(), blob.size, blob.inline), (Some("b/0123"), 5, None));
+        let inline = Segment { blob: None, size: 5, inline: Some(bytes::Bytes::from_static(b"\x00hi\xff\n")) };
+        let json = serde_json::to_string(&inline).unwrap();
+        assert_eq!(json, r#"{"size":5,"inline":"AGhp/wo="}"#);
+        let read: Segment = serde_json::from_str(&json).unwrap();
+        assert_eq!(read.inline.as_deref(), Some(&b"\x00hi\xff\n"[..]));
+        assert!(serde_json::from_str::<Segment>(r#"{"size":1,"inline":"not base64!"}"#).is_err());
     }
 }

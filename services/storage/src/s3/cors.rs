@@ -15,7 +15,7 @@ use super::{
     errors::{self, S3Result},
     xml::{self, Xml},
 };
-use crate::catalog::{BUCKETS, Bucket};
+use crate::catalog::Bucket;
 use nubo_host::front::AwsError;
 
 const METHODS: [&str; 5] = ["GET", "PUT", "HEAD", "POST", "DELETE"];
@@ -178,8 +178,8 @@ pub async fn preflight(s3: &S3, request: &HttpRequest, bucket: &str) -> S3Result
     let Some(method) = header(request, "access-control-request-method") else {
         return Err(AwsError::new(400, "BadRequest", "Invalid Access-Control-Request-Method: null").into());
     };
-    let stored = s3.catalog.get::<Bucket>(BUCKETS, bucket).await?.ok_or_else(|| errors::no_such_bucket(bucket))?;
-    let Some(rules) = &stored.value.cors else {
+    let stored = s3.catalog.bucket(bucket).await?.ok_or_else(|| errors::no_such_bucket(bucket))?;
+    let Some(rules) = &stored.cors else {
         return Err(forbidden("CORSResponse: CORS is not enabled for this bucket.")
             .with("Method", method.as_str())
             .into());

@@ -36,7 +36,7 @@ use nubo_host::{
 
 use crate::{
     blobs::Blobs,
-    catalog::{BUCKETS, Bucket, Catalog, owner_of},
+    catalog::{Bucket, Catalog, owner_of},
 };
 use errors::{S3Error, S3Result};
 use nubo_proto::clients::FunctionsClient;
@@ -339,12 +339,12 @@ impl S3 {
     /// The addressed bucket.
     async fn bucket(&self, call: &Call<'_>) -> S3Result<Bucket> {
         let name = call.bucket_name();
-        Ok(self.catalog.get::<Bucket>(BUCKETS, name).await?.ok_or_else(|| errors::no_such_bucket(name))?.value)
+        Ok(self.catalog.bucket(name).await?.ok_or_else(|| errors::no_such_bucket(name))?)
     }
 
     /// A bucket by name that the caller may read from (a copy's source).
     async fn readable_bucket(&self, call: &Call<'_>, name: &str, key: &str) -> S3Result<Bucket> {
-        let bucket = self.catalog.get::<Bucket>(BUCKETS, name).await?.ok_or_else(|| errors::no_such_bucket(name))?;
+        let bucket = self.catalog.bucket(name).await?.ok_or_else(|| errors::no_such_bucket(name))?;
         let owner = call.owner();
         let request = access::Request {
             principal: call.principal.as_ref(),
@@ -354,10 +354,10 @@ impl S3 {
             secure_transport: call.secure(),
             prefix: None,
         };
-        if access::evaluate(&bucket.value, &request) != access::Access::Allowed {
+        if access::evaluate(&bucket, &request) != access::Access::Allowed {
             return Err(errors::access_denied().into());
         }
-        Ok(bucket.value)
+        Ok(bucket)
     }
 }
 

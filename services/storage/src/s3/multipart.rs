@@ -233,7 +233,7 @@ pub async fn upload_part(s3: &S3, call: &mut Call<'_>, bucket: &Bucket, copy: bo
             WriteError::Blob(error) => error.into(),
         })?;
         if let Err(error) = expected.verify(&written) {
-            s3.blobs.delete_all([written.id]).await;
+            s3.blobs.delete_all(written.blob()).await;
             return Err(error.into());
         }
         (written, None)
@@ -241,9 +241,13 @@ pub async fn upload_part(s3: &S3, call: &mut Call<'_>, bucket: &Bucket, copy: bo
     let value_of = |algorithm: ChecksumAlgorithm| {
         written.checksums.iter().find(|(computed, _)| *computed == algorithm).map(|(_, value)| value.clone())
     };
+    // Parts are always blobs (`write` keeps nothing inline).
+    let Some(blob) = written.blob() else {
+        return Err(AwsError::new(500, "InternalError", "An uploaded part was kept without a blob").into());
+    };
     let part = Part {
         number,
-        blob: written.id.clone(),
+        blob,
         size: written.size,
         etag: format!("\"{}\"", written.md5_hex),
         last_modified_unix_ms: chrono::Utc::now().timestamp_millis(),
@@ -467,7 +471,7 @@ async fn complete_claimed(
         version_id: objects::new_version_id(bucket),
         delete_marker: false,
         last_modified_unix_ms: chrono::Utc::now().timestamp_millis(),
-        segments: chosen.iter().map(|part| Segment { blob: part.blob.clone(), size: part.size }).collect(),
+        segments: chosen.iter().map(|part| Segment::blob(part.blob.clone(), part.size)).collect(),
         size: chosen.iter().map(|part| part.size).sum(),
         etag,
         headers: upload.headers.clone(),

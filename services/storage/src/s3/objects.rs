@@ -166,6 +166,21 @@ pub fn header_tags(call: &Call<'_>) -> S3Result<Vec<(String, String)>> {
     Ok(tags)
 }
 
+/// The largest object kept in its record rather than in a blob: below
+/// it, a blob's file and directory syncs cost more than carrying the bytes
+/// in the record's own (synced) commit.
+const INLINE_MAX: usize = 8 * 1024;
+
+/// How large an object written to `bucket` may be and still be kept
+/// inline. Never where versioning is enabled: every version of a key
+/// lives in the key's one record, which must not grow with each of them.
+pub fn inline_max(bucket: &Bucket) -> usize {
+    match bucket.versioning {
+        Versioning::Enabled => 0,
+        Versioning::Unversioned | Versioning::Suspended => INLINE_MAX,
+    }
+}
+
 /// A fresh version id, or `null` where versioning is not enabled.
 pub fn new_version_id(bucket: &Bucket) -> String {
     match bucket.versioning {
@@ -223,11 +238,15 @@ pub async fn put(s3: &S3, call: &mut Call<'_>, bucket: &Bucket) -> S3Result<Http
         condition.check(&key, stored.as_ref().and_then(|stored| stored.value.current()))?;
     }
     let body = call.body_stream()?;
-    let written = s3.blobs.write(&bucket.name, body, &expected.algorithms()).await.map_err(write_error)?;
+    let written = s3
+        .blobs
+        .write_or_inline(&bucket.name, body, &expected.algorithms(), inline_max(bucket))
+        .await
+        .map_err(write_error)?;
     let checksum = match expected.verify(&written) {
         Ok(checksum) => checksum,
         Err(error) => {
-            s3.blobs.delete_all([written.id]).await;
+            s3.blobs.delete_all(written.blob()).await;
             return Err(error.into());
         }
     };
@@ -235,7 +254,7 @@ pub async fn put(s3: &S3, call: &mut Call<'_>, bucket: &Bucket) -> S3Result<Http
         version_id: new_version_id(bucket),
         delete_marker: false,
         last_modified_unix_ms: chrono::Utc::now().timestamp_millis(),
-        segments: vec![Segment { blob: written.id.clone(), size: written.size }],
+        segments: vec![Segment::from(&written)],
         size: written.size,
         etag: format!("\"{}\"", written.md5_hex),
         headers,
@@ -494,14 +513,23 @@ pub fn read_segments(
         offset = end;
         let (from, to) = (range.start.max(start), range.end.min(end));
         if from < to {
-            pieces.push((segment.blob.clone(), from - start..to - start));
+            pieces.push((segment.clone(), from - start..to - start));
         }
     }
     let blobs = s3.blobs.clone();
     futures::stream::iter(pieces)
-        .then(move |(blob, range)| {
+        .then(move |(segment, range)| {
             let blobs = blobs.clone();
-            async move { blobs.read(&blob, range).await }
+            async move {
+                match (&segment.inline, &segment.blob) {
+                    (Some(bytes), _) => {
+                        let bytes = bytes.slice(range.start as usize..range.end as usize);
+                        Ok(futures::stream::once(async { Ok(bytes) }).boxed())
+                    }
+                    (None, Some(blob)) => blobs.read(blob, range).await,
+                    (None, None) => Err(BlobError::Io(std::io::Error::other("a segment names no bytes"))),
+                }
+            }
         })
         .try_flatten()
         .boxed()
@@ -859,14 +887,17 @@ pub async fn copy(s3: &S3, call: &mut Call<'_>, bucket: &Bucket) -> S3Result<Htt
     };
     let condition = WriteCondition::from_call(call)?;
     let body = read_segments(s3, &source.segments, 0..source.size);
-    let written = s3.blobs.write(&bucket.name, body, &[algorithm]).await.map_err(|error| match error {
-        WriteError::Body(error) | WriteError::Blob(error) => S3Error::from(error),
-    })?;
+    let written =
+        s3.blobs.write_or_inline(&bucket.name, body, &[algorithm], inline_max(bucket)).await.map_err(|error| {
+            match error {
+                WriteError::Body(error) | WriteError::Blob(error) => S3Error::from(error),
+            }
+        })?;
     let version = Version {
         version_id: new_version_id(bucket),
         delete_marker: false,
         last_modified_unix_ms: chrono::Utc::now().timestamp_millis(),
-        segments: vec![Segment { blob: written.id.clone(), size: written.size }],
+        segments: vec![Segment::from(&written)],
         size: written.size,
         etag: format!("\"{}\"", written.md5_hex),
         headers: if replace_metadata { content_headers(call) } else { source.headers.clone() },

@@ -23,7 +23,7 @@ use super::{
 };
 use crate::{
     blobs::WriteError,
-    catalog::{BUCKETS, Bucket, ContentHeaders, Segment, Version, owner_of},
+    catalog::{ContentHeaders, Segment, Version, owner_of},
 };
 use nubo_host::{
     front::AwsError,
@@ -170,8 +170,7 @@ pub async fn upload(
         .with("Condition", "Bucket POST must be of the enclosure-type multipart/form-data")
         .into());
     }
-    let bucket =
-        s3.catalog.get::<Bucket>(BUCKETS, bucket_name).await?.ok_or_else(|| errors::no_such_bucket(bucket_name))?.value;
+    let bucket = s3.catalog.bucket(bucket_name).await?.ok_or_else(|| errors::no_such_bucket(bucket_name))?;
     let mut form = Multipart::new(request.headers(), payload);
     let mut fields = Fields::default();
     let mut fields_size = 0usize;
@@ -266,22 +265,28 @@ pub async fn upload(
         received += chunk.len() as u64;
         if received > maximum { Err("too large".to_owned()) } else { Ok::<Bytes, String>(chunk) }
     });
-    let written =
-        s3.blobs.write(&bucket.name, Box::pin(bounded), &[ChecksumAlgorithm::Crc64Nvme]).await.map_err(|error| {
-            match error {
-                WriteError::Body(message) if message == "too large" => errors::S3Error::from(
-                    AwsError::new(400, "EntityTooLarge", "Your proposed upload exceeds the maximum allowed size")
-                        .with("MaxSizeAllowed", maximum),
-                ),
-                WriteError::Body(message) => {
-                    AwsError::new(400, "IncompleteBody", format!("The request body terminated unexpectedly: {message}"))
-                        .into()
-                }
-                WriteError::Blob(error) => error.into(),
+    let written = s3
+        .blobs
+        .write_or_inline(
+            &bucket.name,
+            Box::pin(bounded),
+            &[ChecksumAlgorithm::Crc64Nvme],
+            super::objects::inline_max(&bucket),
+        )
+        .await
+        .map_err(|error| match error {
+            WriteError::Body(message) if message == "too large" => errors::S3Error::from(
+                AwsError::new(400, "EntityTooLarge", "Your proposed upload exceeds the maximum allowed size")
+                    .with("MaxSizeAllowed", maximum),
+            ),
+            WriteError::Body(message) => {
+                AwsError::new(400, "IncompleteBody", format!("The request body terminated unexpectedly: {message}"))
+                    .into()
             }
+            WriteError::Blob(error) => error.into(),
         })?;
     if written.size < length.0 {
-        s3.blobs.delete_all([written.id.clone()]).await;
+        s3.blobs.delete_all(written.blob()).await;
         return Err(AwsError::new(
             400,
             "EntityTooSmall",
@@ -300,7 +305,7 @@ pub async fn upload(
         version_id: objects::new_version_id(&bucket),
         delete_marker: false,
         last_modified_unix_ms: chrono::Utc::now().timestamp_millis(),
-        segments: vec![Segment { blob: written.id.clone(), size: written.size }],
+        segments: vec![Segment::from(&written)],
         size: written.size,
         etag: format!("\"{}\"", written.md5_hex),
         headers: ContentHeaders {

@@ -17,7 +17,7 @@ use super::{
     objects::read_segments,
     xml::{self, Xml},
 };
-use crate::catalog::{BUCKETS, Bucket, ObjectRecord, Version, objects_of};
+use crate::catalog::{Bucket, ObjectRecord, Version, objects_of};
 use nubo_host::front::AwsError;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -322,7 +322,7 @@ async fn serve_path(
             &[("Method", method), ("ResourceType", "OBJECT")],
         ));
     }
-    let Some(bucket) = s3.catalog.get::<Bucket>(BUCKETS, bucket_name).await? else {
+    let Some(bucket) = s3.catalog.bucket(bucket_name).await? else {
         return Ok(error_page(
             404,
             "NoSuchBucket",
@@ -330,7 +330,6 @@ async fn serve_path(
             &[("BucketName", bucket_name)],
         ));
     };
-    let bucket = bucket.value;
     let Some(website) = bucket.website.clone() else {
         let error = no_website(bucket_name);
         return Ok(error_page(404, &error.code, &error.message, &[("BucketName", bucket_name)]));
