@@ -470,6 +470,37 @@ async fn multipart_upload_with_parallel_parts_and_the_rules_of_s3() {
     assert_eq!(hasher.finalize(), Md5::digest(&data));
     assert!(s3.list_multipart_uploads().bucket("big").send().await.unwrap().uploads().is_empty());
 
+    // An empty last (here only) part is a part like any other.
+    let empty = s3.create_multipart_upload().bucket("big").key("empty").send().await.unwrap();
+    let empty_id = empty.upload_id().unwrap().to_owned();
+    let part = s3
+        .upload_part()
+        .bucket("big")
+        .key("empty")
+        .upload_id(&empty_id)
+        .part_number(1)
+        .body(ByteStream::from_static(b""))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(part.e_tag(), Some(format!("\"{}\"", hex(&Md5::digest(b""))).as_str()));
+    let completed = s3
+        .complete_multipart_upload()
+        .bucket("big")
+        .key("empty")
+        .upload_id(&empty_id)
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .parts(CompletedPart::builder().part_number(1).e_tag(part.e_tag().unwrap()).build())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(completed.e_tag(), Some(format!("\"{}-1\"", hex(&Md5::digest(Md5::digest(b"")))).as_str()));
+    let got = s3.get_object().bucket("big").key("empty").send().await.unwrap();
+    assert_eq!(got.content_length(), Some(0));
+
     // A small part that is not the last is too small; an abort leaves nothing.
     let small = s3.create_multipart_upload().bucket("big").key("small").send().await.unwrap();
     let small_id = small.upload_id().unwrap().to_owned();

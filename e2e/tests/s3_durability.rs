@@ -163,7 +163,9 @@ async fn blobs_no_record_names_are_collected_and_named_ones_kept() {
     let nubo = Nubo::up_with(state.path(), &[("NUBO_STORAGE__LIFECYCLE_INTERVAL_SECS", "1")]).await;
     let s3 = s3_client(&nubo.http_url(ServiceName::Storage));
     s3.create_bucket().bucket("kept").send().await.unwrap();
-    s3.put_object().bucket("kept").key("live").body(ByteStream::from_static(b"still here")).send().await.unwrap();
+    // Larger than what is kept inline, so it is a blob the collector must keep.
+    let live = [b"still here ".as_slice(); 1024].concat();
+    s3.put_object().bucket("kept").key("live").body(ByteStream::from(live.clone())).send().await.unwrap();
     let upload = s3.create_multipart_upload().bucket("kept").key("pending").send().await.unwrap();
     let upload_id = upload.upload_id().unwrap().to_owned();
     s3.upload_part()
@@ -190,8 +192,8 @@ async fn blobs_no_record_names_are_collected_and_named_ones_kept() {
         assert!(Instant::now() < deadline, "the unnamed blob was not collected");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let live = s3.get_object().bucket("kept").key("live").send().await.unwrap();
-    assert_eq!(&live.body.collect().await.unwrap().into_bytes()[..], b"still here");
+    let got = s3.get_object().bucket("kept").key("live").send().await.unwrap();
+    assert!(got.body.collect().await.unwrap().into_bytes()[..] == live[..]);
     let done = s3
         .complete_multipart_upload()
         .bucket("kept")

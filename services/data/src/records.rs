@@ -121,6 +121,19 @@ impl RecordStore {
         }
     }
 
+    /// Every record of `namespace`, page after page.
+    pub async fn list_all(&self, namespace: &str) -> Result<Vec<Record>> {
+        let mut all: Vec<Record> = Vec::new();
+        loop {
+            let after = all.last().map(|record| record.key.clone()).unwrap_or_default();
+            let (page, more) = self.list(namespace, "", &after, MAX_PAGE).await?;
+            all.extend(page);
+            if !more {
+                return Ok(all);
+            }
+        }
+    }
+
     /// Up to `limit` records of `namespace` whose key starts with `prefix`
     /// and sorts after `start_after`, in key order, and whether more follow.
     /// A page ends early once its values pass [`MAX_PAGE_BYTES`].
@@ -218,6 +231,8 @@ mod tests {
         let (page, more) = store.list("x", "", "b", 10).await.unwrap();
         assert_eq!(page.iter().map(|r| r.key.as_str()).collect::<Vec<_>>(), ["c", "d"]);
         assert!(!more);
+        let all = store.list_all("x").await.unwrap();
+        assert_eq!(all.iter().map(|r| r.key.as_str()).collect::<Vec<_>>(), ["a", "b", "c", "d"]);
     }
 
     #[tokio::test]

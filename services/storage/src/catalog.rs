@@ -1,6 +1,7 @@
 //! What S3 knows about buckets, objects and uploads, kept as records in
 //! data (the one owner of durable state). The bytes are blobs
-//! ([`crate::blobs`]); a record names them.
+//! ([`crate::blobs`]) a record names, or, for a small object, in the
+//! record itself.
 //!
 //! - `storage.buckets.v1`, key = bucket name: a [`Bucket`].
 //! - `storage.objects.v1/{bucket}`, key = the object key: an
@@ -15,6 +16,10 @@
 
 use nubo_proto::{ErrorCode, RemoteError, clients::RecordsClient};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
+use std::sync::{
+    Arc,
+    atomic::{AtomicU64, Ordering},
+};
 
 use crate::blobs::{Content, Written};
 
@@ -296,6 +301,9 @@ pub struct Catalog {
     /// bucket's record every time; emptied of a bucket by every write of
     /// it through this catalog.
     buckets: moka::sync::Cache<String, Bucket>,
+    /// Bumped by every bucket write: a read that began before one does not
+    /// cache what it read, which may be the bucket as it was.
+    bucket_writes: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for Catalog {
@@ -307,7 +315,7 @@ impl std::fmt::Debug for Catalog {
 impl Catalog {
     pub fn new(records: RecordsClient) -> Self {
         let buckets = moka::sync::Cache::builder().max_capacity(10_000).time_to_live(BUCKET_TTL).build();
-        Self { records, buckets }
+        Self { records, buckets, bucket_writes: Arc::default() }
     }
 
     /// The bucket named `name`, as read from data at most [`BUCKET_TTL`]
@@ -316,18 +324,21 @@ impl Catalog {
         if let Some(bucket) = self.buckets.get(name) {
             return Ok(Some(bucket));
         }
+        let writes_before = self.bucket_writes.load(Ordering::SeqCst);
         let stored = self.get::<Bucket>(BUCKETS, name).await?;
-        if let Some(stored) = &stored {
+        if let Some(stored) = &stored
+            && self.bucket_writes.load(Ordering::SeqCst) == writes_before
+        {
             self.buckets.insert(name.to_owned(), stored.value.clone());
         }
         Ok(stored.map(|stored| stored.value))
     }
 
-    /// Forgets a cached bucket as its record changes (before, and again
-    /// after, in case a read in between cached the old one), so no read
-    /// after the write sees the old bucket.
+    /// Forgets a cached bucket as its record changes, before and after the
+    /// write, so no read that ends after the write sees the old bucket.
     fn forget(&self, namespace: &str, key: &str) {
         if namespace == BUCKETS {
+            self.bucket_writes.fetch_add(1, Ordering::SeqCst);
             self.buckets.invalidate(key);
         }
     }

@@ -80,10 +80,11 @@ impl Objects {
         Self { store }
     }
 
-    /// Objects under a local directory, created if missing.
+    /// Objects under a local directory, created if missing; a put is
+    /// fsynced (file and directories) before it is acknowledged.
     pub fn local(root: &FsPath) -> Result<Self> {
         std::fs::create_dir_all(root)?;
-        let store = LocalFileSystem::new_with_prefix(root)?;
+        let store = LocalFileSystem::new_with_prefix(root)?.with_fsync(true);
         Ok(Self { store: Arc::new(store) })
     }
 

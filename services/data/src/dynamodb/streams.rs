@@ -49,7 +49,7 @@ async fn table_of_stream(dynamo: &Dynamo, arn: &str) -> Result<Table> {
 
 pub async fn list(dynamo: &Dynamo, request: &Request) -> Result<Value> {
     let only = request.optional_str("TableName")?.map(str::to_owned);
-    let (records, _) = dynamo.records.list(TABLES, "", "", crate::records::MAX_PAGE).await?;
+    let records = dynamo.records.list_all(TABLES).await?;
     let streams: Vec<Value> = records
         .iter()
         .filter_map(|record| serde_json::from_slice::<Table>(&record.value).ok())

@@ -20,7 +20,7 @@ impl Dynamo {
     /// Deletes every expired item of every table with TTL enabled; returns
     /// how many were deleted.
     pub async fn expire_items(&self) -> Result<usize> {
-        let (records, _) = self.records.list(TABLES, "", "", crate::records::MAX_PAGE).await?;
+        let records = self.records.list_all(TABLES).await?;
         let tables: Vec<Table> =
             records.iter().filter_map(|record| serde_json::from_slice(&record.value).ok()).collect();
         let now: super::number::Number = chrono::Utc::now().timestamp().to_string().parse()?;

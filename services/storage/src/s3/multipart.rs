@@ -19,7 +19,7 @@ use super::{
     xml::{self, Xml},
 };
 use crate::{
-    blobs::WriteError,
+    blobs::{BlobError, WriteError},
     catalog::{Bucket, Part, PartSummary, Segment, Upload, Version, Versioned, part_key, parts_of, uploads_of},
 };
 
@@ -241,9 +241,9 @@ pub async fn upload_part(s3: &S3, call: &mut Call<'_>, bucket: &Bucket, copy: bo
     let value_of = |algorithm: ChecksumAlgorithm| {
         written.checksums.iter().find(|(computed, _)| *computed == algorithm).map(|(_, value)| value.clone())
     };
-    // Parts are always blobs (`write` keeps nothing inline).
+    // `write` keeps nothing inline: a part is always a blob.
     let Some(blob) = written.blob() else {
-        return Err(AwsError::new(500, "InternalError", "An uploaded part was kept without a blob").into());
+        return Err(BlobError::Io(std::io::Error::other("an uploaded part was kept without a blob")).into());
     };
     let part = Part {
         number,

@@ -523,7 +523,13 @@ pub fn read_segments(
             async move {
                 match (&segment.inline, &segment.blob) {
                     (Some(bytes), _) => {
-                        let bytes = bytes.slice(range.start as usize..range.end as usize);
+                        let (start, end) = (range.start as usize, range.end as usize);
+                        if end > bytes.len() {
+                            return Err(BlobError::Io(std::io::Error::other(
+                                "an inline segment is shorter than its size",
+                            )));
+                        }
+                        let bytes = bytes.slice(start..end);
                         Ok(futures::stream::once(async { Ok(bytes) }).boxed())
                     }
                     (None, Some(blob)) => blobs.read(blob, range).await,

@@ -1,18 +1,12 @@
-//! The bytes of S3 objects: immutable blobs behind `object_store`, named
-//! by a fresh id, never by the object's key. A key is metadata (a record
-//! in data); the blob it points to is written whole, made durable, and only
-//! then named by a record, so a reader sees the old object or the new one,
-//! never a torn one, and no key, however odd its bytes, reaches a path.
+//! The bytes of S3 objects: immutable blobs, named by a fresh id, never
+//! by the object's key. A key is metadata (a record in data); the blob it
+//! points to is written whole, made durable, and only then named by a
+//! record, so a reader sees the old object or the new one, never a torn
+//! one, and no key, however odd its bytes, reaches a path. Blobs are files
+//! on a local disk ([`disk`]) or objects in any store `object_store`
+//! reaches; a small object needs no blob at all ([`Content::Inline`]).
 
-use std::{
-    collections::HashSet,
-    fs::File,
-    io::Write as _,
-    ops::Range,
-    os::unix::fs::FileExt as _,
-    path::{Path as FsPath, PathBuf},
-    sync::{Arc, Mutex},
-};
+use std::{ops::Range, path::Path as FsPath, sync::Arc};
 
 use bytes::Bytes;
 use futures::{Stream, StreamExt as _, TryStreamExt as _, stream::BoxStream};
@@ -21,7 +15,10 @@ use nubo_host::sigv4::{Checksum, ChecksumAlgorithm};
 use object_store::{
     GetOptions, GetRange, ObjectStore, ObjectStoreExt, WriteMultipart, local::LocalFileSystem, path::Path,
 };
-use tokio::task::JoinHandle;
+
+mod disk;
+
+use disk::Disk;
 
 /// Gives up an interrupted upload, so a remote store keeps no parts of it.
 async fn abort(writer: WriteMultipart) {
@@ -35,13 +32,6 @@ const MAX_PARTS_IN_FLIGHT: usize = 4;
 /// How much of a body is taken before deciding how to store it: a body
 /// that ends within it is written (or kept inline) in one step.
 const HEAD_BYTES: usize = 256 * 1024;
-/// The bytes a local write hands the disk at once, and a local read takes
-/// at once: large enough that a thread hop per step is noise, small enough
-/// that two in flight per request keep memory flat.
-const STEP_BYTES: usize = 1024 * 1024;
-/// How much a streamed local blob takes between the syncs started while it
-/// is still being written.
-const SYNC_AHEAD_BYTES: usize = 16 * 1024 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BlobError {
@@ -140,8 +130,7 @@ impl Digests {
 pub struct Blobs {
     /// Lists and deletes blobs, and holds them when they are not local.
     store: Arc<dyn ObjectStore>,
-    /// A local store, written and read by nubo itself: `object_store`'s
-    /// local store neither syncs nor reads more than 8 KiB per thread hop.
+    /// A local store, written and read by nubo itself ([`disk`] says why).
     disk: Option<Arc<Disk>>,
 }
 
@@ -150,7 +139,7 @@ impl Blobs {
     pub fn local(root: &FsPath) -> Result<Self, BlobError> {
         std::fs::create_dir_all(root)?;
         let store = LocalFileSystem::new_with_prefix(root)?;
-        let disk = Disk { root: root.to_owned(), ready_buckets: Mutex::default() };
+        let disk = Disk::new(root.to_owned());
         Ok(Self { store: Arc::new(store), disk: Some(Arc::new(disk)) })
     }
 
@@ -212,7 +201,7 @@ impl Blobs {
                 }
             }
         }
-        if ended && head_size <= inline_max {
+        if inline_max > 0 && ended && head_size <= inline_max {
             let mut digests = Digests::new(algorithms);
             let mut bytes = bytes::BytesMut::with_capacity(head_size);
             for chunk in &head {
@@ -332,229 +321,10 @@ impl Blobs {
     }
 }
 
-/// Blobs as files under `root/{bucket}/{id}`. Every step that touches the
-/// disk runs on the blocking pool, one step (at most [`STEP_BYTES`]) per
-/// hop, with the next step of the same request overlapping the network:
-/// no thread is held while a slow client sends or takes its bytes.
-#[derive(Debug)]
-struct Disk {
-    root: PathBuf,
-    /// Buckets whose directory exists and whose entry is on disk.
-    ready_buckets: Mutex<HashSet<String>>,
-}
-
-/// A file being written and the digests of what it holds so far.
-type Writing = (File, Digests);
-
-impl Disk {
-    /// The path of a new blob, its bucket's directory made (and its entry
-    /// synced) the first time.
-    async fn prepare(&self, id: &str) -> std::io::Result<PathBuf> {
-        let path = self.root.join(id);
-        let bucket = id.split('/').next().unwrap_or_default().to_owned();
-        let ready = self.ready_buckets.lock().is_ok_and(|ready| ready.contains(&bucket));
-        if !ready {
-            let (root, directory) = (self.root.clone(), self.root.join(&bucket));
-            blocking(move || {
-                std::fs::create_dir_all(&directory)?;
-                File::open(&root)?.sync_all()
-            })
-            .await?;
-            if let Ok(mut ready) = self.ready_buckets.lock() {
-                ready.insert(bucket);
-            }
-        }
-        Ok(path)
-    }
-
-    /// A blob whose bytes are all in hand: written and synced in one step.
-    async fn write_whole(&self, id: String, chunks: Vec<Bytes>, mut digests: Digests) -> std::io::Result<Written> {
-        let path = self.prepare(&id).await?;
-        blocking(move || {
-            let written = (|| {
-                let mut file = File::create_new(&path)?;
-                for chunk in &chunks {
-                    digests.update(chunk);
-                    file.write_all(chunk)?;
-                }
-                make_durable(&file, &path)
-            })();
-            if written.is_err() {
-                let _ = std::fs::remove_file(&path);
-            }
-            written.map(|()| digests.finish(Content::Blob(id)))
-        })
-        .await
-    }
-
-    /// A blob streamed in: each step hashes and writes one batch while the
-    /// next arrives; the file is synced before the blob is acknowledged.
-    async fn write_stream<S, E>(
-        &self,
-        id: String,
-        head: Vec<Bytes>,
-        mut chunks: S,
-        digests: Digests,
-    ) -> Result<Written, WriteError<E>>
-    where
-        S: Stream<Item = Result<Bytes, E>> + Unpin,
-    {
-        let path = self.prepare(&id).await?;
-        // The file is made while the first batch arrives.
-        let mut step: JoinHandle<std::io::Result<Writing>> = {
-            let path = path.clone();
-            tokio::task::spawn_blocking(move || Ok((File::create_new(&path)?, digests)))
-        };
-        let mut batch = head;
-        let mut batch_size: usize = batch.iter().map(Bytes::len).sum();
-        let mut ended = false;
-        // Writeback started while the body still arrives, so the sync that
-        // acknowledges the blob waits for the tail only.
-        let mut syncing: Option<JoinHandle<std::io::Result<()>>> = None;
-        let mut unsynced = 0;
-        while !ended {
-            while batch_size < STEP_BYTES {
-                match chunks.next().await {
-                    Some(Ok(chunk)) => {
-                        batch_size += chunk.len();
-                        batch.push(chunk);
-                    }
-                    Some(Err(error)) => {
-                        let _ = joined(step).await;
-                        remove(path).await;
-                        return Err(WriteError::Body(error));
-                    }
-                    None => {
-                        ended = true;
-                        break;
-                    }
-                }
-            }
-            let writing = match joined(step).await {
-                Ok(writing) => writing,
-                Err(error) => {
-                    remove(path).await;
-                    return Err(error.into());
-                }
-            };
-            unsynced += batch_size;
-            if unsynced >= SYNC_AHEAD_BYTES && syncing.as_ref().is_none_or(JoinHandle::is_finished) {
-                if let Some(previous) = syncing.take()
-                    && let Err(error) = joined(previous).await
-                {
-                    remove(path).await;
-                    return Err(error.into());
-                }
-                match writing.0.try_clone() {
-                    Ok(file) => syncing = Some(tokio::task::spawn_blocking(move || file.sync_data())),
-                    Err(error) => {
-                        remove(path).await;
-                        return Err(error.into());
-                    }
-                }
-                unsynced = 0;
-            }
-            let chunks_now = std::mem::take(&mut batch);
-            batch_size = 0;
-            step = tokio::task::spawn_blocking(move || {
-                let (mut file, mut digests) = writing;
-                for chunk in &chunks_now {
-                    digests.update(chunk);
-                    file.write_all(chunk)?;
-                }
-                Ok((file, digests))
-            });
-        }
-        let synced_ahead = match syncing {
-            Some(syncing) => joined(syncing).await,
-            None => Ok(()),
-        };
-        let finished = match joined(step).await.and_then(|writing| synced_ahead.map(|()| writing)) {
-            Ok((file, digests)) => {
-                let path = path.clone();
-                blocking(move || make_durable(&file, &path).map(|()| digests)).await
-            }
-            Err(error) => Err(error),
-        };
-        match finished {
-            Ok(digests) => Ok(digests.finish(Content::Blob(id))),
-            Err(error) => {
-                remove(path).await;
-                Err(error.into())
-            }
-        }
-    }
-
-    /// The bytes of `range` of a blob, [`STEP_BYTES`] at a time, the next
-    /// step read while the client takes this one. A missing blob is the
-    /// stream's first error.
-    fn read(&self, id: &str, range: Range<u64>) -> BoxStream<'static, Result<Bytes, BlobError>> {
-        let path = self.root.join(id);
-        let first = read_step(Opened::Path(path), range.start, range.end);
-        futures::stream::unfold(Some(first), move |ahead| async move {
-            let (file, offset, bytes) = match joined(ahead?).await {
-                Ok(read) => read,
-                Err(error) => return Some((Err(BlobError::from(error)), None)),
-            };
-            let next = offset + bytes.len() as u64;
-            let ahead = (next < range.end).then(|| read_step(Opened::File(file), next, range.end));
-            Some((Ok(bytes), ahead))
-        })
-        .boxed()
-    }
-}
-
-/// A blob to read: its path before the first step, its open file after.
-enum Opened {
-    Path(PathBuf),
-    File(Arc<File>),
-}
-
-/// Reads one step of `offset..end`, opening the file first if need be.
-fn read_step(opened: Opened, offset: u64, end: u64) -> JoinHandle<std::io::Result<(Arc<File>, u64, Bytes)>> {
-    tokio::task::spawn_blocking(move || {
-        let file = match opened {
-            Opened::File(file) => file,
-            Opened::Path(path) => Arc::new(File::open(path)?),
-        };
-        let length = (end - offset).min(STEP_BYTES as u64) as usize;
-        let mut bytes = vec![0; length];
-        file.read_exact_at(&mut bytes, offset)?;
-        Ok((file, offset, Bytes::from(bytes)))
-    })
-}
-
-/// Syncs a new file's bytes and its directory entry, so it outlives a crash.
-fn make_durable(file: &File, path: &FsPath) -> std::io::Result<()> {
-    file.sync_data()?;
-    match path.parent() {
-        Some(directory) => File::open(directory)?.sync_all(),
-        None => Ok(()),
-    }
-}
-
-async fn blocking<T: Send + 'static>(work: impl FnOnce() -> std::io::Result<T> + Send + 'static) -> std::io::Result<T> {
-    joined(tokio::task::spawn_blocking(work)).await
-}
-
-async fn joined<T>(handle: JoinHandle<std::io::Result<T>>) -> std::io::Result<T> {
-    handle.await.map_err(std::io::Error::other)?
-}
-
-/// Removes what an interrupted write left.
-async fn remove(path: PathBuf) {
-    let outcome = blocking(move || match std::fs::remove_file(&path) {
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        other => other,
-    });
-    if let Err(error) = outcome.await {
-        tracing::warn!(%error, "an interrupted blob could not be removed (the collector will)");
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::{disk::STEP_BYTES, *};
+    use std::path::PathBuf;
 
     async fn collect(mut stream: BoxStream<'static, Result<Bytes, BlobError>>) -> Vec<u8> {
         let mut out = Vec::new();
@@ -610,6 +380,30 @@ mod tests {
         let range = STEP_BYTES as u64 - 5..2 * STEP_BYTES as u64 + 7;
         let part = collect(blobs.read(&id, range.clone()).await.unwrap()).await;
         assert!(part[..] == data[range.start as usize..range.end as usize]);
+    }
+
+    #[tokio::test]
+    async fn an_empty_body_is_a_blob_unless_inline_is_allowed() {
+        let dir = tempfile::tempdir().unwrap();
+        let blobs = Blobs::local(dir.path()).unwrap();
+        let empty = || futures::stream::empty::<Result<Bytes, std::io::Error>>();
+        let written = blobs.write("b", empty(), &[]).await.unwrap();
+        assert_eq!(collect(blobs.read(&written.blob().unwrap(), 0..0).await.unwrap()).await, b"");
+        let inline = blobs.write_or_inline("b", empty(), &[], 8).await.unwrap();
+        assert!(matches!(inline.content, Content::Inline(bytes) if bytes.is_empty()));
+    }
+
+    #[tokio::test]
+    async fn a_long_stream_is_synced_ahead_and_reads_back_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let blobs = Blobs::local(dir.path()).unwrap();
+        let data: Vec<u8> = (0..40 * 1024 * 1024 + 3).map(|i| (i % 253) as u8).collect();
+        let chunks: Vec<Result<Bytes, std::io::Error>> =
+            data.chunks(100_000).map(|chunk| Ok(Bytes::copy_from_slice(chunk))).collect();
+        let written = blobs.write("b", futures::stream::iter(chunks), &[]).await.unwrap();
+        assert_eq!(written.md5_hex, hex::encode(Md5::digest(&data)));
+        let read = collect(blobs.read(&written.blob().unwrap(), 0..data.len() as u64).await.unwrap()).await;
+        assert!(read == data);
     }
 
     #[tokio::test]
