@@ -31,8 +31,32 @@ pub fn nubo_binary() -> PathBuf {
     binary
 }
 
-/// A port free right now on loopback.
+/// A port free right now on loopback, for a server told its port rather
+/// than binding port 0. It is taken from below the kernel's ephemeral
+/// range, so a listener another test binds on port 0 (or a client's local
+/// end) cannot take it before the server binds it, and it is never handed
+/// out twice in one test process.
 pub fn free_port() -> u16 {
+    static GIVEN: std::sync::Mutex<std::collections::BTreeSet<u16>> =
+        std::sync::Mutex::new(std::collections::BTreeSet::new());
+    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768);
+    const LOW: u16 = 10_000;
+    if ephemeral_low > LOW + 1_000 {
+        let span = u32::from(ephemeral_low - LOW);
+        let seed = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos())
+            ^ std::process::id().wrapping_mul(2_654_435_761);
+        let mut given = GIVEN.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        for step in 0..span {
+            let port = LOW + ((seed.wrapping_add(step)) % span) as u16;
+            if !given.contains(&port) && std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+                given.insert(port);
+                return port;
+            }
+        }
+    }
     std::net::TcpListener::bind(("127.0.0.1", 0)).and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
 }
 
