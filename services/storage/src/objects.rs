@@ -173,18 +173,15 @@ impl Objects {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use futures::TryStreamExt as _;
 
     fn chunks(parts: &[&'static [u8]]) -> impl Stream<Item = std::result::Result<Bytes, ObjectError>> + Unpin {
         futures::stream::iter(parts.iter().map(|part| Ok(Bytes::from_static(part))).collect::<Vec<_>>())
     }
 
     async fn read(objects: &Objects, bucket: &str, key: &str) -> Vec<u8> {
-        let mut stream = objects.get(bucket, key).await.unwrap();
-        let mut out = Vec::new();
-        while let Some(chunk) = stream.next().await {
-            out.extend_from_slice(&chunk.unwrap());
-        }
-        out
+        let stream = objects.get(bucket, key).await.unwrap();
+        stream.map_ok(|chunk| chunk.to_vec()).try_concat().await.unwrap()
     }
 
     #[tokio::test]

@@ -326,12 +326,8 @@ mod tests {
     use super::{disk::STEP_BYTES, *};
     use std::path::PathBuf;
 
-    async fn collect(mut stream: BoxStream<'static, Result<Bytes, BlobError>>) -> Vec<u8> {
-        let mut out = Vec::new();
-        while let Some(chunk) = stream.next().await {
-            out.extend_from_slice(&chunk.unwrap());
-        }
-        out
+    async fn collect(stream: BoxStream<'static, Result<Bytes, BlobError>>) -> Vec<u8> {
+        stream.map_ok(|chunk| chunk.to_vec()).try_concat().await.unwrap()
     }
 
     #[tokio::test]
