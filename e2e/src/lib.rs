@@ -74,17 +74,7 @@ pub struct Ports {
 }
 
 impl Ports {
-    /// Port 0 for every listener of `service`: the OS picks.
-    pub fn any(service: ServiceName) -> Self {
-        Self {
-            http: 0,
-            grpc: 0,
-            edge: (service == ServiceName::Gateway).then_some(0),
-            https: (service == ServiceName::Storage).then_some(0),
-            website: (service == ServiceName::Storage).then_some(0),
-        }
-    }
-
+    /// A [`free_port`] for every listener of `service`.
     pub fn free(service: ServiceName) -> Self {
         Self {
             http: free_port(),
@@ -278,17 +268,19 @@ pub struct Nubo {
 }
 
 impl Nubo {
-    /// Starts `nubo up` on ports the OS picks (port 0 everywhere, so no
-    /// race with other tests) and waits for all seven services.
+    /// Starts `nubo up` on free ports (see [`free_port`]: outside the
+    /// range the OS picks from for port 0, so a restart on the same ports
+    /// cannot find one taken by a listener nubo itself bound on port 0)
+    /// and waits for all seven services.
     pub async fn up(state_dir: &Path) -> Self {
-        let ports = ServiceName::ALL.into_iter().map(|service| (service, Ports::any(service))).collect();
+        let ports = ServiceName::ALL.into_iter().map(|service| (service, Ports::free(service))).collect();
         Self::up_on(state_dir, ports).await
     }
 
     /// Starts `nubo up` with extra `NUBO_*` settings, on the data engine
     /// the suite runs against (see [`data_engine_settings`]).
     pub async fn up_with(state_dir: &Path, settings: &[(&str, &str)]) -> Self {
-        let ports = ServiceName::ALL.into_iter().map(|service| (service, Ports::any(service))).collect();
+        let ports = ServiceName::ALL.into_iter().map(|service| (service, Ports::free(service))).collect();
         let mut settings: Vec<(String, String)> =
             settings.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
         settings.extend(data_engine_settings());
