@@ -1,67 +1,110 @@
-//! The dns service, nubo's Route 53: hosted zones answered authoritatively
-//! over UDP and TCP, and the Route 53 API on the HTTP port (`:8053`).
-//! Replicas hear of record changes through `nubo.dns.v1.Dns`.
+//! The dns service, nubo's Route 53: hosted zones kept in data, answered
+//! authoritatively over UDP and TCP (`:5353`), and the Route 53 API on the
+//! HTTP port (`:8053`).
 //!
-//! So far the service runs its HTTP and gRPC fronts; the Route 53 API
-//! answers with its `InvalidAction` error, and zones come next.
+//! - `model`, `names`, `rdata`: zones and record sets as stored, names in
+//!   Route 53's canonical form, values checked and turned into records.
+//! - `store`: zones, changes and tags as data records; `batch`: a change
+//!   batch checked and applied all or nothing, as Route 53 does.
+//! - `api`: the restXml front.
+//! - `authority`: the in-memory snapshot and the DNS server.
+//! - `sync`: every replica reloads the zones that changed within a second
+//!   and says which serials it serves, which is what GetChange reports.
 
-use actix_web::{HttpRequest, HttpResponse, web};
-use nubo_host::{
-    Context, Listeners, ServeError, Shutdown,
-    front::{AwsError, AwsFront, Protocol},
-    metrics::Metrics,
-};
-use nubo_proto::dns::{
-    ZoneChangedRequest, ZoneChangedResponse,
-    dns_server::{Dns as DnsGrpc, DnsServer},
+pub mod api;
+pub mod authority;
+pub mod batch;
+pub mod model;
+pub mod names;
+pub mod rdata;
+pub mod store;
+pub mod sync;
+
+use std::sync::Arc;
+
+use nubo_host::{Context, Listeners, ServeError, ServiceName, Shutdown, metrics::Metrics};
+use nubo_proto::{
+    clients::RecordsClient,
+    dns::{
+        ZoneChangedRequest, ZoneChangedResponse,
+        dns_server::{Dns as DnsGrpc, DnsServer},
+    },
 };
 use tonic::{Request, Response, Status};
 
-nubo_host::service!(Dns, "Route 53 API", ports 8053, 50057, run);
+/// The name of the DNS listener (TCP; UDP is bound on the same address).
+pub const DNS_LISTENER: &str = "dns";
 
-#[derive(Debug, Default)]
-pub struct DnsApi;
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// The Route 53 API, `/health` and `/metrics`.
+    pub http_port: u16,
+    pub grpc_port: u16,
+    /// Authoritative DNS, UDP and TCP.
+    pub dns_port: u16,
+    /// How often a replica looks for changed zones, in milliseconds.
+    pub sync_interval_ms: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self { http_port: 8053, grpc_port: 50057, dns_port: 5353, sync_interval_ms: 200 }
+    }
+}
+
+impl Config {
+    /// HTTP, gRPC, and DNS over TCP (UDP follows it).
+    pub fn ports(&self) -> nubo_host::Ports {
+        nubo_host::Ports { http: self.http_port, grpc: self.grpc_port, extra: vec![(DNS_LISTENER, self.dns_port)] }
+    }
+}
+
+nubo_host::service!(Dns, "Route 53 API", Config, Config::ports, run);
+
+/// The internal API: a replica told that a zone changed reloads it now
+/// rather than at its next look.
+#[derive(Debug, Clone)]
+pub struct DnsApi {
+    sync: sync::Sync,
+}
 
 #[tonic::async_trait]
 impl DnsGrpc for DnsApi {
-    /// With no zones served yet, there is nothing to reload.
-    async fn zone_changed(
-        &self,
-        _request: Request<ZoneChangedRequest>,
-    ) -> Result<Response<ZoneChangedResponse>, Status> {
+    async fn zone_changed(&self, request: Request<ZoneChangedRequest>) -> Result<Response<ZoneChangedResponse>, Status> {
+        let request = request.into_inner();
+        self.sync.reload(&request.hosted_zone_id).await.map_err(|error| Status::unavailable(error.to_string()))?;
         Ok(Response::new(ZoneChangedResponse {}))
     }
 }
 
-/// The Route 53 front: restXml, a global service signed in `us-east-1`,
-/// five minutes of clock skew.
-fn front(context: &Context) -> AwsFront {
-    let policy = nubo_host::sigv4::Policy::hashed("route53", "us-east-1", 5);
-    let protocol = Protocol::RestXml { namespace: "https://route53.amazonaws.com/doc/2013-04-01/" };
-    AwsFront::new(protocol, policy, context.credentials.clone(), 1024 * 1024)
-}
-
-/// The Route 53 API: SigV4-checked, then answered with `InvalidAction`
-/// until hosted zones are served.
-async fn route53(request: HttpRequest, payload: web::Payload, front: web::Data<AwsFront>) -> HttpResponse {
-    if let Err(refused) = front.authenticate(&request, payload).await {
-        return front.error(&refused);
-    }
-    let message = format!("{} {} is not served by this endpoint", request.method(), request.path());
-    front.error(&AwsError::new(400, "InvalidAction", message))
-}
-
 /// Runs the service until `shutdown`.
-pub async fn run(
-    context: Context,
-    _config: Config,
-    listeners: Listeners,
-    shutdown: Shutdown,
-) -> Result<(), ServeError> {
-    let router = nubo_host::grpc::router(&context.cluster).add_service(DnsServer::new(DnsApi));
-    let front = front(&context);
-    nubo_host::serve("dns", listeners, router, 1, Metrics::new("dns"), shutdown, move |routes| {
-        routes.app_data(web::Data::new(front.clone())).default_service(web::to(route53));
-    })
-    .await
+pub async fn run(context: Context, config: Config, mut listeners: Listeners, shutdown: Shutdown) -> Result<(), ServeError> {
+    let failed = |error: &dyn std::fmt::Display| ServeError::new("dns", error);
+    let tcp = listeners.take(DNS_LISTENER).ok_or_else(|| failed(&"no DNS listener was bound"))?;
+    let address = tcp.local_addr().map_err(|error| failed(&error))?;
+    let udp = std::net::UdpSocket::bind(address).map_err(|error| failed(&format!("cannot bind UDP {address}: {error}")))?;
+    udp.set_nonblocking(true).map_err(|error| failed(&error))?;
+    let udp = tokio::net::UdpSocket::from_std(udp).map_err(|error| failed(&error))?;
+    let tcp = tokio::net::TcpListener::from_std(tcp).map_err(|error| failed(&error))?;
+
+    let records = RecordsClient::new(context.link(ServiceName::Data)?);
+    let authority = Arc::new(authority::Authority::new());
+    let sync = sync::Sync::new(records.clone(), authority.clone());
+    let zones = store::Zones::new(records, authority.clone());
+    let front = api::Route53::new(&context, zones);
+
+    let syncing = {
+        let (sync, shutdown) = (sync.clone(), shutdown.clone());
+        let interval = std::time::Duration::from_millis(config.sync_interval_ms.max(10));
+        tokio::spawn(async move { sync.run(interval, shutdown).await })
+    };
+    let dns = authority::serve(authority, udp, tcp, shutdown.clone());
+    let router = nubo_host::grpc::router(&context.cluster).add_service(DnsServer::new(DnsApi { sync }));
+    let grpc = nubo_host::grpc::serve("dns", listeners.grpc, router, shutdown.clone());
+    let routes = move |routes: &mut actix_web::web::ServiceConfig| api::routes(routes, front.clone());
+    let http = nubo_host::http::serve("dns", listeners.http, 1, Metrics::new("dns"), shutdown, routes);
+    let served = nubo_host::serve_fronts("dns", grpc, async { tokio::try_join!(http, dns).map(drop) }).await;
+    syncing.abort();
+    served
 }

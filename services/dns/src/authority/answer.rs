@@ -1,0 +1,1 @@
+//! Answers to one query from the snapshot.

@@ -1,0 +1,1 @@
+//! Zones compiled for lookup.

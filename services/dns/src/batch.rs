@@ -1,0 +1,1 @@
+//! A change batch checked and applied to a zone all or nothing.
