@@ -40,6 +40,8 @@ node_prefix=$(PATH=$runtime_path command -v node | xargs -r dirname | xargs -r d
 if [ -z "$node_prefix" ] || [ ! -f "$node_prefix/include/node/node_api.h" ]; then
   missing+=(libnode-dev)
 fi
+# The dns suite queries nubo with dig as well as with hickory's resolver.
+command -v dig > /dev/null || missing+=(bind9-dnsutils)
 command -v go > /dev/null || echo "go is missing: the Go runtime client test needs it (https://go.dev/doc/install)" >&2
 
 # The AWS CLI (v1, from PyPI) and boto3, the second SDK the suite drives

@@ -71,6 +71,8 @@ pub struct Ports {
     pub https: Option<u16>,
     /// The storage service's website endpoint.
     pub website: Option<u16>,
+    /// The dns service's authoritative DNS (UDP and TCP).
+    pub dns: Option<u16>,
 }
 
 impl Ports {
@@ -82,6 +84,7 @@ impl Ports {
             edge: (service == ServiceName::Gateway).then(free_port),
             https: (service == ServiceName::Storage).then(free_port),
             website: (service == ServiceName::Storage).then(free_port),
+            dns: (service == ServiceName::Dns).then(free_port),
         }
     }
 
@@ -100,6 +103,9 @@ impl Ports {
         }
         if let Some(website) = self.website {
             env.push((format!("NUBO_{section}__WEBSITE_PORT"), website.to_string()));
+        }
+        if let Some(dns) = self.dns {
+            env.push((format!("NUBO_{section}__DNS_PORT"), dns.to_string()));
         }
         env
     }
@@ -212,6 +218,7 @@ enum BannerLine {
     Edge,
     Https,
     Website,
+    Dns,
 }
 
 /// The port of a banner line `  <service>  <what>  http://127.0.0.1:<port>`.
@@ -222,6 +229,8 @@ fn banner_port(banner: &str, service: ServiceName, which: BannerLine) -> Option<
             BannerLine::Edge
         } else if line.contains("website endpoint") {
             BannerLine::Website
+        } else if line.contains("dns://") {
+            BannerLine::Dns
         } else if line.contains("https://") {
             BannerLine::Https
         } else {
@@ -315,8 +324,10 @@ impl Nubo {
                     .then(|| banner_port(&banner, service, BannerLine::Https).expect("an HTTPS port"));
                 let website = (service == ServiceName::Storage)
                     .then(|| banner_port(&banner, service, BannerLine::Website).expect("a website port"));
+                let dns = (service == ServiceName::Dns)
+                    .then(|| banner_port(&banner, service, BannerLine::Dns).expect("a DNS port"));
                 // gRPC ports stay unpinned: `nubo up` links by bound address.
-                (service, Ports { http, grpc: 0, edge, https, website })
+                (service, Ports { http, grpc: 0, edge, https, website, dns })
             })
             .collect();
         for service_ports in ports.values() {
@@ -352,6 +363,12 @@ impl Nubo {
 
     pub fn http_url(&self, service: ServiceName) -> String {
         format!("http://127.0.0.1:{}", self.ports[&service].http)
+    }
+
+    /// The authoritative DNS server's address (UDP and TCP).
+    pub fn dns_address(&self) -> std::net::SocketAddr {
+        let port = self.ports[&ServiceName::Dns].dns.expect("the dns service serves DNS");
+        std::net::SocketAddr::from(([127, 0, 0, 1], port))
     }
 
     /// The AWS edge, which takes every AWS API.
@@ -455,6 +472,17 @@ pub fn apigateway_client_with(
         .http_client(sdk_http_client())
         .build();
     aws_sdk_apigatewayv2::Client::from_conf(config)
+}
+
+pub fn route53_client(endpoint: &str) -> aws_sdk_route53::Client {
+    let config = aws_sdk_route53::Config::builder()
+        .behavior_version(aws_sdk_route53::config::BehaviorVersion::latest())
+        .region(aws_sdk_route53::config::Region::new(REGION))
+        .credentials_provider(credentials("test", "test"))
+        .endpoint_url(endpoint)
+        .http_client(sdk_http_client())
+        .build();
+    aws_sdk_route53::Client::from_conf(config)
 }
 
 /// An S3 client at its default settings (checksums, chunked uploads),

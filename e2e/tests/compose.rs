@@ -77,7 +77,13 @@ fn every_service_is_consistent_with_the_code() {
             bound.push(config.storage.https_port);
             bound.push(config.storage.website_port);
         }
+        if *service == ServiceName::Dns {
+            assert_eq!(config.dns.dns_port, 53, "DNS is served on its standard port in the cluster");
+            bound.push(config.dns.dns_port);
+        }
         for port in compose::strings(&definition["ports"]) {
+            // `53:53/udp`: the protocol suffix does not change the port.
+            let port = port.split_once('/').map_or(port.as_str(), |(port, _)| port);
             let (host, container) = port.split_once(':').expect("host:container");
             let container: u16 = container.parse().unwrap();
             assert!(bound.contains(&container), "{name} publishes {container}, which it does not bind");

@@ -1,35 +1,134 @@
 //! Replicas in step with data.
+//!
+//! Every replica looks at the small serial records (`model::SERIALS`) a few
+//! times a second and reloads only the zones whose serial passed the one
+//! it serves, so a change reaches every replica within a second without
+//! anyone reading whole zones on a timer. A zone whose serial record or
+//! zone record is gone stops being served. Each replica writes a heartbeat
+//! (`model::REPLICAS`) saying which serials it serves; GetChange reports
+//! INSYNC once every live heartbeat has reached the change's serial.
 
-use std::sync::Arc;
+use std::{
+    collections::BTreeMap,
+    sync::Arc,
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+};
 
-use nubo_proto::clients::RecordsClient;
+use nubo_proto::{RemoteError, clients::RecordsClient};
 
-use crate::authority::Authority;
+use crate::{
+    authority::Authority,
+    model::{self, Heartbeat, Zone},
+};
+
+/// How often a replica says what it serves when nothing changes.
+const HEARTBEAT_EVERY: Duration = Duration::from_secs(3);
+/// A listing page of serial records.
+const PAGE: u32 = 1000;
 
 #[derive(Clone)]
 pub struct Sync {
-    #[allow(dead_code)]
     records: RecordsClient,
-    #[allow(dead_code)]
     authority: Arc<Authority>,
+    /// This replica's heartbeat key, fresh at every start.
+    replica: Arc<str>,
 }
 
 impl std::fmt::Debug for Sync {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        formatter.write_str("Sync")
+        formatter.debug_struct("Sync").field("replica", &self.replica).finish_non_exhaustive()
     }
 }
 
 impl Sync {
     pub fn new(records: RecordsClient, authority: Arc<Authority>) -> Self {
-        Self { records, authority }
+        Self { records, authority, replica: uuid::Uuid::new_v4().simple().to_string().into() }
     }
 
-    pub async fn reload(&self, _zone_id: &str) -> Result<(), nubo_proto::RemoteError> {
+    /// Loads one zone as data has it now, or stops serving it if it is gone.
+    pub async fn reload(&self, zone_id: &str) -> Result<(), RemoteError> {
+        match self.records.get(model::ZONES, zone_id).await? {
+            Some(record) => match serde_json::from_slice::<Zone>(&record.value) {
+                Ok(zone) => self.authority.apply(&[zone], &[]),
+                Err(error) => tracing::error!(zone = zone_id, %error, "a zone record cannot be read; its last good version is still served"),
+            },
+            None => self.authority.apply(&[], &[zone_id.to_owned()]),
+        }
         Ok(())
     }
 
-    pub async fn run(&self, _interval: std::time::Duration, shutdown: nubo_host::Shutdown) {
-        shutdown.cancelled().await;
+    /// Looks for changes every `interval` until `shutdown`; says what it
+    /// serves after every change and every few seconds regardless.
+    pub async fn run(&self, interval: Duration, shutdown: nubo_host::Shutdown) {
+        let mut last_heartbeat: Option<Instant> = None;
+        let mut reported = BTreeMap::new();
+        let mut ticker = tokio::time::interval(interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = ticker.tick() => {}
+                () = shutdown.cancelled() => break,
+            }
+            if let Err(error) = self.catch_up().await {
+                tracing::debug!(%error, "zones could not be checked for changes; trying again");
+                continue;
+            }
+            let serving = self.authority.serials();
+            let due = last_heartbeat.is_none_or(|at| at.elapsed() >= HEARTBEAT_EVERY);
+            if (serving != reported || due) && self.heartbeat(&serving).await.is_ok() {
+                reported = serving;
+                last_heartbeat = Some(Instant::now());
+            }
+        }
+        // A stopped replica is not waited for: its heartbeat goes now
+        // rather than going stale.
+        let _ = self.records.delete(model::REPLICAS, &self.replica, None).await;
+    }
+
+    /// Reloads every zone whose published serial is past the one served,
+    /// and drops zones no longer published.
+    async fn catch_up(&self) -> Result<(), RemoteError> {
+        let published = self.published().await?;
+        let serving = self.authority.serials();
+        for (zone_id, serial) in &published {
+            if serving.get(zone_id).is_none_or(|served| served < serial) {
+                self.reload(zone_id).await?;
+            }
+        }
+        let gone: Vec<String> = serving.keys().filter(|id| !published.contains_key(*id)).cloned().collect();
+        for zone_id in gone {
+            // The serial record goes after the zone record; check the zone
+            // itself so a zone published a moment ago is not dropped.
+            self.reload(&zone_id).await?;
+        }
+        Ok(())
+    }
+
+    /// Zone id → published serial, over every page.
+    async fn published(&self) -> Result<BTreeMap<String, u32>, RemoteError> {
+        let mut published = BTreeMap::new();
+        let mut after = String::new();
+        loop {
+            let (page, next) = self.records.list(model::SERIALS, "", &after, PAGE).await?;
+            for record in page {
+                match std::str::from_utf8(&record.value).ok().and_then(|text| text.trim().parse::<u32>().ok()) {
+                    Some(serial) => {
+                        published.insert(record.key, serial);
+                    }
+                    None => tracing::warn!(zone = %record.key, "a zone serial record is not a number; ignored"),
+                }
+            }
+            match next {
+                Some(key) => after = key,
+                None => return Ok(published),
+            }
+        }
+    }
+
+    async fn heartbeat(&self, serving: &BTreeMap<String, u32>) -> Result<(), RemoteError> {
+        let at = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |since| since.as_secs());
+        let heartbeat = Heartbeat { at, serials: serving.clone() };
+        let value = serde_json::to_vec(&heartbeat).map_err(|error| RemoteError::internal("dns", error.to_string()))?;
+        self.records.put(model::REPLICAS, &self.replica, value, None).await.map(drop)
     }
 }

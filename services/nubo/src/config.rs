@@ -137,6 +137,7 @@ impl Config {
         config.cdn.grpc_port = 0;
         config.dns.http_port = 0;
         config.dns.grpc_port = 0;
+        config.dns.dns_port = 0;
         config
     }
 

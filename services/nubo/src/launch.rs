@@ -134,6 +134,14 @@ pub async fn run(
                     internal: false,
                 });
             }
+            if *service == ServiceName::Dns && *name == nubo_dns::DNS_LISTENER {
+                endpoints.push(Endpoint {
+                    service: *service,
+                    what: "authoritative DNS (UDP and TCP)",
+                    url: format!("dns://{}", dialable(listener.local_addr()?)),
+                    internal: false,
+                });
+            }
             if *name == nubo_gateway::EDGE_LISTENER {
                 let edge = url(listener)?;
                 if mode == Mode::Up && config.functions.function_endpoint_url.is_none() {
