@@ -2,7 +2,7 @@
 
 CARGO ?= cargo
 
-.PHONY: up test test-cql test-dynamodb lint build deps fmt fuzz bench-dynamodb bench-functions bench-s3
+.PHONY: up test test-cql test-dynamodb lint build deps fmt fuzz bench-dynamodb bench-functions bench-s3 bench-dns
 
 ## Run every service in one process (state in ./.nubo, dev keys test/test).
 up:
@@ -86,3 +86,12 @@ deps:
 
 fmt:
 	$(CARGO) fmt --all
+
+## The DNS benchmark: dnsperf against nubo and NSD side by side on the same
+## zone and query file (release build; NSD and dnsperf from apt).
+bench-dns:
+	$(CARGO) build --release --bin nubo
+	$(CARGO) build --release -p nubo-e2e --bin dns-bench
+	command -v nsd >/dev/null 2>&1 && command -v dnsperf >/dev/null 2>&1 \
+		|| (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nsd dnsperf)
+	NUBO_BIN=target/release/nubo target/release/dns-bench --seconds 10 --clients 8

@@ -42,6 +42,8 @@ if [ -z "$node_prefix" ] || [ ! -f "$node_prefix/include/node/node_api.h" ]; the
 fi
 # The dns suite queries nubo with dig as well as with hickory's resolver.
 command -v dig > /dev/null || missing+=(bind9-dnsutils)
+# The DNS differential test runs NSD beside nubo on the same zone.
+PATH=$PATH:/usr/sbin command -v nsd > /dev/null || missing+=(nsd)
 command -v go > /dev/null || echo "go is missing: the Go runtime client test needs it (https://go.dev/doc/install)" >&2
 
 # The AWS CLI (v1, from PyPI) and boto3, the second SDK the suite drives

@@ -4,6 +4,7 @@
 //! signing for requests an SDK would never send.
 
 pub mod compose;
+pub mod dns;
 
 use std::{
     collections::BTreeMap,

@@ -14,6 +14,7 @@
 pub mod api;
 pub mod authority;
 pub mod batch;
+pub mod health;
 pub mod model;
 pub mod names;
 pub mod rdata;
@@ -91,13 +92,19 @@ pub async fn run(context: Context, config: Config, mut listeners: Listeners, shu
     let records = RecordsClient::new(context.link(ServiceName::Data)?);
     let authority = Arc::new(authority::Authority::new());
     let sync = sync::Sync::new(records.clone(), authority.clone());
+    let checker = health::Checker::new(records.clone(), authority.clone());
+    let health_checks = health::HealthChecks::new(records.clone(), checker.clone());
     let zones = store::Zones::new(records, authority.clone());
-    let front = api::Route53::new(&context, zones);
+    let front = api::Route53::new(&context, zones, health_checks);
 
     let syncing = {
         let (sync, shutdown) = (sync.clone(), shutdown.clone());
         let interval = std::time::Duration::from_millis(config.sync_interval_ms.max(10));
         tokio::spawn(async move { sync.run(interval, shutdown).await })
+    };
+    let checking = {
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move { checker.run(shutdown).await })
     };
     let dns = authority::serve(authority, udp, tcp, shutdown.clone());
     let router = nubo_host::grpc::router(&context.cluster).add_service(DnsServer::new(DnsApi { sync }));
@@ -106,5 +113,6 @@ pub async fn run(context: Context, config: Config, mut listeners: Listeners, shu
     let http = nubo_host::http::serve("dns", listeners.http, 1, Metrics::new("dns"), shutdown, routes);
     let served = nubo_host::serve_fronts("dns", grpc, async { tokio::try_join!(http, dns).map(drop) }).await;
     syncing.abort();
+    checking.abort();
     served
 }

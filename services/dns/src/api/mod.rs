@@ -14,14 +14,16 @@ use crate::store::Zones;
 pub struct Route53 {
     #[allow(dead_code)]
     zones: Zones,
+    #[allow(dead_code)]
+    health_checks: crate::health::HealthChecks,
     front: AwsFront,
 }
 
 impl Route53 {
-    pub fn new(context: &nubo_host::Context, zones: Zones) -> Self {
+    pub fn new(context: &nubo_host::Context, zones: Zones, health_checks: crate::health::HealthChecks) -> Self {
         let policy = nubo_host::sigv4::Policy::hashed("route53", "us-east-1", 5);
         let protocol = Protocol::RestXml { namespace: "https://route53.amazonaws.com/doc/2013-04-01/" };
-        Self { zones, front: AwsFront::new(protocol, policy, context.credentials.clone(), 1024 * 1024) }
+        Self { zones, health_checks, front: AwsFront::new(protocol, policy, context.credentials.clone(), 1024 * 1024) }
     }
 }
 
