@@ -20,6 +20,7 @@ pub mod names;
 pub mod rdata;
 pub mod store;
 pub mod sync;
+pub mod transfer;
 
 use std::sync::Arc;
 
@@ -46,11 +47,23 @@ pub struct Config {
     pub dns_port: u16,
     /// How often a replica looks for changed zones, in milliseconds.
     pub sync_interval_ms: u64,
+    /// Who may transfer zones (AXFR, IXFR over TCP): addresses or
+    /// networks. Nobody by default.
+    pub transfer_allow: Vec<String>,
+    /// Secondaries told of every change with NOTIFY (`address:port`).
+    pub notify: Vec<String>,
 }
 
 impl Default for Config {
     fn default() -> Self {
-        Self { http_port: 8053, grpc_port: 50057, dns_port: 5353, sync_interval_ms: 200 }
+        Self {
+            http_port: 8053,
+            grpc_port: 50057,
+            dns_port: 5353,
+            sync_interval_ms: 200,
+            transfer_allow: Vec::new(),
+            notify: Vec::new(),
+        }
     }
 }
 
@@ -89,9 +102,15 @@ pub async fn run(context: Context, config: Config, mut listeners: Listeners, shu
     let udp = tokio::net::UdpSocket::from_std(udp).map_err(|error| failed(&error))?;
     let tcp = tokio::net::TcpListener::from_std(tcp).map_err(|error| failed(&error))?;
 
+    let _transfers = transfer::TransferPolicy::new(&config.transfer_allow).map_err(|error| failed(&error))?;
+    let notify = config
+        .notify
+        .iter()
+        .map(|target| target.parse::<std::net::SocketAddr>().map_err(|_| failed(&format!("notify: {target} is not address:port"))))
+        .collect::<Result<Vec<_>, _>>()?;
     let records = RecordsClient::new(context.link(ServiceName::Data)?);
     let authority = Arc::new(authority::Authority::new());
-    let sync = sync::Sync::new(records.clone(), authority.clone());
+    let sync = sync::Sync::new(records.clone(), authority.clone(), notify);
     let checker = health::Checker::new(records.clone(), authority.clone());
     let health_checks = health::HealthChecks::new(records.clone(), checker.clone());
     let zones = store::Zones::new(records, authority.clone());

@@ -32,6 +32,8 @@ pub struct Sync {
     authority: Arc<Authority>,
     /// This replica's heartbeat key, fresh at every start.
     replica: Arc<str>,
+    /// Secondaries to NOTIFY when a zone's serial moves.
+    notify: Arc<[std::net::SocketAddr]>,
 }
 
 impl std::fmt::Debug for Sync {
@@ -41,8 +43,14 @@ impl std::fmt::Debug for Sync {
 }
 
 impl Sync {
-    pub fn new(records: RecordsClient, authority: Arc<Authority>) -> Self {
-        Self { records, authority, replica: uuid::Uuid::new_v4().simple().to_string().into() }
+    pub fn new(records: RecordsClient, authority: Arc<Authority>, notify: Vec<std::net::SocketAddr>) -> Self {
+        let replica = uuid::Uuid::new_v4().simple().to_string().into();
+        Self { records, authority, replica, notify: notify.into() }
+    }
+
+    /// This replica's id, the key of its heartbeat.
+    pub fn replica(&self) -> &str {
+        &self.replica
     }
 
     /// Loads one zone as data has it now, or stops serving it if it is gone.
@@ -74,6 +82,7 @@ impl Sync {
                 continue;
             }
             let serving = self.authority.serials();
+            self.notify_changes(&reported, &serving);
             let due = last_heartbeat.is_none_or(|at| at.elapsed() >= HEARTBEAT_EVERY);
             if (serving != reported || due) && self.heartbeat(&serving).await.is_ok() {
                 reported = serving;
@@ -83,6 +92,26 @@ impl Sync {
         // A stopped replica is not waited for: its heartbeat goes now
         // rather than going stale.
         let _ = self.records.delete(model::REPLICAS, &self.replica, None).await;
+    }
+
+    /// NOTIFYs the secondaries of every zone whose serial moved since the
+    /// last heartbeat (the first one included: a restarted replica tells
+    /// them to check).
+    fn notify_changes(&self, reported: &BTreeMap<String, u32>, serving: &BTreeMap<String, u32>) {
+        if self.notify.is_empty() {
+            return;
+        }
+        for (zone_id, serial) in serving {
+            if reported.get(zone_id) == Some(serial) {
+                continue;
+            }
+            let (records, targets, zone_id, serial) = (self.records.clone(), self.notify.clone(), zone_id.clone(), *serial);
+            tokio::spawn(async move {
+                let Ok(Some(record)) = records.get(model::ZONES, &zone_id).await else { return };
+                let Ok(zone) = serde_json::from_slice::<Zone>(&record.value) else { return };
+                crate::transfer::notify_all(&zone.name, serial, &targets).await;
+            });
+        }
     }
 
     /// Reloads every zone whose published serial is past the one served,
