@@ -1,22 +1,132 @@
-//! The Route 53 API (restXml, `2013-04-01`).
+//! The Route 53 API (restXml, `2013-04-01`), written with the host's front
+//! kit: each request is named as its [`Operation`] (for metrics),
+//! SigV4-checked once (a global service signed in `us-east-1`), dispatched
+//! by one `match` to its family ([`zones`], [`records`], [`tags`]), and a
+//! failure is rendered once, in Route 53's error shape ([`errors`]).
 //!
 //! CONTRACT: `Route53::new(context: &nubo_host::Context, zones: crate::store::Zones)`
 //! (Clone) and `routes(routes: &mut actix_web::web::ServiceConfig, api: Route53)`,
 //! which `lib.rs` calls.
 
-use crate::store::Zones;
+pub mod errors;
+pub mod input;
+pub mod operation;
+mod records;
+pub mod render;
+mod tags;
+pub mod xml;
+mod zones;
 
-/// The Route 53 front. (Placeholder body.)
+use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
+use nubo_host::front::{AwsError, AwsFront, Operation as _, Protocol, name_operation, request_id};
+
+use crate::store::Zones;
+use errors::Result;
+pub use operation::Operation;
+
+/// The largest request body read: a change batch at Route 53's limits
+/// (1,000 records, 32,000 characters of values) is well below it.
+const MAX_BODY: usize = 1024 * 1024;
+
+/// The Route 53 front; cheap to clone.
 #[derive(Clone)]
 pub struct Route53 {
-    #[allow(dead_code)]
+    front: AwsFront,
     zones: Zones,
 }
 
 impl Route53 {
-    pub fn new(_context: &nubo_host::Context, zones: Zones) -> Self {
-        Self { zones }
+    pub fn new(context: &nubo_host::Context, zones: Zones) -> Self {
+        let policy = nubo_host::sigv4::Policy::hashed("route53", "us-east-1", 5);
+        let protocol = Protocol::RestXml { namespace: xml::NAMESPACE };
+        Self { front: AwsFront::new(protocol, policy, context.credentials.clone(), MAX_BODY), zones }
     }
 }
 
-pub fn routes(_routes: &mut actix_web::web::ServiceConfig, _api: Route53) {}
+pub fn routes(routes: &mut web::ServiceConfig, api: Route53) {
+    routes.app_data(web::Data::new(api)).default_service(web::to(handle));
+}
+
+/// What an operation reads of its request.
+pub struct Call<'r> {
+    pub request: &'r HttpRequest,
+    pub query: Vec<(String, String)>,
+    /// The body, signature checked and content encoding undone.
+    pub body: &'r [u8],
+}
+
+impl Call<'_> {
+    pub fn parameter(&self, name: &str) -> Option<&str> {
+        operation::parameter(&self.query, name)
+    }
+}
+
+async fn handle(request: HttpRequest, payload: web::Payload, api: web::Data<Route53>) -> HttpResponse {
+    let operation = Operation::parse(request.method().as_str(), request.uri().path());
+    if let Some(operation) = &operation {
+        name_operation(&request, operation.name());
+    }
+    let signed = match api.front.authenticate(&request, payload).await {
+        Ok(signed) => signed,
+        Err(refused) => return api.front.error(&refused),
+    };
+    let Some(operation) = operation else {
+        let message = format!("{} {} is not a Route 53 operation", request.method(), request.uri().path());
+        return api.front.error(&AwsError::new(400, "InvalidAction", message));
+    };
+    let call = Call { request: &request, query: operation::query(request.query_string()), body: &signed.body };
+    match dispatch(&api.zones, operation, &call).await {
+        Ok(response) => response,
+        Err(failure) => errors::render(api.front.protocol, &failure),
+    }
+}
+
+async fn dispatch(zones: &Zones, operation: Operation, call: &Call<'_>) -> Result<HttpResponse> {
+    match operation {
+        Operation::CreateHostedZone => self::zones::create(zones, call).await,
+        Operation::ListHostedZones => self::zones::list(zones, call).await,
+        Operation::ListHostedZonesByName => self::zones::list_by_name(zones, call).await,
+        Operation::GetHostedZoneCount => self::zones::count(zones).await,
+        Operation::GetHostedZone(id) => self::zones::get(zones, &id).await,
+        Operation::UpdateHostedZoneComment(id) => self::zones::update_comment(zones, &id, call).await,
+        Operation::DeleteHostedZone(id) => self::zones::delete(zones, &id).await,
+        Operation::GetChange(id) => self::zones::get_change(zones, &id).await,
+        Operation::ChangeResourceRecordSets(id) => records::change(zones, &id, call).await,
+        Operation::ListResourceRecordSets(id) => records::list(zones, &id, call).await,
+        Operation::ChangeTagsForResource(kind, id) => tags::change(zones, &kind, &id, call).await,
+        Operation::ListTagsForResource(kind, id) => tags::list(zones, &kind, &id).await,
+        Operation::ListTagsForResources(kind) => tags::list_many(zones, &kind, call).await,
+    }
+}
+
+/// A successful answer.
+fn reply(status: StatusCode, xml: xml::Xml) -> HttpResponse {
+    HttpResponse::build(status)
+        .content_type("text/xml")
+        .insert_header(("x-amzn-RequestId", request_id()))
+        .body(xml.finish())
+}
+
+fn ok(xml: xml::Xml) -> Result<HttpResponse> {
+    Ok(reply(StatusCode::OK, xml))
+}
+
+/// `InvalidInput` with `message`.
+fn invalid(message: impl Into<String>) -> errors::Failure {
+    errors::Failure::Aws(AwsError::new(400, "InvalidInput", message))
+}
+
+/// A `maxitems` parameter: the text to echo in `MaxItems`, and how many
+/// items the page holds (at most `cap`, Route 53's page size).
+fn max_items(call: &Call<'_>, cap: u32) -> Result<(String, usize)> {
+    let Some(given) = call.parameter("maxitems") else {
+        return Ok((cap.to_string(), cap as usize));
+    };
+    let count: u32 = given
+        .trim()
+        .parse()
+        .ok()
+        .filter(|count| *count > 0)
+        .ok_or_else(|| invalid(format!("Invalid value for maxitems: '{given}'; it must be a positive integer")))?;
+    Ok((given.to_owned(), count.min(cap) as usize))
+}
