@@ -236,10 +236,11 @@ fn check_answer_members(action: Action, set: &RecordSet) -> Result<(), String> {
 }
 
 /// A set identifier goes with exactly one routing policy, and a routing
-/// policy needs a set identifier.
+/// policy needs a set identifier. `MultiValueAnswer` false, which some
+/// clients send with every set, chooses no policy.
 fn check_routing_members(action: Action, set: &RecordSet) -> Result<(), String> {
     let policies =
-        [set.weight.is_some(), set.failover.is_some(), set.region.is_some(), set.multi_value_answer.is_some()]
+        [set.weight.is_some(), set.failover.is_some(), set.region.is_some(), set.multi_value_answer == Some(true)]
             .into_iter()
             .filter(|given| *given)
             .count();
@@ -258,7 +259,7 @@ fn check_routing_members(action: Action, set: &RecordSet) -> Result<(), String> 
             context(action, set)
         ));
     }
-    if set.multi_value_answer.is_some() && set.alias.is_some() {
+    if set.multi_value_answer == Some(true) && set.alias.is_some() {
         return Err(format!(
             "Invalid request: a multivalue answer record set cannot be an alias in {}",
             context(action, set)
@@ -409,7 +410,7 @@ fn routing(set: &RecordSet) -> Routing {
         Routing::Failover
     } else if set.region.is_some() {
         Routing::Latency
-    } else if set.multi_value_answer.is_some() {
+    } else if set.multi_value_answer == Some(true) {
         Routing::MultiValue
     } else {
         Routing::Simple

@@ -73,10 +73,11 @@ pub fn render(protocol: Protocol, failure: &Failure) -> HttpResponse {
 }
 
 /// `InvalidChangeBatch` as Route 53 answers it today: the usual
-/// `ErrorResponse`, its `Message` every message in brackets joined by
-/// `, ` (which is what botocore, the AWS CLI and the Rust SDK report), and
-/// the messages one by one in `Messages` for a client that reads the
-/// modeled list.
+/// `ErrorResponse` (the older `<InvalidChangeBatch>` root gives botocore no
+/// error code at all), its `Message` every message in brackets joined by
+/// `, `, which is what botocore, the AWS CLI and every SDK report. The
+/// messages also come one by one as the model's `messages` member, which
+/// the Rust and Java SDKs read into the error's list.
 fn change_batch(messages: &[String]) -> HttpResponse {
     let request_id = request_id();
     let mut xml = super::xml::Xml::document("ErrorResponse");
@@ -84,7 +85,7 @@ fn change_batch(messages: &[String]) -> HttpResponse {
         .element("Type", "Sender")
         .element("Code", "InvalidChangeBatch")
         .element("Message", &format!("[{}]", messages.join(", ")))
-        .open("Messages");
+        .open("messages");
     for message in messages {
         xml.element("Message", message);
     }
@@ -144,8 +145,8 @@ mod tests {
         assert!(
             body.contains(
                 "<ErrorResponse xmlns=\"https://route53.amazonaws.com/doc/2013-04-01/\"><Error><Type>Sender</Type>\
-                 <Code>InvalidChangeBatch</Code><Message>[first &lt;a&gt;, second]</Message><Messages>\
-                 <Message>first &lt;a&gt;</Message><Message>second</Message></Messages></Error><RequestId>"
+                 <Code>InvalidChangeBatch</Code><Message>[first &lt;a&gt;, second]</Message><messages>\
+                 <Message>first &lt;a&gt;</Message><Message>second</Message></messages></Error><RequestId>"
             ),
             "{body}"
         );
