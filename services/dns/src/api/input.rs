@@ -677,4 +677,18 @@ mod tests {
         assert_eq!(resource_ids(ids.as_bytes()).unwrap(), ["Z1", "Z2"]);
         assert_eq!(code(resource_ids(b"<ListTagsForResourcesRequest/>").unwrap_err()), "InvalidInput");
     }
+
+    #[test]
+    fn deeply_nested_documents_are_refused_without_overflowing() {
+        let depth = 200_000;
+        let (open, close) = ("<x>".repeat(depth), "</x>".repeat(depth));
+        let inside_a_member = format!(
+            "<ChangeResourceRecordSetsRequest><ChangeBatch><Changes><Change><Action>CREATE</Action><ResourceRecordSet>\
+             <Name>a.example.com</Name><Type>A</Type><GeoLocation>{open}{close}</GeoLocation></ResourceRecordSet>\
+             </Change></Changes></ChangeBatch></ChangeResourceRecordSetsRequest>"
+        );
+        assert!(change_resource_record_sets(inside_a_member.as_bytes()).is_err());
+        let at_the_root = format!("<ChangeResourceRecordSetsRequest>{open}{close}</ChangeResourceRecordSetsRequest>");
+        assert!(change_resource_record_sets(at_the_root.as_bytes()).is_err());
+    }
 }
