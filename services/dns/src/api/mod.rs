@@ -130,3 +130,57 @@ fn max_items(call: &Call<'_>, cap: u32) -> Result<(String, usize)> {
         .ok_or_else(|| invalid(format!("Invalid value for maxitems: '{given}'; it must be a positive integer")))?;
     Ok((given.to_owned(), count.min(cap) as usize))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use actix_web::{App, test};
+    use nubo_proto::clients::RecordsClient;
+
+    use super::*;
+
+    /// A front whose data link leads nowhere: these requests are answered
+    /// before any record is read.
+    fn api() -> Route53 {
+        let unreachable = "http://127.0.0.1:9".to_owned();
+        let links = nubo_host::Links {
+            data: unreachable.clone(),
+            storage: unreachable.clone(),
+            functions: unreachable.clone(),
+            gateway: unreachable.clone(),
+            auth: unreachable.clone(),
+            cdn: unreachable.clone(),
+            dns: unreachable,
+        };
+        let context = nubo_host::Context {
+            state_dir: std::env::temp_dir(),
+            region: "eu-west-1".into(),
+            account_id: "000000000000".into(),
+            credentials: nubo_host::sigv4::Credentials::new("000000000000").with_root_key("test", "test"),
+            cluster: nubo_proto::ClusterToken::new("a-cluster-secret-of-length").expect("a valid token"),
+            function_credentials: None,
+            links,
+        };
+        let link = context.link(nubo_host::ServiceName::Data).expect("a lazy link");
+        let zones = Zones::new(RecordsClient::new(link), Arc::new(crate::authority::Authority::new()));
+        Route53::new(&context, zones)
+    }
+
+    #[actix_web::test]
+    async fn an_unsigned_request_is_refused_in_route53s_error_shape() {
+        let api = api();
+        let app = test::init_service(App::new().configure(move |routes| super::routes(routes, api.clone()))).await;
+        let request = test::TestRequest::get().uri("/2013-04-01/hostedzone").to_request();
+        let response = test::call_service(&app, request).await;
+        assert_eq!(response.status(), 403);
+        let body = String::from_utf8_lossy(&test::read_body(response).await).into_owned();
+        assert!(
+            body.contains(
+                "<ErrorResponse xmlns=\"https://route53.amazonaws.com/doc/2013-04-01/\"><Error><Type>Sender</Type>\
+                 <Code>MissingAuthenticationToken</Code>"
+            ),
+            "{body}"
+        );
+    }
+}
