@@ -106,10 +106,36 @@ impl Drop for Nsd {
 /// `server_count` NSD processes answer (NSD's `server-count`), so a
 /// benchmark can give it the cores nubo has.
 pub async fn start_nsd(directory: &Path, zone_text: &str, serial: &str, server_count: usize) -> Nsd {
-    let port = free_port();
     // The same zone at the serial nubo gives it, so SOA answers compare.
     let zone = zone_text.replacen("hostmaster.diff.example. 1 ", &format!("hostmaster.diff.example. {serial} "), 1);
     std::fs::write(directory.join("diff.example.zone"), zone).unwrap();
+    let dir = directory.display();
+    let zone = format!("zone:\n  name: diff.example\n  zonefile: \"{dir}/diff.example.zone\"\n");
+    let nsd = run_nsd(directory, free_port(), server_count, &zone);
+    let probe = query(ORIGIN, RecordType::SOA, Transport::UdpPlain).to_vec().unwrap();
+    for _ in 0..100 {
+        if exchange_udp(nsd.address, &probe).await.is_some() {
+            return nsd;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("nsd never answered: {}", nsd.log(directory));
+}
+
+/// NSD as a secondary of `zone`, transferring it from `primary` and
+/// taking NOTIFY from loopback, on `port`.
+pub fn start_nsd_secondary(directory: &Path, zone: &str, primary: SocketAddr, port: u16) -> Nsd {
+    let dir = directory.display();
+    let zone_section = format!(
+        "zone:\n  name: {zone}\n  zonefile: \"{dir}/secondary.zone\"\n  \
+         request-xfr: {}@{} NOKEY\n  allow-notify: 127.0.0.1 NOKEY\n",
+        primary.ip(),
+        primary.port()
+    );
+    run_nsd(directory, port, 1, &zone_section)
+}
+
+fn run_nsd(directory: &Path, port: u16, server_count: usize, zone_section: &str) -> Nsd {
     let dir = directory.display();
     std::fs::write(
         directory.join("nsd.conf"),
@@ -117,10 +143,9 @@ pub async fn start_nsd(directory: &Path, zone_text: &str, serial: &str, server_c
             "server:\n  ip-address: 127.0.0.1@{port}\n  port: {port}\n  do-ip6: no\n  username: \"\"\n  chroot: \"\"\n  \
              zonesdir: \"{dir}\"\n  database: \"\"\n  zonelistfile: \"{dir}/zone.list\"\n  xfrdfile: \"{dir}/xfrd.state\"\n  \
              xfrdir: \"{dir}\"\n  pidfile: \"{dir}/nsd.pid\"\n  logfile: \"{dir}/nsd.log\"\n  server-count: {server_count}\n  \
-             verbosity: 0\n  hide-version: yes\n  rrl-ratelimit: 0\n  rrl-whitelist-ratelimit: 0\n  \
+             verbosity: 1\n  hide-version: yes\n  rrl-ratelimit: 0\n  rrl-whitelist-ratelimit: 0\n  \
              minimal-responses: yes\n\
-             remote-control:\n  control-enable: no\n\
-             zone:\n  name: diff.example\n  zonefile: \"{dir}/diff.example.zone\"\n"
+             remote-control:\n  control-enable: no\n{zone_section}"
         ),
     )
     .unwrap();
@@ -134,19 +159,15 @@ pub async fn start_nsd(directory: &Path, zone_text: &str, serial: &str, server_c
         .stderr(std::fs::File::create(directory.join("nsd.stderr")).unwrap())
         .spawn()
         .expect("nsd runs (Debian's nsd; e2e/install-test-deps.sh installs it)");
-    let nsd = Nsd { child, address: SocketAddr::from(([127, 0, 0, 1], port)) };
-    let probe = query(ORIGIN, RecordType::SOA, Transport::UdpPlain).to_vec().unwrap();
-    for _ in 0..100 {
-        if exchange_udp(nsd.address, &probe).await.is_some() {
-            return nsd;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+    Nsd { child, address: SocketAddr::from(([127, 0, 0, 1], port)) }
+}
+
+impl Nsd {
+    /// What NSD wrote to stderr and its log, for a failure's message.
+    pub fn log(&self, directory: &Path) -> String {
+        let read = |name: &str| std::fs::read_to_string(directory.join(name)).unwrap_or_default();
+        format!("{}{}", read("nsd.stderr"), read("nsd.log"))
     }
-    panic!(
-        "nsd never answered: {}{}",
-        std::fs::read_to_string(directory.join("nsd.stderr")).unwrap_or_default(),
-        std::fs::read_to_string(directory.join("nsd.log")).unwrap_or_default()
-    );
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

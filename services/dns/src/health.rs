@@ -45,6 +45,8 @@ pub struct HealthCheck {
     pub config: HealthCheckConfig,
     /// Starts at 1; UpdateHealthCheck would raise it.
     pub version: u64,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<crate::model::Tag>,
 }
 
 /// Route 53's `HealthCheckConfig`, the members nubo acts on.
@@ -115,7 +117,7 @@ impl HealthCheckConfig {
         Ok(())
     }
 
-    fn tls(&self) -> bool {
+    pub fn tls(&self) -> bool {
         self.kind.starts_with("HTTPS")
     }
 
@@ -418,7 +420,8 @@ impl HealthChecks {
             return Err(HealthError::HealthCheckAlreadyExists(caller_reference.into()));
         }
         // Claimed but never written (a crash in between): finish it now.
-        let check = HealthCheck { id: id.clone(), caller_reference: caller_reference.into(), config, version: 1 };
+        let check =
+            HealthCheck { id: id.clone(), caller_reference: caller_reference.into(), config, version: 1, tags: Vec::new() };
         let value = serde_json::to_vec(&check).map_err(|error| RemoteError::internal("dns", error.to_string()))?;
         self.records.put(HEALTH_CHECKS, &id, value, None).await?;
         self.checker.track(check.clone());

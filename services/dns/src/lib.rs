@@ -113,7 +113,7 @@ pub async fn run(context: Context, config: Config, mut listeners: Listeners, shu
     let sync = sync::Sync::new(records.clone(), authority.clone(), notify);
     let checker = health::Checker::new(records.clone(), authority.clone());
     let health_checks = health::HealthChecks::new(records.clone(), checker.clone());
-    let zones = store::Zones::new(records, authority.clone());
+    let zones = store::Zones::new(records, authority.clone()).with_replica(sync.replica());
     let front = api::Route53::new(&context, zones, health_checks);
 
     let syncing = {

@@ -34,6 +34,9 @@ pub struct Sync {
     replica: Arc<str>,
     /// Secondaries to NOTIFY when a zone's serial moves.
     notify: Arc<[std::net::SocketAddr]>,
+    /// Zones found deleted, with the serial published at their deletion,
+    /// so a deleted zone is read again only if it is published anew.
+    absent: Arc<std::sync::Mutex<BTreeMap<String, u32>>>,
 }
 
 impl std::fmt::Debug for Sync {
@@ -45,7 +48,7 @@ impl std::fmt::Debug for Sync {
 impl Sync {
     pub fn new(records: RecordsClient, authority: Arc<Authority>, notify: Vec<std::net::SocketAddr>) -> Self {
         let replica = uuid::Uuid::new_v4().simple().to_string().into();
-        Self { records, authority, replica, notify: notify.into() }
+        Self { records, authority, replica, notify: notify.into(), absent: Arc::default() }
     }
 
     /// This replica's id, the key of its heartbeat.
@@ -120,10 +123,16 @@ impl Sync {
         let published = self.published().await?;
         let serving = self.authority.serials();
         for (zone_id, serial) in &published {
-            if serving.get(zone_id).is_none_or(|served| served < serial) {
+            let behind = serving.get(zone_id).is_none_or(|served| served < serial);
+            let known_absent = self.absent().get(zone_id).is_some_and(|absent| absent >= serial);
+            if behind && !known_absent {
                 self.reload(zone_id).await?;
+                if !self.authority.serials().contains_key(zone_id) {
+                    self.absent().insert(zone_id.clone(), *serial);
+                }
             }
         }
+        self.absent().retain(|zone_id, _| published.contains_key(zone_id));
         let gone: Vec<String> = serving.keys().filter(|id| !published.contains_key(*id)).cloned().collect();
         for zone_id in gone {
             // The serial record goes after the zone record; check the zone
@@ -131,6 +140,10 @@ impl Sync {
             self.reload(&zone_id).await?;
         }
         Ok(())
+    }
+
+    fn absent(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, u32>> {
+        self.absent.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Zone id → published serial, over every page.
