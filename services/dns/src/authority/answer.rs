@@ -111,7 +111,10 @@ enum Found<'z> {
     Node(&'z Node),
     NxDomain,
     /// At or below a zone cut: the cut's name and node.
-    Referral { cut: &'z [u8], node: &'z Node },
+    Referral {
+        cut: &'z [u8],
+        node: &'z Node,
+    },
 }
 
 /// RFC 1034 §4.3.2 step 3 inside one zone: the closest encloser of `name`
@@ -127,12 +130,13 @@ fn locate<'z>(zone: &'z CompiledZone, name: &[u8], qtype: u16) -> Found<'z> {
         let Some((key, node)) = zone.entry(suffix) else { continue };
         let exact = labels_up == 0;
         if let Some(depth) = node.cut()
-            && !(exact && depth == 0 && qtype == rtype::DS) {
-                let cut = wire::strip_labels(key, usize::from(depth));
-                if let Some(node) = zone.node(cut) {
-                    return Found::Referral { cut, node };
-                }
+            && !(exact && depth == 0 && qtype == rtype::DS)
+        {
+            let cut = wire::strip_labels(key, usize::from(depth));
+            if let Some(node) = zone.node(cut) {
+                return Found::Referral { cut, node };
             }
+        }
         if exact {
             return Found::Node(node);
         }
@@ -168,11 +172,13 @@ fn lookup<'n>(cx: &Context<'n>, query: &'n Query<'_>, writer: &mut Writer<'_, 'n
     // parent is served too, the parent answers (RFC 4035 §3.1.4.1), and
     // says NODATA rather than NXDOMAIN if it lacks the name, as NSD does.
     let mut from_parent = false;
-    if qtype == rtype::DS && qname == zone.apex()
-        && let Some(parent) = cx.snapshot.parent_of(zone) {
-            zone = parent;
-            from_parent = true;
-        }
+    if qtype == rtype::DS
+        && qname == zone.apex()
+        && let Some(parent) = cx.snapshot.parent_of(zone)
+    {
+        zone = parent;
+        from_parent = true;
+    }
     // NSD clears AA for class ANY: the answer may not be all the classes.
     let class_any = query.qclass == class::ANY;
     let authoritative = !class_any;
@@ -222,7 +228,12 @@ fn lookup<'n>(cx: &Context<'n>, query: &'n Query<'_>, writer: &mut Writer<'_, 'n
 }
 
 /// RFC 2308 §2.2: NOERROR, no answer, the SOA in the authority section.
-fn nodata<'n>(zone: &'n CompiledZone, writer: &mut Writer<'_, 'n>, class_any: bool, authoritative: bool) -> (u16, bool) {
+fn nodata<'n>(
+    zone: &'n CompiledZone,
+    writer: &mut Writer<'_, 'n>,
+    class_any: bool,
+    authoritative: bool,
+) -> (u16, bool) {
     negative(zone, writer, class_any);
     (rcode::NOERROR, authoritative)
 }
@@ -250,14 +261,27 @@ fn referral<'n>(cx: &Context<'n>, zone: &'n CompiledZone, cut: &'n [u8], node: &
 
 /// An RRset in the answer section and, for NS, MX and SRV, the addresses
 /// of the hosts they name (RFC 1035 §3.3.9, §3.3.11; RFC 2782).
-fn answer<'n>(cx: &Context<'n>, zone: &'n CompiledZone, writer: &mut Writer<'_, 'n>, owner: Owner<'n>, rtype: u16, records: &Picked<'n>) {
+fn answer<'n>(
+    cx: &Context<'n>,
+    zone: &'n CompiledZone,
+    writer: &mut Writer<'_, 'n>,
+    owner: Owner<'n>,
+    rtype: u16,
+    records: &Picked<'n>,
+) {
     if put(writer, Section::Answer, owner, records) && matches!(rtype, rtype::NS | rtype::MX | rtype::SRV) {
         additional(cx, zone, writer, records, None);
     }
 }
 
 /// RFC 8482 §4.1: one RRset of the name, chosen as described at the top.
-fn any<'n>(cx: &Context<'n>, zone: &'n CompiledZone, node: &'n Node, owner: Owner<'n>, writer: &mut Writer<'_, 'n>) -> bool {
+fn any<'n>(
+    cx: &Context<'n>,
+    zone: &'n CompiledZone,
+    node: &'n Node,
+    owner: Owner<'n>,
+    writer: &mut Writer<'_, 'n>,
+) -> bool {
     const PREFERRED: [u16; 5] = [rtype::A, rtype::SOA, rtype::PTR, rtype::MX, rtype::AAAA];
     for preferred in [true, false] {
         for rrset in node.rrsets() {
@@ -278,7 +302,13 @@ fn any<'n>(cx: &Context<'n>, zone: &'n CompiledZone, node: &'n Node, owner: Owne
 /// the cut; glue for hosts below the cut must fit or the answer is
 /// truncated (RFC 9471 §3). Other additional data is left out silently
 /// when it does not fit.
-fn additional<'n>(cx: &Context<'n>, zone: &'n CompiledZone, writer: &mut Writer<'_, 'n>, records: &Picked<'n>, cut: Option<&'n [u8]>) {
+fn additional<'n>(
+    cx: &Context<'n>,
+    zone: &'n CompiledZone,
+    writer: &mut Writer<'_, 'n>,
+    records: &Picked<'n>,
+    cut: Option<&'n [u8]>,
+) {
     let mut targets: [&[u8]; MAX_TARGETS] = [&[]; MAX_TARGETS];
     let mut count = 0;
     for record in records.borrowed() {
@@ -358,7 +388,13 @@ fn resolve_rrset<'z>(cx: &Context<'z>, zone: &'z CompiledZone, rrset: &'z Rrset,
     (!picked.is_empty()).then_some(picked)
 }
 
-fn content_records<'z>(cx: &Context<'z>, zone: &'z CompiledZone, content: &'z Content, rtype: u16, depth: u8) -> Option<Picked<'z>> {
+fn content_records<'z>(
+    cx: &Context<'z>,
+    zone: &'z CompiledZone,
+    content: &'z Content,
+    rtype: u16,
+    depth: u8,
+) -> Option<Picked<'z>> {
     match content {
         Content::Records(records) => Some(Picked::Slice(records)),
         Content::Alias(alias) => alias_records(cx, zone, alias, rtype, depth),
@@ -368,7 +404,13 @@ fn content_records<'z>(cx: &Context<'z>, zone: &'z CompiledZone, content: &'z Co
 /// Route 53 answers an alias with its target's records of the same type,
 /// renamed to the alias (the caller writes them under the query's name)
 /// and with the target's TTL.
-fn alias_records<'z>(cx: &Context<'z>, zone: &'z CompiledZone, alias: &'z Alias, rtype: u16, depth: u8) -> Option<Picked<'z>> {
+fn alias_records<'z>(
+    cx: &Context<'z>,
+    zone: &'z CompiledZone,
+    alias: &'z Alias,
+    rtype: u16,
+    depth: u8,
+) -> Option<Picked<'z>> {
     if depth >= MAX_ALIAS_DEPTH {
         return None;
     }
@@ -389,7 +431,13 @@ fn alias_records<'z>(cx: &Context<'z>, zone: &'z CompiledZone, alias: &'z Alias,
 
 /// A routing group's answer now, by Route 53's rules: one failover set,
 /// one weighted set drawn at random, or the healthy multivalue records.
-fn route<'z>(cx: &Context<'z>, zone: &'z CompiledZone, sets: &'z [Routed], rtype: u16, depth: u8) -> Option<Picked<'z>> {
+fn route<'z>(
+    cx: &Context<'z>,
+    zone: &'z CompiledZone,
+    sets: &'z [Routed],
+    rtype: u16,
+    depth: u8,
+) -> Option<Picked<'z>> {
     let healthy = |set: &Routed| healthy(cx, zone, set, rtype, depth);
     let uses = |wanted: fn(&Policy) -> bool| sets.iter().any(|set| wanted(&set.policy));
     let chosen = if uses(|policy| matches!(policy, Policy::Failover(_))) {
@@ -409,7 +457,9 @@ fn route<'z>(cx: &Context<'z>, zone: &'z CompiledZone, sets: &'z [Routed], rtype
 /// while the target has records.
 fn healthy(cx: &Context<'_>, zone: &CompiledZone, set: &Routed, rtype: u16, depth: u8) -> bool {
     let passing = set.health_check.as_deref().is_none_or(|id| cx.health.get(id).copied().unwrap_or(true));
-    passing && (!set.evaluates_target() || content_records(cx, zone, &set.content, rtype, depth).is_some_and(|records| !records.is_empty()))
+    passing
+        && (!set.evaluates_target()
+            || content_records(cx, zone, &set.content, rtype, depth).is_some_and(|records| !records.is_empty()))
 }
 
 /// PRIMARY while it is healthy, else SECONDARY (the primary when there is

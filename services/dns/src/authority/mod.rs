@@ -31,6 +31,9 @@ pub mod server;
 pub mod snapshot;
 pub mod wire;
 
+#[cfg(test)]
+mod tests;
+
 pub use server::serve;
 
 use std::{

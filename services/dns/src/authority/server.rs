@@ -60,7 +60,11 @@ pub async fn serve(
 }
 
 /// One UDP worker: receive, answer, send, with buffers kept across queries.
-async fn udp_worker(socket: Arc<UdpSocket>, authority: Arc<Authority>, shutdown: nubo_host::Shutdown) -> std::io::Result<()> {
+async fn udp_worker(
+    socket: Arc<UdpSocket>,
+    authority: Arc<Authority>,
+    shutdown: nubo_host::Shutdown,
+) -> std::io::Result<()> {
     let mut query = vec![0u8; UDP_BUFFER];
     let mut response = Vec::with_capacity(4096);
     // Made once: a fresh `cancelled()` per query would register with the
@@ -87,19 +91,33 @@ async fn udp_worker(socket: Arc<UdpSocket>, authority: Arc<Authority>, shutdown:
         response.clear();
         let Some(message) = query.get(..length) else { continue };
         if authority.answer_into(message, Transport::Udp, &mut response)
-            && let Err(error) = socket.send_to(&response, peer).await {
-                tracing::debug!(%peer, %error, "dns answer not sent");
-            }
+            && let Err(error) = socket.send_to(&response, peer).await
+        {
+            tracing::debug!(%peer, %error, "dns answer not sent");
+        }
     }
 }
 
 fn transient(error: &std::io::Error) -> bool {
     use std::io::ErrorKind::*;
-    matches!(error.kind(), ConnectionRefused | ConnectionReset | Interrupted | WouldBlock | TimedOut | HostUnreachable | NetworkUnreachable)
+    matches!(
+        error.kind(),
+        ConnectionRefused
+            | ConnectionReset
+            | Interrupted
+            | WouldBlock
+            | TimedOut
+            | HostUnreachable
+            | NetworkUnreachable
+    )
 }
 
 /// Accepts TCP connections until `shutdown`, then closes them all.
-async fn tcp_listener(listener: TcpListener, authority: Arc<Authority>, shutdown: nubo_host::Shutdown) -> std::io::Result<()> {
+async fn tcp_listener(
+    listener: TcpListener,
+    authority: Arc<Authority>,
+    shutdown: nubo_host::Shutdown,
+) -> std::io::Result<()> {
     let mut connections = JoinSet::new();
     let cancelled = shutdown.cancelled();
     tokio::pin!(cancelled);

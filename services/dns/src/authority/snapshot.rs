@@ -75,15 +75,22 @@ impl Snapshot {
         self.by_id.iter().map(|(id, zone)| (id.clone(), zone.serial)).collect()
     }
 
+    /// The zone served under `id`.
+    pub fn zone(&self, id: &str) -> Option<&Arc<CompiledZone>> {
+        self.by_id.get(id)
+    }
+
     /// The zone whose apex is the longest suffix of `name` (wire, lower
     /// case): the closest enclosing zone.
     pub fn zone_for(&self, name: &[u8]) -> Option<&CompiledZone> {
         let mut labels = wire::label_count(name);
         for suffix in wire::suffixes(name) {
-            if labels < 128 && self.apex_labels & (1u128 << labels) != 0
-                && let Some(zone) = self.by_apex.get(suffix) {
-                    return Some(zone);
-                }
+            if labels < 128
+                && self.apex_labels & (1u128 << labels) != 0
+                && let Some(zone) = self.by_apex.get(suffix)
+            {
+                return Some(zone);
+            }
             labels = labels.saturating_sub(1);
         }
         None
@@ -283,9 +290,10 @@ pub fn wire_name(name: &str) -> Option<Box<[u8]>> {
 
 fn compile_rrset(zone: &Zone, apex: &[u8], sets: &[&RecordSet]) -> Option<RrsetData> {
     if let [set] = sets
-        && set.set_identifier.is_none() {
-            return content(zone, apex, set).map(RrsetData::Simple);
-        }
+        && set.set_identifier.is_none()
+    {
+        return content(zone, apex, set).map(RrsetData::Simple);
+    }
     let routed: Box<[Routed]> = sets
         .iter()
         .filter_map(|set| {

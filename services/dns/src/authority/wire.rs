@@ -111,7 +111,12 @@ pub enum Parsed<'q> {
     Drop,
     /// An answer of a header only, as NSD sends for a message it cannot
     /// read: no question, rcode given, an OPT only if one was read.
-    HeaderOnly { id: u16, flags: u16, rcode: u16, edns: Option<Edns> },
+    HeaderOnly {
+        id: u16,
+        flags: u16,
+        rcode: u16,
+        edns: Option<Edns>,
+    },
     Query(Query<'q>),
 }
 
@@ -146,10 +151,14 @@ pub fn parse(message: &[u8]) -> Parsed<'_> {
     if questions != 1 {
         // A message of only an OPT probes for EDNS: NSD answers FORMERR
         // with an OPT, so the prober learns that EDNS is understood.
-        if questions == 0 && answers == 0 && authorities == 0 && additionals == 1
-            && let Some((Some(edns), false)) = read_additional(message, HEADER_LEN, 1) {
-                return error(rcode::FORMERR, Some(edns));
-            }
+        if questions == 0
+            && answers == 0
+            && authorities == 0
+            && additionals == 1
+            && let Some((Some(edns), false)) = read_additional(message, HEADER_LEN, 1)
+        {
+            return error(rcode::FORMERR, Some(edns));
+        }
         return error(rcode::FORMERR, None);
     }
     let Some((qname, after_name)) = read_qname(message, HEADER_LEN) else { return error(rcode::FORMERR, None) };
@@ -386,7 +395,13 @@ impl WireRecord {
         if rdata.len() > usize::from(u16::MAX) {
             return Err(ProtoError::Message("record data longer than 65535 octets"));
         }
-        Ok(WireRecord { rtype: record.record_type().into(), ttl: record.ttl, rdata: rdata.into(), compressible, target })
+        Ok(WireRecord {
+            rtype: record.record_type().into(),
+            ttl: record.ttl,
+            rdata: rdata.into(),
+            compressible,
+            target,
+        })
     }
 
     /// The same record with another TTL.
@@ -502,7 +517,12 @@ impl<'b, 'n> Writer<'b, 'n> {
         self.rrset_with(section, records, |writer, record| writer.record_transient(owner, record))
     }
 
-    fn rrset_with<'r, I>(&mut self, section: Section, records: I, mut put: impl FnMut(&mut Self, &'r WireRecord)) -> bool
+    fn rrset_with<'r, I>(
+        &mut self,
+        section: Section,
+        records: I,
+        mut put: impl FnMut(&mut Self, &'r WireRecord),
+    ) -> bool
     where
         I: IntoIterator<Item = &'r WireRecord>,
     {
