@@ -122,7 +122,21 @@ fn example(serial: u32) -> Zone {
             set.health_check_id = Some("hc-primary".into());
         }),
         routed("fo.example.com.", "secondary", "192.0.2.202", |set| set.failover = Some(Failover::Secondary)),
+        set("tosub.example.com.", "CNAME", 120, &["host.sub.example.com."]),
+        {
+            let mut set = alias("fa.example.com.", "A", "gone.example.com.", true);
+            set.set_identifier = Some("primary".into());
+            set.failover = Some(Failover::Primary);
+            set
+        },
+        routed("fa.example.com.", "secondary", "192.0.2.212", |set| set.failover = Some(Failover::Secondary)),
     ];
+    let deep: Vec<String> = (0..12).map(|index| format!("ns{index:02}.deep.example.com.")).collect();
+    sets.push(set("deep.example.com.", "NS", 3600, &deep.iter().map(String::as_str).collect::<Vec<_>>()));
+    for (index, host) in deep.iter().enumerate() {
+        sets.push(set(host, "A", 3600, &[&format!("192.0.2.{}", 10 + index)]));
+        sets.push(set(host, "AAAA", 3600, &[&format!("2001:db8::{}", 10 + index)]));
+    }
     for index in 0..10 {
         sets.push(routed("mv.example.com.", &format!("m{index}"), &format!("192.0.2.{}", 150 + index), |set| {
             set.multi_value_answer = Some(true);
@@ -359,6 +373,41 @@ fn delegations_get_referrals_with_glue() {
 }
 
 #[test]
+fn a_cname_into_a_delegation_ends_in_its_referral() {
+    let authority = authority();
+    let response = ask(&authority, "tosub.example.com.", RecordType::A);
+    assert_eq!(response.metadata.response_code, ResponseCode::NoError);
+    assert!(response.metadata.authoritative, "the CNAME is authoritative data");
+    assert_eq!(names(&response.answers), ["tosub.example.com. CNAME"]);
+    assert_eq!(names(&response.authorities), ["sub.example.com. NS", "sub.example.com. NS"]);
+    assert_eq!(names(&response.additionals), ["ns1.sub.example.com. A"]);
+}
+
+#[test]
+fn glue_that_does_not_fit_truncates_the_referral() {
+    let authority = authority();
+    // RFC 9471 §3: in-domain glue is not optional.
+    let response = ask(&authority, "host.deep.example.com.", RecordType::A);
+    assert!(response.metadata.truncation);
+    assert!(!response.metadata.authoritative);
+    assert_eq!(response.authorities.len(), 12);
+    let response = ask_raw(&authority, &query("host.deep.example.com.", RecordType::A), Transport::Tcp);
+    assert!(!response.metadata.truncation);
+    assert_eq!(response.additionals.len(), 24);
+}
+
+#[test]
+fn names_are_compressed_against_the_question() {
+    let authority = authority();
+    let message = query("www.example.com.", RecordType::A).to_vec().unwrap();
+    let response = authority.answer_bytes(&message, Transport::Udp).unwrap();
+    // Header 12, question 21, answer: a pointer to the question (2), type,
+    // class, TTL, length (10), the address (4).
+    assert_eq!(response.len(), 12 + 21 + 16);
+    assert_eq!(response[33..35], [0xc0, 0x0c]);
+}
+
+#[test]
 fn ds_at_a_cut_is_answered_by_the_parent() {
     let authority = authority();
     let response = ask(&authority, "sub.example.com.", RecordType::DS);
@@ -380,6 +429,14 @@ fn ds_at_a_cut_is_answered_by_the_parent() {
     let response = ask(&authority, "www.child.example.com.", RecordType::A);
     assert!(response.metadata.authoritative);
     assert_eq!(response.answers[0].data, a("192.0.2.77"));
+
+    // A served child the parent does not delegate: the parent says NODATA
+    // (the name exists, as the child's apex), as NSD does.
+    authority.apply(&[zone("Z4", "orphan.example.com.", 1, Vec::new())], &[]);
+    let response = ask(&authority, "orphan.example.com.", RecordType::DS);
+    assert_eq!(response.metadata.response_code, ResponseCode::NoError);
+    assert!(response.answers.is_empty());
+    assert_eq!(names(&response.authorities), ["example.com. SOA"]);
 
     // No parent served: NODATA from the zone itself.
     let response = ask(&authority, "example.net.", RecordType::DS);
@@ -489,6 +546,13 @@ fn failover_follows_the_primarys_health() {
     assert_eq!(primary(), a("192.0.2.202"));
     authority.set_health(BTreeMap::from([("hc-primary".to_string(), true)]));
     assert_eq!(primary(), a("192.0.2.201"));
+}
+
+#[test]
+fn an_alias_evaluating_target_health_fails_over_when_its_target_is_gone() {
+    let authority = authority();
+    let response = ask(&authority, "fa.example.com.", RecordType::A);
+    assert_eq!(response.answers[0].data, a("192.0.2.212"));
 }
 
 #[test]
@@ -609,6 +673,24 @@ fn malformed_and_unsupported_messages() {
         assert_eq!(flags & 0x000f, 1, "{message:?}");
         assert_eq!(counts, [0; 4]);
     }
+
+    // Only an OPT: FORMERR, with an OPT so EDNS support shows.
+    let opt = [0u8, 0, 41, 4, 0xd0, 0, 0, 0, 0, 0, 0];
+    let response =
+        Message::from_vec(&authority.answer_bytes(&raw_query(0, [0, 0, 0, 1], &opt), Transport::Udp).unwrap()).unwrap();
+    assert_eq!(response.metadata.response_code, ResponseCode::FormErr);
+    assert!(response.edns.is_some());
+
+    // Two OPTs: FORMERR.
+    let response =
+        authority.answer_bytes(&raw_query(0, [1, 0, 0, 2], &[WWW_A, &opt, &opt].concat()), Transport::Udp).unwrap();
+    assert_eq!(header_of(&response).0 & 0x000f, 1);
+
+    // A TSIG record: no keys here, NOTAUTH.
+    let tsig = [0u8, 0, 250, 0, 255, 0, 0, 0, 0, 0, 0];
+    let response =
+        authority.answer_bytes(&raw_query(0, [1, 0, 0, 1], &[WWW_A, &tsig].concat()), Transport::Udp).unwrap();
+    assert_eq!(header_of(&response).0 & 0x000f, 9);
 
     // Another class: REFUSED; CHAOS included.
     let mut chaos = WWW_A.to_vec();

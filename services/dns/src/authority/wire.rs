@@ -607,7 +607,8 @@ impl<'b, 'n> Writer<'b, 'n> {
                 return;
             }
             self.remember(self.buf.len() - self.base, suffix);
-            self.buf.extend_from_slice(&suffix[..usize::from(suffix[0]) + 1]);
+            let label = suffix.get(..usize::from(suffix[0]) + 1).unwrap_or(suffix);
+            self.buf.extend_from_slice(label);
         }
         // Only reached for an empty slice: end the name anyway.
         self.buf.push(0);
