@@ -1,0 +1,316 @@
+//! Route 53 through `aws-sdk-route53`, boto3 and the AWS CLI against
+//! `nubo up`, and the zones they make answered over UDP and TCP, as
+//! hickory's resolver and `dig` ask for them.
+
+use std::{net::SocketAddr, time::Duration};
+
+use aws_sdk_route53::{
+    Client,
+    error::ProvideErrorMetadata,
+    types::{Change, ChangeAction, ChangeBatch, ChangeStatus, ResourceRecord, ResourceRecordSet, RrType},
+};
+use hickory_resolver::{
+    TokioResolver,
+    config::{NameServerConfig, ResolverConfig},
+    net::runtime::TokioRuntimeProvider,
+    proto::rr::{RData, RecordType},
+};
+use nubo_e2e::{Nubo, fixture, path_with_python_tools, route53_client};
+use nubo_host::ServiceName;
+use serde_json::Value;
+
+fn record_set(name: &str, kind: RrType, ttl: i64, values: &[&str]) -> ResourceRecordSet {
+    let mut set = ResourceRecordSet::builder().name(name).r#type(kind).ttl(ttl);
+    for value in values {
+        set = set.resource_records(ResourceRecord::builder().value(*value).build().unwrap());
+    }
+    set.build().unwrap()
+}
+
+fn change(action: ChangeAction, set: ResourceRecordSet) -> Change {
+    Change::builder().action(action).resource_record_set(set).build().unwrap()
+}
+
+fn batch(changes: Vec<Change>) -> ChangeBatch {
+    ChangeBatch::builder().set_changes(Some(changes)).build().unwrap()
+}
+
+/// A resolver that asks only nubo, over one protocol, and caches nothing.
+fn resolver(address: SocketAddr, tcp: bool) -> TokioResolver {
+    let mut server =
+        if tcp { NameServerConfig::tcp(address.ip()) } else { NameServerConfig::udp(address.ip()) };
+    for connection in &mut server.connections {
+        connection.port = address.port();
+    }
+    let mut builder = TokioResolver::builder_with_config(
+        ResolverConfig::from_name_servers(vec![server]),
+        TokioRuntimeProvider::default(),
+    );
+    let options = builder.options_mut();
+    options.cache_size = 0;
+    options.attempts = 1;
+    options.timeout = Duration::from_secs(3);
+    builder.build().unwrap()
+}
+
+/// `dig` at nubo, `+norec` as a resolver asks an authoritative server.
+fn dig(address: SocketAddr, args: &[&str]) -> String {
+    let output = std::process::Command::new("dig")
+        .arg(format!("@{}", address.ip()))
+        .args(["-p", &address.port().to_string(), "+norec", "+time=3", "+tries=1"])
+        .args(args)
+        .output()
+        .expect("dig runs (bind9-dnsutils; e2e/install-test-deps.sh installs it)");
+    assert!(output.status.success(), "dig {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+async fn wait_in_sync(route53: &Client, change_id: &str) {
+    for _ in 0..100 {
+        let change = route53.get_change().id(change_id).send().await.unwrap();
+        if change.change_info().unwrap().status() == &ChangeStatus::Insync {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("change {change_id} never became INSYNC");
+}
+
+async fn addresses(resolver: &TokioResolver, name: &str) -> Vec<String> {
+    let lookup = resolver.lookup(name, RecordType::A).await.unwrap_or_else(|error| panic!("{name}: {error}"));
+    let mut addresses: Vec<String> = lookup
+        .answers()
+        .iter()
+        .filter_map(|record| match &record.data {
+            RData::A(address) => Some(address.to_string()),
+            _ => None,
+        })
+        .collect();
+    addresses.sort();
+    addresses
+}
+
+#[tokio::test]
+async fn sdk_zones_and_record_sets_answered_over_udp_and_tcp() {
+    let state = tempfile::tempdir().unwrap();
+    let nubo = Nubo::up(state.path()).await;
+    let route53 = route53_client(&nubo.http_url(ServiceName::Dns));
+
+    let created = route53
+        .create_hosted_zone()
+        .name("Example.COM")
+        .caller_reference("first")
+        .send()
+        .await
+        .unwrap();
+    let zone = created.hosted_zone().unwrap();
+    assert_eq!(zone.name(), "example.com.");
+    assert!(zone.id().starts_with("/hostedzone/Z"), "{}", zone.id());
+    let zone_id = zone.id().to_owned();
+    assert_eq!(created.delegation_set().unwrap().name_servers().len(), 4);
+    let again = route53.create_hosted_zone().name("example.com").caller_reference("first").send().await;
+    assert_eq!(again.unwrap_err().code(), Some("HostedZoneAlreadyExists"));
+
+    let long_first = "a".repeat(200);
+    let long_second = "b".repeat(200);
+    let txt = format!("\"{long_first}\" \"{long_second}\"");
+    let applied = route53
+        .change_resource_record_sets()
+        .hosted_zone_id(&zone_id)
+        .change_batch(batch(vec![
+            change(ChangeAction::Create, record_set("www.example.com", RrType::A, 300, &["192.0.2.10", "192.0.2.11"])),
+            change(ChangeAction::Create, record_set("www.example.com", RrType::Aaaa, 300, &["2001:db8::10"])),
+            change(ChangeAction::Create, record_set("mail.example.com", RrType::A, 300, &["192.0.2.25"])),
+            change(ChangeAction::Create, record_set("example.com", RrType::Mx, 300, &["10 mail.example.com"])),
+            change(ChangeAction::Create, record_set("example.com", RrType::Txt, 300, &[&txt])),
+            change(ChangeAction::Create, record_set("alias.example.com", RrType::Cname, 60, &["www.example.com"])),
+            change(ChangeAction::Create, record_set("*.wild.example.com", RrType::A, 30, &["192.0.2.99"])),
+            change(
+                ChangeAction::Create,
+                record_set("_sip._tcp.example.com", RrType::Srv, 300, &["10 5 5060 mail.example.com"]),
+            ),
+            change(ChangeAction::Create, record_set("example.com", RrType::Caa, 300, &["0 issue \"ca.example.net\""])),
+        ]))
+        .send()
+        .await
+        .unwrap();
+    wait_in_sync(&route53, applied.change_info().unwrap().id()).await;
+
+    // A batch with one bad change is refused whole.
+    let refused = route53
+        .change_resource_record_sets()
+        .hosted_zone_id(&zone_id)
+        .change_batch(batch(vec![
+            change(ChangeAction::Create, record_set("new.example.com", RrType::A, 300, &["192.0.2.50"])),
+            change(ChangeAction::Delete, record_set("absent.example.com", RrType::A, 300, &["192.0.2.51"])),
+        ]))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Some("InvalidChangeBatch"), "{refused:?}");
+
+    // Every record set, three to a page, in Route 53's order.
+    let mut listed = Vec::new();
+    let (mut name, mut kind) = (None::<String>, None::<RrType>);
+    loop {
+        let page = route53
+            .list_resource_record_sets()
+            .hosted_zone_id(&zone_id)
+            .max_items(3)
+            .set_start_record_name(name.clone())
+            .set_start_record_type(kind.clone())
+            .send()
+            .await
+            .unwrap();
+        assert!(page.resource_record_sets().len() <= 3);
+        listed.extend(page.resource_record_sets().iter().map(|set| format!("{} {}", set.name(), set.r#type().as_str())));
+        if !page.is_truncated() {
+            break;
+        }
+        name = page.next_record_name().map(str::to_owned);
+        kind = page.next_record_type().cloned();
+    }
+    assert_eq!(
+        listed,
+        [
+            "example.com. CAA",
+            "example.com. MX",
+            "example.com. NS",
+            "example.com. SOA",
+            "example.com. TXT",
+            "_sip._tcp.example.com. SRV",
+            "alias.example.com. CNAME",
+            "mail.example.com. A",
+            "\\052.wild.example.com. A",
+            "www.example.com. A",
+            "www.example.com. AAAA",
+        ]
+    );
+
+    let dns = nubo.dns_address();
+    for tcp in [false, true] {
+        let resolver = resolver(dns, tcp);
+        assert_eq!(addresses(&resolver, "www.example.com.").await, ["192.0.2.10", "192.0.2.11"], "tcp: {tcp}");
+        assert_eq!(addresses(&resolver, "alias.example.com.").await, ["192.0.2.10", "192.0.2.11"], "tcp: {tcp}");
+        assert_eq!(addresses(&resolver, "anything.wild.example.com.").await, ["192.0.2.99"], "tcp: {tcp}");
+        let txt = resolver.lookup("example.com.", RecordType::TXT).await.unwrap();
+        let RData::TXT(strings) = &txt.answers()[0].data else { panic!("not TXT: {txt:?}") };
+        let strings: Vec<String> = strings.txt_data.iter().map(|s| String::from_utf8_lossy(s).into_owned()).collect();
+        assert_eq!(strings, [long_first.clone(), long_second.clone()], "tcp: {tcp}");
+        assert!(resolver.lookup("new.example.com.", RecordType::A).await.is_err(), "the refused batch left nothing");
+    }
+
+    let answer = dig(dns, &["www.EXAMPLE.com", "A"]);
+    assert!(answer.contains("status: NOERROR") && answer.contains("flags: qr aa;"), "{answer}");
+    assert!(answer.contains("www.EXAMPLE.com.\t\tIN\tA"), "the question keeps its case: {answer}");
+    let short = dig(dns, &["+short", "+tcp", "example.com", "MX"]);
+    assert_eq!(short.trim(), "10 mail.example.com.");
+    let missing = dig(dns, &["nothing.example.com", "A"]);
+    assert!(missing.contains("status: NXDOMAIN") && missing.contains("IN\tSOA"), "{missing}");
+    let elsewhere = dig(dns, &["example.org", "A"]);
+    assert!(elsewhere.contains("status: REFUSED"), "no recursion, ever: {elsewhere}");
+
+    // A zone with records cannot go; emptied, it can, and is no longer served.
+    let not_empty = route53.delete_hosted_zone().id(&zone_id).send().await.unwrap_err();
+    assert_eq!(not_empty.code(), Some("HostedZoneNotEmpty"));
+    let sets = route53.list_resource_record_sets().hosted_zone_id(&zone_id).send().await.unwrap();
+    let removals: Vec<Change> = sets
+        .resource_record_sets()
+        .iter()
+        .filter(|set| !matches!(set.r#type(), RrType::Soa | RrType::Ns))
+        .map(|set| change(ChangeAction::Delete, set.clone()))
+        .collect();
+    route53.change_resource_record_sets().hosted_zone_id(&zone_id).change_batch(batch(removals)).send().await.unwrap();
+    route53.delete_hosted_zone().id(&zone_id).send().await.unwrap();
+    let gone = route53.get_hosted_zone().id(&zone_id).send().await.unwrap_err();
+    assert_eq!(gone.code(), Some("NoSuchHostedZone"));
+    assert!(dig(dns, &["www.example.com", "A"]).contains("status: REFUSED"));
+}
+
+#[tokio::test]
+async fn a_change_is_answered_within_a_second() {
+    let state = tempfile::tempdir().unwrap();
+    let nubo = Nubo::up(state.path()).await;
+    let route53 = route53_client(&nubo.edge_url());
+    let zone = route53.create_hosted_zone().name("fast.example").caller_reference("fast").send().await.unwrap();
+    let zone_id = zone.hosted_zone().unwrap().id().to_owned();
+    let resolver = resolver(nubo.dns_address(), false);
+    for round in 1..=5 {
+        let value = format!("203.0.113.{round}");
+        let upsert = change(ChangeAction::Upsert, record_set("api.fast.example", RrType::A, 5, &[&value]));
+        let started = std::time::Instant::now();
+        route53.change_resource_record_sets().hosted_zone_id(&zone_id).change_batch(batch(vec![upsert])).send().await.unwrap();
+        loop {
+            if resolver.lookup("api.fast.example.", RecordType::A).await.is_ok_and(|lookup| {
+                lookup.answers().iter().any(|record| matches!(&record.data, RData::A(a) if a.to_string() == value))
+            }) {
+                break;
+            }
+            assert!(started.elapsed() < Duration::from_secs(1), "round {round}: not answered within a second");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn boto3_and_the_cli_drive_the_same_api() {
+    let state = tempfile::tempdir().unwrap();
+    let nubo = Nubo::up(state.path()).await;
+    let boto = std::process::Command::new("python3")
+        .arg(fixture("dns/boto3_zones.py"))
+        .arg(nubo.http_url(ServiceName::Dns))
+        .env_clear()
+        .env("PATH", path_with_python_tools())
+        .env("HOME", state.path())
+        .output()
+        .unwrap();
+    assert!(boto.status.success(), "{}", String::from_utf8_lossy(&boto.stderr));
+    let answer: Value = serde_json::from_slice(&boto.stdout).unwrap();
+    assert_eq!(answer["comment"], "from boto3");
+    assert_eq!(answer["name_servers"].as_array().unwrap().len(), 4);
+    assert_eq!(answer["refused"]["code"], "InvalidChangeBatch");
+    let listed: Vec<String> = answer["listed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|pair| format!("{} {}", pair[0].as_str().unwrap(), pair[1].as_str().unwrap()))
+        .collect();
+    let mut expected = vec!["boto.example. NS".to_owned(), "boto.example. SOA".into(), "boto.example. TXT".into()];
+    expected.extend((1..8).map(|n| format!("host{n}.boto.example. A")));
+    assert_eq!(listed, expected, "the paginator walks every page once");
+    let zone_id = answer["zone_id"].as_str().unwrap().to_owned();
+
+    // The CLI through the edge, as `AWS_ENDPOINT_URL` users have it.
+    let cli = |args: &[&str]| -> Value {
+        let output = nubo_e2e::aws_cli(state.path(), Some(&nubo.edge_url())).args(args).output().unwrap();
+        assert!(output.status.success(), "aws {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+        serde_json::from_slice(&output.stdout).unwrap_or(Value::Null)
+    };
+    let zones = cli(&["route53", "list-hosted-zones-by-name", "--dns-name", "boto.example"]);
+    assert_eq!(zones["HostedZones"][0]["Id"], zone_id.as_str());
+    let change_file = state.path().join("batch.json");
+    std::fs::write(
+        &change_file,
+        serde_json::json!({"Changes": [{"Action": "UPSERT", "ResourceRecordSet": {
+            "Name": "cli.boto.example", "Type": "TXT", "TTL": 60,
+            "ResourceRecords": [{"Value": "\"from the cli\""}]}}]})
+        .to_string(),
+    )
+    .unwrap();
+    let changed = cli(&[
+        "route53",
+        "change-resource-record-sets",
+        "--hosted-zone-id",
+        &zone_id,
+        "--change-batch",
+        &format!("file://{}", change_file.display()),
+    ]);
+    let change_id = changed["ChangeInfo"]["Id"].as_str().unwrap().to_owned();
+    cli(&["route53", "wait", "resource-record-sets-changed", "--id", &change_id]);
+    let sets = cli(&["route53", "list-resource-record-sets", "--hosted-zone-id", &zone_id]);
+    assert!(sets["ResourceRecordSets"].as_array().unwrap().iter().any(|set| set["Name"] == "cli.boto.example."));
+    let txt = dig(nubo.dns_address(), &["+short", "cli.boto.example", "TXT"]);
+    assert_eq!(txt.trim(), "\"from the cli\"");
+    let count = cli(&["route53", "get-hosted-zone-count"]);
+    assert_eq!(count["HostedZoneCount"], 1);
+}
