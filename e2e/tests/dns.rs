@@ -210,6 +210,10 @@ async fn sdk_zones_and_record_sets_answered_over_udp_and_tcp() {
     let elsewhere = dig(dns, &["example.org", "A"]);
     assert!(elsewhere.contains("status: REFUSED"), "no recursion, ever: {elsewhere}");
 
+    // Zone transfers only to the addresses `transfer_allow` names: none here.
+    let axfr = dig(dns, &["example.com", "AXFR"]);
+    assert!(axfr.contains("Transfer failed") && !axfr.contains("IN\tSOA"), "{axfr}");
+
     // A zone with records cannot go; emptied, it can, and is no longer served.
     let not_empty = route53.delete_hosted_zone().id(&zone_id).send().await.unwrap_err();
     assert_eq!(not_empty.code(), Some("HostedZoneNotEmpty"));

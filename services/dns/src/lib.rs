@@ -102,7 +102,7 @@ pub async fn run(context: Context, config: Config, mut listeners: Listeners, shu
     let udp = tokio::net::UdpSocket::from_std(udp).map_err(|error| failed(&error))?;
     let tcp = tokio::net::TcpListener::from_std(tcp).map_err(|error| failed(&error))?;
 
-    let _transfers = transfer::TransferPolicy::new(&config.transfer_allow).map_err(|error| failed(&error))?;
+    let transfers = transfer::TransferPolicy::new(&config.transfer_allow).map_err(|error| failed(&error))?;
     let notify = config
         .notify
         .iter()
@@ -125,7 +125,7 @@ pub async fn run(context: Context, config: Config, mut listeners: Listeners, shu
         let shutdown = shutdown.clone();
         tokio::spawn(async move { checker.run(shutdown).await })
     };
-    let dns = authority::serve(authority, udp, tcp, shutdown.clone());
+    let dns = authority::serve(authority, udp, tcp, transfers, shutdown.clone());
     let router = nubo_host::grpc::router(&context.cluster).add_service(DnsServer::new(DnsApi { sync }));
     let grpc = nubo_host::grpc::serve("dns", listeners.grpc, router, shutdown.clone());
     let routes = move |routes: &mut actix_web::web::ServiceConfig| api::routes(routes, front.clone());

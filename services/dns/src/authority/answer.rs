@@ -3,19 +3,25 @@
 //! wildcards, plus Route 53's alias records and routing policies.
 //!
 //! Deliberate choices, where NSD leaves room or Route 53 differs:
-//! - Positive answers are minimal: no NS RRset in the authority section
-//!   (NSD's `minimal-responses: yes`; Route 53 answers so too).
+//! - Answers are minimal, as NSD's with `minimal-responses: yes` and as
+//!   Route 53's: no NS RRset in the authority section of a positive
+//!   answer, and no additional data but the addresses of in-zone name
+//!   servers, for a referral (glue) or an NS answer; those of MX and SRV
+//!   targets are left to the resolver (RFC 2181 §5.4.1 makes them
+//!   optional).
 //! - A CNAME chain is followed inside the zone of the query only (NSD also
 //!   follows it into other zones it serves): Route 53 chases CNAMEs within
 //!   a hosted zone, never across hosted zones.
 //! - ANY (RFC 8482 §4.1) is answered, over UDP and TCP alike as NSD does,
-//!   with one RRset of the name: the first of A, SOA, PTR, MX, AAAA present
-//!   (by type code), else the one of lowest type code.
-//! - AXFR is refused over TCP (transfers are not offered yet; NSD refuses
-//!   them without a `provide-xfr` ACL) and FORMERR over UDP; IXFR is
-//!   refused on both.
-//! - Classes other than IN and ANY are REFUSED (NSD answers CHAOS
-//!   `id.server`/`version.bind`; nubo does not).
+//!   with one RRset of the name: the first present of SOA, A, PTR, MX,
+//!   AAAA (in that order: NSD answers the apex with its SOA), else the one
+//!   of lowest type code.
+//! - AXFR over UDP is NOTIMP and IXFR over UDP REFUSED, as NSD answers
+//!   (RFC 5936 §4.2 defines no AXFR over UDP; RFC 1995 §2 lets a server
+//!   decline IXFR over UDP); over TCP they are the server's, which
+//!   transfers to allowed addresses and refuses others.
+//! - Classes other than IN and ANY are REFUSED with the question echoed
+//!   (NSD answers CHAOS `id.server`/`version.bind`; nubo does not).
 //! - A query with a TSIG record is NOTAUTH (no keys are configured),
 //!   without the TSIG error record NSD would add.
 
@@ -65,7 +71,9 @@ pub fn respond(cx: &Context<'_>, message: &[u8], transport: Transport, out: &mut
     }
     let version_known = query.edns.is_none_or(|edns| edns.version == 0);
     if version_known && !matches!(query.qclass, class::IN | class::ANY) {
-        header_only(out, query.id, query.flags, rcode::REFUSED, query.edns);
+        let mut writer = Writer::new(out, PLAIN_UDP, if query.edns.is_some() { OPT_LEN } else { 0 });
+        writer.question(query.question, query.qname.as_slice());
+        writer.finish(query.id, flag::QR | (query.flags & flag::RD), rcode::REFUSED, query.edns);
         return true;
     }
     let reserve = if query.edns.is_some() { OPT_LEN } else { 0 };
@@ -77,7 +85,7 @@ pub fn respond(cx: &Context<'_>, message: &[u8], transport: Transport, out: &mut
         (rcode::BADVERS, false)
     } else {
         match (query.qtype, transport) {
-            (rtype::AXFR, Transport::Udp) => (rcode::FORMERR, false),
+            (rtype::AXFR, Transport::Udp) => (rcode::NOTIMP, false),
             (rtype::AXFR | rtype::IXFR, _) => (rcode::REFUSED, false),
             _ => lookup(cx, &query, &mut writer),
         }
@@ -259,8 +267,8 @@ fn referral<'n>(cx: &Context<'n>, zone: &'n CompiledZone, cut: &'n [u8], node: &
     }
 }
 
-/// An RRset in the answer section and, for NS, MX and SRV, the addresses
-/// of the hosts they name (RFC 1035 §3.3.9, §3.3.11; RFC 2782).
+/// An RRset in the answer section and, for NS, the addresses of the name
+/// servers the zone holds (minimal answers: see the top).
 fn answer<'n>(
     cx: &Context<'n>,
     zone: &'n CompiledZone,
@@ -269,7 +277,7 @@ fn answer<'n>(
     rtype: u16,
     records: &Picked<'n>,
 ) {
-    if put(writer, Section::Answer, owner, records) && matches!(rtype, rtype::NS | rtype::MX | rtype::SRV) {
+    if put(writer, Section::Answer, owner, records) && rtype == rtype::NS {
         additional(cx, zone, writer, records, None);
     }
 }
@@ -282,16 +290,13 @@ fn any<'n>(
     owner: Owner<'n>,
     writer: &mut Writer<'_, 'n>,
 ) -> bool {
-    const PREFERRED: [u16; 5] = [rtype::A, rtype::SOA, rtype::PTR, rtype::MX, rtype::AAAA];
-    for preferred in [true, false] {
-        for rrset in node.rrsets() {
-            if PREFERRED.contains(&rrset.rtype) != preferred {
-                continue;
-            }
-            if let Some(records) = resolve_rrset(cx, zone, rrset, 0) {
-                answer(cx, zone, writer, owner, rrset.rtype, &records);
-                return true;
-            }
+    const PREFERRED: [u16; 5] = [rtype::SOA, rtype::A, rtype::PTR, rtype::MX, rtype::AAAA];
+    let preferred = PREFERRED.iter().filter_map(|kind| node.rrsets().iter().find(|rrset| rrset.rtype == *kind));
+    let others = node.rrsets().iter().filter(|rrset| !PREFERRED.contains(&rrset.rtype));
+    for rrset in preferred.chain(others) {
+        if let Some(records) = resolve_rrset(cx, zone, rrset, 0) {
+            answer(cx, zone, writer, owner, rrset.rtype, &records);
+            return true;
         }
     }
     false

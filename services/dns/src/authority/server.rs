@@ -9,7 +9,8 @@
 //! ([`super::Authority::answer_into`]) and runs these small loops: a few
 //! UDP workers sharing the socket, each with its own buffers, and a task
 //! per TCP connection. Nothing in the answer path awaits anything but the
-//! socket.
+//! socket. Zone transfers (AXFR, IXFR) are the TCP path's: to peers the
+//! [`TransferPolicy`] allows, answered from the zone as stored.
 
 use std::{sync::Arc, time::Duration};
 
@@ -19,7 +20,10 @@ use tokio::{
     task::JoinSet,
 };
 
+use hickory_proto::op::{Message, MessageType, OpCode};
+
 use super::{Authority, Transport};
+use crate::transfer::{self, TransferPolicy};
 
 /// An idle TCP connection is closed after this long (RFC 7766 §6.2.3 asks
 /// for at least a few seconds; NSD's `tcp-timeout` is longer, but a
@@ -36,6 +40,7 @@ pub async fn serve(
     authority: Arc<Authority>,
     udp: UdpSocket,
     tcp: TcpListener,
+    transfers: TransferPolicy,
     shutdown: nubo_host::Shutdown,
 ) -> std::io::Result<()> {
     let udp = Arc::new(udp);
@@ -44,7 +49,7 @@ pub async fn serve(
     for _ in 0..workers {
         tasks.spawn(udp_worker(udp.clone(), authority.clone(), shutdown.clone()));
     }
-    tasks.spawn(tcp_listener(tcp, authority, shutdown.clone()));
+    tasks.spawn(tcp_listener(tcp, authority, Arc::new(transfers), shutdown.clone()));
     let mut outcome = Ok(());
     while let Some(joined) = tasks.join_next().await {
         let result = joined.unwrap_or_else(|error| Err(std::io::Error::other(error)));
@@ -116,6 +121,7 @@ fn transient(error: &std::io::Error) -> bool {
 async fn tcp_listener(
     listener: TcpListener,
     authority: Arc<Authority>,
+    transfers: Arc<TransferPolicy>,
     shutdown: nubo_host::Shutdown,
 ) -> std::io::Result<()> {
     let mut connections = JoinSet::new();
@@ -141,7 +147,8 @@ async fn tcp_listener(
             tracing::debug!(%peer, "dns tcp connection refused: too many open");
             continue;
         }
-        connections.spawn(tcp_connection(stream, authority.clone()));
+        let allowed = transfers.allows(peer.ip());
+        connections.spawn(tcp_connection(stream, authority.clone(), allowed));
     }
     connections.shutdown().await;
     Ok(())
@@ -149,7 +156,7 @@ async fn tcp_listener(
 
 /// One TCP connection: length-prefixed queries (RFC 1035 §4.2.2) answered
 /// in order, until the client closes or stays idle too long.
-async fn tcp_connection(mut stream: TcpStream, authority: Arc<Authority>) {
+async fn tcp_connection(mut stream: TcpStream, authority: Arc<Authority>, transfers_allowed: bool) {
     // Each response is one write; no need to wait for more to send.
     let _ = stream.set_nodelay(true);
     let mut query = Vec::with_capacity(512);
@@ -166,6 +173,12 @@ async fn tcp_connection(mut stream: TcpStream, authority: Arc<Authority>) {
             Ok(Ok(_)) => {}
             _ => return,
         }
+        if transfers_allowed && is_transfer(&query) {
+            if send_transfer(&mut stream, &authority, &query).await.is_err() {
+                return;
+            }
+            continue;
+        }
         response.clear();
         response.extend_from_slice(&[0, 0]);
         if !authority.answer_into(&query, Transport::Tcp, &mut response) {
@@ -177,4 +190,57 @@ async fn tcp_connection(mut stream: TcpStream, authority: Arc<Authority>) {
             return;
         }
     }
+}
+
+/// Whether a query asks for AXFR or IXFR: one question whose type, the
+/// two octets after its name, is 252 or 251.
+fn is_transfer(query: &[u8]) -> bool {
+    if query.len() < 12 || query[4..6] != [0, 1] {
+        return false;
+    }
+    let mut at = 12;
+    while let Some(&length) = query.get(at) {
+        if length == 0 {
+            return matches!(query.get(at + 1..at + 3), Some([0, 252] | [0, 251]));
+        }
+        if length & 0xc0 != 0 {
+            return false;
+        }
+        at += 1 + usize::from(length);
+    }
+    false
+}
+
+/// Writes a zone transfer: every message of it, or REFUSED when nubo does
+/// not serve the zone asked for (RFC 5936 §2.2.1 leaves NOTAUTH or REFUSED
+/// to the server; NSD answers REFUSED).
+async fn send_transfer(stream: &mut TcpStream, authority: &Authority, query: &[u8]) -> std::io::Result<()> {
+    let Ok(request) = Message::from_vec(query) else { return Ok(()) };
+    let zone = request.queries.first().and_then(|question| {
+        let apex = super::snapshot::wire_name(&question.name().to_ascii())?;
+        let snapshot = authority.snapshot();
+        snapshot.zone_at(&apex).cloned()
+    });
+    let messages = match zone.map(|zone| transfer::transfer_messages(&zone, &request)) {
+        Some(Ok(messages)) => messages,
+        Some(Err(error)) => {
+            tracing::warn!(%error, "a zone transfer could not be written");
+            vec![refusal(&request)]
+        }
+        None => vec![refusal(&request)],
+    };
+    for message in messages {
+        let Ok(bytes) = message.to_vec() else { continue };
+        let Ok(length) = u16::try_from(bytes.len()) else { continue };
+        stream.write_all(&length.to_be_bytes()).await?;
+        stream.write_all(&bytes).await?;
+    }
+    Ok(())
+}
+
+fn refusal(request: &Message) -> Message {
+    let mut message = Message::new(request.metadata.id, MessageType::Response, OpCode::Query);
+    message.metadata.response_code = hickory_proto::op::ResponseCode::Refused;
+    message.add_queries(request.queries.iter().cloned());
+    message
 }

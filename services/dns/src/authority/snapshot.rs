@@ -96,6 +96,11 @@ impl Snapshot {
         None
     }
 
+    /// The zone whose apex is `name` (wire, lower case), as stored.
+    pub fn zone_at(&self, name: &[u8]) -> Option<&Arc<Zone>> {
+        self.by_apex.get(name).map(|zone| &zone.source)
+    }
+
     /// The zone enclosing `zone`'s apex from above, if one is served.
     pub fn parent_of(&self, zone: &CompiledZone) -> Option<&CompiledZone> {
         if zone.apex.len() <= 1 {
@@ -117,6 +122,8 @@ pub struct CompiledZone {
     /// The SOA for negative answers: TTL lowered to the SOA MINIMUM field
     /// when that is smaller (RFC 2308 §5).
     negative_soa: Option<WireRecord>,
+    /// The zone as stored, for zone transfers.
+    source: Arc<Zone>,
 }
 
 /// The records of one name. A name with no records but names below it (an
@@ -243,6 +250,7 @@ impl CompiledZone {
             apex,
             nodes,
             negative_soa,
+            source: Arc::new(zone.clone()),
         })
     }
 
