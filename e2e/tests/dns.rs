@@ -318,3 +318,144 @@ async fn boto3_and_the_cli_drive_the_same_api() {
     let count = cli(&["route53", "get-hosted-zone-count"]);
     assert_eq!(count["HostedZoneCount"], 1);
 }
+
+fn routed_set(name: &str, value: &str, identifier: &str) -> aws_sdk_route53::types::builders::ResourceRecordSetBuilder {
+    ResourceRecordSet::builder()
+        .name(name)
+        .r#type(RrType::A)
+        .ttl(5)
+        .set_identifier(identifier)
+        .resource_records(ResourceRecord::builder().value(value).build().unwrap())
+}
+
+/// The A record's address of one query.
+async fn one_address(resolver: &TokioResolver, name: &str) -> String {
+    let found = addresses(resolver, name).await;
+    assert_eq!(found.len(), 1, "one answer at a time: {found:?}");
+    found[0].clone()
+}
+
+#[tokio::test]
+async fn weighted_answers_follow_their_weights() {
+    let state = tempfile::tempdir().unwrap();
+    let nubo = Nubo::up(state.path()).await;
+    let route53 = route53_client(&nubo.http_url(ServiceName::Dns));
+    let zone = route53.create_hosted_zone().name("weights.example").caller_reference("w").send().await.unwrap();
+    let zone_id = zone.hosted_zone().unwrap().id().to_owned();
+    let weights = [("192.0.2.1", 1), ("192.0.2.2", 2), ("192.0.2.3", 7)];
+    let changes = weights
+        .iter()
+        .map(|(value, weight)| {
+            let set = routed_set("api.weights.example", value, &format!("w{weight}")).weight(*weight).build().unwrap();
+            change(ChangeAction::Create, set)
+        })
+        .collect();
+    route53.change_resource_record_sets().hosted_zone_id(&zone_id).change_batch(batch(changes)).send().await.unwrap();
+
+    let resolver = resolver(nubo.dns_address(), false);
+    let mut counts = std::collections::BTreeMap::<String, usize>::new();
+    for _ in 0..1000 {
+        *counts.entry(one_address(&resolver, "api.weights.example.").await).or_default() += 1;
+    }
+    for (value, weight) in weights {
+        let share = counts.get(value).copied().unwrap_or(0) as f64 / 1000.0;
+        let expected = weight as f64 / 10.0;
+        assert!((share - expected).abs() <= 0.05, "{value}: {share} of answers, weight share {expected}: {counts:?}");
+    }
+}
+
+/// A tiny HTTP target for a health check: 200 to every request.
+async fn healthy_target(listener: tokio::net::TcpListener) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    loop {
+        let Ok((mut stream, _)) = listener.accept().await else { return };
+        tokio::spawn(async move {
+            let mut request = [0u8; 1024];
+            let _ = stream.read(&mut request).await;
+            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok").await;
+        });
+    }
+}
+
+#[tokio::test]
+async fn failover_follows_the_health_of_the_primary() {
+    use aws_sdk_route53::types::{HealthCheckConfig, HealthCheckType, ResourceRecordSetFailover};
+    let state = tempfile::tempdir().unwrap();
+    let nubo = Nubo::up(state.path()).await;
+    let route53 = route53_client(&nubo.http_url(ServiceName::Dns));
+    let port = nubo_e2e::free_port();
+    let target = tokio::spawn(healthy_target(tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap()));
+
+    let check = route53
+        .create_health_check()
+        .caller_reference("primary-check")
+        .health_check_config(
+            HealthCheckConfig::builder()
+                .ip_address("127.0.0.1")
+                .port(i32::from(port))
+                .r#type(HealthCheckType::Http)
+                .resource_path("/health")
+                .request_interval(10)
+                .failure_threshold(1)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let check_id = check.health_check().unwrap().id().to_owned();
+    let again = route53.get_health_check().health_check_id(&check_id).send().await.unwrap();
+    assert_eq!(again.health_check().unwrap().health_check_config().unwrap().port(), Some(i32::from(port)));
+
+    let zone = route53.create_hosted_zone().name("failover.example").caller_reference("f").send().await.unwrap();
+    let zone_id = zone.hosted_zone().unwrap().id().to_owned();
+    let primary = routed_set("app.failover.example", "192.0.2.10", "primary")
+        .failover(ResourceRecordSetFailover::Primary)
+        .health_check_id(&check_id)
+        .build()
+        .unwrap();
+    let secondary = routed_set("app.failover.example", "192.0.2.20", "secondary")
+        .failover(ResourceRecordSetFailover::Secondary)
+        .build()
+        .unwrap();
+    route53
+        .change_resource_record_sets()
+        .hosted_zone_id(&zone_id)
+        .change_batch(batch(vec![change(ChangeAction::Create, primary), change(ChangeAction::Create, secondary)]))
+        .send()
+        .await
+        .unwrap();
+
+    let resolver = resolver(nubo.dns_address(), false);
+    let name = "app.failover.example.";
+    assert_eq!(one_address(&resolver, name).await, "192.0.2.10");
+    let wait_for = |expected: &'static str, what: &'static str| {
+        let resolver = &resolver;
+        async move {
+            // One interval (10 s) for the next probe, one failure to flip.
+            let deadline = std::time::Instant::now() + Duration::from_secs(15);
+            while one_address(resolver, name).await != expected {
+                assert!(std::time::Instant::now() < deadline, "{what}: the answer did not flip within an interval");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    };
+    // The primary's target stops answering: the secondary takes over.
+    target.abort();
+    let _ = target.await;
+    wait_for("192.0.2.20", "primary down").await;
+    let status = route53.get_health_check_status().health_check_id(&check_id).send().await.unwrap();
+    let report = status.health_check_observations()[0].status_report().unwrap().status().unwrap().to_owned();
+    assert!(report.starts_with("Failure"), "{report}");
+
+    // And back when it answers again.
+    let target = tokio::spawn(healthy_target(tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap()));
+    wait_for("192.0.2.10", "primary back").await;
+    let status = route53.get_health_check_status().health_check_id(&check_id).send().await.unwrap();
+    let report = status.health_check_observations()[0].status_report().unwrap().status().unwrap().to_owned();
+    assert!(report.starts_with("Success: HTTP Status Code 200"), "{report}");
+    target.abort();
+    route53.delete_health_check().health_check_id(&check_id).send().await.unwrap();
+    let gone = route53.get_health_check().health_check_id(&check_id).send().await.unwrap_err();
+    assert_eq!(gone.code(), Some("NoSuchHealthCheck"));
+}
