@@ -26,7 +26,7 @@ test-dynamodb: deps build
 
 ## Bounded fuzzing of the parsers of untrusted input: DynamoDB expressions
 ## and items, SigV4 request heads and aws-chunked bodies, S3 requests, policies
-## and XML bodies (needs a nightly
+## and XML bodies, DNS queries (needs a nightly
 ## toolchain and cargo-fuzz).
 fuzz:
 	cd services/data && cargo +nightly fuzz run expressions -- -max_total_time=120
@@ -34,6 +34,7 @@ fuzz:
 	cd services/host && cargo +nightly fuzz run sigv4 -- -max_total_time=120
 	cd services/host && cargo +nightly fuzz run aws_chunked -- -max_total_time=120
 	cd services/storage && cargo +nightly fuzz run s3_requests -- -max_total_time=120
+	cd services/dns && cargo +nightly fuzz run dns_queries -- -max_total_time=120
 
 ## The DynamoDB benchmark against dynalite and moto_server, side by side
 ## (release build; the peers come from npm and PyPI). Not part of `test`.

@@ -27,6 +27,13 @@ fn record_set(name: &str, kind: RrType, ttl: i64, values: &[&str]) -> ResourceRe
     set.build().unwrap()
 }
 
+fn alias_set(name: &str, zone_id: &str, target: &str, evaluate: bool) -> ResourceRecordSet {
+    use aws_sdk_route53::types::AliasTarget;
+    let alias =
+        AliasTarget::builder().hosted_zone_id(zone_id).dns_name(target).evaluate_target_health(evaluate).build().unwrap();
+    ResourceRecordSet::builder().name(name).r#type(RrType::A).alias_target(alias).build().unwrap()
+}
+
 fn change(action: ChangeAction, set: ResourceRecordSet) -> Change {
     Change::builder().action(action).resource_record_set(set).build().unwrap()
 }
@@ -130,6 +137,8 @@ async fn sdk_zones_and_record_sets_answered_over_udp_and_tcp() {
                 record_set("_sip._tcp.example.com", RrType::Srv, 300, &["10 5 5060 mail.example.com"]),
             ),
             change(ChangeAction::Create, record_set("example.com", RrType::Caa, 300, &["0 issue \"ca.example.net\""])),
+            change(ChangeAction::Create, alias_set("api.example.com", &zone_id, "www.example.com", true)),
+            change(ChangeAction::Create, alias_set("cdn.example.com", "Z2FDTNDATAQYW2", "d111111abcdef8.cloudfront.net", false)),
         ]))
         .send()
         .await
@@ -180,6 +189,8 @@ async fn sdk_zones_and_record_sets_answered_over_udp_and_tcp() {
             "example.com. TXT",
             "_sip._tcp.example.com. SRV",
             "alias.example.com. CNAME",
+            "api.example.com. A",
+            "cdn.example.com. A",
             "mail.example.com. A",
             "\\052.wild.example.com. A",
             "www.example.com. A",
@@ -198,6 +209,12 @@ async fn sdk_zones_and_record_sets_answered_over_udp_and_tcp() {
         let strings: Vec<String> = strings.txt_data.iter().map(|s| String::from_utf8_lossy(s).into_owned()).collect();
         assert_eq!(strings, [long_first.clone(), long_second.clone()], "tcp: {tcp}");
         assert!(resolver.lookup("new.example.com.", RecordType::A).await.is_err(), "the refused batch left nothing");
+        // Aliases: to a record of the zone, its records under the alias's
+        // name; to a CloudFront distribution, the host nubo serves it on.
+        assert_eq!(addresses(&resolver, "api.example.com.").await, ["192.0.2.10", "192.0.2.11"], "tcp: {tcp}");
+        let cdn = resolver.lookup("cdn.example.com.", RecordType::A).await.unwrap();
+        assert_eq!(cdn.answers().len(), 1);
+        assert_eq!((cdn.answers()[0].data.to_string(), cdn.answers()[0].ttl), ("127.0.0.1".to_owned(), 60));
     }
 
     let answer = dig(dns, &["www.EXAMPLE.com", "A"]);

@@ -11,6 +11,7 @@
 //! - `sync`: every replica reloads the zones that changed within a second
 //!   and says which serials it serves, which is what GetChange reports.
 
+pub mod aliases;
 pub mod api;
 pub mod authority;
 pub mod batch;
@@ -52,6 +53,26 @@ pub struct Config {
     pub transfer_allow: Vec<String>,
     /// Secondaries told of every change with NOTIFY (`address:port`).
     pub notify: Vec<String>,
+    /// Where nubo's own endpoints are reached, for alias records to them.
+    pub endpoints: Endpoints,
+}
+
+/// The addresses (IPv4 and IPv6) alias records to nubo's endpoints answer
+/// with: CloudFront distributions, API Gateway APIs, S3 website endpoints.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Endpoints {
+    pub cdn: Vec<std::net::IpAddr>,
+    pub gateway: Vec<std::net::IpAddr>,
+    pub storage: Vec<std::net::IpAddr>,
+}
+
+impl Default for Endpoints {
+    /// Loopback: `nubo up` serves every endpoint on this host.
+    fn default() -> Self {
+        let loopback = vec![std::net::Ipv4Addr::LOCALHOST.into(), std::net::Ipv6Addr::LOCALHOST.into()];
+        Self { cdn: loopback.clone(), gateway: loopback.clone(), storage: loopback }
+    }
 }
 
 impl Default for Config {
@@ -63,6 +84,7 @@ impl Default for Config {
             sync_interval_ms: 200,
             transfer_allow: Vec::new(),
             notify: Vec::new(),
+            endpoints: Endpoints::default(),
         }
     }
 }
@@ -110,6 +132,11 @@ pub async fn run(context: Context, config: Config, mut listeners: Listeners, shu
         .collect::<Result<Vec<_>, _>>()?;
     let records = RecordsClient::new(context.link(ServiceName::Data)?);
     let authority = Arc::new(authority::Authority::new());
+    authority.set_alias_targets(Box::new(aliases::EndpointAliases {
+        cdn: config.endpoints.cdn.clone(),
+        gateway: config.endpoints.gateway.clone(),
+        storage: config.endpoints.storage.clone(),
+    }));
     let sync = sync::Sync::new(records.clone(), authority.clone(), notify);
     let checker = health::Checker::new(records.clone(), authority.clone());
     let health_checks = health::HealthChecks::new(records.clone(), checker.clone());
