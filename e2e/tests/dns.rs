@@ -476,3 +476,46 @@ async fn failover_follows_the_health_of_the_primary() {
     let gone = route53.get_health_check().health_check_id(&check_id).send().await.unwrap_err();
     assert_eq!(gone.code(), Some("NoSuchHealthCheck"));
 }
+
+#[tokio::test]
+async fn a_client_past_the_rate_limit_gets_truncated_answers_or_none() {
+    use nubo_e2e::dns::{Transport, query};
+    let state = tempfile::tempdir().unwrap();
+    let nubo = Nubo::up_with(state.path(), &[("NUBO_DNS__RATE_LIMIT", "5"), ("NUBO_DNS__RATE_LIMIT_SLIP", "2")]).await;
+    let route53 = route53_client(&nubo.http_url(ServiceName::Dns));
+    let zone = route53.create_hosted_zone().name("limited.example").caller_reference("rrl").send().await.unwrap();
+    let zone_id = zone.hosted_zone().unwrap().id().to_owned();
+    let set = record_set("www.limited.example", RrType::A, 60, &["192.0.2.1"]);
+    route53
+        .change_resource_record_sets()
+        .hosted_zone_id(&zone_id)
+        .change_batch(batch(vec![change(ChangeAction::Create, set)]))
+        .send()
+        .await
+        .unwrap();
+    // A new second, so the twenty queries below share one window.
+    let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
+    tokio::time::sleep(Duration::from_millis(1000 - u64::from(since_epoch.subsec_millis()) % 1000)).await;
+    // Twenty queries at once from one socket, then whatever comes back.
+    let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    for id in 0..20u16 {
+        let mut message = query("www.limited.example.", RecordType::A, Transport::UdpPlain);
+        message.metadata.id = id;
+        socket.send_to(&message.to_vec().unwrap(), nubo.dns_address()).await.unwrap();
+    }
+    let (mut full, mut truncated) = (0, 0);
+    let mut buffer = [0u8; 1500];
+    while let Ok(Ok(length)) = tokio::time::timeout(Duration::from_millis(500), socket.recv(&mut buffer)).await {
+        let reply = hickory_resolver::proto::op::Message::from_vec(&buffer[..length]).unwrap();
+        if reply.metadata.truncation {
+            truncated += 1;
+        } else {
+            full += 1;
+        }
+    }
+    let dropped = 20 - full - truncated;
+    assert!(full <= 6 && full >= 5, "{full} full answers, {truncated} truncated, {dropped} dropped");
+    assert!(truncated >= 5 && dropped >= 5, "{full} full answers, {truncated} truncated, {dropped} dropped");
+    // TCP is not limited: a truncated client gets its answer there.
+    assert_eq!(dig(nubo.dns_address(), &["+short", "+tcp", "www.limited.example", "A"]).trim(), "192.0.2.1");
+}

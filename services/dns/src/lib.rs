@@ -55,6 +55,13 @@ pub struct Config {
     pub notify: Vec<String>,
     /// Where nubo's own endpoints are reached, for alias records to them.
     pub endpoints: Endpoints,
+    /// UDP answers a second per client network (IPv4 /24, IPv6 /56); 0,
+    /// the default, is no limit.
+    pub rate_limit: u32,
+    /// Past the limit, every this-many-th answer goes out truncated (so
+    /// a real client retries over TCP) and the others are dropped; 0
+    /// drops them all.
+    pub rate_limit_slip: u32,
 }
 
 /// The addresses (IPv4 and IPv6) alias records to nubo's endpoints answer
@@ -85,6 +92,8 @@ impl Default for Config {
             transfer_allow: Vec::new(),
             notify: Vec::new(),
             endpoints: Endpoints::default(),
+            rate_limit: 0,
+            rate_limit_slip: 2,
         }
     }
 }
@@ -152,7 +161,13 @@ pub async fn run(context: Context, config: Config, mut listeners: Listeners, shu
         let shutdown = shutdown.clone();
         tokio::spawn(async move { checker.run(shutdown).await })
     };
-    let dns = authority::serve(authority, udp, tcp, transfers, shutdown.clone());
+    let rate_limit =
+        (config.rate_limit > 0).then(|| authority::rate_limit::RateLimit::new(config.rate_limit, config.rate_limit_slip));
+    if rate_limit.is_some() {
+        tracing::info!(per_second = config.rate_limit, slip = config.rate_limit_slip, "DNS responses are rate-limited");
+    }
+    let options = authority::server::Options { transfers, rate_limit };
+    let dns = authority::serve(authority, udp, tcp, options, shutdown.clone());
     let router = nubo_host::grpc::router(&context.cluster).add_service(DnsServer::new(DnsApi { sync }));
     let grpc = nubo_host::grpc::serve("dns", listeners.grpc, router, shutdown.clone());
     let routes = move |routes: &mut actix_web::web::ServiceConfig| api::routes(routes, front.clone());

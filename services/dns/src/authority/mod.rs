@@ -27,6 +27,7 @@
 //! - `server`: the UDP and TCP listeners.
 
 pub mod answer;
+pub mod rate_limit;
 pub mod server;
 pub mod snapshot;
 pub mod wire;

@@ -22,8 +22,20 @@ use tokio::{
 
 use hickory_proto::op::{Message, MessageType, OpCode};
 
-use super::{Authority, Transport};
+use super::{
+    Authority, Transport,
+    rate_limit::{self, RateLimit, Verdict},
+};
 use crate::transfer::{self, TransferPolicy};
+
+/// How the server treats its clients beyond answering them.
+#[derive(Debug, Default)]
+pub struct Options {
+    /// Who may transfer zones over TCP.
+    pub transfers: TransferPolicy,
+    /// UDP response-rate limiting, when configured.
+    pub rate_limit: Option<RateLimit>,
+}
 
 /// An idle TCP connection is closed after this long (RFC 7766 §6.2.3 asks
 /// for at least a few seconds; NSD's `tcp-timeout` is longer, but a
@@ -40,16 +52,17 @@ pub async fn serve(
     authority: Arc<Authority>,
     udp: UdpSocket,
     tcp: TcpListener,
-    transfers: TransferPolicy,
+    options: Options,
     shutdown: nubo_host::Shutdown,
 ) -> std::io::Result<()> {
     let udp = Arc::new(udp);
+    let rate_limit = options.rate_limit.map(Arc::new);
     let workers = std::thread::available_parallelism().map_or(2, usize::from).clamp(1, 8);
     let mut tasks = JoinSet::new();
     for _ in 0..workers {
-        tasks.spawn(udp_worker(udp.clone(), authority.clone(), shutdown.clone()));
+        tasks.spawn(udp_worker(udp.clone(), authority.clone(), rate_limit.clone(), shutdown.clone()));
     }
-    tasks.spawn(tcp_listener(tcp, authority, Arc::new(transfers), shutdown.clone()));
+    tasks.spawn(tcp_listener(tcp, authority, Arc::new(options.transfers), shutdown.clone()));
     let mut outcome = Ok(());
     while let Some(joined) = tasks.join_next().await {
         let result = joined.unwrap_or_else(|error| Err(std::io::Error::other(error)));
@@ -68,6 +81,7 @@ pub async fn serve(
 async fn udp_worker(
     socket: Arc<UdpSocket>,
     authority: Arc<Authority>,
+    rate_limit: Option<Arc<RateLimit>>,
     shutdown: nubo_host::Shutdown,
 ) -> std::io::Result<()> {
     let mut query = vec![0u8; UDP_BUFFER];
@@ -95,9 +109,19 @@ async fn udp_worker(
         }
         response.clear();
         let Some(message) = query.get(..length) else { continue };
-        if authority.answer_into(message, Transport::Udp, &mut response)
-            && let Err(error) = socket.send_to(&response, peer).await
-        {
+        if !authority.answer_into(message, Transport::Udp, &mut response) {
+            continue;
+        }
+        let verdict = rate_limit.as_ref().map_or(Verdict::Send, |limit| limit.check(peer.ip()));
+        let sent = match verdict {
+            Verdict::Send => socket.send_to(&response, peer).await,
+            Verdict::Slip => match rate_limit::truncated(&response) {
+                Some(reply) => socket.send_to(&reply, peer).await,
+                None => continue,
+            },
+            Verdict::Drop => continue,
+        };
+        if let Err(error) = sent {
             tracing::debug!(%peer, %error, "dns answer not sent");
         }
     }
