@@ -114,6 +114,7 @@ async fn walkthrough_in_a_fresh_directory() {
     assert!(blocks.len() >= 4, "the walkthrough has its blocks: {blocks:#?}");
     assert_eq!(blocks[0].trim(), RUN_NUBO, "the walkthrough starts nubo first");
     let (curl, expected) = blocks.iter().find_map(|block| promised_output(block)).expect("a command with its output");
+    let promised: Vec<(String, String)> = blocks.iter().filter_map(|block| promised_output(block)).collect();
 
     let dir = tempfile::tempdir().unwrap();
     let home = tempfile::tempdir().unwrap();
@@ -129,7 +130,9 @@ async fn walkthrough_in_a_fresh_directory() {
         "the walkthrough failed\nstdout:\n{stdout}\nstderr:\n{stderr}\nnubo:\n{}",
         nubo.log()
     );
-    assert!(stdout.contains(&expected), "`{curl}` did not print `{expected}`\nstdout:\n{stdout}\nstderr:\n{stderr}");
+    for (command, output) in &promised {
+        assert!(stdout.contains(output), "`{command}` did not print `{output}`\nstdout:\n{stdout}\nstderr:\n{stderr}");
+    }
     assert!(
         stdout.contains("START RequestId") && stdout.contains("REPORT RequestId"),
         "the log tail is shown\n{stdout}"
