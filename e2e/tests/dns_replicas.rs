@@ -1,0 +1,150 @@
+//! Two dns replicas over one data service, each its own `nubo serve`
+//! process as compose runs them: a change made through either replica's
+//! Route 53 API is answered by both within a second, GetChange turns
+//! INSYNC only once both serve it, and a deleted zone leaves both.
+
+use std::{collections::BTreeMap, time::Duration};
+
+use aws_sdk_route53::types::{Change, ChangeAction, ChangeBatch, ChangeStatus, ResourceRecord, ResourceRecordSet, RrType};
+use hickory_resolver::proto::{op::Message, rr::RecordType};
+use nubo_e2e::{
+    Ports, Process, ServiceName, credentials,
+    dns::{Transport, exchange_udp, query},
+    try_wait_healthy,
+};
+
+const KEY: &str = "AKIDREPLICAS";
+const SECRET: &str = "replica-secret";
+
+fn route53(endpoint: &str) -> aws_sdk_route53::Client {
+    let config = aws_sdk_route53::Config::builder()
+        .behavior_version(aws_sdk_route53::config::BehaviorVersion::latest())
+        .region(aws_sdk_route53::config::Region::new("us-east-1"))
+        .credentials_provider(credentials(KEY, SECRET))
+        .endpoint_url(endpoint)
+        .http_client(nubo_e2e::sdk_http_client())
+        .build();
+    aws_sdk_route53::Client::from_conf(config)
+}
+
+/// The address `name` A answers with at one replica, if any.
+async fn answer(dns: std::net::SocketAddr, name: &str) -> Option<String> {
+    let reply = exchange_udp(dns, &query(name, RecordType::A, Transport::UdpPlain).to_vec().unwrap()).await?;
+    let reply = Message::from_vec(&reply).ok()?;
+    reply.answers.first().map(|record| record.data.to_string())
+}
+
+fn upsert(value: &str) -> ChangeBatch {
+    let set = ResourceRecordSet::builder()
+        .name("www.replicated.example")
+        .r#type(RrType::A)
+        .ttl(5)
+        .resource_records(ResourceRecord::builder().value(value).build().unwrap())
+        .build()
+        .unwrap();
+    ChangeBatch::builder()
+        .changes(Change::builder().action(ChangeAction::Upsert).resource_record_set(set).build().unwrap())
+        .build()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn changes_reach_every_replica_within_a_second() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("secret");
+    std::fs::write(&secret, SECRET).unwrap();
+    std::fs::write(dir.path().join("cluster-token"), "cluster-token-0123456789").unwrap();
+    let common = |name: &str| -> Vec<(String, String)> {
+        vec![
+            ("NUBO_BIND_HOST".into(), "127.0.0.1".into()),
+            ("NUBO_STATE_DIR".into(), dir.path().join(name).to_str().unwrap().into()),
+            ("NUBO_CREDENTIALS__ACCESS_KEY_ID".into(), KEY.into()),
+            ("NUBO_CREDENTIALS__SECRET_ACCESS_KEY_FILE".into(), secret.to_str().unwrap().into()),
+            ("NUBO_CLUSTER__TOKEN_FILE".into(), dir.path().join("cluster-token").to_str().unwrap().into()),
+        ]
+    };
+    let data_ports = Ports::free(ServiceName::Data);
+    let mut data_env = common("data");
+    data_env.extend(data_ports.env(ServiceName::Data));
+    data_env.push(("NUBO_DATA__ENGINE".into(), "embedded".into()));
+    let mut data = Process::spawn(&["serve", "--services", "data"], &data_env, dir.path().join("data.log"));
+    try_wait_healthy(&mut data, &format!("http://127.0.0.1:{}", data_ports.http)).await.expect("data starts");
+
+    let mut replicas = Vec::new();
+    for name in ["dns-a", "dns-b"] {
+        let ports = Ports::free(ServiceName::Dns);
+        let mut env = common(name);
+        env.extend(ports.env(ServiceName::Dns));
+        env.push(("NUBO_LINKS__DATA".into(), format!("http://127.0.0.1:{}", data_ports.grpc)));
+        let mut process =
+            Process::spawn(&["serve", "--services", "dns"], &env, dir.path().join(format!("{name}.log")));
+        try_wait_healthy(&mut process, &format!("http://127.0.0.1:{}", ports.http)).await.expect("dns starts");
+        let dns = std::net::SocketAddr::from(([127, 0, 0, 1], ports.dns.unwrap()));
+        replicas.push((process, route53(&format!("http://127.0.0.1:{}", ports.http)), dns));
+    }
+    // Both replicas have said what they serve at least once.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let (first, second) = (&replicas[0], &replicas[1]);
+    let zone = first.1.create_hosted_zone().name("replicated.example").caller_reference("r").send().await.unwrap();
+    let zone_id = zone.hosted_zone().unwrap().id().to_owned();
+    let mut seen: BTreeMap<&str, Duration> = BTreeMap::new();
+    for (round, value) in ["192.0.2.1", "192.0.2.2", "192.0.2.3"].into_iter().enumerate() {
+        // Alternate the replica that takes the change.
+        let writer = if round % 2 == 0 { first } else { second };
+        let started = std::time::Instant::now();
+        let changed =
+            writer.1.change_resource_record_sets().hosted_zone_id(&zone_id).change_batch(upsert(value)).send().await.unwrap();
+        let change_id = changed.change_info().unwrap().id().to_owned();
+        for (_, _, dns) in &replicas {
+            while answer(*dns, "www.replicated.example.").await.as_deref() != Some(value) {
+                assert!(started.elapsed() < Duration::from_secs(1), "{value} not answered by {dns} within a second");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+        seen.insert(value, started.elapsed());
+        // INSYNC once every replica serves it; asked of both replicas.
+        for (_, api, _) in &replicas {
+            let mut status = ChangeStatus::Pending;
+            for _ in 0..100 {
+                status = api.get_change().id(&change_id).send().await.unwrap().change_info().unwrap().status().clone();
+                if status == ChangeStatus::Insync {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            assert_eq!(status, ChangeStatus::Insync, "{change_id} never became INSYNC");
+        }
+    }
+    eprintln!("answered by both replicas after: {seen:?}");
+
+    // A zone deleted through one replica stops being served by both.
+    let removal = ResourceRecordSet::builder()
+        .name("www.replicated.example")
+        .r#type(RrType::A)
+        .ttl(5)
+        .resource_records(ResourceRecord::builder().value("192.0.2.3").build().unwrap())
+        .build()
+        .unwrap();
+    let batch = ChangeBatch::builder()
+        .changes(Change::builder().action(ChangeAction::Delete).resource_record_set(removal).build().unwrap())
+        .build()
+        .unwrap();
+    second.1.change_resource_record_sets().hosted_zone_id(&zone_id).change_batch(batch).send().await.unwrap();
+    second.1.delete_hosted_zone().id(&zone_id).send().await.unwrap();
+    let started = std::time::Instant::now();
+    for (_, _, dns) in &replicas {
+        loop {
+            let reply = exchange_udp(*dns, &query("replicated.example.", RecordType::SOA, Transport::UdpPlain).to_vec().unwrap())
+                .await
+                .map(|bytes| Message::from_vec(&bytes).unwrap());
+            if reply.is_some_and(|reply| reply.metadata.response_code == hickory_resolver::proto::op::ResponseCode::Refused) {
+                break;
+            }
+            assert!(started.elapsed() < Duration::from_secs(1), "the deleted zone is still served by {dns}");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+    drop(replicas);
+    data.stop();
+}
