@@ -61,7 +61,8 @@ pub async fn load_into_nubo(nubo: &Nubo, text: &str) -> String {
         let changes = chunk
             .iter()
             .map(|((name, kind), (ttl, values))| {
-                let mut set = ResourceRecordSet::builder().name(name).r#type(RrType::from(kind.as_str())).ttl(i64::from(*ttl));
+                let mut set =
+                    ResourceRecordSet::builder().name(name).r#type(RrType::from(kind.as_str())).ttl(i64::from(*ttl));
                 for value in values {
                     set = set.resource_records(ResourceRecord::builder().value(value).build().unwrap());
                 }
@@ -224,4 +225,3 @@ pub async fn exchange(server: SocketAddr, packet: &[u8], transport: Transport) -
         _ => exchange_udp(server, packet).await,
     }
 }
-

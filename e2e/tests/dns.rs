@@ -29,8 +29,12 @@ fn record_set(name: &str, kind: RrType, ttl: i64, values: &[&str]) -> ResourceRe
 
 fn alias_set(name: &str, zone_id: &str, target: &str, evaluate: bool) -> ResourceRecordSet {
     use aws_sdk_route53::types::AliasTarget;
-    let alias =
-        AliasTarget::builder().hosted_zone_id(zone_id).dns_name(target).evaluate_target_health(evaluate).build().unwrap();
+    let alias = AliasTarget::builder()
+        .hosted_zone_id(zone_id)
+        .dns_name(target)
+        .evaluate_target_health(evaluate)
+        .build()
+        .unwrap();
     ResourceRecordSet::builder().name(name).r#type(RrType::A).alias_target(alias).build().unwrap()
 }
 
@@ -44,8 +48,7 @@ fn batch(changes: Vec<Change>) -> ChangeBatch {
 
 /// A resolver that asks only nubo, over one protocol, and caches nothing.
 fn resolver(address: SocketAddr, tcp: bool) -> TokioResolver {
-    let mut server =
-        if tcp { NameServerConfig::tcp(address.ip()) } else { NameServerConfig::udp(address.ip()) };
+    let mut server = if tcp { NameServerConfig::tcp(address.ip()) } else { NameServerConfig::udp(address.ip()) };
     for connection in &mut server.connections {
         connection.port = address.port();
     }
@@ -103,13 +106,7 @@ async fn sdk_zones_and_record_sets_answered_over_udp_and_tcp() {
     let nubo = Nubo::up(state.path()).await;
     let route53 = route53_client(&nubo.http_url(ServiceName::Dns));
 
-    let created = route53
-        .create_hosted_zone()
-        .name("Example.COM")
-        .caller_reference("first")
-        .send()
-        .await
-        .unwrap();
+    let created = route53.create_hosted_zone().name("Example.COM").caller_reference("first").send().await.unwrap();
     let zone = created.hosted_zone().unwrap();
     assert_eq!(zone.name(), "example.com.");
     assert!(zone.id().starts_with("/hostedzone/Z"), "{}", zone.id());
@@ -138,7 +135,10 @@ async fn sdk_zones_and_record_sets_answered_over_udp_and_tcp() {
             ),
             change(ChangeAction::Create, record_set("example.com", RrType::Caa, 300, &["0 issue \"ca.example.net\""])),
             change(ChangeAction::Create, alias_set("api.example.com", &zone_id, "www.example.com", true)),
-            change(ChangeAction::Create, alias_set("cdn.example.com", "Z2FDTNDATAQYW2", "d111111abcdef8.cloudfront.net", false)),
+            change(
+                ChangeAction::Create,
+                alias_set("cdn.example.com", "Z2FDTNDATAQYW2", "d111111abcdef8.cloudfront.net", false),
+            ),
         ]))
         .send()
         .await
@@ -172,7 +172,8 @@ async fn sdk_zones_and_record_sets_answered_over_udp_and_tcp() {
             .await
             .unwrap();
         assert!(page.resource_record_sets().len() <= 3);
-        listed.extend(page.resource_record_sets().iter().map(|set| format!("{} {}", set.name(), set.r#type().as_str())));
+        listed
+            .extend(page.resource_record_sets().iter().map(|set| format!("{} {}", set.name(), set.r#type().as_str())));
         if !page.is_truncated() {
             break;
         }
@@ -260,7 +261,13 @@ async fn a_change_is_answered_within_a_second() {
         let value = format!("203.0.113.{round}");
         let upsert = change(ChangeAction::Upsert, record_set("api.fast.example", RrType::A, 5, &[&value]));
         let started = std::time::Instant::now();
-        route53.change_resource_record_sets().hosted_zone_id(&zone_id).change_batch(batch(vec![upsert])).send().await.unwrap();
+        route53
+            .change_resource_record_sets()
+            .hosted_zone_id(&zone_id)
+            .change_batch(batch(vec![upsert]))
+            .send()
+            .await
+            .unwrap();
         loop {
             if resolver.lookup("api.fast.example.", RecordType::A).await.is_ok_and(|lookup| {
                 lookup.answers().iter().any(|record| matches!(&record.data, RData::A(a) if a.to_string() == value))

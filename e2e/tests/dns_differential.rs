@@ -53,10 +53,21 @@ fn summary(bytes: Option<&[u8]>) -> BTreeMap<&'static str, String> {
             header.op_code
         ),
     );
-    summary.insert("question", message.queries.iter().map(|q| format!("{} {} {}", q.name(), q.query_class(), q.query_type())).collect::<Vec<_>>().join("; "));
+    summary.insert(
+        "question",
+        message
+            .queries
+            .iter()
+            .map(|q| format!("{} {} {}", q.name(), q.query_class(), q.query_type()))
+            .collect::<Vec<_>>()
+            .join("; "),
+    );
     summary.insert(
         "edns",
-        message.edns.as_ref().map_or("none".to_owned(), |edns| format!("version={} do={}", edns.version(), edns.flags().dnssec_ok)),
+        message
+            .edns
+            .as_ref()
+            .map_or("none".to_owned(), |edns| format!("version={} do={}", edns.version(), edns.flags().dnssec_ok)),
     );
     if header.truncation {
         // How much of a truncated answer is kept is the server's choice
@@ -66,7 +77,15 @@ fn summary(bytes: Option<&[u8]>) -> BTreeMap<&'static str, String> {
     let section = |records: &[hickory_resolver::proto::rr::Record]| {
         let mut lines: Vec<String> = records
             .iter()
-            .map(|record| format!("{} {} {} {}", record.name.to_ascii().to_lowercase(), record.ttl, record.record_type(), record.data))
+            .map(|record| {
+                format!(
+                    "{} {} {} {}",
+                    record.name.to_ascii().to_lowercase(),
+                    record.ttl,
+                    record.record_type(),
+                    record.data
+                )
+            })
             .collect();
         lines.sort();
         lines.join("\n")
@@ -81,18 +100,69 @@ fn summary(bytes: Option<&[u8]>) -> BTreeMap<&'static str, String> {
 /// or absolute when they end with a dot.
 fn names() -> Vec<String> {
     let relative = [
-        "@", "ns1", "ns2", "mail", "mail2", "www", "c1", "c2", "c3", "cout", "cmissing", "cwild", "_sip._tcp", "sip",
-        "_xmpp._tcp", "10.2.0.192", "naptr", "ssh", "_443._tcp.www", "svc", "_dns.svc", "explicit.wild",
-        "sub.explicit.wild", "a.b.ent", "x.y.z.deep", "sub", "ns1.sub", "ns2.sub", "out", "mixed", "ns.mixed", "big",
-        "bigtxt", "host001", "host004", "host010", "host200",
+        "@",
+        "ns1",
+        "ns2",
+        "mail",
+        "mail2",
+        "www",
+        "c1",
+        "c2",
+        "c3",
+        "cout",
+        "cmissing",
+        "cwild",
+        "_sip._tcp",
+        "sip",
+        "_xmpp._tcp",
+        "10.2.0.192",
+        "naptr",
+        "ssh",
+        "_443._tcp.www",
+        "svc",
+        "_dns.svc",
+        "explicit.wild",
+        "sub.explicit.wild",
+        "a.b.ent",
+        "x.y.z.deep",
+        "sub",
+        "ns1.sub",
+        "ns2.sub",
+        "out",
+        "mixed",
+        "ns.mixed",
+        "big",
+        "bigtxt",
+        "host001",
+        "host004",
+        "host010",
+        "host200",
         // empty non-terminals
-        "b.ent", "ent", "y.z.deep", "z.deep", "deep", "_tcp", "_tcp.www", "wild",
+        "b.ent",
+        "ent",
+        "y.z.deep",
+        "z.deep",
+        "deep",
+        "_tcp",
+        "_tcp.www",
+        "wild",
         // wildcard matches and near misses
-        "foo.wild", "a.b.wild", "\\*.wild", "foo.cn", "x.explicit.wild", "foo.sub.explicit.wild",
+        "foo.wild",
+        "a.b.wild",
+        "\\*.wild",
+        "foo.cn",
+        "x.explicit.wild",
+        "foo.sub.explicit.wild",
         // at and below delegations
-        "www.sub", "a.b.sub", "x.out", "www.mixed",
+        "www.sub",
+        "a.b.sub",
+        "x.out",
+        "www.mixed",
         // names that do not exist
-        "nothing", "host999", "zzz", "a.nothing",
+        "nothing",
+        "host999",
+        "zzz",
+        "a.nothing",
     ];
     let mut names: Vec<String> =
         relative.iter().map(|name| if *name == "@" { ORIGIN.to_owned() } else { format!("{name}.{ORIGIN}") }).collect();
@@ -141,7 +211,10 @@ fn malformed_packets() -> Vec<(&'static str, Vec<u8>)> {
     let mut label_pointer_loop = good[..12].to_vec();
     label_pointer_loop.extend([0xc0, 0x0c, 0, 1, 0, 1]);
     packets.push(("compression pointer loop", label_pointer_loop));
-    packets.push(("unknown type 65280", query("www.diff.example.", RecordType::Unknown(65280), Transport::UdpPlain).to_vec().unwrap()));
+    packets.push((
+        "unknown type 65280",
+        query("www.diff.example.", RecordType::Unknown(65280), Transport::UdpPlain).to_vec().unwrap(),
+    ));
     packets
 }
 
@@ -178,9 +251,24 @@ async fn nubo_answers_as_nsd_does() {
     let nsd = start_nsd(&nsd_dir, &zone_text, &serial, 1).await;
 
     let types = [
-        RecordType::A, RecordType::AAAA, RecordType::MX, RecordType::TXT, RecordType::NS, RecordType::SOA,
-        RecordType::CNAME, RecordType::SRV, RecordType::PTR, RecordType::NAPTR, RecordType::SSHFP, RecordType::TLSA,
-        RecordType::HTTPS, RecordType::SVCB, RecordType::CAA, RecordType::DS, RecordType::Unknown(99), RecordType::ANY,
+        RecordType::A,
+        RecordType::AAAA,
+        RecordType::MX,
+        RecordType::TXT,
+        RecordType::NS,
+        RecordType::SOA,
+        RecordType::CNAME,
+        RecordType::SRV,
+        RecordType::PTR,
+        RecordType::NAPTR,
+        RecordType::SSHFP,
+        RecordType::TLSA,
+        RecordType::HTTPS,
+        RecordType::SVCB,
+        RecordType::CAA,
+        RecordType::DS,
+        RecordType::Unknown(99),
+        RecordType::ANY,
     ];
     let mut cases: Vec<(String, Vec<u8>, Transport)> = Vec::new();
     for (index, name) in names().iter().enumerate() {
@@ -229,7 +317,11 @@ async fn nubo_answers_as_nsd_does() {
         panic!("nubo and NSD answer differently:{report}");
     }
     // Both survived every packet.
-    assert!(exchange_udp(nubo.dns_address(), &query(ORIGIN, RecordType::SOA, Transport::UdpPlain).to_vec().unwrap()).await.is_some());
+    assert!(
+        exchange_udp(nubo.dns_address(), &query(ORIGIN, RecordType::SOA, Transport::UdpPlain).to_vec().unwrap())
+            .await
+            .is_some()
+    );
 }
 
 /// Whether NSD at `address` answers `name` A with `value`.
@@ -266,7 +358,13 @@ async fn nsd_serves_nubo_zones_as_a_secondary() {
             .build()
             .unwrap()
     };
-    route53.change_resource_record_sets().hosted_zone_id(&zone_id).change_batch(upsert("192.0.2.1")).send().await.unwrap();
+    route53
+        .change_resource_record_sets()
+        .hosted_zone_id(&zone_id)
+        .change_batch(upsert("192.0.2.1"))
+        .send()
+        .await
+        .unwrap();
 
     // Transfers go only where they are allowed, and only over TCP.
     let axfr = query("secondary.example.", RecordType::AXFR, Transport::Tcp).to_vec().unwrap();
@@ -284,7 +382,13 @@ async fn nsd_serves_nubo_zones_as_a_secondary() {
 
     // A change reaches the secondary by NOTIFY: its refresh timer (the
     // SOA's 7,200 s) would take two hours.
-    route53.change_resource_record_sets().hosted_zone_id(&zone_id).change_batch(upsert("192.0.2.2")).send().await.unwrap();
+    route53
+        .change_resource_record_sets()
+        .hosted_zone_id(&zone_id)
+        .change_batch(upsert("192.0.2.2"))
+        .send()
+        .await
+        .unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while !serves(nsd.address, "www.secondary.example.", "192.0.2.2").await {
         assert!(std::time::Instant::now() < deadline, "NSD never took the change: {}", nsd.log(&directory));

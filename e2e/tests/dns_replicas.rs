@@ -5,7 +5,9 @@
 
 use std::{collections::BTreeMap, time::Duration};
 
-use aws_sdk_route53::types::{Change, ChangeAction, ChangeBatch, ChangeStatus, ResourceRecord, ResourceRecordSet, RrType};
+use aws_sdk_route53::types::{
+    Change, ChangeAction, ChangeBatch, ChangeStatus, ResourceRecord, ResourceRecordSet, RrType,
+};
 use hickory_resolver::proto::{op::Message, rr::RecordType};
 use nubo_e2e::{
     Ports, Process, ServiceName, credentials,
@@ -76,8 +78,7 @@ async fn changes_reach_every_replica_within_a_second() {
         let mut env = common(name);
         env.extend(ports.env(ServiceName::Dns));
         env.push(("NUBO_LINKS__DATA".into(), format!("http://127.0.0.1:{}", data_ports.grpc)));
-        let mut process =
-            Process::spawn(&["serve", "--services", "dns"], &env, dir.path().join(format!("{name}.log")));
+        let mut process = Process::spawn(&["serve", "--services", "dns"], &env, dir.path().join(format!("{name}.log")));
         try_wait_healthy(&mut process, &format!("http://127.0.0.1:{}", ports.http)).await.expect("dns starts");
         let dns = std::net::SocketAddr::from(([127, 0, 0, 1], ports.dns.unwrap()));
         replicas.push((process, route53(&format!("http://127.0.0.1:{}", ports.http)), dns));
@@ -93,8 +94,14 @@ async fn changes_reach_every_replica_within_a_second() {
         // Alternate the replica that takes the change.
         let writer = if round % 2 == 0 { first } else { second };
         let started = std::time::Instant::now();
-        let changed =
-            writer.1.change_resource_record_sets().hosted_zone_id(&zone_id).change_batch(upsert(value)).send().await.unwrap();
+        let changed = writer
+            .1
+            .change_resource_record_sets()
+            .hosted_zone_id(&zone_id)
+            .change_batch(upsert(value))
+            .send()
+            .await
+            .unwrap();
         let change_id = changed.change_info().unwrap().id().to_owned();
         for (_, _, dns) in &replicas {
             while answer(*dns, "www.replicated.example.").await.as_deref() != Some(value) {
@@ -135,10 +142,15 @@ async fn changes_reach_every_replica_within_a_second() {
     let started = std::time::Instant::now();
     for (_, _, dns) in &replicas {
         loop {
-            let reply = exchange_udp(*dns, &query("replicated.example.", RecordType::SOA, Transport::UdpPlain).to_vec().unwrap())
-                .await
-                .map(|bytes| Message::from_vec(&bytes).unwrap());
-            if reply.is_some_and(|reply| reply.metadata.response_code == hickory_resolver::proto::op::ResponseCode::Refused) {
+            let reply = exchange_udp(
+                *dns,
+                &query("replicated.example.", RecordType::SOA, Transport::UdpPlain).to_vec().unwrap(),
+            )
+            .await
+            .map(|bytes| Message::from_vec(&bytes).unwrap());
+            if reply
+                .is_some_and(|reply| reply.metadata.response_code == hickory_resolver::proto::op::ResponseCode::Refused)
+            {
                 break;
             }
             assert!(started.elapsed() < Duration::from_secs(1), "the deleted zone is still served by {dns}");

@@ -22,7 +22,11 @@ use nubo_e2e::{
 
 fn argument(name: &str, default: u64) -> u64 {
     let args: Vec<String> = std::env::args().collect();
-    args.iter().position(|arg| arg == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
+    args.iter()
+        .position(|arg| arg == name)
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 /// The query file: `name type` lines, the zone's own record sets first.
@@ -58,7 +62,9 @@ fn dnsperf(address: std::net::SocketAddr, file: &std::path::Path, seconds: u64, 
         .lines()
         .find_map(|line| line.trim().strip_prefix("Queries per second:"))
         .and_then(|value| value.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no figure in dnsperf's report:\n{report}{}", String::from_utf8_lossy(&output.stderr)));
+        .unwrap_or_else(|| {
+            panic!("no figure in dnsperf's report:\n{report}{}", String::from_utf8_lossy(&output.stderr))
+        });
     let latency = report
         .lines()
         .find(|line| line.trim().starts_with("Average Latency"))

@@ -82,11 +82,7 @@ impl HealthCheckConfig {
     pub fn validate(&self) -> Result<(), String> {
         let kinds = ["HTTP", "HTTPS", "HTTP_STR_MATCH", "HTTPS_STR_MATCH", "TCP"];
         if !kinds.contains(&self.kind.as_str()) {
-            return Err(format!(
-                "Health check type {} is not supported; nubo runs {}",
-                self.kind,
-                kinds.join(", ")
-            ));
+            return Err(format!("Health check type {} is not supported; nubo runs {}", self.kind, kinds.join(", ")));
         }
         if self.ip_address.is_none() && self.fqdn.is_none() {
             return Err("Either IPAddress or FullyQualifiedDomainName must be specified".into());
@@ -215,7 +211,8 @@ impl Checker {
                     .values_mut()
                     .filter(|tracked| tracked.next_probe <= now)
                     .map(|tracked| {
-                        tracked.next_probe = now + Duration::from_secs(u64::from(tracked.check.config.request_interval));
+                        tracked.next_probe =
+                            now + Duration::from_secs(u64::from(tracked.check.config.request_interval));
                         tracked.check.clone()
                     })
                     .collect()
@@ -289,14 +286,17 @@ impl Checker {
             SocketAddr::V4(_) => format!("{scheme}://{shown}:{port}{path}"),
             SocketAddr::V6(_) => format!("{scheme}://[{shown}]:{port}{path}"),
         };
-        let request = self.http.get(url).header("host", host).header("user-agent", "Amazon-Route53-Health-Check-Service (nubo)");
+        let request =
+            self.http.get(url).header("host", host).header("user-agent", "Amazon-Route53-Health-Check-Service (nubo)");
         let outcome = match request.send().await {
             Ok(response) => {
                 let status = response.status();
                 let reason = status.canonical_reason().unwrap_or("");
                 if !(status.is_success() || status.is_redirection()) {
                     Err(format!("Failure: HTTP Status Code {}, {reason}", status.as_u16()))
-                } else if let Some(search) = config.search_string.as_deref().filter(|_| config.kind.ends_with("_STR_MATCH")) {
+                } else if let Some(search) =
+                    config.search_string.as_deref().filter(|_| config.kind.ends_with("_STR_MATCH"))
+                {
                     let body = response.bytes().await.unwrap_or_default();
                     let window = &body[..body.len().min(SEARCH_WINDOW)];
                     if window.windows(search.len().max(1)).any(|part| part == search.as_bytes()) {
@@ -398,7 +398,11 @@ impl HealthChecks {
     /// CreateHealthCheck: the same caller reference with the same config
     /// returns the existing check (Route 53's idempotency), with another
     /// config `HealthCheckAlreadyExists`. The bool says whether it is new.
-    pub async fn create(&self, caller_reference: &str, config: HealthCheckConfig) -> Result<(HealthCheck, bool), HealthError> {
+    pub async fn create(
+        &self,
+        caller_reference: &str,
+        config: HealthCheckConfig,
+    ) -> Result<(HealthCheck, bool), HealthError> {
         config.validate().map_err(HealthError::InvalidInput)?;
         if caller_reference.is_empty() || caller_reference.len() > 64 {
             return Err(HealthError::InvalidInput("CallerReference must be 1 to 64 characters".into()));
@@ -420,8 +424,13 @@ impl HealthChecks {
             return Err(HealthError::HealthCheckAlreadyExists(caller_reference.into()));
         }
         // Claimed but never written (a crash in between): finish it now.
-        let check =
-            HealthCheck { id: id.clone(), caller_reference: caller_reference.into(), config, version: 1, tags: Vec::new() };
+        let check = HealthCheck {
+            id: id.clone(),
+            caller_reference: caller_reference.into(),
+            config,
+            version: 1,
+            tags: Vec::new(),
+        };
         let value = serde_json::to_vec(&check).map_err(|error| RemoteError::internal("dns", error.to_string()))?;
         self.records.put(HEALTH_CHECKS, &id, value, None).await?;
         self.checker.track(check.clone());

@@ -116,7 +116,10 @@ pub struct DnsApi {
 
 #[tonic::async_trait]
 impl DnsGrpc for DnsApi {
-    async fn zone_changed(&self, request: Request<ZoneChangedRequest>) -> Result<Response<ZoneChangedResponse>, Status> {
+    async fn zone_changed(
+        &self,
+        request: Request<ZoneChangedRequest>,
+    ) -> Result<Response<ZoneChangedResponse>, Status> {
         let request = request.into_inner();
         self.sync.reload(&request.hosted_zone_id).await.map_err(|error| Status::unavailable(error.to_string()))?;
         Ok(Response::new(ZoneChangedResponse {}))
@@ -124,11 +127,17 @@ impl DnsGrpc for DnsApi {
 }
 
 /// Runs the service until `shutdown`.
-pub async fn run(context: Context, config: Config, mut listeners: Listeners, shutdown: Shutdown) -> Result<(), ServeError> {
+pub async fn run(
+    context: Context,
+    config: Config,
+    mut listeners: Listeners,
+    shutdown: Shutdown,
+) -> Result<(), ServeError> {
     let failed = |error: &dyn std::fmt::Display| ServeError::new("dns", error);
     let tcp = listeners.take(DNS_LISTENER).ok_or_else(|| failed(&"no DNS listener was bound"))?;
     let address = tcp.local_addr().map_err(|error| failed(&error))?;
-    let udp = std::net::UdpSocket::bind(address).map_err(|error| failed(&format!("cannot bind UDP {address}: {error}")))?;
+    let udp =
+        std::net::UdpSocket::bind(address).map_err(|error| failed(&format!("cannot bind UDP {address}: {error}")))?;
     udp.set_nonblocking(true).map_err(|error| failed(&error))?;
     let udp = tokio::net::UdpSocket::from_std(udp).map_err(|error| failed(&error))?;
     let tcp = tokio::net::TcpListener::from_std(tcp).map_err(|error| failed(&error))?;
@@ -137,7 +146,9 @@ pub async fn run(context: Context, config: Config, mut listeners: Listeners, shu
     let notify = config
         .notify
         .iter()
-        .map(|target| target.parse::<std::net::SocketAddr>().map_err(|_| failed(&format!("notify: {target} is not address:port"))))
+        .map(|target| {
+            target.parse::<std::net::SocketAddr>().map_err(|_| failed(&format!("notify: {target} is not address:port")))
+        })
         .collect::<Result<Vec<_>, _>>()?;
     let records = RecordsClient::new(context.link(ServiceName::Data)?);
     let authority = Arc::new(authority::Authority::new());
@@ -161,8 +172,8 @@ pub async fn run(context: Context, config: Config, mut listeners: Listeners, shu
         let shutdown = shutdown.clone();
         tokio::spawn(async move { checker.run(shutdown).await })
     };
-    let rate_limit =
-        (config.rate_limit > 0).then(|| authority::rate_limit::RateLimit::new(config.rate_limit, config.rate_limit_slip));
+    let rate_limit = (config.rate_limit > 0)
+        .then(|| authority::rate_limit::RateLimit::new(config.rate_limit, config.rate_limit_slip));
     if rate_limit.is_some() {
         tracing::info!(per_second = config.rate_limit, slip = config.rate_limit_slip, "DNS responses are rate-limited");
     }

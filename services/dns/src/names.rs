@@ -174,9 +174,13 @@ mod tests {
 
     #[test]
     fn route53_order() {
-        let mut names = vec!["b.example.com.", "example.com.", "a.b.example.com.", "a.example.com.", "\\052.example.com."];
+        let mut names =
+            vec!["b.example.com.", "example.com.", "a.b.example.com.", "a.example.com.", "\\052.example.com."];
         names.sort_by_key(|name| order_key(name));
-        assert_eq!(names, ["example.com.", "\\052.example.com.", "a.example.com.", "b.example.com.", "a.b.example.com."]);
+        assert_eq!(
+            names,
+            ["example.com.", "\\052.example.com.", "a.example.com.", "b.example.com.", "a.b.example.com."]
+        );
     }
 
     #[test]

@@ -20,8 +20,10 @@ use hickory_proto::{
 use crate::{model::RecordSet, names};
 
 /// The record types Route 53 lets a record set have.
-pub const SUPPORTED: &[&str] =
-    &["A", "AAAA", "CAA", "CNAME", "DS", "HTTPS", "MX", "NAPTR", "NS", "PTR", "SOA", "SPF", "SRV", "SSHFP", "SVCB", "TLSA", "TXT"];
+pub const SUPPORTED: &[&str] = &[
+    "A", "AAAA", "CAA", "CNAME", "DS", "HTTPS", "MX", "NAPTR", "NS", "PTR", "SOA", "SPF", "SRV", "SSHFP", "SVCB",
+    "TLSA", "TXT",
+];
 
 /// The SPF type code (RFC 4408; obsoleted but still served by Route 53).
 const SPF: u16 = 99;
@@ -52,7 +54,8 @@ pub fn record(owner: &Name, kind: &str, ttl: u32, value: &str) -> Result<Record,
         return Err(invalid("Control characters in value"));
     }
     match kind {
-        "A" => check_ip::<std::net::Ipv4Addr>(value).map_err(|()| invalid("ARRDATAIllegalIPv4Address (Value is not a valid IPv4 address)"))?,
+        "A" => check_ip::<std::net::Ipv4Addr>(value)
+            .map_err(|()| invalid("ARRDATAIllegalIPv4Address (Value is not a valid IPv4 address)"))?,
         "AAAA" => check_ip::<std::net::Ipv6Addr>(value)
             .map_err(|()| invalid("AAAARRDATAIllegalIPv6Address (Value is not a valid IPv6 address)"))?,
         "TXT" | "SPF" => check_strings(value).map_err(|why| invalid(&why))?,

@@ -61,7 +61,9 @@ impl Sync {
         match self.records.get(model::ZONES, zone_id).await? {
             Some(record) => match serde_json::from_slice::<Zone>(&record.value) {
                 Ok(zone) => self.authority.apply(&[zone], &[]),
-                Err(error) => tracing::error!(zone = zone_id, %error, "a zone record cannot be read; its last good version is still served"),
+                Err(error) => {
+                    tracing::error!(zone = zone_id, %error, "a zone record cannot be read; its last good version is still served")
+                }
             },
             None => self.authority.apply(&[], &[zone_id.to_owned()]),
         }
@@ -108,7 +110,8 @@ impl Sync {
             if reported.get(zone_id) == Some(serial) {
                 continue;
             }
-            let (records, targets, zone_id, serial) = (self.records.clone(), self.notify.clone(), zone_id.clone(), *serial);
+            let (records, targets, zone_id, serial) =
+                (self.records.clone(), self.notify.clone(), zone_id.clone(), *serial);
             tokio::spawn(async move {
                 let Ok(Some(record)) = records.get(model::ZONES, &zone_id).await else { return };
                 let Ok(zone) = serde_json::from_slice::<Zone>(&record.value) else { return };

@@ -92,9 +92,11 @@ pub fn zone_records(zone: &Zone) -> Result<(Record, Vec<Record>), String> {
     for set in zone.record_sets.iter().filter(|set| set.alias.is_some()) {
         let Some(alias) = &set.alias else { continue };
         let owner = names::to_name(&set.name).map_err(|error| error.to_string())?;
-        for target in zone.record_sets.iter().filter(|target| {
-            target.name == alias.dns_name && target.kind == set.kind && target.alias.is_none()
-        }) {
+        for target in zone
+            .record_sets
+            .iter()
+            .filter(|target| target.name == alias.dns_name && target.kind == set.kind && target.alias.is_none())
+        {
             for mut record in rdata::records(target)? {
                 record.name = owner.clone();
                 records.push(record);
@@ -103,8 +105,11 @@ pub fn zone_records(zone: &Zone) -> Result<(Record, Vec<Record>), String> {
     }
     // A routing policy's sets merged: the same record twice is once.
     records.sort_by(|a, b| {
-        (a.name.to_lowercase(), u16::from(a.record_type()), a.data.to_string())
-            .cmp(&(b.name.to_lowercase(), u16::from(b.record_type()), b.data.to_string()))
+        (a.name.to_lowercase(), u16::from(a.record_type()), a.data.to_string()).cmp(&(
+            b.name.to_lowercase(),
+            u16::from(b.record_type()),
+            b.data.to_string(),
+        ))
     });
     records.dedup_by(|a, b| a.name == b.name && a.record_type() == b.record_type() && a.data == b.data);
     let soa = soa.ok_or_else(|| format!("zone {} has no SOA", zone.name))?;
@@ -182,8 +187,9 @@ async fn notify(zone: Name, serial: u32, target: SocketAddr) {
             loop {
                 let Ok((length, from)) = socket.recv_from(&mut buffer).await else { return false };
                 let acknowledged = from == target
-                    && Message::from_vec(&buffer[..length])
-                        .is_ok_and(|reply| reply.metadata.id == id && reply.metadata.message_type == MessageType::Response);
+                    && Message::from_vec(&buffer[..length]).is_ok_and(|reply| {
+                        reply.metadata.id == id && reply.metadata.message_type == MessageType::Response
+                    });
                 if acknowledged {
                     return true;
                 }

@@ -171,7 +171,8 @@ mod tests {
         let link = context.link(nubo_host::ServiceName::Data).expect("a lazy link");
         let authority = Arc::new(crate::authority::Authority::new());
         let records = RecordsClient::new(link);
-        let checks = HealthChecks::new(records.clone(), crate::health::Checker::new(records.clone(), authority.clone()));
+        let checks =
+            HealthChecks::new(records.clone(), crate::health::Checker::new(records.clone(), authority.clone()));
         Route53::new(&context, Zones::new(records, authority), checks)
     }
 

@@ -869,7 +869,8 @@ mod server {
         let tcp = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let (udp_address, tcp_address) = (udp.local_addr().unwrap(), tcp.local_addr().unwrap());
         let shutdown = nubo_host::Shutdown::new();
-        let server = tokio::spawn(super::super::serve(Arc::new(authority()), udp, tcp, Default::default(), shutdown.clone()));
+        let server =
+            tokio::spawn(super::super::serve(Arc::new(authority()), udp, tcp, Default::default(), shutdown.clone()));
 
         // UDP: garbage gets nothing and does not stop the server.
         let client = UdpSocket::bind("127.0.0.1:0").await.unwrap();
