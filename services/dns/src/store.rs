@@ -481,6 +481,7 @@ pub fn initial_zone(id: &str, new: &NewZone, created: String) -> Zone {
         name_servers,
         record_sets,
         tags: Vec::new(),
+        dnssec: model::Dnssec::default(),
     }
 }
 

@@ -27,6 +27,7 @@
 //! - `server`: the UDP and TCP listeners.
 
 pub mod answer;
+pub mod dnssec;
 pub mod server;
 pub mod snapshot;
 pub mod wire;
@@ -152,7 +153,7 @@ impl Authority {
         let snapshot = self.snapshot.load();
         let health = self.health.load();
         let aliases = self.aliases.load();
-        let context = answer::Context { snapshot: &snapshot, health: &health, aliases: &***aliases };
+        let context = answer::Context::new(&snapshot, &health, &***aliases);
         answer::respond(&context, query, transport, out)
     }
 }
