@@ -169,7 +169,7 @@ pub struct Signed {
     /// The RRSIGs of each signed RRset, by the address of its records in
     /// the compiled zone (which never move once compiled), with the owner
     /// they were signed under.
-    signatures: HashMap<usize, (Box<[u8]>, Box<[WireRecord]>)>,
+    signatures: HashMap<usize, SignedSet>,
     /// The SOA's RRSIG with the TTL of the negative SOA (RFC 4035 §3.1.3).
     negative_soa: Box<[WireRecord]>,
     /// The names that have an NSEC, in canonical order (RFC 4034 §6.1).
@@ -181,6 +181,9 @@ impl std::fmt::Debug for Signed {
         formatter.debug_struct("Signed").field("signed_at", &self.signed_at).finish_non_exhaustive()
     }
 }
+
+/// The owner an RRset was signed under and its RRSIGs.
+type SignedSet = (Box<[u8]>, Box<[WireRecord]>);
 
 /// RFC 4034 §6.1: names compared label by label from the root, each label
 /// as a string of (lower-case) octets.

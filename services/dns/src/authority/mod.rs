@@ -21,7 +21,12 @@
 //! `Authority::answer_bytes` / `Authority::answer_into` (one query's bytes
 //! in, the response's bytes out).
 //!
+//! `Authority::resign_due` signs again the zones signed more than a day
+//! ago; it needs calling periodically from the service's `run` (not wired
+//! yet: `lib.rs` would spawn a loop calling it hourly).
+//!
 //! - `snapshot`: zones compiled for lookup;
+//! - `dnssec`: keys, NSEC chains and RRSIGs made when a zone compiles;
 //! - `answer`: the answer to one query, as NSD gives it;
 //! - `wire`: queries read and responses written;
 //! - `server`: the UDP and TCP listeners.
@@ -32,6 +37,8 @@ pub mod server;
 pub mod snapshot;
 pub mod wire;
 
+#[cfg(test)]
+mod dnssec_tests;
 #[cfg(test)]
 mod tests;
 
@@ -118,6 +125,27 @@ impl Authority {
         let _writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
         let next = self.snapshot.load().with_changes(zones, removed);
         self.snapshot.store(Arc::new(next));
+    }
+
+    /// Signs again every signed zone whose signatures were made more than
+    /// [`dnssec::RESIGN_AFTER_SECS`] ago, so they never near their 14-day
+    /// expiry while the zone does not change. Returns how many were signed.
+    /// The service calls it periodically (hourly is plenty).
+    pub fn resign_due(&self) -> usize {
+        let now = chrono::Utc::now().timestamp();
+        let _writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        let current = self.snapshot.load();
+        let due: Vec<Zone> = current
+            .serials()
+            .keys()
+            .filter_map(|id| current.zone(id))
+            .filter(|zone| zone.signed().is_some_and(|signed| now - signed.signed_at > dnssec::RESIGN_AFTER_SECS))
+            .map(|zone| (**zone.source()).clone())
+            .collect();
+        if !due.is_empty() {
+            self.snapshot.store(Arc::new(current.with_changes(&due, &[])));
+        }
+        due.len()
     }
 
     /// Zone id → the serial served now.
