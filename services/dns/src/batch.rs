@@ -580,6 +580,7 @@ mod tests {
             name_servers: (1..=4).map(ns).collect(),
             record_sets: Vec::new(),
             tags: Vec::new(),
+            dnssec: Default::default(),
         };
         zone.record_sets.push(set("example.com.", "NS", 172_800, &[&ns(1), &ns(2), &ns(3), &ns(4)]));
         zone.record_sets.push(set(

@@ -44,6 +44,48 @@ pub struct Zone {
     pub record_sets: Vec<RecordSet>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<Tag>,
+    /// DNSSEC signing: its keys and whether answers are signed. Zones
+    /// stored before nubo signed read as unsigned, without keys.
+    #[serde(default, skip_serializing_if = "Dnssec::is_unused")]
+    pub dnssec: Dnssec,
+}
+
+/// A zone's DNSSEC state. Route 53 keeps key-signing keys in KMS; nubo has
+/// no KMS, so it makes and keeps the keys itself (ECDSA P-256, algorithm
+/// 13, as Route 53 uses), their private halves as PKCS#8 in the zone
+/// record, next to the KMS ARN the caller named.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Dnssec {
+    /// EnableHostedZoneDNSSEC was called (and DisableHostedZoneDNSSEC not
+    /// since): GetDNSSEC's `ServeSignature` is `SIGNING`.
+    #[serde(default)]
+    pub signing: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub key_signing_keys: Vec<KeySigningKey>,
+    /// The zone-signing key, base64 PKCS#8: made by nubo with the first
+    /// EnableHostedZoneDNSSEC, as Route 53 manages the ZSK itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zone_signing_key: Option<String>,
+}
+
+impl Dnssec {
+    pub fn is_unused(&self) -> bool {
+        *self == Dnssec::default()
+    }
+}
+
+/// One key-signing key (CreateKeySigningKey).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeySigningKey {
+    pub name: String,
+    pub kms_arn: String,
+    pub caller_reference: String,
+    pub active: bool,
+    /// The private key, base64 PKCS#8 (ECDSA P-256).
+    pub private_key: String,
+    /// RFC 3339.
+    pub created: String,
+    pub last_modified: String,
 }
 
 /// A private zone's VPC association.

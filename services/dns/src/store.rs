@@ -52,6 +52,9 @@ pub enum StoreError {
     Batch(#[from] BatchError),
     #[error("{0}")]
     InvalidInput(String),
+    /// A DNSSEC operation refused, under Route 53's error code.
+    #[error("{message}")]
+    Dnssec { status: u16, code: &'static str, message: String },
     /// Other writers kept winning every compare-and-set.
     #[error("The request was rejected because Route 53 was still processing a prior request.")]
     Contended,
@@ -259,6 +262,24 @@ impl Zones {
             })
             .await?;
         self.record_change(id, zone.serial, comment).await
+    }
+
+    /// Changes a zone's DNSSEC state with `edit` (which refuses with
+    /// [`StoreError::Dnssec`]); the serial grows by one, so every replica
+    /// signs the zone anew, and the change is recorded for GetChange.
+    pub async fn change_dnssec(
+        &self,
+        id: &str,
+        edit: impl Fn(&model::Dnssec) -> Result<model::Dnssec, StoreError>,
+    ) -> Result<(Zone, ChangeRecord), StoreError> {
+        let zone = self
+            .modify(id, |zone| {
+                let dnssec = edit(&zone.dnssec)?;
+                Ok(Zone { dnssec, serial: zone.serial.saturating_add(1), ..zone.clone() })
+            })
+            .await?;
+        let change = self.record_change(id, zone.serial, None).await?;
+        Ok((zone, change))
     }
 
     /// A change and whether it is in sync: served by every live replica.
@@ -481,6 +502,7 @@ pub fn initial_zone(id: &str, new: &NewZone, created: String) -> Zone {
         name_servers,
         record_sets,
         tags: Vec::new(),
+        dnssec: model::Dnssec::default(),
     }
 }
 

@@ -23,6 +23,9 @@ use crate::{
 
 /// How often a replica says what it serves when nothing changes.
 const HEARTBEAT_EVERY: Duration = Duration::from_secs(3);
+/// How often signed zones are looked at for signatures to renew (they are
+/// renewed a day after signing and last two weeks).
+const RESIGN_EVERY: Duration = Duration::from_secs(3600);
 /// A listing page of serial records.
 const PAGE: u32 = 1000;
 
@@ -74,6 +77,7 @@ impl Sync {
     /// serves after every change and every few seconds regardless.
     pub async fn run(&self, interval: Duration, shutdown: nubo_host::Shutdown) {
         let mut last_heartbeat: Option<Instant> = None;
+        let mut last_resign = Instant::now();
         let mut reported = BTreeMap::new();
         let mut ticker = tokio::time::interval(interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -85,6 +89,12 @@ impl Sync {
             if let Err(error) = self.catch_up().await {
                 tracing::debug!(%error, "zones could not be checked for changes; trying again");
                 continue;
+            }
+            if last_resign.elapsed() >= RESIGN_EVERY {
+                last_resign = Instant::now();
+                let authority = self.authority.clone();
+                // Signing is CPU work: off the async workers.
+                let _ = tokio::task::spawn_blocking(move || authority.resign_due()).await;
             }
             let serving = self.authority.serials();
             self.notify_changes(&reported, &serving);

@@ -242,6 +242,7 @@ mod tests {
                 set("www.example.com.", "A", &["192.0.2.1", "192.0.2.2"]),
             ],
             tags: Vec::new(),
+            dnssec: Default::default(),
         }
     }
 

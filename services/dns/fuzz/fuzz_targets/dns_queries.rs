@@ -65,6 +65,7 @@ fn authority() -> &'static Authority {
                 weighted.1,
             ],
             tags: Vec::new(),
+            dnssec: Default::default(),
         };
         let authority = Authority::new();
         authority.apply(&[zone], &[]);

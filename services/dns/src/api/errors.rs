@@ -35,6 +35,7 @@ impl From<StoreError> for Failure {
             StoreError::HostedZoneNotEmpty => aws(400, "HostedZoneNotEmpty"),
             StoreError::Batch(BatchError::Input(_)) | StoreError::InvalidInput(_) => aws(400, "InvalidInput"),
             StoreError::Batch(BatchError::Invalid(messages)) => Failure::ChangeBatch(messages),
+            StoreError::Dnssec { status, code, .. } => aws(status, code),
             StoreError::Contended => aws(400, "PriorRequestNotComplete"),
             StoreError::Remote(remote) => {
                 tracing::warn!(error = %remote, "the data service failed a Route 53 request");

@@ -1,10 +1,11 @@
 //! The Route 53 API (restXml, `2013-04-01`), written with the host's front
 //! kit: each request is named as its [`Operation`] (for metrics),
 //! SigV4-checked once (a global service signed in `us-east-1`), dispatched
-//! by one `match` to its family ([`zones`], [`records`], [`tags`]), and a
+//! by one `match` to its family ([`zones`], [`records`], [`tags`], [`dnssec`]), and a
 //! failure is rendered once, in Route 53's error shape ([`errors`]).
 //!
 
+mod dnssec;
 pub mod errors;
 mod health;
 pub mod input;
@@ -102,6 +103,13 @@ async fn dispatch(api: &Route53, operation: Operation, call: &Call<'_>) -> Resul
         Operation::GetHealthCheck(id) => health::get(checks, &id).await,
         Operation::GetHealthCheckStatus(id) => health::status(checks, &id).await,
         Operation::DeleteHealthCheck(id) => health::delete(checks, &id).await,
+        Operation::GetDNSSEC(id) => self::dnssec::get(zones, &id).await,
+        Operation::EnableHostedZoneDNSSEC(id) => self::dnssec::enable(zones, &id).await,
+        Operation::DisableHostedZoneDNSSEC(id) => self::dnssec::disable(zones, &id).await,
+        Operation::CreateKeySigningKey => self::dnssec::create_key(zones, call).await,
+        Operation::ActivateKeySigningKey(zone, name) => self::dnssec::set_status(zones, &zone, &name, true).await,
+        Operation::DeactivateKeySigningKey(zone, name) => self::dnssec::set_status(zones, &zone, &name, false).await,
+        Operation::DeleteKeySigningKey(zone, name) => self::dnssec::delete_key(zones, &zone, &name).await,
     }
 }
 

@@ -25,6 +25,14 @@ pub enum Operation {
     GetHealthCheck(String),
     GetHealthCheckStatus(String),
     DeleteHealthCheck(String),
+    GetDNSSEC(String),
+    EnableHostedZoneDNSSEC(String),
+    DisableHostedZoneDNSSEC(String),
+    CreateKeySigningKey,
+    /// Zone id and key name.
+    ActivateKeySigningKey(String, String),
+    DeactivateKeySigningKey(String, String),
+    DeleteKeySigningKey(String, String),
 }
 
 impl nubo_host::front::Operation for Operation {
@@ -49,6 +57,13 @@ impl nubo_host::front::Operation for Operation {
             Operation::GetHealthCheck(_) => "GetHealthCheck",
             Operation::GetHealthCheckStatus(_) => "GetHealthCheckStatus",
             Operation::DeleteHealthCheck(_) => "DeleteHealthCheck",
+            Operation::GetDNSSEC(_) => "GetDNSSEC",
+            Operation::EnableHostedZoneDNSSEC(_) => "EnableHostedZoneDNSSEC",
+            Operation::DisableHostedZoneDNSSEC(_) => "DisableHostedZoneDNSSEC",
+            Operation::CreateKeySigningKey => "CreateKeySigningKey",
+            Operation::ActivateKeySigningKey(..) => "ActivateKeySigningKey",
+            Operation::DeactivateKeySigningKey(..) => "DeactivateKeySigningKey",
+            Operation::DeleteKeySigningKey(..) => "DeleteKeySigningKey",
         }
     }
 }
@@ -80,6 +95,17 @@ impl Operation {
             ("GET", ["healthcheck", id]) => Operation::GetHealthCheck(owned(id)),
             ("GET", ["healthcheck", id, "status"]) => Operation::GetHealthCheckStatus(owned(id)),
             ("DELETE", ["healthcheck", id]) => Operation::DeleteHealthCheck(owned(id)),
+            ("GET", ["hostedzone", id, "dnssec"]) => Operation::GetDNSSEC(owned(id)),
+            ("POST", ["hostedzone", id, "enable-dnssec"]) => Operation::EnableHostedZoneDNSSEC(owned(id)),
+            ("POST", ["hostedzone", id, "disable-dnssec"]) => Operation::DisableHostedZoneDNSSEC(owned(id)),
+            ("POST", ["keysigningkey"]) => Operation::CreateKeySigningKey,
+            ("POST", ["keysigningkey", zone, name, "activate"]) => {
+                Operation::ActivateKeySigningKey(owned(zone), owned(name))
+            }
+            ("POST", ["keysigningkey", zone, name, "deactivate"]) => {
+                Operation::DeactivateKeySigningKey(owned(zone), owned(name))
+            }
+            ("DELETE", ["keysigningkey", zone, name]) => Operation::DeleteKeySigningKey(owned(zone), owned(name)),
             _ => return None,
         })
     }
@@ -97,7 +123,7 @@ fn segments(rest: &str) -> Vec<String> {
         .filter(|segment| !segment.is_empty())
         .collect();
     let prefix_at = match segments.first().map(String::as_str) {
-        Some("hostedzone" | "change") => 1,
+        Some("hostedzone" | "change" | "keysigningkey") => 1,
         Some("tags") => 2,
         _ => return segments,
     };
@@ -174,6 +200,28 @@ mod tests {
             Some(Operation::GetHealthCheckStatus("H1".into()))
         );
         assert_eq!(parse("GET", "/2013-04-01/trafficpolicy"), None);
+        assert_eq!(parse("GET", "/2013-04-01/hostedzone/Z1/dnssec"), Some(Operation::GetDNSSEC("Z1".into())));
+        assert_eq!(
+            parse("POST", "/2013-04-01/hostedzone/Z1/enable-dnssec"),
+            Some(Operation::EnableHostedZoneDNSSEC("Z1".into()))
+        );
+        assert_eq!(
+            parse("POST", "/2013-04-01/hostedzone/Z1/disable-dnssec"),
+            Some(Operation::DisableHostedZoneDNSSEC("Z1".into()))
+        );
+        assert_eq!(parse("POST", "/2013-04-01/keysigningkey"), Some(Operation::CreateKeySigningKey));
+        assert_eq!(
+            parse("POST", "/2013-04-01/keysigningkey/Z1/ksk_1/activate"),
+            Some(Operation::ActivateKeySigningKey("Z1".into(), "ksk_1".into()))
+        );
+        assert_eq!(
+            parse("POST", "/2013-04-01/keysigningkey/%2Fhostedzone%2FZ1/ksk_1/deactivate"),
+            Some(Operation::DeactivateKeySigningKey("Z1".into(), "ksk_1".into()))
+        );
+        assert_eq!(
+            parse("DELETE", "/2013-04-01/keysigningkey/Z1/ksk_1"),
+            Some(Operation::DeleteKeySigningKey("Z1".into(), "ksk_1".into()))
+        );
     }
 
     #[test]

@@ -30,10 +30,11 @@ use rand::Rng;
 
 use super::{
     AliasTargets, Health, Transport,
+    dnssec::Signed,
     snapshot::{Alias, CompiledZone, Content, Node, Policy, Routed, Rrset, RrsetData, Snapshot},
     wire::{
-        self, EDNS_PAYLOAD, Edns, OPT_LEN, Owner, PLAIN_UDP, Parsed, Query, Section, WireRecord, Writer, class, flag,
-        rcode, rtype,
+        self, EDNS_PAYLOAD, Edns, OPT_LEN, Owner, PLAIN_UDP, Parsed, Part, Query, Section, WireRecord, Writer, class,
+        flag, rcode, rtype,
     },
 };
 use crate::model::Failover;
@@ -48,10 +49,24 @@ const MULTIVALUE_MAX: usize = 8;
 const MAX_TARGETS: usize = 16;
 
 /// What an answer reads: all of it swapped whole, none of it locked.
+#[derive(Clone, Copy)]
 pub struct Context<'a> {
     pub snapshot: &'a Snapshot,
     pub health: &'a Health,
     pub aliases: &'a dyn AliasTargets,
+    /// The query set the DO bit (RFC 3225): signed zones answer with
+    /// their RRSIGs and NSEC proofs. Set by [`respond`].
+    pub dnssec_ok: bool,
+    /// The query's name, lower case (what [`Owner::Question`] stands for).
+    pub qname: &'a [u8],
+}
+
+impl<'a> Context<'a> {
+    /// Reads the zones, health and alias targets; the query is not known
+    /// yet.
+    pub fn new(snapshot: &'a Snapshot, health: &'a Health, aliases: &'a dyn AliasTargets) -> Self {
+        Context { snapshot, health, aliases, dnssec_ok: false, qname: &[] }
+    }
 }
 
 /// Appends the response to `message` to `out`; returns false when it gets
@@ -65,6 +80,8 @@ pub fn respond(cx: &Context<'_>, message: &[u8], transport: Transport, out: &mut
         }
         Parsed::Query(query) => query,
     };
+    let cx =
+        &Context { dnssec_ok: query.edns.is_some_and(|edns| edns.dnssec_ok), qname: query.qname.as_slice(), ..*cx };
     if query.tsig {
         header_only(out, query.id, query.flags, rcode::NOTAUTH, query.edns);
         return true;
@@ -193,36 +210,46 @@ fn lookup<'n>(cx: &Context<'n>, query: &'n Query<'_>, writer: &mut Writer<'_, 'n
 
     let mut name: &'n [u8] = qname;
     let mut owner = Owner::Question;
+    // Names a wildcard answered for: their NSEC proves no closer match
+    // exists (RFC 4035 §3.1.3.3).
+    let mut proofs = Proofs::default();
     let mut visited: [&[u8]; MAX_CHAIN + 1] = [&[]; MAX_CHAIN + 1];
     visited[0] = qname;
     for step in 1..=MAX_CHAIN + 1 {
         let node = match locate(zone, name, qtype) {
-            Found::NxDomain if from_parent => return nodata(zone, writer, class_any, authoritative),
+            Found::NxDomain if from_parent => {
+                return nodata(cx, zone, writer, name, &proofs, class_any, authoritative);
+            }
             Found::NxDomain => {
-                negative(zone, writer, class_any);
+                negative(cx, zone, writer, class_any);
+                deny_name(cx, zone, writer, name);
+                proofs.write(cx, zone, writer);
                 return (rcode::NXDOMAIN, authoritative);
             }
             Found::Referral { cut, node } => {
-                referral(cx, zone, cut, node, writer);
+                referral(cx, zone, cut, node, &proofs, writer);
                 // After a CNAME the answer holds authoritative data: AA
                 // stays, as in NSD.
                 return (rcode::NOERROR, step > 1 && authoritative);
             }
             Found::Node(node) => node,
         };
+        if zone.node(name).is_none_or(|exact| !std::ptr::eq(exact, node)) {
+            proofs.add(name);
+        }
         if qtype == rtype::ANY {
-            if !any(cx, zone, node, owner, writer) {
-                return nodata(zone, writer, class_any, authoritative);
+            if !any(cx, zone, node, owner, &proofs, writer) {
+                return nodata(cx, zone, writer, name, &proofs, class_any, authoritative);
             }
             return (rcode::NOERROR, authoritative);
         }
         if let Some(records) = resolve(cx, zone, node, qtype, 0) {
-            answer(cx, zone, writer, owner, qtype, &records);
+            answer(cx, zone, writer, owner, qtype, &records, &proofs);
             return (rcode::NOERROR, authoritative);
         }
         let cname = if qtype == rtype::CNAME { None } else { resolve(cx, zone, node, rtype::CNAME, 0) };
-        let Some(cname) = cname else { return nodata(zone, writer, class_any, authoritative) };
-        put(writer, Section::Answer, owner, &cname);
+        let Some(cname) = cname else { return nodata(cx, zone, writer, name, &proofs, class_any, authoritative) };
+        put(cx, zone, writer, Section::Answer, owner, &cname);
         // Only the first CNAME record counts (there should be one).
         let Some(target) = cname.first_target() else { break };
         if !zone.contains(target) || visited[..step].contains(&target) || step > MAX_CHAIN {
@@ -232,43 +259,171 @@ fn lookup<'n>(cx: &Context<'n>, query: &'n Query<'_>, writer: &mut Writer<'_, 'n
         name = target;
         owner = Owner::Name(target);
     }
+    proofs.write(cx, zone, writer);
     (rcode::NOERROR, authoritative)
 }
 
-/// RFC 2308 §2.2: NOERROR, no answer, the SOA in the authority section.
+/// RFC 2308 §2.2: NOERROR, no answer, the SOA in the authority section
+/// (and, signed, the NSEC proving the type absent).
 fn nodata<'n>(
+    cx: &Context<'n>,
     zone: &'n CompiledZone,
     writer: &mut Writer<'_, 'n>,
+    name: &'n [u8],
+    proofs: &Proofs<'n>,
     class_any: bool,
     authoritative: bool,
 ) -> (u16, bool) {
-    negative(zone, writer, class_any);
+    negative(cx, zone, writer, class_any);
+    deny_type(cx, zone, writer, name);
+    proofs.write(cx, zone, writer);
     (rcode::NOERROR, authoritative)
 }
 
 /// The SOA of a negative answer (RFC 2308 §3), left out for class ANY as
-/// NSD does.
-fn negative<'n>(zone: &'n CompiledZone, writer: &mut Writer<'_, 'n>, class_any: bool) {
+/// NSD does; signed, with its RRSIG.
+fn negative<'n>(cx: &Context<'n>, zone: &'n CompiledZone, writer: &mut Writer<'_, 'n>, class_any: bool) {
     if class_any {
         return;
     }
-    if let Some(soa) = zone.negative_soa() {
-        writer.rrset(Section::Authority, Owner::Name(zone.apex()), std::iter::once(soa));
+    let Some(soa) = zone.negative_soa() else { return };
+    let apex = Owner::Name(zone.apex());
+    match signed(cx, zone) {
+        None => {
+            writer.rrset(Section::Authority, apex, std::iter::once(soa));
+        }
+        Some(signed) => {
+            let sigs = signed.negative_soa_signatures().iter().map(Part::Zone);
+            writer.rrset_parts(Section::Authority, apex, std::iter::once(Part::Zone(soa)).chain(sigs));
+        }
+    }
+}
+
+/// The zone's DNSSEC data, when it is signed and the query asked for it.
+fn signed<'n>(cx: &Context<'n>, zone: &'n CompiledZone) -> Option<&'n Signed> {
+    zone.signed().filter(|_| cx.dnssec_ok)
+}
+
+/// The NSEC RRset (and its RRSIG) of `owner`, a name of the chain, in the
+/// authority section.
+fn write_nsec<'n>(cx: &Context<'n>, zone: &'n CompiledZone, writer: &mut Writer<'_, 'n>, owner: &[u8]) {
+    let Some((key, node)) = zone.entry(owner) else { return };
+    if let Some(Rrset { data: RrsetData::Simple(Content::Records(records)), .. }) = node.rrset(super::dnssec::NSEC) {
+        put(cx, zone, writer, Section::Authority, Owner::Name(key), &Picked::Slice(records));
+    }
+}
+
+/// RFC 4035 §3.1.3.2: NXDOMAIN's proofs, the NSEC covering the name and
+/// the one covering the wildcard at its closest encloser.
+fn deny_name<'n>(cx: &Context<'n>, zone: &'n CompiledZone, writer: &mut Writer<'_, 'n>, name: &[u8]) {
+    let Some(signed) = signed(cx, zone) else { return };
+    let covering = signed.nsec_owner(name);
+    if let Some(owner) = covering {
+        write_nsec(cx, zone, writer, owner);
+    }
+    let encloser = wire::suffixes(name).skip(1).find(|suffix| zone.node(suffix).is_some()).unwrap_or(zone.apex());
+    let Some(wildcard) = wildcard_name(encloser) else { return };
+    let wildcard_cover = signed.nsec_owner(&wildcard);
+    if wildcard_cover != covering
+        && let Some(owner) = wildcard_cover
+    {
+        write_nsec(cx, zone, writer, owner);
+    }
+}
+
+/// RFC 4035 §3.1.3.1 and §3.1.3.4: NODATA's proof, the name's own NSEC
+/// (its bitmap lacks the type); for an empty non-terminal the NSEC
+/// covering it; for a name a wildcard matches, the wildcard's NSEC (the
+/// covering one is among the wildcard proofs).
+fn deny_type<'n>(cx: &Context<'n>, zone: &'n CompiledZone, writer: &mut Writer<'_, 'n>, name: &[u8]) {
+    let Some(signed) = signed(cx, zone) else { return };
+    if zone.node(name).is_some() {
+        if let Some(owner) = signed.nsec_owner(name) {
+            write_nsec(cx, zone, writer, owner);
+        }
+        return;
+    }
+    let encloser = wire::suffixes(name).skip(1).find(|suffix| zone.node(suffix).is_some()).unwrap_or(zone.apex());
+    match wildcard_name(encloser) {
+        Some(wildcard) if signed.has_nsec(&wildcard) => write_nsec(cx, zone, writer, &wildcard),
+        _ => {
+            if let Some(owner) = signed.nsec_owner(name) {
+                write_nsec(cx, zone, writer, owner);
+            }
+        }
+    }
+}
+
+/// `*.<encloser>` in wire form.
+fn wildcard_name(encloser: &[u8]) -> Option<Vec<u8>> {
+    let mut name = Vec::with_capacity(encloser.len() + 2);
+    name.extend([1, b'*']);
+    name.extend(encloser);
+    (name.len() <= wire::MAX_NAME).then_some(name)
+}
+
+/// The names of one answer that a wildcard synthesized.
+#[derive(Default)]
+struct Proofs<'n> {
+    names: [&'n [u8]; MAX_CHAIN + 1],
+    count: usize,
+}
+
+impl<'n> Proofs<'n> {
+    fn add(&mut self, name: &'n [u8]) {
+        if let Some(slot) = self.names.get_mut(self.count) {
+            *slot = name;
+            self.count += 1;
+        }
+    }
+
+    /// RFC 4035 §3.1.3.3: for each, the NSEC covering it, once.
+    fn write(&self, cx: &Context<'n>, zone: &'n CompiledZone, writer: &mut Writer<'_, 'n>) {
+        let Some(signed) = signed(cx, zone) else { return };
+        let mut written: [&[u8]; MAX_CHAIN + 1] = [&[]; MAX_CHAIN + 1];
+        for (index, name) in self.names[..self.count].iter().enumerate() {
+            let Some(owner) = signed.nsec_owner(name) else { continue };
+            if written[..index].contains(&owner) {
+                continue;
+            }
+            written[index] = owner;
+            write_nsec(cx, zone, writer, owner);
+        }
     }
 }
 
 /// A referral (RFC 1034 §4.3.2 step 3b): the cut's NS RRset in the
 /// authority section and the addresses of its hosts that the zone holds
 /// (glue) in the additional section.
-fn referral<'n>(cx: &Context<'n>, zone: &'n CompiledZone, cut: &'n [u8], node: &'n Node, writer: &mut Writer<'_, 'n>) {
+/// Signed, the cut's DS RRset and its RRSIG follow the NS, or the cut's
+/// NSEC proving it has none (RFC 4035 §3.1.4).
+fn referral<'n>(
+    cx: &Context<'n>,
+    zone: &'n CompiledZone,
+    cut: &'n [u8],
+    node: &'n Node,
+    proofs: &Proofs<'n>,
+    writer: &mut Writer<'_, 'n>,
+) {
     let Some(ns) = resolve(cx, zone, node, rtype::NS, 0) else { return };
-    if put(writer, Section::Authority, Owner::Name(cut), &ns) {
+    if put(cx, zone, writer, Section::Authority, Owner::Name(cut), &ns) {
+        if signed(cx, zone).is_some() {
+            match resolve(cx, zone, node, rtype::DS, 0) {
+                Some(ds) => {
+                    put(cx, zone, writer, Section::Authority, Owner::Name(cut), &ds);
+                }
+                None => write_nsec(cx, zone, writer, cut),
+            }
+            proofs.write(cx, zone, writer);
+        }
         additional(cx, zone, writer, &ns, Some(cut));
     }
 }
 
 /// An RRset in the answer section and, for NS, the addresses of the name
 /// servers the zone holds (minimal answers: see the top).
+/// Signed, the wildcard proofs come between the two (the authority
+/// section).
 fn answer<'n>(
     cx: &Context<'n>,
     zone: &'n CompiledZone,
@@ -276,8 +431,11 @@ fn answer<'n>(
     owner: Owner<'n>,
     rtype: u16,
     records: &Picked<'n>,
+    proofs: &Proofs<'n>,
 ) {
-    if put(writer, Section::Answer, owner, records) && rtype == rtype::NS {
+    let written = put(cx, zone, writer, Section::Answer, owner, records);
+    proofs.write(cx, zone, writer);
+    if written && rtype == rtype::NS {
         additional(cx, zone, writer, records, None);
     }
 }
@@ -288,6 +446,7 @@ fn any<'n>(
     zone: &'n CompiledZone,
     node: &'n Node,
     owner: Owner<'n>,
+    proofs: &Proofs<'n>,
     writer: &mut Writer<'_, 'n>,
 ) -> bool {
     const PREFERRED: [u16; 5] = [rtype::SOA, rtype::A, rtype::PTR, rtype::MX, rtype::AAAA];
@@ -295,7 +454,7 @@ fn any<'n>(
     let others = node.rrsets().iter().filter(|rrset| !PREFERRED.contains(&rrset.rtype));
     for rrset in preferred.chain(others) {
         if let Some(records) = resolve_rrset(cx, zone, rrset, 0) {
-            answer(cx, zone, writer, owner, rrset.rtype, &records);
+            answer(cx, zone, writer, owner, rrset.rtype, &records, proofs);
             return true;
         }
     }
@@ -334,7 +493,7 @@ fn additional<'n>(
                 _ => continue,
             };
             let Some(addresses) = resolve(cx, zone, node, rtype, 0) else { continue };
-            let written = put(writer, Section::Additional, Owner::Name(target), &addresses);
+            let written = put(cx, zone, writer, Section::Additional, Owner::Name(target), &addresses);
             if !written && cut.is_some_and(|cut| wire::is_within(target, cut)) {
                 writer.set_truncated();
             }
@@ -373,11 +532,54 @@ impl<'z> Picked<'z> {
     }
 }
 
-fn put<'n>(writer: &mut Writer<'_, 'n>, section: Section, owner: Owner<'n>, records: &Picked<'n>) -> bool {
-    match records {
-        Picked::Owned(records) => writer.rrset_transient(section, owner, records),
-        borrowed => writer.rrset(section, owner, borrowed.borrowed()),
-    }
+/// Writes an RRset whole; signed, with its RRSIGs in the same unit, so
+/// truncation cuts both or neither. Precomputed signatures are used where
+/// the set was signed under the name it is served at (or a wildcard
+/// matching it); an answer made for this query is signed now. Outside the
+/// answer section only precomputed signatures are served: the rest there
+/// (referral NS, glue) is not the zone's to sign.
+fn put<'n>(
+    cx: &Context<'n>,
+    zone: &'n CompiledZone,
+    writer: &mut Writer<'_, 'n>,
+    section: Section,
+    owner: Owner<'n>,
+    records: &Picked<'n>,
+) -> bool {
+    let Some(signed) = signed(cx, zone) else {
+        return match records {
+            Picked::Owned(records) => writer.rrset_transient(section, owner, records),
+            borrowed => writer.rrset(section, owner, borrowed.borrowed()),
+        };
+    };
+    let owner_name = match owner {
+        Owner::Question => cx.qname,
+        Owner::Name(name) => name,
+    };
+    let precomputed = match records {
+        Picked::Slice(slice) => signed.signatures(slice, owner_name),
+        _ => None,
+    };
+    let mut parts: Vec<Part<'_, 'n>> = match records {
+        Picked::Owned(records) => records.iter().map(Part::Transient).collect(),
+        borrowed => borrowed.borrowed().map(Part::Zone).collect(),
+    };
+    let made = match precomputed {
+        Some(_) => None,
+        None if section == Section::Answer => {
+            let all: Vec<&WireRecord> = parts
+                .iter()
+                .map(|part| match part {
+                    Part::Zone(record) | Part::Transient(record) => *record,
+                })
+                .collect();
+            signed.sign_now(owner_name, &all)
+        }
+        None => None,
+    };
+    parts.extend(precomputed.unwrap_or_default().iter().map(Part::Zone));
+    parts.extend(made.iter().map(Part::Transient));
+    writer.rrset_parts(section, owner, parts)
 }
 
 /// The records `node` answers `rtype` with now, if any.

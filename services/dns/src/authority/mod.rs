@@ -21,17 +21,24 @@
 //! `Authority::answer_bytes` / `Authority::answer_into` (one query's bytes
 //! in, the response's bytes out).
 //!
+//! `Authority::resign_due` signs again the zones signed more than a day
+//! ago; the sync loop calls it hourly.
+//!
 //! - `snapshot`: zones compiled for lookup;
+//! - `dnssec`: keys, NSEC chains and RRSIGs made when a zone compiles;
 //! - `answer`: the answer to one query, as NSD gives it;
 //! - `wire`: queries read and responses written;
 //! - `server`: the UDP and TCP listeners.
 
 pub mod answer;
+pub mod dnssec;
 pub mod rate_limit;
 pub mod server;
 pub mod snapshot;
 pub mod wire;
 
+#[cfg(test)]
+mod dnssec_tests;
 #[cfg(test)]
 mod tests;
 
@@ -120,6 +127,27 @@ impl Authority {
         self.snapshot.store(Arc::new(next));
     }
 
+    /// Signs again every signed zone whose signatures were made more than
+    /// [`dnssec::RESIGN_AFTER_SECS`] ago, so they never near their 14-day
+    /// expiry while the zone does not change. Returns how many were signed.
+    /// The service calls it periodically (hourly is plenty).
+    pub fn resign_due(&self) -> usize {
+        let now = chrono::Utc::now().timestamp();
+        let _writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        let current = self.snapshot.load();
+        let due: Vec<Zone> = current
+            .serials()
+            .keys()
+            .filter_map(|id| current.zone(id))
+            .filter(|zone| zone.signed().is_some_and(|signed| now - signed.signed_at > dnssec::RESIGN_AFTER_SECS))
+            .map(|zone| (**zone.source()).clone())
+            .collect();
+        if !due.is_empty() {
+            self.snapshot.store(Arc::new(current.with_changes(&due, &[])));
+        }
+        due.len()
+    }
+
     /// Zone id → the serial served now.
     pub fn serials(&self) -> BTreeMap<String, u32> {
         self.snapshot.load().serials()
@@ -153,7 +181,7 @@ impl Authority {
         let snapshot = self.snapshot.load();
         let health = self.health.load();
         let aliases = self.aliases.load();
-        let context = answer::Context { snapshot: &snapshot, health: &health, aliases: &***aliases };
+        let context = answer::Context::new(&snapshot, &health, &***aliases);
         answer::respond(&context, query, transport, out)
     }
 }

@@ -12,7 +12,10 @@ use std::{
 
 use hickory_proto::rr::RData;
 
-use super::wire::{self, WireRecord, rtype};
+use super::{
+    dnssec::{self, Signed, ZoneKeys},
+    wire::{self, WireRecord, rtype},
+};
 use crate::{
     model::{AliasTarget, Failover, RecordSet, Zone},
     names, rdata,
@@ -124,6 +127,8 @@ pub struct CompiledZone {
     negative_soa: Option<WireRecord>,
     /// The zone as stored, for zone transfers.
     source: Arc<Zone>,
+    /// Its keys, signatures and NSEC chain, when it is signed.
+    signed: Option<Signed>,
 }
 
 /// The records of one name. A name with no records but names below it (an
@@ -148,6 +153,12 @@ impl Node {
 
     pub fn cut(&self) -> Option<u8> {
         self.cut
+    }
+
+    /// Adds an RRset, keeping them sorted by type.
+    pub fn add(&mut self, rrset: Rrset) {
+        let at = self.rrsets.partition_point(|existing| existing.rtype < rrset.rtype);
+        self.rrsets.insert(at, rrset);
     }
 }
 
@@ -242,6 +253,8 @@ impl CompiledZone {
             node.rrsets.sort_by_key(|rrset| rrset.rtype);
         }
         mark_cuts(&mut nodes, &apex);
+        let signed = ZoneKeys::of(zone)
+            .map(|keys| dnssec::sign(keys, &apex, &mut nodes, negative_soa.as_ref(), chrono::Utc::now().timestamp()));
         Ok(CompiledZone {
             id: zone.id.clone(),
             serial: zone.serial,
@@ -251,7 +264,18 @@ impl CompiledZone {
             nodes,
             negative_soa,
             source: Arc::new(zone.clone()),
+            signed,
         })
+    }
+
+    /// The zone's DNSSEC data, when it is signed.
+    pub fn signed(&self) -> Option<&Signed> {
+        self.signed.as_ref()
+    }
+
+    /// The zone as stored.
+    pub fn source(&self) -> &Arc<Zone> {
+        &self.source
     }
 
     pub fn apex(&self) -> &[u8] {

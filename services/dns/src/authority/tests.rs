@@ -66,6 +66,7 @@ fn zone(id: &str, name: &str, serial: u32, mut sets: Vec<RecordSet>) -> Zone {
         name_servers: vec!["ns-1.nubo.localhost.".into(), "ns-2.nubo.localhost.".into()],
         record_sets: all,
         tags: Vec::new(),
+        dnssec: Default::default(),
     }
 }
 

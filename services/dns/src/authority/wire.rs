@@ -404,6 +404,12 @@ impl WireRecord {
         })
     }
 
+    /// A record of `rtype` whose RDATA holds no name to compress or follow
+    /// (DNSKEY, RRSIG, NSEC: RFC 4034 forbids compressing their names).
+    pub fn raw(rtype: u16, ttl: u32, rdata: Box<[u8]>) -> WireRecord {
+        WireRecord { rtype, ttl, rdata, compressible: [None, None], target: None }
+    }
+
     /// The same record with another TTL.
     pub fn with_ttl(&self, ttl: u32) -> WireRecord {
         WireRecord { ttl, ..self.clone() }
@@ -427,6 +433,15 @@ pub enum Owner<'n> {
     Question,
     /// A name in wire form, lower case.
     Name(&'n [u8]),
+}
+
+/// One record of a unit [`Writer::rrset_parts`] writes.
+#[derive(Debug, Clone, Copy)]
+pub enum Part<'x, 'n> {
+    /// Lives as long as the response's names: its names may be pointed at.
+    Zone(&'n WireRecord),
+    /// Made for this query.
+    Transient(&'x WireRecord),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -517,14 +532,21 @@ impl<'b, 'n> Writer<'b, 'n> {
         self.rrset_with(section, records, |writer, record| writer.record_transient(owner, record))
     }
 
-    fn rrset_with<'r, I>(
-        &mut self,
-        section: Section,
-        records: I,
-        mut put: impl FnMut(&mut Self, &'r WireRecord),
-    ) -> bool
+    /// Writes records of the zone and records made for this query as one
+    /// unit: an RRset and its RRSIGs are kept or cut together.
+    pub fn rrset_parts<'x, I>(&mut self, section: Section, owner: Owner<'n>, parts: I) -> bool
     where
-        I: IntoIterator<Item = &'r WireRecord>,
+        I: IntoIterator<Item = Part<'x, 'n>>,
+    {
+        self.rrset_with(section, parts, |writer, part| match part {
+            Part::Zone(record) => writer.record(owner, record),
+            Part::Transient(record) => writer.record_transient(owner, record),
+        })
+    }
+
+    fn rrset_with<T, I>(&mut self, section: Section, records: I, mut put: impl FnMut(&mut Self, T)) -> bool
+    where
+        I: IntoIterator<Item = T>,
     {
         if self.truncated {
             return false;
