@@ -229,9 +229,10 @@ fn allowed(label: &str, field: &str, nubo: &str, nsd: &str) -> Option<&'static s
         );
     }
     let unreadable = ["malformed: header only (TCP)", "malformed: no question (TCP)"];
-    if unreadable.contains(&label) && nsd == "-" || (unreadable.contains(&label) && field == "response") {
-        // NSD closes the connection without a word; nubo says FORMERR.
-        let _ = nubo;
+    // NSD closes the connection without a word (no response, every other
+    // field absent); nubo says FORMERR.
+    let nsd_silent = nsd == "-" || (field == "response" && nsd == "none" && nubo == "-");
+    if unreadable.contains(&label) && nsd_silent && (field != "rcode" || nubo == "FormErr") {
         return Some(
             "RFC 1035 §4.1.1: FORMERR, 'the name server was unable to interpret the query'; \
              RFC 7766 §6.2.4 lets a server close the connection instead, as NSD does",

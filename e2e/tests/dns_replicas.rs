@@ -8,10 +8,13 @@ use std::{collections::BTreeMap, time::Duration};
 use aws_sdk_route53::types::{
     Change, ChangeAction, ChangeBatch, ChangeStatus, ResourceRecord, ResourceRecordSet, RrType,
 };
-use hickory_resolver::proto::{op::Message, rr::RecordType};
+use hickory_resolver::proto::{
+    op::{Message, ResponseCode},
+    rr::RecordType,
+};
 use nubo_e2e::{
     Ports, Process, ServiceName, credentials,
-    dns::{Transport, exchange_udp, query},
+    dns::{Transport, query},
     try_wait_healthy,
 };
 
@@ -29,11 +32,34 @@ fn route53(endpoint: &str) -> aws_sdk_route53::Client {
     aws_sdk_route53::Client::from_conf(config)
 }
 
+/// One query with a short wait, so a lost datagram costs a retry, not the
+/// deadline.
+async fn ask(dns: std::net::SocketAddr, name: &str, kind: RecordType) -> Option<Message> {
+    let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.ok()?;
+    socket.send_to(&query(name, kind, Transport::UdpPlain).to_vec().unwrap(), dns).await.ok()?;
+    let mut buffer = [0u8; 1500];
+    let length = tokio::time::timeout(Duration::from_millis(200), socket.recv(&mut buffer)).await.ok()?.ok()?;
+    Message::from_vec(&buffer[..length]).ok()
+}
+
 /// The address `name` A answers with at one replica, if any.
 async fn answer(dns: std::net::SocketAddr, name: &str) -> Option<String> {
-    let reply = exchange_udp(dns, &query(name, RecordType::A, Transport::UdpPlain).to_vec().unwrap()).await?;
-    let reply = Message::from_vec(&reply).ok()?;
-    reply.answers.first().map(|record| record.data.to_string())
+    ask(dns, name, RecordType::A).await?.answers.first().map(|record| record.data.to_string())
+}
+
+async fn status(api: &aws_sdk_route53::Client, change_id: &str) -> ChangeStatus {
+    api.get_change().id(change_id).send().await.unwrap().change_info().unwrap().status().clone()
+}
+
+/// Waits (five seconds at most) for a change to be INSYNC.
+async fn wait_in_sync(api: &aws_sdk_route53::Client, change_id: &str) {
+    for _ in 0..100 {
+        if status(api, change_id).await == ChangeStatus::Insync {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{change_id} never became INSYNC");
 }
 
 fn upsert(value: &str) -> ChangeBatch {
@@ -89,20 +115,21 @@ async fn changes_reach_every_replica_within_a_second() {
     let (first, second) = (&replicas[0], &replicas[1]);
     let zone = first.1.create_hosted_zone().name("replicated.example").caller_reference("r").send().await.unwrap();
     let zone_id = zone.hosted_zone().unwrap().id().to_owned();
+    let change = |writer: &aws_sdk_route53::Client, batch: ChangeBatch| {
+        let (writer, zone_id) = (writer.clone(), zone_id.clone());
+        async move {
+            let changed =
+                writer.change_resource_record_sets().hosted_zone_id(zone_id).change_batch(batch).send().await.unwrap();
+            changed.change_info().unwrap().id().to_owned()
+        }
+    };
     let mut seen: BTreeMap<&str, Duration> = BTreeMap::new();
     for (round, value) in ["192.0.2.1", "192.0.2.2", "192.0.2.3"].into_iter().enumerate() {
         // Alternate the replica that takes the change.
         let writer = if round % 2 == 0 { first } else { second };
+        let change_id = change(&writer.1, upsert(value)).await;
+        // Timed from the acknowledgement: what a client can observe.
         let started = std::time::Instant::now();
-        let changed = writer
-            .1
-            .change_resource_record_sets()
-            .hosted_zone_id(&zone_id)
-            .change_batch(upsert(value))
-            .send()
-            .await
-            .unwrap();
-        let change_id = changed.change_info().unwrap().id().to_owned();
         for (_, _, dns) in &replicas {
             while answer(*dns, "www.replicated.example.").await.as_deref() != Some(value) {
                 assert!(started.elapsed() < Duration::from_secs(1), "{value} not answered by {dns} within a second");
@@ -112,45 +139,48 @@ async fn changes_reach_every_replica_within_a_second() {
         seen.insert(value, started.elapsed());
         // INSYNC once every replica serves it; asked of both replicas.
         for (_, api, _) in &replicas {
-            let mut status = ChangeStatus::Pending;
-            for _ in 0..100 {
-                status = api.get_change().id(&change_id).send().await.unwrap().change_info().unwrap().status().clone();
-                if status == ChangeStatus::Insync {
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-            assert_eq!(status, ChangeStatus::Insync, "{change_id} never became INSYNC");
+            wait_in_sync(api, &change_id).await;
         }
     }
     eprintln!("answered by both replicas after: {seen:?}");
+
+    // A change is PENDING while one replica does not serve it: the second
+    // replica is stopped (SIGSTOP, so its heartbeat is still fresh), then
+    // let go, and only then does the change turn INSYNC.
+    let frozen = nix::unistd::Pid::from_raw(i32::try_from(second.0.id()).unwrap());
+    nix::sys::signal::kill(frozen, nix::sys::signal::Signal::SIGSTOP).unwrap();
+    let change_id = change(&first.1, upsert("192.0.2.4")).await;
+    for _ in 0..5 {
+        let current = status(&first.1, &change_id).await;
+        if current != ChangeStatus::Pending {
+            nix::sys::signal::kill(frozen, nix::sys::signal::Signal::SIGCONT).unwrap();
+            panic!("{current:?} while a replica does not serve the change");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    nix::sys::signal::kill(frozen, nix::sys::signal::Signal::SIGCONT).unwrap();
+    wait_in_sync(&first.1, &change_id).await;
+    assert_eq!(answer(second.2, "www.replicated.example.").await.as_deref(), Some("192.0.2.4"));
 
     // A zone deleted through one replica stops being served by both.
     let removal = ResourceRecordSet::builder()
         .name("www.replicated.example")
         .r#type(RrType::A)
         .ttl(5)
-        .resource_records(ResourceRecord::builder().value("192.0.2.3").build().unwrap())
+        .resource_records(ResourceRecord::builder().value("192.0.2.4").build().unwrap())
         .build()
         .unwrap();
     let batch = ChangeBatch::builder()
         .changes(Change::builder().action(ChangeAction::Delete).resource_record_set(removal).build().unwrap())
         .build()
         .unwrap();
-    second.1.change_resource_record_sets().hosted_zone_id(&zone_id).change_batch(batch).send().await.unwrap();
+    change(&second.1, batch).await;
     second.1.delete_hosted_zone().id(&zone_id).send().await.unwrap();
     let started = std::time::Instant::now();
     for (_, _, dns) in &replicas {
         loop {
-            let reply = exchange_udp(
-                *dns,
-                &query("replicated.example.", RecordType::SOA, Transport::UdpPlain).to_vec().unwrap(),
-            )
-            .await
-            .map(|bytes| Message::from_vec(&bytes).unwrap());
-            if reply
-                .is_some_and(|reply| reply.metadata.response_code == hickory_resolver::proto::op::ResponseCode::Refused)
-            {
+            let reply = ask(*dns, "replicated.example.", RecordType::SOA).await;
+            if reply.is_some_and(|reply| reply.metadata.response_code == ResponseCode::Refused) {
                 break;
             }
             assert!(started.elapsed() < Duration::from_secs(1), "the deleted zone is still served by {dns}");

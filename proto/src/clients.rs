@@ -76,6 +76,25 @@ impl RecordsClient {
     }
 }
 
+impl RecordsClient {
+    /// Every record of a namespace whose key starts with `prefix`, over as
+    /// many pages as it takes.
+    pub async fn list_all(&self, namespace: &str, prefix: &str) -> Result<Vec<Record>, RemoteError> {
+        let mut records = Vec::new();
+        let mut after = String::new();
+        loop {
+            let (page, next) = self.list(namespace, prefix, &after, 1000).await?;
+            let empty = page.is_empty();
+            records.extend(page);
+            match next {
+                // A next key with an empty page would never end.
+                Some(key) if !empty => after = key,
+                _ => return Ok(records),
+            }
+        }
+    }
+}
+
 /// Object bytes kept by the storage service.
 #[derive(Debug, Clone)]
 pub struct ObjectsClient {

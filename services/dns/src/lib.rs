@@ -163,10 +163,13 @@ pub async fn run(
     let zones = store::Zones::new(records, authority.clone()).with_replica(sync.replica());
     let front = api::Route53::new(&context, zones, health_checks);
 
+    // DNS answers only once every zone is loaded: before that it would
+    // answer REFUSED for zones it serves.
+    let (ready, loaded) = tokio::sync::oneshot::channel();
     let syncing = {
         let (sync, shutdown) = (sync.clone(), shutdown.clone());
         let interval = std::time::Duration::from_millis(config.sync_interval_ms.max(10));
-        tokio::spawn(async move { sync.run(interval, shutdown).await })
+        tokio::spawn(async move { sync.run(interval, ready, shutdown).await })
     };
     let checking = {
         let shutdown = shutdown.clone();
@@ -178,7 +181,18 @@ pub async fn run(
         tracing::info!(per_second = config.rate_limit, slip = config.rate_limit_slip, "DNS responses are rate-limited");
     }
     let options = authority::server::Options { transfers, rate_limit };
-    let dns = authority::serve(authority, udp, tcp, options, shutdown.clone());
+    let dns = {
+        let shutdown = shutdown.clone();
+        async move {
+            tokio::select! {
+                loaded = loaded => match loaded {
+                    Ok(()) => authority::serve(authority, udp, tcp, options, shutdown).await,
+                    Err(_) => Ok(()),
+                },
+                () = shutdown.cancelled() => Ok(()),
+            }
+        }
+    };
     let router = nubo_host::grpc::router(&context.cluster).add_service(DnsServer::new(DnsApi { sync }));
     let grpc = nubo_host::grpc::serve("dns", listeners.grpc, router, shutdown.clone());
     let routes = move |routes: &mut actix_web::web::ServiceConfig| api::routes(routes, front.clone());

@@ -34,8 +34,9 @@ pub struct Zone {
     pub vpcs: Vec<Vpc>,
     /// RFC 3339, when the zone was made.
     pub created: String,
-    /// The SOA serial: starts at 1 and grows by one with every change
-    /// batch, so secondaries and replicas see every change.
+    /// The SOA serial: starts at the zone's creation time in seconds and
+    /// grows by one with every change batch, so secondaries and replicas
+    /// see every change.
     pub serial: u32,
     /// The zone's name servers (its NS record set and delegation set).
     pub name_servers: Vec<String>,

@@ -424,9 +424,13 @@ impl Zones {
     /// Raises the zone's published serial to `serial`. The zone is written
     /// already, so a failure here is logged rather than failing the request
     /// (whose retry would find its own change done).
+    /// Tells the other replicas (through `model::SERIALS`) that the zone
+    /// changed. The change is written already, so a failure here does not
+    /// fail the request: it is logged, and every replica's periodic full
+    /// read (`sync::RECONCILE_EVERY`) finds the change anyway.
     async fn publish_serial(&self, id: &str, serial: u32) {
         if let Err(error) = self.try_publish_serial(id, serial).await {
-            tracing::warn!(zone = id, serial, %error, "could not publish a zone serial");
+            tracing::warn!(zone = id, serial, %error, "could not publish a zone serial; replicas find it at their next full read");
         }
     }
 
@@ -448,7 +452,7 @@ impl Zones {
                 Err(error) => return Err(error),
             }
         }
-        Ok(())
+        Err(RemoteError::internal("dns", "the zone serial record stayed contended"))
     }
 
     async fn record_change(
@@ -498,7 +502,10 @@ pub fn initial_zone(id: &str, new: &NewZone, created: String) -> Zone {
         private: new.vpc.is_some(),
         vpcs: new.vpc.iter().cloned().collect(),
         created,
-        serial: 1,
+        // Seconds since the epoch, not 1: a zone deleted and made again
+        // under the same name must not look older to a secondary that
+        // holds the first one's serial (RFC 1982 comparison).
+        serial: u32::try_from(chrono::Utc::now().timestamp()).unwrap_or(1).max(1),
         name_servers,
         record_sets,
         tags: Vec::new(),
@@ -600,7 +607,8 @@ mod tests {
     #[test]
     fn a_new_zone_has_its_soa_and_ns() {
         let zone = initial_zone("Z0000000000000000001", &new_zone(None), "2024-01-01T00:00:00.000Z".into());
-        assert_eq!(zone.serial, 1);
+        // A serial from the clock, so a zone made again later is newer.
+        assert!(zone.serial > 1_700_000_000, "{}", zone.serial);
         assert!(!zone.private);
         let kinds: Vec<&str> = zone.record_sets.iter().map(|set| set.kind.as_str()).collect();
         assert_eq!(kinds, ["NS", "SOA"]);

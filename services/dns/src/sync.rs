@@ -3,10 +3,17 @@
 //! Every replica looks at the small serial records (`model::SERIALS`) a few
 //! times a second and reloads only the zones whose serial passed the one
 //! it serves, so a change reaches every replica within a second without
-//! anyone reading whole zones on a timer. A zone whose serial record or
-//! zone record is gone stops being served. Each replica writes a heartbeat
-//! (`model::REPLICAS`) saying which serials it serves; GetChange reports
-//! INSYNC once every live heartbeat has reached the change's serial.
+//! anyone reading whole zones that often. A zone whose record is gone
+//! stops being served. The serial record is written after the zone
+//! record, so a writer that fails or dies in between leaves a change
+//! unpublished: every replica also reads all zone records at start (and
+//! answers nothing before that) and every [`RECONCILE_EVERY`], which bounds
+//! how long such a change goes unseen.
+//!
+//! Each replica writes a heartbeat (`model::REPLICAS`) saying which serials
+//! it serves; GetChange reports INSYNC once every live heartbeat has
+//! reached the change's serial. Heartbeats of replicas gone for
+//! [`FORGET_REPLICAS_AFTER`] are removed.
 
 use std::{
     collections::BTreeMap,
@@ -26,8 +33,12 @@ const HEARTBEAT_EVERY: Duration = Duration::from_secs(3);
 /// How often signed zones are looked at for signatures to renew (they are
 /// renewed a day after signing and last two weeks).
 const RESIGN_EVERY: Duration = Duration::from_secs(3600);
-/// A listing page of serial records.
-const PAGE: u32 = 1000;
+/// How often every zone record is read, to catch changes whose serial was
+/// never published.
+pub const RECONCILE_EVERY: Duration = Duration::from_secs(30);
+/// A heartbeat this old belongs to a replica that is gone (killed, say);
+/// it is removed so the namespace does not grow with every restart.
+const FORGET_REPLICAS_AFTER: u64 = 600;
 
 #[derive(Clone)]
 pub struct Sync {
@@ -73,9 +84,33 @@ impl Sync {
         Ok(())
     }
 
-    /// Looks for changes every `interval` until `shutdown`; says what it
-    /// serves after every change and every few seconds regardless.
-    pub async fn run(&self, interval: Duration, shutdown: nubo_host::Shutdown) {
+    /// Loads every zone until it succeeds (or `shutdown`), then looks for
+    /// changes every `interval`; says what it serves after every change
+    /// and every few seconds regardless. `ready` is told once the first
+    /// full load is served.
+    pub async fn run(
+        &self,
+        interval: Duration,
+        ready: tokio::sync::oneshot::Sender<()>,
+        shutdown: nubo_host::Shutdown,
+    ) {
+        for attempt in 1u32.. {
+            match self.reconcile().await {
+                Ok(()) => break,
+                // Data starting beside this service fails the first tries;
+                // only a lasting failure is worth a line.
+                Err(error) if attempt == 20 => {
+                    tracing::info!(%error, "zones cannot be loaded yet; DNS answers once they are")
+                }
+                Err(error) => tracing::debug!(%error, "zones cannot be loaded yet"),
+            }
+            tokio::select! {
+                () = tokio::time::sleep(interval.max(Duration::from_millis(500))) => {}
+                () = shutdown.cancelled() => return,
+            }
+        }
+        let _ = ready.send(());
+        let mut last_reconcile = Instant::now();
         let mut last_heartbeat: Option<Instant> = None;
         let mut last_resign = Instant::now();
         let mut reported = BTreeMap::new();
@@ -90,6 +125,12 @@ impl Sync {
                 tracing::debug!(%error, "zones could not be checked for changes; trying again");
                 continue;
             }
+            if last_reconcile.elapsed() >= RECONCILE_EVERY {
+                last_reconcile = Instant::now();
+                if let Err(error) = self.reconcile().await {
+                    tracing::debug!(%error, "zones could not be read in full; trying again later");
+                }
+            }
             if last_resign.elapsed() >= RESIGN_EVERY {
                 last_resign = Instant::now();
                 let authority = self.authority.clone();
@@ -101,6 +142,9 @@ impl Sync {
             let due = last_heartbeat.is_none_or(|at| at.elapsed() >= HEARTBEAT_EVERY);
             if (serving != reported || due) && self.heartbeat(&serving).await.is_ok() {
                 reported = serving;
+                if last_heartbeat.is_none_or(|at| at.elapsed() >= RECONCILE_EVERY) {
+                    self.forget_gone_replicas().await;
+                }
                 last_heartbeat = Some(Instant::now());
             }
         }
@@ -155,6 +199,43 @@ impl Sync {
         Ok(())
     }
 
+    /// Reads every zone record and serves each at least at its serial;
+    /// drops served zones that no longer have one.
+    async fn reconcile(&self) -> Result<(), RemoteError> {
+        let records = self.records.list_all(model::ZONES, "").await?;
+        let mut stored = Vec::with_capacity(records.len());
+        for record in records {
+            match serde_json::from_slice::<Zone>(&record.value) {
+                Ok(zone) => stored.push(zone),
+                Err(error) => tracing::error!(zone = %record.key, %error, "a zone record cannot be read"),
+            }
+        }
+        let serving = self.authority.serials();
+        let removed: Vec<String> =
+            serving.keys().filter(|id| !stored.iter().any(|zone| &zone.id == *id)).cloned().collect();
+        let newer: Vec<Zone> = stored
+            .into_iter()
+            .filter(|zone| serving.get(&zone.id).is_none_or(|served| *served < zone.serial))
+            .collect();
+        if !newer.is_empty() || !removed.is_empty() {
+            self.authority.apply(&newer, &removed);
+        }
+        Ok(())
+    }
+
+    /// Removes heartbeats not written for [`FORGET_REPLICAS_AFTER`].
+    async fn forget_gone_replicas(&self) {
+        let Ok(heartbeats) = self.records.list_all(model::REPLICAS, "").await else { return };
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |since| since.as_secs());
+        for record in heartbeats {
+            let stale = serde_json::from_slice::<Heartbeat>(&record.value)
+                .map_or(true, |heartbeat| now.saturating_sub(heartbeat.at) > FORGET_REPLICAS_AFTER);
+            if stale && record.key != *self.replica {
+                let _ = self.records.delete(model::REPLICAS, &record.key, Some(record.version)).await;
+            }
+        }
+    }
+
     fn absent(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, u32>> {
         self.absent.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
@@ -162,22 +243,15 @@ impl Sync {
     /// Zone id → published serial, over every page.
     async fn published(&self) -> Result<BTreeMap<String, u32>, RemoteError> {
         let mut published = BTreeMap::new();
-        let mut after = String::new();
-        loop {
-            let (page, next) = self.records.list(model::SERIALS, "", &after, PAGE).await?;
-            for record in page {
-                match std::str::from_utf8(&record.value).ok().and_then(|text| text.trim().parse::<u32>().ok()) {
-                    Some(serial) => {
-                        published.insert(record.key, serial);
-                    }
-                    None => tracing::warn!(zone = %record.key, "a zone serial record is not a number; ignored"),
+        for record in self.records.list_all(model::SERIALS, "").await? {
+            match std::str::from_utf8(&record.value).ok().and_then(|text| text.trim().parse::<u32>().ok()) {
+                Some(serial) => {
+                    published.insert(record.key, serial);
                 }
-            }
-            match next {
-                Some(key) => after = key,
-                None => return Ok(published),
+                None => tracing::warn!(zone = %record.key, "a zone serial record is not a number; ignored"),
             }
         }
+        Ok(published)
     }
 
     async fn heartbeat(&self, serving: &BTreeMap<String, u32>) -> Result<(), RemoteError> {

@@ -15,7 +15,8 @@
 //! a secondary can serve them: an alias becomes the target's records
 //! when the target is in the zone (and is left out otherwise), and a
 //! routing policy's sets are merged into one set per name and type, as a
-//! plain DNS server cannot choose between them.
+//! plain DNS server cannot choose between them — but a CNAME, which can
+//! only be one, is the primary's (failover) or the heaviest's (weighted).
 
 use std::{
     net::{IpAddr, SocketAddr},
@@ -25,14 +26,16 @@ use std::{
 use hickory_proto::{
     op::{Message, MessageType, OpCode, Query},
     rr::{Name, RData, Record, RecordType},
+    serialize::binary::BinEncodable as _,
 };
 use ipnet::IpNet;
 
 use crate::{model::Zone, names, rdata};
 
-/// The most records put in one transfer message: with names compressed a
-/// message stays well inside 64 KiB even for long TXT records.
-const RECORDS_PER_MESSAGE: usize = 100;
+/// The most octets of records put in one transfer message, counted
+/// uncompressed: a message must fit the 65,535 octets a TCP length prefix
+/// can say, with room for its header and question.
+const MESSAGE_RECORD_OCTETS: usize = 60_000;
 /// NOTIFY is retried this many times, this far apart (RFC 1996 §3.6).
 const NOTIFY_ATTEMPTS: usize = 5;
 const NOTIFY_WAIT: Duration = Duration::from_secs(2);
@@ -74,7 +77,7 @@ pub fn zone_records(zone: &Zone) -> Result<(Record, Vec<Record>), String> {
     let mut soa = None;
     let mut records: Vec<Record> = Vec::new();
     for set in &zone.record_sets {
-        if set.alias.is_some() {
+        if set.alias.is_some() || !transferred(zone, set) {
             continue;
         }
         let mut parsed = rdata::records(set)?;
@@ -116,6 +119,24 @@ pub fn zone_records(zone: &Zone) -> Result<(Record, Vec<Record>), String> {
     Ok((soa, records))
 }
 
+/// Whether a set goes into a transfer: all do but the routed CNAMEs that
+/// lose to another set of their name (a name has one CNAME).
+fn transferred(zone: &Zone, set: &crate::model::RecordSet) -> bool {
+    if set.kind != "CNAME" || set.set_identifier.is_none() {
+        return true;
+    }
+    let rank = |candidate: &crate::model::RecordSet| {
+        let primary = candidate.failover == Some(crate::model::Failover::Primary);
+        (primary, candidate.weight.unwrap_or(0))
+    };
+    let best = zone
+        .record_sets
+        .iter()
+        .filter(|other| other.name == set.name && other.kind == "CNAME" && other.alias.is_none())
+        .max_by(|a, b| rank(a).cmp(&rank(b)).then_with(|| b.set_identifier.cmp(&a.set_identifier)));
+    best.is_some_and(|best| best.set_identifier == set.set_identifier)
+}
+
 /// The messages of an AXFR (or an IXFR answered as one) for `request`:
 /// each a response to its id with the question, AA set.
 pub fn transfer_messages(zone: &Zone, request: &Message) -> Result<Vec<Message>, String> {
@@ -131,14 +152,20 @@ pub fn transfer_messages(zone: &Zone, request: &Message) -> Result<Vec<Message>,
     stream.push(soa.clone());
     stream.extend(records);
     stream.push(soa);
-    Ok(stream
-        .chunks(RECORDS_PER_MESSAGE)
-        .map(|chunk| {
-            let mut message = response_to(request);
-            message.add_answers(chunk.iter().cloned());
-            message
-        })
-        .collect())
+    let mut messages = Vec::new();
+    let mut message = response_to(request);
+    let mut octets = 0;
+    for record in stream {
+        let size = record.to_bytes().map_err(|error| error.to_string())?.len();
+        if octets + size > MESSAGE_RECORD_OCTETS && !message.answers.is_empty() {
+            messages.push(std::mem::replace(&mut message, response_to(request)));
+            octets = 0;
+        }
+        octets += size;
+        message.add_answer(record);
+    }
+    messages.push(message);
+    Ok(messages)
 }
 
 fn response_to(request: &Message) -> Message {
@@ -280,6 +307,41 @@ mod tests {
         behind.add_authority(old);
         let records: usize = transfer_messages(&zone(), &behind).unwrap().iter().map(|m| m.answers.len()).sum();
         assert_eq!(records, 5, "a secondary behind gets the whole zone");
+    }
+
+    #[test]
+    fn a_large_zone_goes_in_messages_that_each_fit_a_tcp_frame() {
+        let mut zone = zone();
+        for n in 0..30 {
+            let values: Vec<String> = (0..16).map(|i| format!("\"{i:02} {}\"", "t".repeat(247))).collect();
+            let values: Vec<&str> = values.iter().map(String::as_str).collect();
+            zone.record_sets.push(set(&format!("t{n}.example.com."), "TXT", &values));
+        }
+        let messages = transfer_messages(&zone, &request(RecordType::AXFR)).unwrap();
+        assert!(messages.len() > 1, "about 120 KiB of TXT takes several messages");
+        for message in &messages {
+            assert!(message.to_vec().unwrap().len() <= usize::from(u16::MAX));
+        }
+        let records: usize = messages.iter().map(|message| message.answers.len()).sum();
+        assert_eq!(records, 2 + 2 + 1 + 30 * 16, "SOA, NS, A twice, every TXT value, SOA");
+    }
+
+    #[test]
+    fn a_routed_cname_is_transferred_once() {
+        let mut zone = zone();
+        for (identifier, weight, target) in [("a", 10, "one.example.net."), ("b", 90, "two.example.net.")] {
+            let mut cname = set("api.example.com.", "CNAME", &[target]);
+            cname.set_identifier = Some(identifier.into());
+            cname.weight = Some(weight);
+            zone.record_sets.push(cname);
+        }
+        let (_, records) = zone_records(&zone).unwrap();
+        let cnames: Vec<String> = records
+            .iter()
+            .filter(|record| record.record_type() == RecordType::CNAME)
+            .map(|r| r.data.to_string())
+            .collect();
+        assert_eq!(cnames, ["two.example.net."], "the heaviest");
     }
 
     #[test]

@@ -3,7 +3,6 @@
 //! SigV4-checked once (a global service signed in `us-east-1`), dispatched
 //! by one `match` to its family ([`zones`], [`records`], [`tags`], [`dnssec`]), and a
 //! failure is rendered once, in Route 53's error shape ([`errors`]).
-//!
 
 mod dnssec;
 pub mod errors;
@@ -37,7 +36,12 @@ pub struct Route53 {
 
 impl Route53 {
     pub fn new(context: &nubo_host::Context, zones: Zones, health_checks: HealthChecks) -> Self {
-        let policy = nubo_host::sigv4::Policy::hashed("route53", "us-east-1", 5);
+        // Route 53 is global and signed in us-east-1; SDKs pointed at an
+        // endpoint sign with their own region, so nubo's is taken too.
+        let mut policy = nubo_host::sigv4::Policy::hashed("route53", "us-east-1", 5);
+        if context.region != "us-east-1" {
+            policy.regions.push(context.region.clone());
+        }
         let protocol = Protocol::RestXml { namespace: xml::NAMESPACE };
         Self { front: AwsFront::new(protocol, policy, context.credentials.clone(), MAX_BODY), zones, health_checks }
     }

@@ -2,33 +2,30 @@
 //! an in-memory snapshot that is swapped whole ([`arc_swap`]), so a query
 //! never sees half a change batch and never waits on data.
 //!
-//! CONTRACT (the rest of the crate relies on exactly this surface):
-//! - `Authority::new()`;
+//! What the rest of the crate uses:
 //! - `Authority::apply(&self, zones: &[Zone], removed: &[String])`: serve
 //!   each zone as given (replacing the zone of the same id), stop serving
 //!   the ids in `removed`; concurrent callers are serialized; a zone whose
 //!   serial is lower than the one already served is ignored (replicas may
 //!   hear of changes out of order);
-//! - `Authority::serials(&self) -> BTreeMap<String, u32>`: zone id → serial
-//!   served now;
-//! - `serve(authority: Arc<Authority>, udp: tokio::net::UdpSocket,
-//!   tcp: tokio::net::TcpListener, shutdown: nubo_host::Shutdown) ->
-//!   std::io::Result<()>`: answers on the bound sockets until `shutdown`.
-//!
-//! Besides: `Authority::set_health` (health check id → healthy, for
-//! failover, weighted and multivalue answers), `Authority::set_alias_targets`
-//! (the records of alias targets outside a zone) and
-//! `Authority::answer_bytes` / `Authority::answer_into` (one query's bytes
-//! in, the response's bytes out).
-//!
-//! `Authority::resign_due` signs again the zones signed more than a day
-//! ago; the sync loop calls it hourly.
+//! - `Authority::serials`: zone id → serial served now;
+//! - `Authority::set_health` (health check id → healthy, for failover,
+//!   weighted and multivalue answers), `Authority::set_alias_targets` (the
+//!   records of alias targets outside a zone);
+//! - `Authority::answer_bytes` / `Authority::answer_into`: one query's
+//!   bytes in, the response's bytes out;
+//! - `Authority::resign_due`: signs again the zones signed more than a day
+//!   ago; the sync loop calls it hourly;
+//! - `serve(authority, udp, tcp, options, shutdown)`: answers on the bound
+//!   sockets until `shutdown`, with the transfer allow-list and rate limit
+//!   of [`server::Options`].
 //!
 //! - `snapshot`: zones compiled for lookup;
 //! - `dnssec`: keys, NSEC chains and RRSIGs made when a zone compiles;
 //! - `answer`: the answer to one query, as NSD gives it;
 //! - `wire`: queries read and responses written;
-//! - `server`: the UDP and TCP listeners.
+//! - `server`: the UDP and TCP listeners, and zone transfers;
+//! - `rate_limit`: UDP response-rate limiting.
 
 pub mod answer;
 pub mod dnssec;

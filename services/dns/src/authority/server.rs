@@ -210,7 +210,7 @@ async fn tcp_connection(mut stream: TcpStream, authority: Arc<Authority>, transf
         }
         let answer_length = u16::try_from(response.len() - 2).unwrap_or(u16::MAX);
         response[..2].copy_from_slice(&answer_length.to_be_bytes());
-        if stream.write_all(&response).await.is_err() {
+        if write_within(&mut stream, &response).await.is_err() {
             return;
         }
     }
@@ -254,10 +254,12 @@ async fn send_transfer(stream: &mut TcpStream, authority: &Authority, query: &[u
         None => vec![refusal(&request)],
     };
     for message in messages {
-        let Ok(bytes) = message.to_vec() else { continue };
-        let Ok(length) = u16::try_from(bytes.len()) else { continue };
-        stream.write_all(&length.to_be_bytes()).await?;
-        stream.write_all(&bytes).await?;
+        // A message that cannot be written ends the transfer, and the
+        // connection: a secondary must never take a zone with a gap.
+        let bytes = message.to_vec().map_err(std::io::Error::other)?;
+        let length = u16::try_from(bytes.len()).map_err(std::io::Error::other)?;
+        write_within(stream, &length.to_be_bytes()).await?;
+        write_within(stream, &bytes).await?;
     }
     Ok(())
 }
@@ -267,4 +269,14 @@ fn refusal(request: &Message) -> Message {
     message.metadata.response_code = hickory_proto::op::ResponseCode::Refused;
     message.add_queries(request.queries.iter().cloned());
     message
+}
+
+/// Writes `bytes`, or fails if the client has not taken them within
+/// [`TCP_IDLE`]: a client that sends queries and never reads must not hold
+/// a connection slot for ever.
+async fn write_within(stream: &mut TcpStream, bytes: &[u8]) -> std::io::Result<()> {
+    match tokio::time::timeout(TCP_IDLE, stream.write_all(bytes)).await {
+        Ok(written) => written,
+        Err(_) => Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "the client stopped reading")),
+    }
 }
