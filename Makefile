@@ -35,6 +35,7 @@ fuzz:
 	cd services/host && cargo +nightly fuzz run aws_chunked -- -max_total_time=120
 	cd services/storage && cargo +nightly fuzz run s3_requests -- -max_total_time=120
 	cd services/dns && cargo +nightly fuzz run dns_queries -- -max_total_time=120
+	cd services/dns && cargo +nightly fuzz run route53_requests -- -max_total_time=120
 
 ## The DynamoDB benchmark against dynalite and moto_server, side by side
 ## (release build; the peers come from npm and PyPI). Not part of `test`.

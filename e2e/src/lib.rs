@@ -476,10 +476,14 @@ pub fn apigateway_client_with(
 }
 
 pub fn route53_client(endpoint: &str) -> aws_sdk_route53::Client {
+    route53_client_with(endpoint, credentials("test", "test"))
+}
+
+pub fn route53_client_with(endpoint: &str, credentials: aws_credential_types::Credentials) -> aws_sdk_route53::Client {
     let config = aws_sdk_route53::Config::builder()
         .behavior_version(aws_sdk_route53::config::BehaviorVersion::latest())
         .region(aws_sdk_route53::config::Region::new(REGION))
-        .credentials_provider(credentials("test", "test"))
+        .credentials_provider(credentials)
         .endpoint_url(endpoint)
         .http_client(sdk_http_client())
         .build();

@@ -22,14 +22,7 @@ const KEY: &str = "AKIDREPLICAS";
 const SECRET: &str = "replica-secret";
 
 fn route53(endpoint: &str) -> aws_sdk_route53::Client {
-    let config = aws_sdk_route53::Config::builder()
-        .behavior_version(aws_sdk_route53::config::BehaviorVersion::latest())
-        .region(aws_sdk_route53::config::Region::new("us-east-1"))
-        .credentials_provider(credentials(KEY, SECRET))
-        .endpoint_url(endpoint)
-        .http_client(nubo_e2e::sdk_http_client())
-        .build();
-    aws_sdk_route53::Client::from_conf(config)
+    nubo_e2e::route53_client_with(endpoint, credentials(KEY, SECRET))
 }
 
 /// One query with a short wait, so a lost datagram costs a retry, not the

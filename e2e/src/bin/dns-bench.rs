@@ -5,14 +5,18 @@
 //! types, names below wildcards and delegations, and names that do not
 //! exist, so answers, referrals, wildcard syntheses and NXDOMAINs are all
 //! in the mix. `dnsperf` runs closed-loop over UDP from one thread with
-//! `--clients` sockets for `--seconds`, first against nubo then NSD (NSD
-//! with as many server processes as the machine has cores, as nubo uses
-//! them all), and each figure is printed with the ratio.
+//! `--clients` sockets for `--seconds`, first against nubo, then NSD (with
+//! as many server processes as the machine has cores, as nubo uses them
+//! all), then hickory-server's own stack (`Server` with its `Catalog` and
+//! file zone handler, on this process's runtime of as many threads) on the
+//! same zone file: the measurement behind nubo answering with its own
+//! loop rather than through `hickory_server::Server`. Each figure is
+//! printed with its ratio to NSD.
 //!
 //! `make bench-dns` builds nubo and this in release mode, installs NSD and
 //! dnsperf from apt when missing, and runs it. Environment: `NUBO_BIN`.
 
-use std::{process::Command, time::Duration};
+use std::{process::Command, sync::Arc, time::Duration};
 
 use nubo_e2e::{
     Nubo,
@@ -74,6 +78,33 @@ fn dnsperf(address: std::net::SocketAddr, file: &std::path::Path, seconds: u64, 
     (qps, format!("{latency}; {}", lost.unwrap_or_default()))
 }
 
+/// hickory-server answering the zone file on a loopback port until the
+/// process ends: its `Server`, `Catalog` and file zone handler, as its
+/// documentation sets an authoritative server up.
+fn start_hickory(zone_file: &std::path::Path) -> std::net::SocketAddr {
+    use hickory_server::{
+        Server,
+        proto::rr::{LowerName, Name},
+        store::file::{FileConfig, FileZoneHandler},
+        zone_handler::{AxfrPolicy, Catalog, ZoneType},
+    };
+    let origin = Name::from_ascii(ORIGIN).expect("the origin");
+    let config = FileConfig { zone_path: zone_file.to_owned() };
+    let handler = FileZoneHandler::try_from_config(origin.clone(), ZoneType::Primary, AxfrPolicy::Deny, None, &config)
+        .expect("hickory reads the zone file");
+    let mut catalog = Catalog::new();
+    catalog.upsert(LowerName::new(&origin), vec![Arc::new(handler)]);
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").expect("a UDP port");
+    socket.set_nonblocking(true).expect("a non-blocking socket");
+    let address = socket.local_addr().expect("its address");
+    let mut server = Server::new(catalog);
+    server.register_socket(tokio::net::UdpSocket::from_std(socket).expect("a tokio socket"));
+    tokio::spawn(async move {
+        let _ = server.block_until_done().await;
+    });
+    address
+}
+
 #[tokio::main]
 async fn main() {
     let seconds = argument("--seconds", 10);
@@ -95,5 +126,19 @@ async fn main() {
     println!("  nubo  {ours:>10.0} queries/s  ({our_detail})");
     let (theirs, their_detail) = dnsperf(nsd.address, &file, seconds, clients);
     println!("  NSD   {theirs:>10.0} queries/s  ({their_detail})");
-    println!("  nubo ÷ NSD: {:.2}×", ours / theirs);
+    drop(nsd);
+    // hickory's zone parser knows no SPF: the zone as it can read it.
+    let hickory_zone = state.path().join("hickory.zone");
+    let readable: String = std::fs::read_to_string(nsd_dir.join("diff.example.zone"))
+        .expect("the zone NSD served")
+        .lines()
+        .filter(|line| !line.contains("\tSPF\t"))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    std::fs::write(&hickory_zone, readable).expect("the hickory zone file");
+    let hickory = start_hickory(&hickory_zone);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (hickory_qps, hickory_detail) = dnsperf(hickory, &file, seconds, clients);
+    println!("  hickory-server {hickory_qps:>10.0} queries/s  ({hickory_detail})");
+    println!("  nubo ÷ NSD: {:.2}×   hickory-server ÷ NSD: {:.2}×", ours / theirs, hickory_qps / theirs);
 }

@@ -76,6 +76,9 @@ pub fn record(owner: &Name, kind: &str, ttl: u32, value: &str) -> Result<Record,
         let mut bytes = Vec::new();
         let mut encoder = BinEncoder::new(&mut bytes);
         record.data.emit(&mut encoder).map_err(|error| invalid(&error.to_string()))?;
+        if bytes.is_empty() {
+            return Err(invalid("SPFRRDATATooShort (Value has no character string)"));
+        }
         record.data = RData::Unknown { code: RecordType::Unknown(SPF), rdata: NULL::with(bytes) };
     }
     record.name = owner.clone();
@@ -86,9 +89,12 @@ fn check_ip<T: FromStr>(value: &str) -> Result<(), ()> {
     value.parse::<T>().map(drop).map_err(drop)
 }
 
-/// TXT and SPF values: character strings, each at most 255 octets once
-/// unescaped; a quoted string may hold spaces.
+/// TXT and SPF values: at least one character string, each at most 255
+/// octets once unescaped; a quoted string may hold spaces.
 fn check_strings(value: &str) -> Result<(), String> {
+    if value.trim().is_empty() {
+        return Err("TXTRDATATooShort (Value has no character string)".into());
+    }
     let mut chars = value.chars().peekable();
     while let Some(&c) = chars.peek() {
         if c == ' ' {
@@ -181,6 +187,9 @@ mod tests {
         assert!(one("TXT", &format!("\"{}\"", "a".repeat(256))).unwrap_err().contains("TooLong"));
         assert!(one("TXT", &format!("\"{}\" \"{}\"", "a".repeat(255), "b".repeat(255))).is_ok());
         assert!(one("A", "192.0.2.1\n$INCLUDE /etc/passwd").is_err());
+        // Found by fuzzing: an SPF value with no string panicked in hickory.
+        assert!(one("SPF", " ").is_err());
+        assert!(one("TXT", "   ").is_err());
         assert!(record_type("ANY").is_none());
     }
 }
