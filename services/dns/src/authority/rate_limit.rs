@@ -58,7 +58,7 @@ impl RateLimit {
         };
         if count <= self.rate {
             Verdict::Send
-        } else if self.slip > 0 && (count - self.rate) % self.slip == 0 {
+        } else if self.slip > 0 && (count - self.rate).is_multiple_of(self.slip) {
             Verdict::Slip
         } else {
             Verdict::Drop
