@@ -13,12 +13,13 @@
 
 use std::{
     collections::{BTreeMap, HashMap},
-    net::SocketAddr,
+    net::{IpAddr, SocketAddr},
     sync::{Arc, Mutex, PoisonError},
     time::{Duration, Instant},
 };
 
-use nubo_proto::{RemoteError, clients::RecordsClient};
+use ipnet::IpNet;
+use nubo_proto::{ErrorCode, RemoteError, clients::RecordsClient};
 use serde::{Deserialize, Serialize};
 
 use crate::authority::Authority;
@@ -36,6 +37,22 @@ const RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
 const RELOAD_EVERY: Duration = Duration::from_secs(2);
 /// Route 53 reads at most the first 5,120 bytes of a body for a string match.
 const SEARCH_WINDOW: usize = 5120;
+/// Route 53's default quota of health checks per account.
+pub const MAX_HEALTH_CHECKS: usize = 200;
+/// Probes one replica runs at once. A check due while all are taken waits
+/// for its next interval: a slow target must not let the checker open
+/// connections without bound.
+const MAX_CONCURRENT_PROBES: usize = 32;
+/// Attempts at CreateHealthCheck's claim-then-write before giving up as a
+/// conflict (a claim can only vanish if it is removed behind our back).
+const CREATE_ATTEMPTS: usize = 3;
+
+/// Networks health checks may probe by default besides public addresses:
+/// loopback, because `nubo up` runs every service on one host and Route 53
+/// users test failover against servers of their own there. Loopback also
+/// reaches nubo's own ports (its APIs, data plane and metrics); an
+/// operator sharing the host with untrusted callers should empty the list.
+pub const DEFAULT_PROBE_ALLOW: [&str; 2] = ["127.0.0.0/8", "::1/128"];
 
 /// A health check as CreateHealthCheck made it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -74,6 +91,9 @@ pub struct HealthCheckConfig {
     pub disabled: bool,
     #[serde(default)]
     pub measure_latency: bool,
+    /// `EnableSNI` as given; absent, Route 53's default (see [`Self::sni`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enable_sni: Option<bool>,
 }
 
 impl HealthCheckConfig {
@@ -117,8 +137,136 @@ impl HealthCheckConfig {
         self.kind.starts_with("HTTPS")
     }
 
+    /// `EnableSNI` as GetHealthCheck reports it: the value given, else true
+    /// for the HTTPS kinds and false for the others, as Route 53 documents.
+    pub fn sni(&self) -> bool {
+        self.enable_sni.unwrap_or_else(|| self.tls())
+    }
+
     fn default_port(&self) -> u16 {
         self.port.unwrap_or(if self.tls() { 443 } else { 80 })
+    }
+}
+
+/// Which addresses health checks may probe (SPEC §4: the checker must not
+/// reach nubo's internal plane nor become a scanner of the networks around
+/// it). Public addresses are probed; the networks listed are probed too;
+/// every other non-public address is refused, at CreateHealthCheck for an
+/// `IPAddress` and again at each probe for the address a name resolves to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbeTargets {
+    allow: Vec<IpNet>,
+}
+
+impl Default for ProbeTargets {
+    fn default() -> Self {
+        Self::new(&DEFAULT_PROBE_ALLOW.map(str::to_owned)).unwrap_or(Self { allow: Vec::new() })
+    }
+}
+
+impl ProbeTargets {
+    /// The `[dns] health_check_allow` list: addresses or networks.
+    pub fn new(allow: &[String]) -> Result<Self, String> {
+        let allow = allow
+            .iter()
+            .map(|entry| {
+                entry
+                    .parse::<IpNet>()
+                    .or_else(|_| entry.parse::<IpAddr>().map(IpNet::from))
+                    .map_err(|_| format!("health_check_allow: {entry} is not an address or a network"))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Self { allow })
+    }
+
+    /// `Ok` when `address` may be probed, else what kind of address it is.
+    pub fn check(&self, address: IpAddr) -> Result<(), &'static str> {
+        let address = canonical(address);
+        if self.allow.iter().any(|network| network.contains(&address)) {
+            return Ok(());
+        }
+        match non_public(address) {
+            Some(kind) => Err(kind),
+            None => Ok(()),
+        }
+    }
+
+    /// CreateHealthCheck's check of a config's address (an `IPAddress`,
+    /// or a `FullyQualifiedDomainName` that is an address literal); the
+    /// message is its `InvalidInput`. A name is checked when it is probed.
+    pub fn check_config(&self, config: &HealthCheckConfig) -> Result<(), String> {
+        let literals = [config.ip_address.as_deref(), config.fqdn.as_deref()];
+        for address in literals.into_iter().flatten().filter_map(|text| text.parse::<IpAddr>().ok()) {
+            if let Err(kind) = self.check(address) {
+                return Err(format!(
+                    "Invalid IP address: {address} is {kind}; health checks probe public addresses \
+                     (and the networks the dns service's health_check_allow lists)"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// An IPv4 address written as IPv6 (`::ffff:a.b.c.d`, or NAT64's
+/// `64:ff9b::a.b.c.d`) is judged as the IPv4 address it reaches.
+fn canonical(address: IpAddr) -> IpAddr {
+    let IpAddr::V6(v6) = address else { return address };
+    if let Some(v4) = v6.to_ipv4_mapped() {
+        return IpAddr::V4(v4);
+    }
+    let segments = v6.segments();
+    if segments[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+        let [.., high, low] = segments;
+        let [a, b] = high.to_be_bytes();
+        let [c, d] = low.to_be_bytes();
+        return IpAddr::V4(std::net::Ipv4Addr::new(a, b, c, d));
+    }
+    address
+}
+
+/// What kind of non-public address `address` is, if it is one. Documentation
+/// ranges (192.0.2.0/24, 2001:db8::/32, …) stay probe-able: nothing answers
+/// there, and tests use them.
+fn non_public(address: IpAddr) -> Option<&'static str> {
+    match address {
+        IpAddr::V4(v4) => {
+            let [first, second, ..] = v4.octets();
+            if v4.is_unspecified() || first == 0 {
+                Some("an unspecified (this-network) address")
+            } else if v4.is_loopback() {
+                Some("a loopback address")
+            } else if v4.is_private() {
+                Some("a private address")
+            } else if v4.is_link_local() {
+                // 169.254.169.254 is the cloud metadata service.
+                Some("a link-local address")
+            } else if first == 100 && second & 0xc0 == 64 {
+                Some("a shared (carrier-grade NAT) address")
+            } else if v4.is_multicast() {
+                Some("a multicast address")
+            } else if first >= 240 {
+                Some("a reserved or broadcast address")
+            } else {
+                None
+            }
+        }
+        IpAddr::V6(v6) => {
+            let first = v6.segments()[0];
+            if v6.is_unspecified() {
+                Some("an unspecified address")
+            } else if v6.is_loopback() {
+                Some("a loopback address")
+            } else if first & 0xfe00 == 0xfc00 {
+                Some("a unique local (private) address")
+            } else if first & 0xffc0 == 0xfe80 || first & 0xffc0 == 0xfec0 {
+                Some("a link-local address")
+            } else if v6.is_multicast() {
+                Some("a multicast address")
+            } else {
+                None
+            }
+        }
     }
 }
 
@@ -151,20 +299,30 @@ pub struct Checker {
     records: RecordsClient,
     authority: Arc<Authority>,
     tracked: Arc<Mutex<HashMap<String, Tracked>>>,
-    http: reqwest::Client,
+    prober: Prober,
+    permits: Arc<tokio::sync::Semaphore>,
 }
 
 impl Checker {
+    /// A checker probing what [`ProbeTargets::default`] allows.
     pub fn new(records: RecordsClient, authority: Arc<Authority>) -> Self {
-        let http = reqwest::Client::builder()
-            .connect_timeout(CONNECT_TIMEOUT)
-            .timeout(CONNECT_TIMEOUT + RESPONSE_TIMEOUT)
-            // Route 53 does not validate the target's certificate.
-            .danger_accept_invalid_certs(true)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap_or_else(|_| reqwest::Client::new());
-        Self { records, authority, tracked: Arc::default(), http }
+        Self {
+            records,
+            authority,
+            tracked: Arc::default(),
+            prober: Prober::new(ProbeTargets::default()),
+            permits: Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_PROBES)),
+        }
+    }
+
+    /// The same checker probing what `targets` allows.
+    pub fn with_targets(mut self, targets: ProbeTargets) -> Self {
+        self.prober = Prober::new(targets);
+        self
+    }
+
+    pub fn targets(&self) -> &ProbeTargets {
+        &self.prober.targets
     }
 
     /// The last observation of a check on this replica, if it was probed.
@@ -204,23 +362,26 @@ impl Checker {
                     Err(error) => tracing::debug!(%error, "health checks could not be listed; trying again"),
                 }
             }
-            let due: Vec<HealthCheck> = {
+            let mut due = Vec::new();
+            {
                 let now = Instant::now();
                 let mut tracked = self.lock();
-                tracked
-                    .values_mut()
-                    .filter(|tracked| tracked.next_probe <= now)
-                    .map(|tracked| {
-                        tracked.next_probe =
-                            now + Duration::from_secs(u64::from(tracked.check.config.request_interval));
-                        tracked.check.clone()
-                    })
-                    .collect()
-            };
-            for check in due {
+                for tracked in tracked.values_mut().filter(|tracked| tracked.next_probe <= now) {
+                    // Due or not probed, the check's next turn is an interval away.
+                    tracked.next_probe = now + Duration::from_secs(u64::from(tracked.check.config.request_interval));
+                    match self.permits.clone().try_acquire_owned() {
+                        Ok(permit) => due.push((tracked.check.clone(), permit)),
+                        Err(_) => {
+                            tracing::debug!(id = %tracked.check.id, "every probe slot is busy; probing next interval")
+                        }
+                    }
+                }
+            }
+            for (check, permit) in due {
                 let checker = self.clone();
                 tokio::spawn(async move {
-                    let (ip_address, outcome) = checker.probe(&check.config).await;
+                    let (ip_address, outcome) = checker.prober.probe(&check.config).await;
+                    drop(permit);
                     checker.record(&check.id, ip_address, outcome);
                 });
             }
@@ -258,60 +419,6 @@ impl Checker {
         }
         self.publish();
         Ok(())
-    }
-
-    /// One probe: the address probed and `Ok(success text)` or
-    /// `Err(failure text)`.
-    async fn probe(&self, config: &HealthCheckConfig) -> (String, Result<String, String>) {
-        let port = config.default_port();
-        let address = match target(config, port).await {
-            Ok(address) => address,
-            Err(why) => return (config.ip_address.clone().unwrap_or_default(), Err(why)),
-        };
-        let shown = address.ip().to_string();
-        if config.kind == "TCP" {
-            let connected = tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect(address)).await;
-            let outcome = match connected {
-                Ok(Ok(_)) => Ok("Success: TCP connection established".to_owned()),
-                Ok(Err(error)) => Err(format!("Failure: {}", connection_failure(&error))),
-                Err(_) => Err("Failure: Connection timed out".to_owned()),
-            };
-            return (shown, outcome);
-        }
-        let scheme = if config.tls() { "https" } else { "http" };
-        let path = config.resource_path.as_deref().unwrap_or("/");
-        let path = if path.starts_with('/') { path.to_owned() } else { format!("/{path}") };
-        let host = config.fqdn.clone().unwrap_or_else(|| shown.clone());
-        let url = match address {
-            SocketAddr::V4(_) => format!("{scheme}://{shown}:{port}{path}"),
-            SocketAddr::V6(_) => format!("{scheme}://[{shown}]:{port}{path}"),
-        };
-        let request =
-            self.http.get(url).header("host", host).header("user-agent", "Amazon-Route53-Health-Check-Service (nubo)");
-        let outcome = match request.send().await {
-            Ok(response) => {
-                let status = response.status();
-                let reason = status.canonical_reason().unwrap_or("");
-                if !(status.is_success() || status.is_redirection()) {
-                    Err(format!("Failure: HTTP Status Code {}, {reason}", status.as_u16()))
-                } else if let Some(search) =
-                    config.search_string.as_deref().filter(|_| config.kind.ends_with("_STR_MATCH"))
-                {
-                    let body = response.bytes().await.unwrap_or_default();
-                    let window = &body[..body.len().min(SEARCH_WINDOW)];
-                    if window.windows(search.len().max(1)).any(|part| part == search.as_bytes()) {
-                        Ok(format!("Success: HTTP Status Code {}, {reason}. Resolved IP: {shown}", status.as_u16()))
-                    } else {
-                        Err("Failure: Search string not found in the response body".to_owned())
-                    }
-                } else {
-                    Ok(format!("Success: HTTP Status Code {}, {reason}", status.as_u16()))
-                }
-            }
-            Err(error) if error.is_timeout() => Err("Failure: Connection timed out".to_owned()),
-            Err(error) => Err(format!("Failure: {}", request_failure(&error))),
-        };
-        (shown, outcome)
     }
 
     /// Applies one probe's result under the failure threshold.
@@ -360,6 +467,83 @@ impl Checker {
     }
 }
 
+/// What probes a target: an HTTP client that follows no redirect and uses
+/// no proxy (the address checked is the one connected to), and the
+/// addresses it may reach.
+#[derive(Clone)]
+pub struct Prober {
+    http: reqwest::Client,
+    targets: Arc<ProbeTargets>,
+}
+
+impl Prober {
+    pub fn new(targets: ProbeTargets) -> Self {
+        let http = reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .timeout(CONNECT_TIMEOUT + RESPONSE_TIMEOUT)
+            // Route 53 does not validate the target's certificate.
+            .danger_accept_invalid_certs(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .build()
+            .unwrap_or_else(|_| reqwest::Client::new());
+        Self { http, targets: Arc::new(targets) }
+    }
+
+    /// One probe: the address probed and `Ok(success text)` or
+    /// `Err(failure text)`.
+    pub async fn probe(&self, config: &HealthCheckConfig) -> (String, Result<String, String>) {
+        let port = config.default_port();
+        let address = match target(config, port, &self.targets).await {
+            Ok(address) => address,
+            Err((shown, why)) => return (shown, Err(why)),
+        };
+        let shown = address.ip().to_string();
+        if config.kind == "TCP" {
+            let connected = tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect(address)).await;
+            let outcome = match connected {
+                Ok(Ok(_)) => Ok("Success: TCP connection established".to_owned()),
+                Ok(Err(error)) => Err(format!("Failure: {}", connection_failure(&error))),
+                Err(_) => Err("Failure: Connection timed out".to_owned()),
+            };
+            return (shown, outcome);
+        }
+        let scheme = if config.tls() { "https" } else { "http" };
+        let path = config.resource_path.as_deref().unwrap_or("/");
+        let path = if path.starts_with('/') { path.to_owned() } else { format!("/{path}") };
+        let host = config.fqdn.clone().unwrap_or_else(|| shown.clone());
+        let url = match address {
+            SocketAddr::V4(_) => format!("{scheme}://{shown}:{port}{path}"),
+            SocketAddr::V6(_) => format!("{scheme}://[{shown}]:{port}{path}"),
+        };
+        let request =
+            self.http.get(url).header("host", host).header("user-agent", "Amazon-Route53-Health-Check-Service (nubo)");
+        let outcome = match request.send().await {
+            Ok(response) => {
+                let status = response.status();
+                let reason = status.canonical_reason().unwrap_or("");
+                if !(status.is_success() || status.is_redirection()) {
+                    Err(format!("Failure: HTTP Status Code {}, {reason}", status.as_u16()))
+                } else if let Some(search) =
+                    config.search_string.as_deref().filter(|_| config.kind.ends_with("_STR_MATCH"))
+                {
+                    let mut response = response;
+                    if window_contains(&mut response, search.as_bytes()).await {
+                        Ok(format!("Success: HTTP Status Code {}, {reason}. Resolved IP: {shown}", status.as_u16()))
+                    } else {
+                        Err("Failure: Search string not found in the response body".to_owned())
+                    }
+                } else {
+                    Ok(format!("Success: HTTP Status Code {}, {reason}", status.as_u16()))
+                }
+            }
+            Err(error) if error.is_timeout() => Err("Failure: Connection timed out".to_owned()),
+            Err(error) => Err(format!("Failure: {}", request_failure(&error))),
+        };
+        (shown, outcome)
+    }
+}
+
 impl Tracked {
     fn new(check: HealthCheck) -> Self {
         Self { check, healthy: true, streak: 0, next_probe: Instant::now(), observation: None }
@@ -382,6 +566,13 @@ pub enum HealthError {
     InvalidInput(String),
     #[error("A health check with the caller reference {0} already exists with a different configuration")]
     HealthCheckAlreadyExists(String),
+    #[error("The caller reference {0} belonged to a health check that was deleted; use another")]
+    CallerReferenceDeleted(String),
+    #[error("The maximum number of health checks ({MAX_HEALTH_CHECKS}) has been reached")]
+    TooManyHealthChecks,
+    /// Another request changed the caller reference as this one used it.
+    #[error("Another request for the caller reference {0} is in progress; try again")]
+    Conflict(String),
     #[error(transparent)]
     Remote(#[from] RemoteError),
 }
@@ -397,44 +588,104 @@ impl HealthChecks {
 
     /// CreateHealthCheck: the same caller reference with the same config
     /// returns the existing check (Route 53's idempotency), with another
-    /// config `HealthCheckAlreadyExists`. The bool says whether it is new.
+    /// config `HealthCheckAlreadyExists`, and so does a reference a deleted
+    /// check used, whatever the config (Route 53 documents both). The bool
+    /// says whether the check is new.
     pub async fn create(
         &self,
         caller_reference: &str,
         config: HealthCheckConfig,
     ) -> Result<(HealthCheck, bool), HealthError> {
         config.validate().map_err(HealthError::InvalidInput)?;
+        self.checker.targets().check_config(&config).map_err(HealthError::InvalidInput)?;
         if caller_reference.is_empty() || caller_reference.len() > 64 {
             return Err(HealthError::InvalidInput("CallerReference must be 1 to 64 characters".into()));
         }
-        let fresh = uuid::Uuid::new_v4().to_string();
-        // The reference is claimed first, so two racing creates make one check.
-        let id = match self.records.put(HEALTH_CALLERS, caller_reference, fresh.clone().into_bytes(), Some(0)).await {
-            Ok(_) => fresh,
-            Err(error) if error.code == nubo_proto::ErrorCode::ConditionFailed => {
-                let claimed = self.records.get(HEALTH_CALLERS, caller_reference).await?;
-                claimed.map(|record| String::from_utf8_lossy(&record.value).into_owned()).unwrap_or_default()
+        for _ in 0..CREATE_ATTEMPTS {
+            if let Some(done) = self.try_create(caller_reference, &config).await? {
+                return Ok(done);
+            }
+        }
+        Err(HealthError::Conflict(caller_reference.into()))
+    }
+
+    /// One attempt: the reference claimed (or its claim read), then the
+    /// check written under the claimed id. `None` when a record changed
+    /// under us and the attempt should start over.
+    async fn try_create(
+        &self,
+        caller_reference: &str,
+        config: &HealthCheckConfig,
+    ) -> Result<Option<(HealthCheck, bool)>, HealthError> {
+        // The reference is claimed first, so two racing creates agree on one id.
+        let fresh = Claim { id: uuid::Uuid::new_v4().to_string(), deleted: false };
+        let id = match self.records.put(HEALTH_CALLERS, caller_reference, fresh.encode()?, Some(0)).await {
+            Ok(_) => fresh.id,
+            Err(error) if error.code == ErrorCode::ConditionFailed => {
+                let Some(record) = self.records.get(HEALTH_CALLERS, caller_reference).await? else {
+                    // Claimed a moment ago and gone now: never make a
+                    // check without an id; start over.
+                    return Ok(None);
+                };
+                let claim = Claim::decode(&record.value);
+                if claim.deleted {
+                    return Err(HealthError::CallerReferenceDeleted(caller_reference.into()));
+                }
+                if claim.id.is_empty() {
+                    return Err(HealthError::Remote(RemoteError::internal("dns", "a health check claim has no id")));
+                }
+                claim.id
             }
             Err(error) => return Err(error.into()),
         };
         if let Some(existing) = self.find(&id).await? {
-            if existing.config == config {
-                return Ok((existing, false));
-            }
-            return Err(HealthError::HealthCheckAlreadyExists(caller_reference.into()));
+            return self.same_or_refused(existing, caller_reference, config).map(Some);
         }
-        // Claimed but never written (a crash in between): finish it now.
+        // Claimed but not written yet (a racing create, or a crash in
+        // between): write it now, unless the quota is reached. The claim
+        // stays, so a retry under the quota finishes it.
+        if self.count().await? >= MAX_HEALTH_CHECKS {
+            return Err(HealthError::TooManyHealthChecks);
+        }
         let check = HealthCheck {
             id: id.clone(),
             caller_reference: caller_reference.into(),
-            config,
+            config: config.clone(),
             version: 1,
             tags: Vec::new(),
         };
         let value = serde_json::to_vec(&check).map_err(|error| RemoteError::internal("dns", error.to_string()))?;
-        self.records.put(HEALTH_CHECKS, &id, value, None).await?;
-        self.checker.track(check.clone());
-        Ok((check, true))
+        // Only if absent: of two creates racing here, one writes and the
+        // other answers with what it wrote.
+        match self.records.put(HEALTH_CHECKS, &id, value, Some(0)).await {
+            Ok(_) => {
+                self.checker.track(check.clone());
+                Ok(Some((check, true)))
+            }
+            Err(error) if error.code == ErrorCode::ConditionFailed => match self.find(&id).await? {
+                Some(existing) => self.same_or_refused(existing, caller_reference, config).map(Some),
+                None => Ok(None),
+            },
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    fn same_or_refused(
+        &self,
+        existing: HealthCheck,
+        caller_reference: &str,
+        config: &HealthCheckConfig,
+    ) -> Result<(HealthCheck, bool), HealthError> {
+        if existing.config == *config {
+            Ok((existing, false))
+        } else {
+            Err(HealthError::HealthCheckAlreadyExists(caller_reference.into()))
+        }
+    }
+
+    /// How many health checks exist.
+    pub async fn count(&self) -> Result<usize, HealthError> {
+        Ok(self.list().await?.len())
     }
 
     async fn find(&self, id: &str) -> Result<Option<HealthCheck>, HealthError> {
@@ -462,25 +713,89 @@ impl HealthChecks {
         }
     }
 
+    /// DeleteHealthCheck. The caller reference is kept, marked deleted, so
+    /// it cannot make another check: it is marked first, so a delete cut
+    /// short leaves the check in place rather than a reference that would
+    /// make it again.
     pub async fn delete(&self, id: &str) -> Result<(), HealthError> {
         let check = self.get(id).await?;
+        let tombstone = Claim { id: id.into(), deleted: true };
+        self.records.put(HEALTH_CALLERS, &check.caller_reference, tombstone.encode()?, None).await?;
         self.records.delete(HEALTH_CHECKS, id, None).await?;
-        self.records.delete(HEALTH_CALLERS, &check.caller_reference, None).await?;
         self.checker.forget(id);
         Ok(())
     }
 }
 
-/// The socket address a check probes: its IP address, or its name resolved.
-async fn target(config: &HealthCheckConfig, port: u16) -> Result<SocketAddr, String> {
-    if let Some(address) = config.ip_address.as_deref().and_then(|address| address.parse().ok()) {
-        return Ok(SocketAddr::new(address, port));
+/// A caller reference's record: the id of the check it made, and whether
+/// that check was deleted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Claim {
+    id: String,
+    #[serde(default)]
+    deleted: bool,
+}
+
+impl Claim {
+    fn encode(&self) -> Result<Vec<u8>, RemoteError> {
+        serde_json::to_vec(self).map_err(|error| RemoteError::internal("dns", error.to_string()))
     }
-    let name = config.fqdn.as_deref().ok_or("Failure: No address to check")?;
-    let mut addresses = tokio::net::lookup_host((name, port))
-        .await
-        .map_err(|error| format!("Failure: DNS resolution failed for {name}: {error}"))?;
-    addresses.next().ok_or_else(|| format!("Failure: DNS resolution failed for {name}"))
+
+    /// Earlier releases stored the bare id.
+    fn decode(value: &[u8]) -> Self {
+        serde_json::from_slice(value)
+            .unwrap_or_else(|_| Claim { id: String::from_utf8_lossy(value).into_owned(), deleted: false })
+    }
+}
+
+/// The socket address a check probes: its IP address, or its name resolved
+/// (the first address, as a client would connect to). An address the
+/// targets refuse is a failed probe, never a connection; on failure, the
+/// address to report with it.
+async fn target(config: &HealthCheckConfig, port: u16, targets: &ProbeTargets) -> Result<SocketAddr, (String, String)> {
+    let given = config.ip_address.clone().unwrap_or_default();
+    let address = match config.ip_address.as_deref().and_then(|address| address.parse::<IpAddr>().ok()) {
+        Some(address) => SocketAddr::new(address, port),
+        None => {
+            let name = config.fqdn.as_deref().ok_or((given.clone(), "Failure: No address to check".to_owned()))?;
+            let mut addresses = tokio::net::lookup_host((name, port))
+                .await
+                .map_err(|error| (given.clone(), format!("Failure: DNS resolution failed for {name}: {error}")))?;
+            addresses.next().ok_or_else(|| (given.clone(), format!("Failure: DNS resolution failed for {name}")))?
+        }
+    };
+    match targets.check(address.ip()) {
+        Ok(()) => Ok(address),
+        Err(kind) => Err((
+            address.ip().to_string(),
+            format!("Failure: the resolved address {} is not allowed ({kind})", address.ip()),
+        )),
+    }
+}
+
+/// Whether the first [`SEARCH_WINDOW`] bytes of the body hold `needle`:
+/// read a chunk at a time and no further than the window, stopping at the
+/// first match.
+async fn window_contains(response: &mut reqwest::Response, needle: &[u8]) -> bool {
+    if needle.is_empty() {
+        return true;
+    }
+    let mut window: Vec<u8> = Vec::with_capacity(SEARCH_WINDOW);
+    while window.len() < SEARCH_WINDOW {
+        let chunk = match response.chunk().await {
+            Ok(Some(chunk)) => chunk,
+            // The end of the body, or a read that failed or timed out.
+            Ok(None) | Err(_) => return false,
+        };
+        let room = SEARCH_WINDOW - window.len();
+        // Only the new bytes and the tail a match may straddle need looking at.
+        let from = window.len().saturating_sub(needle.len() - 1);
+        window.extend_from_slice(chunk.get(..room).unwrap_or(&chunk));
+        if window[from..].windows(needle.len()).any(|part| part == needle) {
+            return true;
+        }
+    }
+    false
 }
 
 fn connection_failure(error: &std::io::Error) -> &'static str {
@@ -519,6 +834,7 @@ mod tests {
             inverted: false,
             disabled: false,
             measure_latency: false,
+            enable_sni: None,
         }
     }
 
@@ -533,5 +849,136 @@ mod tests {
         assert!(config("HTTP_STR_MATCH").validate().is_err(), "a string match needs its string");
         assert!(HealthCheckConfig { ip_address: Some("not-an-ip".into()), ..config("HTTP") }.validate().is_err());
         assert!(HealthCheckConfig { ip_address: None, ..config("HTTP") }.validate().is_err());
+    }
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().expect("an address")
+    }
+
+    #[test]
+    fn probes_reach_public_addresses_and_loopback_by_default() {
+        let targets = ProbeTargets::default();
+        for allowed in ["8.8.8.8", "127.0.0.1", "127.1.2.3", "::1", "2606:4700::1111", "192.0.2.10", "2001:db8::1"] {
+            assert_eq!(targets.check(ip(allowed)), Ok(()), "{allowed}");
+        }
+        for refused in [
+            "10.0.0.1",
+            "172.16.5.4",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "100.127.255.254",
+            "224.0.0.251",
+            "0.0.0.0",
+            "0.1.2.3",
+            "255.255.255.255",
+            "240.0.0.1",
+            "::",
+            "fe80::1",
+            "fc00::1",
+            "fd12:3456::1",
+            "ff02::1",
+            "::ffff:10.0.0.1",
+            "::ffff:169.254.169.254",
+            "64:ff9b::a9fe:a9fe",
+        ] {
+            assert!(targets.check(ip(refused)).is_err(), "{refused}");
+        }
+        assert_eq!(targets.check(ip("::ffff:127.0.0.1")), Ok(()), "mapped loopback is loopback");
+        assert!(targets.check(ip("100.128.0.1")).is_ok(), "just past the shared range");
+    }
+
+    #[test]
+    fn listed_networks_are_probed_and_an_empty_list_refuses_loopback() {
+        let targets = ProbeTargets::new(&["10.1.0.0/16".into(), "fd00::7".into()]).expect("a valid list");
+        assert_eq!(targets.check(ip("10.1.2.3")), Ok(()));
+        assert_eq!(targets.check(ip("fd00::7")), Ok(()));
+        assert!(targets.check(ip("10.2.0.1")).is_err());
+        assert!(targets.check(ip("127.0.0.1")).is_err(), "loopback is allowed only while listed");
+        assert!(ProbeTargets::new(&["not-a-network".into()]).is_err());
+    }
+
+    #[test]
+    fn create_refuses_a_non_public_ip_address() {
+        let targets = ProbeTargets::default();
+        assert!(targets.check_config(&config("HTTP")).is_ok());
+        let metadata = HealthCheckConfig { ip_address: Some("169.254.169.254".into()), ..config("HTTP") };
+        let message = targets.check_config(&metadata).expect_err("the metadata address is refused");
+        assert!(message.contains("169.254.169.254 is a link-local address"), "{message}");
+        let literal = HealthCheckConfig { ip_address: None, fqdn: Some("10.0.0.8".into()), ..config("HTTP") };
+        assert!(targets.check_config(&literal).is_err(), "an address written as the name");
+        let named = HealthCheckConfig { ip_address: None, fqdn: Some("example.com".into()), ..config("HTTP") };
+        assert!(targets.check_config(&named).is_ok(), "a name is checked when it is resolved");
+    }
+
+    #[tokio::test]
+    async fn a_name_resolving_to_a_refused_address_fails_without_connecting() {
+        // Nothing listens on port 9; a connection would say "refused".
+        let named =
+            HealthCheckConfig { ip_address: None, fqdn: Some("localhost".into()), port: Some(9), ..config("TCP") };
+        let prober = Prober::new(ProbeTargets::new(&[]).expect("an empty list"));
+        let (shown, outcome) = prober.probe(&named).await;
+        let failure = outcome.expect_err("loopback is not listed");
+        assert!(failure.starts_with("Failure: the resolved address"), "{failure}");
+        assert!(failure.contains("is not allowed (a loopback address)"), "{failure}");
+        assert!(ip(&shown).is_loopback(), "{shown}");
+    }
+
+    /// Serves one HTTP response whose body is `before`, then `needle`, then
+    /// (when `endless`) filler until the client goes away.
+    async fn serve_body(before: usize, needle: &'static str, endless: bool) -> u16 {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a port");
+        let port = listener.local_addr().expect("an address").port();
+        tokio::spawn(async move {
+            let Ok((mut stream, _)) = listener.accept().await else { return };
+            let mut request = [0u8; 1024];
+            let _ = stream.read(&mut request).await;
+            let head = if endless {
+                "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n".to_owned()
+            } else {
+                format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", before + needle.len())
+            };
+            let mut body = head.into_bytes();
+            body.extend(std::iter::repeat_n(b'x', before));
+            body.extend(needle.as_bytes());
+            if stream.write_all(&body).await.is_err() {
+                return;
+            }
+            while endless && stream.write_all(&[b'x'; 4096]).await.is_ok() {}
+        });
+        port
+    }
+
+    async fn match_probe(port: u16) -> Result<String, String> {
+        let check =
+            HealthCheckConfig { search_string: Some("NEEDLE".into()), port: Some(port), ..config("HTTP_STR_MATCH") };
+        Prober::new(ProbeTargets::default()).probe(&check).await.1
+    }
+
+    #[tokio::test]
+    async fn a_string_match_reads_the_first_5120_bytes_only() {
+        let inside = match_probe(serve_body(SEARCH_WINDOW - 6, "NEEDLE", false).await).await;
+        assert!(inside.is_ok(), "a match ending at the window's last byte: {inside:?}");
+        let straddling = match_probe(serve_body(SEARCH_WINDOW - 3, "NEEDLE", false).await).await;
+        assert_eq!(straddling, Err("Failure: Search string not found in the response body".to_owned()));
+        let started = Instant::now();
+        let endless = match_probe(serve_body(SEARCH_WINDOW, "", true).await).await;
+        assert_eq!(endless, Err("Failure: Search string not found in the response body".to_owned()));
+        assert!(started.elapsed() < CONNECT_TIMEOUT, "an endless body is not read to the timeout");
+    }
+
+    #[test]
+    fn caller_claims_read_the_old_bare_id_form() {
+        assert_eq!(Claim::decode(b"abc"), Claim { id: "abc".into(), deleted: false });
+        let tombstone = Claim { id: "abc".into(), deleted: true };
+        assert_eq!(Claim::decode(&tombstone.encode().expect("json")), tombstone);
+    }
+
+    #[test]
+    fn sni_defaults_to_the_https_kinds() {
+        assert!(config("HTTPS").sni());
+        assert!(!config("HTTP").sni());
+        assert!(!HealthCheckConfig { enable_sni: Some(false), ..config("HTTPS_STR_MATCH") }.sni());
     }
 }

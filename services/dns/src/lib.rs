@@ -51,6 +51,12 @@ pub struct Config {
     /// Who may transfer zones (AXFR, IXFR over TCP): addresses or
     /// networks. Nobody by default.
     pub transfer_allow: Vec<String>,
+    /// What health checks may probe besides public addresses: addresses
+    /// or networks. Loopback by default (`nubo up` runs on one host, and
+    /// targets there are tested against); loopback reaches nubo's own ports
+    /// too. Private, link-local (the metadata address), shared and other
+    /// non-public addresses are refused unless listed.
+    pub health_check_allow: Vec<String>,
     /// Secondaries told of every change with NOTIFY (`address:port`).
     pub notify: Vec<String>,
     /// Where nubo's own endpoints are reached, for alias records to them.
@@ -90,6 +96,7 @@ impl Default for Config {
             dns_port: 5353,
             sync_interval_ms: 200,
             transfer_allow: Vec::new(),
+            health_check_allow: health::DEFAULT_PROBE_ALLOW.map(str::to_owned).to_vec(),
             notify: Vec::new(),
             endpoints: Endpoints::default(),
             rate_limit: 0,
@@ -158,7 +165,8 @@ pub async fn run(
         storage: config.endpoints.storage.clone(),
     }));
     let sync = sync::Sync::new(records.clone(), authority.clone(), notify);
-    let checker = health::Checker::new(records.clone(), authority.clone());
+    let probe_targets = health::ProbeTargets::new(&config.health_check_allow).map_err(|error| failed(&error))?;
+    let checker = health::Checker::new(records.clone(), authority.clone()).with_targets(probe_targets);
     let health_checks = health::HealthChecks::new(records.clone(), checker.clone());
     let zones = store::Zones::new(records, authority.clone()).with_replica(sync.replica());
     let front = api::Route53::new(&context, zones, health_checks);

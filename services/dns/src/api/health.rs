@@ -17,9 +17,13 @@ impl From<HealthError> for Failure {
         match error {
             HealthError::NoSuchHealthCheck(_) => Failure::Aws(AwsError::new(404, "NoSuchHealthCheck", message)),
             HealthError::InvalidInput(_) => Failure::Aws(AwsError::new(400, "InvalidInput", message)),
-            HealthError::HealthCheckAlreadyExists(_) => {
+            HealthError::HealthCheckAlreadyExists(_) | HealthError::CallerReferenceDeleted(_) => {
                 Failure::Aws(AwsError::new(409, "HealthCheckAlreadyExists", message))
             }
+            HealthError::TooManyHealthChecks => Failure::Aws(AwsError::new(400, "TooManyHealthChecks", message)),
+            // Route 53's name for "a request on this is still in flight";
+            // the SDKs retry it.
+            HealthError::Conflict(_) => Failure::Aws(AwsError::new(400, "PriorRequestNotComplete", message)),
             HealthError::Remote(remote) => crate::store::StoreError::Remote(remote).into(),
         }
     }
@@ -61,9 +65,9 @@ struct ConfigInput {
     inverted: Option<String>,
     #[serde(rename = "Disabled")]
     disabled: Option<String>,
-    /// Accepted and not acted on: nubo's checker sends SNI with any name.
+    /// Kept and reported back; nubo's checker connects by address.
     #[serde(rename = "EnableSNI")]
-    _enable_sni: Option<String>,
+    enable_sni: Option<String>,
     /// Accepted: a nubo replica is its only checker region.
     #[serde(rename = "Regions")]
     _regions: Option<Regions>,
@@ -83,9 +87,14 @@ fn number<T: std::str::FromStr>(name: &str, given: Option<&str>, default: T) -> 
 }
 
 fn flag(name: &str, given: Option<&str>) -> Result<bool> {
+    Ok(optional_flag(name, given)?.unwrap_or(false))
+}
+
+fn optional_flag(name: &str, given: Option<&str>) -> Result<Option<bool>> {
     match given.map(str::trim) {
-        None | Some("false") => Ok(false),
-        Some("true") => Ok(true),
+        None => Ok(None),
+        Some("false") => Ok(Some(false)),
+        Some("true") => Ok(Some(true)),
         Some(other) => Err(invalid(format!("Invalid value for {name}: '{other}'"))),
     }
 }
@@ -108,6 +117,7 @@ fn parse_create(body: &[u8]) -> Result<(String, HealthCheckConfig)> {
         inverted: flag("Inverted", given.inverted.as_deref())?,
         disabled: flag("Disabled", given.disabled.as_deref())?,
         measure_latency: flag("MeasureLatency", given.measure_latency.as_deref())?,
+        enable_sni: optional_flag("EnableSNI", given.enable_sni.as_deref())?,
     };
     Ok((caller_reference, config))
 }
@@ -130,7 +140,7 @@ fn render_check(xml: &mut Xml, check: &HealthCheck) {
     xml.boolean("MeasureLatency", config.measure_latency);
     xml.boolean("Inverted", config.inverted);
     xml.boolean("Disabled", config.disabled);
-    xml.boolean("EnableSNI", config.tls());
+    xml.boolean("EnableSNI", config.sni());
     xml.close();
     xml.element("HealthCheckVersion", &check.version.to_string());
     xml.close();
@@ -182,7 +192,7 @@ pub async fn list(checks: &HealthChecks, call: &Call<'_>) -> Result<HttpResponse
 }
 
 pub async fn count(checks: &HealthChecks) -> Result<HttpResponse> {
-    let count = checks.list().await?.len();
+    let count = checks.count().await?;
     let mut xml = Xml::document("GetHealthCheckCountResponse");
     xml.element("HealthCheckCount", &count.to_string());
     ok(xml)

@@ -25,6 +25,8 @@
 //! - A query with a TSIG record is NOTAUTH (no keys are configured),
 //!   without the TSIG error record NSD would add.
 
+use std::cell::Cell;
+
 use hickory_proto::rr::RecordType;
 use rand::Rng;
 
@@ -47,6 +49,41 @@ const MAX_ALIAS_DEPTH: u8 = 4;
 const MULTIVALUE_MAX: usize = 8;
 /// Distinct hosts whose addresses one answer adds to the additional section.
 const MAX_TARGETS: usize = 16;
+/// Alias hops and set-health evaluations one query may take. Health of an
+/// alias that evaluates its target resolves the target, which may be a
+/// routed group of aliases itself: N sets over MAX_ALIAS_DEPTH levels is
+/// N^4 evaluations, so a zone could make every query cost millions of
+/// steps. Past the budget a set counts as unhealthy and an alias as
+/// having no records; zones of sensible shape stay far below it.
+const MAX_STEPS: u32 = 1000;
+/// Routing groups up to this many sets keep their health verdicts on the
+/// stack; larger ones (Route 53 allows 100 weighted sets) spill to the heap.
+const INLINE_VERDICTS: usize = 32;
+
+/// The steps a query has taken (see [`MAX_STEPS`]).
+#[derive(Debug, Default)]
+pub struct Steps {
+    taken: Cell<u32>,
+}
+
+impl Steps {
+    /// Takes a step; false once the budget is spent.
+    fn take(&self) -> bool {
+        let taken = self.taken.get().saturating_add(1);
+        self.taken.set(taken);
+        taken <= MAX_STEPS
+    }
+
+    pub fn taken(&self) -> u32 {
+        self.taken.get()
+    }
+}
+
+#[cfg(test)]
+thread_local! {
+    /// The steps the last query answered on this thread took, for tests.
+    pub static LAST_STEPS: Cell<u32> = const { Cell::new(0) };
+}
 
 /// What an answer reads: all of it swapped whole, none of it locked.
 #[derive(Clone, Copy)]
@@ -59,19 +96,35 @@ pub struct Context<'a> {
     pub dnssec_ok: bool,
     /// The query's name, lower case (what [`Owner::Question`] stands for).
     pub qname: &'a [u8],
+    /// The query's step budget. Set by [`respond`]; without one (a
+    /// context not answering a query) steps are not counted.
+    pub steps: Option<&'a Steps>,
 }
 
 impl<'a> Context<'a> {
     /// Reads the zones, health and alias targets; the query is not known
     /// yet.
     pub fn new(snapshot: &'a Snapshot, health: &'a Health, aliases: &'a dyn AliasTargets) -> Self {
-        Context { snapshot, health, aliases, dnssec_ok: false, qname: &[] }
+        Context { snapshot, health, aliases, dnssec_ok: false, qname: &[], steps: None }
+    }
+
+    /// Takes a step of the query's budget; false once it is spent.
+    fn step(&self) -> bool {
+        self.steps.is_none_or(Steps::take)
     }
 }
 
 /// Appends the response to `message` to `out`; returns false when it gets
 /// none.
 pub fn respond(cx: &Context<'_>, message: &[u8], transport: Transport, out: &mut Vec<u8>) -> bool {
+    let steps = Steps::default();
+    let answered = respond_within(cx, &steps, message, transport, out);
+    #[cfg(test)]
+    LAST_STEPS.with(|last| last.set(steps.taken()));
+    answered
+}
+
+fn respond_within(cx: &Context<'_>, steps: &Steps, message: &[u8], transport: Transport, out: &mut Vec<u8>) -> bool {
     let query = match wire::parse(message) {
         Parsed::Drop => return false,
         Parsed::HeaderOnly { id, flags, rcode, edns } => {
@@ -80,8 +133,12 @@ pub fn respond(cx: &Context<'_>, message: &[u8], transport: Transport, out: &mut
         }
         Parsed::Query(query) => query,
     };
-    let cx =
-        &Context { dnssec_ok: query.edns.is_some_and(|edns| edns.dnssec_ok), qname: query.qname.as_slice(), ..*cx };
+    let cx = &Context {
+        dnssec_ok: query.edns.is_some_and(|edns| edns.dnssec_ok),
+        qname: query.qname.as_slice(),
+        steps: Some(steps),
+        ..*cx
+    };
     if query.tsig {
         header_only(out, query.id, query.flags, rcode::NOTAUTH, query.edns);
         return true;
@@ -618,7 +675,7 @@ fn alias_records<'z>(
     rtype: u16,
     depth: u8,
 ) -> Option<Picked<'z>> {
-    if depth >= MAX_ALIAS_DEPTH {
+    if depth >= MAX_ALIAS_DEPTH || !cx.step() {
         return None;
     }
     if alias.in_zone {
@@ -638,6 +695,7 @@ fn alias_records<'z>(
 
 /// A routing group's answer now, by Route 53's rules: one failover set,
 /// one weighted set drawn at random, or the healthy multivalue records.
+/// Each set's health is judged at most once for the decision.
 fn route<'z>(
     cx: &Context<'z>,
     zone: &'z CompiledZone,
@@ -645,7 +703,8 @@ fn route<'z>(
     rtype: u16,
     depth: u8,
 ) -> Option<Picked<'z>> {
-    let healthy = |set: &Routed| healthy(cx, zone, set, rtype, depth);
+    let verdicts = Verdicts::new(sets, |set: &Routed| healthy(cx, zone, set, rtype, depth));
+    let healthy = |index: usize| verdicts.healthy(index);
     let uses = |wanted: fn(&Policy) -> bool| sets.iter().any(|set| wanted(&set.policy));
     let chosen = if uses(|policy| matches!(policy, Policy::Failover(_))) {
         failover(sets, &healthy)
@@ -654,42 +713,93 @@ fn route<'z>(
     } else if uses(|policy| *policy == Policy::MultiValue) {
         return multivalue(sets, &healthy);
     } else {
-        sets.iter().find(|set| healthy(set)).or_else(|| sets.first())
+        (0..sets.len()).find(|index| healthy(*index)).and_then(|index| sets.get(index)).or_else(|| sets.first())
     }?;
     content_records(cx, zone, &chosen.content, rtype, depth)
 }
 
+/// The health of a group's sets, judged when first asked and remembered
+/// for the rest of the routing decision: the policies ask about a set
+/// several times (is any healthy, which are candidates, which is drawn).
+struct Verdicts<'s, F> {
+    sets: &'s [Routed],
+    judge: F,
+    /// 0 not judged yet, 1 healthy, 2 unhealthy.
+    inline: [Cell<u8>; INLINE_VERDICTS],
+    spilled: Vec<Cell<u8>>,
+}
+
+impl<'s, F: Fn(&Routed) -> bool> Verdicts<'s, F> {
+    fn new(sets: &'s [Routed], judge: F) -> Self {
+        let spilled = (INLINE_VERDICTS..sets.len()).map(|_| Cell::new(0)).collect();
+        Self { sets, judge, inline: std::array::from_fn(|_| Cell::new(0)), spilled }
+    }
+
+    fn healthy(&self, index: usize) -> bool {
+        let slot = match index.checked_sub(INLINE_VERDICTS) {
+            None => self.inline.get(index),
+            Some(spilled) => self.spilled.get(spilled),
+        };
+        let (Some(slot), Some(set)) = (slot, self.sets.get(index)) else { return false };
+        match slot.get() {
+            1 => true,
+            2 => false,
+            _ => {
+                let healthy = (self.judge)(set);
+                slot.set(if healthy { 1 } else { 2 });
+                healthy
+            }
+        }
+    }
+}
+
 /// A set is healthy while its health check passes (no check, or one not
 /// known, passes) and, for an alias that evaluates its target's health,
-/// while the target has records.
+/// while the target has records. Judging takes a step of the query's
+/// budget; past it the set is unhealthy.
 fn healthy(cx: &Context<'_>, zone: &CompiledZone, set: &Routed, rtype: u16, depth: u8) -> bool {
+    if !cx.step() {
+        return false;
+    }
     let passing = set.health_check.as_deref().is_none_or(|id| cx.health.get(id).copied().unwrap_or(true));
     passing
         && (!set.evaluates_target()
             || content_records(cx, zone, &set.content, rtype, depth).is_some_and(|records| !records.is_empty()))
 }
 
-/// PRIMARY while it is healthy, else SECONDARY (the primary when there is
-/// no secondary).
-fn failover<'z>(sets: &'z [Routed], healthy: &dyn Fn(&Routed) -> bool) -> Option<&'z Routed> {
-    let find = |role: Failover| sets.iter().find(|set| set.policy == Policy::Failover(role));
-    match (find(Failover::Primary), find(Failover::Secondary)) {
-        (Some(primary), _) if healthy(primary) => Some(primary),
-        (_, Some(secondary)) => Some(secondary),
-        (primary, None) => primary,
-    }
+/// PRIMARY while it is healthy, else SECONDARY while that is healthy, else
+/// PRIMARY again: Route 53's ResourceRecordSet reference says "When the
+/// secondary resource record set is unhealthy, Route 53 responds to DNS
+/// queries with the applicable value from the primary resource record set
+/// regardless of the health of the primary resource record set." Either
+/// alone answers whatever its health.
+fn failover<'z>(sets: &'z [Routed], healthy: &dyn Fn(usize) -> bool) -> Option<&'z Routed> {
+    let find = |role: Failover| sets.iter().position(|set| set.policy == Policy::Failover(role));
+    let chosen = match (find(Failover::Primary), find(Failover::Secondary)) {
+        (Some(primary), _) if healthy(primary) => primary,
+        (Some(_), Some(secondary)) if healthy(secondary) => secondary,
+        (Some(primary), _) => primary,
+        (None, Some(secondary)) => secondary,
+        (None, None) => return None,
+    };
+    sets.get(chosen)
 }
 
 /// One set drawn with probability proportional to its weight among the
 /// healthy sets (all of them when none is healthy, as Route 53 does). Sets
 /// of weight 0 are drawn, evenly, only when every candidate weighs 0.
-fn weighted<'z>(sets: &'z [Routed], healthy: &dyn Fn(&Routed) -> bool) -> Option<&'z Routed> {
+fn weighted<'z>(sets: &'z [Routed], healthy: &dyn Fn(usize) -> bool) -> Option<&'z Routed> {
     let weight = |set: &Routed| match set.policy {
         Policy::Weighted(weight) => Some(u64::from(weight)),
         _ => None,
     };
-    let any_healthy = sets.iter().any(|set| weight(set).is_some() && healthy(set));
-    let candidates = || sets.iter().filter(move |set| weight(set).is_some() && (!any_healthy || healthy(set)));
+    let any_healthy = sets.iter().enumerate().any(|(index, set)| weight(set).is_some() && healthy(index));
+    let candidates = || {
+        sets.iter()
+            .enumerate()
+            .filter(move |(index, set)| weight(set).is_some() && (!any_healthy || healthy(*index)))
+            .map(|(_, set)| set)
+    };
     let total: u64 = candidates().filter_map(weight).sum();
     let mut rng = rand::rng();
     if total == 0 {
@@ -713,19 +823,20 @@ fn weighted<'z>(sets: &'z [Routed], healthy: &dyn Fn(&Routed) -> bool) -> Option
 /// The records of every healthy multivalue set, at most eight (starting at
 /// a random set when there are more, so each resolver sees a different
 /// eight); every set's when none is healthy, as Route 53 does.
-fn multivalue<'z>(sets: &'z [Routed], healthy: &dyn Fn(&Routed) -> bool) -> Option<Picked<'z>> {
-    let any_healthy = sets.iter().any(|set| set.policy == Policy::MultiValue && healthy(set));
-    let chosen = |set: &Routed| set.policy == Policy::MultiValue && (!any_healthy || healthy(set));
+fn multivalue<'z>(sets: &'z [Routed], healthy: &dyn Fn(usize) -> bool) -> Option<Picked<'z>> {
+    let any_healthy = sets.iter().enumerate().any(|(index, set)| set.policy == Policy::MultiValue && healthy(index));
+    let chosen = |index: usize, set: &Routed| set.policy == Policy::MultiValue && (!any_healthy || healthy(index));
     let records = |set: &'z Routed| match &set.content {
         Content::Records(records) => &records[..],
         Content::Alias(_) => &[],
     };
-    let total: usize = sets.iter().filter(|set| chosen(set)).map(|set| records(set).len()).sum();
+    let total: usize =
+        sets.iter().enumerate().filter(|(index, set)| chosen(*index, set)).map(|(_, set)| records(set).len()).sum();
     let start = if total > MULTIVALUE_MAX { rand::rng().random_range(0..sets.len()) } else { 0 };
     let mut picked = [None; MULTIVALUE_MAX];
     let mut count = 0;
-    for set in sets.iter().cycle().skip(start).take(sets.len()) {
-        if !chosen(set) {
+    for (index, set) in sets.iter().enumerate().cycle().skip(start).take(sets.len()) {
+        if !chosen(index, set) {
             continue;
         }
         for record in records(set) {

@@ -553,6 +553,88 @@ fn failover_follows_the_primarys_health() {
     assert_eq!(primary(), a("192.0.2.201"));
 }
 
+/// Route 53's ResourceRecordSet reference, on `Failover`: "When the
+/// secondary resource record set is unhealthy, Route 53 responds to DNS
+/// queries with the applicable value from the primary resource record set
+/// regardless of the health of the primary resource record set."
+#[test]
+fn failover_answers_the_primary_when_both_are_unhealthy() {
+    let authority = Authority::new();
+    let sets = vec![
+        routed("both.example.com.", "primary", "192.0.2.221", |set| {
+            set.failover = Some(Failover::Primary);
+            set.health_check_id = Some("hc-p".into());
+        }),
+        routed("both.example.com.", "secondary", "192.0.2.222", |set| {
+            set.failover = Some(Failover::Secondary);
+            set.health_check_id = Some("hc-s".into());
+        }),
+    ];
+    authority.apply(&[zone("Z1", "example.com.", 1, sets)], &[]);
+    let answer = || ask(&authority, "both.example.com.", RecordType::A).answers[0].data.clone();
+    let health = |primary: bool, secondary: bool| {
+        authority.set_health(BTreeMap::from([("hc-p".to_string(), primary), ("hc-s".to_string(), secondary)]));
+    };
+    health(false, true);
+    assert_eq!(answer(), a("192.0.2.222"));
+    health(false, false);
+    assert_eq!(answer(), a("192.0.2.221"), "both unhealthy: the primary");
+    health(true, false);
+    assert_eq!(answer(), a("192.0.2.221"));
+}
+
+fn steps_of_last_query() -> u32 {
+    super::answer::LAST_STEPS.with(std::cell::Cell::get)
+}
+
+#[test]
+fn each_sets_health_is_judged_once_per_routing_decision() {
+    let authority = authority();
+    let response = ask(&authority, "mv.example.com.", RecordType::A);
+    assert_eq!(response.answers.len(), 8);
+    assert_eq!(steps_of_last_query(), 10, "ten multivalue sets, each judged once");
+}
+
+/// `levels` names, each a weighted group of `width` aliases (evaluating
+/// target health) to the next; the last holds an A record.
+fn alias_tower(levels: usize, width: usize) -> Zone {
+    let mut sets = Vec::new();
+    for level in 0..levels {
+        for index in 0..width {
+            let target = format!("l{}.example.com.", level + 1);
+            let mut set = alias(&format!("l{level}.example.com."), "A", &target, true);
+            set.set_identifier = Some(format!("s{index}"));
+            set.weight = Some(1);
+            sets.push(set);
+        }
+    }
+    sets.push(set(&format!("l{levels}.example.com."), "A", 60, &["192.0.2.99"]));
+    zone("Z1", "example.com.", 1, sets)
+}
+
+#[test]
+fn shallow_alias_towers_answer_through_every_level() {
+    let authority = Authority::new();
+    authority.apply(&[alias_tower(3, 3)], &[]);
+    let response = ask(&authority, "l0.example.com.", RecordType::A);
+    assert_eq!(response.answers.len(), 1);
+    assert_eq!(response.answers[0].data, a("192.0.2.99"));
+}
+
+#[test]
+fn deep_alias_towers_stop_at_the_step_budget() {
+    // Four levels of twenty: unbounded, some 20^4 health evaluations.
+    let authority = Authority::new();
+    authority.apply(&[alias_tower(4, 20)], &[]);
+    let response = ask(&authority, "l0.example.com.", RecordType::A);
+    assert_eq!(response.metadata.response_code, ResponseCode::NoError);
+    let steps = steps_of_last_query();
+    // Past the budget every call returns at once; the loops above it
+    // (twenty sets a level) only finish.
+    assert!(steps <= 1000 + 4 * 20 * 3, "{steps} steps");
+    assert!(steps > 1000, "the budget was reached: {steps}");
+}
+
 #[test]
 fn an_alias_evaluating_target_health_fails_over_when_its_target_is_gone() {
     let authority = authority();
