@@ -391,20 +391,14 @@ impl Checker {
     /// Brings the tracked set in line with data: new checks start
     /// healthy, as Route 53's do until they have data.
     async fn reload(&self) -> Result<(), RemoteError> {
-        let mut checks = BTreeMap::new();
-        let mut after = String::new();
-        loop {
-            let (page, next) = self.records.list(HEALTH_CHECKS, "", &after, 1000).await?;
-            for record in page {
-                if let Ok(check) = serde_json::from_slice::<HealthCheck>(&record.value) {
-                    checks.insert(check.id.clone(), check);
-                }
-            }
-            match next {
-                Some(key) => after = key,
-                None => break,
-            }
-        }
+        let checks: BTreeMap<String, HealthCheck> = self
+            .records
+            .list_all(HEALTH_CHECKS, "")
+            .await?
+            .iter()
+            .filter_map(|record| serde_json::from_slice::<HealthCheck>(&record.value).ok())
+            .map(|check| (check.id.clone(), check))
+            .collect();
         {
             let mut tracked = self.lock();
             tracked.retain(|id, _| checks.contains_key(id));
@@ -701,16 +695,8 @@ impl HealthChecks {
 
     /// Every health check, by id.
     pub async fn list(&self) -> Result<Vec<HealthCheck>, HealthError> {
-        let mut checks = Vec::new();
-        let mut after = String::new();
-        loop {
-            let (page, next) = self.records.list(HEALTH_CHECKS, "", &after, 1000).await?;
-            checks.extend(page.iter().filter_map(|record| serde_json::from_slice::<HealthCheck>(&record.value).ok()));
-            match next {
-                Some(key) => after = key,
-                None => return Ok(checks),
-            }
-        }
+        let records = self.records.list_all(HEALTH_CHECKS, "").await?;
+        Ok(records.iter().filter_map(|record| serde_json::from_slice::<HealthCheck>(&record.value).ok()).collect())
     }
 
     /// DeleteHealthCheck. The caller reference is kept, marked deleted, so
