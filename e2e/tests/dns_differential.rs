@@ -275,7 +275,7 @@ async fn nubo_answers_as_nsd_does() {
     for (index, name) in names().iter().enumerate() {
         for kind in types {
             for transport in [Transport::UdpPlain, Transport::UdpEdns, Transport::UdpDnssecOk, Transport::Tcp] {
-                let asked = if (index + cases.len()) % 3 == 0 { mixed_case(name) } else { name.clone() };
+                let asked = if (index + cases.len()).is_multiple_of(3) { mixed_case(name) } else { name.clone() };
                 let packet = query(&asked, kind, transport).to_vec().unwrap();
                 cases.push((format!("{asked} {kind} {transport:?}"), packet, transport));
             }

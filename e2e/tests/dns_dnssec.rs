@@ -115,8 +115,7 @@ async fn signed_answers_validate_with_the_key_get_dnssec_gives() {
     assert!(ds.starts_with(&format!("{} 13 2 ", keys[0].key_tag())), "{ds}");
 
     // The only active key of a signing zone stays; an active key is not deleted.
-    let in_use =
-        route53.deactivate_key_signing_key().hosted_zone_id(&zone_id).name("ksk_1").send().await.unwrap_err();
+    let in_use = route53.deactivate_key_signing_key().hosted_zone_id(&zone_id).name("ksk_1").send().await.unwrap_err();
     assert_eq!(in_use.code(), Some("KeySigningKeyInUse"));
     let active = route53.delete_key_signing_key().hosted_zone_id(&zone_id).name("ksk_1").send().await.unwrap_err();
     assert_eq!(active.code(), Some("InvalidKeySigningKeyStatus"));

@@ -146,6 +146,7 @@ pub async fn run(
     let udp =
         std::net::UdpSocket::bind(address).map_err(|error| failed(&format!("cannot bind UDP {address}: {error}")))?;
     udp.set_nonblocking(true).map_err(|error| failed(&error))?;
+    enlarge_receive_buffer(&udp);
     let udp = tokio::net::UdpSocket::from_std(udp).map_err(|error| failed(&error))?;
     let tcp = tokio::net::TcpListener::from_std(tcp).map_err(|error| failed(&error))?;
 
@@ -209,4 +210,16 @@ pub async fn run(
     syncing.abort();
     checking.abort();
     served
+}
+
+/// A burst of queries waits in the socket's receive buffer while the
+/// workers answer; the kernel's default (about 200 KiB) drops some under
+/// full load, as NSD avoids by asking for more. As root the size is
+/// forced past `net.core.rmem_max`; otherwise the kernel caps it there.
+fn enlarge_receive_buffer(socket: &std::net::UdpSocket) {
+    use nix::sys::socket::{setsockopt, sockopt};
+    const WANTED: usize = 4 * 1024 * 1024;
+    if setsockopt(socket, sockopt::RcvBufForce, &WANTED).is_err() {
+        let _ = setsockopt(socket, sockopt::RcvBuf, &WANTED);
+    }
 }
