@@ -32,7 +32,9 @@ async fn every_service_runs_in_one_process_on_port_zero() {
     }));
     let endpoints = endpoints.await.expect("the services start");
     let public: Vec<_> = endpoints.iter().filter(|endpoint| !endpoint.internal).collect();
-    assert_eq!(public.len(), 10, "seven services, the edge, S3 over HTTPS and S3 websites: {endpoints:?}");
+    assert_eq!(public.len(), 11, "seven services, the edge, S3 over HTTPS, S3 websites and DNS: {endpoints:?}");
+    let dns = public.iter().find(|endpoint| endpoint.url.starts_with("dns://")).expect("DNS is served");
+    assert!(!dns.url.ends_with(":0"), "DNS bound a real port");
     // HTTPS answers the same routes; this probe speaks plain HTTP.
     for endpoint in public.into_iter().filter(|endpoint| endpoint.url.starts_with("http://")) {
         assert!(!endpoint.url.ends_with(":0"), "{} bound a real port", endpoint.service);
