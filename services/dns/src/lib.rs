@@ -207,7 +207,11 @@ pub async fn run(
     let routes = move |routes: &mut actix_web::web::ServiceConfig| api::routes(routes, front.clone());
     let http = nubo_host::http::serve("dns", listeners.http, 1, Metrics::new("dns"), shutdown, routes);
     let served = nubo_host::serve_fronts("dns", grpc, async { tokio::try_join!(http, dns).map(drop) }).await;
-    syncing.abort();
+    // The sync loop removes this replica's heartbeat as it stops, so
+    // GetChange stops waiting for it at once; it gets a moment for that.
+    if tokio::time::timeout(std::time::Duration::from_secs(2), syncing).await.is_err() {
+        tracing::debug!("the sync loop did not stop in time");
+    }
     checking.abort();
     served
 }
