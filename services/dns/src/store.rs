@@ -1,11 +1,10 @@
 //! Zones, changes, caller references and tags as data records.
 //!
-//! CONTRACT: `Zones::new(records: RecordsClient, authority: Arc<Authority>)`
-//! (Clone). After every successful write of a zone record the store calls
-//! `authority.apply(&[zone], &[])` (or `apply(&[], &[id])` on delete) so
-//! this replica serves it at once, then publishes the zone's serial to
-//! `model::SERIALS` (key: zone id, value: the serial as decimal text; only
-//! ever raised, by compare-and-set) so other replicas reload it.
+//! After every successful write of a zone record the store hands the zone
+//! to this replica's authority, so it is served here at once, then
+//! publishes the zone's serial to `model::SERIALS` (key: zone id, value:
+//! the serial as decimal text; only ever raised, by compare-and-set) so
+//! other replicas reload it (`crate::sync`).
 //!
 //! Every write of a zone is a compare-and-set on the version it was read
 //! at, retried when another writer got there first, so concurrent change
