@@ -24,6 +24,28 @@ use crate::{Nubo, ServiceName, free_port, route53_client};
 
 pub const ORIGIN: &str = "diff.example.";
 
+/// A record set with values, as a change batch gives it.
+pub fn record_set(name: &str, kind: RrType, ttl: i64, values: &[&str]) -> ResourceRecordSet {
+    let mut set = ResourceRecordSet::builder().name(name).r#type(kind).ttl(ttl);
+    for value in values {
+        set = set.resource_records(ResourceRecord::builder().value(*value).build().unwrap());
+    }
+    set.build().unwrap()
+}
+
+pub fn change(action: ChangeAction, set: ResourceRecordSet) -> Change {
+    Change::builder().action(action).resource_record_set(set).build().unwrap()
+}
+
+pub fn batch(changes: Vec<Change>) -> ChangeBatch {
+    ChangeBatch::builder().set_changes(Some(changes)).build().unwrap()
+}
+
+/// A batch that UPSERTs one A record.
+pub fn upsert_a(name: &str, ttl: i64, value: &str) -> ChangeBatch {
+    batch(vec![change(ChangeAction::Upsert, record_set(name, RrType::A, ttl, &[value]))])
+}
+
 /// A record set of the fixture: owner, type, TTL, values as written.
 type FixtureSet = ((String, String), (u32, Vec<String>));
 
@@ -61,24 +83,21 @@ pub async fn load_into_nubo(nubo: &Nubo, text: &str) -> String {
         let changes = chunk
             .iter()
             .map(|((name, kind), (ttl, values))| {
-                let mut set =
-                    ResourceRecordSet::builder().name(name).r#type(RrType::from(kind.as_str())).ttl(i64::from(*ttl));
-                for value in values {
-                    set = set.resource_records(ResourceRecord::builder().value(value).build().unwrap());
-                }
+                let values: Vec<&str> = values.iter().map(String::as_str).collect();
+                let set = record_set(name, RrType::from(kind.as_str()), i64::from(*ttl), &values);
                 // The apex SOA and NS exist already: replace them.
                 let action = if name == ORIGIN && (kind == "SOA" || kind == "NS") {
                     ChangeAction::Upsert
                 } else {
                     ChangeAction::Create
                 };
-                Change::builder().action(action).resource_record_set(set.build().unwrap()).build().unwrap()
+                change(action, set)
             })
             .collect();
         route53
             .change_resource_record_sets()
             .hosted_zone_id(&zone_id)
-            .change_batch(ChangeBatch::builder().set_changes(Some(changes)).build().unwrap())
+            .change_batch(batch(changes))
             .send()
             .await
             .unwrap();

@@ -7,7 +7,7 @@ use std::{net::SocketAddr, time::Duration};
 use aws_sdk_route53::{
     Client,
     error::ProvideErrorMetadata,
-    types::{Change, ChangeAction, ChangeBatch, ChangeStatus, ResourceRecord, ResourceRecordSet, RrType},
+    types::{Change, ChangeAction, ChangeStatus, ResourceRecord, ResourceRecordSet, RrType},
 };
 use hickory_resolver::{
     TokioResolver,
@@ -15,17 +15,13 @@ use hickory_resolver::{
     net::runtime::TokioRuntimeProvider,
     proto::rr::{RData, RecordType},
 };
-use nubo_e2e::{Nubo, fixture, path_with_python_tools, route53_client};
+use nubo_e2e::{
+    Nubo,
+    dns::{batch, change, record_set},
+    fixture, path_with_python_tools, route53_client,
+};
 use nubo_host::ServiceName;
 use serde_json::Value;
-
-fn record_set(name: &str, kind: RrType, ttl: i64, values: &[&str]) -> ResourceRecordSet {
-    let mut set = ResourceRecordSet::builder().name(name).r#type(kind).ttl(ttl);
-    for value in values {
-        set = set.resource_records(ResourceRecord::builder().value(*value).build().unwrap());
-    }
-    set.build().unwrap()
-}
 
 fn alias_set(name: &str, zone_id: &str, target: &str, evaluate: bool) -> ResourceRecordSet {
     use aws_sdk_route53::types::AliasTarget;
@@ -36,14 +32,6 @@ fn alias_set(name: &str, zone_id: &str, target: &str, evaluate: bool) -> Resourc
         .build()
         .unwrap();
     ResourceRecordSet::builder().name(name).r#type(RrType::A).alias_target(alias).build().unwrap()
-}
-
-fn change(action: ChangeAction, set: ResourceRecordSet) -> Change {
-    Change::builder().action(action).resource_record_set(set).build().unwrap()
-}
-
-fn batch(changes: Vec<Change>) -> ChangeBatch {
-    ChangeBatch::builder().set_changes(Some(changes)).build().unwrap()
 }
 
 /// A resolver that asks only nubo, over one protocol, and caches nothing.

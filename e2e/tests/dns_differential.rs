@@ -17,7 +17,7 @@ use hickory_resolver::proto::{
 };
 use nubo_e2e::{
     Nubo,
-    dns::{ORIGIN, Transport, exchange, exchange_udp, load_into_nubo, query, start_nsd, start_nsd_secondary},
+    dns::{ORIGIN, Transport, exchange, exchange_udp, load_into_nubo, query, start_nsd, start_nsd_secondary, upsert_a},
     fixture, free_port, route53_client,
 };
 use nubo_host::ServiceName;
@@ -334,7 +334,6 @@ async fn serves(address: std::net::SocketAddr, name: &str, value: &str) -> bool 
 
 #[tokio::test]
 async fn nsd_serves_nubo_zones_as_a_secondary() {
-    use aws_sdk_route53::types::{Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType};
     let state = tempfile::tempdir().unwrap();
     let secondary_port = free_port();
     let notify = format!("[\"127.0.0.1:{secondary_port}\"]");
@@ -346,19 +345,7 @@ async fn nsd_serves_nubo_zones_as_a_secondary() {
     let route53 = route53_client(&nubo.http_url(ServiceName::Dns));
     let zone = route53.create_hosted_zone().name("secondary.example").caller_reference("xfr").send().await.unwrap();
     let zone_id = zone.hosted_zone().unwrap().id().to_owned();
-    let upsert = |value: &str| {
-        let set = ResourceRecordSet::builder()
-            .name("www.secondary.example")
-            .r#type(RrType::A)
-            .ttl(60)
-            .resource_records(ResourceRecord::builder().value(value).build().unwrap())
-            .build()
-            .unwrap();
-        ChangeBatch::builder()
-            .changes(Change::builder().action(ChangeAction::Upsert).resource_record_set(set).build().unwrap())
-            .build()
-            .unwrap()
-    };
+    let upsert = |value: &str| upsert_a("www.secondary.example", 60, value);
     route53
         .change_resource_record_sets()
         .hosted_zone_id(&zone_id)

@@ -5,16 +5,14 @@
 
 use std::{collections::BTreeMap, time::Duration};
 
-use aws_sdk_route53::types::{
-    Change, ChangeAction, ChangeBatch, ChangeStatus, ResourceRecord, ResourceRecordSet, RrType,
-};
+use aws_sdk_route53::types::{ChangeAction, ChangeBatch, ChangeStatus, RrType};
 use hickory_resolver::proto::{
     op::{Message, ResponseCode},
     rr::RecordType,
 };
 use nubo_e2e::{
     Ports, Process, ServiceName, credentials,
-    dns::{Transport, query},
+    dns::{Transport, batch, change as dns_change, query, record_set, upsert_a},
     try_wait_healthy,
 };
 
@@ -56,17 +54,7 @@ async fn wait_in_sync(api: &aws_sdk_route53::Client, change_id: &str) {
 }
 
 fn upsert(value: &str) -> ChangeBatch {
-    let set = ResourceRecordSet::builder()
-        .name("www.replicated.example")
-        .r#type(RrType::A)
-        .ttl(5)
-        .resource_records(ResourceRecord::builder().value(value).build().unwrap())
-        .build()
-        .unwrap();
-    ChangeBatch::builder()
-        .changes(Change::builder().action(ChangeAction::Upsert).resource_record_set(set).build().unwrap())
-        .build()
-        .unwrap()
+    upsert_a("www.replicated.example", 5, value)
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -156,17 +144,8 @@ async fn changes_reach_every_replica_within_a_second() {
     assert_eq!(answer(second.2, "www.replicated.example.").await.as_deref(), Some("192.0.2.4"));
 
     // A zone deleted through one replica stops being served by both.
-    let removal = ResourceRecordSet::builder()
-        .name("www.replicated.example")
-        .r#type(RrType::A)
-        .ttl(5)
-        .resource_records(ResourceRecord::builder().value("192.0.2.4").build().unwrap())
-        .build()
-        .unwrap();
-    let batch = ChangeBatch::builder()
-        .changes(Change::builder().action(ChangeAction::Delete).resource_record_set(removal).build().unwrap())
-        .build()
-        .unwrap();
+    let removal = record_set("www.replicated.example", RrType::A, 5, &["192.0.2.4"]);
+    let batch = batch(vec![dns_change(ChangeAction::Delete, removal)]);
     change(&second.1, batch).await;
     second.1.delete_hosted_zone().id(&zone_id).send().await.unwrap();
     let started = std::time::Instant::now();

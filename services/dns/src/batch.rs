@@ -593,19 +593,7 @@ mod tests {
     }
 
     fn set(name: &str, kind: &str, ttl: u32, values: &[&str]) -> RecordSet {
-        RecordSet {
-            name: name.into(),
-            kind: kind.into(),
-            ttl: Some(ttl),
-            values: values.iter().map(|value| (*value).to_owned()).collect(),
-            alias: None,
-            set_identifier: None,
-            weight: None,
-            failover: None,
-            multi_value_answer: None,
-            health_check_id: None,
-            region: None,
-        }
+        RecordSet::simple(name, kind, ttl, values.iter().copied())
     }
 
     fn weighted(name: &str, id: &str, weight: u32, ttl: u32, value: &str) -> RecordSet {

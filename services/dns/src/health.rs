@@ -167,16 +167,7 @@ impl Default for ProbeTargets {
 impl ProbeTargets {
     /// The `[dns] health_check_allow` list: addresses or networks.
     pub fn new(allow: &[String]) -> Result<Self, String> {
-        let allow = allow
-            .iter()
-            .map(|entry| {
-                entry
-                    .parse::<IpNet>()
-                    .or_else(|_| entry.parse::<IpAddr>().map(IpNet::from))
-                    .map_err(|_| format!("health_check_allow: {entry} is not an address or a network"))
-            })
-            .collect::<Result<_, _>>()?;
-        Ok(Self { allow })
+        Ok(Self { allow: crate::networks::parse("health_check_allow", allow)? })
     }
 
     /// `Ok` when `address` may be probed, else what kind of address it is.

@@ -18,6 +18,7 @@ pub mod batch;
 pub mod health;
 pub mod model;
 pub mod names;
+pub mod networks;
 pub mod rdata;
 pub mod store;
 pub mod sync;

@@ -135,6 +135,23 @@ pub struct RecordSet {
 }
 
 impl RecordSet {
+    /// A plain record set: values, no alias, no routing policy.
+    pub fn simple(name: &str, kind: &str, ttl: u32, values: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        RecordSet {
+            name: name.into(),
+            kind: kind.into(),
+            ttl: Some(ttl),
+            values: values.into_iter().map(Into::into).collect(),
+            alias: None,
+            set_identifier: None,
+            weight: None,
+            failover: None,
+            multi_value_answer: None,
+            health_check_id: None,
+            region: None,
+        }
+    }
+
     /// The identity Route 53 matches on: name, type and set identifier.
     pub fn same_set(&self, other: &RecordSet) -> bool {
         self.name == other.name && self.kind == other.kind && self.set_identifier == other.set_identifier

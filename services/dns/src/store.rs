@@ -478,19 +478,7 @@ impl Zones {
 pub fn initial_zone(id: &str, new: &NewZone, created: String) -> Zone {
     let name_servers = name_servers(id);
     let soa = format!("{} hostmaster.{NAME_SERVER_DOMAIN} 1 7200 900 1209600 86400", name_servers[0]);
-    let apex = |kind: &str, ttl: u32, values: Vec<String>| RecordSet {
-        name: new.name.clone(),
-        kind: kind.into(),
-        ttl: Some(ttl),
-        values,
-        alias: None,
-        set_identifier: None,
-        weight: None,
-        failover: None,
-        multi_value_answer: None,
-        health_check_id: None,
-        region: None,
-    };
+    let apex = |kind: &str, ttl: u32, values: Vec<String>| RecordSet::simple(&new.name, kind, ttl, values);
     let mut record_sets = vec![apex("SOA", SOA_TTL, vec![soa]), apex("NS", NS_TTL, name_servers.clone())];
     batch::sort(&mut record_sets);
     Zone {

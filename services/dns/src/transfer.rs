@@ -50,16 +50,7 @@ impl TransferPolicy {
     /// From the configuration's `transfer_allow`: addresses or networks
     /// (`127.0.0.1`, `10.0.0.0/8`, `::1`).
     pub fn new(allow: &[String]) -> Result<Self, String> {
-        let allow = allow
-            .iter()
-            .map(|entry| {
-                entry
-                    .parse::<IpNet>()
-                    .or_else(|_| entry.parse::<IpAddr>().map(IpNet::from))
-                    .map_err(|_| format!("transfer_allow: {entry} is not an address or a network"))
-            })
-            .collect::<Result<_, _>>()?;
-        Ok(Self { allow })
+        Ok(Self { allow: crate::networks::parse("transfer_allow", allow)? })
     }
 
     pub fn allows(&self, peer: IpAddr) -> bool {
@@ -237,19 +228,7 @@ mod tests {
     use crate::model::RecordSet;
 
     fn set(name: &str, kind: &str, values: &[&str]) -> RecordSet {
-        RecordSet {
-            name: name.into(),
-            kind: kind.into(),
-            ttl: Some(300),
-            values: values.iter().map(|value| (*value).to_owned()).collect(),
-            alias: None,
-            set_identifier: None,
-            weight: None,
-            failover: None,
-            multi_value_answer: None,
-            health_check_id: None,
-            region: None,
-        }
+        RecordSet::simple(name, kind, 300, values.iter().copied())
     }
 
     fn zone() -> Zone {

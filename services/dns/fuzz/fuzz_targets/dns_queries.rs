@@ -14,19 +14,7 @@ use nubo_dns::{
 };
 
 fn set(name: &str, kind: &str, values: &[&str]) -> RecordSet {
-    RecordSet {
-        name: name.into(),
-        kind: kind.into(),
-        ttl: Some(300),
-        values: values.iter().map(|value| (*value).to_owned()).collect(),
-        alias: None,
-        set_identifier: None,
-        weight: None,
-        failover: None,
-        multi_value_answer: None,
-        health_check_id: None,
-        region: None,
-    }
+    RecordSet::simple(name, kind, 300, values.iter().copied())
 }
 
 fn authority() -> &'static Authority {

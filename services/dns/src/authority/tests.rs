@@ -15,19 +15,7 @@ use crate::model::{AliasTarget, Failover, RecordSet, Zone};
 const SOA: &str = "ns-1.nubo.localhost. hostmaster.nubo.localhost. 1 7200 900 1209600 300";
 
 fn set(name: &str, kind: &str, ttl: u32, values: &[&str]) -> RecordSet {
-    RecordSet {
-        name: name.into(),
-        kind: kind.into(),
-        ttl: Some(ttl),
-        values: values.iter().map(|value| value.to_string()).collect(),
-        alias: None,
-        set_identifier: None,
-        weight: None,
-        failover: None,
-        multi_value_answer: None,
-        health_check_id: None,
-        region: None,
-    }
+    RecordSet::simple(name, kind, ttl, values.iter().copied())
 }
 
 fn alias(name: &str, kind: &str, target: &str, evaluate: bool) -> RecordSet {
