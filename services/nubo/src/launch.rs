@@ -137,7 +137,7 @@ pub async fn run(
             if *service == ServiceName::Dns && *name == nubo_dns::DNS_LISTENER {
                 endpoints.push(Endpoint {
                     service: *service,
-                    what: "authoritative DNS (UDP and TCP)",
+                    what: "DNS (UDP and TCP)",
                     url: format!("dns://{}", dialable(listener.local_addr()?)),
                     internal: false,
                 });
