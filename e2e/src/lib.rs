@@ -475,6 +475,35 @@ pub fn apigateway_client_with(
     aws_sdk_apigatewayv2::Client::from_conf(config)
 }
 
+pub fn cognito_client(endpoint: &str) -> aws_sdk_cognitoidentityprovider::Client {
+    cognito_client_with(endpoint, credentials("test", "test"))
+}
+
+pub fn cognito_client_with(
+    endpoint: &str,
+    credentials: aws_credential_types::Credentials,
+) -> aws_sdk_cognitoidentityprovider::Client {
+    let config = aws_sdk_cognitoidentityprovider::Config::builder()
+        .behavior_version(aws_sdk_cognitoidentityprovider::config::BehaviorVersion::latest())
+        .region(aws_sdk_cognitoidentityprovider::config::Region::new(REGION))
+        .credentials_provider(credentials)
+        .endpoint_url(endpoint)
+        .http_client(sdk_http_client())
+        .build();
+    aws_sdk_cognitoidentityprovider::Client::from_conf(config)
+}
+
+pub fn cognito_identity_client(endpoint: &str) -> aws_sdk_cognitoidentity::Client {
+    let config = aws_sdk_cognitoidentity::Config::builder()
+        .behavior_version(aws_sdk_cognitoidentity::config::BehaviorVersion::latest())
+        .region(aws_sdk_cognitoidentity::config::Region::new(REGION))
+        .credentials_provider(credentials("test", "test"))
+        .endpoint_url(endpoint)
+        .http_client(sdk_http_client())
+        .build();
+    aws_sdk_cognitoidentity::Client::from_conf(config)
+}
+
 pub fn route53_client(endpoint: &str) -> aws_sdk_route53::Client {
     route53_client_with(endpoint, credentials("test", "test"))
 }

@@ -1,30 +1,123 @@
-//! The auth service, nubo's Cognito: user pools, app clients, tokens and the
-//! OIDC provider, on the HTTP port (`:9229`). Other services validate tokens
-//! through `nubo.auth.v1.Auth`.
+//! The auth service, nubo's Cognito: user pools, app clients, users and
+//! their sign-in, tokens, and each pool's OIDC endpoints, on the HTTP port
+//! (`:9229`). Other services check tokens through `nubo.auth.v1.Auth`.
 //!
-//! So far the service runs its fronts and answers every Cognito action with
-//! the protocol's unknown-operation error; user pools come next.
+//! - `model`, `store`: what is kept, as records in data;
+//! - `api`: the Cognito Identity Provider JSON API;
+//! - `passwords`, `srp`, `mfa`: the factors (argon2id, SRP-6a, TOTP);
+//! - `keys`, `tokens`: signing keys and the tokens they sign;
+//! - `seal`: the opaque values clients carry between steps;
+//! - `messages`, `triggers`: codes sent out, functions called in;
+//! - `wellknown`: each pool's JWKS and OIDC discovery document.
 
-use actix_web::{HttpRequest, HttpResponse, web};
-use nubo_host::{
-    Context, Listeners, ServeError, Shutdown,
-    front::{AwsError, Protocol},
-    metrics::Metrics,
-};
+pub mod api;
+pub mod error;
+pub mod filter;
+pub mod ids;
+pub mod keys;
+pub mod messages;
+pub mod mfa;
+pub mod model;
+pub mod passwords;
+pub mod seal;
+pub mod srp;
+pub mod store;
+pub mod tokens;
+pub mod triggers;
+pub mod wellknown;
+
+use std::time::Duration;
+
+use actix_web::web;
+use nubo_host::{Context, Listeners, ServeError, ServiceName, Shutdown, metrics::Metrics};
 use nubo_proto::{
     ErrorCode,
     auth::{
         GetSigningKeysRequest, GetSigningKeysResponse, ValidateTokenRequest, ValidateTokenResponse,
         auth_server::{Auth as AuthGrpc, AuthServer},
     },
+    clients::{FunctionsClient, RecordsClient},
     status,
 };
 use tonic::{Request, Response, Status};
 
-nubo_host::service!(Auth, "Cognito API", ports 9229, 50054, run);
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// The Cognito API, the OIDC endpoints, `/health` and `/metrics`.
+    pub http_port: u16,
+    pub grpc_port: u16,
+    /// The base of every token's issuer (`iss` is `{issuer}/{poolId}`),
+    /// as clients reach this service. `http://localhost:{http port}` when
+    /// unset; every replica of a cluster must be given the same one.
+    pub issuer: Option<String>,
+    /// How often each pool's signing key is replaced.
+    pub key_rotation_days: u32,
+    pub argon2: passwords::HashCost,
+    pub messages: messages::MessagesConfig,
+}
 
-#[derive(Debug, Default)]
-pub struct AuthApi;
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            http_port: 9229,
+            grpc_port: 50054,
+            issuer: None,
+            key_rotation_days: 30,
+            argon2: passwords::HashCost::default(),
+            messages: messages::MessagesConfig::default(),
+        }
+    }
+}
+
+impl Config {
+    pub fn ports(&self) -> nubo_host::Ports {
+        nubo_host::Ports::new(self.http_port, self.grpc_port)
+    }
+}
+
+nubo_host::service!(Auth, "Cognito API", Config, Config::ports, run);
+
+/// The service's state, shared by the API, the OIDC endpoints and gRPC.
+#[derive(Debug, Clone)]
+pub struct Cognito {
+    pub(crate) store: store::Store,
+    pub(crate) tokens: tokens::Tokens,
+    pub(crate) hasher: passwords::Hasher,
+    pub(crate) sealer: seal::Sealer,
+    pub(crate) sender: messages::Sender,
+    pub(crate) messages_per_hour: u32,
+    pub(crate) triggers: triggers::Triggers,
+    pub(crate) region: String,
+    pub(crate) account_id: String,
+}
+
+impl Cognito {
+    pub fn new(context: &Context, config: &Config, issuer: &str) -> Result<Self, String> {
+        let records = RecordsClient::new(context.link(ServiceName::Data).map_err(|error| error.to_string())?);
+        let functions = context.link(ServiceName::Functions).ok().map(FunctionsClient::new);
+        let store = store::Store::new(records);
+        let rotation = Duration::from_secs(u64::from(config.key_rotation_days.max(1)) * 86_400);
+        let keys = keys::Keys::new(store.clone(), rotation);
+        Ok(Self {
+            tokens: tokens::Tokens::new(keys, store.clone(), issuer),
+            store,
+            hasher: passwords::Hasher::new(config.argon2).map_err(|error| error.message)?,
+            sealer: seal::Sealer::new(context.cluster.secret()),
+            sender: messages::Sender::new(&config.messages, &context.state_dir)?,
+            messages_per_hour: config.messages.per_user_per_hour,
+            triggers: triggers::Triggers::new(functions, &context.region),
+            region: context.region.clone(),
+            account_id: context.account_id.clone(),
+        })
+    }
+}
+
+/// The internal API the gateway's authorizers use.
+#[derive(Debug, Clone)]
+pub struct AuthApi {
+    cognito: Cognito,
+}
 
 #[tonic::async_trait]
 impl AuthGrpc for AuthApi {
@@ -32,34 +125,50 @@ impl AuthGrpc for AuthApi {
         &self,
         request: Request<GetSigningKeysRequest>,
     ) -> Result<Response<GetSigningKeysResponse>, Status> {
-        Err(status(ErrorCode::NotFound, format!("User pool {} does not exist.", request.get_ref().user_pool_id)))
+        let pool_id = &request.get_ref().user_pool_id;
+        if self.cognito.pool(pool_id).await.is_err() {
+            return Err(status(ErrorCode::NotFound, format!("User pool {pool_id} does not exist.")));
+        }
+        let ring =
+            self.cognito.tokens.keys().ring(pool_id).await.map_err(|error| Status::unavailable(error.message))?;
+        Ok(Response::new(GetSigningKeysResponse { jwks_json: ring.jwks.to_string().into_bytes() }))
     }
 
     async fn validate_token(
         &self,
-        _request: Request<ValidateTokenRequest>,
+        request: Request<ValidateTokenRequest>,
     ) -> Result<Response<ValidateTokenResponse>, Status> {
-        Err(status(ErrorCode::InvalidArgument, "Invalid token: no user pool issues tokens yet"))
+        let request = request.into_inner();
+        let input = api::Input(serde_json::Map::from_iter([("AccessToken".to_owned(), request.token.into())]));
+        match self.cognito.signed_in(&input).await {
+            Ok((pool, _, token)) if request.user_pool_id.is_empty() || request.user_pool_id == pool.id => {
+                Ok(Response::new(ValidateTokenResponse {
+                    claims_json: serde_json::Value::Object(token.claims).to_string().into_bytes(),
+                }))
+            }
+            Ok(_) => Err(status(ErrorCode::InvalidArgument, "The token is of another user pool.")),
+            Err(error) => Err(status(ErrorCode::InvalidArgument, error.message)),
+        }
     }
 }
 
-/// Cognito speaks AWS JSON 1.1 (`X-Amz-Target: AWSCognitoIdentityProviderService.<Action>`).
-async fn cognito(request: HttpRequest) -> HttpResponse {
-    let target = request.headers().get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or("");
-    let message = format!("operation {target} is not served by this endpoint");
-    Protocol::AwsJson11.render(&AwsError::new(400, "UnknownOperationException", message))
-}
-
 /// Runs the service until `shutdown`.
-pub async fn run(
-    context: Context,
-    _config: Config,
-    listeners: Listeners,
-    shutdown: Shutdown,
-) -> Result<(), ServeError> {
-    let router = nubo_host::grpc::router(&context.cluster).add_service(AuthServer::new(AuthApi));
-    nubo_host::serve("auth", listeners, router, 1, Metrics::new("auth"), shutdown, |routes| {
-        routes.default_service(web::to(cognito));
+pub async fn run(context: Context, config: Config, listeners: Listeners, shutdown: Shutdown) -> Result<(), ServeError> {
+    let failed = |error: &dyn std::fmt::Display| ServeError::new("auth", error);
+    let port = listeners.http.local_addr().map_err(|error| failed(&error))?.port();
+    let issuer = config.issuer.clone().unwrap_or_else(|| format!("http://localhost:{port}"));
+    let cognito = Cognito::new(&context, &config, &issuer).map_err(|error| failed(&error))?;
+    if let Some(path) = cognito.sender.path() {
+        tracing::info!(file = %path.display(), "codes and invitations are written to a file, not sent");
+    }
+    let front = api::front(&context);
+    let router =
+        nubo_host::grpc::router(&context.cluster).add_service(AuthServer::new(AuthApi { cognito: cognito.clone() }));
+    let workers = std::thread::available_parallelism().map_or(2, usize::from).min(4);
+    nubo_host::serve("auth", listeners, router, workers, Metrics::new("auth"), shutdown, move |routes| {
+        routes.app_data(web::Data::new(cognito.clone())).app_data(web::Data::new(front.clone()));
+        wellknown::routes(routes);
+        routes.default_service(web::to(api::handle));
     })
     .await
 }

@@ -531,7 +531,7 @@ async fn read_limited(mut payload: web::Payload, limit: usize) -> Result<Bytes, 
 /// over the bytes as received), never past `limit` decoded bytes.
 /// `aws-chunked` framing, when the payload was chunked, was undone with
 /// the signature checks; claimed of a body that was not, it is refused.
-fn decode_content(request: &HttpRequest, raw: Bytes, chunked: bool, limit: usize) -> Result<Bytes, String> {
+pub fn decode_content(request: &HttpRequest, raw: Bytes, chunked: bool, limit: usize) -> Result<Bytes, String> {
     use std::io::Read as _;
     let mut encodings = Vec::new();
     for value in request.headers().get_all("content-encoding") {
