@@ -250,7 +250,7 @@ impl Cognito {
 
     /// The user a sign-in names, refusing what Cognito refuses before any
     /// password: missing (worded by `PreventUserExistenceErrors`) or disabled.
-    async fn usable_user(&self, pool: &UserPool, client: &AppClient, username: &str) -> Result<User> {
+    pub(crate) async fn usable_user(&self, pool: &UserPool, client: &AppClient, username: &str) -> Result<User> {
         let Some(found) = self.find_user(pool, username).await? else {
             return Err(if client.prevent_user_existence_errors {
                 CognitoError::incorrect_credentials()
@@ -265,7 +265,7 @@ impl Cognito {
         Ok(user)
     }
 
-    fn check_lockout(user: &User) -> Result<()> {
+    pub(crate) fn check_lockout(user: &User) -> Result<()> {
         if user.failures.locked_until > now() {
             return Err(CognitoError::not_authorized("Password attempts exceeded"));
         }
@@ -274,7 +274,7 @@ impl Cognito {
 
     /// Counts a failed sign-in; past the free ones, the user is locked out
     /// for twice as long as the last time.
-    async fn count_failure(&self, pool: &UserPool, username: &str) -> Result<()> {
+    pub(crate) async fn count_failure(&self, pool: &UserPool, username: &str) -> Result<()> {
         self.update_user(pool, username, |user| {
             user.failures.count += 1;
             if user.failures.count >= FREE_FAILURES {
@@ -289,7 +289,7 @@ impl Cognito {
     }
 
     /// The statuses that stop a sign-in once the password is right.
-    fn check_status(pool: &UserPool, user: &User) -> Result<()> {
+    pub(crate) fn check_status(pool: &UserPool, user: &User) -> Result<()> {
         match user.status {
             UserStatus::Unconfirmed => Err(CognitoError::user_not_confirmed("User is not confirmed.")),
             UserStatus::ResetRequired => {
@@ -313,7 +313,7 @@ impl Cognito {
 
     /// A password sign-in up to the first factor: the user, its lockout,
     /// the pre authentication trigger, the password, its status.
-    async fn password_sign_in(
+    pub(crate) async fn password_sign_in(
         &self,
         pool: &UserPool,
         client: &AppClient,
@@ -518,7 +518,7 @@ impl Cognito {
 
     /// Tokens for a completed sign-in, through the pre token generation
     /// and post authentication triggers, with a new refresh grant.
-    async fn tokens_for(
+    pub(crate) async fn tokens_for(
         &self,
         pool: &UserPool,
         client: &AppClient,
