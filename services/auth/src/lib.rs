@@ -5,6 +5,8 @@
 //! So far the service runs its fronts and answers every Cognito action with
 //! the protocol's unknown-operation error; user pools come next.
 
+pub mod srp;
+
 use actix_web::{HttpRequest, HttpResponse, web};
 use nubo_host::{
     Context, Listeners, ServeError, Shutdown,
