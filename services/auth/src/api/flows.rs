@@ -379,7 +379,7 @@ impl Cognito {
         steps: Vec<ChallengeStep>,
         metadata: &Value,
     ) -> Result<Outcome> {
-        if srp_a.is_empty() || srp_a.len() > 2048 || !srp_a.chars().all(|c| c.is_ascii_hexdigit()) {
+        if srp::check_srp_a(srp_a).is_err() {
             return Err(CognitoError::invalid_parameter("SRP_A is not a valid value."));
         }
         let user = match self.find_user(pool, username).await? {
@@ -799,8 +799,7 @@ impl Cognito {
         )?;
         let timestamp = response("TIMESTAMP")?;
         let signature = response("PASSWORD_CLAIM_SIGNATURE")?;
-        let skew = srp::parse_timestamp(timestamp).map(|at| (chrono::Utc::now() - at).num_seconds().abs());
-        if skew.is_none_or(|skew| skew > 300) {
+        if !srp::timestamp_is_fresh(timestamp, chrono::Utc::now()) {
             return Err(CognitoError::not_authorized("Timestamp is not in the expected format or time window."));
         }
         let Some(user) = self.find_user(pool, &state.username).await?.map(|found| found.value) else {
