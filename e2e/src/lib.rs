@@ -3,6 +3,7 @@
 //! pointed at it, deployment packages built from `fixtures/`, and SigV4
 //! signing for requests an SDK would never send.
 
+pub mod auth;
 pub mod compose;
 pub mod dns;
 

@@ -28,13 +28,18 @@ impl Cognito {
             .await?
             .map(|found| found.value)
             .ok_or_else(|| CognitoError::not_authorized("User does not exist."))?;
-        if (token.issued_at as f64) < user.tokens_valid_after {
-            return Err(CognitoError::not_authorized("Access Token has been revoked"));
-        }
-        if !token.origin_jti.is_empty()
-            && let Some(grant) = self.tokens.grant_by_id(&token.origin_jti).await?
-            && grant.revoked
-        {
+        // A sign-out is compared with the grant's issue time (to the
+        // millisecond), not `iat` (whole seconds): a sign-in right after a
+        // sign-out keeps its tokens.
+        let grant = match token.origin_jti.as_str() {
+            "" => None,
+            origin => self.tokens.grant_by_id(origin).await?,
+        };
+        let revoked = match &grant {
+            Some(grant) => grant.revoked || grant.issued < user.tokens_valid_after,
+            None => (token.issued_at as f64) < user.tokens_valid_after.floor(),
+        };
+        if revoked {
             return Err(CognitoError::not_authorized("Access Token has been revoked"));
         }
         if !user.enabled {

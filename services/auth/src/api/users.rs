@@ -875,9 +875,7 @@ impl Cognito {
     /// tokens issued before now are refused.
     pub(crate) async fn sign_out_everywhere(&self, pool: &UserPool, username: &str) -> Result<()> {
         self.update_user(pool, username, |user| {
-            // Whole seconds, as tokens carry `iat`: a token issued in this
-            // same second is refused too.
-            user.tokens_valid_after = now().floor() + 1.0;
+            user.tokens_valid_after = now();
             Ok(())
         })
         .await?;
