@@ -760,3 +760,79 @@ async fn refusals_are_worded_as_cognito_words_them() {
         assert!(source.contains(&format!("\"{case}\"")), "{case} is never checked");
     }
 }
+
+#[tokio::test]
+async fn a_token_signed_before_a_key_rotation_still_verifies_after_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let nubo = Nubo::up_with(&dir.path().join("state"), &[("NUBO_AUTH__KEY_ROTATION_SECONDS", "2")]).await;
+    let cognito = cognito_client(&nubo.http_url(ServiceName::Auth));
+    let pool = pool(&cognito, false, false, false).await;
+    user(&cognito, &pool, "hana", "hana@example.com").await;
+    let issuer = issuer(&nubo, &pool);
+
+    let before = password_sign_in(&cognito, &pool, "hana", PASSWORD).await.unwrap();
+    let before = before.authentication_result().unwrap().access_token().unwrap().to_owned();
+    let kid_before = jsonwebtoken::decode_header(&before).unwrap().kid.unwrap();
+    // A replica re-reads its ring at most every five seconds.
+    let mut kid_after = kid_before.clone();
+    for _ in 0..40 {
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        let after = password_sign_in(&cognito, &pool, "hana", PASSWORD).await.unwrap();
+        let token = after.authentication_result().unwrap().access_token().unwrap().to_owned();
+        kid_after = jsonwebtoken::decode_header(&token).unwrap().kid.unwrap();
+        if kid_after != kid_before {
+            verify(&token, &issuer).await.expect("the new key is published");
+            break;
+        }
+    }
+    assert_ne!(kid_after, kid_before, "the key rotated");
+    verify(&before, &issuer).await.expect("the retired key is still published");
+    cognito.get_user().access_token(&before).send().await.expect("and still accepted");
+}
+
+#[tokio::test]
+async fn boto3_and_the_cli_drive_the_same_api() {
+    let state = tempfile::tempdir().unwrap();
+    let nubo = Nubo::up(state.path()).await;
+    let boto = std::process::Command::new("python3")
+        .arg(nubo_e2e::fixture("auth/boto3_cognito.py"))
+        .arg(nubo.http_url(ServiceName::Auth))
+        .env_clear()
+        .env("PATH", nubo_e2e::path_with_python_tools())
+        .env("HOME", state.path())
+        .output()
+        .unwrap();
+    assert!(boto.status.success(), "{}", String::from_utf8_lossy(&boto.stderr));
+    let answer: serde_json::Value = serde_json::from_slice(&boto.stdout).unwrap();
+    assert_eq!(answer["username"], "user3");
+    assert_eq!(answer["refreshed"], true);
+    let listed: Vec<String> = (0..7).map(|n| format!("user{n}")).collect();
+    assert_eq!(answer["listed"], serde_json::json!(listed), "the paginator walks every page once");
+    assert_eq!(answer["refused"]["code"], "NotAuthorizedException");
+    assert_eq!(answer["refused"]["message"], "Incorrect username or password.");
+
+    // The CLI through the edge, as `AWS_ENDPOINT_URL` users have it.
+    let cli = |args: &[&str]| -> serde_json::Value {
+        let output = nubo_e2e::aws_cli(state.path(), Some(&nubo.edge_url())).args(args).output().unwrap();
+        assert!(output.status.success(), "aws {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+        serde_json::from_slice(&output.stdout).unwrap_or(serde_json::Value::Null)
+    };
+    let pool_id = answer["pool_id"].as_str().unwrap();
+    let pools = cli(&["cognito-idp", "list-user-pools", "--max-results", "10"]);
+    assert_eq!(pools["UserPools"][0]["Id"], pool_id);
+    let users = cli(&["cognito-idp", "list-users", "--user-pool-id", pool_id, "--filter", "username = \"user5\""]);
+    assert_eq!(users["Users"][0]["Username"], "user5");
+    let signed_in = cli(&[
+        "cognito-idp",
+        "initiate-auth",
+        "--client-id",
+        answer["client_id"].as_str().unwrap(),
+        "--auth-flow",
+        "USER_PASSWORD_AUTH",
+        "--auth-parameters",
+        "USERNAME=user5,PASSWORD=Boto3-password",
+    ]);
+    let access = signed_in["AuthenticationResult"]["AccessToken"].as_str().unwrap();
+    let me = cli(&["cognito-idp", "get-user", "--access-token", access]);
+    assert_eq!(me["Username"], "user5");
+}

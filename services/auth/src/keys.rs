@@ -32,6 +32,10 @@ const RETIRED_KEY_SECONDS: i64 = 24 * 3600 + 300;
 /// How long a replica uses the key ring it read before reading it again;
 /// an unknown `kid` reads it at once.
 const RING_TTL: Duration = Duration::from_secs(5);
+/// The most keys a ring publishes: with a rotation much shorter than a
+/// token's life, the oldest retired keys leave first (and their tokens
+/// stop verifying).
+const MAX_KEYS: usize = 20;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredKey {
@@ -122,7 +126,7 @@ pub struct Keys {
 
 impl Keys {
     pub fn new(store: Store, rotation: Duration) -> Self {
-        let rotation_seconds = i64::try_from(rotation.as_secs()).unwrap_or(i64::MAX).max(60);
+        let rotation_seconds = i64::try_from(rotation.as_secs()).unwrap_or(i64::MAX).max(1);
         Self { store, rotation_seconds, cache: Arc::default() }
     }
 
@@ -187,6 +191,7 @@ impl Keys {
                 keys.push(key);
             }
         }
+        keys.truncate(MAX_KEYS);
         Ok(Some(StoredRing { keys }))
     }
 

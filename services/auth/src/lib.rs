@@ -51,8 +51,9 @@ pub struct Config {
     /// as clients reach this service. `http://localhost:{http port}` when
     /// unset; every replica of a cluster must be given the same one.
     pub issuer: Option<String>,
-    /// How often each pool's signing key is replaced.
-    pub key_rotation_days: u32,
+    /// How often each pool's signing key is replaced, in seconds (30
+    /// days by default).
+    pub key_rotation_seconds: u64,
     pub argon2: passwords::HashCost,
     pub messages: messages::MessagesConfig,
 }
@@ -63,7 +64,7 @@ impl Default for Config {
             http_port: 9229,
             grpc_port: 50054,
             issuer: None,
-            key_rotation_days: 30,
+            key_rotation_seconds: 30 * 86_400,
             argon2: passwords::HashCost::default(),
             messages: messages::MessagesConfig::default(),
         }
@@ -97,7 +98,7 @@ impl Cognito {
         let records = RecordsClient::new(context.link(ServiceName::Data).map_err(|error| error.to_string())?);
         let functions = context.link(ServiceName::Functions).ok().map(FunctionsClient::new);
         let store = store::Store::new(records);
-        let rotation = Duration::from_secs(u64::from(config.key_rotation_days.max(1)) * 86_400);
+        let rotation = Duration::from_secs(config.key_rotation_seconds.max(1));
         let keys = keys::Keys::new(store.clone(), rotation);
         Ok(Self {
             tokens: tokens::Tokens::new(keys, store.clone(), issuer),
