@@ -2,7 +2,7 @@
 
 CARGO ?= cargo
 
-.PHONY: up test test-cql test-dynamodb lint build deps fmt fuzz bench-dynamodb bench-functions bench-s3 bench-dns
+.PHONY: up test test-cql test-dynamodb lint build deps fmt fuzz bench-dynamodb bench-functions bench-s3 bench-dns bench-auth
 
 ## Run every service in one process (state in ./.nubo, dev keys test/test).
 up:
@@ -97,3 +97,10 @@ bench-dns:
 	command -v nsd >/dev/null 2>&1 && command -v dnsperf >/dev/null 2>&1 \
 		|| (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nsd dnsperf)
 	NUBO_BIN=target/release/nubo target/release/dns-bench --seconds 10 --clients 8
+
+## The auth benchmark: password and SRP sign-ins/s against argon2id's
+## bound, ID-token verifications/s, moto_server beside (release builds).
+bench-auth:
+	$(CARGO) build --release --bin nubo
+	$(CARGO) build --release -p nubo-e2e --bin auth-bench
+	NUBO_BIN=target/release/nubo target/release/auth-bench --seconds 10 --clients 4
