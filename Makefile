@@ -36,6 +36,7 @@ fuzz:
 	cd services/storage && cargo +nightly fuzz run s3_requests -- -max_total_time=120
 	cd services/dns && cargo +nightly fuzz run dns_queries -- -max_total_time=120
 	cd services/dns && cargo +nightly fuzz run route53_requests -- -max_total_time=120
+	cd services/auth && cargo +nightly fuzz run cognito_inputs -- -max_total_time=120
 
 ## The DynamoDB benchmark against dynalite and moto_server, side by side
 ## (release build; the peers come from npm and PyPI). Not part of `test`.

@@ -166,7 +166,7 @@ impl Keys {
             // Two replicas rotating at once: the first write wins, the
             // other reads it back.
             if self.store.put_if(KEYS, pool_id, &next, version).await? {
-                tracing::info!(pool = pool_id, "the pool has a new signing key");
+                tracing::debug!(pool = pool_id, "the pool has a new signing key");
                 break next;
             }
         };
