@@ -836,3 +836,54 @@ async fn boto3_and_the_cli_drive_the_same_api() {
     let me = cli(&["cognito-idp", "get-user", "--access-token", access]);
     assert_eq!(me["Username"], "user5");
 }
+
+#[tokio::test]
+async fn refresh_token_rotation_replaces_the_token_and_refuses_the_old_one() {
+    use aws_sdk_cognitoidentityprovider::types::{FeatureType, RefreshTokenRotationType};
+    let dir = tempfile::tempdir().unwrap();
+    let nubo = Nubo::up(&dir.path().join("state")).await;
+    let cognito = cognito_client(&nubo.http_url(ServiceName::Auth));
+    let base = pool(&cognito, false, false, false).await;
+    user(&cognito, &base, "ivan", "ivan@example.com").await;
+    let rotating = cognito
+        .create_user_pool_client()
+        .user_pool_id(&base.id)
+        .client_name("rotating")
+        .explicit_auth_flows(ExplicitAuthFlowsType::AllowUserPasswordAuth)
+        .refresh_token_rotation(
+            RefreshTokenRotationType::builder()
+                .feature(FeatureType::Enabled)
+                .retry_grace_period_seconds(0)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .user_pool_client
+        .unwrap();
+    let rotating = Pool { id: base.id.clone(), client_id: rotating.client_id.unwrap(), secret: None };
+    let signed_in = password_sign_in(&cognito, &rotating, "ivan", PASSWORD).await.unwrap();
+    let first = signed_in.authentication_result().unwrap().refresh_token().unwrap().to_owned();
+    let rotate = |token: String| {
+        let request = cognito.get_tokens_from_refresh_token().client_id(&rotating.client_id).refresh_token(token);
+        async move { request.send().await }
+    };
+    let rotated = rotate(first.clone()).await.unwrap();
+    let second =
+        rotated.authentication_result().unwrap().refresh_token().expect("rotation issues a new one").to_owned();
+    assert_ne!(second, first);
+    let (code, message) = refused(rotate(first.clone()).await);
+    assert_eq!((code.as_str(), message.as_str()), ("NotAuthorizedException", "Refresh Token has been revoked"));
+    rotate(second.clone()).await.expect("the new token refreshes");
+    let (code, _) = refused(
+        cognito
+            .initiate_auth()
+            .client_id(&rotating.client_id)
+            .auth_flow(AuthFlowType::RefreshTokenAuth)
+            .auth_parameters("REFRESH_TOKEN", &second)
+            .send()
+            .await,
+    );
+    assert_eq!(code, "InvalidParameterException", "rotation is completed with GetTokensFromRefreshToken only");
+}

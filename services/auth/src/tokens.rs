@@ -239,8 +239,10 @@ impl Tokens {
         })
     }
 
-    /// A new refresh grant for `session` and its token. The grant's id is
-    /// the `origin_jti` of every token refreshed from it.
+    /// A new refresh grant and its token, good for the client's refresh
+    /// validity or until `expires` (a rotated grant keeps the time its
+    /// original had left). The grant's id is the `origin_jti` of every
+    /// token refreshed from it.
     pub async fn grant(
         &self,
         pool: &UserPool,
@@ -248,6 +250,7 @@ impl Tokens {
         user: &User,
         auth_time: i64,
         scopes: &[String],
+        expires: Option<f64>,
     ) -> Result<(String, String)> {
         let grant_id = uuid();
         let mut secret = [0u8; 32];
@@ -260,7 +263,7 @@ impl Tokens {
             username: user.username.clone(),
             secret_hash: hash_secret(&secret),
             issued,
-            expires: issued + client.refresh_token_seconds as f64,
+            expires: expires.unwrap_or(issued + client.refresh_token_seconds as f64),
             auth_time,
             revoked: false,
             scopes: scopes.to_vec(),

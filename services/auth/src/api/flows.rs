@@ -533,7 +533,7 @@ impl Cognito {
             None => {
                 let auth_time = chrono::Utc::now().timestamp();
                 let scopes = vec![ADMIN_SCOPE.to_owned()];
-                let (grant_id, token) = self.tokens.grant(pool, client, user, auth_time, &scopes).await?;
+                let (grant_id, token) = self.tokens.grant(pool, client, user, auth_time, &scopes, None).await?;
                 (grant_id, auth_time, scopes, Some(token))
             }
         };
@@ -1036,6 +1036,13 @@ impl Cognito {
         secret: RefreshSecret<'_>,
         rotate_allowed: bool,
     ) -> Result<crate::tokens::Issued> {
+        if client.refresh_token_rotation && !rotate_allowed {
+            // Cognito: rotation is completed with GetTokensFromRefreshToken
+            // only; REFRESH_TOKEN_AUTH is refused for such clients.
+            return Err(CognitoError::invalid_parameter(
+                "Refresh token rotation is enabled for this client: refresh with GetTokensFromRefreshToken.",
+            ));
+        }
         let invalid = || CognitoError::not_authorized("Invalid Refresh Token");
         let (grant_id, grant, _version) = self.tokens.grant_of(token).await?.ok_or_else(invalid)?;
         if grant.client_id != client.id || grant.pool_id != pool.id {
@@ -1072,8 +1079,9 @@ impl Cognito {
             return Err(CognitoError::not_authorized("User is disabled."));
         }
         let metadata = json!({});
-        if rotate_allowed && client.refresh_token_rotation {
-            let (new_grant, new_token) = self.tokens.grant(pool, client, &user, grant.auth_time, &grant.scopes).await?;
+        if client.refresh_token_rotation {
+            let (new_grant, new_token) =
+                self.tokens.grant(pool, client, &user, grant.auth_time, &grant.scopes, Some(grant.expires)).await?;
             let grace = f64::from(client.rotation_grace_seconds);
             self.tokens.replace(&grant_id, now + grace).await?;
             let overrides =
