@@ -12,8 +12,8 @@ use aws_sdk_cognitoidentity::{
 use aws_sdk_cognitoidentityprovider::types::{AuthFlowType, ExplicitAuthFlowsType, MessageActionType};
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
 use nubo_e2e::{
-    Nubo, ServiceName, cognito_client, cognito_identity_client, fixture, path_with_python_tools,
-    s3_client, s3_client_with, sts_client,
+    Nubo, ServiceName, cognito_client, cognito_identity_client, fixture, path_with_python_tools, s3_client,
+    s3_client_with, sts_client,
 };
 use serde_json::{Value, json};
 
@@ -170,13 +170,8 @@ async fn a_signed_in_user_gets_credentials_that_storage_accepts() {
     let roles = identity.get_identity_pool_roles().identity_pool_id(&identity_pool_id).send().await.unwrap();
     assert_eq!(roles.roles().unwrap()["authenticated"], AUTH_ROLE);
 
-    let id = identity
-        .get_id()
-        .identity_pool_id(&identity_pool_id)
-        .logins(pool.provider(), &id_token)
-        .send()
-        .await
-        .unwrap();
+    let id =
+        identity.get_id().identity_pool_id(&identity_pool_id).logins(pool.provider(), &id_token).send().await.unwrap();
     let identity_id = id.identity_id().unwrap().to_owned();
     assert!(identity_id.starts_with("us-east-1:"), "{identity_id}");
     // The same user is the same identity, whichever name the login uses:
@@ -252,13 +247,8 @@ async fn a_signed_in_user_gets_credentials_that_storage_accepts() {
 
     // The OpenID token: signed by nubo, for this pool and identity, with
     // its key published beside the issuer.
-    let open_id = identity
-        .get_open_id_token()
-        .identity_id(&identity_id)
-        .logins(pool.provider(), &id_token)
-        .send()
-        .await
-        .unwrap();
+    let open_id =
+        identity.get_open_id_token().identity_id(&identity_id).logins(pool.provider(), &id_token).send().await.unwrap();
     let token = open_id.token().unwrap();
     let claims = payload(token);
     assert_eq!(claims["aud"], identity_pool_id.as_str());
@@ -268,7 +258,8 @@ async fn a_signed_in_user_gets_credentials_that_storage_accepts() {
     assert_eq!(claims["amr"][1], "cognito-idp.us-east-1.amazonaws.com");
     let lifetime = claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap();
     assert_eq!(lifetime, 600);
-    let header: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(token.split('.').next().unwrap()).unwrap()).unwrap();
+    let header: Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(token.split('.').next().unwrap()).unwrap()).unwrap();
     let discovery: Value = reqwest::get(format!("{auth}/cognito-identity/.well-known/openid-configuration"))
         .await
         .unwrap()
@@ -313,8 +304,7 @@ async fn a_signed_in_user_gets_credentials_that_storage_accepts() {
     // Managing pools through the edge is signed, as `cognito-identity`.
     let listed = cognito_identity_client(&edge).list_identity_pools().max_results(60).send().await.unwrap();
     assert!(listed.identity_pools().iter().any(|listed| listed.identity_pool_id() == Some(identity_pool_id.as_str())));
-    let (status, body) =
-        unsigned(&edge, "ListIdentityPools", json!({ "MaxResults": 10 })).await;
+    let (status, body) = unsigned(&edge, "ListIdentityPools", json!({ "MaxResults": 10 })).await;
     assert_eq!(status, 403, "{body}");
     let described = identity.describe_identity().identity_id(&identity_id).send().await.unwrap();
     assert_eq!(described.logins(), [pool.provider()]);
@@ -339,9 +329,8 @@ async fn bad_logins_unknown_pools_and_refused_guests_get_cognito_identitys_error
     let (other_client_token, _) = sign_in(&nubo, &pool, &pool.other_client_id, "grace").await;
     let identity = cognito_identity_client(&auth);
     let identity_pool_id = identity_pool(&identity, &pool, &pool.provider(), false).await;
-    let get_id = |token: String| {
-        identity.get_id().identity_pool_id(&identity_pool_id).logins(pool.provider(), token).send()
-    };
+    let get_id =
+        |token: String| identity.get_id().identity_pool_id(&identity_pool_id).logins(pool.provider(), token).send();
     let refusal = |error: &dyn aws_sdk_cognitoidentity::error::ProvideErrorMetadata| {
         (error.code().unwrap_or_default().to_owned(), error.message().unwrap_or_default().to_owned())
     };
@@ -427,7 +416,13 @@ async fn bad_logins_unknown_pools_and_refused_guests_get_cognito_identitys_error
 
     // A user signed out everywhere: the pool checks tokens server side.
     let identity_pool_id = identity_pool(&identity, &pool, &pool.provider(), false).await;
-    cognito_client(&auth).admin_user_global_sign_out().user_pool_id(&pool.pool_id).username("grace").send().await.unwrap();
+    cognito_client(&auth)
+        .admin_user_global_sign_out()
+        .user_pool_id(&pool.pool_id)
+        .username("grace")
+        .send()
+        .await
+        .unwrap();
     let error = identity
         .get_id()
         .identity_pool_id(&identity_pool_id)
@@ -454,8 +449,11 @@ async fn guests_get_the_guest_role_and_keep_their_identity_when_they_sign_in() {
     let guest = identity.get_id().identity_pool_id(&identity_pool_id).send().await.unwrap();
     let guest_id = guest.identity_id().unwrap().to_owned();
     let issued = identity.get_credentials_for_identity().identity_id(&guest_id).send().await.unwrap();
-    let caller =
-        sts_client(&nubo.edge_url(), as_credentials(issued.credentials().unwrap())).get_caller_identity().send().await.unwrap();
+    let caller = sts_client(&nubo.edge_url(), as_credentials(issued.credentials().unwrap()))
+        .get_caller_identity()
+        .send()
+        .await
+        .unwrap();
     assert_eq!(caller.arn(), Some("arn:aws:sts::000000000000:assumed-role/AppGuest/CognitoIdentityCredentials"));
     let open_id = identity.get_open_id_token().identity_id(&guest_id).send().await.unwrap();
     assert_eq!(payload(open_id.token().unwrap())["amr"], json!(["unauthenticated"]));
@@ -469,10 +467,17 @@ async fn guests_get_the_guest_role_and_keep_their_identity_when_they_sign_in() {
         .send()
         .await
         .unwrap();
-    let caller =
-        sts_client(&nubo.edge_url(), as_credentials(issued.credentials().unwrap())).get_caller_identity().send().await.unwrap();
-    assert_eq!(caller.arn(), Some("arn:aws:sts::000000000000:assumed-role/AppAuthenticated/CognitoIdentityCredentials"));
-    let again = identity.get_id().identity_pool_id(&identity_pool_id).logins(pool.provider(), &id_token).send().await.unwrap();
+    let caller = sts_client(&nubo.edge_url(), as_credentials(issued.credentials().unwrap()))
+        .get_caller_identity()
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        caller.arn(),
+        Some("arn:aws:sts::000000000000:assumed-role/AppAuthenticated/CognitoIdentityCredentials")
+    );
+    let again =
+        identity.get_id().identity_pool_id(&identity_pool_id).logins(pool.provider(), &id_token).send().await.unwrap();
     assert_eq!(again.identity_id(), Some(guest_id.as_str()));
     let error = identity.get_credentials_for_identity().identity_id(&guest_id).send().await.unwrap_err();
     assert_eq!(error.into_service_error().code(), Some("NotAuthorizedException"));
@@ -525,13 +530,22 @@ async fn guests_get_the_guest_role_and_keep_their_identity_when_they_sign_in() {
                     .send()
                     .await
                     .unwrap();
-                assert_eq!(caller.arn(), Some(format!("arn:aws:sts::000000000000:assumed-role/{role}/CognitoIdentityCredentials").as_str()));
+                assert_eq!(
+                    caller.arn(),
+                    Some(format!("arn:aws:sts::000000000000:assumed-role/{role}/CognitoIdentityCredentials").as_str())
+                );
             }
             None => assert_eq!(issued.unwrap_err().into_service_error().code(), Some("NotAuthorizedException")),
         }
     }
     // Without an unauthenticated role, guests get no credentials.
-    identity.set_identity_pool_roles().identity_pool_id(&identity_pool_id).roles("authenticated", AUTH_ROLE).send().await.unwrap();
+    identity
+        .set_identity_pool_roles()
+        .identity_pool_id(&identity_pool_id)
+        .roles("authenticated", AUTH_ROLE)
+        .send()
+        .await
+        .unwrap();
     let guest = identity.get_id().identity_pool_id(&identity_pool_id).send().await.unwrap();
     let error = identity
         .get_credentials_for_identity()
