@@ -308,6 +308,38 @@ async fn a_signed_in_user_gets_credentials_that_storage_accepts() {
     assert_eq!(status, 403, "{body}");
     let described = identity.describe_identity().identity_id(&identity_id).send().await.unwrap();
     assert_eq!(described.logins(), [pool.provider()]);
+
+    // UpdateIdentityPool sets what it is given; roles stay, tags too.
+    let arn = format!("arn:aws:cognito-identity:us-east-1:000000000000:identitypool/{identity_pool_id}");
+    identity.tag_resource().resource_arn(&arn).tags("team", "web").send().await.unwrap();
+    let updated = identity
+        .update_identity_pool()
+        .identity_pool_id(&identity_pool_id)
+        .identity_pool_name("renamed")
+        .allow_unauthenticated_identities(true)
+        .cognito_identity_providers(
+            CognitoIdentityProvider::builder().provider_name(pool.provider()).client_id(&pool.other_client_id).build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(updated.identity_pool_name(), "renamed");
+    assert!(updated.allow_unauthenticated_identities());
+    assert_eq!(updated.identity_pool_tags().unwrap()["team"], "web");
+    let tags = identity.list_tags_for_resource().resource_arn(&arn).send().await.unwrap();
+    assert_eq!(tags.tags().unwrap()["team"], "web");
+    let roles = identity.get_identity_pool_roles().identity_pool_id(&identity_pool_id).send().await.unwrap();
+    assert_eq!(roles.roles().unwrap()["authenticated"], AUTH_ROLE);
+    // The first client is no longer trusted: its token is refused.
+    let error = identity
+        .get_id()
+        .identity_pool_id(&identity_pool_id)
+        .logins(pool.provider(), &id_token)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert_eq!(error.code(), Some("NotAuthorizedException"));
 }
 
 fn chrono_now() -> i64 {
