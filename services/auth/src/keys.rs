@@ -71,7 +71,7 @@ impl std::fmt::Debug for Ring {
     }
 }
 
-fn generate(now: i64) -> Result<StoredKey> {
+pub(crate) fn generate(now: i64) -> Result<StoredKey> {
     let pair = KeyPair::generate(KeySize::Rsa2048).map_err(|_| CognitoError::internal("cannot make a signing key"))?;
     let der = pair.as_der().map_err(|_| CognitoError::internal("cannot encode a signing key"))?;
     let public = pair.public_key();
@@ -87,7 +87,7 @@ fn generate(now: i64) -> Result<StoredKey> {
     })
 }
 
-fn parse(stored: &StoredRing) -> Result<Ring> {
+pub(crate) fn parse(stored: &StoredRing) -> Result<Ring> {
     let active = stored.keys.first().ok_or_else(|| CognitoError::internal("a key ring is empty"))?;
     let der =
         STANDARD.decode(&active.private_key).map_err(|_| CognitoError::internal("a signing key is unreadable"))?;

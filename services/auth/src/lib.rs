@@ -8,11 +8,13 @@
 //! - `keys`, `tokens`: signing keys and the tokens they sign;
 //! - `seal`: the opaque values clients carry between steps;
 //! - `messages`, `triggers`: codes sent out, functions called in;
-//! - `wellknown`: each pool's JWKS and OIDC discovery document.
+//! - `wellknown`: each pool's JWKS and OIDC discovery document;
+//! - `identity`: identity pools (the Cognito Identity API).
 
 pub mod api;
 pub mod error;
 pub mod filter;
+pub mod identity;
 pub mod ids;
 pub mod keys;
 pub mod messages;
@@ -168,6 +170,7 @@ pub async fn run(context: Context, config: Config, listeners: Listeners, shutdow
     let workers = std::thread::available_parallelism().map_or(2, usize::from).min(4);
     nubo_host::serve("auth", listeners, router, workers, Metrics::new("auth"), shutdown, move |routes| {
         routes.app_data(web::Data::new(cognito.clone())).app_data(web::Data::new(front.clone()));
+        identity::routes(routes);
         wellknown::routes(routes);
         routes.default_service(web::to(api::handle));
     })

@@ -93,7 +93,7 @@ pub fn owner(authorization: Option<&str>, query_credential: Option<&str>, target
             "lambda" | "logs" => return Owner::Functions,
             "dynamodb" => return Owner::Data,
             "s3" => return Owner::Storage,
-            "cognito-idp" => return Owner::Auth,
+            "cognito-idp" | "cognito-identity" => return Owner::Auth,
             "cloudfront" => return Owner::Cdn,
             "route53" => return Owner::Dns,
             "apigateway" => return Owner::Gateway,
@@ -105,7 +105,7 @@ pub fn owner(authorization: Option<&str>, query_credential: Option<&str>, target
         if target.starts_with("DynamoDB") {
             return Owner::Data;
         }
-        if target.starts_with("AWSCognitoIdentityProviderService") {
+        if target.starts_with("AWSCognitoIdentityProviderService") || target.starts_with("AWSCognitoIdentityService") {
             return Owner::Auth;
         }
         if target.starts_with("Logs_20140328") {
@@ -289,5 +289,17 @@ mod tests {
         assert_eq!(owner(None, None, Some("AWSCognitoIdentityProviderService.InitiateAuth"), "/"), Owner::Auth);
         assert_eq!(owner(None, None, None, "/2013-04-01/hostedzone"), Owner::Dns);
         assert_eq!(owner(None, None, None, "/some-bucket"), Owner::Storage);
+    }
+
+    #[test]
+    fn identity_pool_calls_go_to_auth_signed_or_not() {
+        let signed = "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/cognito-identity/aws4_request, SignedHeaders=host, Signature=00";
+        let target = Some("AWSCognitoIdentityService.CreateIdentityPool");
+        assert_eq!(owner(Some(signed), None, target, "/"), Owner::Auth);
+        // GetId and GetCredentialsForIdentity are public: no signature, the target alone.
+        assert_eq!(owner(None, None, Some("AWSCognitoIdentityService.GetId"), "/"), Owner::Auth);
+        assert_eq!(owner(None, None, Some("AWSCognitoIdentityService.GetCredentialsForIdentity"), "/"), Owner::Auth);
+        // Without either, a POST to `/` is an S3 call.
+        assert_eq!(owner(None, None, None, "/"), Owner::Storage);
     }
 }

@@ -245,6 +245,9 @@ pub async fn handle(
     front: web::Data<AwsFront>,
 ) -> HttpResponse {
     let target = request.headers().get("x-amz-target").and_then(|value| value.to_str().ok()).unwrap_or("");
+    if target.starts_with(crate::identity::TARGET_PREFIX) {
+        return crate::identity::handle(request, payload, cognito, front).await;
+    }
     let action = target.strip_prefix(TARGET_PREFIX).and_then(Action::parse);
     if let Some(action) = action {
         nubo_host::front::name_operation(&request, action.name());
