@@ -174,6 +174,30 @@ async fn pools_and_clients_are_managed_as_cognito_manages_them() {
     assert!(described.arn().unwrap().ends_with(&format!(":userpool/{}", pool.id)));
     assert_eq!(described.auto_verified_attributes(), &[VerifiedAttributeType::Email]);
 
+    // Browsers call Cognito directly: a preflight is answered, and every
+    // answer allows any origin.
+    let http = reqwest::Client::new();
+    let preflight = http
+        .request(reqwest::Method::OPTIONS, nubo.http_url(ServiceName::Auth))
+        .header("origin", "http://app.localhost:3000")
+        .header("access-control-request-method", "POST")
+        .header("access-control-request-headers", "content-type,x-amz-target,x-amz-user-agent")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(preflight.status(), 200);
+    assert_eq!(preflight.headers()["access-control-allow-origin"], "*");
+    assert!(preflight.headers()["access-control-allow-headers"].to_str().unwrap().contains("x-amz-target"));
+    let refused_call = http
+        .post(nubo.http_url(ServiceName::Auth))
+        .header("content-type", "application/x-amz-json-1.1")
+        .header("x-amz-target", "AWSCognitoIdentityProviderService.InitiateAuth")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused_call.headers()["access-control-allow-origin"], "*");
+
     let listed = cognito.list_user_pools().max_results(10).send().await.unwrap();
     assert!(listed.user_pools().iter().any(|p| p.id() == Some(pool.id.as_str())));
 
@@ -617,7 +641,16 @@ async fn groups_reach_the_tokens() {
     let pool = pool(&cognito, false, false, false).await;
     user(&cognito, &pool, "dave", "dave@example.com").await;
     for (group, precedence) in [("admins", 1), ("readers", 5)] {
-        cognito.create_group().user_pool_id(&pool.id).group_name(group).precedence(precedence).send().await.unwrap();
+        let role = format!("arn:aws:iam::000000000000:role/{group}");
+        cognito
+            .create_group()
+            .user_pool_id(&pool.id)
+            .group_name(group)
+            .precedence(precedence)
+            .role_arn(role)
+            .send()
+            .await
+            .unwrap();
         cognito
             .admin_add_user_to_group()
             .user_pool_id(&pool.id)
@@ -637,6 +670,12 @@ async fn groups_reach_the_tokens() {
     for token in [tokens.id_token().unwrap(), tokens.access_token().unwrap()] {
         assert_eq!(claims(token)["cognito:groups"], serde_json::json!(["admins", "readers"]));
     }
+    let id = claims(tokens.id_token().unwrap());
+    assert_eq!(
+        id["cognito:roles"],
+        serde_json::json!(["arn:aws:iam::000000000000:role/admins", "arn:aws:iam::000000000000:role/readers"])
+    );
+    assert_eq!(id["cognito:preferred_role"], "arn:aws:iam::000000000000:role/admins", "the lowest precedence wins");
     let groups = cognito.admin_list_groups_for_user().user_pool_id(&pool.id).username("dave").send().await.unwrap();
     assert_eq!(groups.groups().len(), 2);
     let members = cognito.list_users_in_group().user_pool_id(&pool.id).group_name("readers").send().await.unwrap();

@@ -10,7 +10,7 @@ use sha2::{Digest as _, Sha256};
 use crate::{
     error::{CognitoError, Result},
     keys::Keys,
-    model::{AppClient, RefreshGrant, User, UserPool, now},
+    model::{AppClient, Group, RefreshGrant, User, UserPool, now},
     store::{GRANTS, Store},
 };
 
@@ -147,6 +147,13 @@ impl Tokens {
                 id.insert(name.clone(), claim_value(name, value));
             }
         }
+        let (roles, preferred) = self.group_roles(&session.pool.id, &groups).await?;
+        if !roles.is_empty() {
+            id.insert("cognito:roles".into(), json!(roles));
+        }
+        if let Some(preferred) = preferred {
+            id.insert("cognito:preferred_role".into(), json!(preferred));
+        }
         id.insert("iss".into(), json!(iss));
         id.insert("cognito:username".into(), json!(user.username));
         if let Some(nonce) = &session.nonce {
@@ -237,6 +244,25 @@ impl Tokens {
             refresh_token,
             expires_in: client.access_token_seconds,
         })
+    }
+
+    /// The IAM roles of `groups` (`cognito:roles`) and the one of the group
+    /// with the lowest precedence (`cognito:preferred_role`), as Cognito
+    /// puts them in ID tokens for identity pools to choose from.
+    async fn group_roles(&self, pool_id: &str, groups: &[String]) -> Result<(Vec<String>, Option<String>)> {
+        let mut roles: Vec<(i64, String)> = Vec::new();
+        for name in groups {
+            if let Some(group) = self.store.get::<Group>(&crate::store::groups(pool_id), name).await?
+                && let Some(role) = group.value.role_arn
+            {
+                roles.push((group.value.precedence.unwrap_or(i64::MAX), role));
+            }
+        }
+        roles.sort();
+        let preferred = roles.first().map(|(_, role)| role.clone());
+        let mut arns: Vec<String> = roles.into_iter().map(|(_, role)| role).collect();
+        arns.dedup();
+        Ok((arns, preferred))
     }
 
     /// A new refresh grant and its token, good for the client's refresh

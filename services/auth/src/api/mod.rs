@@ -238,7 +238,52 @@ fn refuse(error: &CognitoError) -> HttpResponse {
 }
 
 /// Answers one Cognito request.
+///
+/// Browsers call Cognito directly (Amplify signs users in from the page),
+/// so every answer allows any origin, and a preflight is answered here,
+/// as Cognito's endpoints do.
 pub async fn handle(
+    request: HttpRequest,
+    payload: web::Payload,
+    cognito: web::Data<Cognito>,
+    front: web::Data<AwsFront>,
+) -> HttpResponse {
+    if request.method() == actix_web::http::Method::OPTIONS {
+        return preflight(&request);
+    }
+    let mut response = answer(request, payload, cognito, front).await;
+    allow_any_origin(&mut response);
+    response
+}
+
+/// The headers Cognito's endpoints let a page send and read.
+const ALLOWED_HEADERS: &str = "authorization, content-type, x-amz-target, x-amz-user-agent, x-amz-date, \
+x-amz-security-token, x-amz-content-sha256, amz-sdk-invocation-id, amz-sdk-request, cache-control";
+const EXPOSED_HEADERS: &str = "x-amzn-requestid, x-amzn-errortype, x-amzn-errormessage, date";
+
+fn preflight(request: &HttpRequest) -> HttpResponse {
+    let asked = request
+        .headers()
+        .get("access-control-request-headers")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or(ALLOWED_HEADERS)
+        .to_owned();
+    HttpResponse::Ok()
+        .insert_header(("access-control-allow-origin", "*"))
+        .insert_header(("access-control-allow-methods", "POST, OPTIONS"))
+        .insert_header(("access-control-allow-headers", asked))
+        .insert_header(("access-control-max-age", "86400"))
+        .finish()
+}
+
+fn allow_any_origin(response: &mut HttpResponse) {
+    use actix_web::http::header::{HeaderName, HeaderValue};
+    let headers = response.headers_mut();
+    headers.insert(HeaderName::from_static("access-control-allow-origin"), HeaderValue::from_static("*"));
+    headers.insert(HeaderName::from_static("access-control-expose-headers"), HeaderValue::from_static(EXPOSED_HEADERS));
+}
+
+async fn answer(
     request: HttpRequest,
     payload: web::Payload,
     cognito: web::Data<Cognito>,
