@@ -82,17 +82,22 @@ struct SrpState {
 
 /// A challenge to answer, or tokens.
 enum Outcome {
-    Challenge { name: String, parameters: Map<String, Value>, session: Option<String> },
+    Challenge {
+        name: String,
+        parameters: Map<String, Value>,
+        session: Option<String>,
+        /// `SELECT_CHALLENGE`'s choices (`AvailableChallenges`).
+        available: Vec<String>,
+    },
     Tokens(crate::tokens::Issued),
 }
 
 fn outcome_json(outcome: Outcome) -> Value {
     match outcome {
-        Outcome::Challenge { name, mut parameters, session } => {
-            let available = parameters.remove("__available");
+        Outcome::Challenge { name, parameters, session, available } => {
             let mut body = json!({ "ChallengeName": name, "ChallengeParameters": parameters });
-            if let Some(available) = available {
-                body["AvailableChallenges"] = available;
+            if !available.is_empty() {
+                body["AvailableChallenges"] = json!(available);
             }
             if let Some(session) = session {
                 body["Session"] = json!(session);
@@ -188,7 +193,7 @@ impl Cognito {
                     .ok_or_else(|| CognitoError::invalid_parameter("Missing required parameter PASSWORD"))?;
                 self.check_secret_hash(&client, username, param("SECRET_HASH"))?;
                 let user = self.password_sign_in(&pool, &client, username, password, &metadata).await?;
-                self.after_first_factor(&pool, &client, user, Vec::new(), &metadata).await?
+                self.after_first_factor(&pool, &client, user, &metadata).await?
             }
             "USER_SRP_AUTH" => {
                 if !client.allows("ALLOW_USER_SRP_AUTH") {
@@ -420,7 +425,7 @@ impl Cognito {
         parameters.insert("SRP_B".into(), json!(challenge.srp_b));
         parameters.insert("USERNAME".into(), json!(internal));
         parameters.insert("USER_ID_FOR_SRP".into(), json!(internal));
-        Ok(Outcome::Challenge { name: "PASSWORD_VERIFIER".into(), parameters, session: None })
+        Ok(Outcome::Challenge { name: "PASSWORD_VERIFIER".into(), parameters, session: None, available: Vec::new() })
     }
 
     /// The password is right: a new password, MFA, or tokens.
@@ -429,7 +434,6 @@ impl Cognito {
         pool: &UserPool,
         client: &AppClient,
         user: User,
-        _steps: Vec<ChallengeStep>,
         metadata: &Value,
     ) -> Result<Outcome> {
         let user = if user.failures.count > 0 {
@@ -481,7 +485,12 @@ impl Cognito {
             custom: false,
             mfa_ready: false,
         };
-        Outcome::Challenge { name: name.to_owned(), parameters, session: Some(self.seal_session(client, &state)) }
+        Outcome::Challenge {
+            name: name.to_owned(),
+            parameters,
+            session: Some(self.seal_session(client, &state)),
+            available: Vec::new(),
+        }
     }
 
     /// MFA when the pool asks for it, else tokens.
@@ -839,7 +848,7 @@ impl Cognito {
             steps.push(ChallengeStep { name: "PASSWORD_VERIFIER".into(), result: true, metadata: None });
             return self.define_next(pool, client, user, steps, metadata).await;
         }
-        self.after_first_factor(pool, client, user, Vec::new(), metadata).await
+        self.after_first_factor(pool, client, user, metadata).await
     }
 
     /// Custom authentication's next step: the define trigger decides from
@@ -874,7 +883,7 @@ impl Cognito {
         }
         if decision.get("issueTokens").and_then(Value::as_bool).unwrap_or(false) {
             Self::check_status(pool, &user)?;
-            return self.after_first_factor(pool, client, user, steps, metadata).await;
+            return self.after_first_factor(pool, client, user, metadata).await;
         }
         let challenge = decision.get("challengeName").and_then(Value::as_str).unwrap_or("");
         match challenge {
@@ -925,6 +934,7 @@ impl Cognito {
                     name: "CUSTOM_CHALLENGE".into(),
                     parameters,
                     session: Some(self.seal_session(client, &state)),
+                    available: Vec::new(),
                 })
             }
             "PASSWORD_VERIFIER" => Err(CognitoError::invalid_lambda_response(
@@ -961,7 +971,7 @@ impl Cognito {
                     .get("PASSWORD")
                     .ok_or_else(|| CognitoError::invalid_parameter("Missing required parameter PASSWORD"))?;
                 let user = self.password_sign_in(pool, client, &user.username, password, metadata).await?;
-                self.after_first_factor(pool, client, user, Vec::new(), metadata).await
+                self.after_first_factor(pool, client, user, metadata).await
             }
             Some("PASSWORD_SRP") if available.contains(&"PASSWORD_SRP") => {
                 let srp_a = parameters
@@ -983,15 +993,13 @@ impl Cognito {
                 Err(CognitoError::invalid_parameter(format!("The challenge {other} is not available for this user.")))
             }
             _ => {
-                let Outcome::Challenge { session, .. } =
-                    self.challenge(pool, client, &user, "SELECT_CHALLENGE", Map::new())
-                else {
-                    return Err(CognitoError::internal("a challenge was expected"));
-                };
                 let mut parameters = Map::new();
                 parameters.insert("USERNAME".into(), json!(user.username));
-                Ok(Outcome::Challenge { name: "SELECT_CHALLENGE".into(), parameters, session }
-                    .with_available(&available))
+                let mut challenge = self.challenge(pool, client, &user, "SELECT_CHALLENGE", parameters);
+                if let Outcome::Challenge { available: offered, .. } = &mut challenge {
+                    *offered = available.iter().map(|&name| name.to_owned()).collect();
+                }
+                Ok(challenge)
             }
         }
     }
@@ -1135,19 +1143,6 @@ impl Cognito {
             None => {}
         }
         Ok(json!({}))
-    }
-}
-
-impl Outcome {
-    /// `SELECT_CHALLENGE`'s list of choices.
-    fn with_available(self, available: &[&str]) -> Outcome {
-        match self {
-            Outcome::Challenge { name, mut parameters, session } => {
-                parameters.insert("__available".into(), json!(available));
-                Outcome::Challenge { name, parameters, session }
-            }
-            tokens => tokens,
-        }
     }
 }
 
