@@ -926,3 +926,188 @@ async fn refresh_token_rotation_replaces_the_token_and_refuses_the_old_one() {
     );
     assert_eq!(code, "InvalidParameterException", "rotation is completed with GetTokensFromRefreshToken only");
 }
+
+#[tokio::test]
+async fn a_users_own_calls_and_the_rest_of_the_admin_api() {
+    use aws_sdk_cognitoidentityprovider::types::{ResourceServerScopeType, SoftwareTokenMfaSettingsType};
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let nubo = Nubo::up(&state).await;
+    let cognito = cognito_client(&nubo.http_url(ServiceName::Auth));
+    let pool = pool(&cognito, false, false, false).await;
+
+    // ResendConfirmationCode sends a new code; the old one no longer works.
+    cognito
+        .sign_up()
+        .client_id(&pool.client_id)
+        .username("mia")
+        .password(PASSWORD)
+        .user_attributes(attribute("email", "mia@example.com"))
+        .send()
+        .await
+        .unwrap();
+    let first = latest_code(&state, "mia", "SignUp").await;
+    let resent = cognito.resend_confirmation_code().client_id(&pool.client_id).username("mia").send().await.unwrap();
+    assert_eq!(resent.code_delivery_details().unwrap().attribute_name(), Some("email"));
+    let second = latest_code(&state, "mia", "ResendCode").await;
+    if first != second {
+        let stale =
+            cognito.confirm_sign_up().client_id(&pool.client_id).username("mia").confirmation_code(&first).send().await;
+        assert_eq!(refused(stale).0, "CodeMismatchException");
+    }
+    cognito
+        .confirm_sign_up()
+        .client_id(&pool.client_id)
+        .username("mia")
+        .confirmation_code(&second)
+        .send()
+        .await
+        .unwrap();
+    let signed_in = password_sign_in(&cognito, &pool, "mia", PASSWORD).await.unwrap();
+    let access = signed_in.authentication_result().unwrap().access_token().unwrap().to_owned();
+
+    // A changed email is unverified until its code comes back.
+    let updated = cognito
+        .update_user_attributes()
+        .access_token(&access)
+        .user_attributes(attribute("email", "mia@new.example"))
+        .user_attributes(attribute("nickname", "m"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(updated.code_delivery_details_list().len(), 1);
+    let value = |user: &aws_sdk_cognitoidentityprovider::operation::get_user::GetUserOutput, name: &str| {
+        user.user_attributes().iter().find(|a| a.name() == name).and_then(|a| a.value().map(str::to_owned))
+    };
+    let me = cognito.get_user().access_token(&access).send().await.unwrap();
+    assert_eq!(value(&me, "email").as_deref(), Some("mia@new.example"));
+    assert_eq!(value(&me, "email_verified").as_deref(), Some("false"));
+    cognito.get_user_attribute_verification_code().access_token(&access).attribute_name("email").send().await.unwrap();
+    let code = latest_code(&state, "mia", "VerifyUserAttribute").await;
+    cognito.verify_user_attribute().access_token(&access).attribute_name("email").code(&code).send().await.unwrap();
+    let me = cognito.get_user().access_token(&access).send().await.unwrap();
+    assert_eq!(value(&me, "email_verified").as_deref(), Some("true"));
+    cognito.delete_user_attributes().access_token(&access).user_attribute_names("nickname").send().await.unwrap();
+    let me = cognito.get_user().access_token(&access).send().await.unwrap();
+    assert_eq!(value(&me, "nickname"), None);
+    let (code, _) = refused(
+        cognito
+            .update_user_attributes()
+            .access_token(&access)
+            .user_attributes(attribute("email_verified", "true"))
+            .send()
+            .await,
+    );
+    assert_eq!(code, "InvalidParameterException", "a user cannot verify its own attributes");
+
+    // The administrator's versions.
+    cognito
+        .admin_delete_user_attributes()
+        .user_pool_id(&pool.id)
+        .username("mia")
+        .user_attribute_names("nickname")
+        .send()
+        .await
+        .unwrap();
+    let (code, _) = refused(
+        cognito
+            .admin_set_user_mfa_preference()
+            .user_pool_id(&pool.id)
+            .username("mia")
+            .software_token_mfa_settings(SoftwareTokenMfaSettingsType::builder().enabled(true).build())
+            .send()
+            .await,
+    );
+    assert_eq!(code, "InvalidParameterException", "no verified software token yet");
+    cognito.admin_reset_user_password().user_pool_id(&pool.id).username("mia").send().await.unwrap();
+    let error = password_sign_in(&cognito, &pool, "mia", PASSWORD).await.unwrap_err();
+    assert_eq!(error, "PasswordResetRequiredException: Password reset required for the user");
+    let reset = latest_code(&state, "mia", "ForgotPassword").await;
+    cognito
+        .confirm_forgot_password()
+        .client_id(&pool.client_id)
+        .username("mia")
+        .confirmation_code(&reset)
+        .password("Reset-Password-3")
+        .send()
+        .await
+        .unwrap();
+    let signed_in = password_sign_in(&cognito, &pool, "mia", "Reset-Password-3").await.unwrap();
+    let access = signed_in.authentication_result().unwrap().access_token().unwrap().to_owned();
+    cognito.delete_user().access_token(&access).send().await.unwrap();
+    let (code, _) = refused(cognito.admin_get_user().user_pool_id(&pool.id).username("mia").send().await);
+    assert_eq!(code, "UserNotFoundException");
+
+    // Resource servers, groups updated, tags, MFA configuration, domains.
+    let scope = ResourceServerScopeType::builder().scope_name("read").scope_description("read it").build().unwrap();
+    cognito
+        .create_resource_server()
+        .user_pool_id(&pool.id)
+        .identifier("https://api.example")
+        .name("api")
+        .scopes(scope)
+        .send()
+        .await
+        .unwrap();
+    let write = ResourceServerScopeType::builder().scope_name("write").scope_description("write it").build().unwrap();
+    cognito
+        .update_resource_server()
+        .user_pool_id(&pool.id)
+        .identifier("https://api.example")
+        .name("api")
+        .scopes(write)
+        .send()
+        .await
+        .unwrap();
+    let described = cognito
+        .describe_resource_server()
+        .user_pool_id(&pool.id)
+        .identifier("https://api.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(described.resource_server().unwrap().scopes()[0].scope_name(), "write");
+    assert_eq!(
+        cognito
+            .list_resource_servers()
+            .user_pool_id(&pool.id)
+            .max_results(10)
+            .send()
+            .await
+            .unwrap()
+            .resource_servers()
+            .len(),
+        1
+    );
+    cognito.delete_resource_server().user_pool_id(&pool.id).identifier("https://api.example").send().await.unwrap();
+    cognito.create_group().user_pool_id(&pool.id).group_name("staff").send().await.unwrap();
+    let group = cognito
+        .update_group()
+        .user_pool_id(&pool.id)
+        .group_name("staff")
+        .description("the staff")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(group.group().unwrap().description(), Some("the staff"));
+    let arn = cognito.describe_user_pool().user_pool_id(&pool.id).send().await.unwrap().user_pool.unwrap().arn.unwrap();
+    cognito.tag_resource().resource_arn(&arn).tags("team", "auth").tags("stage", "test").send().await.unwrap();
+    cognito.untag_resource().resource_arn(&arn).tag_keys("stage").send().await.unwrap();
+    let tags = cognito.list_tags_for_resource().resource_arn(&arn).send().await.unwrap();
+    assert_eq!(tags.tags().unwrap().len(), 1);
+    let mfa = cognito.get_user_pool_mfa_config().user_pool_id(&pool.id).send().await.unwrap();
+    assert_eq!(mfa.mfa_configuration().map(|m| m.as_str()), Some("OFF"));
+    cognito.create_user_pool_domain().user_pool_id(&pool.id).domain("mia-login").send().await.unwrap();
+    let updated = cognito
+        .update_user_pool_domain()
+        .user_pool_id(&pool.id)
+        .domain("mia-login")
+        .managed_login_version(2)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(updated.managed_login_version(), Some(2));
+    let (code, _) =
+        refused(cognito.create_user_pool_domain().user_pool_id(&pool.id).domain("has-cognito-in-it").send().await);
+    assert_eq!(code, "InvalidParameterException");
+}
