@@ -8,7 +8,9 @@
 //! - `keys`, `tokens`: signing keys and the tokens they sign;
 //! - `seal`: the opaque values clients carry between steps;
 //! - `messages`, `triggers`: codes sent out, functions called in;
-//! - `wellknown`: each pool's JWKS and OIDC discovery document.
+//! - `wellknown`: each pool's JWKS and OIDC discovery document;
+//! - `oidc`: each pool's OAuth 2.0 / OIDC endpoints and hosted UI, and
+//!   federation with external OIDC identity providers.
 
 pub mod api;
 pub mod error;
@@ -18,6 +20,7 @@ pub mod keys;
 pub mod messages;
 pub mod mfa;
 pub mod model;
+pub mod oidc;
 pub mod passwords;
 pub mod seal;
 pub mod srp;
@@ -168,6 +171,7 @@ pub async fn run(context: Context, config: Config, listeners: Listeners, shutdow
     nubo_host::serve("auth", listeners, router, workers, Metrics::new("auth"), shutdown, move |routes| {
         routes.app_data(web::Data::new(cognito.clone())).app_data(web::Data::new(front.clone()));
         wellknown::routes(routes);
+        oidc::routes(routes);
         routes.default_service(web::to(api::handle));
     })
     .await

@@ -103,7 +103,7 @@ fn outcome_json(outcome: Outcome) -> Value {
     }
 }
 
-fn secret_hash(secret: &str, username: &str, client_id: &str) -> String {
+pub(crate) fn secret_hash(secret: &str, username: &str, client_id: &str) -> String {
     let mut mac = <Hmac<Sha256>>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key");
     mac.update(username.as_bytes());
     mac.update(client_id.as_bytes());
