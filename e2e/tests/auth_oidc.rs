@@ -694,7 +694,7 @@ async fn the_hosted_ui_signs_up_and_changes_temporary_passwords() {
     assert_eq!(sent.status, 200, "{}", sent.body);
     assert!(sent.body.contains("c***@e***"), "{}", sent.body);
     let messages = std::fs::read_to_string(state.path().join("state/auth/messages.jsonl")).unwrap();
-    let message: Value = messages.lines().map(|line| serde_json::from_str::<Value>(line).unwrap()).last().unwrap();
+    let message: Value = serde_json::from_str(messages.lines().next_back().unwrap()).unwrap();
     assert_eq!((message["username"].as_str(), message["purpose"].as_str()), (Some("carol"), Some("SignUp")));
     let confirm_url = Url::parse(&signup).unwrap().join(&HtmlForm::of(&sent.body).action).unwrap().to_string();
     let wrong = browser.submit(&confirm_url, &sent, &[("code", "000000")]).await;

@@ -275,7 +275,7 @@ impl Cognito {
             Err(error) => return bad(&error.message),
         };
         if !is_registered(&request.redirect_uri, &client.callback_urls)
-            || !client.identity_providers.iter().any(|provider| *provider == state.provider)
+            || !client.identity_providers.contains(&state.provider)
         {
             return bad("The app no longer signs in through this identity provider.");
         }

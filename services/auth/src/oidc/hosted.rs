@@ -465,15 +465,11 @@ impl Hosted<'_> {
         pages::html(status, page, &cookies)
     }
 
-    fn signup_allowed(&self, client: &AppClient) -> Result<(), HttpResponse> {
-        if self.site.pool.admin_create_user_only || !allows_local(client) {
-            return Err(pages::error(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                "SignUp is not permitted for this user pool",
-            ));
-        }
-        Ok(())
+    /// The refusal of a sign-up, when the pool or the client allows none.
+    fn signup_refused(&self, client: &AppClient) -> Option<HttpResponse> {
+        (self.site.pool.admin_create_user_only || !allows_local(client)).then(|| {
+            pages::error(StatusCode::BAD_REQUEST, "invalid_request", "SignUp is not permitted for this user pool")
+        })
     }
 
     /// `GET /signup`.
@@ -482,7 +478,7 @@ impl Hosted<'_> {
             Ok(checked) => checked,
             Err(response) => return response,
         };
-        if let Err(response) = self.signup_allowed(&client) {
+        if let Some(response) = self.signup_refused(&client) {
             return response;
         }
         self.render_signup(&client, &request, None, StatusCode::OK)
@@ -511,7 +507,7 @@ impl Hosted<'_> {
             Err(response) => return response,
         };
         let request = &state.request;
-        if let Err(response) = self.signup_allowed(&client) {
+        if let Some(response) = self.signup_refused(&client) {
             return response;
         }
         let again = |message: &str| self.render_signup(&client, request, Some(message), StatusCode::BAD_REQUEST);
