@@ -13,7 +13,8 @@ use std::collections::BTreeMap;
 use aws_sdk_cognitoidentityprovider::{
     Client,
     types::{
-        AttributeType, IdentityProviderTypeType, MessageActionType, OAuthFlowType, ResourceServerScopeType,
+        AttributeType, AuthFlowType, ExplicitAuthFlowsType, IdentityProviderTypeType, MessageActionType, OAuthFlowType,
+        ResourceServerScopeType, SoftwareTokenMfaConfigType, SoftwareTokenMfaSettingsType, UserPoolMfaType,
         VerifiedAttributeType,
     },
 };
@@ -26,6 +27,7 @@ use openidconnect::{
     url::Url,
 };
 use serde_json::Value;
+use totp_rs::{Algorithm, Secret, TOTP};
 
 const PASSWORD: &str = "Correct-Horse-9";
 const CALLBACK: &str = "http://localhost/callback";
@@ -559,6 +561,25 @@ async fn bad_requests_are_refused_as_rfc_6749_and_cognito_answer() {
     let (status, body) = redeem(verifier.secret().clone(), CALLBACK).await;
     assert_eq!((status, body["error"].as_str()), (400, Some("invalid_grant")), "a code is spent once: {body}");
 
+    // Two redemptions of one code at once: exactly one wins.
+    let code = query_of(&browser.get(&authorize_url(&issuer, &web, "")).await.location.unwrap())["code"].clone();
+    let race = |code: String| {
+        let (web, token_url) = (web.clone(), token_url.clone());
+        async move {
+            let fields = [
+                ("grant_type", "authorization_code"),
+                ("client_id", web.as_str()),
+                ("code", code.as_str()),
+                ("redirect_uri", CALLBACK),
+            ];
+            token_request(&token_url, None, None, &fields).await.0
+        }
+    };
+    let (first, second) = tokio::join!(race(code.clone()), race(code));
+    let mut statuses = [first, second];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 400], "one concurrent redemption wins");
+
     // Client authentication: a wrong secret by Basic or in the body.
     let code = query_of(&browser.get(&authorize_url(&issuer, &server, "")).await.location.unwrap())["code"].clone();
     let fields = [("grant_type", "authorization_code"), ("code", code.as_str()), ("redirect_uri", CALLBACK)];
@@ -743,6 +764,70 @@ async fn the_hosted_ui_signs_up_and_changes_temporary_passwords() {
     let disabled = third.submit(&login, &page, &[("username", "dave"), ("password", "Brand-New-Pass-2")]).await;
     assert_eq!(disabled.status, 400);
     assert!(disabled.body.contains("User is disabled."), "{}", disabled.body);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_hosted_ui_asks_for_a_totp_code_when_mfa_is_on() {
+    let state = tempfile::tempdir().unwrap();
+    let (_nubo, cognito, base) = stack(&state).await;
+    let pool_id = pool_with_domain(&cognito, "mfa", "mfa-ui").await;
+    let issuer = format!("{base}/{pool_id}");
+    let (web, _) = app_client(&cognito, &pool_id, "web", false, &[OAuthFlowType::Code], &["openid", "email"]).await;
+    user(&cognito, &pool_id, "erin", "erin@example.com").await;
+
+    // Erin sets up an authenticator app through the API.
+    let api = cognito
+        .create_user_pool_client()
+        .user_pool_id(&pool_id)
+        .client_name("api")
+        .explicit_auth_flows(ExplicitAuthFlowsType::AllowUserPasswordAuth)
+        .send()
+        .await
+        .unwrap();
+    let api = api.user_pool_client().unwrap().client_id().unwrap().to_owned();
+    let signed_in = cognito
+        .initiate_auth()
+        .client_id(&api)
+        .auth_flow(AuthFlowType::UserPasswordAuth)
+        .auth_parameters("USERNAME", "erin")
+        .auth_parameters("PASSWORD", PASSWORD)
+        .send()
+        .await
+        .unwrap();
+    let access = signed_in.authentication_result().unwrap().access_token().unwrap().to_owned();
+    let secret = cognito.associate_software_token().access_token(&access).send().await.unwrap();
+    let secret = Secret::Encoded(secret.secret_code().unwrap().to_owned()).to_bytes().unwrap();
+    let totp = TOTP::new_unchecked(Algorithm::SHA1, 6, 1, 30, secret);
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let code = totp.generate(now);
+    cognito.verify_software_token().access_token(&access).user_code(&code).send().await.unwrap();
+    let settings = SoftwareTokenMfaSettingsType::builder().enabled(true).preferred_mfa(true).build();
+    cognito.set_user_mfa_preference().access_token(&access).software_token_mfa_settings(settings).send().await.unwrap();
+    cognito
+        .set_user_pool_mfa_config()
+        .user_pool_id(&pool_id)
+        .software_token_mfa_configuration(SoftwareTokenMfaConfigType::builder().enabled(true).build())
+        .mfa_configuration(UserPoolMfaType::Optional)
+        .send()
+        .await
+        .unwrap();
+
+    let mut browser = Browser::new();
+    let login = browser.get(&authorize_url(&issuer, &web, "")).await.location.unwrap();
+    let page = browser.get(&login).await;
+    let asked = browser.submit(&login, &page, &[("username", "erin"), ("password", PASSWORD)]).await;
+    assert_eq!(asked.status, 200, "{}", asked.body);
+    assert!(asked.body.contains("authenticator app"), "{}", asked.body);
+    let wrong = browser.submit(&login, &asked, &[("code", "000000")]).await;
+    assert_eq!(wrong.status, 400);
+    // The code of the next step: the one just used for setup is spent.
+    let next = totp.generate(now + 30);
+    let done = browser.submit(&login, &asked, &[("code", &next)]).await;
+    assert_eq!(done.status, 302, "{}", done.body);
+    assert!(query_of(&done.location.unwrap()).contains_key("code"));
+    // Its form cannot be submitted twice: the code's step is spent.
+    let replay = browser.submit(&login, &asked, &[("code", &next)]).await;
+    assert_eq!(replay.status, 400);
 }
 
 /// The `href` of the link whose text is `text`.
