@@ -764,6 +764,25 @@ async fn the_hosted_ui_signs_up_and_changes_temporary_passwords() {
     let disabled = third.submit(&login, &page, &[("username", "dave"), ("password", "Brand-New-Pass-2")]).await;
     assert_eq!(disabled.status, 400);
     assert!(disabled.body.contains("User is disabled."), "{}", disabled.body);
+
+    // A sign-up left unconfirmed: signing in sends a new code and shows
+    // the confirmation form, as Cognito's hosted UI does.
+    let mut fourth = Browser::new();
+    let login = fourth.get(&authorize_url(&issuer, &web, "")).await.location.unwrap();
+    let page = fourth.get(&login).await;
+    let signup = Url::parse(&login).unwrap().join(&attribute_of_link(&page.body, "Sign up")).unwrap().to_string();
+    let form = fourth.get(&signup).await;
+    let fields = [("username", "frank"), ("email", "frank@example.com"), ("password", PASSWORD)];
+    assert_eq!(fourth.submit(&signup, &form, &fields).await.status, 200);
+    let page = fourth.get(&login).await;
+    let asked = fourth.submit(&login, &page, &[("username", "frank"), ("password", PASSWORD)]).await;
+    assert_eq!(asked.status, 200, "{}", asked.body);
+    let messages = std::fs::read_to_string(state.path().join("state/auth/messages.jsonl")).unwrap();
+    let message: Value = serde_json::from_str(messages.lines().next_back().unwrap()).unwrap();
+    assert_eq!((message["username"].as_str(), message["purpose"].as_str()), (Some("frank"), Some("ResendCode")));
+    let done = fourth.submit(&login, &asked, &[("code", message["code"].as_str().unwrap())]).await;
+    assert_eq!(done.status, 302, "{}", done.body);
+    assert!(query_of(&done.location.unwrap()).contains_key("code"));
 }
 
 #[tokio::test(flavor = "multi_thread")]

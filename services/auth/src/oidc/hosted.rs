@@ -207,7 +207,34 @@ impl Hosted<'_> {
         match self.cognito.password_sign_in(&self.site.pool, &client, username.trim(), password, &json!({})).await {
             Ok(user) => self.after_password(&client, request, user).await,
             Err(error) if is_internal(&error) => internal(&error),
+            // The password was right (Cognito checks the status after it):
+            // as Cognito's hosted UI does, a new code and the confirmation form.
+            Err(error) if error.code == "UserNotConfirmedException" => {
+                self.unconfirmed(&client, request, username.trim(), &error).await
+            }
             Err(error) => self.render_login(&client, request, Some(&error.message), StatusCode::BAD_REQUEST),
+        }
+    }
+
+    async fn unconfirmed(
+        &self,
+        client: &AppClient,
+        request: &AuthRequest,
+        username: &str,
+        refusal: &CognitoError,
+    ) -> HttpResponse {
+        let user = match self.cognito.require_user(&self.site.pool, username).await {
+            Ok(found) => found.value,
+            Err(error) => return internal(&error),
+        };
+        let input = Self::input_for(client, &user.username, json!({}));
+        match self.cognito.resend_confirmation_code(&input).await {
+            Ok(answer) => {
+                let destination =
+                    answer.pointer("/CodeDeliveryDetails/Destination").and_then(Value::as_str).map(str::to_owned);
+                self.render_confirm(client, request, &user.username, destination, None, StatusCode::OK)
+            }
+            Err(_) => self.render_login(client, request, Some(&refusal.message), StatusCode::BAD_REQUEST),
         }
     }
 
