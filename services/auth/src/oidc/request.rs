@@ -251,6 +251,25 @@ mod tests {
         assert!(basic_credentials(&format!("Basic {}", STANDARD.encode(":secret"))).is_err());
     }
 
+    /// Whatever the bytes, every parser answers and none panics.
+    #[test]
+    fn arbitrary_input_never_panics() {
+        let alphabet = b"=&%+;:. \"\\aZ09-_\xff\xc3\x00\t";
+        for length in 0..24 {
+            for _ in 0..400 {
+                let bytes: Vec<u8> =
+                    (0..length).map(|_| alphabet[rand::random_range(0..alphabet.len())]).collect();
+                let _ = Params::parse(&bytes);
+                let text = String::from_utf8_lossy(&bytes);
+                let _ = cookies(&text, "a");
+                let _ = domain_of_host(&text);
+                let _ = basic_credentials(&format!("Basic {text}"));
+                let _ = basic_credentials(&format!("Basic {}", STANDARD.encode(&bytes)));
+                let _ = bearer(&text);
+            }
+        }
+    }
+
     #[test]
     fn bearer_tokens_are_read() {
         assert_eq!(bearer("Bearer abc.def"), Some("abc.def"));
