@@ -257,8 +257,7 @@ mod tests {
         let alphabet = b"=&%+;:. \"\\aZ09-_\xff\xc3\x00\t";
         for length in 0..24 {
             for _ in 0..400 {
-                let bytes: Vec<u8> =
-                    (0..length).map(|_| alphabet[rand::random_range(0..alphabet.len())]).collect();
+                let bytes: Vec<u8> = (0..length).map(|_| alphabet[rand::random_range(0..alphabet.len())]).collect();
                 let _ = Params::parse(&bytes);
                 let text = String::from_utf8_lossy(&bytes);
                 let _ = cookies(&text, "a");
