@@ -595,6 +595,13 @@ async fn bad_requests_are_refused_as_rfc_6749_and_cognito_answer() {
     let (status, body) = token_request(&token_url, None, Some((&server, &secret)), &fields).await;
     assert_eq!(status, 200, "{body}");
 
+    // A browser app may call the token endpoint from its own origin.
+    let preflight = http().request(reqwest::Method::OPTIONS, &token_url).send().await.unwrap();
+    assert_eq!(preflight.status().as_u16(), 204);
+    assert_eq!(preflight.headers()["access-control-allow-origin"], "*");
+    let get = http().get(&token_url).send().await.unwrap();
+    assert_eq!(get.status().as_u16(), 405);
+
     // Malformed token requests.
     let (status, body) = token_request(&token_url, None, None, &[("client_id", &web)]).await;
     assert_eq!((status, body["error"].as_str()), (400, Some("invalid_request")));

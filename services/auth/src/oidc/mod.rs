@@ -121,7 +121,7 @@ impl Endpoint {
         match self {
             Self::Token => &[Method::POST, Method::OPTIONS],
             Self::Revoke => &[Method::POST, Method::OPTIONS],
-            Self::UserInfo => &[Method::GET, Method::POST],
+            Self::UserInfo => &[Method::GET, Method::POST, Method::OPTIONS],
             Self::Login | Self::Signup => &[Method::GET, Method::POST],
             Self::ConfirmUser | Self::NewPassword | Self::Mfa => &[Method::POST],
             Self::Authorize | Self::IdpResponse | Self::Logout | Self::Error => &[Method::GET],
@@ -237,7 +237,8 @@ async fn handle(
         Endpoint::Logout => hosted.logout(query).await,
         Endpoint::Error => hosted.error_page(query),
         Endpoint::IdpResponse => hosted.idp_response(query).await,
-        Endpoint::Token | Endpoint::Revoke if request.method() == Method::OPTIONS => token::preflight(),
+        Endpoint::Token | Endpoint::Revoke if request.method() == Method::OPTIONS => token::preflight("POST, OPTIONS"),
+        Endpoint::UserInfo if request.method() == Method::OPTIONS => token::preflight("GET, POST, OPTIONS"),
         Endpoint::Token => token::token(&cognito, &site, &request, form).await,
         Endpoint::Revoke => token::revoke(&cognito, &site, &request, form).await,
         Endpoint::UserInfo => userinfo::user_info(&cognito, &site, &request).await,

@@ -81,11 +81,12 @@ fn with_token_headers(response: &mut actix_web::HttpResponseBuilder) {
         .insert_header(("access-control-allow-origin", "*"));
 }
 
-/// CORS preflight of the token and revocation endpoints.
-pub fn preflight() -> HttpResponse {
+/// CORS preflight of the endpoints a browser app calls itself (token,
+/// revocation, userInfo), which answer any origin.
+pub fn preflight(methods: &'static str) -> HttpResponse {
     HttpResponse::NoContent()
         .insert_header(("access-control-allow-origin", "*"))
-        .insert_header(("access-control-allow-methods", "POST, OPTIONS"))
+        .insert_header(("access-control-allow-methods", methods))
         .insert_header(("access-control-allow-headers", "authorization, content-type"))
         .insert_header(("access-control-max-age", "600"))
         .finish()

@@ -4,7 +4,7 @@
 //! other scopes narrow what is shown, as Cognito documents: `openid`
 //! alone shows every attribute the client may read; `profile`, `email`
 //! and `phone` show their attributes on top of `sub` and `username`.
-//! Refusals follow RFC 6750 §3.
+//! Refusals follow RFC 6750 §3. A browser app may call it from any origin.
 
 use std::collections::BTreeMap;
 
@@ -76,6 +76,7 @@ fn refused(status: StatusCode, error: &str, description: &str) -> HttpResponse {
     HttpResponse::build(status)
         .insert_header(("www-authenticate", challenge))
         .insert_header(("cache-control", "no-store"))
+        .insert_header(("access-control-allow-origin", "*"))
         .json(json!({ "error": error, "error_description": description }))
 }
 
