@@ -9,7 +9,9 @@
 //! - `seal`: the opaque values clients carry between steps;
 //! - `messages`, `triggers`: codes sent out, functions called in;
 //! - `wellknown`: each pool's JWKS and OIDC discovery document;
-//! - `identity`: identity pools (the Cognito Identity API).
+//! - `identity`: identity pools (the Cognito Identity API);
+//! - `oidc`: each pool's OAuth 2.0 / OIDC endpoints and hosted UI, and
+//!   federation with external OIDC identity providers.
 
 pub mod api;
 pub mod error;
@@ -20,6 +22,7 @@ pub mod keys;
 pub mod messages;
 pub mod mfa;
 pub mod model;
+pub mod oidc;
 pub mod passwords;
 pub mod seal;
 pub mod srp;
@@ -142,9 +145,12 @@ impl AuthGrpc for AuthApi {
         request: Request<ValidateTokenRequest>,
     ) -> Result<Response<ValidateTokenResponse>, Status> {
         let request = request.into_inner();
-        let input = api::Input(serde_json::Map::from_iter([("AccessToken".to_owned(), request.token.into())]));
-        match self.cognito.signed_in(&input).await {
-            Ok((pool, _, token)) if request.user_pool_id.is_empty() || request.user_pool_id == pool.id => {
+        let checked = match self.cognito.tokens.verify_access(&request.token).await {
+            Ok(token) => self.cognito.live_access(&token).await.map(|(pool, _)| (pool, token)),
+            Err(error) => Err(error),
+        };
+        match checked {
+            Ok((pool, token)) if request.user_pool_id.is_empty() || request.user_pool_id == pool.id => {
                 Ok(Response::new(ValidateTokenResponse {
                     claims_json: serde_json::Value::Object(token.claims).to_string().into_bytes(),
                 }))
@@ -172,6 +178,7 @@ pub async fn run(context: Context, config: Config, listeners: Listeners, shutdow
         routes.app_data(web::Data::new(cognito.clone())).app_data(web::Data::new(front.clone()));
         identity::routes(routes);
         wellknown::routes(routes);
+        oidc::routes(routes);
         routes.default_service(web::to(api::handle));
     })
     .await

@@ -12,7 +12,9 @@
 //! - `auth.groups.v1/{pool}`, `auth.resource-servers.v1/{pool}`;
 //! - `auth.domains.v1` / domain prefix: the pool a hosted UI serves;
 //! - `auth.keys.v1` / pool id: the pool's signing keys;
-//! - `auth.grants.v1` / grant id: a refresh token's record.
+//! - `auth.grants.v1` / grant id: a refresh token's record;
+//! - `auth.codes.v1` / hash of the code: an OAuth authorization code,
+//!   claimed once by a compare-and-set delete (see `oidc::codes`).
 
 use nubo_proto::{ErrorCode, clients::RecordsClient};
 use serde::{Serialize, de::DeserializeOwned};
@@ -104,6 +106,16 @@ impl Store {
 
     pub async fn delete(&self, namespace: &str, key: &str) -> Result<bool> {
         Ok(self.records.delete(namespace, key, None).await?)
+    }
+
+    /// Deletes the record only if it is still at `version`; false if it
+    /// changed or went meanwhile (someone else claimed it).
+    pub async fn delete_if(&self, namespace: &str, key: &str, version: u64) -> Result<bool> {
+        match self.records.delete(namespace, key, Some(version)).await {
+            Ok(existed) => Ok(existed),
+            Err(error) if error.code == ErrorCode::ConditionFailed => Ok(false),
+            Err(error) => Err(error.into()),
+        }
     }
 
     /// Reads, changes and writes back one record, again from the read if a

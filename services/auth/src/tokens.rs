@@ -377,7 +377,8 @@ impl Tokens {
         Ok(AccessToken {
             pool_id: pool_id.to_owned(),
             client_id: text("client_id").ok_or_else(invalid)?,
-            username: text("username").ok_or_else(invalid)?,
+            // Tokens of the client credentials grant stand for no user.
+            username: text("username").unwrap_or_default(),
             origin_jti: text("origin_jti").unwrap_or_default(),
             issued_at: claims.get("iat").and_then(Value::as_i64).unwrap_or(0),
             scopes: text("scope").map(|s| s.split(' ').map(str::to_owned).collect()).unwrap_or_default(),

@@ -31,8 +31,9 @@ async fn jwks(pool_id: web::Path<String>, cognito: web::Data<Cognito>) -> HttpRe
 async fn discovery(pool_id: web::Path<String>, cognito: web::Data<Cognito>) -> HttpResponse {
     let Ok(pool) = cognito.pool(&pool_id).await else { return not_found(&pool_id) };
     let issuer = cognito.tokens.issuer(&pool.id);
-    // The OAuth endpoints live on the pool's domain; without one, under
-    // the issuer's path, which serves the same endpoints.
+    // The OAuth endpoints (`oidc`) are served once the pool has a domain,
+    // on `{domain}.auth.localhost` and under the issuer's path; the path
+    // form is named here because it needs no DNS.
     let base = cognito.oauth_base(&pool);
     HttpResponse::Ok().json(json!({
         "issuer": issuer,
@@ -55,7 +56,8 @@ async fn discovery(pool_id: web::Path<String>, cognito: web::Data<Cognito>) -> H
 
 impl Cognito {
     /// Where the pool's OAuth endpoints are reached: the issuer's base
-    /// with the pool's path, as `/{poolId}/oauth2/...` on this port.
+    /// with the pool's path, `/{poolId}/oauth2/...` on this port (the
+    /// same endpoints answer on the pool's domain, see `oidc`).
     pub fn oauth_base(&self, pool: &crate::model::UserPool) -> String {
         self.tokens.issuer(&pool.id)
     }

@@ -22,7 +22,19 @@ impl Cognito {
         if !token.scopes.iter().any(|scope| scope == ADMIN_SCOPE) {
             return Err(CognitoError::not_authorized("Access Token does not have required scopes"));
         }
+        let (pool, user) = self.live_access(&token).await?;
+        let user = user.ok_or_else(|| CognitoError::not_authorized("User does not exist."))?;
+        Ok((pool, user, token))
+    }
+
+    /// Whether a verified access token still holds: its pool exists, its
+    /// grant is not revoked, its user (none for `client_credentials`
+    /// tokens) is enabled and has not signed out since.
+    pub(crate) async fn live_access(&self, token: &AccessToken) -> Result<(UserPool, Option<User>)> {
         let pool = self.pool(&token.pool_id).await.map_err(|_| CognitoError::not_authorized("Invalid Access Token"))?;
+        if token.username.is_empty() {
+            return Ok((pool, None));
+        }
         let user = self
             .find_user(&pool, &token.username)
             .await?
@@ -45,7 +57,7 @@ impl Cognito {
         if !user.enabled {
             return Err(CognitoError::not_authorized("User is disabled."));
         }
-        Ok((pool, user, token))
+        Ok((pool, Some(user)))
     }
 
     pub(crate) async fn get_user(&self, input: &Input) -> Result<Value> {
@@ -141,13 +153,9 @@ impl Cognito {
         let (pool, user, _) = self.signed_in(input).await?;
         let previous = input.required("PreviousPassword")?;
         let proposed = input.required("ProposedPassword")?;
-        Self::check_lockout_for(&user)?;
+        Self::check_lockout(&user)?;
         if !self.hasher.matches(user.password.as_ref(), previous).await {
-            self.update_user(&pool, &user.username, |user| {
-                user.failures.count += 1;
-                Ok(())
-            })
-            .await?;
+            self.count_failure(&pool, &user.username).await?;
             return Err(CognitoError::incorrect_credentials());
         }
         passwords::check_policy(&pool.password_policy, proposed)?;
@@ -159,13 +167,6 @@ impl Cognito {
         })
         .await?;
         Ok(json!({}))
-    }
-
-    fn check_lockout_for(user: &User) -> Result<()> {
-        if user.failures.locked_until > crate::model::now() {
-            return Err(CognitoError::not_authorized("Password attempts exceeded"));
-        }
-        Ok(())
     }
 
     pub(crate) async fn global_sign_out(&self, input: &Input) -> Result<Value> {

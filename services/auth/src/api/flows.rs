@@ -108,7 +108,7 @@ fn outcome_json(outcome: Outcome) -> Value {
     }
 }
 
-fn secret_hash(secret: &str, username: &str, client_id: &str) -> String {
+pub(crate) fn secret_hash(secret: &str, username: &str, client_id: &str) -> String {
     let mut mac = <Hmac<Sha256>>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key");
     mac.update(username.as_bytes());
     mac.update(client_id.as_bytes());
@@ -281,16 +281,22 @@ impl Cognito {
     /// for twice as long as the last time.
     pub(crate) async fn count_failure(&self, pool: &UserPool, username: &str) -> Result<()> {
         self.update_user(pool, username, |user| {
-            user.failures.count += 1;
-            if user.failures.count >= FREE_FAILURES {
-                let doublings = (user.failures.count - FREE_FAILURES).min(20);
-                let seconds = f64::from(1u32 << doublings).min(MAX_LOCKOUT_SECONDS);
-                user.failures.locked_until = now() + seconds;
-            }
+            Self::note_failure(user);
             Ok(())
         })
         .await?;
         Ok(())
+    }
+
+    /// One more failure (a password, a TOTP code, an OTP): past the free
+    /// ones, a lockout twice as long as the last.
+    pub(crate) fn note_failure(user: &mut User) {
+        user.failures.count += 1;
+        if user.failures.count >= FREE_FAILURES {
+            let doublings = (user.failures.count - FREE_FAILURES).min(20);
+            let seconds = f64::from(1u32 << doublings).min(MAX_LOCKOUT_SECONDS);
+            user.failures.locked_until = now() + seconds;
+        }
     }
 
     /// The statuses that stop a sign-in once the password is right.
@@ -536,7 +542,8 @@ impl Cognito {
         metadata: &Value,
     ) -> Result<crate::tokens::Issued> {
         let source = if grant.is_some() { "TokenGeneration_RefreshTokens" } else { "TokenGeneration_Authentication" };
-        let overrides = self.pre_token_generation(pool, client, user, source, metadata).await?;
+        let granted = grant.as_ref().map_or_else(|| vec![ADMIN_SCOPE.to_owned()], |(_, _, scopes)| scopes.clone());
+        let overrides = self.pre_token_generation(pool, client, user, source, &granted, metadata).await?;
         let (origin, auth_time, scopes, refresh) = match grant {
             Some((origin, auth_time, scopes)) => (origin, auth_time, scopes, None),
             None => {
@@ -582,6 +589,7 @@ impl Cognito {
         client: &AppClient,
         user: &User,
         source: &str,
+        scopes: &[String],
         metadata: &Value,
     ) -> Result<Option<ClaimOverrides>> {
         if pool.trigger("PreTokenGeneration").is_none() {
@@ -599,7 +607,7 @@ impl Cognito {
                 request: json!({
                     "userAttributes": user_attributes(user),
                     "groupConfiguration": { "groupsToOverride": groups, "iamRolesToOverride": [], "preferredRole": null },
-                    "scopes": [ADMIN_SCOPE],
+                    "scopes": scopes,
                     "clientMetadata": metadata,
                 }),
                 response: json!({ "claimsOverrideDetails": null, "claimsAndScopeOverrideDetails": null }),
@@ -1011,6 +1019,7 @@ impl Cognito {
             .totp_secret
             .clone()
             .ok_or_else(|| CognitoError::software_token_not_found("Software token MFA has not been set up."))?;
+        Self::check_lockout(user)?;
         let now = chrono::Utc::now().timestamp().max(0) as u64;
         let mut accepted = false;
         self.update_user(pool, &user.username, |user| {
@@ -1021,7 +1030,7 @@ impl Cognito {
                     user.failures = Default::default();
                     accepted = true;
                 }
-                None => user.failures.count += 1,
+                None => Self::note_failure(user),
             }
             Ok(())
         })
@@ -1092,8 +1101,9 @@ impl Cognito {
                 self.tokens.grant(pool, client, &user, grant.auth_time, &grant.scopes, Some(grant.expires)).await?;
             let grace = f64::from(client.rotation_grace_seconds);
             self.tokens.replace(&grant_id, now + grace).await?;
-            let overrides =
-                self.pre_token_generation(pool, client, &user, "TokenGeneration_RefreshTokens", &metadata).await?;
+            let overrides = self
+                .pre_token_generation(pool, client, &user, "TokenGeneration_RefreshTokens", &grant.scopes, &metadata)
+                .await?;
             let session = TokenSession {
                 pool,
                 client,

@@ -11,12 +11,12 @@
 //! `account` (what a signed-in user does with an access token).
 
 mod account;
-mod clients;
+pub(crate) mod clients;
 pub(crate) mod flows;
 mod groups;
 pub mod input;
 mod pools;
-mod users;
+pub(crate) mod users;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use nubo_host::front::{AwsFront, Protocol};

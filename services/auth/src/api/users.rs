@@ -38,7 +38,7 @@ pub(crate) fn hash_code(code: &str) -> String {
 /// What a sign-in name can be besides the user name.
 const ALIAS_KINDS: [&str; 3] = ["email", "phone_number", "preferred_username"];
 
-fn alias_key(kind: &str, value: &str) -> String {
+pub(crate) fn alias_key(kind: &str, value: &str) -> String {
     // Emails and preferred user names match whatever their case.
     let value = if kind == "phone_number" { value.to_owned() } else { value.to_lowercase() };
     format!("{kind}:{value}")
