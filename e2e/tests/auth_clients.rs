@@ -69,12 +69,17 @@ async fn pool(
             .client_name(if secret { "server" } else { "spa" })
             .explicit_auth_flows(ExplicitAuthFlowsType::AllowUserSrpAuth)
             .explicit_auth_flows(ExplicitAuthFlowsType::AllowRefreshTokenAuth)
+            .explicit_auth_flows(ExplicitAuthFlowsType::AllowUserAuth)
             .generate_secret(secret);
         if rotation {
             // No grace: a client that kept using the old refresh token
             // after a rotation would be refused.
             create = create.refresh_token_rotation(
-                RefreshTokenRotationType::builder().feature(FeatureType::Enabled).retry_grace_period_seconds(0).build().unwrap(),
+                RefreshTokenRotationType::builder()
+                    .feature(FeatureType::Enabled)
+                    .retry_grace_period_seconds(0)
+                    .build()
+                    .unwrap(),
             );
         }
         async move {
@@ -227,7 +232,8 @@ fn issuer_base(nubo: &Nubo) -> String {
 
 /// How many times the auth service answered `operation` with 200.
 async fn served(nubo: &Nubo, operation: &str) -> u64 {
-    let metrics = reqwest::get(format!("{}/metrics", nubo.http_url(ServiceName::Auth))).await.unwrap().text().await.unwrap();
+    let metrics =
+        reqwest::get(format!("{}/metrics", nubo.http_url(ServiceName::Auth))).await.unwrap().text().await.unwrap();
     let label = format!("operation=\"{operation}\",status=\"200\"");
     metrics
         .lines()
@@ -297,6 +303,28 @@ async fn amplify_signs_up_signs_in_with_srp_and_refreshes() {
     assert_eq!(result["afterSignOut"], serde_json::json!({}), "signOut forgets the tokens");
     assert_eq!(served(&nubo, "RevokeToken").await, 1, "Amplify's signOut revokes the refresh token");
 
+    // autoSignIn after confirmSignUp, through USER_AUTH with the Session
+    // ConfirmSignUp answers with: signed in without the password again.
+    let email = "ada.auto@example.com";
+    let result = node(
+        &staged,
+        "amplify.mjs",
+        &[
+            ("NUBO_FLOW", "auto-sign-in"),
+            ("NUBO_COGNITO_ENDPOINT", &endpoint),
+            ("NUBO_POOL_ID", &pool.id),
+            ("NUBO_CLIENT_ID", &pool.public_client),
+            ("NUBO_USERNAME", email),
+            ("NUBO_EMAIL", email),
+            ("NUBO_PASSWORD", PASSWORD),
+            ("NUBO_MESSAGES", &messages(&state)),
+        ],
+    );
+    assert_eq!(result["confirmSignUp"]["nextStep"]["signUpStep"], "COMPLETE_AUTO_SIGN_IN", "{result:#}");
+    assert_eq!(result["autoSignIn"]["isSignedIn"], true, "{:#}", result["autoSignIn"]);
+    let sub = result["signUp"]["userId"].as_str().unwrap();
+    assert_eq!(verifier.tokens(&result["session"], &pool.public_client, sub)["email"], email);
+
     // Amplify's TOTP path, for a user of a pool of plain user names.
     let plain = self::pool(&cognito, "amplify-totp", false, false).await;
     user(&cognito, &plain, "grace").await;
@@ -359,7 +387,10 @@ async fn cognito_identity_js_signs_in_with_srp_and_refreshes() {
         let verifier = Verifier::new(&nubo, &pool.id).await;
         let first = verifier.tokens(&result["signIn"], &pool.public_client, &internal);
         let refreshed = verifier.tokens(&result["refreshed"], &pool.public_client, &internal);
-        assert_ne!(result["refreshed"]["idToken"], result["signIn"]["idToken"], "{name}: refreshSession kept the token");
+        assert_ne!(
+            result["refreshed"]["idToken"], result["signIn"]["idToken"],
+            "{name}: refreshSession kept the token"
+        );
         assert_eq!(refreshed["origin_jti"], first["origin_jti"], "{name}: a refresh without rotation keeps the grant");
         assert_eq!(result["refreshed"]["refreshToken"], result["signIn"]["refreshToken"]);
         assert_eq!(result["attributes"]["sub"], first["sub"], "{name}: GetUser with the access token");
@@ -403,10 +434,74 @@ async fn pycognito_signs_in_with_a_secret_client_and_a_pyotp_code() {
 
     // A TOTP user: set up with pyotp's code, then signed in with another.
     user(&cognito, &pool, "tess").await;
-    let settings = [&settings[..4], &[("NUBO_USERNAME", "tess"), ("NUBO_PASSWORD", PASSWORD), ("NUBO_FLOW", "totp")]].concat();
+    let settings =
+        [&settings[..4], &[("NUBO_USERNAME", "tess"), ("NUBO_PASSWORD", PASSWORD), ("NUBO_FLOW", "totp")]].concat();
     let result = python("pycognito_flows.py", &settings);
     assert_eq!(result["verified"], true, "{result:#}");
     assert_eq!(result["challenge"], "SOFTWARE_TOKEN_MFA", "{result:#}");
     assert_eq!(result["wrongCode"]["name"], "CodeMismatchException", "{:#}", result["wrongCode"]);
     verifier.tokens(&result["signIn"], &client_id, "tess");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn confirm_sign_up_session_signs_in_once() {
+    use aws_sdk_cognitoidentityprovider::{error::ProvideErrorMetadata as _, types::AuthFlowType};
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let nubo = Nubo::up(&state).await;
+    let cognito = cognito_client(&nubo.http_url(ServiceName::Auth));
+    let pool = pool(&cognito, "sessions", true, false).await;
+    let email = "once@example.com";
+    let signed_up = cognito
+        .sign_up()
+        .client_id(&pool.public_client)
+        .username(email)
+        .password(PASSWORD)
+        .user_attributes(
+            aws_sdk_cognitoidentityprovider::types::AttributeType::builder()
+                .name("email")
+                .value(email)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let early = cognito
+        .initiate_auth()
+        .client_id(&pool.public_client)
+        .auth_flow(AuthFlowType::UserAuth)
+        .auth_parameters("USERNAME", email)
+        .session(signed_up.session().expect("SignUp's Session"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(early.code(), Some("NotAuthorizedException"), "an unconfirmed user: {early:?}");
+
+    let line = std::fs::read_to_string(messages(&state)).unwrap();
+    let message: Value = serde_json::from_str(line.lines().last().unwrap()).unwrap();
+    let confirmed = cognito
+        .confirm_sign_up()
+        .client_id(&pool.public_client)
+        .username(email)
+        .confirmation_code(message["code"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let session = confirmed.session().expect("ConfirmSignUp's Session");
+    let sign_in = || {
+        cognito
+            .initiate_auth()
+            .client_id(&pool.public_client)
+            .auth_flow(AuthFlowType::UserAuth)
+            .auth_parameters("USERNAME", email)
+            .session(session)
+            .send()
+    };
+    let tokens = sign_in().await.unwrap();
+    let result = tokens.authentication_result().expect("tokens, no challenge");
+    let verifier = Verifier::new(&nubo, &pool.id).await;
+    verifier.id_token(result.id_token().unwrap(), &pool.public_client, signed_up.user_sub());
+    let again = sign_in().await.unwrap_err();
+    assert_eq!(again.code(), Some("NotAuthorizedException"), "the session signs in once: {again:?}");
 }
