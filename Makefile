@@ -2,7 +2,7 @@
 
 CARGO ?= cargo
 
-.PHONY: up test test-cql test-dynamodb lint build deps fmt fuzz bench-dynamodb bench-functions bench-s3 bench-dns
+.PHONY: up test test-cql test-dynamodb lint build deps fmt fuzz bench-dynamodb bench-functions bench-s3 bench-dns bench-auth
 
 ## Run every service in one process (state in ./.nubo, dev keys test/test).
 up:
@@ -56,6 +56,14 @@ bench-functions:
 	command -v wrk >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq wrk) \
 		|| echo "wrk is missing and could not be installed: its rows are skipped"
 	NUBO_BIN=target/release/nubo target/release/functions-bench --seconds 3 --cold-samples 20
+
+## The auth benchmark: USER_SRP_AUTH sign-ins (InitiateAuth and
+## RespondToAuthChallenge), one client, sequential, against a release
+## build; reports sign-ins/s and the pair's latency. Not part of `test`.
+bench-auth:
+	$(CARGO) build --release --bin nubo
+	$(CARGO) build --release -p nubo-e2e --bin auth-bench
+	NUBO_BIN=target/release/nubo target/release/auth-bench --seconds 5
 
 ## The S3 benchmark against moto_server, side by side: 4 KiB PutObject and
 ## GetObject with aws-sdk-s3 (1 and 32 clients) and with wrk on presigned
