@@ -1043,15 +1043,17 @@ impl Cognito {
             return Err(invalid_session());
         }
         let user = self.usable_user(pool, client, username).await?;
-        if user.username != state.username
-            || user.status != UserStatus::Confirmed
-            || state.private != json!(user.modified)
-        {
+        if user.username != state.username || user.status != UserStatus::Confirmed {
             return Err(invalid_session());
         }
         self.pre_authentication(pool, client, &user, metadata).await?;
-        // Spends the session: `modified` moves on.
-        let user = self.update_user(pool, &user.username, |_| Ok(())).await?;
+        // Spends the session, atomically: the update moves `modified` on,
+        // and a second use (or any change since) finds another time.
+        let user = self
+            .update_user(pool, &user.username, |user| {
+                if state.private == json!(user.modified) { Ok(()) } else { Err(invalid_session()) }
+            })
+            .await?;
         self.after_first_factor(pool, client, user, Vec::new(), metadata).await
     }
 
