@@ -99,8 +99,9 @@ bench-dns:
 		|| (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nsd dnsperf)
 	NUBO_BIN=target/release/nubo target/release/dns-bench --seconds 10 --clients 8
 
-## The auth benchmark: password and SRP sign-ins/s against argon2id's
-## bound, ID-token verifications/s, moto_server beside (release builds).
+## The auth benchmark: password and SRP sign-ins/s (closed loop, and one
+## client's latency) against argon2id's bound, ID-token verifications/s,
+## moto_server's Cognito beside. Release builds; not part of `test`.
 bench-auth:
 	$(CARGO) build --release --bin nubo
 	$(CARGO) build --release -p nubo-e2e --bin auth-bench

@@ -3,9 +3,12 @@
 # python and nodejs function runtimes, on the PATH execution environments
 # see (/usr/local/bin:/usr/bin:/bin), Java with Maven for the CQL node, curl
 # for the README walkthrough, the build tools of AWS's runtime interface
-# clients, and the AWS CLI, boto3 and moto's server (from PyPI, into a
-# virtual environment under target/test-tools). Uses apt when run as root
-# on Debian; otherwise says exactly what to install.
+# clients, the AWS CLI, boto3 and moto's server and the Cognito clients
+# pycognito and pyotp (from PyPI, into a virtual environment under
+# target/test-tools), and the Cognito clients of JavaScript (Amplify JS,
+# amazon-cognito-identity-js, otplib: from npm, into
+# target/test-tools/auth-clients). Uses apt when run as root on Debian;
+# otherwise says exactly what to install.
 set -euo pipefail
 
 runtime_path=/usr/local/bin:/usr/bin:/bin
@@ -46,18 +49,42 @@ command -v dig > /dev/null || missing+=(bind9-dnsutils)
 PATH=$PATH:/usr/sbin command -v nsd > /dev/null || missing+=(nsd)
 command -v go > /dev/null || echo "go is missing: the Go runtime client test needs it (https://go.dev/doc/install)" >&2
 
+repo="$(cd "$(dirname "$0")/.." && pwd)"
+
 # The AWS CLI (v1, from PyPI) and boto3, the second SDK the suite drives
-# nubo with, and moto's server, the S3 differential test's peer; pinned to
-# a major line, refreshed when the venv is made.
+# nubo with, moto's server (the S3 differential test's peer and, with its
+# Cognito extras, the auth benchmark's), and pycognito
+# with pyotp, the Python clients of the auth suite's SRP and TOTP sign-ins;
+# pinned to a major line, refreshed when the venv is made or lacks one.
 install_python_clients() {
-  local venv
-  venv="$(cd "$(dirname "$0")/.." && pwd)/target/test-tools/venv"
-  if [ -x "$venv/bin/aws" ] && [ -x "$venv/bin/moto_server" ] && "$venv/bin/python" -c 'import boto3' 2> /dev/null; then
+  local venv="$repo/target/test-tools/venv"
+  if [ -x "$venv/bin/aws" ] && [ -x "$venv/bin/moto_server" ] \
+    && "$venv/bin/python" -c 'import boto3, pycognito, pyotp, jose' 2> /dev/null; then
     return 0
   fi
-  echo "installing the AWS CLI, boto3 and moto's server into $venv" >&2
+  echo "installing the AWS CLI, boto3, moto's server, pycognito and pyotp into $venv" >&2
   python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check 'awscli>=1.36,<2' 'boto3>=1.35,<2' 'moto[server]>=5.1,<6'
+  "$venv/bin/pip" install --quiet --disable-pip-version-check 'awscli>=1.36,<2' 'boto3>=1.35,<2' 'moto[server,cognitoidp]>=5.1,<6' \
+    'pycognito>=2024.5,<2025' 'pyotp>=2.9,<3'
+}
+
+# The JavaScript clients of the auth suite (e2e/fixtures/auth/clients:
+# Amplify JS v6, amazon-cognito-identity-js, otplib), installed where the
+# suite looks for them; skipped while the installed package.json is the
+# fixture's and its packages are there.
+install_node_clients() {
+  local fixture="$repo/e2e/fixtures/auth/clients/package.json"
+  local tools="$repo/target/test-tools/auth-clients"
+  if cmp -s "$fixture" "$tools/package.json" \
+    && [ -f "$tools/node_modules/aws-amplify/package.json" ] \
+    && [ -f "$tools/node_modules/amazon-cognito-identity-js/package.json" ] \
+    && [ -f "$tools/node_modules/otplib/package.json" ]; then
+    return 0
+  fi
+  echo "installing Amplify JS, amazon-cognito-identity-js and otplib into $tools" >&2
+  mkdir -p "$tools"
+  cp "$fixture" "$tools/package.json"
+  (cd "$tools" && npm install --no-audit --no-fund --loglevel=error)
 }
 
 if [ ${#missing[@]} -gt 0 ]; then
@@ -71,3 +98,4 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
 fi
 install_python_clients
+install_node_clients

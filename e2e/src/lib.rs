@@ -791,6 +791,21 @@ pub fn python_tools() -> PathBuf {
     bin
 }
 
+/// The `node_modules` of the JavaScript Cognito clients (Amplify JS,
+/// amazon-cognito-identity-js, otplib) that `e2e/install-test-deps.sh`
+/// (run by `make test`) installs from `fixtures/auth/clients/package.json`.
+pub fn auth_clients() -> PathBuf {
+    let modules = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/test-tools/auth-clients/node_modules");
+    for package in ["aws-amplify", "amazon-cognito-identity-js", "otplib"] {
+        assert!(
+            modules.join(package).join("package.json").exists(),
+            "{} has no {package}: run e2e/install-test-deps.sh (make test does)",
+            modules.display()
+        );
+    }
+    modules
+}
+
 /// The suite's AWS CLI as a user runs it: a clean environment with the
 /// development keys, `us-east-1`, and `HOME` in `home`; `endpoint` becomes
 /// `AWS_ENDPOINT_URL` when given.

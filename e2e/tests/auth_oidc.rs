@@ -661,11 +661,12 @@ async fn bad_requests_are_refused_as_rfc_6749_and_cognito_answer() {
     )
     .await;
     assert_eq!((status, body["error"].as_str()), (400, Some("invalid_scope")), "{body}");
-    // A machine's token reads no userInfo; neither does garbage.
+    // A machine's token reads no userInfo (it has no `openid` scope: RFC
+    // 6750's insufficient_scope); garbage is no token at all.
     let machine = machine["access_token"].as_str().unwrap().to_owned();
-    for token in [machine.as_str(), "garbage"] {
+    for (token, status) in [(machine.as_str(), 403), ("garbage", 401)] {
         let info = http().get(format!("{issuer}/oauth2/userInfo")).bearer_auth(token).send().await.unwrap();
-        assert_eq!(info.status().as_u16(), 401);
+        assert_eq!(info.status().as_u16(), status);
     }
     let anonymous = http().get(format!("{issuer}/oauth2/userInfo")).send().await.unwrap();
     assert_eq!(anonymous.status().as_u16(), 401);

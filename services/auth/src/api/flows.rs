@@ -26,6 +26,13 @@ use crate::{
 };
 
 const SESSION: &str = "session";
+/// What a SignUp's `Session` stands for: a sign-up, which signs in
+/// through `USER_AUTH` once the user is confirmed (by a pre sign-up
+/// trigger, since ConfirmSignUp changes the user and makes a new session).
+const SIGNED_UP: &str = "SIGN_UP";
+/// What a ConfirmSignUp's `Session` stands for: the code just confirmed,
+/// taken by `USER_AUTH` as the first factor of the user's first sign-in.
+const CONFIRMED_SIGN_UP: &str = "CONFIRMED_SIGN_UP";
 const SECRET_BLOCK: &str = "srp";
 /// Failed sign-ins before lockouts start; each further failure doubles
 /// the lockout from one second, up to about 15 minutes (Cognito's rule).
@@ -242,7 +249,12 @@ impl Cognito {
                 let username = param("USERNAME")
                     .ok_or_else(|| CognitoError::invalid_parameter("Missing required parameter USERNAME"))?;
                 self.check_secret_hash(&client, username, param("SECRET_HASH"))?;
-                self.user_auth(&pool, &client, username, &parameters, &metadata).await?
+                match input.str("Session")? {
+                    Some(session) => {
+                        self.confirmed_sign_up_sign_in(&pool, &client, username, session, &metadata).await?
+                    }
+                    None => self.user_auth(&pool, &client, username, &parameters, &metadata).await?,
+                }
             }
             other => {
                 return Err(CognitoError::invalid_parameter(format!(
@@ -1010,6 +1022,55 @@ impl Cognito {
                 Ok(challenge)
             }
         }
+    }
+
+    /// The `Session` SignUp (`confirmed: false`) or ConfirmSignUp
+    /// (`confirmed: true`) answers with. It carries the user's `modified`
+    /// time, so it signs in only once and only the user as it was then: the
+    /// sign-in it starts changes that time, as any change of the user does.
+    pub(crate) fn sign_up_session(&self, pool: &UserPool, client: &AppClient, user: &User, confirmed: bool) -> String {
+        let state = SessionState {
+            pool_id: pool.id.clone(),
+            client_id: client.id.clone(),
+            username: user.username.clone(),
+            challenge: if confirmed { CONFIRMED_SIGN_UP } else { SIGNED_UP }.to_owned(),
+            steps: Vec::new(),
+            private: json!(user.modified),
+            custom: false,
+            mfa_ready: false,
+        };
+        self.seal_session(client, &state)
+    }
+
+    /// `USER_AUTH` with SignUp's or ConfirmSignUp's `Session` (Amplify's
+    /// `autoSignIn`): the sign-up just confirmed is the first factor, MFA
+    /// follows as the pool asks.
+    async fn confirmed_sign_up_sign_in(
+        &self,
+        pool: &UserPool,
+        client: &AppClient,
+        username: &str,
+        session: &str,
+        metadata: &Value,
+    ) -> Result<Outcome> {
+        let state: SessionState = self.sealer.open(SESSION, session).ok_or_else(invalid_session)?;
+        let from_sign_up = [SIGNED_UP, CONFIRMED_SIGN_UP].contains(&state.challenge.as_str());
+        if state.pool_id != pool.id || state.client_id != client.id || !from_sign_up {
+            return Err(invalid_session());
+        }
+        let user = self.usable_user(pool, client, username).await?;
+        if user.username != state.username || user.status != UserStatus::Confirmed {
+            return Err(invalid_session());
+        }
+        self.pre_authentication(pool, client, &user, metadata).await?;
+        // Spends the session, atomically: the update moves `modified` on,
+        // and a second use (or any change since) finds another time.
+        let user = self
+            .update_user(pool, &user.username, |user| {
+                if state.private == json!(user.modified) { Ok(()) } else { Err(invalid_session()) }
+            })
+            .await?;
+        self.after_first_factor(pool, client, user, metadata).await
     }
 
     /// Checks a TOTP code and spends its time step.

@@ -493,7 +493,11 @@ impl Cognito {
         user.password = Some(self.hasher.password(&pool.id, &user.username, password, false).await?);
         self.insert_user(&pool, &user, false).await?;
 
-        let mut body = json!({ "UserConfirmed": user.status == UserStatus::Confirmed, "UserSub": user.sub });
+        let mut body = json!({
+            "UserConfirmed": user.status == UserStatus::Confirmed,
+            "UserSub": user.sub,
+            "Session": self.sign_up_session(&pool, &client, &user, false),
+        });
         if user.status == UserStatus::Confirmed {
             self.post_confirmation(&pool, &user, Some(&client.id), "PostConfirmation_ConfirmSignUp").await?;
         } else if let Some(attribute) = self.verification_attribute(&pool, &user)
@@ -568,7 +572,7 @@ impl Cognito {
             .await?;
         self.claim_aliases(&pool, &user, force).await?;
         self.post_confirmation(&pool, &user, Some(&client.id), "PostConfirmation_ConfirmSignUp").await?;
-        Ok(json!({}))
+        Ok(json!({ "Session": self.sign_up_session(&pool, &client, &user, true) }))
     }
 
     pub(crate) async fn resend_confirmation_code(&self, input: &Input) -> Result<Value> {

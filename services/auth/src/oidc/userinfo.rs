@@ -102,17 +102,9 @@ pub async fn user_info(cognito: &Cognito, site: &Site, request: &HttpRequest) ->
     if !token.scopes.iter().any(|scope| scope == OPENID) {
         return refused(StatusCode::FORBIDDEN, "insufficient_scope", "the access token lacks the openid scope");
     }
-    let Ok(Some(found)) = cognito.find_user(&site.pool, &token.username).await else { return invalid() };
-    let user = found.value;
-    if !user.enabled || (token.issued_at as f64) < user.tokens_valid_after {
-        return invalid();
-    }
-    if !token.origin_jti.is_empty()
-        && let Ok(Some(grant)) = cognito.tokens.grant_by_id(&token.origin_jti).await
-        && grant.revoked
-    {
-        return invalid();
-    }
+    // Revoked, signed out, disabled or gone, as every other check of an
+    // access token decides it.
+    let Ok((_, Some(user))) = cognito.live_access(&token).await else { return invalid() };
     let Ok(client) = cognito.client(&token.client_id).await else { return invalid() };
     HttpResponse::Ok().insert_header(("cache-control", "no-store")).json(Value::Object(claims(
         &user,
