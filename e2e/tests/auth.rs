@@ -751,6 +751,43 @@ async fn refusals_are_worded_as_cognito_words_them() {
     tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
     password_sign_in(&cognito, &pool, "frank", PASSWORD).await.expect("the first lockout lasts a second");
 
+    // Guesses sent all at once meet the lockout too: each is counted
+    // before its password is checked.
+    user(&cognito, &pool, "gus", "gus@example.com").await;
+    let guesses: Vec<_> = (0..12)
+        .map(|n| {
+            let (cognito, client_id) = (cognito.clone(), pool.client_id.clone());
+            tokio::spawn(async move {
+                let guess = Pool { id: String::new(), client_id, secret: None };
+                password_sign_in(&cognito, &guess, "gus", &format!("Wrong-Password-{n}")).await.unwrap_err()
+            })
+        })
+        .collect();
+    let mut locked = 0;
+    for guess in guesses {
+        if guess.await.unwrap() == "NotAuthorizedException: Password attempts exceeded" {
+            locked += 1;
+        }
+    }
+    assert!(locked >= 6, "at most five parallel guesses are free, {locked} of 12 were locked out");
+
+    // A token naming a pool that does not exist is refused, and makes no
+    // keys for it.
+    let signed_in = password_sign_in(&cognito, &pool, "frank", PASSWORD).await.unwrap();
+    let real = signed_in.authentication_result().unwrap().access_token().unwrap().to_owned();
+    let mut forged = claims(&real);
+    let fake_pool = "us-east-1_NoSuchOne";
+    forged["iss"] = serde_json::json!(format!("http://localhost:{}/{fake_pool}", nubo.ports[&ServiceName::Auth].http));
+    let parts: Vec<&str> = real.split('.').collect();
+    use base64::Engine as _;
+    let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(forged.to_string());
+    let forged = format!("{}.{payload}.{}", parts[0], parts[2]);
+    let (code, message) = refused(cognito.get_user().access_token(&forged).send().await);
+    assert_eq!((code.as_str(), message.as_str()), ("NotAuthorizedException", "Invalid Access Token"));
+    let jwks =
+        reqwest::get(format!("{}/{fake_pool}/.well-known/jwks.json", nubo.http_url(ServiceName::Auth))).await.unwrap();
+    assert_eq!(jwks.status(), 404);
+
     // A code survives five wrong guesses, then must be asked for again.
     cognito
         .sign_up()

@@ -35,27 +35,36 @@ fn parse_error() -> CognitoError {
 impl Filter {
     pub fn parse(text: &str) -> Result<Self> {
         let text = text.trim();
-        let (attribute, rest, prefix) = if let Some((attribute, rest)) = text.split_once("^=") {
-            (attribute, rest, true)
-        } else if let Some((attribute, rest)) = text.split_once('=') {
-            (attribute, rest, false)
+        // The operator is before the value's opening quote; whatever the
+        // value holds (`=`, `^=`) is value.
+        let open = text.find(['"', '\'']).ok_or_else(parse_error)?;
+        let quote = text[open..].chars().next().ok_or_else(parse_error)?;
+        let head = text[..open].trim_end();
+        let (attribute, prefix) = if let Some(attribute) = head.strip_suffix("^=") {
+            (attribute, true)
+        } else if let Some(attribute) = head.strip_suffix('=') {
+            (attribute, false)
         } else {
             return Err(parse_error());
         };
         let attribute = attribute.trim().trim_matches('"');
-        let rest = rest.trim();
-        let value = rest
-            .strip_prefix('"')
-            .and_then(|rest| rest.strip_suffix('"'))
-            .or_else(|| rest.strip_prefix('\'').and_then(|rest| rest.strip_suffix('\'')))
-            .ok_or_else(parse_error)?;
-        if value.contains('"') {
-            return Err(parse_error());
+        let quoted = &text[open + 1..];
+        let closing = quoted.strip_suffix(quote).ok_or_else(parse_error)?;
+        // Quotes and backslashes inside the value are escaped with a
+        // backslash, as Cognito's API reference has them.
+        let mut value = String::with_capacity(closing.len());
+        let mut chars = closing.chars();
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' => value.push(chars.next().ok_or_else(parse_error)?),
+                c if c == quote => return Err(parse_error()),
+                c => value.push(c),
+            }
         }
         if !SEARCHABLE.contains(&attribute) {
             return Err(CognitoError::invalid_parameter(format!("Invalid search attribute: {attribute}")));
         }
-        Ok(Self { attribute: attribute.to_owned(), prefix, value: value.to_owned() })
+        Ok(Self { attribute: attribute.to_owned(), prefix, value })
     }
 
     pub fn matches(&self, user: &User) -> bool {
@@ -93,5 +102,9 @@ mod tests {
         assert_eq!(Filter::parse("email ~ \"x\"").unwrap_err().message, "Error while parsing filter.");
         assert_eq!(Filter::parse("email = x").unwrap_err().message, "Error while parsing filter.");
         assert_eq!(Filter::parse("custom:tier = \"x\"").unwrap_err().message, "Invalid search attribute: custom:tier");
+        let escaped = Filter::parse(r#"name = "say \"hi\" ^= there""#).expect("escaped quotes");
+        assert!(!escaped.prefix);
+        assert_eq!(escaped.value, "say \"hi\" ^= there");
+        assert_eq!(Filter::parse(r#"name = "unclosed \""#).unwrap_err().message, "Error while parsing filter.");
     }
 }

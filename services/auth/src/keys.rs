@@ -36,6 +36,8 @@ const RING_TTL: Duration = Duration::from_secs(5);
 /// token's life, the oldest retired keys leave first (and their tokens
 /// stop verifying).
 const MAX_KEYS: usize = 20;
+/// How soon an unknown `kid` may read a ring again.
+const REREAD_INTERVAL: Duration = Duration::from_secs(1);
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredKey {
@@ -145,8 +147,18 @@ impl Keys {
         if let Some(key) = ring.verifying.get(kid) {
             return Ok(Some((ring.clone(), key.clone())));
         }
+        // At most one re-read a second for unknown ids, so tokens with
+        // made-up `kid`s cannot turn every request into a data read.
+        if self.read_within(pool_id, REREAD_INTERVAL) {
+            return Ok(None);
+        }
         let ring = self.reload(pool_id).await?;
         Ok(ring.verifying.get(kid).cloned().map(|key| (ring.clone(), key)))
+    }
+
+    fn read_within(&self, pool_id: &str, interval: Duration) -> bool {
+        let cache = self.cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        cache.get(pool_id).is_some_and(|(read, _)| read.elapsed() < interval)
     }
 
     fn cached(&self, pool_id: &str) -> Option<Arc<Ring>> {
@@ -162,7 +174,15 @@ impl Keys {
                 Some(current) => (current.value, current.version),
                 None => (StoredRing::default(), 0),
             };
-            let Some(next) = self.rotated(&ring, now)? else { break ring };
+            if !self.due(&ring, now) {
+                break ring;
+            }
+            // RSA key generation takes tens of milliseconds of one core:
+            // off the async workers.
+            let fresh = tokio::task::spawn_blocking(move || generate(now))
+                .await
+                .map_err(|error| CognitoError::internal(format!("the key generation task failed: {error}")))??;
+            let next = Self::rotated(&ring, now, fresh);
             // Two replicas rotating at once: the first write wins, the
             // other reads it back.
             if self.store.put_if(KEYS, pool_id, &next, version).await? {
@@ -176,15 +196,16 @@ impl Keys {
         Ok(ring)
     }
 
-    /// The ring after a rotation, if one is due: no key yet, or the active
-    /// one older than the rotation period. Retired keys past their tokens'
-    /// lifetime leave.
-    fn rotated(&self, ring: &StoredRing, now: i64) -> Result<Option<StoredRing>> {
-        let due = ring.keys.first().is_none_or(|active| now - active.created >= self.rotation_seconds);
-        if !due {
-            return Ok(None);
-        }
-        let mut keys = vec![generate(now)?];
+    /// Whether a rotation is due: no key yet, or the active one older than
+    /// the rotation period.
+    fn due(&self, ring: &StoredRing, now: i64) -> bool {
+        ring.keys.first().is_none_or(|active| now - active.created >= self.rotation_seconds)
+    }
+
+    /// The ring with `fresh` active. Retired keys past their tokens'
+    /// lifetime leave, and beyond [`MAX_KEYS`] the oldest.
+    fn rotated(ring: &StoredRing, now: i64, fresh: StoredKey) -> StoredRing {
+        let mut keys = vec![fresh];
         for mut key in ring.keys.iter().cloned() {
             let retired = *key.retired.get_or_insert(now);
             if now - retired < RETIRED_KEY_SECONDS {
@@ -192,7 +213,7 @@ impl Keys {
             }
         }
         keys.truncate(MAX_KEYS);
-        Ok(Some(StoredRing { keys }))
+        StoredRing { keys }
     }
 
     /// Drops the pool's cached ring (the pool was deleted).

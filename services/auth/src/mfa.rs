@@ -29,9 +29,10 @@ pub fn accepted_step(secret: &str, code: &str, now: u64, last_step: u64) -> Opti
         return None;
     }
     let current = now / 30;
-    [current.saturating_sub(1), current, current + 1]
-        .into_iter()
-        .find(|step| *step > last_step && totp.generate(step * 30) == code)
+    [current.saturating_sub(1), current, current + 1].into_iter().find(|step| {
+        *step > last_step
+            && bool::from(subtle::ConstantTimeEq::ct_eq(totp.generate(step * 30).as_bytes(), code.as_bytes()))
+    })
 }
 
 #[cfg(test)]

@@ -63,15 +63,45 @@ pub fn check_policy(policy: &PasswordPolicy, password: &str) -> Result<()> {
 }
 
 /// Hashes and verifies on the blocking pool: a hash is tens of
-/// milliseconds of one core, which must not stall the async workers.
+/// milliseconds of one core, which must not stall the async workers. At
+/// most two per core run at once (each holds 19 MiB); a request that waits
+/// longer than [`QUEUE_WAIT`] for its turn is answered
+/// `TooManyRequestsException`, so a flood of sign-ins is refused rather
+/// than queued without bound. SRP's arithmetic takes the same turns.
 #[derive(Debug, Clone)]
 pub struct Hasher {
     cost: HashCost,
+    turns: std::sync::Arc<tokio::sync::Semaphore>,
 }
+
+/// How long a hash may wait for a free core before it is refused.
+const QUEUE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 impl Hasher {
     pub fn new(cost: HashCost) -> Result<Self> {
-        Self::argon2(cost).map(|_| Self { cost }).map_err(CognitoError::internal)
+        Self::argon2(cost).map_err(CognitoError::internal)?;
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        Ok(Self { cost, turns: std::sync::Arc::new(tokio::sync::Semaphore::new(cores * 2)) })
+    }
+
+    /// Runs CPU-bound `work` (a hash, SRP's modular arithmetic) on the
+    /// blocking pool once a turn is free.
+    pub async fn cpu<T, F>(&self, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce() -> T + Send + 'static,
+    {
+        let turn = tokio::time::timeout(QUEUE_WAIT, self.turns.clone().acquire_owned())
+            .await
+            .map_err(|_| CognitoError::too_many_requests("Too many requests; try again."))?
+            .map_err(|_| CognitoError::internal("the hasher is closed"))?;
+        let done = tokio::task::spawn_blocking(move || {
+            let result = work();
+            drop(turn);
+            result
+        })
+        .await;
+        done.map_err(|error| CognitoError::internal(format!("a CPU task failed: {error}")))
     }
 
     fn argon2(cost: HashCost) -> std::result::Result<Argon2<'static>, String> {
@@ -83,7 +113,7 @@ impl Hasher {
     /// The record of a new password for `user_id` of pool `pool_id`.
     pub async fn password(&self, pool_id: &str, user_id: &str, password: &str, temporary: bool) -> Result<Password> {
         let (cost, pool, user, password) = (self.cost, pool_id.to_owned(), user_id.to_owned(), password.to_owned());
-        tokio::task::spawn_blocking(move || {
+        self.cpu(move || {
             let salt = argon2::password_hash::SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
             let hash = Self::argon2(cost)
                 .map_err(CognitoError::internal)?
@@ -93,16 +123,15 @@ impl Hasher {
             let srp = srp::Verifier::new(srp::pool_name(&pool), &user, &password);
             Ok(Password { hash, srp, temporary, set: now() })
         })
-        .await
-        .map_err(|error| CognitoError::internal(format!("the hashing task failed: {error}")))?
+        .await?
     }
 
     /// Whether `password` is the one `stored` was made from. With no stored
     /// password a hash of the same cost is still computed, so a missing user
     /// answers no faster than a wrong password.
-    pub async fn matches(&self, stored: Option<&Password>, password: &str) -> bool {
+    pub async fn matches(&self, stored: Option<&Password>, password: &str) -> Result<bool> {
         let (cost, hash, password) = (self.cost, stored.map(|stored| stored.hash.clone()), password.to_owned());
-        tokio::task::spawn_blocking(move || {
+        self.cpu(move || {
             let Ok(argon2) = Self::argon2(cost) else { return false };
             match hash.as_deref().map(PasswordHash::new) {
                 Some(Ok(parsed)) => argon2.verify_password(password.as_bytes(), &parsed).is_ok(),
@@ -116,7 +145,6 @@ impl Hasher {
             }
         })
         .await
-        .unwrap_or(false)
     }
 }
 
@@ -184,8 +212,8 @@ mod tests {
         let hasher = Hasher::new(HashCost { memory_kib: 1024, iterations: 1, parallelism: 1 }).expect("cost");
         let stored = hasher.password("us-east-1_abc", "alice", "Correct-Horse-1", false).await.expect("hash");
         assert!(stored.hash.starts_with("$argon2id$"));
-        assert!(hasher.matches(Some(&stored), "Correct-Horse-1").await);
-        assert!(!hasher.matches(Some(&stored), "Correct-Horse-2").await);
-        assert!(!hasher.matches(None, "Correct-Horse-1").await);
+        assert!(hasher.matches(Some(&stored), "Correct-Horse-1").await.expect("a turn"));
+        assert!(!hasher.matches(Some(&stored), "Correct-Horse-2").await.expect("a turn"));
+        assert!(!hasher.matches(None, "Correct-Horse-1").await.expect("a turn"));
     }
 }

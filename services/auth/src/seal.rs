@@ -13,6 +13,9 @@ use sha2::{Digest as _, Sha256};
 #[derive(Clone)]
 pub struct Sealer {
     key: std::sync::Arc<LessSafeKey>,
+    /// For [`Sealer::fingerprint`]: a second key, so no value sealed here
+    /// and no fingerprint share one.
+    mac_key: [u8; 32],
 }
 
 impl std::fmt::Debug for Sealer {
@@ -34,7 +37,23 @@ impl Sealer {
             Sha256::new_with_prefix(b"nubo auth sealing key\0").chain_update(cluster_secret.as_bytes()).finalize();
         // A 32-byte key always makes an AES-256 key.
         let key = UnboundKey::new(&AES_256_GCM, &digest).map(LessSafeKey::new).expect("AES-256 takes a 32-byte key");
-        Self { key: std::sync::Arc::new(key) }
+        let mac_key =
+            Sha256::new_with_prefix(b"nubo auth fingerprint key\0").chain_update(cluster_secret.as_bytes()).finalize();
+        Self { key: std::sync::Arc::new(key), mac_key: mac_key.into() }
+    }
+
+    /// HMAC-SHA256 of `data` for `purpose` under a key of the cluster's:
+    /// the same on every replica, unguessable without the credential. For
+    /// codes kept as hashes (a six-digit code's plain SHA-256 is reversed
+    /// by trying a million) and for the stable stand-ins SRP shows for
+    /// users that do not exist.
+    pub fn fingerprint(&self, purpose: &str, data: &[u8]) -> [u8; 32] {
+        use hmac::Mac as _;
+        let mut mac = <hmac::Hmac<Sha256>>::new_from_slice(&self.mac_key).expect("HMAC takes any key");
+        mac.update(purpose.as_bytes());
+        mac.update(&[0]);
+        mac.update(data);
+        mac.finalize().into_bytes().into()
     }
 
     /// `value` sealed for `purpose`, good for `seconds`.

@@ -183,6 +183,7 @@ impl Tokens {
         access.insert("exp".into(), json!(now + client.access_token_seconds as i64));
         access.insert("iat".into(), json!(now));
         access.insert("jti".into(), json!(uuid()));
+        access.insert("version".into(), json!(2));
         access.insert("username".into(), json!(user.username));
 
         if let Some(overrides) = session.overrides {
@@ -326,16 +327,17 @@ impl Tokens {
         Ok(())
     }
 
-    /// Marks a grant replaced by rotation: its token is still accepted
-    /// until `until` (the client's grace period), then refused.
-    pub async fn replace(&self, grant_id: &str, until: f64) -> Result<()> {
-        self.store
-            .update::<RefreshGrant, _>(GRANTS, grant_id, |grant| {
-                grant.replaced_until = Some(grant.replaced_until.map_or(until, |current| current.min(until)));
-                Ok(())
-            })
-            .await?;
-        Ok(())
+    /// Marks a grant replaced by rotation, if it is still at `version`:
+    /// its token is accepted until `until` (the client's grace period),
+    /// then refused. False if another refresh got there first.
+    pub async fn replace_if(&self, grant_id: &str, version: u64, until: f64) -> Result<bool> {
+        let Some(stored) = self.store.get::<RefreshGrant>(GRANTS, grant_id).await? else { return Ok(false) };
+        if stored.version != version {
+            return Ok(false);
+        }
+        let mut grant = stored.value;
+        grant.replaced_until = Some(grant.replaced_until.map_or(until, |current| current.min(until)));
+        self.store.put_if(GRANTS, grant_id, &grant, version).await
     }
 
     pub async fn grant_by_id(&self, grant_id: &str) -> Result<Option<RefreshGrant>> {
@@ -354,7 +356,12 @@ impl Tokens {
         let unverified = unverified_claims(token).ok_or_else(invalid)?;
         let iss = unverified.get("iss").and_then(Value::as_str).ok_or_else(invalid)?;
         let pool_id = iss.strip_prefix(&format!("{}/", self.base_url)).ok_or_else(invalid)?;
-        if pool_id.is_empty() || pool_id.contains('/') {
+        if pool_id.is_empty() || pool_id.contains('/') || !crate::ids::is_pool_id(pool_id) {
+            return Err(invalid());
+        }
+        // A made-up issuer must not make a key ring for a pool that does
+        // not exist.
+        if self.store.get::<Value>(crate::store::POOLS, pool_id).await?.is_none() {
             return Err(invalid());
         }
         let Some((_, key)) = self.keys.verifying_key(pool_id, &kid).await? else { return Err(invalid()) };

@@ -154,7 +154,7 @@ impl Cognito {
         let previous = input.required("PreviousPassword")?;
         let proposed = input.required("ProposedPassword")?;
         Self::check_lockout(&user)?;
-        if !self.hasher.matches(user.password.as_ref(), previous).await {
+        if !self.hasher.matches(user.password.as_ref(), previous).await? {
             self.count_failure(&pool, &user.username).await?;
             return Err(CognitoError::incorrect_credentials());
         }

@@ -79,6 +79,9 @@ struct SrpState {
     srp_b: String,
     /// The client's public value, from InitiateAuth.
     srp_a: String,
+    /// The app client the sign-in began through.
+    #[serde(default)]
+    client_id: String,
     /// Through custom auth (`SRP_A`), where success leads back to the
     /// define trigger.
     #[serde(default)]
@@ -347,7 +350,7 @@ impl Cognito {
         let found = self.find_user(pool, username).await?;
         let Some(user) = found.map(|found| found.value) else {
             // As slow as a wrong password, so timing tells nothing.
-            self.hasher.matches(None, password).await;
+            self.hasher.matches(None, password).await?;
             return Err(if client.prevent_user_existence_errors {
                 CognitoError::incorrect_credentials()
             } else {
@@ -359,12 +362,24 @@ impl Cognito {
         }
         Self::check_lockout(&user)?;
         self.pre_authentication(pool, client, &user, metadata).await?;
-        if !self.hasher.matches(user.password.as_ref(), password).await {
-            self.count_failure(pool, &user.username).await?;
+        let user = self.reserve_attempt(pool, &user.username).await?;
+        if !self.hasher.matches(user.password.as_ref(), password).await? {
             return Err(CognitoError::incorrect_credentials());
         }
         Self::check_status(pool, &user)?;
         Ok(user)
+    }
+
+    /// Counts an attempt as failed before its proof is checked (the
+    /// success that follows clears it): parallel guesses each take one,
+    /// so a lockout cannot be raced past by sending them all at once.
+    pub(crate) async fn reserve_attempt(&self, pool: &UserPool, username: &str) -> Result<User> {
+        self.update_user(pool, username, |user| {
+            Self::check_lockout(user)?;
+            Self::note_failure(user);
+            Ok(())
+        })
+        .await
     }
 
     async fn pre_authentication(
@@ -421,18 +436,21 @@ impl Cognito {
         }
         let (internal, verifier) = match user.as_ref().and_then(|u| u.password.as_ref().map(|p| (u, p))) {
             Some((user, password)) => (user.username.clone(), password.srp.clone()),
-            None => (
-                username.to_owned(),
-                srp::Verifier::new(srp::pool_name(&pool.id), username, &uuid::Uuid::new_v4().to_string()),
-            ),
+            None => self.stand_in(pool, username),
         };
-        let challenge = srp::challenge(&verifier).map_err(|_| CognitoError::internal("cannot start SRP"))?;
+        let for_challenge = verifier.clone();
+        let challenge = self
+            .hasher
+            .cpu(move || srp::challenge(&for_challenge))
+            .await?
+            .map_err(|_| CognitoError::internal("cannot start SRP"))?;
         let state = SrpState {
             pool_id: pool.id.clone(),
             username: internal.clone(),
             secret_b: hex::encode(&challenge.secret_b),
             srp_b: challenge.srp_b.clone(),
             srp_a: srp_a.to_owned(),
+            client_id: client.id.clone(),
             custom,
             steps,
         };
@@ -444,6 +462,28 @@ impl Cognito {
         parameters.insert("USERNAME".into(), json!(internal));
         parameters.insert("USER_ID_FOR_SRP".into(), json!(internal));
         Ok(Outcome::Challenge { name: "PASSWORD_VERIFIER".into(), parameters, session: None, available: Vec::new() })
+    }
+
+    /// What `PASSWORD_VERIFIER` shows for a user that does not exist, when
+    /// existence errors are prevented: a salt and (in pools that sign in
+    /// with an email or phone) a `USER_ID_FOR_SRP` that are the same on
+    /// every call and every replica, as a real user's are, so two calls
+    /// tell nothing. No password matches the verifier.
+    fn stand_in(&self, pool: &UserPool, username: &str) -> (String, srp::Verifier) {
+        let seed = format!("{}\0{}", pool.id, username.to_lowercase());
+        let salt = self.sealer.fingerprint("srp salt", seed.as_bytes());
+        let salt = hex::encode(&salt[..16]);
+        // padHex: a leading nibble of 8 or more reads as negative.
+        let salt = if salt.as_bytes()[0] >= b'8' { format!("00{salt}") } else { salt };
+        let verifier = hex::encode(self.sealer.fingerprint("srp verifier", seed.as_bytes()));
+        let internal = if pool.username_attributes.is_empty() {
+            username.to_owned()
+        } else {
+            let mut id = [0u8; 16];
+            id.copy_from_slice(&self.sealer.fingerprint("srp user", seed.as_bytes())[..16]);
+            uuid::Builder::from_random_bytes(id).into_uuid().to_string()
+        };
+        (internal, srp::Verifier { salt, verifier })
     }
 
     /// The password is right: a new password, MFA, or tokens.
@@ -676,23 +716,45 @@ impl Cognito {
                     })
                     .collect();
                 Self::check_attributes(&pool, &attributes, false)?;
-                let stored = self.hasher.password(&pool.id, &user.username, password, false).await?;
-                let user = self
-                    .update_user(&pool, &user.username, |user| {
-                        user.password = Some(stored.clone());
-                        user.status = UserStatus::Confirmed;
-                        for (name, value) in &attributes {
-                            user.attributes.insert(name.clone(), value.clone());
-                        }
-                        Ok(())
-                    })
-                    .await?;
+                if attributes.iter().any(|(name, _)| name.ends_with("_verified")) {
+                    return Err(CognitoError::invalid_parameter(
+                        "Attributes did not conform to the schema: a user cannot mark its own attributes verified\n",
+                    ));
+                }
+                if !client.write_attributes.is_empty()
+                    && let Some((name, _)) = attributes.iter().find(|(name, _)| !client.write_attributes.contains(name))
+                {
+                    return Err(CognitoError::not_authorized(format!(
+                        "A client attempted to write unauthorized attribute {name}"
+                    )));
+                }
+                // Every required attribute, had or given, before anything
+                // is changed.
                 for required in &pool.required_attributes {
-                    if user.attribute(required).is_none_or(str::is_empty) {
+                    let given = attributes.iter().any(|(name, value)| name == required && !value.is_empty());
+                    if !given && user.attribute(required).is_none_or(str::is_empty) {
                         return Err(CognitoError::invalid_parameter(format!(
                             "Attributes did not conform to the schema: {required}: The attribute is required\n"
                         )));
                     }
+                }
+                let stored = self.hasher.password(&pool.id, &user.username, password, false).await?;
+                let mut user = self
+                    .update_user(&pool, &user.username, |user| {
+                        // A session answered once (or a user changed since)
+                        // sets no password again.
+                        if user.status != UserStatus::ForceChangePassword {
+                            return Err(invalid_session());
+                        }
+                        user.password = Some(stored.clone());
+                        user.status = UserStatus::Confirmed;
+                        Ok(())
+                    })
+                    .await?;
+                if !attributes.is_empty() {
+                    // As UpdateUserAttributes: verification and aliases follow.
+                    self.change_attributes(&pool, &user.username, &attributes, false).await?;
+                    user = self.require_user(&pool, &user.username).await?.value;
                 }
                 self.second_factor(&pool, &client, user, &metadata).await?
             }
@@ -752,6 +814,7 @@ impl Cognito {
             }
             "EMAIL_OTP" => {
                 let state = self.session_for(&pool, &client, input, name)?;
+                Self::check_lockout(&self.require_user(&pool, &state.username).await?.value)?;
                 let code = response("EMAIL_OTP_CODE")
                     .ok_or_else(|| CognitoError::invalid_parameter("Missing required parameter EMAIL_OTP_CODE"))?;
                 let user = match self.use_code(&pool, &state.username, CodePurpose::SignIn, code).await {
@@ -817,7 +880,9 @@ impl Cognito {
             .and_then(|sealed| String::from_utf8(sealed).ok())
             .and_then(|sealed| self.sealer.open(SECRET_BLOCK, &sealed))
             .ok_or_else(invalid_session)?;
-        if state.pool_id != pool.id {
+        // A sign-in begun through one client is finished through it: another
+        // client's allowed flows would be skipped otherwise.
+        if state.pool_id != pool.id || state.client_id != client.id {
             return Err(invalid_session());
         }
         let username = responses.get("USERNAME").map(String::as_str).unwrap_or(&state.username);
@@ -834,23 +899,34 @@ impl Cognito {
         let Some(user) = self.find_user(pool, &state.username).await?.map(|found| found.value) else {
             return Err(CognitoError::incorrect_credentials());
         };
+        if user.password.is_none() {
+            return Err(CognitoError::incorrect_credentials());
+        }
+        let user = self.reserve_attempt(pool, &user.username).await?;
         let Some(password) = &user.password else { return Err(CognitoError::incorrect_credentials()) };
-        Self::check_lockout(&user)?;
         let secret_b = hex::decode(&state.secret_b).map_err(|_| invalid_session())?;
         let block_bytes = STANDARD.decode(block).map_err(|_| invalid_session())?;
-        let matches = srp::password_claim_matches(
-            srp::pool_name(&pool.id),
-            &user.username,
-            &password.srp,
-            &secret_b,
-            &state.srp_a,
-            &block_bytes,
-            timestamp,
-            signature,
-        )
-        .unwrap_or(false);
+        let (pool_name, user_id, verifier, srp_a) =
+            (srp::pool_name(&pool.id).to_owned(), user.username.clone(), password.srp.clone(), state.srp_a.clone());
+        let (timestamp, signature) = (timestamp.to_owned(), signature.to_owned());
+        let matches = self
+            .hasher
+            .cpu(move || {
+                srp::password_claim_matches(
+                    &pool_name,
+                    &user_id,
+                    &verifier,
+                    &secret_b,
+                    &srp_a,
+                    &block_bytes,
+                    &timestamp,
+                    &signature,
+                )
+                .unwrap_or(false)
+            })
+            .await?;
         if !matches {
-            self.count_failure(pool, &user.username).await?;
+            // The attempt was counted when it was reserved.
             if state.custom {
                 let mut steps = state.steps;
                 steps.push(ChallengeStep { name: "PASSWORD_VERIFIER".into(), result: false, metadata: None });
@@ -1080,10 +1156,12 @@ impl Cognito {
             .totp_secret
             .clone()
             .ok_or_else(|| CognitoError::software_token_not_found("Software token MFA has not been set up."))?;
-        Self::check_lockout(user)?;
         let now = chrono::Utc::now().timestamp().max(0) as u64;
         let mut accepted = false;
         self.update_user(pool, &user.username, |user| {
+            // Checked and counted in one compare-and-set, so parallel
+            // guesses cannot race past the lockout.
+            Self::check_lockout(user)?;
             accepted = false;
             match mfa::accepted_step(&secret, code, now, user.mfa.last_totp_step) {
                 Some(step) => {
@@ -1122,7 +1200,7 @@ impl Cognito {
             ));
         }
         let invalid = || CognitoError::not_authorized("Invalid Refresh Token");
-        let (grant_id, grant, _version) = self.tokens.grant_of(token).await?.ok_or_else(invalid)?;
+        let (grant_id, grant, version) = self.tokens.grant_of(token).await?.ok_or_else(invalid)?;
         if grant.client_id != client.id || grant.pool_id != pool.id {
             return Err(invalid());
         }
@@ -1161,7 +1239,14 @@ impl Cognito {
             let (new_grant, new_token) =
                 self.tokens.grant(pool, client, &user, grant.auth_time, &grant.scopes, Some(grant.expires)).await?;
             let grace = f64::from(client.rotation_grace_seconds);
-            self.tokens.replace(&grant_id, now + grace).await?;
+            // Two refreshes racing on one token: the first replaces it; the
+            // other succeeds only inside the grace period.
+            if !self.tokens.replace_if(&grant_id, version, now + grace).await? {
+                let replaced = self.tokens.grant_by_id(&grant_id).await?.and_then(|grant| grant.replaced_until);
+                if replaced.is_none_or(|until| until <= now) {
+                    return Err(CognitoError::not_authorized("Refresh Token has been revoked"));
+                }
+            }
             let overrides = self
                 .pre_token_generation(pool, client, &user, "TokenGeneration_RefreshTokens", &grant.scopes, &metadata)
                 .await?;

@@ -415,6 +415,13 @@ impl Cognito {
                 if !found.value.enabled {
                     return Err(CognitoError::not_authorized("User is disabled."));
                 }
+                // A local user who happens to have the federated name is not
+                // the provider's user: never sign in as it.
+                if found.value.status != UserStatus::ExternalProvider {
+                    return Err(CognitoError::not_authorized(
+                        "A user of this pool already has the name a federated user would get.",
+                    ));
+                }
                 return self
                     .update_user(pool, &found.value.username, |user| {
                         for (name, value) in &attributes {
