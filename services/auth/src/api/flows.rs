@@ -90,6 +90,15 @@ struct SrpState {
     steps: Vec<ChallengeStep>,
 }
 
+/// The second factor a sign-in needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SecondFactor {
+    None,
+    Totp,
+    /// MFA is required and the user has no factor yet: `MFA_SETUP`.
+    SetUp,
+}
+
 /// A challenge to answer, or tokens.
 enum Outcome {
     Challenge {
@@ -494,15 +503,7 @@ impl Cognito {
         user: User,
         metadata: &Value,
     ) -> Result<Outcome> {
-        let user = if user.failures.count > 0 {
-            self.update_user(pool, &user.username, |user| {
-                user.failures = Default::default();
-                Ok(())
-            })
-            .await?
-        } else {
-            user
-        };
+        let user = self.clear_failures(pool, user).await?;
         if user.status == UserStatus::ForceChangePassword {
             let attributes: Map<String, Value> = user
                 .attributes
@@ -559,28 +560,50 @@ impl Cognito {
         user: User,
         metadata: &Value,
     ) -> Result<Outcome> {
+        match Self::second_factor_of(pool, &user)? {
+            SecondFactor::None => Ok(Outcome::Tokens(self.tokens_for(pool, client, &user, None, metadata).await?)),
+            SecondFactor::Totp => {
+                let mut parameters = Map::new();
+                parameters.insert("USER_ID_FOR_SRP".into(), json!(user.username));
+                Ok(self.challenge(pool, client, &user, "SOFTWARE_TOKEN_MFA", parameters))
+            }
+            SecondFactor::SetUp => {
+                let mut parameters = Map::new();
+                parameters.insert("MFAS_CAN_SETUP".into(), json!("[\"SOFTWARE_TOKEN_MFA\"]"));
+                Ok(self.challenge(pool, client, &user, "MFA_SETUP", parameters))
+            }
+        }
+    }
+
+    /// What a sign-in asks once its first factor passed, by the pool's MFA
+    /// configuration: the API and the hosted UI decide it here, once.
+    pub(crate) fn second_factor_of(pool: &UserPool, user: &User) -> Result<SecondFactor> {
         let totp = user.mfa.totp_enabled && user.mfa.totp_secret.is_some() && pool.software_token_mfa;
         let wanted = match pool.mfa {
             MfaConfiguration::Off => false,
             MfaConfiguration::On => true,
             MfaConfiguration::Optional => totp,
         };
-        if !wanted {
-            return Ok(Outcome::Tokens(self.tokens_for(pool, client, &user, None, metadata).await?));
-        }
-        if totp {
-            let mut parameters = Map::new();
-            parameters.insert("USER_ID_FOR_SRP".into(), json!(user.username));
-            return Ok(self.challenge(pool, client, &user, "SOFTWARE_TOKEN_MFA", parameters));
-        }
-        if !pool.software_token_mfa {
-            return Err(CognitoError::invalid_configuration(
+        match (wanted, totp) {
+            (false, _) => Ok(SecondFactor::None),
+            (true, true) => Ok(SecondFactor::Totp),
+            (true, false) if pool.software_token_mfa => Ok(SecondFactor::SetUp),
+            (true, false) => Err(CognitoError::invalid_configuration(
                 "The user pool has MFA on but no factor nubo can use; enable software token MFA.",
-            ));
+            )),
         }
-        let mut parameters = Map::new();
-        parameters.insert("MFAS_CAN_SETUP".into(), json!("[\"SOFTWARE_TOKEN_MFA\"]"));
-        Ok(self.challenge(pool, client, &user, "MFA_SETUP", parameters))
+    }
+
+    /// A passed first factor clears the failures counted so far.
+    pub(crate) async fn clear_failures(&self, pool: &UserPool, user: User) -> Result<User> {
+        if user.failures.count == 0 {
+            return Ok(user);
+        }
+        self.update_user(pool, &user.username, |user| {
+            user.failures = Default::default();
+            Ok(())
+        })
+        .await
     }
 
     /// Tokens for a completed sign-in, through the pre token generation

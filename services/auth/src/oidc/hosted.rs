@@ -18,9 +18,12 @@ use super::{
 };
 use crate::{
     Cognito,
-    api::{Input, flows::secret_hash},
+    api::{
+        Input,
+        flows::{SecondFactor, secret_hash},
+    },
     error::CognitoError,
-    model::{AppClient, MfaConfiguration, User, UserStatus},
+    model::{AppClient, User, UserStatus},
     passwords,
     triggers::{Event, user_attributes},
 };
@@ -240,20 +243,9 @@ impl Hosted<'_> {
 
     /// The password was right: a new password, a code, or done.
     async fn after_password(&self, client: &AppClient, request: &AuthRequest, user: User) -> HttpResponse {
-        let user = if user.failures.count > 0 {
-            match self
-                .cognito
-                .update_user(&self.site.pool, &user.username, |user| {
-                    user.failures = Default::default();
-                    Ok(())
-                })
-                .await
-            {
-                Ok(user) => user,
-                Err(error) => return internal(&error),
-            }
-        } else {
-            user
+        let user = match self.cognito.clear_failures(&self.site.pool, user).await {
+            Ok(user) => user,
+            Err(error) => return internal(&error),
         };
         if user.status == UserStatus::ForceChangePassword {
             return self.render_new_password(client, request, &user, None, StatusCode::OK);
@@ -264,24 +256,18 @@ impl Hosted<'_> {
     /// MFA when the pool asks for it (as `RespondToAuthChallenge` would
     /// ask `SOFTWARE_TOKEN_MFA`), else done.
     async fn second_factor(&self, client: &AppClient, request: &AuthRequest, user: User) -> HttpResponse {
-        let pool = &self.site.pool;
-        let totp = user.mfa.totp_enabled && user.mfa.totp_secret.is_some() && pool.software_token_mfa;
-        let wanted = match pool.mfa {
-            MfaConfiguration::Off => false,
-            MfaConfiguration::On => true,
-            MfaConfiguration::Optional => totp,
-        };
-        if !wanted {
-            return self.signed_in(client, request, &user).await;
+        match Cognito::second_factor_of(&self.site.pool, &user) {
+            Ok(SecondFactor::None) => self.signed_in(client, request, &user).await,
+            Ok(SecondFactor::Totp) => self.render_mfa(client, request, &user.username, None, StatusCode::OK),
+            // Setting up an authenticator is the app's part (the API's
+            // MFA_SETUP); the hosted pages do not offer it.
+            Ok(SecondFactor::SetUp) => pages::error(
+                StatusCode::BAD_REQUEST,
+                "mfa_setup_required",
+                "This account must set up an authenticator app before it signs in. Set one up through the app, then sign in again.",
+            ),
+            Err(error) => pages::error(StatusCode::BAD_REQUEST, "invalid_request", &error.message),
         }
-        if totp {
-            return self.render_mfa(client, request, &user.username, None, StatusCode::OK);
-        }
-        pages::error(
-            StatusCode::BAD_REQUEST,
-            "mfa_setup_required",
-            "This account must set up an authenticator app before it signs in. Set one up through the app, then sign in again.",
-        )
     }
 
     /// Signed in: the post authentication trigger, the domain's session,
