@@ -59,7 +59,7 @@ repo="$(cd "$(dirname "$0")/.." && pwd)"
 install_python_clients() {
   local venv="$repo/target/test-tools/venv"
   if [ -x "$venv/bin/aws" ] && [ -x "$venv/bin/moto_server" ] \
-    && "$venv/bin/python" -c 'import boto3, pycognito, pyotp, jose' 2> /dev/null; then
+    && "$venv/bin/python" -c 'import boto3, pycognito, pyotp, joserfc' 2> /dev/null; then
     return 0
   fi
   echo "installing the AWS CLI, boto3, moto's server, pycognito and pyotp into $venv" >&2
