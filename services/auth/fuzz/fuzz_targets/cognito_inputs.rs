@@ -1,13 +1,23 @@
 //! Any bytes where a client controls them before any store is read: a
 //! request body's members, a ListUsers filter, SRP's `SRP_A`, `TIMESTAMP`
 //! and signature, a sealed session or secret block, a token's payload, a
-//! password against the strictest policy. Each is read or refused, never a
-//! panic.
+//! password against the strictest policy, and what the OAuth endpoints
+//! read (form and query parameters, cookies, `Host`, Basic and Bearer
+//! credentials, scopes, PKCE, redirect URIs). Each is read or refused,
+//! never a panic.
 
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use nubo_auth::{api::Input, filter::Filter, model::PasswordPolicy, passwords, seal::Sealer, srp, tokens};
+use nubo_auth::{
+    api::Input,
+    filter::Filter,
+    model::PasswordPolicy,
+    oidc::{authorize, request, scopes},
+    passwords,
+    seal::Sealer,
+    srp, tokens,
+};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(serde_json::Value::Object(members)) = serde_json::from_slice(data) {
@@ -34,4 +44,16 @@ fuzz_target!(|data: &[u8]| {
     let _ = sealer.open::<serde_json::Value>("session", text);
     let _ = tokens::unverified_claims(text);
     let _ = passwords::check_policy(&PasswordPolicy { minimum_length: 99, ..PasswordPolicy::default() }, text);
+    if let Ok(params) = request::Params::parse(data) {
+        let _ = params.required("redirect_uri");
+        let _ = params.iter().count();
+    }
+    let _ = request::cookies(text, "cognito");
+    let _ = request::domain_of_host(text);
+    let _ = request::basic_credentials(text);
+    let _ = request::bearer(text);
+    let _ = scopes::parse(text);
+    let _ = scopes::for_client(Some(text), &["api/read".to_owned()], &["api/read".to_owned()]);
+    let _ = authorize::pkce(Some(text), Some("S256"));
+    let _ = authorize::is_registered(text, &["http://localhost/callback".to_owned()]);
 });
