@@ -812,6 +812,12 @@ async fn refusals_are_worded_as_cognito_words_them() {
     let result =
         cognito.confirm_sign_up().client_id(&pool.client_id).username("gina").confirmation_code(&code).send().await;
     expected.check("exhausted_code", refused(result), &[]);
+    // The right password of an unconfirmed user is no failed attempt: it
+    // never leads to a lockout.
+    for _ in 0..7 {
+        let unconfirmed = password_sign_in(&cognito, &pool, "gina", PASSWORD).await.map_err(SdkText);
+        expected.check("unconfirmed_user", refused(unconfirmed), &[]);
+    }
 
     let srp_only = cognito
         .create_user_pool_client()

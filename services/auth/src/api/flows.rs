@@ -375,7 +375,17 @@ impl Cognito {
         if !self.hasher.matches(user.password.as_ref(), password).await? {
             return Err(CognitoError::incorrect_credentials());
         }
-        Self::check_status(pool, &user)?;
+        self.status_after_right_proof(pool, user).await
+    }
+
+    /// The proof was right: the attempt reserved for it is no failure, even
+    /// when the user's status stops the sign-in (an unconfirmed user who
+    /// knows the password is not guessing).
+    async fn status_after_right_proof(&self, pool: &UserPool, user: User) -> Result<User> {
+        if let Err(refused) = Self::check_status(pool, &user) {
+            self.clear_failures(pool, user).await?;
+            return Err(refused);
+        }
         Ok(user)
     }
 
@@ -960,7 +970,7 @@ impl Cognito {
         if !user.enabled {
             return Err(CognitoError::not_authorized("User is disabled."));
         }
-        Self::check_status(pool, &user)?;
+        let user = self.status_after_right_proof(pool, user).await?;
         if state.custom {
             let mut steps = state.steps;
             steps.push(ChallengeStep { name: "SRP_A".into(), result: true, metadata: None });
