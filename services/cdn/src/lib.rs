@@ -1,10 +1,37 @@
-//! The cdn service, nubo's CloudFront: distributions that cache origin
-//! responses in a per-replica memory tier over a shared Redis tier, served
-//! on the HTTP port (`:8081`). Invalidations reach every replica through
-//! `nubo.cdn.v1.Cdn`.
+//! The cdn service, nubo's CloudFront: distributions whose viewers are
+//! served from a per-replica memory tier over a shared Redis tier, with
+//! misses fetched from the origin as a viewer's proxy would.
 //!
-//! So far the service runs its fronts; requests for distributions that do
-//! not exist get CloudFront's error answer, and distributions come next.
+//! - `model`, `store`: distributions, policies, key groups and
+//!   invalidations as data records; `api`: the CloudFront restXml front
+//!   (`/2020-05-31/...`, signed as `cloudfront`), on the same port as the
+//!   viewers.
+//! - `compile` turns a distribution and what it names into a [`site::Site`];
+//!   `sites` finds one by `Host`; `sync` keeps every replica's sites and
+//!   invalidations within a second of data.
+//! - `http_cache`: RFC 9111 (and 5861, 9211, 9213) as pure decisions;
+//!   `viewer`: the request path that applies them; `origin`: the fetch.
+//! - `tiers`: the L1 memory tier and the Redis L2; `coalesce`: one origin
+//!   fetch for concurrent misses; `compress`: gzip and br for viewers.
+//! - `signed`: signed URLs and cookies; `response_headers`: response
+//!   headers policies; `tls`: the HTTPS listener.
+
+pub mod api;
+pub mod coalesce;
+pub mod compile;
+pub mod compress;
+pub mod http_cache;
+pub mod model;
+pub mod origin;
+pub mod response_headers;
+pub mod signed;
+pub mod site;
+pub mod sites;
+pub mod store;
+pub mod sync;
+pub mod tiers;
+pub mod tls;
+pub mod viewer;
 
 use actix_web::{HttpResponse, web};
 use nubo_host::{Context, Listeners, ServeError, Shutdown, metrics::Metrics};
@@ -14,7 +41,59 @@ use nubo_proto::cdn::{
 };
 use tonic::{Request, Response, Status};
 
-nubo_host::service!(Cdn, "distributions", ports 8081, 50056, run);
+/// The name of the HTTPS viewer listener.
+pub const HTTPS_LISTENER: &str = "https";
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Viewers over HTTP, the CloudFront API, `/health` and `/metrics`.
+    pub http_port: u16,
+    pub grpc_port: u16,
+    /// Viewers over HTTPS.
+    pub https_port: u16,
+    /// The HTTPS certificate chain and key (PEM); without them nubo makes
+    /// a self-signed pair for `localhost` and `*.cloudfront.localhost`
+    /// under the state directory.
+    pub tls_certificate: Option<std::path::PathBuf>,
+    pub tls_key: Option<std::path::PathBuf>,
+    /// The shared L2 tier (`redis://host:6379`); without it each replica
+    /// caches in memory only.
+    pub redis: Option<String>,
+    /// The bytes the L1 memory tier holds.
+    pub memory_bytes: u64,
+    /// The largest body kept in the cache; larger ones are streamed to the
+    /// viewer and not stored.
+    pub max_object_bytes: u64,
+    /// How often a replica looks for changed distributions and new
+    /// invalidations, in milliseconds.
+    pub sync_interval_ms: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            http_port: 8081,
+            grpc_port: 50056,
+            https_port: 8443,
+            tls_certificate: None,
+            tls_key: None,
+            redis: None,
+            memory_bytes: 256 * 1024 * 1024,
+            max_object_bytes: 64 * 1024 * 1024,
+            sync_interval_ms: 200,
+        }
+    }
+}
+
+impl Config {
+    /// HTTP, gRPC, and viewers over HTTPS.
+    pub fn ports(&self) -> nubo_host::Ports {
+        nubo_host::Ports { http: self.http_port, grpc: self.grpc_port, extra: vec![(HTTPS_LISTENER, self.https_port)] }
+    }
+}
+
+nubo_host::service!(Cdn, "distributions", Config, Config::ports, run);
 
 #[derive(Debug, Default)]
 pub struct CdnApi;

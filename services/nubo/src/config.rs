@@ -135,6 +135,7 @@ impl Config {
         config.storage.website_port = 0;
         config.cdn.http_port = 0;
         config.cdn.grpc_port = 0;
+        config.cdn.https_port = 0;
         config.dns.http_port = 0;
         config.dns.grpc_port = 0;
         config.dns.dns_port = 0;
