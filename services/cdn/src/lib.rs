@@ -68,6 +68,32 @@ pub struct Config {
     /// How often a replica looks for changed distributions and new
     /// invalidations, in milliseconds.
     pub sync_interval_ms: u64,
+    /// Where origins that name nubo's own services are fetched from.
+    pub endpoints: Endpoints,
+}
+
+/// nubo's viewer-facing endpoints, for origins that name them: an S3
+/// origin (`{bucket}.s3.amazonaws.com`, `{bucket}.s3.localhost`), a
+/// website endpoint (`{bucket}.s3-website-{region}.amazonaws.com`,
+/// `{bucket}.s3-website.localhost`) and an API
+/// (`{apiId}.execute-api.{region}.amazonaws.com`,
+/// `{apiId}.execute-api.localhost`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Endpoints {
+    pub storage: String,
+    pub website: String,
+    pub gateway: String,
+}
+
+impl Default for Endpoints {
+    fn default() -> Self {
+        Self {
+            storage: "http://127.0.0.1:9000".into(),
+            website: "http://127.0.0.1:9080".into(),
+            gateway: "http://127.0.0.1:8080".into(),
+        }
+    }
 }
 
 impl Default for Config {
@@ -82,6 +108,7 @@ impl Default for Config {
             memory_bytes: 256 * 1024 * 1024,
             max_object_bytes: 64 * 1024 * 1024,
             sync_interval_ms: 200,
+            endpoints: Endpoints::default(),
         }
     }
 }
