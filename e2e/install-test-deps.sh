@@ -56,7 +56,8 @@ repo="$(cd "$(dirname "$0")/.." && pwd)"
 # Cognito extras, the auth benchmark's), and pycognito
 # with pyotp, the Python clients of the auth suite's SRP and TOTP sign-ins,
 # and cryptography, the RSA signer botocore's CloudFrontSigner is given for
-# the cdn's signed URLs and cookies (e2e/fixtures/cdn/sign.py); pinned to a major line, refreshed when the venv is made or lacks one.
+# the cdn's signed URLs and cookies (e2e/fixtures/cdn/sign.py); pinned to
+# a major line, refreshed when the venv is made or lacks one.
 install_python_clients() {
   local venv="$repo/target/test-tools/venv"
   if [ -x "$venv/bin/aws" ] && [ -x "$venv/bin/moto_server" ] \
