@@ -33,11 +33,16 @@ pub mod tiers;
 pub mod tls;
 pub mod viewer;
 
-use actix_web::{HttpResponse, web};
-use nubo_host::{Context, Listeners, ServeError, Shutdown, metrics::Metrics};
-use nubo_proto::cdn::{
-    InvalidateRequest, InvalidateResponse,
-    cdn_server::{Cdn as CdnGrpc, CdnServer},
+use std::sync::Arc;
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use nubo_host::{Context, Listeners, ServeError, ServiceName, Shutdown, metrics::Metrics};
+use nubo_proto::{
+    cdn::{
+        InvalidateRequest, InvalidateResponse,
+        cdn_server::{Cdn as CdnGrpc, CdnServer},
+    },
+    clients::RecordsClient,
 };
 use tonic::{Request, Response, Status};
 
@@ -122,14 +127,49 @@ impl Config {
 
 nubo_host::service!(Cdn, "distributions", Config, Config::ports, run);
 
-#[derive(Debug, Default)]
-pub struct CdnApi;
+/// The internal API: an invalidation applied to this replica's tiers at
+/// once (CreateInvalidation reaches every replica through data anyway).
+#[derive(Debug, Clone)]
+pub struct CdnApi {
+    tiers: tiers::Tiers,
+}
 
 #[tonic::async_trait]
 impl CdnGrpc for CdnApi {
-    /// With no cache yet, an invalidation has nothing to drop.
-    async fn invalidate(&self, _request: Request<InvalidateRequest>) -> Result<Response<InvalidateResponse>, Status> {
-        Ok(Response::new(InvalidateResponse { entries_dropped: 0 }))
+    async fn invalidate(&self, request: Request<InvalidateRequest>) -> Result<Response<InvalidateResponse>, Status> {
+        let request = request.into_inner();
+        let entries_dropped = self.tiers.invalidate(&request.distribution_id, &request.paths).await;
+        Ok(Response::new(InvalidateResponse { entries_dropped }))
+    }
+}
+
+/// What a viewer request reads: the sites this replica serves, its cache
+/// tiers and the configuration; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct State {
+    pub config: Arc<Config>,
+    pub sites: sites::Sites,
+    pub tiers: tiers::Tiers,
+}
+
+/// A viewer's request: every request on the port that is not a CloudFront
+/// API call.
+pub async fn viewer(state: &State, request: HttpRequest, body: web::Payload) -> HttpResponse {
+    let _ = (state, request, body);
+    no_distribution().await
+}
+
+/// Sends each request to the CloudFront API or to [`viewer`].
+async fn route(
+    request: HttpRequest,
+    body: web::Payload,
+    state: web::Data<State>,
+    cloudfront: web::Data<api::CloudFront>,
+) -> HttpResponse {
+    if api::is_api_call(&request) {
+        cloudfront.handle(&request, body).await
+    } else {
+        viewer(&state, request, body).await
     }
 }
 
@@ -142,15 +182,34 @@ async fn no_distribution() -> HttpResponse {
 }
 
 /// Runs the service until `shutdown`.
-pub async fn run(
-    context: Context,
-    _config: Config,
-    listeners: Listeners,
-    shutdown: Shutdown,
-) -> Result<(), ServeError> {
-    let router = nubo_host::grpc::router(&context.cluster).add_service(CdnServer::new(CdnApi));
-    nubo_host::serve("cdn", listeners, router, 2, Metrics::new("cdn"), shutdown, |routes| {
-        routes.default_service(web::to(no_distribution));
+pub async fn run(context: Context, config: Config, listeners: Listeners, shutdown: Shutdown) -> Result<(), ServeError> {
+    let tiers = tiers::Tiers::connect(&config).map_err(|error| ServeError::new("cdn", error))?;
+    let sites = sites::Sites::default();
+    let store = store::Store::new(RecordsClient::new(context.link(ServiceName::Data)?));
+    let sync = sync::Sync::new(store.clone(), sites.clone(), tiers.clone(), config.endpoints.clone());
+    // Every distribution is read before the first request is answered.
+    if !sync.load_until_loaded(&shutdown).await {
+        return Ok(());
+    }
+    let syncing = {
+        let (sync, shutdown) = (sync.clone(), shutdown.clone());
+        let interval = std::time::Duration::from_millis(config.sync_interval_ms.max(10));
+        tokio::spawn(async move { sync.run(interval, shutdown).await })
+    };
+    let cloudfront = api::CloudFront::new(&context, store, sync);
+    let state = State { config: Arc::new(config), sites, tiers: tiers.clone() };
+    let router = nubo_host::grpc::router(&context.cluster).add_service(CdnServer::new(CdnApi { tiers }));
+    let served = nubo_host::serve("cdn", listeners, router, 2, Metrics::new("cdn"), shutdown, move |routes| {
+        routes
+            .app_data(web::Data::new(state.clone()))
+            .app_data(web::Data::new(cloudfront.clone()))
+            .default_service(web::to(route));
     })
-    .await
+    .await;
+    // The sync loop removes this replica's heartbeat as it stops, so no
+    // change waits for it; it gets a moment for that.
+    if tokio::time::timeout(std::time::Duration::from_secs(2), syncing).await.is_err() {
+        tracing::debug!("the sync loop did not stop in time");
+    }
+    served
 }

@@ -24,6 +24,13 @@ pub const CALLERS: &str = "cdn.callers.v1";
 /// CNAMEs by alias (lowercased): the distribution that holds it, so two
 /// distributions can never claim one.
 pub const ALIASES: &str = "cdn.aliases.v1";
+/// Resource names by `{kind namespace}/{name}`: the resource that holds
+/// it, so two cache policies (key groups, ...) can never share one.
+pub const NAMES: &str = "cdn.names.v1";
+/// Invalidations not yet known to be applied everywhere, by
+/// `{distribution id}/{invalidation id}`: what replicas read on every
+/// change, so none reads the whole history.
+pub const PENDING_INVALIDATIONS: &str = "cdn.invalidations-pending.v1";
 /// Tags by resource ARN.
 pub const TAGS: &str = "cdn.tags.v1";
 /// The one record every write raises ([`GENERATION_KEY`]): what replicas

@@ -12,8 +12,14 @@
 //!
 //! A creation with a `CallerReference` reserves it first (must-not-exist),
 //! so two concurrent creations with one reference make one resource. A
-//! distribution's aliases are reserved the same way, one record per CNAME,
-//! so two distributions can never claim one.
+//! distribution's aliases, and the names of policies, key groups and
+//! origin access controls, are reserved the same way ([`Store::claim`]),
+//! one record per name, so two resources can never hold one.
+//!
+//! An invalidation is written twice: once for good (GetInvalidation,
+//! ListInvalidations) and once under `model::PENDING_INVALIDATIONS`, which
+//! is all replicas read when the generation moves; pending records are
+//! dropped once they are old enough to have reached every replica.
 
 use std::time::Duration;
 
@@ -26,6 +32,10 @@ use crate::model::{self, Heartbeat, Invalidation, Kind, Node, Resource, Tag};
 const MAX_ATTEMPTS: u32 = 32;
 /// A heartbeat older than this belongs to a replica that is gone.
 pub const LIVE_FOR: u64 = 10;
+/// A name or alias reserved by a resource whose record is not there yet
+/// stays reserved this long (seconds): the creation that reserved it is
+/// still writing it. Past that, the creation is taken to have failed.
+const CLAIM_GRACE: u64 = 60;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -33,15 +43,24 @@ pub enum StoreError {
     NotFound(Kind, String),
     #[error("The specified invalidation does not exist.")]
     NoSuchInvalidation(String),
-    #[error("The If-Match version is missing or not valid for the resource.")]
+    #[error("The precondition given in one or more of the request fields evaluated to false.")]
     PreconditionFailed,
     /// A `CallerReference` already used for a different configuration.
-    #[error("The caller reference that you are using to create a {} is associated with another {0:?}.", describe(*.0))]
+    #[error("The caller reference that you are using to create a {kind} is associated with another {kind}.", kind = describe(*.0))]
     CallerReferenceUsed(Kind, String),
-    #[error("Your request contains a caller reference that was used for a previous invalidation batch for the same distribution.")]
+    #[error(
+        "Your request contains a caller reference that was used for a previous invalidation batch for the same distribution."
+    )]
     InvalidationBatchAlreadyExists,
     #[error("One or more of the CNAMEs you provided are already associated with a different resource.")]
     CnameAlreadyExists(String),
+    /// The `Name` is held by another resource of the kind.
+    #[error("A {} with this name already exists. You must provide a unique name.", describe(*.0))]
+    NameTaken(Kind, String),
+    /// What it would delete is still in use (a distribution: still
+    /// enabled).
+    #[error("the {} is in use", describe(*.0))]
+    InUse(Kind),
     /// Other writers kept winning every compare-and-set.
     #[error("the request was contended; try again")]
     Contended,
@@ -112,7 +131,11 @@ impl Store {
         for attempt in 0..MAX_ATTEMPTS {
             let (generation, version) = self.generation_record().await?;
             let next = generation + 1;
-            match self.records.put(model::GENERATION, model::GENERATION_KEY, next.to_string().into_bytes(), Some(version)).await {
+            match self
+                .records
+                .put(model::GENERATION, model::GENERATION_KEY, next.to_string().into_bytes(), Some(version))
+                .await
+            {
                 Ok(_) => return Ok(next),
                 Err(error) if error.code == ErrorCode::ConditionFailed => back_off(attempt).await,
                 Err(error) => return Err(error.into()),
@@ -145,11 +168,8 @@ impl Store {
     }
 
     async fn read(&self, kind: Kind, id: &str) -> Result<(Resource, u64)> {
-        let record = self
-            .records
-            .get(kind.namespace(), id)
-            .await?
-            .ok_or_else(|| StoreError::NotFound(kind, id.to_owned()))?;
+        let record =
+            self.records.get(kind.namespace(), id).await?.ok_or_else(|| StoreError::NotFound(kind, id.to_owned()))?;
         Ok((decode(&record.value)?, record.version))
     }
 
@@ -173,7 +193,20 @@ impl Store {
     /// a repeat with the same config answers the resource it made, and a
     /// repeat with another config is refused.
     pub async fn create(&self, kind: Kind, config: Node, caller_reference: Option<&str>) -> Result<Created> {
-        let mut id = kind.new_id();
+        self.create_as(kind, kind.new_id(), config, caller_reference).await
+    }
+
+    /// [`Store::create`] under an id the caller chose (and reserved names
+    /// for); a repeated caller reference answers the earlier resource,
+    /// whose id differs.
+    pub async fn create_as(
+        &self,
+        kind: Kind,
+        id: String,
+        config: Node,
+        caller_reference: Option<&str>,
+    ) -> Result<Created> {
+        let mut id = id;
         if let Some(reference) = caller_reference {
             let key = format!("{}/{reference}", kind.caller_scope());
             match self.records.put(model::CALLERS, &key, id.clone().into_bytes(), Some(0)).await {
@@ -229,13 +262,7 @@ impl Store {
 
     /// Replaces the config of a resource whose ETag is `if_match`;
     /// `change` may refuse the new config given the old one.
-    pub async fn update(
-        &self,
-        kind: Kind,
-        id: &str,
-        if_match: &str,
-        config: Node,
-    ) -> Result<(Resource, Resource)> {
+    pub async fn update(&self, kind: Kind, id: &str, if_match: &str, config: Node) -> Result<(Resource, Resource)> {
         let (old, version) = self.read(kind, id).await?;
         if old.etag != if_match {
             return Err(StoreError::PreconditionFailed);
@@ -292,11 +319,12 @@ impl Store {
     pub async fn claim_aliases(&self, distribution: &str, aliases: &[String]) -> Result<()> {
         let mut claimed = Vec::new();
         for alias in aliases {
-            match self.claim_alias(distribution, alias).await {
-                Ok(new) => {
-                    if new {
-                        claimed.push(alias.clone());
-                    }
+            match self.claim(model::ALIASES, alias, Kind::Distribution, distribution).await {
+                Ok(Claimed::New) => claimed.push(alias.clone()),
+                Ok(Claimed::Already) => {}
+                Ok(Claimed::Taken) => {
+                    self.release_aliases(distribution, &claimed).await;
+                    return Err(StoreError::CnameAlreadyExists(alias.clone()));
                 }
                 Err(error) => {
                     self.release_aliases(distribution, &claimed).await;
@@ -307,22 +335,48 @@ impl Store {
         Ok(())
     }
 
-    /// Whether the alias was newly reserved.
-    async fn claim_alias(&self, distribution: &str, alias: &str) -> Result<bool> {
+    /// Gives up `aliases` where `distribution` holds them; best effort, as
+    /// a leftover reservation of a gone distribution is taken over anyway.
+    pub async fn release_aliases(&self, distribution: &str, aliases: &[String]) {
+        for alias in aliases {
+            self.release(model::ALIASES, alias, distribution).await;
+        }
+    }
+
+    /// Reserves `name` among the resources of `kind` for `id`; refused
+    /// with [`StoreError::NameTaken`] when another live one holds it.
+    pub async fn claim_name(&self, kind: Kind, name: &str, id: &str) -> Result<()> {
+        match self.claim(model::NAMES, &name_key(kind, name), kind, id).await? {
+            Claimed::New | Claimed::Already => Ok(()),
+            Claimed::Taken => Err(StoreError::NameTaken(kind, name.to_owned())),
+        }
+    }
+
+    pub async fn release_name(&self, kind: Kind, name: &str, id: &str) {
+        self.release(model::NAMES, &name_key(kind, name), id).await;
+    }
+
+    /// Reserves `key` of `namespace` for `holder`, a resource of `kind`.
+    /// A reservation whose holder is gone (its record deleted, or never
+    /// written within [`CLAIM_GRACE`]) is taken over.
+    async fn claim(&self, namespace: &str, key: &str, kind: Kind, holder: &str) -> Result<Claimed> {
         for attempt in 0..MAX_ATTEMPTS {
-            let (expected, holder) = match self.records.get(model::ALIASES, alias).await? {
-                Some(record) => (record.version, String::from_utf8_lossy(&record.value).into_owned()),
-                None => (0, String::new()),
+            let (expected, current) = match self.records.get(namespace, key).await? {
+                Some(record) => (record.version, serde_json::from_slice::<Claim>(&record.value).ok()),
+                None => (0, None),
             };
-            if holder == distribution {
-                return Ok(false);
+            if let Some(current) = &current {
+                if current.holder == holder {
+                    return Ok(Claimed::Already);
+                }
+                let fresh = current.at + CLAIM_GRACE > now_secs();
+                if fresh || self.records.get(kind.namespace(), &current.holder).await?.is_some() {
+                    return Ok(Claimed::Taken);
+                }
             }
-            if !holder.is_empty() && self.records.get(model::DISTRIBUTIONS, &holder).await?.is_some() {
-                return Err(StoreError::CnameAlreadyExists(alias.to_owned()));
-            }
-            // Free, or held by a distribution that is gone.
-            match self.records.put(model::ALIASES, alias, distribution.as_bytes().to_vec(), Some(expected)).await {
-                Ok(_) => return Ok(true),
+            let claim = Claim { holder: holder.to_owned(), at: now_secs() };
+            match self.records.put(namespace, key, encode(&claim)?, Some(expected)).await {
+                Ok(_) => return Ok(Claimed::New),
                 Err(error) if error.code == ErrorCode::ConditionFailed => back_off(attempt).await,
                 Err(error) => return Err(error.into()),
             }
@@ -330,15 +384,12 @@ impl Store {
         Err(StoreError::Contended)
     }
 
-    /// Gives up `aliases` where `distribution` holds them; best effort, as
-    /// a leftover reservation of a gone distribution is taken over anyway.
-    pub async fn release_aliases(&self, distribution: &str, aliases: &[String]) {
-        for alias in aliases {
-            if let Ok(Some(record)) = self.records.get(model::ALIASES, alias).await
-                && record.value == distribution.as_bytes()
-            {
-                let _ = self.records.delete(model::ALIASES, alias, Some(record.version)).await;
-            }
+    /// Drops the reservation of `key` if `holder` has it.
+    async fn release(&self, namespace: &str, key: &str, holder: &str) {
+        if let Ok(Some(record)) = self.records.get(namespace, key).await
+            && serde_json::from_slice::<Claim>(&record.value).is_ok_and(|claim| claim.holder == holder)
+        {
+            let _ = self.records.delete(namespace, key, Some(record.version)).await;
         }
     }
 
@@ -378,6 +429,9 @@ impl Store {
         };
         let key = format!("{distribution}/{id}");
         let version = self.records.put(model::INVALIDATIONS, &key, encode(&invalidation)?, Some(0)).await?;
+        // Before the generation moves, so a replica that sees the new
+        // generation finds it.
+        self.records.put(model::PENDING_INVALIDATIONS, &key, encode(&invalidation)?, None).await?;
         let mut stamped = invalidation.clone();
         invalidation.generation = self
             .publish(model::INVALIDATIONS, &key, version, guessed, move |generation| {
@@ -385,6 +439,9 @@ impl Store {
                 stamped
             })
             .await?;
+        if invalidation.generation != guessed {
+            let _ = self.records.put(model::PENDING_INVALIDATIONS, &key, encode(&invalidation)?, None).await;
+        }
         Ok((invalidation, false))
     }
 
@@ -402,6 +459,21 @@ impl Store {
         let prefix = distribution.map(|id| format!("{id}/")).unwrap_or_default();
         let records = self.records.list_all(model::INVALIDATIONS, &prefix).await?;
         Ok(records.iter().filter_map(|record| decode(&record.value).ok()).collect())
+    }
+
+    /// The invalidations replicas may not all have applied yet (every one,
+    /// or those of `distribution`).
+    pub async fn pending_invalidations(&self, distribution: Option<&str>) -> Result<Vec<Invalidation>> {
+        let prefix = distribution.map(|id| format!("{id}/")).unwrap_or_default();
+        let records = self.records.list_all(model::PENDING_INVALIDATIONS, &prefix).await?;
+        Ok(records.iter().filter_map(|record| decode(&record.value).ok()).collect())
+    }
+
+    /// Drops the pending record of `invalidation`: it has reached every
+    /// replica, or is too old to matter to any.
+    pub async fn forget_pending(&self, invalidation: &Invalidation) {
+        let key = format!("{}/{}", invalidation.distribution_id, invalidation.id);
+        let _ = self.records.delete(model::PENDING_INVALIDATIONS, &key, None).await;
     }
 
     pub async fn tags(&self, arn: &str) -> Result<Vec<Tag>> {
@@ -445,18 +517,53 @@ impl Store {
         let _ = self.records.delete(model::REPLICAS, replica, None).await;
     }
 
-    /// The lowest generation every live replica has applied, or `None`
-    /// when no replica is live (nothing serves, so nothing is pending).
-    pub async fn deployed_generation(&self) -> Result<Option<u64>> {
+    /// The lowest generation the live replicas other than `except` have
+    /// applied, or `None` when there is no other live replica.
+    pub async fn deployed_generation(&self, except: &str) -> Result<Option<u64>> {
         let now = now_secs();
         let records = self.records.list_all(model::REPLICAS, "").await?;
         Ok(records
             .iter()
+            .filter(|record| record.key != except)
             .filter_map(|record| decode::<Heartbeat>(&record.value).ok())
             .filter(|beat| beat.at + LIVE_FOR >= now)
             .map(|beat| beat.generation)
             .min())
     }
+
+    /// Removes the heartbeats of replicas gone for `after` seconds, so the
+    /// namespace does not grow with every restart.
+    pub async fn forget_gone_replicas(&self, after: u64) {
+        let Ok(records) = self.records.list_all(model::REPLICAS, "").await else { return };
+        let now = now_secs();
+        for record in records {
+            let gone = decode::<Heartbeat>(&record.value).map_or(true, |beat| beat.at + after < now);
+            if gone {
+                let _ = self.records.delete(model::REPLICAS, &record.key, Some(record.version)).await;
+            }
+        }
+    }
+}
+
+/// What a reservation found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Claimed {
+    New,
+    /// The holder had it already.
+    Already,
+    /// Another live holder has it.
+    Taken,
+}
+
+/// A reserved name: who holds it, since when (Unix seconds).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct Claim {
+    holder: String,
+    at: u64,
+}
+
+fn name_key(kind: Kind, name: &str) -> String {
+    format!("{}/{name}", kind.namespace())
 }
 
 fn parse_generation(bytes: &[u8]) -> Result<u64> {

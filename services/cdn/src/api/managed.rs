@@ -16,7 +16,12 @@ pub fn cache_policies() -> Vec<(&'static str, Node)> {
     vec![
         (
             "658327ea-f89d-4fab-a63d-7e88639e58f6",
-            cache_policy("Managed-CachingOptimized", "Policy with caching enabled. Supports Gzip and Brotli compression.", [1, 86_400, 31_536_000], Key::none(true)),
+            cache_policy(
+                "Managed-CachingOptimized",
+                "Policy with caching enabled. Supports Gzip and Brotli compression.",
+                [1, 86_400, 31_536_000],
+                Key::none(true),
+            ),
         ),
         (
             "4135ea2d-6df8-44a3-9df3-4b5a84be39ad",
@@ -100,7 +105,11 @@ fn cache_policy(name: &str, comment: &str, [min, default, max]: [u64; 3], key: K
         .with(Node::leaf("EnableAcceptEncodingGzip", key.compressed.to_string()))
         .with(Node::leaf("EnableAcceptEncodingBrotli", key.compressed.to_string()))
         .with(headers_config(headers, key.headers))
-        .with(Node::new("CookiesConfig").with(Node::leaf("CookieBehavior", key.cookies)).with(list_of("Cookies", "Name", &[])))
+        .with(Node::new("CookiesConfig").with(Node::leaf("CookieBehavior", key.cookies)).with(list_of(
+            "Cookies",
+            "Name",
+            &[],
+        )))
         .with(query_strings_config(key.query_strings.0, key.query_strings.1));
     Node::new("CachePolicyConfig")
         .with(Node::leaf("Comment", comment))
@@ -116,9 +125,11 @@ fn headers_config(behavior: &str, names: &[&str]) -> Node {
 }
 
 fn query_strings_config(behavior: &str, names: &[&str]) -> Node {
-    Node::new("QueryStringsConfig")
-        .with(Node::leaf("QueryStringBehavior", behavior))
-        .with(list_of("QueryStrings", "Name", names))
+    Node::new("QueryStringsConfig").with(Node::leaf("QueryStringBehavior", behavior)).with(list_of(
+        "QueryStrings",
+        "Name",
+        names,
+    ))
 }
 
 /// The CloudFront headers `AllViewerAndCloudFrontHeaders-2022-06` adds.
@@ -154,7 +165,13 @@ pub fn origin_request_policies() -> Vec<(&'static str, Node)> {
     vec![
         (
             "216adef6-5c7f-47e4-b989-5492eafa07d3",
-            origin_request_policy("Managed-AllViewer", "Policy to forward all parameters in viewer requests", ("allViewer", &[]), "all", "all"),
+            origin_request_policy(
+                "Managed-AllViewer",
+                "Policy to forward all parameters in viewer requests",
+                ("allViewer", &[]),
+                "all",
+                "all",
+            ),
         ),
         (
             "b689b0a8-53d0-40ab-baf2-68738e2966ac",
@@ -178,7 +195,13 @@ pub fn origin_request_policies() -> Vec<(&'static str, Node)> {
         ),
         (
             "59781a5b-3903-41f3-afcb-af62929ccde1",
-            origin_request_policy("Managed-CORS-CustomOrigin", "Policy for Custom Origin with CORS", ("whitelist", &["origin"]), "none", "none"),
+            origin_request_policy(
+                "Managed-CORS-CustomOrigin",
+                "Policy for Custom Origin with CORS",
+                ("whitelist", &["origin"]),
+                "none",
+                "none",
+            ),
         ),
         (
             "88a5eaf4-2fd4-4709-b370-b4c650ea3fcf",
@@ -205,7 +228,16 @@ pub fn origin_request_policies() -> Vec<(&'static str, Node)> {
             origin_request_policy(
                 "Managed-Elemental-MediaTailor-PersonalizedManifests",
                 "Policy for Elemental MediaTailor Personalized Manifests",
-                ("whitelist", &["origin", "access-control-request-headers", "x-forwarded-for", "access-control-request-method", "user-agent"]),
+                (
+                    "whitelist",
+                    &[
+                        "origin",
+                        "access-control-request-headers",
+                        "x-forwarded-for",
+                        "access-control-request-method",
+                        "user-agent",
+                    ],
+                ),
                 "none",
                 "all",
             ),
@@ -213,12 +245,22 @@ pub fn origin_request_policies() -> Vec<(&'static str, Node)> {
     ]
 }
 
-fn origin_request_policy(name: &str, comment: &str, headers: (&str, &[&str]), cookies: &str, query_strings: &str) -> Node {
+fn origin_request_policy(
+    name: &str,
+    comment: &str,
+    headers: (&str, &[&str]),
+    cookies: &str,
+    query_strings: &str,
+) -> Node {
     Node::new("OriginRequestPolicyConfig")
         .with(Node::leaf("Comment", comment))
         .with(Node::leaf("Name", name))
         .with(headers_config(headers.0, headers.1))
-        .with(Node::new("CookiesConfig").with(Node::leaf("CookieBehavior", cookies)).with(list_of("Cookies", "Name", &[])))
+        .with(Node::new("CookiesConfig").with(Node::leaf("CookieBehavior", cookies)).with(list_of(
+            "Cookies",
+            "Name",
+            &[],
+        )))
         .with(query_strings_config(query_strings, &[]))
 }
 
@@ -229,10 +271,42 @@ pub fn response_headers_policies() -> Vec<(&'static str, Node)> {
     let simple_cors = cors(&["*"], &["*"], &["ALL"], None, false);
     let preflight = cors(&["*"], &["*"], &["ALL"], Some(&["*"]), false);
     vec![
-        ("5cc3b908-e619-4b99-88e5-2cf7f45965bd", response_headers_policy("Managed-CORS-With-Preflight", "Allows all origins for CORS requests, including preflight requests", Some(preflight.clone()), false)),
-        ("67f7725c-6f97-4210-82d7-5512b31e9d03", response_headers_policy("Managed-SecurityHeadersPolicy", "Adds a set of security headers to every response", None, true)),
-        ("60669652-455b-4ae9-85a4-c4c02393f86c", response_headers_policy("Managed-SimpleCORS", "Allows all origins for simple CORS requests", Some(simple_cors.clone()), false)),
-        ("e61eb60c-9c35-4d20-a928-2b84e02af89c", response_headers_policy("Managed-CORS-and-SecurityHeadersPolicy", "Allows all origins for simple CORS requests and adds security headers", Some(simple_cors), true)),
+        (
+            "5cc3b908-e619-4b99-88e5-2cf7f45965bd",
+            response_headers_policy(
+                "Managed-CORS-With-Preflight",
+                "Allows all origins for CORS requests, including preflight requests",
+                Some(preflight.clone()),
+                false,
+            ),
+        ),
+        (
+            "67f7725c-6f97-4210-82d7-5512b31e9d03",
+            response_headers_policy(
+                "Managed-SecurityHeadersPolicy",
+                "Adds a set of security headers to every response",
+                None,
+                true,
+            ),
+        ),
+        (
+            "60669652-455b-4ae9-85a4-c4c02393f86c",
+            response_headers_policy(
+                "Managed-SimpleCORS",
+                "Allows all origins for simple CORS requests",
+                Some(simple_cors.clone()),
+                false,
+            ),
+        ),
+        (
+            "e61eb60c-9c35-4d20-a928-2b84e02af89c",
+            response_headers_policy(
+                "Managed-CORS-and-SecurityHeadersPolicy",
+                "Allows all origins for simple CORS requests and adds security headers",
+                Some(simple_cors),
+                true,
+            ),
+        ),
         (
             "eaab4381-ed33-4a86-88ca-d9558dc6cd63",
             response_headers_policy(
@@ -258,7 +332,8 @@ fn cors(origins: &[&str], headers: &[&str], methods: &[&str], expose: Option<&[&
 }
 
 fn response_headers_policy(name: &str, comment: &str, cors: Option<Node>, security: bool) -> Node {
-    let mut config = Node::new("ResponseHeadersPolicyConfig").with(Node::leaf("Comment", comment)).with(Node::leaf("Name", name));
+    let mut config =
+        Node::new("ResponseHeadersPolicyConfig").with(Node::leaf("Comment", comment)).with(Node::leaf("Name", name));
     if let Some(cors) = cors {
         config.children.push(cors);
     }
@@ -266,9 +341,18 @@ fn response_headers_policy(name: &str, comment: &str, cors: Option<Node>, securi
         let override_false = || Node::leaf("Override", "false");
         config.children.push(
             Node::new("SecurityHeadersConfig")
-                .with(Node::new("XSSProtection").with(override_false()).with(Node::leaf("Protection", "true")).with(Node::leaf("ModeBlock", "true")))
+                .with(
+                    Node::new("XSSProtection")
+                        .with(override_false())
+                        .with(Node::leaf("Protection", "true"))
+                        .with(Node::leaf("ModeBlock", "true")),
+                )
                 .with(Node::new("FrameOptions").with(override_false()).with(Node::leaf("FrameOption", "SAMEORIGIN")))
-                .with(Node::new("ReferrerPolicy").with(override_false()).with(Node::leaf("ReferrerPolicy", "strict-origin-when-cross-origin")))
+                .with(
+                    Node::new("ReferrerPolicy")
+                        .with(override_false())
+                        .with(Node::leaf("ReferrerPolicy", "strict-origin-when-cross-origin")),
+                )
                 .with(Node::new("ContentTypeOptions").with(Node::leaf("Override", "true")))
                 .with(
                     Node::new("StrictTransportSecurity")

@@ -12,9 +12,12 @@ pub const NAMESPACE: &str = "http://cloudfront.amazonaws.com/doc/2020-05-31/";
 /// deepest, at about eight): a bound on what a hostile body can nest.
 const MAX_DEPTH: usize = 32;
 
-/// `MalformedXML` for a body that is not the document asked for.
+/// `MalformedInput`, CloudFront's answer for a body that is not the
+/// document asked for.
 pub fn malformed(detail: impl std::fmt::Display) -> AwsError {
-    AwsError::new(400, "MalformedXML", format!("The XML you provided was not well-formed or did not validate against our published schema: {detail}"))
+    super::errors::malformed(format!(
+        "The XML you provided was not well-formed or did not validate against our published schema: {detail}"
+    ))
 }
 
 /// Reads `body` into a tree whose root must be `root`.
@@ -50,11 +53,29 @@ pub fn parse(body: &[u8], root: &str) -> Result<Node, AwsError> {
                 }
             }
             Event::Text(text) => {
-                let unescaped = text.unescape().map_err(malformed)?;
+                let text = text.decode().map_err(malformed)?;
                 match stack.last_mut() {
-                    Some(node) => node.text.push_str(&unescaped),
-                    None if unescaped.trim().is_empty() => {}
+                    Some(node) => node.text.push_str(&text),
+                    None if text.trim().is_empty() => {}
                     None => return Err(malformed("text outside the root element")),
+                }
+            }
+            Event::GeneralRef(reference) => {
+                let Some(node) = stack.last_mut() else { return Err(malformed("text outside the root element")) };
+                match reference.resolve_char_ref().map_err(malformed)? {
+                    Some(character) => node.text.push(character),
+                    None => {
+                        let name = reference.decode().map_err(malformed)?;
+                        let character = match name.as_ref() {
+                            "amp" => '&',
+                            "lt" => '<',
+                            "gt" => '>',
+                            "quot" => '"',
+                            "apos" => '\'',
+                            other => return Err(malformed(format!("the entity &{other}; is not defined"))),
+                        };
+                        node.text.push(character);
+                    }
                 }
             }
             Event::CData(data) => match stack.last_mut() {
@@ -223,7 +244,7 @@ mod tests {
             deep.as_bytes(),
         ] {
             let error = parse(bad, "A").unwrap_err();
-            assert_eq!((error.status, error.short_code()), (400, "MalformedXML"), "{bad:?}");
+            assert_eq!((error.status, error.short_code()), (400, "MalformedInput"), "{bad:?}");
         }
     }
 }
