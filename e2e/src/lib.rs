@@ -521,6 +521,18 @@ pub fn route53_client_with(endpoint: &str, credentials: aws_credential_types::Cr
     aws_sdk_route53::Client::from_conf(config)
 }
 
+/// A CloudFront client: the API is global and signed in `us-east-1`.
+pub fn cloudfront_client(endpoint_url: &str) -> aws_sdk_cloudfront::Client {
+    let config = aws_sdk_cloudfront::Config::builder()
+        .behavior_version(aws_sdk_cloudfront::config::BehaviorVersion::latest())
+        .region(aws_sdk_cloudfront::config::Region::new(REGION))
+        .credentials_provider(credentials("test", "test"))
+        .endpoint_url(endpoint_url)
+        .http_client(sdk_http_client())
+        .build();
+    aws_sdk_cloudfront::Client::from_conf(config)
+}
+
 /// An S3 client at its default settings (checksums, chunked uploads),
 /// path-style, as an SDK addresses a loopback endpoint.
 pub fn s3_client(endpoint: &str) -> aws_sdk_s3::Client {

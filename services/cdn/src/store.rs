@@ -196,6 +196,13 @@ impl Store {
         self.create_as(kind, kind.new_id(), config, caller_reference).await
     }
 
+    /// The id of the resource of `kind` that `reference` made (or is
+    /// making), if any.
+    pub async fn caller_reference(&self, kind: Kind, reference: &str) -> Result<Option<String>> {
+        let key = format!("{}/{reference}", kind.caller_scope());
+        Ok(self.records.get(model::CALLERS, &key).await?.map(|record| String::from_utf8_lossy(&record.value).into_owned()))
+    }
+
     /// [`Store::create`] under an id the caller chose (and reserved names
     /// for); a repeated caller reference answers the earlier resource,
     /// whose id differs.
@@ -316,7 +323,8 @@ impl Store {
 
     /// Reserves every alias of `aliases` for `distribution`; an alias held
     /// by another live distribution is refused (and nothing is kept).
-    pub async fn claim_aliases(&self, distribution: &str, aliases: &[String]) -> Result<()> {
+    /// Answers the aliases newly reserved (not those it held already).
+    pub async fn claim_aliases(&self, distribution: &str, aliases: &[String]) -> Result<Vec<String>> {
         let mut claimed = Vec::new();
         for alias in aliases {
             match self.claim(model::ALIASES, alias, Kind::Distribution, distribution).await {
@@ -332,7 +340,7 @@ impl Store {
                 }
             }
         }
-        Ok(())
+        Ok(claimed)
     }
 
     /// Gives up `aliases` where `distribution` holds them; best effort, as

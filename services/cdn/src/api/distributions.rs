@@ -54,20 +54,23 @@ pub async fn create(api: &CloudFront, call: &Call<'_>, with_tags: bool) -> Resul
     };
     let checked = distribution_config::check(config)?;
     references_exist(api, &checked.references).await?;
-    let id = Kind::Distribution.new_id();
-    api.store.claim_aliases(&id, &checked.aliases).await?;
     let reference = checked.config.text_of("CallerReference").unwrap_or_default().trim().to_owned();
+    // A reference used before names the distribution it made: the CNAMEs
+    // are claimed for that one, which already holds its own.
+    let id = match api.store.caller_reference(Kind::Distribution, &reference).await? {
+        Some(earlier) => earlier,
+        None => Kind::Distribution.new_id(),
+    };
+    let claimed = api.store.claim_aliases(&id, &checked.aliases).await?;
     let created = match api.store.create_as(Kind::Distribution, id.clone(), checked.config, Some(&reference)).await {
         Ok(created) => created,
         Err(error) => {
-            api.store.release_aliases(&id, &checked.aliases).await;
+            api.store.release_aliases(&id, &claimed).await;
             return Err(error.into());
         }
     };
     if created.existed {
-        // The reference made another distribution earlier: it holds its
-        // own CNAMEs.
-        api.store.release_aliases(&id, &checked.aliases).await;
+        api.store.release_aliases(&id, &claimed).await;
     } else if !tags.is_empty() {
         api.store.change_tags(&api.distribution_arn(&created.resource.id), &tags, &[]).await?;
     }
@@ -108,11 +111,11 @@ pub async fn update(api: &CloudFront, id: &str, call: &Call<'_>) -> Result<HttpR
     let before: BTreeSet<String> = distribution_config::aliases(&old.config).into_iter().collect();
     let added: Vec<String> = checked.aliases.iter().filter(|alias| !before.contains(*alias)).cloned().collect();
     let removed: Vec<String> = before.iter().filter(|alias| !checked.aliases.contains(alias)).cloned().collect();
-    api.store.claim_aliases(id, &added).await?;
+    let claimed = api.store.claim_aliases(id, &added).await?;
     let (_, resource) = match api.store.update(Kind::Distribution, id, &if_match, checked.config).await {
         Ok(updated) => updated,
         Err(error) => {
-            api.store.release_aliases(id, &added).await;
+            api.store.release_aliases(id, &claimed).await;
             return Err(error.into());
         }
     };
