@@ -523,10 +523,17 @@ pub fn route53_client_with(endpoint: &str, credentials: aws_credential_types::Cr
 
 /// A CloudFront client: the API is global and signed in `us-east-1`.
 pub fn cloudfront_client(endpoint_url: &str) -> aws_sdk_cloudfront::Client {
+    cloudfront_client_with(endpoint_url, credentials("test", "test"))
+}
+
+pub fn cloudfront_client_with(
+    endpoint_url: &str,
+    credentials: aws_credential_types::Credentials,
+) -> aws_sdk_cloudfront::Client {
     let config = aws_sdk_cloudfront::Config::builder()
         .behavior_version(aws_sdk_cloudfront::config::BehaviorVersion::latest())
         .region(aws_sdk_cloudfront::config::Region::new(REGION))
-        .credentials_provider(credentials("test", "test"))
+        .credentials_provider(credentials)
         .endpoint_url(endpoint_url)
         .http_client(sdk_http_client())
         .build();

@@ -25,7 +25,7 @@ use aws_sdk_cloudfront::{
         OriginRequestPolicyQueryStringBehavior, CachePolicyType, S3OriginConfig,
     },
 };
-use nubo_e2e::{Nubo, cloudfront_client, fixture, path_with_python_tools};
+use nubo_e2e::{Nubo, Ports, Process, cloudfront_client, fixture, path_with_python_tools, try_wait_healthy};
 use nubo_host::ServiceName;
 use serde_json::Value;
 
@@ -782,4 +782,82 @@ async fn boto3_and_the_cli_drive_the_same_api() {
     assert!(ids.contains(&id.as_str()), "{ids:?}");
     let policies = cli(&["cloudfront", "list-cache-policies", "--type", "managed"]);
     assert!(policies["CachePolicyList"]["Items"].as_array().unwrap().len() >= 4);
+}
+
+/// Two cdn replicas over one data service, each its own `nubo serve`
+/// process as compose runs them: a change is `Deployed` (an invalidation
+/// `Completed`) only once both have applied it, whichever took it.
+#[tokio::test(flavor = "multi_thread")]
+async fn changes_are_deployed_once_every_replica_has_applied_them() {
+    const KEY: &str = "AKIDCDNREPLICAS";
+    const SECRET: &str = "cdn-replica-secret";
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("secret");
+    std::fs::write(&secret, SECRET).unwrap();
+    std::fs::write(dir.path().join("cluster-token"), "cluster-token-0123456789").unwrap();
+    let common = |name: &str| -> Vec<(String, String)> {
+        vec![
+            ("NUBO_BIND_HOST".into(), "127.0.0.1".into()),
+            ("NUBO_STATE_DIR".into(), dir.path().join(name).to_str().unwrap().into()),
+            ("NUBO_CREDENTIALS__ACCESS_KEY_ID".into(), KEY.into()),
+            ("NUBO_CREDENTIALS__SECRET_ACCESS_KEY_FILE".into(), secret.to_str().unwrap().into()),
+            ("NUBO_CLUSTER__TOKEN_FILE".into(), dir.path().join("cluster-token").to_str().unwrap().into()),
+        ]
+    };
+    let data_ports = Ports::free(ServiceName::Data);
+    let mut data_env = common("data");
+    data_env.extend(data_ports.env(ServiceName::Data));
+    data_env.push(("NUBO_DATA__ENGINE".into(), "embedded".into()));
+    let mut data = Process::spawn(&["serve", "--services", "data"], &data_env, dir.path().join("data.log"));
+    try_wait_healthy(&mut data, &format!("http://127.0.0.1:{}", data_ports.http)).await.expect("data starts");
+    let mut replicas = Vec::new();
+    for name in ["cdn-a", "cdn-b"] {
+        let ports = Ports::free(ServiceName::Cdn);
+        let mut env = common(name);
+        env.extend(ports.env(ServiceName::Cdn));
+        env.push(("NUBO_LINKS__DATA".into(), format!("http://127.0.0.1:{}", data_ports.grpc)));
+        let mut process = Process::spawn(&["serve", "--services", "cdn"], &env, dir.path().join(format!("{name}.log")));
+        let url = format!("http://127.0.0.1:{}", ports.http);
+        try_wait_healthy(&mut process, &url).await.expect("the cdn starts");
+        replicas.push((process, nubo_e2e::cloudfront_client_with(&url, nubo_e2e::credentials(KEY, SECRET))));
+    }
+    let (a, b) = (replicas[0].1.clone(), replicas[1].1.clone());
+
+    let created = a.create_distribution().distribution_config(config("replicas-1", &[]).build().unwrap()).send().await.unwrap();
+    let id = created.distribution().unwrap().id().to_owned();
+    assert_eq!(created.distribution().unwrap().status(), "InProgress");
+    let started = Instant::now();
+    assert_eq!(b.get_distribution().id(&id).send().await.unwrap().distribution().unwrap().status(), "Deployed");
+    assert!(started.elapsed() < Duration::from_secs(2), "deployed to both after {:?}", started.elapsed());
+
+    // The second replica stops (SIGSTOP: its heartbeat stays fresh), so
+    // what the first takes is not everywhere.
+    let frozen = nix::unistd::Pid::from_raw(i32::try_from(replicas[1].0.id()).unwrap());
+    nix::sys::signal::kill(frozen, nix::sys::signal::Signal::SIGSTOP).unwrap();
+    let paths = Paths::builder().quantity(1).items("/*").build().unwrap();
+    let batch = InvalidationBatch::builder().paths(paths).caller_reference("replicas-inv").build().unwrap();
+    let invalidation = a.create_invalidation().distribution_id(&id).invalidation_batch(batch).send().await.unwrap();
+    let invalidation_id = invalidation.invalidation().unwrap().id().to_owned();
+    let pending = a.get_invalidation().distribution_id(&id).id(&invalidation_id).send().await;
+    let listed = a.list_distributions().send().await;
+    nix::sys::signal::kill(frozen, nix::sys::signal::Signal::SIGCONT).unwrap();
+    assert_eq!(pending.unwrap().invalidation().unwrap().status(), "InProgress");
+    assert_eq!(listed.unwrap().distribution_list().unwrap().items()[0].status(), "Deployed", "the distribution had reached both");
+    let completed = a.get_invalidation().distribution_id(&id).id(&invalidation_id).send().await.unwrap();
+    assert_eq!(completed.invalidation().unwrap().status(), "Completed");
+
+    // A replica that stops says so: nothing waits for it.
+    let status = replicas[1].0.stop();
+    assert!(status.success(), "{status}");
+    let current = a.get_distribution_config().id(&id).send().await.unwrap();
+    let mut changed = current.distribution_config().unwrap().clone();
+    changed.comment = "after b left".into();
+    let updated =
+        a.update_distribution().id(&id).if_match(current.e_tag().unwrap()).distribution_config(changed).send().await.unwrap();
+    assert_eq!(updated.distribution().unwrap().status(), "InProgress");
+    let started = Instant::now();
+    assert_eq!(a.get_distribution().id(&id).send().await.unwrap().distribution().unwrap().status(), "Deployed");
+    assert!(started.elapsed() < Duration::from_secs(2), "deployed after {:?}", started.elapsed());
+    drop(replicas);
+    data.stop();
 }
