@@ -11,18 +11,18 @@ use aws_sdk_cloudfront::{
     client::Waiters as _,
     error::ProvideErrorMetadata,
     types::{
-        Aliases, AllowedMethods, CachePolicyConfig, CachePolicyCookiesConfig, CachePolicyCookieBehavior,
+        Aliases, AllowedMethods, CachePolicyConfig, CachePolicyCookieBehavior, CachePolicyCookiesConfig,
         CachePolicyHeaderBehavior, CachePolicyHeadersConfig, CachePolicyQueryStringBehavior,
-        CachePolicyQueryStringsConfig, CachedMethods, CookiePreference, CustomErrorResponse, CustomErrorResponses,
-        CustomOriginConfig, DefaultCacheBehavior, DistributionConfig, DistributionConfigWithTags, ForwardedValues,
-        FunctionAssociation, FunctionAssociations, InvalidationBatch, ItemSelection, KeyGroupConfig, Method,
+        CachePolicyQueryStringsConfig, CachePolicyType, CachedMethods, CookiePreference, CustomErrorResponse,
+        CustomErrorResponses, CustomOriginConfig, DefaultCacheBehavior, DistributionConfig, DistributionConfigWithTags,
+        EventType, ForwardedValues, FunctionAssociation, FunctionAssociations, InvalidationBatch, ItemSelection,
+        KeyGroupConfig, LambdaFunctionAssociation, LambdaFunctionAssociations, Method, Origin,
         OriginAccessControlConfig, OriginAccessControlOriginTypes, OriginAccessControlSigningBehaviors,
-        OriginAccessControlSigningProtocols, OriginProtocolPolicy, Origin, Origins,
-        ParametersInCacheKeyAndForwardedToOrigin, Paths, PublicKeyConfig, QueryStringNames, Tag, TagKeys, Tags,
-        TrustedKeyGroups, ViewerProtocolPolicy, EventType, LambdaFunctionAssociation, LambdaFunctionAssociations,
-        OriginRequestPolicyConfig, OriginRequestPolicyHeadersConfig, OriginRequestPolicyHeaderBehavior,
-        OriginRequestPolicyCookiesConfig, OriginRequestPolicyCookieBehavior, OriginRequestPolicyQueryStringsConfig,
-        OriginRequestPolicyQueryStringBehavior, CachePolicyType, S3OriginConfig,
+        OriginAccessControlSigningProtocols, OriginProtocolPolicy, OriginRequestPolicyConfig,
+        OriginRequestPolicyCookieBehavior, OriginRequestPolicyCookiesConfig, OriginRequestPolicyHeaderBehavior,
+        OriginRequestPolicyHeadersConfig, OriginRequestPolicyQueryStringBehavior,
+        OriginRequestPolicyQueryStringsConfig, Origins, ParametersInCacheKeyAndForwardedToOrigin, Paths,
+        PublicKeyConfig, QueryStringNames, S3OriginConfig, Tag, TagKeys, Tags, TrustedKeyGroups, ViewerProtocolPolicy,
     },
 };
 use nubo_e2e::{Nubo, Ports, Process, cloudfront_client, fixture, path_with_python_tools, try_wait_healthy};
@@ -226,7 +226,8 @@ async fn distributions_are_created_read_updated_listed_disabled_and_deleted() {
         .enabled(false)
         .build()
         .unwrap();
-    let off = edge.update_distribution().id(&id).if_match(&second_etag).distribution_config(disabled).send().await.unwrap();
+    let off =
+        edge.update_distribution().id(&id).if_match(&second_etag).distribution_config(disabled).send().await.unwrap();
     deployed(&edge, &id).await;
     assert_eq!(code(edge.delete_distribution().id(&id).send().await), "InvalidIfMatchVersion");
     edge.delete_distribution().id(&id).if_match(off.e_tag().unwrap()).send().await.unwrap();
@@ -250,19 +251,31 @@ async fn bad_configs_are_refused_with_cloudfronts_errors() {
 
     let inconsistent = config("bad-1", &[]).aliases(Aliases::builder().quantity(2).items("a.example").build().unwrap());
     assert_eq!(code(create(inconsistent.build().unwrap()).await), "InconsistentQuantities");
-    let unknown_origin = config("bad-2", &[]).default_cache_behavior(behavior("nowhere", CACHING_OPTIMIZED).build().unwrap());
+    let unknown_origin =
+        config("bad-2", &[]).default_cache_behavior(behavior("nowhere", CACHING_OPTIMIZED).build().unwrap());
     assert_eq!(code(create(unknown_origin.build().unwrap()).await), "NoSuchOrigin");
-    let unknown_policy = config("bad-3", &[]).default_cache_behavior(behavior("web", "no-such-policy").build().unwrap());
+    let unknown_policy =
+        config("bad-3", &[]).default_cache_behavior(behavior("web", "no-such-policy").build().unwrap());
     assert_eq!(code(create(unknown_policy.build().unwrap()).await), "NoSuchCachePolicy");
     let too_many: Vec<String> = (0..101).map(|n| format!("host{n}.e2e.example")).collect();
     let too_many: Vec<&str> = too_many.iter().map(String::as_str).collect();
     assert_eq!(code(create(config("bad-4", &too_many).build().unwrap()).await), "TooManyDistributionCNAMEs");
     let bad_spa = CustomErrorResponses::builder()
         .quantity(1)
-        .items(CustomErrorResponse::builder().error_code(404).response_page_path("index.html").response_code("200").build().unwrap())
+        .items(
+            CustomErrorResponse::builder()
+                .error_code(404)
+                .response_page_path("index.html")
+                .response_code("200")
+                .build()
+                .unwrap(),
+        )
         .build()
         .unwrap();
-    assert_eq!(code(create(config("bad-5", &[]).custom_error_responses(bad_spa).build().unwrap()).await), "InvalidRelativePath");
+    assert_eq!(
+        code(create(config("bad-5", &[]).custom_error_responses(bad_spa).build().unwrap()).await),
+        "InvalidRelativePath"
+    );
 
     // CloudFront Functions and Lambda@Edge are refused, saying why.
     let function = FunctionAssociations::builder()
@@ -276,8 +289,8 @@ async fn bad_configs_are_refused_with_cloudfronts_errors() {
         )
         .build()
         .unwrap();
-    let with_function =
-        config("bad-6", &[]).default_cache_behavior(behavior("web", CACHING_OPTIMIZED).function_associations(function).build().unwrap());
+    let with_function = config("bad-6", &[])
+        .default_cache_behavior(behavior("web", CACHING_OPTIMIZED).function_associations(function).build().unwrap());
     let refused = create(with_function.build().unwrap()).await;
     let refused_message = message(&refused);
     assert_eq!(code(refused), "InvalidFunctionAssociation");
@@ -293,8 +306,9 @@ async fn bad_configs_are_refused_with_cloudfronts_errors() {
         )
         .build()
         .unwrap();
-    let with_lambda = config("bad-7", &[])
-        .default_cache_behavior(behavior("web", CACHING_OPTIMIZED).lambda_function_associations(lambda).build().unwrap());
+    let with_lambda = config("bad-7", &[]).default_cache_behavior(
+        behavior("web", CACHING_OPTIMIZED).lambda_function_associations(lambda).build().unwrap(),
+    );
     let refused = create(with_lambda.build().unwrap()).await;
     let refused_message = message(&refused);
     assert_eq!(code(refused), "InvalidLambdaFunctionAssociation");
@@ -332,7 +346,9 @@ async fn legacy_forwarded_values_and_tags() {
                 .items(Method::Get)
                 .items(Method::Head)
                 .items(Method::Options)
-                .cached_methods(CachedMethods::builder().quantity(2).items(Method::Get).items(Method::Head).build().unwrap())
+                .cached_methods(
+                    CachedMethods::builder().quantity(2).items(Method::Get).items(Method::Head).build().unwrap(),
+                )
                 .build()
                 .unwrap(),
         )
@@ -359,7 +375,9 @@ async fn legacy_forwarded_values_and_tags() {
         .build();
     let created = client
         .create_distribution_with_tags()
-        .distribution_config_with_tags(DistributionConfigWithTags::builder().distribution_config(config).tags(tags).build())
+        .distribution_config_with_tags(
+            DistributionConfigWithTags::builder().distribution_config(config).tags(tags).build(),
+        )
         .send()
         .await
         .unwrap();
@@ -382,7 +400,8 @@ async fn legacy_forwarded_values_and_tags() {
         .unwrap();
     client.untag_resource().resource(&arn).tag_keys(TagKeys::builder().items("stage").build()).send().await.unwrap();
     let listed = client.list_tags_for_resource().resource(&arn).send().await.unwrap();
-    let tags: Vec<(&str, Option<&str>)> = listed.tags().unwrap().items().iter().map(|tag| (tag.key(), tag.value())).collect();
+    let tags: Vec<(&str, Option<&str>)> =
+        listed.tags().unwrap().items().iter().map(|tag| (tag.key(), tag.value())).collect();
     assert_eq!(tags, [("team", Some("platform"))]);
     let nobody = "arn:aws:cloudfront::000000000000:distribution/E0000000000000";
     assert_eq!(code(client.list_tags_for_resource().resource(nobody).send().await), "NoSuchResource");
@@ -415,7 +434,8 @@ async fn policies_managed_and_custom() {
     let optimized_config = optimized.cache_policy().unwrap().cache_policy_config().unwrap().clone();
     assert_eq!(optimized_config.default_ttl(), Some(86_400));
     let etag = optimized.e_tag().unwrap().to_owned();
-    let update = client.update_cache_policy().id(CACHING_OPTIMIZED).if_match(&etag).cache_policy_config(optimized_config);
+    let update =
+        client.update_cache_policy().id(CACHING_OPTIMIZED).if_match(&etag).cache_policy_config(optimized_config);
     assert_eq!(code(update.send().await), "IllegalUpdate");
     assert_eq!(code(client.delete_cache_policy().id(CACHING_OPTIMIZED).if_match(&etag).send().await), "IllegalDelete");
     let forwarding = client.list_origin_request_policies().send().await.unwrap();
@@ -429,8 +449,12 @@ async fn policies_managed_and_custom() {
         ParametersInCacheKeyAndForwardedToOrigin::builder()
             .enable_accept_encoding_gzip(true)
             .enable_accept_encoding_brotli(true)
-            .headers_config(CachePolicyHeadersConfig::builder().header_behavior(CachePolicyHeaderBehavior::None).build().unwrap())
-            .cookies_config(CachePolicyCookiesConfig::builder().cookie_behavior(CachePolicyCookieBehavior::None).build().unwrap())
+            .headers_config(
+                CachePolicyHeadersConfig::builder().header_behavior(CachePolicyHeaderBehavior::None).build().unwrap(),
+            )
+            .cookies_config(
+                CachePolicyCookiesConfig::builder().cookie_behavior(CachePolicyCookieBehavior::None).build().unwrap(),
+            )
             .query_strings_config(
                 CachePolicyQueryStringsConfig::builder()
                     .query_string_behavior(CachePolicyQueryStringBehavior::Whitelist)
@@ -492,10 +516,16 @@ async fn policies_managed_and_custom() {
     let forward = OriginRequestPolicyConfig::builder()
         .name("viewer-headers")
         .headers_config(
-            OriginRequestPolicyHeadersConfig::builder().header_behavior(OriginRequestPolicyHeaderBehavior::AllViewer).build().unwrap(),
+            OriginRequestPolicyHeadersConfig::builder()
+                .header_behavior(OriginRequestPolicyHeaderBehavior::AllViewer)
+                .build()
+                .unwrap(),
         )
         .cookies_config(
-            OriginRequestPolicyCookiesConfig::builder().cookie_behavior(OriginRequestPolicyCookieBehavior::All).build().unwrap(),
+            OriginRequestPolicyCookiesConfig::builder()
+                .cookie_behavior(OriginRequestPolicyCookieBehavior::All)
+                .build()
+                .unwrap(),
         )
         .query_strings_config(
             OriginRequestPolicyQueryStringsConfig::builder()
@@ -559,11 +589,14 @@ async fn public_keys_key_groups_and_origin_access_controls() {
         }
         config.build().unwrap()
     };
-    assert_eq!(code(client.create_key_group().key_group_config(group_config(&["K000000000000"])).send().await), "NoSuchPublicKey");
+    assert_eq!(
+        code(client.create_key_group().key_group_config(group_config(&["K000000000000"])).send().await),
+        "NoSuchPublicKey"
+    );
     let group = client.create_key_group().key_group_config(group_config(&[&key_id])).send().await.unwrap();
     let group_id = group.key_group().unwrap().id().to_owned();
     let got = client.get_key_group().id(&group_id).send().await.unwrap();
-    assert_eq!(got.key_group().unwrap().key_group_config().unwrap().items(), [key_id.clone()]);
+    assert_eq!(got.key_group().unwrap().key_group_config().unwrap().items(), [key_id.as_str()]);
     assert_eq!(client.list_key_groups().send().await.unwrap().key_group_list().unwrap().quantity(), 1);
 
     let control = OriginAccessControlConfig::builder()
@@ -599,14 +632,15 @@ async fn public_keys_key_groups_and_origin_access_controls() {
     let active = distribution.distribution().unwrap().active_trusted_key_groups().unwrap();
     assert!(active.enabled());
     assert_eq!(active.items()[0].key_group_id(), Some(group_id.as_str()));
-    assert_eq!(active.items()[0].key_pair_ids().unwrap().items(), [key_id.clone()]);
+    assert_eq!(active.items()[0].key_pair_ids().unwrap().items(), [key_id.as_str()]);
 
     // Nothing in use goes.
     let delete_key = client.delete_public_key().id(&key_id).if_match(key.e_tag().unwrap()).send().await;
     assert_eq!(code(delete_key), "PublicKeyInUse");
     let delete_group = client.delete_key_group().id(&group_id).if_match(group.e_tag().unwrap()).send().await;
     assert_eq!(code(delete_group), "ResourceInUse");
-    let delete_control = client.delete_origin_access_control().id(&control_id).if_match(control.e_tag().unwrap()).send().await;
+    let delete_control =
+        client.delete_origin_access_control().id(&control_id).if_match(control.e_tag().unwrap()).send().await;
     assert_eq!(code(delete_control), "OriginAccessControlInUse");
 
     let id = distribution.distribution().unwrap().id();
@@ -623,7 +657,8 @@ async fn invalidations_complete_and_repeat_by_caller_reference() {
     let state = tempfile::tempdir().unwrap();
     let nubo = Nubo::up(state.path()).await;
     let client = cloudfront_client(&nubo.edge_url());
-    let created = client.create_distribution().distribution_config(config("inv-1", &[]).build().unwrap()).send().await.unwrap();
+    let created =
+        client.create_distribution().distribution_config(config("inv-1", &[]).build().unwrap()).send().await.unwrap();
     let id = created.distribution().unwrap().id().to_owned();
 
     let batch = |reference: &str, paths: &[&str]| {
@@ -657,32 +692,60 @@ async fn invalidations_complete_and_repeat_by_caller_reference() {
     assert_eq!(got.status(), "Completed");
     assert_eq!(got.invalidation_batch().unwrap().paths().unwrap().items(), ["/*", "/index.html"]);
 
-    let repeated =
-        client.create_invalidation().distribution_id(&id).invalidation_batch(batch("deploy-1", &["/*", "/index.html"])).send().await.unwrap();
+    let repeated = client
+        .create_invalidation()
+        .distribution_id(&id)
+        .invalidation_batch(batch("deploy-1", &["/*", "/index.html"]))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(repeated.invalidation().unwrap().id(), invalidation_id, "a retried batch is the same batch");
-    let reused = client.create_invalidation().distribution_id(&id).invalidation_batch(batch("deploy-1", &["/other"])).send().await;
+    let reused = client
+        .create_invalidation()
+        .distribution_id(&id)
+        .invalidation_batch(batch("deploy-1", &["/other"]))
+        .send()
+        .await;
     assert_eq!(code(reused), "InvalidationBatchAlreadyExists");
-    let bad = client.create_invalidation().distribution_id(&id).invalidation_batch(batch("deploy-2", &["/images/*.jpg"])).send().await;
+    let bad = client
+        .create_invalidation()
+        .distribution_id(&id)
+        .invalidation_batch(batch("deploy-2", &["/images/*.jpg"]))
+        .send()
+        .await;
     assert_eq!(code(bad), "InvalidArgument");
-    let bad = client.create_invalidation().distribution_id(&id).invalidation_batch(batch("deploy-3", &["index.html"])).send().await;
+    let bad = client
+        .create_invalidation()
+        .distribution_id(&id)
+        .invalidation_batch(batch("deploy-3", &["index.html"]))
+        .send()
+        .await;
     assert_eq!(code(bad), "InvalidArgument");
-    let nowhere =
-        client.create_invalidation().distribution_id("E0000000000000").invalidation_batch(batch("deploy-4", &["/*"])).send().await;
+    let nowhere = client
+        .create_invalidation()
+        .distribution_id("E0000000000000")
+        .invalidation_batch(batch("deploy-4", &["/*"]))
+        .send()
+        .await;
     assert_eq!(code(nowhere), "NoSuchDistribution");
-    assert_eq!(code(client.get_invalidation().distribution_id(&id).id("I0000000000000").send().await), "NoSuchInvalidation");
+    assert_eq!(
+        code(client.get_invalidation().distribution_id(&id).id("I0000000000000").send().await),
+        "NoSuchInvalidation"
+    );
 
-    client.create_invalidation().distribution_id(&id).invalidation_batch(batch("deploy-5", &["/app.js"])).send().await.unwrap();
+    client
+        .create_invalidation()
+        .distribution_id(&id)
+        .invalidation_batch(batch("deploy-5", &["/app.js"]))
+        .send()
+        .await
+        .unwrap();
     let listed = client.list_invalidations().distribution_id(&id).max_items(1).send().await.unwrap();
     let listed = listed.invalidation_list().unwrap();
     assert!(listed.is_truncated());
     assert_eq!(listed.quantity(), 1);
-    let rest = client
-        .list_invalidations()
-        .distribution_id(&id)
-        .marker(listed.next_marker().unwrap())
-        .send()
-        .await
-        .unwrap();
+    let rest =
+        client.list_invalidations().distribution_id(&id).marker(listed.next_marker().unwrap()).send().await.unwrap();
     assert_eq!(rest.invalidation_list().unwrap().quantity(), 1);
     let all: Vec<String> = listed
         .items()
@@ -768,7 +831,8 @@ async fn boto3_and_the_cli_drive_the_same_api() {
     let id = created["Distribution"]["Id"].as_str().unwrap().to_owned();
     assert_eq!(created["Distribution"]["DistributionConfig"]["DefaultRootObject"], "index.html");
     cli(&["cloudfront", "wait", "distribution-deployed", "--id", &id]);
-    let invalidation = cli(&["cloudfront", "create-invalidation", "--distribution-id", &id, "--paths", "/*", "/index.html"]);
+    let invalidation =
+        cli(&["cloudfront", "create-invalidation", "--distribution-id", &id, "--paths", "/*", "/index.html"]);
     let invalidation_id = invalidation["Invalidation"]["Id"].as_str().unwrap().to_owned();
     cli(&["cloudfront", "wait", "invalidation-completed", "--distribution-id", &id, "--id", &invalidation_id]);
     // The CLI's own update: read the config, change one member, write it
@@ -823,7 +887,8 @@ async fn changes_are_deployed_once_every_replica_has_applied_them() {
     }
     let (a, b) = (replicas[0].1.clone(), replicas[1].1.clone());
 
-    let created = a.create_distribution().distribution_config(config("replicas-1", &[]).build().unwrap()).send().await.unwrap();
+    let created =
+        a.create_distribution().distribution_config(config("replicas-1", &[]).build().unwrap()).send().await.unwrap();
     let id = created.distribution().unwrap().id().to_owned();
     assert_eq!(created.distribution().unwrap().status(), "InProgress");
     let started = Instant::now();
@@ -842,7 +907,11 @@ async fn changes_are_deployed_once_every_replica_has_applied_them() {
     let listed = a.list_distributions().send().await;
     nix::sys::signal::kill(frozen, nix::sys::signal::Signal::SIGCONT).unwrap();
     assert_eq!(pending.unwrap().invalidation().unwrap().status(), "InProgress");
-    assert_eq!(listed.unwrap().distribution_list().unwrap().items()[0].status(), "Deployed", "the distribution had reached both");
+    assert_eq!(
+        listed.unwrap().distribution_list().unwrap().items()[0].status(),
+        "Deployed",
+        "the distribution had reached both"
+    );
     let completed = a.get_invalidation().distribution_id(&id).id(&invalidation_id).send().await.unwrap();
     assert_eq!(completed.invalidation().unwrap().status(), "Completed");
 
@@ -852,8 +921,14 @@ async fn changes_are_deployed_once_every_replica_has_applied_them() {
     let current = a.get_distribution_config().id(&id).send().await.unwrap();
     let mut changed = current.distribution_config().unwrap().clone();
     changed.comment = "after b left".into();
-    let updated =
-        a.update_distribution().id(&id).if_match(current.e_tag().unwrap()).distribution_config(changed).send().await.unwrap();
+    let updated = a
+        .update_distribution()
+        .id(&id)
+        .if_match(current.e_tag().unwrap())
+        .distribution_config(changed)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(updated.distribution().unwrap().status(), "InProgress");
     let started = Instant::now();
     assert_eq!(a.get_distribution().id(&id).send().await.unwrap().distribution().unwrap().status(), "Deployed");
