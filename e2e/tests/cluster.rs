@@ -30,6 +30,9 @@ fn relink(value: &str, ports: &BTreeMap<ServiceName, Ports>, defaults: &Config) 
         if let Some(edge) = assigned.edge {
             pairs.push((defaults.gateway.edge_port, edge));
         }
+        if let Some(website) = assigned.website {
+            pairs.push((defaults.storage.website_port, website));
+        }
         for (default, port) in pairs {
             let container = format!("http://{service}:{default}");
             if value == container {

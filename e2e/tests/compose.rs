@@ -126,6 +126,12 @@ fn every_service_is_consistent_with_the_code() {
         assert_eq!(target, &format!("http://{service}:{}", configs[&service].http_port(service)));
     }
 
+    // The cdn fetches nubo's own origins from their services' ports.
+    let origins = &configs[&ServiceName::Cdn].cdn.endpoints;
+    assert_eq!(origins.storage, format!("http://storage:{}", configs[&ServiceName::Storage].storage.http_port));
+    assert_eq!(origins.website, format!("http://storage:{}", configs[&ServiceName::Storage].storage.website_port));
+    assert_eq!(origins.gateway, format!("http://gateway:{}", configs[&ServiceName::Gateway].gateway.http_port));
+
     // The data service keeps everything in the compose file's ScyllaDB.
     let data = &configs[&ServiceName::Data].data;
     assert_eq!(data.engine, nubo_data::EngineKind::Cql);
