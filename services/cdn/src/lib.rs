@@ -144,13 +144,22 @@ async fn no_distribution() -> HttpResponse {
 /// Runs the service until `shutdown`.
 pub async fn run(
     context: Context,
-    _config: Config,
-    listeners: Listeners,
+    config: Config,
+    mut listeners: Listeners,
     shutdown: Shutdown,
 ) -> Result<(), ServeError> {
+    let https_listener =
+        listeners.take(HTTPS_LISTENER).ok_or_else(|| ServeError::new("cdn", "no HTTPS listener was bound"))?;
+    let tls = tls::server_config(&config, &context.state_dir).map_err(|error| ServeError::new("cdn", error))?;
     let router = nubo_host::grpc::router(&context.cluster).add_service(CdnServer::new(CdnApi));
-    nubo_host::serve("cdn", listeners, router, 2, Metrics::new("cdn"), shutdown, |routes| {
+    // One set of routes on both listeners; a handler tells them apart with
+    // `tls::viewer_scheme`.
+    let routes = move |routes: &mut web::ServiceConfig| {
         routes.default_service(web::to(no_distribution));
-    })
-    .await
+    };
+    let metrics = Metrics::new("cdn");
+    let grpc = nubo_host::grpc::serve("cdn", listeners.grpc, router, shutdown.clone());
+    let http = nubo_host::http::serve("cdn", listeners.http, 2, metrics.clone(), shutdown.clone(), routes);
+    let https = nubo_host::http::serve_with("cdn-https", https_listener, Some(tls), 2, metrics, shutdown, routes);
+    nubo_host::serve_fronts("cdn", grpc, async { tokio::try_join!(http, https).map(drop) }).await
 }
