@@ -18,10 +18,12 @@
 //!    asked with `Pragma: server-timing`.
 //!
 //! A preflight (`OPTIONS` with `Origin` and `Access-Control-Request-Method`)
-//! that the policy's CORS section allows is answered at the edge
-//! ([`preflight`]) with the methods, headers and max age the policy names:
-//! that is how a behavior that forwards only `GET` and `HEAD` passes a
-//! browser's preflight.
+//! from an origin the policy allows, to a policy that names the methods a
+//! preflight grants, is answered at the edge ([`preflight`]) with those
+//! methods, the headers and the max age: that is how a behavior that
+//! forwards only `GET` and `HEAD` passes a browser's preflight. A policy
+//! without methods (`SimpleCORS`) leaves preflights to the origin, whose
+//! own answer (an S3 bucket's CORS rules, say) it only completes.
 //!
 //! The policy is applied to the response as it leaves for the viewer, never
 //! to what the cache stores: an echoed `Origin` belongs to one request.
@@ -66,13 +68,14 @@ fn apply_sampled(policy: &ResponseHeadersPolicy, request: &HeaderMap, response: 
     }
 }
 
-/// The edge's answer to a CORS preflight the policy allows, `None` for any
-/// other request (which then goes on to the origin as usual).
+/// The edge's answer to a CORS preflight the policy allows and grants
+/// methods to, `None` for any other request (which then goes on to the
+/// origin as usual, and gets [`apply`] on the way back).
 pub fn preflight(policy: &ResponseHeadersPolicy, method: &Method, request: &HeaderMap) -> Option<Response<()>> {
     if method != Method::OPTIONS || !request.contains_key(header::ACCESS_CONTROL_REQUEST_METHOD) {
         return None;
     }
-    let cors = policy.cors.as_ref()?;
+    let cors = policy.cors.as_ref().filter(|cors| !cors.allow_methods.is_empty())?;
     allowed_origin(cors, request)?;
 
     let mut headers = HeaderMap::new();

@@ -250,7 +250,9 @@ fn a_preflight_is_answered_at_the_edge() {
 
 #[test]
 fn only_an_allowed_preflight_is_answered() {
-    let policy_with_cors = policy(Some(cors(&["https://app.example"])));
+    let mut section = cors(&["https://app.example"]);
+    section.allow_methods = vec!["DELETE".into()];
+    let policy_with_cors = policy(Some(section));
     let preflight_headers = [("origin", "https://app.example"), ("access-control-request-method", "DELETE")];
     assert!(preflight(&policy_with_cors, &Method::GET, &headers(&preflight_headers)).is_none(), "not OPTIONS");
     assert!(
@@ -267,6 +269,17 @@ fn only_an_allowed_preflight_is_answered() {
         "an origin the policy does not allow"
     );
     assert!(preflight(&policy(None), &Method::OPTIONS, &headers(&preflight_headers)).is_none(), "no CORS section");
+}
+
+#[test]
+fn a_policy_granting_no_methods_leaves_preflights_to_the_origin() {
+    let request = headers(&[("origin", "https://app.example"), ("access-control-request-method", "PUT")]);
+    let simple = managed(SIMPLE_CORS).unwrap();
+    assert!(preflight(&simple, &Method::OPTIONS, &request).is_none());
+    let mut origin_answer = headers(&[("access-control-allow-methods", "PUT")]);
+    apply(&simple, &request, &mut origin_answer);
+    assert_eq!(get(&origin_answer, "access-control-allow-origin"), Some("*"), "the origin's answer is completed");
+    assert_eq!(get(&origin_answer, "access-control-allow-methods"), Some("PUT"));
 }
 
 #[test]
