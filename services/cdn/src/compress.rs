@@ -166,7 +166,11 @@ fn parse_qvalue(text: &str) -> Option<u16> {
     if fraction.len() > 3 || !fraction.bytes().all(|byte| byte.is_ascii_digit()) {
         return None;
     }
-    let thousandths = fraction.bytes().chain(std::iter::repeat(b'0')).take(3).fold(0u16, |sum, digit| sum * 10 + u16::from(digit - b'0'));
+    let thousandths = fraction
+        .bytes()
+        .chain(std::iter::repeat(b'0'))
+        .take(3)
+        .fold(0u16, |sum, digit| sum * 10 + u16::from(digit - b'0'));
     match whole {
         "0" => Some(thousandths),
         "1" if thousandths == 0 => Some(1000),
@@ -265,7 +269,9 @@ fn content_length(headers: &HeaderMap) -> Option<u64> {
 /// Whether `Cache-Control` carries `no-transform`.
 fn no_transform(headers: &HeaderMap) -> bool {
     headers.get_all(CACHE_CONTROL).iter().filter_map(|value| value.to_str().ok()).any(|value| {
-        value.split(',').any(|directive| directive.split('=').next().unwrap_or_default().trim().eq_ignore_ascii_case("no-transform"))
+        value.split(',').any(|directive| {
+            directive.split('=').next().unwrap_or_default().trim().eq_ignore_ascii_case("no-transform")
+        })
     })
 }
 
@@ -322,10 +328,13 @@ pub fn weaken_etag(headers: &mut HeaderMap) {
 /// Adds `Accept-Encoding` to `Vary` unless `Vary` already names it or is
 /// `*` (which already varies on everything).
 pub fn vary_on_accept_encoding(headers: &mut HeaderMap) {
-    let covered = headers.get_all(VARY).iter().filter_map(|value| value.to_str().ok()).flat_map(|value| value.split(',')).any(|name| {
-        let name = name.trim();
-        name == "*" || name.eq_ignore_ascii_case("accept-encoding")
-    });
+    let covered =
+        headers.get_all(VARY).iter().filter_map(|value| value.to_str().ok()).flat_map(|value| value.split(',')).any(
+            |name| {
+                let name = name.trim();
+                name == "*" || name.eq_ignore_ascii_case("accept-encoding")
+            },
+        );
     if !covered {
         headers.append(VARY, HeaderValue::from_static("Accept-Encoding"));
     }
@@ -434,7 +443,8 @@ mod tests {
         assert_eq!(choose(&request, &chunked, Some(5_000)), None);
         let invalid = headers(&[("content-type", "text/html"), ("content-length", "5000x")]);
         assert_eq!(choose(&request, &invalid, None), None);
-        let conflicting = headers(&[("content-type", "text/html"), ("content-length", "5000"), ("content-length", "6000")]);
+        let conflicting =
+            headers(&[("content-type", "text/html"), ("content-length", "5000"), ("content-length", "6000")]);
         assert_eq!(choose(&request, &conflicting, None), None);
         let repeated = headers(&[("content-type", "text/html"), ("content-length", "5000, 5000")]);
         assert_eq!(choose(&request, &repeated, None), Some(Coding::Brotli));
@@ -463,10 +473,25 @@ mod tests {
     #[test]
     fn only_the_listed_types_are_compressed() {
         let request = viewer("gzip");
-        for compressible in ["text/html; charset=utf-8", "Application/JSON", "image/svg+xml", "font/ttf", "vnd.apple.mpegurl", "text/plain;format=flowed"] {
+        for compressible in [
+            "text/html; charset=utf-8",
+            "Application/JSON",
+            "image/svg+xml",
+            "font/ttf",
+            "vnd.apple.mpegurl",
+            "text/plain;format=flowed",
+        ] {
             assert_eq!(choose(&request, &origin(compressible, 5_000), None), Some(Coding::Gzip), "{compressible}");
         }
-        for not in ["image/png", "application/octet-stream", "application/zip", "video/mp4", "text/htmlx", "application/wasm", ""] {
+        for not in [
+            "image/png",
+            "application/octet-stream",
+            "application/zip",
+            "video/mp4",
+            "text/htmlx",
+            "application/wasm",
+            "",
+        ] {
             assert_eq!(choose(&request, &origin(not, 5_000), None), None, "{not}");
         }
         let untyped = headers(&[("content-length", "5000")]);
@@ -555,7 +580,12 @@ mod tests {
 
     #[test]
     fn the_compressed_variant_varies_on_accept_encoding() {
-        let mut fields = headers(&[("content-type", "text/html"), ("content-length", "5000"), ("etag", "\"v1\""), ("vary", "Origin")]);
+        let mut fields = headers(&[
+            ("content-type", "text/html"),
+            ("content-length", "5000"),
+            ("etag", "\"v1\""),
+            ("vary", "Origin"),
+        ]);
         mark_compressed(&mut fields, Coding::Brotli, 1234);
         assert_eq!(fields.get(CONTENT_ENCODING).unwrap(), "br");
         assert_eq!(fields.get(CONTENT_LENGTH).unwrap(), "1234");

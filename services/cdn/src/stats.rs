@@ -119,7 +119,14 @@ impl Stats {
     /// the bytes sent to the viewer (headers and body, CloudFront's
     /// `sc-bytes`), and how long the origin took to answer when it was
     /// asked.
-    pub fn record(&self, distribution: &str, outcome: Outcome, status: u16, bytes: u64, origin_latency: Option<Duration>) {
+    pub fn record(
+        &self,
+        distribution: &str,
+        outcome: Outcome,
+        status: u16,
+        bytes: u64,
+        origin_latency: Option<Duration>,
+    ) {
         let series = self.series_of(distribution);
         series.requests.fetch_add(1, Ordering::Relaxed);
         series.results[outcome.index()].fetch_add(1, Ordering::Relaxed);
@@ -168,7 +175,11 @@ impl Stats {
         );
         metrics.register("sent_bytes", "Bytes sent to viewers, header fields included", series(Read::Bytes));
         metrics.register("errors", "Viewer responses with a 4xx or 5xx status", series(Read::Errors));
-        metrics.register("origin_latency_seconds", "Time until the origin answered a fetch", series(Read::OriginLatency));
+        metrics.register(
+            "origin_latency_seconds",
+            "Time until the origin answered a fetch",
+            series(Read::OriginLatency),
+        );
         metrics.register(
             "hit_ratio",
             "Share of cacheable requests (hits, refresh hits, misses) answered from the cache",
@@ -201,18 +212,36 @@ impl EncodeMetric for View {
         for (distribution, series) in all.iter() {
             let distribution = distribution.as_str();
             match self.read {
-                Read::Requests => counter(&mut encoder, &[("distribution", distribution)], series.requests.load(Ordering::Relaxed))?,
-                Read::Bytes => counter(&mut encoder, &[("distribution", distribution)], series.bytes.load(Ordering::Relaxed))?,
+                Read::Requests => {
+                    counter(&mut encoder, &[("distribution", distribution)], series.requests.load(Ordering::Relaxed))?
+                }
+                Read::Bytes => {
+                    counter(&mut encoder, &[("distribution", distribution)], series.bytes.load(Ordering::Relaxed))?
+                }
                 Read::Results => {
                     for outcome in Outcome::ALL {
-                        counter(&mut encoder, &[("distribution", distribution), ("result", outcome.label())], series.result(outcome))?;
+                        counter(
+                            &mut encoder,
+                            &[("distribution", distribution), ("result", outcome.label())],
+                            series.result(outcome),
+                        )?;
                     }
                 }
                 Read::Errors => {
-                    counter(&mut encoder, &[("distribution", distribution), ("class", "4xx")], series.errors_4xx.load(Ordering::Relaxed))?;
-                    counter(&mut encoder, &[("distribution", distribution), ("class", "5xx")], series.errors_5xx.load(Ordering::Relaxed))?;
+                    counter(
+                        &mut encoder,
+                        &[("distribution", distribution), ("class", "4xx")],
+                        series.errors_4xx.load(Ordering::Relaxed),
+                    )?;
+                    counter(
+                        &mut encoder,
+                        &[("distribution", distribution), ("class", "5xx")],
+                        series.errors_5xx.load(Ordering::Relaxed),
+                    )?;
                 }
-                Read::OriginLatency => series.origin_latency.encode(encoder.encode_family(&[("distribution", distribution)])?)?,
+                Read::OriginLatency => {
+                    series.origin_latency.encode(encoder.encode_family(&[("distribution", distribution)])?)?
+                }
                 Read::HitRatio => {
                     if let Some(ratio) = series.hit_ratio() {
                         encoder.encode_family(&[("distribution", distribution)])?.encode_gauge(&ratio)?;
@@ -232,7 +261,11 @@ impl EncodeMetric for View {
     }
 }
 
-fn counter<const N: usize>(encoder: &mut MetricEncoder, labels: &[(&str, &str); N], value: u64) -> Result<(), fmt::Error> {
+fn counter<const N: usize>(
+    encoder: &mut MetricEncoder,
+    labels: &[(&str, &str); N],
+    value: u64,
+) -> Result<(), fmt::Error> {
     encoder.encode_family(labels)?.encode_counter::<NoLabelSet, u64, u64>(&value, None)
 }
 
@@ -264,7 +297,13 @@ impl EncodeMetric for Reading {
 
 /// Adds a counter (`gauge` false) or gauge read from `read` at render
 /// time.
-pub fn register_reading(metrics: &Metrics, name: &str, help: &str, gauge: bool, read: impl Fn() -> u64 + Send + Sync + 'static) {
+pub fn register_reading(
+    metrics: &Metrics,
+    name: &str,
+    help: &str,
+    gauge: bool,
+    read: impl Fn() -> u64 + Send + Sync + 'static,
+) {
     let kind = if gauge { MetricType::Gauge } else { MetricType::Counter };
     metrics.register(name, help, Reading { read: Box::new(read), kind });
 }
@@ -281,8 +320,12 @@ pub fn register_tiers(metrics: &Metrics, tiers: &Tiers) {
         ("tier_shared_hits", "Cache reads answered from Redis after a memory miss", false, |stats| stats.shared_hits),
         ("tier_misses", "Cache reads neither tier answered", false, |stats| stats.misses),
         ("tier_stores", "Entries stored in the tiers", false, |stats| stats.stores),
-        ("tier_stored_bytes", "Bytes of the entries stored (bodies and header fields)", false, |stats| stats.stored_bytes),
-        ("tier_shared_errors", "Redis calls that failed or timed out, each one skipped", false, |stats| stats.shared_errors),
+        ("tier_stored_bytes", "Bytes of the entries stored (bodies and header fields)", false, |stats| {
+            stats.stored_bytes
+        }),
+        ("tier_shared_errors", "Redis calls that failed or timed out, each one skipped", false, |stats| {
+            stats.shared_errors
+        }),
         ("tier_memory_bytes", "Bytes this replica's memory tier holds", true, |stats| stats.memory_bytes),
         ("tier_memory_entries", "Keys this replica's memory tier holds", true, |stats| stats.memory_keys),
     ];
@@ -333,8 +376,14 @@ mod tests {
         let text = rendered(&stats);
 
         assert_eq!(line(&text, "# TYPE nubo_cdn_requests counter"), Some("# TYPE nubo_cdn_requests counter"), "{text}");
-        assert_eq!(line(&text, "nubo_cdn_requests_total{distribution=\"E1\"}"), Some("nubo_cdn_requests_total{distribution=\"E1\"} 6"));
-        assert_eq!(line(&text, "nubo_cdn_requests_total{distribution=\"E2\"}"), Some("nubo_cdn_requests_total{distribution=\"E2\"} 1"));
+        assert_eq!(
+            line(&text, "nubo_cdn_requests_total{distribution=\"E1\"}"),
+            Some("nubo_cdn_requests_total{distribution=\"E1\"} 6")
+        );
+        assert_eq!(
+            line(&text, "nubo_cdn_requests_total{distribution=\"E2\"}"),
+            Some("nubo_cdn_requests_total{distribution=\"E2\"} 1")
+        );
         for (result, count) in [("hit", 3), ("refresh_hit", 1), ("miss", 1), ("pass", 0), ("error", 1)] {
             let expected = format!("nubo_cdn_cache_results_total{{distribution=\"E1\",result=\"{result}\"}} {count}");
             assert!(text.contains(&expected), "{expected} in {text}");

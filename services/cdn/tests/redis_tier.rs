@@ -44,21 +44,24 @@ impl RedisServer {
 
     async fn start(binary: &Path, directory: &Path) -> Self {
         // A port the kernel just handed out and nothing holds.
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("a free loopback port")
+            .port();
         Self::start_on(binary, directory, port).await
     }
 
     async fn start_on(binary: &Path, directory: &Path, port: u16) -> Self {
-        let log = std::fs::File::create(directory.join(format!("redis-{port}.log"))).unwrap();
+        let log = std::fs::File::create(directory.join(format!("redis-{port}.log"))).expect("the redis log");
         let child = Command::new(binary)
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
             .arg("--dir")
             .arg(directory)
             .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
+            .stdout(log.try_clone().expect("the redis log"))
             .stderr(log)
             .spawn()
-            .unwrap();
+            .expect("redis-server starts");
         let server = Self { binary: binary.to_owned(), directory: directory.to_owned(), port, child };
         server.wait_ready().await;
         server
@@ -74,7 +77,9 @@ impl RedisServer {
             if let Ok(mut stream) = tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await {
                 let mut reply = [0u8; 7];
                 if stream.write_all(b"PING\r\n").await.is_ok()
-                    && tokio::time::timeout(Duration::from_millis(500), stream.read_exact(&mut reply)).await.is_ok_and(|read| read.is_ok())
+                    && tokio::time::timeout(Duration::from_millis(500), stream.read_exact(&mut reply))
+                        .await
+                        .is_ok_and(|read| read.is_ok())
                     && &reply == b"+PONG\r\n"
                 {
                     return;
@@ -88,13 +93,13 @@ impl RedisServer {
     /// Kills the server (its data goes with it) and starts a new, empty
     /// one on the same port.
     async fn restart(mut self) -> Self {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
+        self.child.kill().expect("redis-server is killed");
+        self.child.wait().expect("redis-server exits");
         Self::start_on(&self.binary, &self.directory, self.port).await
     }
 
     fn signal(&self, signal: &str) {
-        let status = Command::new("kill").arg(signal).arg(self.child.id().to_string()).status().unwrap();
+        let status = Command::new("kill").arg(signal).arg(self.child.id().to_string()).status().expect("kill runs");
         assert!(status.success(), "kill {signal}");
     }
 }
@@ -113,11 +118,11 @@ fn setup(test: &str) -> Option<(tempfile::TempDir, PathBuf)> {
         eprintln!("skipping {test}: redis-server is not installed (Debian: apt-get install redis-server)");
         return None;
     };
-    Some((tempfile::tempdir().unwrap(), binary))
+    Some((tempfile::tempdir().expect("a temporary directory"), binary))
 }
 
 fn replica(url: &str) -> Tiers {
-    Tiers::new(1 << 20, Some(RedisTier::connect(url).unwrap()))
+    Tiers::new(1 << 20, Some(RedisTier::connect(url).expect("a redis url")))
 }
 
 fn key(path: &str) -> Key {
@@ -153,7 +158,9 @@ async fn eventually(mut found: impl AsyncFnMut() -> bool) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn memory_keeps_serving_while_redis_restarts_and_stores_refill_it() {
-    let Some((directory, binary)) = setup("memory_keeps_serving_while_redis_restarts_and_stores_refill_it") else { return };
+    let Some((directory, binary)) = setup("memory_keeps_serving_while_redis_restarts_and_stores_refill_it") else {
+        return;
+    };
     let redis = RedisServer::start(&binary, directory.path()).await;
     let (one, two) = (replica(&redis.url()), replica(&redis.url()));
 

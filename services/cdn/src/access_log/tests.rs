@@ -20,8 +20,7 @@ fn formatted(line: &LogLine, edge_location: &str, domain_name: &str) -> String {
     out
 }
 
-const CHROME: &str =
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/78.0.3904.108 Safari/537.36";
+const CHROME: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/78.0.3904.108 Safari/537.36";
 
 #[test]
 fn a_hit_is_written_as_cloudfront_documents_it() {
@@ -124,7 +123,8 @@ fn the_stem_query_status_and_range_fields() {
     let text = formatted(&line, "NUBO1", "e1.cloudfront.localhost");
     let fields: Vec<&str> = text.trim_end_matches('\n').split('\t').collect();
     assert_eq!(fields.len(), 33);
-    let named: HashMap<&str, &str> = HEADER.lines().nth(1).unwrap().split(' ').skip(1).zip(fields.iter().copied()).collect();
+    let named: HashMap<&str, &str> =
+        HEADER.lines().nth(1).unwrap().split(' ').skip(1).zip(fields.iter().copied()).collect();
     assert_eq!(named["date"], "2024-02-29");
     assert_eq!(named["time"], "23:59:59");
     assert_eq!(named["c-ip"], "2001:db8::1");
@@ -233,7 +233,10 @@ async fn lines_go_to_one_file_per_distribution_and_hour() {
         ]
     );
     let stems = |text: &str| -> Vec<String> {
-        text.lines().filter(|line| !line.starts_with('#')).map(|line| line.split('\t').nth(7).unwrap().to_owned()).collect()
+        text.lines()
+            .filter(|line| !line.starts_with('#'))
+            .map(|line| line.split('\t').nth(7).unwrap().to_owned())
+            .collect()
     };
     let (ten, eleven, other) = (&written[0].1, &written[1].1, &written[2].1);
     assert!(ten.starts_with(HEADER), "{ten}");
