@@ -267,7 +267,11 @@ pub fn path_matches(pattern: &str, path: &str) -> bool {
 /// labels to the left.
 fn alias_matches(alias: &str, host: &str) -> bool {
     match alias.strip_prefix("*.") {
-        Some(suffix) => host.len() > suffix.len() + 1 && host.ends_with(suffix) && host.as_bytes()[host.len() - suffix.len() - 1] == b'.',
+        Some(suffix) => {
+            host.len() > suffix.len() + 1
+                && host.ends_with(suffix)
+                && host.as_bytes()[host.len() - suffix.len() - 1] == b'.'
+        }
         None => alias == host,
     }
 }
