@@ -16,6 +16,7 @@
 //! - `signed`: signed URLs and cookies; `response_headers`: response
 //!   headers policies; `tls`: the HTTPS listener.
 
+pub mod access_log;
 pub mod api;
 pub mod coalesce;
 pub mod compile;
@@ -27,6 +28,7 @@ pub mod response_headers;
 pub mod signed;
 pub mod site;
 pub mod sites;
+pub mod stats;
 pub mod store;
 pub mod sync;
 pub mod tiers;
