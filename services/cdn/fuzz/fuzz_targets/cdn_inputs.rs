@@ -3,8 +3,9 @@
 //!
 //! The input is read as lines (lossy UTF-8): a viewer URL's scheme, host,
 //! path and query, a `Cookie` header, a client address, then `name: value`
-//! request headers. The fixed key ids are the ones a signed URL must name
-//! to get past the key lookup to the policy and signature checks.
+//! request headers, an empty line, and `name: value` headers of an origin's
+//! response. The fixed key ids are the ones a signed URL must name to get
+//! past the key lookup to the policy and signature checks.
 #![no_main]
 
 use std::{
@@ -15,7 +16,7 @@ use std::{
 
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use nubo_cdn::{
-    response_headers,
+    compress, response_headers,
     signed::{self, ViewerUrl},
     site::{self, Cors, ResponseHeadersPolicy, TrustedKeys},
 };
@@ -85,16 +86,33 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let _ = site::path_matches(field(1), field(2));
 
     // Response headers policies read the viewer's Origin, Pragma and
-    // Access-Control-Request-* headers.
-    let request = headers(lines.get(6..).unwrap_or(&[]));
-    let mut response = headers(&["x-cache: Miss from cloudfront", "server: origin", "vary: accept-encoding"]);
+    // Access-Control-Request-* headers, and the origin's response.
+    let rest = lines.get(6..).unwrap_or(&[]);
+    let split = rest.iter().position(|line| line.is_empty()).unwrap_or(rest.len());
+    let request = headers(&rest[..split]);
+    let origin_response = headers(rest.get(split + 1..).unwrap_or(&[]));
+    let mut response = origin_response.clone();
+    response.insert("x-cache", HeaderValue::from_static("Miss from cloudfront"));
     response_headers::apply(policy(), &request, &mut response);
     let _ = response_headers::preflight(policy(), &Method::OPTIONS, &request);
 
-    for value in request.values().filter_map(|value| value.to_str().ok()) {
+    // Accept-Encoding, against the origin's Content-Type, Content-Length,
+    // Content-Encoding, Cache-Control and ETag.
+    let _ = compress::normalize_accept_encoding(&request);
+    for (gzip, brotli) in [(true, false), (false, true)] {
+        let _ = compress::normalize_for(&request, gzip, brotli);
+    }
+    let coding = compress::choose(&request, &origin_response, None);
+    let _ = compress::choose_among(&request, &origin_response, Some(data.len() as u64), false);
+    if let Some(coding) = coding {
+        let mut marked = origin_response.clone();
+        compress::mark_compressed(&mut marked, coding, data.len());
+        assert!(marked.contains_key(http::header::CONTENT_ENCODING));
+    }
+
+    for value in request.values().chain(origin_response.values()).filter_map(|value| value.to_str().ok()) {
         cache_control(value);
         range(value);
-        accept_encoding(value);
     }
 });
 
@@ -106,7 +124,3 @@ fn cache_control(_value: &str) {}
 /// The viewer's `Range` header: its parser belongs here once the viewer
 /// path has one.
 fn range(_value: &str) {}
-
-/// The viewer's `Accept-Encoding`: `compress`'s parser belongs here once it
-/// has one.
-fn accept_encoding(_value: &str) {}
