@@ -25,7 +25,7 @@ use crate::{
     api::{distribution_config, keys, managed},
     model::{self, Node, Resource},
     site::{
-        Behavior, CacheKeySpec, CachePolicy, Cors, ErrorResponse, HeaderSelection, Origin, OriginKind,
+        Behavior, CacheKeySpec, CachePolicy, Cors, ErrorResponse, HeaderSelection, Logging, Origin, OriginKind,
         OriginRequestPolicy, ResponseHeadersPolicy, Selection, Site, TrustedKeys, ViewerProtocol,
     },
 };
@@ -113,6 +113,10 @@ pub fn compile(distribution: &Resource, catalog: &Catalog, endpoints: &Endpoints
         default_root_object: (!root.is_empty()).then(|| root.trim_start_matches('/').to_owned()),
         behaviors,
         error_responses,
+        logging: config.child("Logging").filter(|logging| logging.flag("Enabled")).map(|logging| Logging {
+            prefix: logging.text_of("Prefix").unwrap_or_default().to_owned(),
+            include_cookies: logging.flag("IncludeCookies"),
+        }),
         version: distribution.generation,
     })
 }
@@ -654,6 +658,7 @@ mod tests {
         );
         let extra = "<Aliases><Quantity>2</Quantity><Items><CNAME>WWW.Example.com</CNAME><CNAME>localhost</CNAME></Items></Aliases>\
             <DefaultRootObject>index.html</DefaultRootObject>\
+            <Logging><Enabled>true</Enabled><IncludeCookies>true</IncludeCookies><Bucket>logs.s3.amazonaws.com</Bucket><Prefix>site/</Prefix></Logging>\
             <CustomErrorResponses><Quantity>2</Quantity><Items>\
             <CustomErrorResponse><ErrorCode>404</ErrorCode><ResponsePagePath>/index.html</ResponsePagePath><ResponseCode>200</ResponseCode><ErrorCachingMinTTL>0</ErrorCachingMinTTL></CustomErrorResponse>\
             <CustomErrorResponse><ErrorCode>503</ErrorCode></CustomErrorResponse></Items></CustomErrorResponses>";
@@ -665,6 +670,7 @@ mod tests {
         assert!(site.enabled);
         assert_eq!(site.default_root_object.as_deref(), Some("index.html"));
         assert_eq!(site.version, 7);
+        assert_eq!(site.logging, Some(Logging { prefix: "site/".into(), include_cookies: true }));
         assert_eq!(
             site.error_responses[&404],
             ErrorResponse {

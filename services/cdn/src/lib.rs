@@ -16,6 +16,7 @@
 //! - `signed`: signed URLs and cookies; `response_headers`: response
 //!   headers policies; `tls`: the HTTPS listener.
 
+pub mod access_log;
 pub mod api;
 pub mod coalesce;
 pub mod compile;
@@ -27,6 +28,7 @@ pub mod response_headers;
 pub mod signed;
 pub mod site;
 pub mod sites;
+pub mod stats;
 pub mod store;
 pub mod sync;
 pub mod tiers;
@@ -159,18 +161,31 @@ pub async fn viewer(state: &State, request: HttpRequest, body: web::Payload) -> 
     no_distribution().await
 }
 
-/// Sends each request to the CloudFront API or to [`viewer`].
+/// Sends each request to the CloudFront API or to [`viewer`]; viewers
+/// wait until this replica has read every distribution.
 async fn route(
     request: HttpRequest,
     body: web::Payload,
     state: web::Data<State>,
     cloudfront: web::Data<api::CloudFront>,
+    sync: web::Data<sync::Sync>,
 ) -> HttpResponse {
     if api::is_api_call(&request) {
         cloudfront.handle(&request, body).await
+    } else if !sync.is_loaded() {
+        starting()
     } else {
         viewer(&state, request, body).await
     }
+}
+
+/// A viewer's answer while the distributions are still being read.
+fn starting() -> HttpResponse {
+    HttpResponse::ServiceUnavailable()
+        .content_type("text/html")
+        .insert_header(("x-cache", "Error from cloudfront"))
+        .insert_header(("retry-after", "1"))
+        .body("<html><body><h1>503 ERROR</h1><p>The request could not be satisfied: the distributions are still being loaded.</p></body></html>")
 }
 
 /// What CloudFront answers for a host it has no distribution for.
@@ -182,30 +197,41 @@ async fn no_distribution() -> HttpResponse {
 }
 
 /// Runs the service until `shutdown`.
-pub async fn run(context: Context, config: Config, listeners: Listeners, shutdown: Shutdown) -> Result<(), ServeError> {
+pub async fn run(
+    context: Context,
+    config: Config,
+    mut listeners: Listeners,
+    shutdown: Shutdown,
+) -> Result<(), ServeError> {
+    let https_listener =
+        listeners.take(HTTPS_LISTENER).ok_or_else(|| ServeError::new("cdn", "no HTTPS listener was bound"))?;
+    let tls = tls::server_config(&config, &context.state_dir).map_err(|error| ServeError::new("cdn", error))?;
     let tiers = tiers::Tiers::connect(&config).map_err(|error| ServeError::new("cdn", error))?;
     let sites = sites::Sites::default();
     let store = store::Store::new(RecordsClient::new(context.link(ServiceName::Data)?));
     let sync = sync::Sync::new(store.clone(), sites.clone(), tiers.clone(), config.endpoints.clone());
-    // Every distribution is read before the first request is answered.
-    if !sync.load_until_loaded(&shutdown).await {
-        return Ok(());
-    }
     let syncing = {
         let (sync, shutdown) = (sync.clone(), shutdown.clone());
         let interval = std::time::Duration::from_millis(config.sync_interval_ms.max(10));
         tokio::spawn(async move { sync.run(interval, shutdown).await })
     };
-    let cloudfront = api::CloudFront::new(&context, store, sync);
+    let cloudfront = api::CloudFront::new(&context, store, sync.clone());
     let state = State { config: Arc::new(config), sites, tiers: tiers.clone() };
     let router = nubo_host::grpc::router(&context.cluster).add_service(CdnServer::new(CdnApi { tiers }));
-    let served = nubo_host::serve("cdn", listeners, router, 2, Metrics::new("cdn"), shutdown, move |routes| {
+    // One set of routes on both listeners; a handler tells them apart with
+    // `tls::viewer_scheme`.
+    let routes = move |routes: &mut web::ServiceConfig| {
         routes
             .app_data(web::Data::new(state.clone()))
             .app_data(web::Data::new(cloudfront.clone()))
+            .app_data(web::Data::new(sync.clone()))
             .default_service(web::to(route));
-    })
-    .await;
+    };
+    let metrics = Metrics::new("cdn");
+    let grpc = nubo_host::grpc::serve("cdn", listeners.grpc, router, shutdown.clone());
+    let http = nubo_host::http::serve("cdn", listeners.http, 2, metrics.clone(), shutdown.clone(), routes.clone());
+    let https = nubo_host::http::serve_with("cdn-https", https_listener, Some(tls), 2, metrics, shutdown, routes);
+    let served = nubo_host::serve_fronts("cdn", grpc, async { tokio::try_join!(http, https).map(drop) }).await;
     // The sync loop removes this replica's heartbeat as it stops, so no
     // change waits for it; it gets a moment for that.
     if tokio::time::timeout(std::time::Duration::from_secs(2), syncing).await.is_err() {

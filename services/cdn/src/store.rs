@@ -200,7 +200,11 @@ impl Store {
     /// making), if any.
     pub async fn caller_reference(&self, kind: Kind, reference: &str) -> Result<Option<String>> {
         let key = format!("{}/{reference}", kind.caller_scope());
-        Ok(self.records.get(model::CALLERS, &key).await?.map(|record| String::from_utf8_lossy(&record.value).into_owned()))
+        Ok(self
+            .records
+            .get(model::CALLERS, &key)
+            .await?
+            .map(|record| String::from_utf8_lossy(&record.value).into_owned()))
     }
 
     /// [`Store::create`] under an id the caller chose (and reserved names

@@ -67,6 +67,8 @@ struct Inner {
     replica: String,
     /// The generation whose records and invalidations are applied here.
     applied: AtomicU64,
+    /// Every distribution has been read once.
+    loaded: std::sync::atomic::AtomicBool,
     poke: Notify,
     /// The pending invalidations (`{distribution}/{id}`) applied here.
     invalidated: std::sync::Mutex<HashSet<String>>,
@@ -89,6 +91,7 @@ impl Sync {
             endpoints,
             replica: uuid::Uuid::new_v4().simple().to_string(),
             applied: AtomicU64::new(0),
+            loaded: std::sync::atomic::AtomicBool::new(false),
             poke: Notify::new(),
             invalidated: std::sync::Mutex::default(),
             loading: tokio::sync::Mutex::new(()),
@@ -104,6 +107,12 @@ impl Sync {
     /// The generation applied here.
     pub fn applied(&self) -> u64 {
         self.inner.applied.load(Ordering::Acquire)
+    }
+
+    /// Whether every distribution has been read once: until then this
+    /// replica serves no viewer.
+    pub fn is_loaded(&self) -> bool {
+        self.inner.loaded.load(Ordering::Acquire)
     }
 
     /// Asks the sync loop to look for changes now.
@@ -133,6 +142,7 @@ impl Sync {
         inner.sites.replace(sites);
         self.invalidate().await?;
         inner.applied.store(generation, Ordering::Release);
+        inner.loaded.store(true, Ordering::Release);
         Ok(generation)
     }
 
@@ -185,8 +195,9 @@ impl Sync {
     }
 
     /// Loads everything until it succeeds; `false` if `shutdown` came
-    /// first. Viewers are answered only after this, so a replica never
-    /// answers 403 for a distribution it simply has not read yet.
+    /// first. Viewers are answered only after this ([`Sync::is_loaded`]),
+    /// so a replica never answers 403 for a distribution it simply has not
+    /// read yet.
     pub async fn load_until_loaded(&self, shutdown: &nubo_host::Shutdown) -> bool {
         for attempt in 1u32.. {
             match self.load().await {
@@ -206,10 +217,13 @@ impl Sync {
         false
     }
 
-    /// Looks for changes every `interval` (or when poked) until
-    /// `shutdown`, reloading when the generation moved, and says what it
-    /// has applied; removes its heartbeat as it stops.
+    /// Loads everything, then looks for changes every `interval` (or
+    /// when poked) until `shutdown`, reloading when the generation moved,
+    /// and says what it has applied; removes its heartbeat as it stops.
     pub async fn run(&self, interval: Duration, shutdown: nubo_host::Shutdown) {
+        if !self.load_until_loaded(&shutdown).await {
+            return;
+        }
         let inner = &self.inner;
         let mut ticker = tokio::time::interval(interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

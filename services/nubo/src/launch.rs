@@ -81,30 +81,6 @@ fn url(listener: &std::net::TcpListener) -> anyhow::Result<String> {
     Ok(format!("http://{}", dialable(listener.local_addr()?)))
 }
 
-/// Under `nubo up`, the cdn fetches origins that name nubo's own buckets,
-/// websites and APIs from the ports just bound, unless its configuration
-/// names other endpoints.
-fn cdn_endpoint(config: &mut Config, service: ServiceName, http: &str, listeners: &Listeners) -> anyhow::Result<()> {
-    let defaults = nubo_cdn::Endpoints::default();
-    let endpoints = &mut config.cdn.endpoints;
-    match service {
-        ServiceName::Storage => {
-            if endpoints.storage == defaults.storage {
-                endpoints.storage = http.to_owned();
-            }
-            let website = listeners.extra.iter().find(|(name, _)| *name == nubo_storage::WEBSITE_LISTENER);
-            if let Some((_, listener)) = website
-                && endpoints.website == defaults.website
-            {
-                endpoints.website = url(listener)?;
-            }
-        }
-        ServiceName::Gateway if endpoints.gateway == defaults.gateway => endpoints.gateway = http.to_owned(),
-        _ => {}
-    }
-    Ok(())
-}
-
 /// What a started process serves, for the start-up banner.
 #[derive(Debug, Clone)]
 pub struct Endpoint {
@@ -143,6 +119,9 @@ pub async fn run(
         endpoints.push(Endpoint { service: *service, what: launch.description(), url: http.clone(), internal: false });
         for (name, listener) in &listeners.extra {
             if *service == ServiceName::Storage && *name == nubo_storage::WEBSITE_LISTENER {
+                if mode == Mode::Up {
+                    config.cdn.endpoints.website = url(listener)?;
+                }
                 endpoints.push(Endpoint {
                     service: *service,
                     what: "S3 website endpoint",
@@ -199,7 +178,12 @@ pub async fn run(
                 // Function URLs are answered on the gateway's user-API port.
                 config.functions.function_url_base = Some(http.clone());
             }
-            cdn_endpoint(&mut config, *service, &http, listeners)?;
+            // Distributions reach nubo's own origins where they were bound.
+            match service {
+                ServiceName::Storage => config.cdn.endpoints.storage = http.clone(),
+                ServiceName::Gateway => config.cdn.endpoints.gateway = http.clone(),
+                _ => {}
+            }
             config.gateway.edge.set(*service, http);
         }
     }
