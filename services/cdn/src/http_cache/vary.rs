@@ -1,0 +1,91 @@
+//! Secondary keys (RFC 9111 §4.1): the request fields a response's
+//! `Vary` names, normalized so that differences in whitespace and line
+//! folding do not split variants.
+
+use http::HeaderMap;
+
+use super::fields;
+
+/// Each varying field name (lowercased) and the request's normalized
+/// value (`None`: absent).
+pub type Selection = Vec<(String, Option<Vec<u8>>)>;
+
+/// The selection a response varies on, or `None` for `Vary: *`, which
+/// never matches a later request.
+pub fn select(response: &HeaderMap, request: &HeaderMap) -> Option<Selection> {
+    let mut names: Vec<String> = Vec::new();
+    for member in fields::members(response, "vary") {
+        if member == "*" {
+            return None;
+        }
+        let name = member.to_ascii_lowercase();
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    names.sort();
+    Some(names.into_iter().map(|name| {
+        let value = normalized(request, &name);
+        (name, value)
+    }).collect())
+}
+
+/// A request field's lines combined into one list with single `, `
+/// separators; a field that is not text is compared byte for byte.
+pub fn normalized(request: &HeaderMap, name: &str) -> Option<Vec<u8>> {
+    let mut values = request.get_all(name).iter().peekable();
+    values.peek()?;
+    let mut out: Vec<u8> = Vec::new();
+    for value in values {
+        match value.to_str() {
+            Ok(text) => {
+                for member in fields::split_list(text) {
+                    if !out.is_empty() {
+                        out.extend_from_slice(b", ");
+                    }
+                    out.extend_from_slice(member.as_bytes());
+                }
+            }
+            Err(_) => {
+                if !out.is_empty() {
+                    out.extend_from_slice(b", ");
+                }
+                out.extend_from_slice(value.as_bytes());
+            }
+        }
+    }
+    Some(out)
+}
+
+/// Whether `request` carries what a variant was stored with.
+pub fn matches(stored: &Selection, request: &HeaderMap) -> bool {
+    stored.iter().all(|(name, value)| name != "*" && normalized(request, name) == *value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(lines: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for (name, value) in lines {
+            headers.append(*name, http::HeaderValue::from_static(value));
+        }
+        headers
+    }
+
+    #[test]
+    fn whitespace_and_line_splits_do_not_matter() {
+        let response = map(&[("vary", "Accept-Language, foo")]);
+        let stored = select(&response, &map(&[("accept-language", "en,  fr")])).unwrap_or_default();
+        assert!(matches(&stored, &map(&[("accept-language", "en, fr")])));
+        assert!(matches(&stored, &map(&[("accept-language", "en"), ("accept-language", "fr")])));
+        assert!(!matches(&stored, &map(&[("accept-language", "fr, en")])));
+        assert!(!matches(&stored, &map(&[("accept-language", "en, fr"), ("foo", "1")])));
+    }
+
+    #[test]
+    fn vary_star_never_matches() {
+        assert_eq!(select(&map(&[("vary", "a, *")]), &HeaderMap::new()), None);
+    }
+}
