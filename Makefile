@@ -2,7 +2,7 @@
 
 CARGO ?= cargo
 
-.PHONY: up test test-cql test-dynamodb lint build deps fmt fuzz bench-dynamodb bench-functions bench-s3 bench-dns bench-auth
+.PHONY: up test test-cql test-dynamodb lint build deps fmt fuzz bench-dynamodb bench-functions bench-s3 bench-dns bench-auth bench-cdn
 
 ## Run every service in one process (state in ./.nubo, dev keys test/test).
 up:
@@ -26,7 +26,8 @@ test-dynamodb: deps build
 
 ## Bounded fuzzing of the parsers of untrusted input: DynamoDB expressions
 ## and items, SigV4 request heads and aws-chunked bodies, S3 requests, policies
-## and XML bodies, DNS queries (needs a nightly
+## and XML bodies, DNS queries, Cognito and OAuth inputs, CloudFront signed
+## URLs and cookies (needs a nightly
 ## toolchain and cargo-fuzz).
 fuzz:
 	cd services/data && cargo +nightly fuzz run expressions -- -max_total_time=120
@@ -106,3 +107,13 @@ bench-auth:
 	$(CARGO) build --release --bin nubo
 	$(CARGO) build --release -p nubo-e2e --bin auth-bench
 	NUBO_BIN=target/release/nubo target/release/auth-bench --seconds 10 --clients 4
+
+## The cdn benchmark: wrk against nubo's cache hits and Varnish's, side by
+## side in front of one origin, 1 KiB and 100 KiB objects, three repeats
+## (release builds; varnish and wrk from apt).
+bench-cdn:
+	$(CARGO) build --release --bin nubo
+	$(CARGO) build --release -p nubo-e2e --bin cdn-bench
+	command -v wrk >/dev/null 2>&1 && (command -v varnishd || test -x /usr/sbin/varnishd) >/dev/null 2>&1 \
+		|| (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends varnish wrk)
+	NUBO_BIN=target/release/nubo target/release/cdn-bench --seconds 5 --repeats 3 --connections 32

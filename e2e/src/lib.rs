@@ -4,6 +4,7 @@
 //! signing for requests an SDK would never send.
 
 pub mod auth;
+pub mod cdn;
 pub mod compose;
 pub mod dns;
 
@@ -69,7 +70,7 @@ pub struct Ports {
     pub grpc: u16,
     /// The gateway's AWS edge.
     pub edge: Option<u16>,
-    /// The storage service's S3 API over HTTPS.
+    /// The storage service's S3 API, or the cdn's viewers, over HTTPS.
     pub https: Option<u16>,
     /// The storage service's website endpoint.
     pub website: Option<u16>,
@@ -84,7 +85,7 @@ impl Ports {
             http: free_port(),
             grpc: free_port(),
             edge: (service == ServiceName::Gateway).then(free_port),
-            https: (service == ServiceName::Storage).then(free_port),
+            https: matches!(service, ServiceName::Storage | ServiceName::Cdn).then(free_port),
             website: (service == ServiceName::Storage).then(free_port),
             dns: (service == ServiceName::Dns).then(free_port),
         }
@@ -322,7 +323,7 @@ impl Nubo {
                     .unwrap_or_else(|| panic!("no {service} in\n{banner}"));
                 let edge = (service == ServiceName::Gateway)
                     .then(|| banner_port(&banner, service, BannerLine::Edge).expect("an edge"));
-                let https = (service == ServiceName::Storage)
+                let https = matches!(service, ServiceName::Storage | ServiceName::Cdn)
                     .then(|| banner_port(&banner, service, BannerLine::Https).expect("an HTTPS port"));
                 let website = (service == ServiceName::Storage)
                     .then(|| banner_port(&banner, service, BannerLine::Website).expect("a website port"));

@@ -134,6 +134,14 @@ pub async fn run(
                     internal: false,
                 });
             }
+            if *service == ServiceName::Cdn && *name == nubo_cdn::HTTPS_LISTENER {
+                endpoints.push(Endpoint {
+                    service: *service,
+                    what: "distributions over HTTPS",
+                    url: url(listener)?.replacen("http://", "https://", 1),
+                    internal: false,
+                });
+            }
             if *service == ServiceName::Dns && *name == nubo_dns::DNS_LISTENER {
                 endpoints.push(Endpoint {
                     service: *service,

@@ -137,7 +137,7 @@ fn print_banner(config: &Config, endpoints: &[launch::Endpoint]) {
     for endpoint in endpoints.iter().filter(|endpoint| !endpoint.internal) {
         println!("  {:<10} {:<26} {}", endpoint.service.as_str(), endpoint.what, endpoint.url);
     }
-    if config.storage.tls_certificate.is_none() && endpoints.iter().any(|e| e.what.ends_with("over HTTPS")) {
+    if config.storage.tls_certificate.is_none() && endpoints.iter().any(|e| e.what == "S3 API over HTTPS") {
         let certificate = nubo_storage::tls::self_signed_path(&config.state_dir);
         println!("S3 over HTTPS presents a self-signed certificate; trust {}", certificate.display());
     }
