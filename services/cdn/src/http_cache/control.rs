@@ -125,7 +125,7 @@ fn field_names(argument: &str) -> Vec<String> {
 /// is the wrong type and voids the field.
 fn integers_where_expected(text: &str) -> bool {
     fields::split_list(text).iter().all(|member| match member.split_once('=') {
-        Some((name, value)) if matches!(name, "max-age" | "s-maxage" | "stale-while-revalidate" | "stale-if-error") => {
+        Some(("max-age" | "s-maxage" | "stale-while-revalidate" | "stale-if-error", value)) => {
             let value = value.split(';').next().unwrap_or(value);
             !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit())
         }

@@ -45,15 +45,18 @@ pub fn heuristic(status: u16, directives: &Directives, headers: &HeaderMap, resp
 }
 
 /// How long CloudFront keeps a response fresh under `policy`, or `None`
-/// when it does not cache it:
+/// when it does not cache it ("Managing how long content stays in the
+/// cache"):
 /// - `no-store` or `private`: not cached, unless the minimum TTL is set,
 ///   which then applies;
 /// - `no-cache`: stored, but validated before each reuse (a minimum TTL
 ///   overrides it);
 /// - an origin lifetime (`s-maxage`, `max-age`, `Expires`): bounded by the
 ///   minimum and maximum TTL;
-/// - none: the default TTL; a policy that defers to the origin (default
-///   TTL 0) uses the RFC's heuristic instead.
+/// - none: the greater of the default and minimum TTL; a policy that
+///   defers to the origin (default TTL 0) uses RFC 9111's heuristic
+///   instead, bounded the same way, so `UseOriginCacheControlHeaders`
+///   (0/0/1 year) gives plain RFC 9111 freshness.
 pub fn cloudfront_ttl(
     status: u16,
     directives: &Directives,
@@ -75,6 +78,72 @@ pub fn cloudfront_ttl(
         return Some(bound(policy.default_ttl));
     }
     Some(bound(heuristic(status, directives, headers, response_time).unwrap_or(Duration::ZERO)))
+}
+
+/// What CloudFront caches an error for when the distribution has no
+/// `ErrorCachingMinTTL` for its code.
+pub const DEFAULT_ERROR_CACHING_MIN_TTL: Duration = Duration::from_secs(10);
+
+/// How CloudFront treats an error status ("How CloudFront processes and
+/// caches HTTP 4xx and 5xx status codes from your origin").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// Not an error CloudFront treats apart: the TTL rules above apply.
+    Ordinary,
+    /// Cached for the greater of the error caching minimum TTL and the
+    /// origin's `max-age`/`s-maxage`: 404, 405, 414, 500, 501, 502, 503,
+    /// 504.
+    Always,
+    /// Cached only when the origin gives a `max-age` or `s-maxage`: 400,
+    /// 403, 412, 415.
+    WithMaxAge,
+}
+
+pub fn error_class(status: u16) -> ErrorClass {
+    match status {
+        404 | 405 | 414 | 500..=504 => ErrorClass::Always,
+        400 | 403 | 412 | 415 => ErrorClass::WithMaxAge,
+        _ => ErrorClass::Ordinary,
+    }
+}
+
+/// How long a stored response stays fresh, and whether it must be
+/// validated at each use anyway.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lifetime {
+    pub ttl: Duration,
+    /// `no-cache` without field names and no minimum TTL to override it.
+    pub validate_each_use: bool,
+}
+
+/// A response's lifetime in this cache: [`cloudfront_ttl`], with an error
+/// status cached as CloudFront caches errors. `error_min_ttl` is the
+/// distribution's `ErrorCachingMinTTL` for `status`, if it sets one.
+/// `None`: not cached.
+pub fn lifetime(
+    status: u16,
+    directives: &Directives,
+    headers: &HeaderMap,
+    policy: &CachePolicy,
+    error_min_ttl: Option<Duration>,
+    response_time: SystemTime,
+) -> Option<Lifetime> {
+    let validate_each_use = directives.no_cache_all() && policy.min_ttl.is_zero();
+    let ordinary = || cloudfront_ttl(status, directives, headers, policy, response_time);
+    let ttl = match error_class(status) {
+        ErrorClass::Ordinary => match error_min_ttl {
+            // A configured error caching minimum raises the lifetime of any
+            // error the origin lets a cache keep.
+            Some(min) if status >= 400 => ordinary().map(|ttl| ttl.max(min)),
+            _ => ordinary(),
+        },
+        ErrorClass::Always => ordinary().map(|ttl| ttl.max(error_min_ttl.unwrap_or(DEFAULT_ERROR_CACHING_MIN_TTL))),
+        ErrorClass::WithMaxAge => {
+            directives.s_maxage.or(directives.max_age)?;
+            ordinary().map(|ttl| ttl.max(error_min_ttl.unwrap_or(DEFAULT_ERROR_CACHING_MIN_TTL)))
+        }
+    }?;
+    Some(Lifetime { ttl, validate_each_use })
 }
 
 #[cfg(test)]
@@ -143,6 +212,37 @@ mod tests {
         ];
         assert_eq!(ttl(&lines, &origin, now), Some(Duration::from_secs(200)));
         assert_eq!(ttl(&[("expires", "0".to_string())], &origin, now), Some(Duration::ZERO));
+    }
+
+    #[test]
+    fn errors_are_cached_as_cloudfront_caches_them() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let origin = policy(0, 0, 31_536_000);
+        let life = |status: u16, lines: &[(&'static str, String)], min: Option<u64>| {
+            let map = headers(lines);
+            lifetime(status, &Directives::for_cdn(&map), &map, &origin, min.map(Duration::from_secs), now).map(|life| life.ttl.as_secs())
+        };
+        let cc = |value: &str| vec![("cache-control", value.to_string())];
+        assert_eq!(life(404, &[], None), Some(10));
+        assert_eq!(life(503, &cc("max-age=60"), None), Some(60));
+        assert_eq!(life(503, &[], Some(0)), Some(0));
+        assert_eq!(life(403, &[], None), None);
+        assert_eq!(life(403, &cc("max-age=5"), None), Some(10));
+        assert_eq!(life(403, &cc("max-age=5"), Some(0)), Some(5));
+        assert_eq!(life(404, &cc("no-store"), None), None);
+        assert_eq!(life(410, &[], Some(30)), Some(30));
+        assert_eq!(life(200, &[], Some(30)), Some(0));
+    }
+
+    #[test]
+    fn no_cache_is_validated_unless_a_minimum_ttl_overrides_it() {
+        let now = SystemTime::now();
+        let map = headers(&[("cache-control", "no-cache, max-age=600".to_string())]);
+        let directives = Directives::for_cdn(&map);
+        let origin = lifetime(200, &directives, &map, &policy(0, 0, 31_536_000), None, now);
+        assert!(origin.is_some_and(|life| life.validate_each_use));
+        let overridden = lifetime(200, &directives, &map, &policy(60, 86_400, 31_536_000), None, now);
+        assert_eq!(overridden, Some(Lifetime { ttl: Duration::from_secs(60), validate_each_use: false }));
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod freshness;
 pub mod hop;
 pub mod invalidate;
 pub mod range;
+pub mod reuse;
 pub mod status;
 pub mod storable;
 pub mod validate;
