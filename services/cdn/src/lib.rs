@@ -33,7 +33,7 @@ pub mod tiers;
 pub mod tls;
 pub mod viewer;
 
-use actix_web::{HttpResponse, web};
+use actix_web::web;
 use nubo_host::{Context, Listeners, ServeError, Shutdown, metrics::Metrics};
 use nubo_proto::cdn::{
     InvalidateRequest, InvalidateResponse,
@@ -133,24 +133,22 @@ impl CdnGrpc for CdnApi {
     }
 }
 
-/// What CloudFront answers for a host it has no distribution for.
-async fn no_distribution() -> HttpResponse {
-    HttpResponse::Forbidden()
-        .content_type("text/html")
-        .insert_header(("x-cache", "Error from cloudfront"))
-        .body("<html><body><h1>403 ERROR</h1><p>The request could not be satisfied: no distribution serves this host.</p></body></html>")
-}
-
 /// Runs the service until `shutdown`.
 pub async fn run(
     context: Context,
-    _config: Config,
+    config: Config,
     listeners: Listeners,
     shutdown: Shutdown,
 ) -> Result<(), ServeError> {
     let router = nubo_host::grpc::router(&context.cluster).add_service(CdnServer::new(CdnApi));
-    nubo_host::serve("cdn", listeners, router, 2, Metrics::new("cdn"), shutdown, |routes| {
-        routes.default_service(web::to(no_distribution));
+    let tiers = tiers::Tiers::connect(&config).map_err(|error| ServeError::new("cdn", error))?;
+    let viewers = viewer::State::new(config, sites::Sites::default(), tiers, origin::Origins::default());
+    nubo_host::serve("cdn", listeners, router, 2, Metrics::new("cdn"), shutdown, move |routes| {
+        let viewers = viewers.clone();
+        routes.default_service(web::to(move |request: actix_web::HttpRequest, body: web::Payload| {
+            let viewers = viewers.clone();
+            async move { viewer::handle(&viewers, request, body).await }
+        }));
     })
     .await
 }

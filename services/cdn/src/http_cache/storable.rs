@@ -18,6 +18,9 @@ pub struct Context<'a> {
     /// The distribution's policy gives the response a lifetime of its own
     /// (a minimum or default TTL), which counts as explicit freshness.
     pub policy_lifetime: bool,
+    /// The policy's minimum TTL is set: CloudFront then caches `no-store`
+    /// and `private` responses for that long.
+    pub overrides_no_store: bool,
 }
 
 /// §3: a shared cache may store the response to a cacheable request.
@@ -35,10 +38,10 @@ pub fn storable(context: Context<'_>, status: StatusCode, response: &HeaderMap, 
         if !understood(code) {
             return false;
         }
-    } else if directives.no_store {
+    } else if directives.no_store && !context.overrides_no_store {
         return false;
     }
-    if directives.private_all() {
+    if directives.private_all() && !context.overrides_no_store {
         return false;
     }
     if Directives::parse(context.request).no_store {
@@ -73,7 +76,7 @@ mod tests {
             response_map.append(*name, http::HeaderValue::from_static(value));
         }
         let directives = Directives::for_cdn(&response_map);
-        let context = Context { method: &method, request: &request_map, policy_lifetime: false };
+        let context = Context { method: &method, request: &request_map, policy_lifetime: false, overrides_no_store: false };
         storable(context, StatusCode::from_u16(status).unwrap_or(StatusCode::OK), &response_map, &directives)
     }
 
@@ -95,6 +98,15 @@ mod tests {
         assert!(check(Method::GET, &[], 200, &[("cache-control", "must-understand, no-store, max-age=60")]));
         assert!(!check(Method::GET, &[], 299, &[("cache-control", "must-understand, no-store, max-age=60")]));
         assert!(!check(Method::GET, &[("cache-control", "no-store")], 200, &[("cache-control", "max-age=60")]));
+    }
+
+    #[test]
+    fn a_minimum_ttl_overrides_no_store_and_private() {
+        let mut response = HeaderMap::new();
+        response.insert("cache-control", http::HeaderValue::from_static("no-store, private"));
+        let request = HeaderMap::new();
+        let context = Context { method: &Method::GET, request: &request, policy_lifetime: true, overrides_no_store: true };
+        assert!(storable(context, StatusCode::OK, &response, &Directives::parse(&response)));
     }
 
     #[test]
