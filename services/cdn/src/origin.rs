@@ -1,8 +1,8 @@
 //! Fetching from an origin as a viewer's proxy would, over HTTP/1.1 with
 //! reqwest.
 //!
-//! - One client per kind of origin (S3 REST, S3 website, custom) and
-//!   connection timeout, each with its own connection pool; redirects are
+//! - One client per kind of origin (S3 REST, S3 website, custom) and pair
+//!   of timeouts (reqwest sets them per client), each with its own pool; redirects are
 //!   never followed, bodies never decoded, proxies from the environment
 //!   never used: the origin's bytes are what the viewer gets.
 //! - CloudFront's timeouts: the connection timeout bounds each connection
@@ -127,7 +127,7 @@ pub struct Origins {
 
 #[derive(Debug, Default)]
 struct Inner {
-    clients: Mutex<HashMap<(Kind, Duration), reqwest::Client>>,
+    clients: Mutex<HashMap<(Kind, Duration, Duration), reqwest::Client>>,
     signer: Option<Signer>,
 }
 
@@ -152,12 +152,14 @@ impl Origins {
             OriginKind::Custom => Kind::Custom,
         };
         let connect = origin.connection_timeout.max(Duration::from_millis(1));
+        let read = origin.read_timeout.max(Duration::from_millis(1));
         let mut clients = self.inner.clients.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some(client) = clients.get(&(kind, connect)) {
+        if let Some(client) = clients.get(&(kind, connect, read)) {
             return Ok(client.clone());
         }
         let client = reqwest::Client::builder()
             .connect_timeout(connect)
+            .read_timeout(read)
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
             .default_headers(HeaderMap::new())
@@ -166,7 +168,7 @@ impl Origins {
             .http1_only()
             .build()
             .map_err(|error| OriginError::Unreachable(error.to_string()))?;
-        clients.insert((kind, connect), client.clone());
+        clients.insert((kind, connect, read), client.clone());
         Ok(client)
     }
 
