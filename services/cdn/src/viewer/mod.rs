@@ -78,6 +78,25 @@ pub(crate) struct Viewer {
     pub internal: bool,
 }
 
+/// Serves viewers on `listener` with `workers` threads, outside the
+/// service's own server: for tests and harnesses that drive the viewer
+/// path over a hand-built distribution. Stop it with its handle.
+pub fn listen(state: State, listener: std::net::TcpListener, workers: usize) -> std::io::Result<actix_web::dev::Server> {
+    let server = actix_web::HttpServer::new(move || {
+        let state = state.clone();
+        actix_web::App::new().default_service(web::to(move |request: HttpRequest, body: web::Payload| {
+            let state = state.clone();
+            async move { handle(&state, request, body).await }
+        }))
+    })
+    .workers(workers.max(1))
+    .tcp_nodelay(true)
+    .disable_signals()
+    .listen(listener)?
+    .run();
+    Ok(server)
+}
+
 /// Serves one viewer request.
 pub async fn handle(state: &State, req: HttpRequest, body: web::Payload) -> HttpResponse {
     let request_id = request_id();

@@ -11,7 +11,6 @@ use std::{
     time::Duration,
 };
 
-use actix_web::{App, HttpServer, web};
 use http::Method;
 use nubo_cdn::{
     Config,
@@ -266,18 +265,7 @@ impl Edge {
         let state = viewer::State::new(config, sites.clone(), tiers.clone(), Origins::default());
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind the viewer port");
         let address = listener.local_addr().expect("the viewer's address");
-        let server = HttpServer::new(move || {
-            let state = state.clone();
-            App::new().default_service(web::to(move |request: actix_web::HttpRequest, body: web::Payload| {
-                let state = state.clone();
-                async move { viewer::handle(&state, request, body).await }
-            }))
-        })
-        .workers(2)
-        .disable_signals()
-        .listen(listener)
-        .expect("listen")
-        .run();
+        let server = viewer::listen(state, listener, 2).expect("listen");
         let handle = server.handle();
         tokio::spawn(server);
         Self { address, sites, tiers, handle }
