@@ -194,16 +194,19 @@ async fn cache_tests_suite() {
     let (_server, origin) = start_suite_server(&suite, work.path());
     let distribution = distribution(origin).await;
 
+    // `CACHE_TESTS_ID=test-id` runs one test and shows its exchanges.
+    let only = std::env::var("CACHE_TESTS_ID").unwrap_or_default();
     let suite_for_client = suite.clone();
     let base_url = distribution.base_url.clone();
+    let one = only.clone();
     let output = tokio::task::spawn_blocking(move || {
         Command::new("node")
             .args(["--no-warnings", "test-engine/cli.mjs"])
             .env("npm_config_base", &base_url)
             // The client reads its options as npm passes them; an empty id
             // runs every test.
-            .env("npm_config_id", "")
-            .env("npm_package_config_id", "")
+            .env("npm_config_id", &one)
+            .env("npm_package_config_id", &one)
             .current_dir(&suite_for_client)
             .stderr(Stdio::inherit())
             .output()
@@ -212,6 +215,10 @@ async fn cache_tests_suite() {
     .await
     .expect("the client's thread");
     assert!(output.status.success(), "the suite's client failed");
+    if !only.is_empty() {
+        println!("{}", String::from_utf8_lossy(&output.stdout));
+        return;
+    }
 
     let results_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/cache-tests");
     std::fs::create_dir_all(&results_dir).expect("the results directory");

@@ -6,11 +6,13 @@ use http::HeaderMap;
 
 use super::fields::{self, delta_seconds};
 
-/// The `Age` a response arrived with: the first member of the first line;
-/// anything but delta-seconds reads as absent (0).
+/// The `Age` a response arrived with: the first member of the first line,
+/// without any parameters a structured-field writer put on it (`7200;a=1`
+/// is 7200); anything but delta-seconds reads as absent (0).
 pub fn age_value(headers: &HeaderMap) -> Duration {
     let first = fields::lines(headers, "age").next().and_then(|line| fields::split_list(line).first().copied());
-    Duration::from_secs(first.and_then(delta_seconds).unwrap_or(0))
+    let value = first.map(|member| member.split(';').next().unwrap_or(member).trim());
+    Duration::from_secs(value.and_then(delta_seconds).unwrap_or(0))
 }
 
 /// The age a response had when it arrived (`corrected_initial_age`):
@@ -51,6 +53,7 @@ mod tests {
             assert_eq!(age_value(&with_age(&[invalid])), Duration::ZERO, "{invalid}");
         }
         assert_eq!(age_value(&with_age(&["2147483649"])), Duration::from_secs(1 << 31));
+        assert_eq!(age_value(&with_age(&["7200;foo=bar"])), Duration::from_secs(7200));
     }
 
     #[test]

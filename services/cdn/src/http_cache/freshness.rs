@@ -65,7 +65,9 @@ pub fn cloudfront_ttl(
     response_time: SystemTime,
 ) -> Option<Duration> {
     let bound = |ttl: Duration| ttl.clamp(policy.min_ttl, policy.max_ttl.max(policy.min_ttl));
-    if directives.no_store || directives.private_all() {
+    // must-understand stands in for no-store where the status is understood.
+    let no_store = directives.no_store && !(directives.must_understand && super::storable::understood(status));
+    if no_store || directives.private_all() {
         return (!policy.min_ttl.is_zero()).then_some(policy.min_ttl);
     }
     if directives.no_cache_all() {

@@ -6,7 +6,7 @@ use super::{control::Directives, freshness::heuristically_cacheable};
 
 /// Status codes whose caching rules this cache knows, for
 /// `must-understand` (§5.2.2.3).
-fn understood(status: u16) -> bool {
+pub fn understood(status: u16) -> bool {
     heuristically_cacheable(status) || matches!(status, 302 | 303 | 307 | 400 | 403 | 500 | 502 | 503 | 504)
 }
 

@@ -68,12 +68,48 @@ impl Route<'_> {
     }
 }
 
-/// A stored response that is not fresh enough to serve as it is.
+/// A stored response that is not fresh enough to serve as it is, and the
+/// key it is stored under.
 #[derive(Clone)]
 struct Stale {
     entry: Arc<Entry>,
     headers: HeaderMap,
     assessment: Assessment,
+    key: Key,
+}
+
+/// A request's cache keys. When the key carries the viewer's encodings
+/// (`br,gzip`), a response that is not encoded and does not vary on
+/// `Accept-Encoding` is the same for every viewer: it is stored under the
+/// `plain` key, without the encodings, where viewers of any encoding find
+/// it (a `Range` request, whose `Accept-Encoding` is `identity`, included).
+/// Encoded responses stay under the `exact` key.
+#[derive(Clone)]
+struct Keys {
+    exact: Key,
+    plain: Option<Key>,
+}
+
+impl Keys {
+    fn new(exact: Key) -> Self {
+        let plain = key::without_encoding(&exact);
+        Self { exact, plain }
+    }
+
+    /// Where a response with `headers` is stored.
+    fn for_response(&self, headers: &HeaderMap) -> &Key {
+        match &self.plain {
+            Some(plain) if encoding_agnostic(headers) => plain,
+            _ => &self.exact,
+        }
+    }
+}
+
+/// Not encoded, and not varying on `Accept-Encoding`.
+fn encoding_agnostic(headers: &HeaderMap) -> bool {
+    let encoded = crate::http_cache::fields::members(headers, "content-encoding").iter().any(|coding| !coding.eq_ignore_ascii_case("identity"));
+    let varies = crate::http_cache::fields::members(headers, "vary").iter().any(|name| name.eq_ignore_ascii_case("accept-encoding") || *name == "*");
+    !encoded && !varies
 }
 
 type Flight = Leader<Key, Arc<Entry>>;
@@ -109,20 +145,29 @@ fn age_secs(assessment: &Assessment) -> u64 {
 /// Answers a request whose method the behavior caches.
 pub(crate) async fn cached(state: &State, route: Route<'_>, viewer: &Viewer) -> Reply {
     let behavior = route.behavior();
-    let key = key::cache_key(&route.site.id, &viewer.path, &viewer.query, &viewer.method, &viewer.headers, &behavior.cache.key);
-    let variants = state.tiers.variants(&key).await;
+    let keys = Keys::new(key::cache_key(&route.site.id, &viewer.path, &viewer.query, &viewer.method, &viewer.headers, &behavior.cache.key));
+    let mut variants = state.tiers.variants(&keys.exact).await;
+    let mut found = pick(&variants, &viewer.presented).map(|entry| (entry, keys.exact.clone()));
+    if found.is_none()
+        && let Some(plain) = &keys.plain
+    {
+        let shared: Vec<Arc<Entry>> =
+            state.tiers.variants(plain).await.into_iter().filter(|entry| encoding_agnostic(&respond::entry_headers(entry))).collect();
+        found = pick(&shared, &viewer.presented).map(|entry| (entry, plain.clone()));
+        variants.extend(shared);
+    }
     let now = SystemTime::now();
     let request = Directives::parse(&viewer.headers);
     let forward = if variants.is_empty() { Forward::UriMiss } else { Forward::VaryMiss };
-    let Some(entry) = pick(&variants, &viewer.presented) else {
+    let Some((entry, stored_under)) = found else {
         if request.only_if_cached {
             return only_if_cached(forward);
         }
-        return miss(state, route, viewer, key, None, forward).await;
+        return miss(state, route, viewer, keys, None, forward).await;
     };
     let headers = respond::entry_headers(&entry);
     let Some(assessment) = assess(route.site, behavior, &entry, &headers, now) else {
-        return miss(state, route, viewer, key, None, Forward::UriMiss).await;
+        return miss(state, route, viewer, keys, None, Forward::UriMiss).await;
     };
     if entry.status == 206 {
         if assessment.reusable(&request)
@@ -133,8 +178,8 @@ pub(crate) async fn cached(state: &State, route: Route<'_>, viewer: &Viewer) -> 
         if request.only_if_cached {
             return only_if_cached(Forward::Partial);
         }
-        let stale = Stale { entry, headers, assessment };
-        return miss(state, route, viewer, key, Some(stale), Forward::Partial).await;
+        let stale = Stale { entry, headers, assessment, key: stored_under };
+        return miss(state, route, viewer, keys, Some(stale), Forward::Partial).await;
     }
     if assessment.reusable(&request) {
         let cache = CacheStatus::hit(assessment.ttl_left());
@@ -143,12 +188,14 @@ pub(crate) async fn cached(state: &State, route: Route<'_>, viewer: &Viewer) -> 
     if request.only_if_cached {
         return only_if_cached(Forward::Stale);
     }
-    if assessment.while_revalidating() {
-        spawn_refresh(state.clone(), route.site.clone(), route.index, viewer.clone(), key, Stale { entry: entry.clone(), headers: headers.clone(), assessment: assessment.clone() });
-        let cache = CacheStatus { forward: Some(Forward::Stale), ..CacheStatus::hit(assessment.ttl_left()) };
-        return deliver(state, route, viewer, &entry, headers, Some(age_secs(&assessment)), cache, XCache::Hit).await;
+    let stale = Stale { entry, headers, assessment, key: stored_under };
+    if stale.assessment.while_revalidating() {
+        spawn_refresh(state.clone(), route.site.clone(), route.index, viewer.clone(), stale.clone());
+        let cache = CacheStatus { forward: Some(Forward::Stale), ..CacheStatus::hit(stale.assessment.ttl_left()) };
+        let age = Some(age_secs(&stale.assessment));
+        return deliver(state, route, viewer, &stale.entry, stale.headers, age, cache, XCache::Hit).await;
     }
-    miss(state, route, viewer, key, Some(Stale { entry, headers, assessment }), Forward::Stale).await
+    miss(state, route, viewer, keys, Some(stale), Forward::Stale).await
 }
 
 /// RFC 9111 §5.2.1.7: nothing stored to answer `only-if-cached` with.
@@ -246,12 +293,12 @@ fn error_page<'a>(
 
 /// A miss, or a stale response to validate: one request per key goes to
 /// the origin, the others wait for its response.
-async fn miss(state: &State, route: Route<'_>, viewer: &Viewer, key: Key, stale: Option<Stale>, forward: Forward) -> Reply {
+async fn miss(state: &State, route: Route<'_>, viewer: &Viewer, keys: Keys, stale: Option<Stale>, forward: Forward) -> Reply {
     if viewer.method == Method::HEAD {
-        return fetch(state, route, viewer, key, None, stale, forward).await;
+        return fetch(state, route, viewer, keys, None, stale, forward).await;
     }
-    match state.flights.join(&key) {
-        Turn::Lead(leader) => fetch(state, route, viewer, key, Some(leader), stale, forward).await,
+    match state.flights.join(&keys.exact) {
+        Turn::Lead(leader) => fetch(state, route, viewer, keys, Some(leader), stale, forward).await,
         Turn::Follow(follower) => match follower.outcome().await {
             Some(entry) if vary::matches(&entry.vary, &viewer.presented) && entry.status != 206 => {
                 let headers = respond::entry_headers(&entry);
@@ -264,7 +311,7 @@ async fn miss(state: &State, route: Route<'_>, viewer: &Viewer, key: Key, stale:
                 let age = assessment.as_ref().map(age_secs);
                 deliver(state, route, viewer, &entry, headers, age, cache, XCache::Hit).await
             }
-            _ => fetch(state, route, viewer, key, None, stale, forward).await,
+            _ => fetch(state, route, viewer, keys, None, stale, forward).await,
         },
     }
 }
@@ -298,7 +345,7 @@ fn fetch<'a>(
     state: &'a State,
     route: Route<'a>,
     viewer: &'a Viewer,
-    key: Key,
+    keys: Keys,
     leader: Option<Flight>,
     stale: Option<Stale>,
     forward: Forward,
@@ -341,15 +388,15 @@ fn fetch<'a>(
             return stale_for_error(state, route, viewer, stale, "origin-error").await;
         }
         if fetched.status == 304 && validating && let Some(stale) = stale {
-            return refreshed(state, route, viewer, key, leader, stale, fetched, forward).await;
+            return refreshed(state, route, viewer, keys, leader, stale, fetched, forward).await;
         }
         if let Some(piece) = completing
             && fetched.status == 206
             && let Some(stale) = &stale
         {
-            return completed(state, route, viewer, key, leader, stale, piece, fetched, forward).await;
+            return completed(state, route, viewer, keys, leader, stale, piece, fetched, forward).await;
         }
-        received(state, route, viewer, key, leader, fetched, forward).await
+        received(state, route, viewer, keys, leader, fetched, forward).await
     })
 }
 
@@ -377,15 +424,16 @@ async fn refreshed(
     state: &State,
     route: Route<'_>,
     viewer: &Viewer,
-    key: Key,
+    keys: Keys,
     leader: Option<Flight>,
     stale: Stale,
     fetched: Fetched,
     forward: Forward,
 ) -> Reply {
     if !validate::selects(&stale.headers, &fetched.headers) {
-        return fetch(state, route, viewer, key, leader, None, forward).await;
+        return fetch(state, route, viewer, keys, leader, None, forward).await;
     }
+    let key = stale.key.clone();
     let entry = Arc::new(freshened(&stale.entry, &fetched.headers, fetched.request_time, fetched.response_time));
     let headers = respond::entry_headers(&entry);
     let now = SystemTime::now();
@@ -424,7 +472,7 @@ async fn completed(
     state: &State,
     route: Route<'_>,
     viewer: &Viewer,
-    key: Key,
+    keys: Keys,
     leader: Option<Flight>,
     stale: &Stale,
     piece: range::ContentRange,
@@ -435,13 +483,13 @@ async fn completed(
     let same = strong_validators_match(&stale.headers, &fetched.headers);
     let body = match read_all(fetched.body, state.config.max_object_bytes).await {
         Ok(Some(body)) => body,
-        _ => return fetch(state, route, viewer, key, leader, None, forward).await,
+        _ => return fetch(state, route, viewer, keys, leader, None, forward).await,
     };
     let joined = rest_range.filter(|_| same).and_then(|rest| range::combine((piece, &stale.entry.body), (rest, &body)));
-    let Some((whole, body)) = joined.filter(|(whole, _)| whole.is_whole()) else {
-        return fetch(state, route, viewer, key, leader, None, forward).await;
+    let Some((_, body)) = joined.filter(|(whole, _)| whole.is_whole()) else {
+        return fetch(state, route, viewer, keys, leader, None, forward).await;
     };
-    let _ = whole;
+    let key = stale.key.clone();
     let mut headers = validate::freshen(&stale.entry.headers, &fetched.headers);
     headers.retain(|(name, _)| name != "content-range" && name != "content-length");
     let entry = Arc::new(Entry { status: 200, headers, body, request_time: fetched.request_time, response_time: fetched.response_time, vary: stale.entry.vary.clone() });
@@ -487,7 +535,7 @@ async fn received(
     state: &State,
     route: Route<'_>,
     viewer: &Viewer,
-    key: Key,
+    keys: Keys,
     leader: Option<Flight>,
     mut fetched: Fetched,
     forward: Forward,
@@ -513,6 +561,7 @@ async fn received(
         && lifetime.is_some()
         && storable::storable(context, StatusCode::from_u16(as_status).unwrap_or(StatusCode::OK), &fetched.headers, &directives);
     hop::strip(&mut fetched.headers);
+    let key = keys.for_response(&fetched.headers).clone();
     let max = state.config.max_object_bytes;
     if fetched.body.expected_len().is_some_and(|length| length > max) {
         storable = false;
@@ -534,8 +583,8 @@ async fn received(
     let mut cache = CacheStatus { forward_status: Some(status), stored: storable && !keep.is_zero(), ..CacheStatus::forward(forward) };
 
     if viewer.method == Method::HEAD {
-        head_update(state, route, viewer, &key, &fetched).await;
-        let presented = presented(viewer, status, fetched.headers, fetched.response_time);
+        let headers = head_update(state, route, viewer, &keys, &fetched).await.unwrap_or(fetched.headers);
+        let presented = presented(viewer, status, headers, fetched.response_time);
         let length = fetched.body.announced_len();
         return respond::with_stream(presented, Box::pin(futures::stream::empty()), length, cache, XCache::Miss);
     }
@@ -630,16 +679,27 @@ fn compressed(head: EntryHead, headers: &HeaderMap, directives: &Directives, cod
 }
 
 /// A `200` to a `HEAD` freshens the stored response to `GET` it matches,
-/// or drops it when the representation changed (RFC 9111 §4.3.5).
-async fn head_update(state: &State, route: Route<'_>, viewer: &Viewer, key: &Key, fetched: &Fetched) {
+/// or drops it when the representation changed (RFC 9111 §4.3.5); the
+/// freshened header is what the `HEAD` is answered with.
+async fn head_update(state: &State, route: Route<'_>, viewer: &Viewer, keys: &Keys, fetched: &Fetched) -> Option<HeaderMap> {
     if fetched.status != 200 {
-        return;
+        return None;
     }
-    let variants = state.tiers.variants(key).await;
-    let Some(entry) = pick(&variants, &viewer.presented).filter(|entry| entry.status == 200) else { return };
+    let mut found = None;
+    for key in std::iter::once(&keys.exact).chain(keys.plain.as_ref()) {
+        let variants = state.tiers.variants(key).await;
+        if let Some(entry) = pick(&variants, &viewer.presented).filter(|entry| entry.status == 200) {
+            found = Some((entry, key));
+            break;
+        }
+    }
+    let (entry, key) = found?;
     let stored = respond::entry_headers(&entry);
     match validate::head_outcome(&stored, &fetched.headers) {
-        validate::HeadOutcome::Invalidate => state.tiers.remove(key).await,
+        validate::HeadOutcome::Invalidate => {
+            state.tiers.remove(key).await;
+            None
+        }
         validate::HeadOutcome::Freshen => {
             let entry = Arc::new(freshened(&entry, &fetched.headers, fetched.request_time, fetched.response_time));
             let headers = respond::entry_headers(&entry);
@@ -647,6 +707,7 @@ async fn head_update(state: &State, route: Route<'_>, viewer: &Viewer, key: &Key
                 Some(assessment) => state.tiers.store(key, entry, assessment.keep_for()).await,
                 None => state.tiers.remove(key).await,
             }
+            Some(headers)
         }
     }
 }
@@ -764,8 +825,9 @@ impl Fill {
 
 /// Validates a response served stale within `stale-while-revalidate`,
 /// off the viewer's path; one at a time per key.
-fn spawn_refresh(state: State, site: Arc<Site>, index: usize, viewer: Viewer, key: Key, stale: Stale) {
+fn spawn_refresh(state: State, site: Arc<Site>, index: usize, viewer: Viewer, stale: Stale) {
     tokio::spawn(async move {
+        let key = stale.key.clone();
         let Turn::Lead(leader) = state.flights.join(&key) else { return };
         let route = Route { site: &site, index };
         let mut request = origin_request(route, &viewer);
@@ -879,8 +941,11 @@ async fn invalidate_after(state: &State, route: Route<'_>, viewer: &Viewer, resp
         let behavior = &site.behaviors[super::behavior_index(site, &target.path)];
         let query = target.query.unwrap_or_default();
         for method in [Method::GET, Method::OPTIONS] {
-            let key = key::cache_key(&site.id, &target.path, &query, &method, &viewer.headers, &behavior.cache.key);
-            state.tiers.remove(&key).await;
+            let keys = Keys::new(key::cache_key(&site.id, &target.path, &query, &method, &viewer.headers, &behavior.cache.key));
+            state.tiers.remove(&keys.exact).await;
+            if let Some(plain) = &keys.plain {
+                state.tiers.remove(plain).await;
+            }
         }
     }
 }

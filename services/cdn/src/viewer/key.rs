@@ -58,6 +58,13 @@ pub fn cache_key(distribution: &str, path: &str, query: &str, method: &Method, h
     Key { distribution: distribution.to_owned(), path: path.to_owned(), rest }
 }
 
+/// `key` without the viewer's encodings, when it has them.
+pub fn without_encoding(key: &Key) -> Option<Key> {
+    let lines: Vec<&str> = key.rest.split_inclusive('\n').collect();
+    let kept: String = lines.iter().copied().filter(|line| !line.starts_with("e=")).collect();
+    (kept.len() != key.rest.len()).then(|| Key { rest: kept, ..key.clone() })
+}
+
 /// The query's parameters `selection` picks, in their order, as sent.
 pub fn select_query(query: &str, selection: &Selection) -> String {
     match selection {
@@ -347,6 +354,9 @@ mod tests {
         let key_a = cache_key("E1", "/a", "", &Method::GET, &a, &spec);
         assert_eq!(key_a, cache_key("E1", "/a", "", &Method::GET, &b, &spec));
         assert_eq!(key_a.rest, "h=x-device:phone\nc=session=1\ne=br,gzip\n");
+        assert_eq!(without_encoding(&key_a).map(|key| key.rest), Some("h=x-device:phone\nc=session=1\n".to_owned()));
+        let identity = cache_key("E1", "/a", "", &Method::GET, &HeaderMap::new(), &spec);
+        assert_eq!(without_encoding(&identity), None);
         let gzip_only = map(&[("accept-encoding", "gzip, br;q=0")]);
         assert_eq!(normalized_accept_encoding(&gzip_only, &spec), Some("gzip"));
         assert_eq!(normalized_accept_encoding(&map(&[("accept-encoding", "identity")]), &spec), None);
