@@ -73,7 +73,15 @@ async fn distribution(origin: SocketAddr) -> Distribution {
             connection_attempts: 3,
         }),
         viewer_protocol: ViewerProtocol::AllowAll,
-        allowed_methods: vec![Method::GET, Method::HEAD, Method::OPTIONS, Method::PUT, Method::POST, Method::PATCH, Method::DELETE],
+        allowed_methods: vec![
+            Method::GET,
+            Method::HEAD,
+            Method::OPTIONS,
+            Method::PUT,
+            Method::POST,
+            Method::PATCH,
+            Method::DELETE,
+        ],
         cached_methods: vec![Method::GET, Method::HEAD],
         compress: false,
         cache: CachePolicy {
@@ -83,7 +91,9 @@ async fn distribution(origin: SocketAddr) -> Distribution {
             max_ttl: Duration::from_secs(31_536_000),
             key: CacheKeySpec {
                 query_strings: Selection::None,
-                headers: ["host", "origin", "x-http-method-override", "x-http-method", "x-method-override"].map(String::from).to_vec(),
+                headers: ["host", "origin", "x-http-method-override", "x-http-method", "x-method-override"]
+                    .map(String::from)
+                    .to_vec(),
                 cookies: Selection::All,
                 gzip: true,
                 brotli: true,
@@ -100,7 +110,12 @@ async fn distribution(origin: SocketAddr) -> Distribution {
     };
     let error_responses = ERROR_CODES
         .into_iter()
-        .map(|code| (code, ErrorResponse { response_page_path: None, response_code: None, error_caching_min_ttl: Duration::ZERO }))
+        .map(|code| {
+            (
+                code,
+                ErrorResponse { response_page_path: None, response_code: None, error_caching_min_ttl: Duration::ZERO },
+            )
+        })
         .collect();
     let site = Site {
         id: "E3CACHETESTS01".into(),
@@ -137,7 +152,11 @@ fn suite_source() -> PathBuf {
 /// dependencies in the copy.
 fn suite_copy(into: &Path) -> PathBuf {
     let source = suite_source();
-    assert!(source.join("tests/index.mjs").is_file(), "no cache-tests checkout at {}: set CACHE_TESTS", source.display());
+    assert!(
+        source.join("tests/index.mjs").is_file(),
+        "no cache-tests checkout at {}: set CACHE_TESTS",
+        source.display()
+    );
     let copy = into.join("cache-tests");
     copy_tree(&source, &copy);
     let status = Command::new("npm")
@@ -167,7 +186,7 @@ fn copy_tree(from: &Path, to: &Path) {
 }
 
 /// The suite's origin server on a free port.
-fn start_suite_server(suite: &Path, logs: &Path) -> (Daemon, SocketAddr) {
+async fn start_suite_server(suite: &Path, logs: &Path) -> (Daemon, SocketAddr) {
     let port = nubo_e2e::free_port();
     let pidfile = logs.join("server.pid");
     let script = suite.join("test-engine/server/server.mjs");
@@ -181,7 +200,7 @@ fn start_suite_server(suite: &Path, logs: &Path) -> (Daemon, SocketAddr) {
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(std::time::Instant::now() < deadline, "the suite's server did not listen: {}", server.log());
-        std::thread::sleep(Duration::from_millis(100));
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
     (server, SocketAddr::from(([127, 0, 0, 1], port)))
 }
@@ -191,7 +210,7 @@ fn start_suite_server(suite: &Path, logs: &Path) -> (Daemon, SocketAddr) {
 async fn cache_tests_suite() {
     let work = tempfile::tempdir().expect("a temporary directory");
     let suite = suite_copy(work.path());
-    let (_server, origin) = start_suite_server(&suite, work.path());
+    let (_server, origin) = start_suite_server(&suite, work.path()).await;
     let distribution = distribution(origin).await;
 
     // `CACHE_TESTS_ID=test-id` runs one test and shows its exchanges.

@@ -134,12 +134,7 @@ impl CdnGrpc for CdnApi {
 }
 
 /// Runs the service until `shutdown`.
-pub async fn run(
-    context: Context,
-    config: Config,
-    listeners: Listeners,
-    shutdown: Shutdown,
-) -> Result<(), ServeError> {
+pub async fn run(context: Context, config: Config, listeners: Listeners, shutdown: Shutdown) -> Result<(), ServeError> {
     let router = nubo_host::grpc::router(&context.cluster).add_service(CdnServer::new(CdnApi));
     let tiers = tiers::Tiers::connect(&config).map_err(|error| ServeError::new("cdn", error))?;
     let viewers = viewer::State::new(config, sites::Sites::default(), tiers, origin::Origins::default());

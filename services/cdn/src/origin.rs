@@ -178,7 +178,8 @@ impl Origins {
         let url = format!("{}{}{}", origin.base_url, origin.origin_path, request.path_and_query);
         let mut headers = request.headers;
         for (name, value) in &origin.custom_headers {
-            if let (Ok(name), Ok(value)) = (http::HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value)) {
+            if let (Ok(name), Ok(value)) = (http::HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value))
+            {
                 headers.insert(name, value);
             }
         }
@@ -210,7 +211,9 @@ impl Origins {
             let request_time = SystemTime::now();
             let sent = tokio::time::timeout(origin.connection_timeout + origin.read_timeout, builder.send()).await;
             let error = match sent {
-                Ok(Ok(response)) => return accept(response, request_time, origin.read_timeout, request.method == Method::HEAD),
+                Ok(Ok(response)) => {
+                    return accept(response, request_time, origin.read_timeout, request.method == Method::HEAD);
+                }
                 Ok(Err(error)) if error.is_connect() && error.is_timeout() => OriginError::Timeout,
                 Ok(Err(error)) if error.is_connect() => OriginError::Unreachable(source_text(&error)),
                 Ok(Err(error)) if error.is_timeout() => OriginError::Timeout,
@@ -248,7 +251,12 @@ fn source_text(error: &reqwest::Error) -> String {
 }
 
 /// Checks a response head and wraps its body.
-fn accept(response: reqwest::Response, request_time: SystemTime, read_timeout: Duration, head: bool) -> Result<Fetched, OriginError> {
+fn accept(
+    response: reqwest::Response,
+    request_time: SystemTime,
+    read_timeout: Duration,
+    head: bool,
+) -> Result<Fetched, OriginError> {
     let response_time = SystemTime::now();
     let status = response.status().as_u16();
     let headers = response.headers().clone();
@@ -256,7 +264,8 @@ fn accept(response: reqwest::Response, request_time: SystemTime, read_timeout: D
     let announced = content_length(&headers)?;
     // A HEAD's, a 204's and a 304's length describes a body not sent.
     let bodiless = head || status == 204 || status == 304 || status < 200;
-    let mut body = OriginBody::new(Box::pin(response.bytes_stream()), read_timeout, if bodiless { None } else { announced });
+    let mut body =
+        OriginBody::new(Box::pin(response.bytes_stream()), read_timeout, if bodiless { None } else { announced });
     body.announced = announced;
     Ok(Fetched { status, headers, body, request_time, response_time })
 }
@@ -323,15 +332,21 @@ fn sign_s3(signer: &Signer, method: &Method, url: &str, headers: &mut HeaderMap)
     else {
         return;
     };
-    let Ok(request) = SignableRequest::new(method.as_str(), url, [("host", host.as_str())].into_iter(), SignableBody::UnsignedPayload)
-    else {
+    let Ok(request) = SignableRequest::new(
+        method.as_str(),
+        url,
+        [("host", host.as_str())].into_iter(),
+        SignableBody::UnsignedPayload,
+    ) else {
         return;
     };
     let Ok(output) = sign(request, &params.into()) else { return };
     let (instructions, _) = output.into_parts();
     let (signed, _) = instructions.into_parts();
     for header in signed {
-        if let (Ok(name), Ok(value)) = (http::HeaderName::from_bytes(header.name().as_bytes()), HeaderValue::from_str(header.value())) {
+        if let (Ok(name), Ok(value)) =
+            (http::HeaderName::from_bytes(header.name().as_bytes()), HeaderValue::from_str(header.value()))
+        {
             headers.insert(name, value);
         }
     }
@@ -401,16 +416,16 @@ impl Stream for OriginBody {
             }
             Poll::Ready(Some(Err(error))) => {
                 this.stream = None;
-                let error = if error.is_timeout() { OriginError::Timeout } else { OriginError::Malformed(source_text(&error)) };
+                let error =
+                    if error.is_timeout() { OriginError::Timeout } else { OriginError::Malformed(source_text(&error)) };
                 Poll::Ready(Some(Err(error)))
             }
             Poll::Ready(None) => {
                 this.stream = None;
                 match this.expected {
-                    Some(expected) if expected != this.received => Poll::Ready(Some(Err(OriginError::Malformed(format!(
-                        "a body of {} bytes where Content-Length says {expected}",
-                        this.received
-                    ))))),
+                    Some(expected) if expected != this.received => Poll::Ready(Some(Err(OriginError::Malformed(
+                        format!("a body of {} bytes where Content-Length says {expected}", this.received),
+                    )))),
                     _ => Poll::Ready(None),
                 }
             }
@@ -455,7 +470,10 @@ mod tests {
         let mut headers = HeaderMap::new();
         let value = HeaderValue::from_str(&"x".repeat(8 * 1024)).unwrap_or(HeaderValue::from_static(""));
         for index in 0..10 {
-            headers.insert(http::HeaderName::from_bytes(format!("x-big-{index}").as_bytes()).unwrap_or(http::header::VIA), value.clone());
+            headers.insert(
+                http::HeaderName::from_bytes(format!("x-big-{index}").as_bytes()).unwrap_or(http::header::VIA),
+                value.clone(),
+            );
         }
         assert!(matches!(check_head(&headers), Err(OriginError::Malformed(_))));
     }
@@ -469,8 +487,13 @@ mod tests {
 
     #[test]
     fn origin_access_control_signs_as_the_distribution() {
-        let signer = Signer { access_key_id: "AKIDEXAMPLE".into(), secret_access_key: "secret".into(), region: "us-east-1".into() };
-        let mut headers = map(&[("host", "site.s3.localhost"), ("authorization", "Basic dmlld2Vy"), ("x-amz-meta-x", "1")]);
+        let signer = Signer {
+            access_key_id: "AKIDEXAMPLE".into(),
+            secret_access_key: "secret".into(),
+            region: "us-east-1".into(),
+        };
+        let mut headers =
+            map(&[("host", "site.s3.localhost"), ("authorization", "Basic dmlld2Vy"), ("x-amz-meta-x", "1")]);
         sign_s3(&signer, &Method::GET, "http://127.0.0.1:9000/index.html", &mut headers);
         let authorization = headers.get("authorization").and_then(|value| value.to_str().ok()).unwrap_or_default();
         assert!(authorization.starts_with("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/"), "{authorization}");

@@ -11,6 +11,10 @@ use crate::site::ResponseHeadersPolicy;
 pub fn apply(_policy: &ResponseHeadersPolicy, _request_headers: &HeaderMap, _response_headers: &mut HeaderMap) {}
 
 /// The answer to a CORS preflight the policy answers itself, if any.
-pub fn preflight(_policy: &ResponseHeadersPolicy, _method: &Method, _request_headers: &HeaderMap) -> Option<http::Response<()>> {
+pub fn preflight(
+    _policy: &ResponseHeadersPolicy,
+    _method: &Method,
+    _request_headers: &HeaderMap,
+) -> Option<http::Response<()>> {
     None
 }

@@ -43,7 +43,9 @@ async fn a_miss_then_a_hit_with_cloudfront_s_fields() {
 #[tokio::test]
 async fn the_cache_policy_decides_which_query_strings_make_the_key() {
     let origin = RawOrigin::start().await;
-    origin.route("/q", |seen| Answer::new(200, &[TEXT, ("cache-control", "max-age=600")], format!("query={}", seen.query).as_bytes()));
+    origin.route("/q", |seen| {
+        Answer::new(200, &[TEXT, ("cache-control", "max-age=600")], format!("query={}", seen.query).as_bytes())
+    });
     let mut site = site(origin.address);
     site.behaviors[0].cache.key.query_strings = Selection::Only(vec!["v".into()]);
     site.behaviors[0].forward.query_strings = Selection::None;
@@ -56,7 +58,11 @@ async fn the_cache_policy_decides_which_query_strings_make_the_key() {
     };
     assert_eq!(body("/q?v=1&utm=a").await, "query=v=1");
     assert_eq!(body("/q?v=2").await, "query=v=2");
-    assert_eq!(body("/q?utm=b&v=1").await, "query=v=1", "parameters outside the key reach neither the key nor the origin");
+    assert_eq!(
+        body("/q?utm=b&v=1").await,
+        "query=v=1",
+        "parameters outside the key reach neither the key nor the origin"
+    );
     assert_eq!(origin.hits("/q"), 2);
 }
 
@@ -65,7 +71,8 @@ async fn a_hundred_concurrent_misses_make_one_origin_request() {
     let origin = RawOrigin::start().await;
     origin.set(
         "/spike",
-        Answer::new(200, &[TEXT, ("cache-control", "max-age=600")], &vec![b'x'; 200_000]).after(Duration::from_millis(300)),
+        Answer::new(200, &[TEXT, ("cache-control", "max-age=600")], &vec![b'x'; 200_000])
+            .after(Duration::from_millis(300)),
     );
     let edge = Edge::start(site(origin.address)).await;
     let client = client();
@@ -106,7 +113,10 @@ async fn ranges_are_served_from_a_cached_whole_response() {
 async fn a_range_miss_is_cut_from_the_origin_s_whole_response_and_that_is_stored() {
     let origin = RawOrigin::start().await;
     let body: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
-    origin.set("/big", Answer::new(200, &[("content-type", "application/octet-stream"), ("cache-control", "max-age=600")], &body));
+    origin.set(
+        "/big",
+        Answer::new(200, &[("content-type", "application/octet-stream"), ("cache-control", "max-age=600")], &body),
+    );
     let edge = Edge::start(site(origin.address)).await;
     let client = client();
     let ranged = client.get(edge.url("/big")).header("range", "bytes=100000-100009").send().await.expect("a response");
@@ -123,7 +133,10 @@ async fn a_range_miss_is_cut_from_the_origin_s_whole_response_and_that_is_stored
 #[tokio::test]
 async fn the_spa_fallback_serves_the_index_for_missing_paths() {
     let origin = RawOrigin::start().await;
-    origin.set("/index.html", Answer::new(200, &[("content-type", "text/html"), ("cache-control", "max-age=600")], b"<app/>"));
+    origin.set(
+        "/index.html",
+        Answer::new(200, &[("content-type", "text/html"), ("cache-control", "max-age=600")], b"<app/>"),
+    );
     let mut site = site(origin.address);
     site.error_responses.insert(404, error_response(Some("/index.html"), Some(200), 30));
     site.error_responses.insert(403, error_response(Some("/index.html"), Some(200), 30));
@@ -166,7 +179,11 @@ async fn viewer_preconditions_are_answered_from_the_cache() {
     let modified = "Tue, 01 Dec 2026 00:00:00 GMT";
     origin.set(
         "/c",
-        Answer::new(200, &[TEXT, ("cache-control", "max-age=600"), ("etag", "\"c1\""), ("last-modified", modified)], b"conditional"),
+        Answer::new(
+            200,
+            &[TEXT, ("cache-control", "max-age=600"), ("etag", "\"c1\""), ("last-modified", modified)],
+            b"conditional",
+        ),
     );
     let edge = Edge::start(site(origin.address)).await;
     let client = client();
@@ -176,8 +193,13 @@ async fn viewer_preconditions_are_answered_from_the_cache() {
     assert_eq!(header(&by_tag, "etag"), "\"c1\"");
     let by_date = client.get(edge.url("/c")).header("if-modified-since", modified).send().await.expect("a response");
     assert_eq!(by_date.status(), 304);
-    let precedence =
-        client.get(edge.url("/c")).header("if-none-match", "\"other\"").header("if-modified-since", modified).send().await.expect("a response");
+    let precedence = client
+        .get(edge.url("/c"))
+        .header("if-none-match", "\"other\"")
+        .header("if-modified-since", modified)
+        .send()
+        .await
+        .expect("a response");
     assert_eq!(precedence.status(), 200, "If-None-Match wins over If-Modified-Since");
     let failed = client.get(edge.url("/c")).header("if-match", "\"other\"").send().await.expect("a response");
     assert_eq!(failed.status(), 412);
@@ -192,7 +214,11 @@ async fn a_stale_response_is_validated_and_freshened_by_a_304() {
         if seen.header("if-none-match") == Some("\"v1\"") {
             Answer::new(304, &[("cache-control", "max-age=600"), ("etag", "\"v1\""), ("x-version", "2")], b"")
         } else {
-            Answer::new(200, &[TEXT, ("cache-control", "max-age=1"), ("etag", "\"v1\""), ("x-version", "1")], b"validated")
+            Answer::new(
+                200,
+                &[TEXT, ("cache-control", "max-age=1"), ("etag", "\"v1\""), ("x-version", "1")],
+                b"validated",
+            )
         }
     });
     let edge = Edge::start(site(origin.address)).await;
@@ -237,7 +263,11 @@ async fn malformed_origin_responses_are_502_and_never_stored() {
         let response = client.get(edge.url(path)).send().await.expect("a response");
         assert_eq!(response.status(), 502, "{path}");
         assert_eq!(header(&response, "x-cache"), "Error from cloudfront", "{path}");
-        assert!(header(&response, "cache-status").contains("detail=origin-malformed"), "{path}: {}", header(&response, "cache-status"));
+        assert!(
+            header(&response, "cache-status").contains("detail=origin-malformed"),
+            "{path}: {}",
+            header(&response, "cache-status")
+        );
     }
     // Nothing was stored: once the origin is well, its answer is fetched.
     for (path, _) in &cases {
@@ -404,4 +434,28 @@ async fn vary_keeps_variants_apart() {
     client.get(edge.url("/star")).send().await.expect("a response");
     client.get(edge.url("/star")).send().await.expect("a response");
     assert_eq!(origin.hits("/star"), 2, "Vary: * is never reused");
+}
+
+#[tokio::test]
+async fn a_restricted_behavior_refuses_unsigned_and_tampered_requests() {
+    let origin = RawOrigin::start().await;
+    origin.set("/private/report.pdf", Answer::new(200, &[TEXT, ("cache-control", "max-age=600")], b"secret"));
+    let mut site = site(origin.address);
+    let der = include_bytes!("../src/testdata/cloudfront-signer.spki.der").to_vec();
+    let keys = nubo_cdn::site::TrustedKeys { keys: [("K2JCJMDEHXQW5F".to_owned(), der)].into_iter().collect() };
+    site.behaviors[0].trusted_keys = Some(std::sync::Arc::new(keys));
+    let edge = Edge::start(site).await;
+    let client = client();
+    let unsigned = client.get(edge.url("/private/report.pdf")).send().await.expect("a response");
+    assert_eq!(unsigned.status(), 403);
+    assert_eq!(header(&unsigned, "content-type"), "text/xml");
+    assert!(unsigned.text().await.expect("a body").contains("<Code>MissingKey</Code>"));
+    let tampered = client
+        .get(edge.url("/private/report.pdf?Expires=4070908800&Signature=AAAA&Key-Pair-Id=K2JCJMDEHXQW5F"))
+        .send()
+        .await
+        .expect("a response");
+    assert_eq!(tampered.status(), 403);
+    assert!(tampered.text().await.expect("a body").contains("<Code>AccessDenied</Code>"));
+    assert_eq!(origin.hits("/private/report.pdf"), 0);
 }

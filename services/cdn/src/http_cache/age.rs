@@ -60,7 +60,12 @@ mod tests {
     fn initial_age_takes_the_larger_estimate() {
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
         let mut headers = with_age(&["10"]);
-        headers.insert("date", httpdate::fmt_http_date(now - Duration::from_secs(30)).parse().unwrap_or(http::HeaderValue::from_static("")));
+        headers.insert(
+            "date",
+            httpdate::fmt_http_date(now - Duration::from_secs(30))
+                .parse()
+                .unwrap_or(http::HeaderValue::from_static("")),
+        );
         assert_eq!(initial_age(&headers, now - Duration::from_secs(1), now), Duration::from_secs(30));
         let headers = with_age(&["100"]);
         assert_eq!(initial_age(&headers, now - Duration::from_secs(2), now), Duration::from_secs(102));

@@ -113,7 +113,13 @@ fn modified(stored: &HeaderMap, received: SystemTime) -> SystemTime {
 
 /// Evaluates `request`'s preconditions against a stored `200` response
 /// (RFC 9110 §13.2.2). Preconditions do not apply to other statuses.
-pub fn evaluate(method: &Method, request: &HeaderMap, status: u16, stored: &HeaderMap, received: SystemTime) -> Precondition {
+pub fn evaluate(
+    method: &Method,
+    request: &HeaderMap,
+    status: u16,
+    stored: &HeaderMap,
+    received: SystemTime,
+) -> Precondition {
     if !(200..300).contains(&status) {
         return Precondition::Proceed;
     }
@@ -233,7 +239,8 @@ mod tests {
         assert_eq!(eval(&[("if-none-match", "\"x\", \"abc\", \"y\"")], &stored), Precondition::NotModified);
         assert_eq!(eval(&[("if-none-match", "*")], &stored), Precondition::NotModified);
         assert_eq!(eval(&[("if-none-match", "\"x\""), ("if-modified-since", AFTER)], &stored), Precondition::Proceed);
-        let put = evaluate(&Method::PUT, &map(&[("if-none-match", "\"abc\"")]), 200, &map(&stored), SystemTime::UNIX_EPOCH);
+        let put =
+            evaluate(&Method::PUT, &map(&[("if-none-match", "\"abc\"")]), 200, &map(&stored), SystemTime::UNIX_EPOCH);
         assert_eq!(put, Precondition::Failed);
     }
 
@@ -277,7 +284,12 @@ mod tests {
 
     #[test]
     fn a_304_keeps_what_caches_need() {
-        let stored = map(&[("etag", "\"a\""), ("content-type", "text/plain"), ("cache-control", "max-age=1"), ("last-modified", LM)]);
+        let stored = map(&[
+            ("etag", "\"a\""),
+            ("content-type", "text/plain"),
+            ("cache-control", "max-age=1"),
+            ("last-modified", LM),
+        ]);
         let fields = not_modified_fields(&stored);
         assert!(fields.contains_key("etag") && fields.contains_key("cache-control"));
         assert!(!fields.contains_key("content-type") && !fields.contains_key("last-modified"));

@@ -216,7 +216,10 @@ fn sf_bare_item(bytes: &[u8], at: &mut usize) -> bool {
             }
             let number = &bytes[start..*at];
             let digits = number.iter().filter(|b| b.is_ascii_digit()).count();
-            digits > 0 && digits <= 15 && number.iter().filter(|&&b| b == b'.').count() <= 1 && number.last() != Some(&b'.')
+            digits > 0
+                && digits <= 15
+                && number.iter().filter(|&&b| b == b'.').count() <= 1
+                && number.last() != Some(&b'.')
         }
         Some(b'"') => {
             *at += 1;

@@ -159,7 +159,8 @@ fn month_number(text: &str) -> Option<u32> {
 /// RFC 9110 §5.6.7: a two-digit year more than 50 years in the future is
 /// in the past century. Read against 2000–2099 as "now".
 fn two_digit_year(year: u32) -> u32 {
-    let current = u32::try_from(chrono::Utc::now().format("%Y").to_string().parse::<i64>().unwrap_or(2026)).unwrap_or(2026);
+    let current =
+        u32::try_from(chrono::Utc::now().format("%Y").to_string().parse::<i64>().unwrap_or(2026)).unwrap_or(2026);
     let candidate = 2000 + year;
     if candidate > current + 50 { candidate - 100 } else { candidate }
 }

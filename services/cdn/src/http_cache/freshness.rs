@@ -32,7 +32,12 @@ pub fn heuristically_cacheable(status: u16) -> bool {
 
 /// A tenth of the time since `Last-Modified` (§4.2.2), for a status that
 /// allows it or a `public` response.
-pub fn heuristic(status: u16, directives: &Directives, headers: &HeaderMap, response_time: SystemTime) -> Option<Duration> {
+pub fn heuristic(
+    status: u16,
+    directives: &Directives,
+    headers: &HeaderMap,
+    response_time: SystemTime,
+) -> Option<Duration> {
     if !heuristically_cacheable(status) && !directives.public {
         return None;
     }
@@ -159,7 +164,13 @@ mod tests {
             min_ttl: Duration::from_secs(min),
             default_ttl: Duration::from_secs(default),
             max_ttl: Duration::from_secs(max),
-            key: CacheKeySpec { query_strings: Selection::All, headers: vec![], cookies: Selection::None, gzip: false, brotli: false },
+            key: CacheKeySpec {
+                query_strings: Selection::All,
+                headers: vec![],
+                cookies: Selection::None,
+                gzip: false,
+                brotli: false,
+            },
         }
     }
 
@@ -222,7 +233,8 @@ mod tests {
         let origin = policy(0, 0, 31_536_000);
         let life = |status: u16, lines: &[(&'static str, String)], min: Option<u64>| {
             let map = headers(lines);
-            lifetime(status, &Directives::for_cdn(&map), &map, &origin, min.map(Duration::from_secs), now).map(|life| life.ttl.as_secs())
+            lifetime(status, &Directives::for_cdn(&map), &map, &origin, min.map(Duration::from_secs), now)
+                .map(|life| life.ttl.as_secs())
         };
         let cc = |value: &str| vec![("cache-control", value.to_string())];
         assert_eq!(life(404, &[], None), Some(10));

@@ -57,7 +57,10 @@ fn resolve(base_path: &str, host: &str, reference: &str) -> Option<Target> {
             return None;
         }
         path.to_owned()
-    } else if reference.contains(':') && !reference.starts_with('/') && reference.split(['/', '?']).next().is_some_and(|first| first.contains(':')) {
+    } else if reference.contains(':')
+        && !reference.starts_with('/')
+        && reference.split(['/', '?']).next().is_some_and(|first| first.contains(':'))
+    {
         // Another scheme (`mailto:`, `urn:`): not a URI of this origin.
         return None;
     } else {
@@ -129,7 +132,10 @@ mod tests {
 
     #[test]
     fn relative_and_same_host_locations_resolve() {
-        assert_eq!(located_by("location", "/test/abc/location_target"), vec![target("/test/abc/location_target", None)]);
+        assert_eq!(
+            located_by("location", "/test/abc/location_target"),
+            vec![target("/test/abc/location_target", None)]
+        );
         assert_eq!(located_by("location", "other?x=1"), vec![target("/test/other", Some("x=1"))]);
         assert_eq!(located_by("content-location", "http://CDN.example/a/./b/../c"), vec![target("/a/c", None)]);
         assert_eq!(located_by("content-location", "//cdn.example/z"), vec![target("/z", None)]);

@@ -192,7 +192,12 @@ pub fn combine(older: (ContentRange, &Bytes), newer: (ContentRange, &Bytes)) -> 
 
 /// A `multipart/byteranges` body (RFC 9110 §14.6) of `parts`, each with its
 /// range, and the `Content-Type` that names its boundary.
-pub fn multipart(parts: &[((u64, u64), Bytes)], length: u64, content_type: Option<&str>, boundary: &str) -> (String, Bytes) {
+pub fn multipart(
+    parts: &[((u64, u64), Bytes)],
+    length: u64,
+    content_type: Option<&str>,
+    boundary: &str,
+) -> (String, Bytes) {
     let mut out = BytesMut::new();
     for ((first, last), bytes) in parts {
         out.extend_from_slice(format!("\r\n--{boundary}\r\n").as_bytes());
@@ -256,17 +261,21 @@ mod tests {
     fn touching_pieces_combine_and_distant_ones_do_not() {
         let head = ContentRange { first: 0, last: 4, complete: Some(10) };
         let tail = ContentRange { first: 5, last: 9, complete: Some(10) };
-        let (joined, body) = combine((head, &Bytes::from_static(b"01234")), (tail, &Bytes::from_static(b"56789"))).unwrap_or_else(|| panic!("combines"));
+        let (joined, body) = combine((head, &Bytes::from_static(b"01234")), (tail, &Bytes::from_static(b"56789")))
+            .unwrap_or_else(|| panic!("combines"));
         assert!(joined.is_whole());
         assert_eq!(body, Bytes::from_static(b"0123456789"));
         let middle = ContentRange { first: 3, last: 6, complete: Some(10) };
-        let (joined, body) = combine((head, &Bytes::from_static(b"01234")), (middle, &Bytes::from_static(b"abcd"))).unwrap_or_else(|| panic!("combines"));
+        let (joined, body) = combine((head, &Bytes::from_static(b"01234")), (middle, &Bytes::from_static(b"abcd")))
+            .unwrap_or_else(|| panic!("combines"));
         assert_eq!((joined.first, joined.last), (0, 6));
         assert_eq!(body, Bytes::from_static(b"012abcd"));
         let far = ContentRange { first: 7, last: 9, complete: Some(10) };
         assert!(combine((head, &Bytes::from_static(b"01234")), (far, &Bytes::from_static(b"789"))).is_none());
         let other_length = ContentRange { first: 5, last: 9, complete: Some(11) };
-        assert!(combine((head, &Bytes::from_static(b"01234")), (other_length, &Bytes::from_static(b"56789"))).is_none());
+        assert!(
+            combine((head, &Bytes::from_static(b"01234")), (other_length, &Bytes::from_static(b"56789"))).is_none()
+        );
     }
 
     #[test]

@@ -91,7 +91,10 @@ impl Assessment {
     pub fn while_revalidating(&self) -> bool {
         !self.fresh()
             && self.may_serve_stale()
-            && self.directives.stale_while_revalidate.is_some_and(|window| self.staleness() < Duration::from_secs(window))
+            && self
+                .directives
+                .stale_while_revalidate
+                .is_some_and(|window| self.staleness() < Duration::from_secs(window))
     }
 
     /// Whether it may stand in for an error from the origin (a 5xx, or no

@@ -102,7 +102,12 @@ mod tests {
         assert_eq!(CacheStatus::hit(42).value("nubo"), "nubo; hit; ttl=42");
         let miss = CacheStatus { forward_status: Some(200), stored: true, ..CacheStatus::forward(Forward::UriMiss) };
         assert_eq!(miss.value("nubo"), "nubo; fwd=uri-miss; fwd-status=200; stored");
-        let refreshed = CacheStatus { forward_status: Some(304), ttl: Some(-3), collapsed: true, ..CacheStatus::forward(Forward::Stale) };
+        let refreshed = CacheStatus {
+            forward_status: Some(304),
+            ttl: Some(-3),
+            collapsed: true,
+            ..CacheStatus::forward(Forward::Stale)
+        };
         assert_eq!(refreshed.value("nubo"), "nubo; fwd=stale; fwd-status=304; ttl=-3; collapsed");
         let error = CacheStatus { detail: Some("origin-timeout"), ..CacheStatus::forward(Forward::UriMiss) };
         assert_eq!(error.value("nubo"), "nubo; fwd=uri-miss; detail=origin-timeout");

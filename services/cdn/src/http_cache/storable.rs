@@ -66,7 +66,12 @@ pub fn storable(context: Context<'_>, status: StatusCode, response: &HeaderMap, 
 mod tests {
     use super::*;
 
-    fn check(method: Method, request: &[(&'static str, &'static str)], status: u16, response: &[(&'static str, &'static str)]) -> bool {
+    fn check(
+        method: Method,
+        request: &[(&'static str, &'static str)],
+        status: u16,
+        response: &[(&'static str, &'static str)],
+    ) -> bool {
         let mut request_map = HeaderMap::new();
         for (name, value) in request {
             request_map.append(*name, http::HeaderValue::from_static(value));
@@ -76,7 +81,8 @@ mod tests {
             response_map.append(*name, http::HeaderValue::from_static(value));
         }
         let directives = Directives::for_cdn(&response_map);
-        let context = Context { method: &method, request: &request_map, policy_lifetime: false, overrides_no_store: false };
+        let context =
+            Context { method: &method, request: &request_map, policy_lifetime: false, overrides_no_store: false };
         storable(context, StatusCode::from_u16(status).unwrap_or(StatusCode::OK), &response_map, &directives)
     }
 
@@ -105,7 +111,8 @@ mod tests {
         let mut response = HeaderMap::new();
         response.insert("cache-control", http::HeaderValue::from_static("no-store, private"));
         let request = HeaderMap::new();
-        let context = Context { method: &Method::GET, request: &request, policy_lifetime: true, overrides_no_store: true };
+        let context =
+            Context { method: &Method::GET, request: &request, policy_lifetime: true, overrides_no_store: true };
         assert!(storable(context, StatusCode::OK, &response, &Directives::parse(&response)));
     }
 

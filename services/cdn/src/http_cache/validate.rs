@@ -14,7 +14,8 @@ pub fn conditional_headers(stored: &HeaderMap) -> Vec<(HeaderName, HeaderValue)>
     let mut out = Vec::new();
     if let Some(etag) = stored.get(http::header::ETAG).and_then(|value| value.to_str().ok()) {
         let etag = etag.trim();
-        let quoted = if etag.starts_with('"') || etag.starts_with("W/\"") { etag.to_owned() } else { format!("\"{etag}\"") };
+        let quoted =
+            if etag.starts_with('"') || etag.starts_with("W/\"") { etag.to_owned() } else { format!("\"{etag}\"") };
         if let Ok(value) = HeaderValue::from_str(&quoted) {
             out.push((http::header::IF_NONE_MATCH, value));
         }
@@ -32,10 +33,16 @@ pub fn conditional_headers(stored: &HeaderMap) -> Vec<(HeaderName, HeaderValue)>
 /// `Last-Modified` must equal it; without validators it is taken as about
 /// the one response asked about.
 pub fn selects(stored: &HeaderMap, not_modified: &HeaderMap) -> bool {
-    let tag = |headers: &HeaderMap| headers.get(http::header::ETAG).and_then(|value| value.to_str().ok()).and_then(EntityTag::parse);
+    let tag = |headers: &HeaderMap| {
+        headers.get(http::header::ETAG).and_then(|value| value.to_str().ok()).and_then(EntityTag::parse)
+    };
     match (tag(not_modified), tag(stored)) {
         (Some(new), Some(old)) => {
-            if new.weak { new.weak_eq(&old) } else { new.strong_eq(&old) }
+            if new.weak {
+                new.weak_eq(&old)
+            } else {
+                new.strong_eq(&old)
+            }
         }
         (Some(_), None) => false,
         (None, _) => match (fields::date(not_modified, "last-modified"), fields::date(stored, "last-modified")) {
@@ -54,7 +61,10 @@ pub fn selects(stored: &HeaderMap, not_modified: &HeaderMap) -> bool {
 pub fn freshen(stored: &[(String, Vec<u8>)], update: &HeaderMap) -> Vec<(String, Vec<u8>)> {
     let listed = hop::connection_listed(update);
     let replaced = |name: &str| {
-        update.contains_key(name) && !hop::is_hop_by_hop(name, &listed) && name != "content-length" && !keeps_weak_tag(stored, update, name)
+        update.contains_key(name)
+            && !hop::is_hop_by_hop(name, &listed)
+            && name != "content-length"
+            && !keeps_weak_tag(stored, update, name)
     };
     let mut out: Vec<(String, Vec<u8>)> = stored.iter().filter(|(name, _)| !replaced(name)).cloned().collect();
     for (name, value) in update {
@@ -69,7 +79,11 @@ fn keeps_weak_tag(stored: &[(String, Vec<u8>)], update: &HeaderMap, name: &str) 
     if name != "etag" {
         return false;
     }
-    let stored = stored.iter().find(|(name, _)| name == "etag").and_then(|(_, value)| std::str::from_utf8(value).ok()).and_then(EntityTag::parse);
+    let stored = stored
+        .iter()
+        .find(|(name, _)| name == "etag")
+        .and_then(|(_, value)| std::str::from_utf8(value).ok())
+        .and_then(EntityTag::parse);
     let new = update.get(http::header::ETAG).and_then(|value| value.to_str().ok()).and_then(EntityTag::parse);
     matches!((stored, new), (Some(stored), Some(new)) if stored.weak && !new.weak && stored.opaque == new.opaque)
 }
@@ -125,10 +139,28 @@ mod tests {
 
     #[test]
     fn a_304_updates_what_it_carries_but_the_length() {
-        let old = stored(&[("etag", "\"a\""), ("test-header", "1"), ("content-length", "10"), ("x-kept", "k"), ("vary", "a")]);
-        let update = map(&[("etag", "\"a\""), ("test-header", "2"), ("content-length", "0"), ("connection", "close"), ("x-new", "n")]);
+        let old = stored(&[
+            ("etag", "\"a\""),
+            ("test-header", "1"),
+            ("content-length", "10"),
+            ("x-kept", "k"),
+            ("vary", "a"),
+        ]);
+        let update = map(&[
+            ("etag", "\"a\""),
+            ("test-header", "2"),
+            ("content-length", "0"),
+            ("connection", "close"),
+            ("x-new", "n"),
+        ]);
         let fresh = freshen(&old, &update);
-        let get = |name: &str| fresh.iter().filter(|(n, _)| n == name).map(|(_, v)| String::from_utf8_lossy(v).into_owned()).collect::<Vec<_>>();
+        let get = |name: &str| {
+            fresh
+                .iter()
+                .filter(|(n, _)| n == name)
+                .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
+                .collect::<Vec<_>>()
+        };
         assert_eq!(get("test-header"), vec!["2"]);
         assert_eq!(get("content-length"), vec!["10"]);
         assert_eq!(get("x-kept"), vec!["k"]);

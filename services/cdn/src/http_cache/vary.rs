@@ -24,10 +24,15 @@ pub fn select(response: &HeaderMap, request: &HeaderMap) -> Option<Selection> {
         }
     }
     names.sort();
-    Some(names.into_iter().map(|name| {
-        let value = normalized(request, &name);
-        (name, value)
-    }).collect())
+    Some(
+        names
+            .into_iter()
+            .map(|name| {
+                let value = normalized(request, &name);
+                (name, value)
+            })
+            .collect(),
+    )
 }
 
 /// A request field's lines combined into one list with single `, `

@@ -107,8 +107,12 @@ impl Keys {
 
 /// Not encoded, and not varying on `Accept-Encoding`.
 fn encoding_agnostic(headers: &HeaderMap) -> bool {
-    let encoded = crate::http_cache::fields::members(headers, "content-encoding").iter().any(|coding| !coding.eq_ignore_ascii_case("identity"));
-    let varies = crate::http_cache::fields::members(headers, "vary").iter().any(|name| name.eq_ignore_ascii_case("accept-encoding") || *name == "*");
+    let encoded = crate::http_cache::fields::members(headers, "content-encoding")
+        .iter()
+        .any(|coding| !coding.eq_ignore_ascii_case("identity"));
+    let varies = crate::http_cache::fields::members(headers, "vary")
+        .iter()
+        .any(|name| name.eq_ignore_ascii_case("accept-encoding") || *name == "*");
     !encoded && !varies
 }
 
@@ -124,8 +128,14 @@ fn error_min_ttl(site: &Site, status: u16) -> Option<Duration> {
 fn assess(site: &Site, behavior: &Behavior, entry: &Entry, headers: &HeaderMap, now: SystemTime) -> Option<Assessment> {
     let status = if entry.status == 206 { 200 } else { entry.status };
     let directives = Directives::for_cdn(headers);
-    let lifetime =
-        freshness::lifetime(status, &directives, headers, &behavior.cache, error_min_ttl(site, entry.status), entry.response_time)?;
+    let lifetime = freshness::lifetime(
+        status,
+        &directives,
+        headers,
+        &behavior.cache,
+        error_min_ttl(site, entry.status),
+        entry.response_time,
+    )?;
     Some(Assessment::new(lifetime, headers, entry.request_time, entry.response_time, now))
 }
 
@@ -145,14 +155,26 @@ fn age_secs(assessment: &Assessment) -> u64 {
 /// Answers a request whose method the behavior caches.
 pub(crate) async fn cached(state: &State, route: Route<'_>, viewer: &Viewer) -> Reply {
     let behavior = route.behavior();
-    let keys = Keys::new(key::cache_key(&route.site.id, &viewer.path, &viewer.query, &viewer.method, &viewer.headers, &behavior.cache.key));
+    let keys = Keys::new(key::cache_key(
+        &route.site.id,
+        &viewer.path,
+        &viewer.query,
+        &viewer.method,
+        &viewer.headers,
+        &behavior.cache.key,
+    ));
     let mut variants = state.tiers.variants(&keys.exact).await;
     let mut found = pick(&variants, &viewer.presented).map(|entry| (entry, keys.exact.clone()));
     if found.is_none()
         && let Some(plain) = &keys.plain
     {
-        let shared: Vec<Arc<Entry>> =
-            state.tiers.variants(plain).await.into_iter().filter(|entry| encoding_agnostic(&respond::entry_headers(entry))).collect();
+        let shared: Vec<Arc<Entry>> = state
+            .tiers
+            .variants(plain)
+            .await
+            .into_iter()
+            .filter(|entry| encoding_agnostic(&respond::entry_headers(entry)))
+            .collect();
         found = pick(&shared, &viewer.presented).map(|entry| (entry, plain.clone()));
         variants.extend(shared);
     }
@@ -206,7 +228,10 @@ fn only_if_cached(forward: Forward) -> Reply {
 
 /// A stored piece of partial content answering a range inside it.
 fn from_piece(viewer: &Viewer, entry: &Entry, headers: &HeaderMap, assessment: &Assessment) -> Option<Reply> {
-    let piece = headers.get(http::header::CONTENT_RANGE).and_then(|value| value.to_str().ok()).and_then(range::parse_content_range)?;
+    let piece = headers
+        .get(http::header::CONTENT_RANGE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(range::parse_content_range)?;
     let specs = viewer.ranges.as_ref()?;
     if !crate::http_cache::conditional::if_range_holds(&viewer.headers, headers) {
         return None;
@@ -241,8 +266,15 @@ async fn deliver(
     if let Some(page) = custom_page(route.site, entry.status, viewer) {
         return error_page(state, route.site, viewer, entry.status, page).await;
     }
-    let presented =
-        Presented { method: &viewer.method, request: &viewer.headers, status: entry.status, headers, received: entry.response_time, age, ranges: true };
+    let presented = Presented {
+        method: &viewer.method,
+        request: &viewer.headers,
+        status: entry.status,
+        headers,
+        received: entry.response_time,
+        age,
+        ranges: true,
+    };
     respond::with_bytes(presented, entry.body.clone(), cache, x_cache)
 }
 
@@ -293,7 +325,14 @@ fn error_page<'a>(
 
 /// A miss, or a stale response to validate: one request per key goes to
 /// the origin, the others wait for its response.
-async fn miss(state: &State, route: Route<'_>, viewer: &Viewer, keys: Keys, stale: Option<Stale>, forward: Forward) -> Reply {
+async fn miss(
+    state: &State,
+    route: Route<'_>,
+    viewer: &Viewer,
+    keys: Keys,
+    stale: Option<Stale>,
+    forward: Forward,
+) -> Reply {
     if viewer.method == Method::HEAD {
         return fetch(state, route, viewer, keys, None, stale, forward).await;
     }
@@ -335,7 +374,11 @@ fn origin_request(route: Route<'_>, viewer: &Viewer) -> Fetch {
 
 /// The range a stored piece starting at 0 lacks, to complete it with.
 fn completion(stale: &Stale) -> Option<range::ContentRange> {
-    let piece = stale.headers.get(http::header::CONTENT_RANGE).and_then(|value| value.to_str().ok()).and_then(range::parse_content_range)?;
+    let piece = stale
+        .headers
+        .get(http::header::CONTENT_RANGE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(range::parse_content_range)?;
     (piece.first == 0 && piece.complete.is_some()).then_some(piece)
 }
 
@@ -359,7 +402,9 @@ fn fetch<'a>(
             }
         }
         let completing = match &stale {
-            Some(stale) if stale.entry.status == 206 && viewer.ranges.is_none() && viewer.method == Method::GET => completion(stale),
+            Some(stale) if stale.entry.status == 206 && viewer.ranges.is_none() && viewer.method == Method::GET => {
+                completion(stale)
+            }
             _ => None,
         };
         if let Some(piece) = completing
@@ -387,7 +432,10 @@ fn fetch<'a>(
             drop(leader);
             return stale_for_error(state, route, viewer, stale, "origin-error").await;
         }
-        if fetched.status == 304 && validating && let Some(stale) = stale {
+        if fetched.status == 304
+            && validating
+            && let Some(stale) = stale
+        {
             return refreshed(state, route, viewer, keys, leader, stale, fetched, forward).await;
         }
         if let Some(piece) = completing
@@ -401,9 +449,20 @@ fn fetch<'a>(
 }
 
 /// A stale response standing in for an origin that failed.
-async fn stale_for_error(state: &State, route: Route<'_>, viewer: &Viewer, stale: Stale, detail: &'static str) -> Reply {
-    let cache = CacheStatus { forward: Some(Forward::Stale), detail: Some(detail), ..CacheStatus::hit(stale.assessment.ttl_left()) };
-    deliver(state, route, viewer, &stale.entry, stale.headers, Some(age_secs(&stale.assessment)), cache, XCache::Hit).await
+async fn stale_for_error(
+    state: &State,
+    route: Route<'_>,
+    viewer: &Viewer,
+    stale: Stale,
+    detail: &'static str,
+) -> Reply {
+    let cache = CacheStatus {
+        forward: Some(Forward::Stale),
+        detail: Some(detail),
+        ..CacheStatus::hit(stale.assessment.ttl_left())
+    };
+    deliver(state, route, viewer, &stale.entry, stale.headers, Some(age_secs(&stale.assessment)), cache, XCache::Hit)
+        .await
 }
 
 /// The error CloudFront answers when the origin fails (502, 504), or its
@@ -448,7 +507,12 @@ async fn refreshed(
     }
     state.tiers.store(&key, entry.clone(), assessment.keep_for()).await;
     drop(leader);
-    let cache = CacheStatus { forward_status: Some(304), ttl: Some(assessment.ttl_left()), stored: true, ..CacheStatus::forward(forward) };
+    let cache = CacheStatus {
+        forward_status: Some(304),
+        ttl: Some(assessment.ttl_left()),
+        stored: true,
+        ..CacheStatus::forward(forward)
+    };
     deliver(state, route, viewer, &entry, headers, Some(age_secs(&assessment)), cache, XCache::RefreshHit).await
 }
 
@@ -479,7 +543,11 @@ async fn completed(
     fetched: Fetched,
     forward: Forward,
 ) -> Reply {
-    let rest_range = fetched.headers.get(http::header::CONTENT_RANGE).and_then(|value| value.to_str().ok()).and_then(range::parse_content_range);
+    let rest_range = fetched
+        .headers
+        .get(http::header::CONTENT_RANGE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(range::parse_content_range);
     let same = strong_validators_match(&stale.headers, &fetched.headers);
     let body = match read_all(fetched.body, state.config.max_object_bytes).await {
         Ok(Some(body)) => body,
@@ -492,7 +560,14 @@ async fn completed(
     let key = stale.key.clone();
     let mut headers = validate::freshen(&stale.entry.headers, &fetched.headers);
     headers.retain(|(name, _)| name != "content-range" && name != "content-length");
-    let entry = Arc::new(Entry { status: 200, headers, body, request_time: fetched.request_time, response_time: fetched.response_time, vary: stale.entry.vary.clone() });
+    let entry = Arc::new(Entry {
+        status: 200,
+        headers,
+        body,
+        request_time: fetched.request_time,
+        response_time: fetched.response_time,
+        vary: stale.entry.vary.clone(),
+    });
     let headers = respond::entry_headers(&entry);
     let assessment = assess(route.site, route.behavior(), &entry, &headers, SystemTime::now());
     let mut cache = CacheStatus { forward_status: Some(206), ..CacheStatus::forward(forward) };
@@ -510,7 +585,9 @@ async fn completed(
 /// Both heads carry the same strong entity tag (RFC 9111 §3.4).
 fn strong_validators_match(a: &HeaderMap, b: &HeaderMap) -> bool {
     use crate::http_cache::conditional::EntityTag;
-    let tag = |headers: &HeaderMap| headers.get(http::header::ETAG).and_then(|value| EntityTag::parse_bytes(value.as_bytes()));
+    let tag = |headers: &HeaderMap| {
+        headers.get(http::header::ETAG).and_then(|value| EntityTag::parse_bytes(value.as_bytes()))
+    };
     matches!((tag(a), tag(b)), (Some(a), Some(b)) if a.strong_eq(&b))
 }
 
@@ -526,7 +603,14 @@ struct EntryHead {
 
 impl EntryHead {
     fn with_body(self, body: Bytes) -> Entry {
-        Entry { status: self.status, headers: self.headers, body, request_time: self.request_time, response_time: self.response_time, vary: self.vary }
+        Entry {
+            status: self.status,
+            headers: self.headers,
+            body,
+            request_time: self.request_time,
+            response_time: self.response_time,
+            vary: self.vary,
+        }
     }
 }
 
@@ -546,7 +630,14 @@ async fn received(
     let directives = Directives::for_cdn(&fetched.headers);
     let as_status = if status == 206 { 200 } else { status };
     let selection = vary::select(&fetched.headers, &viewer.presented);
-    let lifetime = freshness::lifetime(as_status, &directives, &fetched.headers, &behavior.cache, error_min_ttl(site, status), fetched.response_time);
+    let lifetime = freshness::lifetime(
+        as_status,
+        &directives,
+        &fetched.headers,
+        &behavior.cache,
+        error_min_ttl(site, status),
+        fetched.response_time,
+    );
     let context = storable::Context {
         method: if viewer.method == Method::OPTIONS { &Method::GET } else { &viewer.method },
         request: &viewer.headers,
@@ -554,12 +645,22 @@ async fn received(
         overrides_no_store: !behavior.cache.min_ttl.is_zero(),
     };
     let piece_ok = status != 206
-        || fetched.headers.get(http::header::CONTENT_RANGE).and_then(|value| value.to_str().ok()).and_then(range::parse_content_range).is_some();
+        || fetched
+            .headers
+            .get(http::header::CONTENT_RANGE)
+            .and_then(|value| value.to_str().ok())
+            .and_then(range::parse_content_range)
+            .is_some();
     let mut storable = viewer.method != Method::HEAD
         && piece_ok
         && selection.is_some()
         && lifetime.is_some()
-        && storable::storable(context, StatusCode::from_u16(as_status).unwrap_or(StatusCode::OK), &fetched.headers, &directives);
+        && storable::storable(
+            context,
+            StatusCode::from_u16(as_status).unwrap_or(StatusCode::OK),
+            &fetched.headers,
+            &directives,
+        );
     hop::strip(&mut fetched.headers);
     let key = keys.for_response(&fetched.headers).clone();
     let max = state.config.max_object_bytes;
@@ -576,11 +677,22 @@ async fn received(
     let keep = lifetime
         .map(|lifetime| {
             let stored = head.clone().with_body(Bytes::new());
-            Assessment::new(lifetime, &respond::entry_headers(&stored), stored.request_time, stored.response_time, stored.response_time).keep_for()
+            Assessment::new(
+                lifetime,
+                &respond::entry_headers(&stored),
+                stored.request_time,
+                stored.response_time,
+                stored.response_time,
+            )
+            .keep_for()
         })
         .unwrap_or_default();
     let leader = if storable { leader } else { None };
-    let mut cache = CacheStatus { forward_status: Some(status), stored: storable && !keep.is_zero(), ..CacheStatus::forward(forward) };
+    let mut cache = CacheStatus {
+        forward_status: Some(status),
+        stored: storable && !keep.is_zero(),
+        ..CacheStatus::forward(forward)
+    };
 
     if viewer.method == Method::HEAD {
         let headers = head_update(state, route, viewer, &keys, &fetched).await.unwrap_or(fetched.headers);
@@ -664,7 +776,13 @@ fn compression(behavior: &Behavior, viewer: &Viewer, status: u16, fetched: &Fetc
 
 /// The compressed variant of a response: its body encoded, its
 /// `Content-Encoding` set and its `ETag` weakened.
-fn compressed(head: EntryHead, headers: &HeaderMap, directives: &Directives, coding: compress::Coding, body: &[u8]) -> (Entry, HeaderMap) {
+fn compressed(
+    head: EntryHead,
+    headers: &HeaderMap,
+    directives: &Directives,
+    coding: compress::Coding,
+    body: &[u8],
+) -> (Entry, HeaderMap) {
     let encoded = compress::encode(coding, body);
     let mut headers = headers.clone();
     let token = match coding {
@@ -681,7 +799,13 @@ fn compressed(head: EntryHead, headers: &HeaderMap, directives: &Directives, cod
 /// A `200` to a `HEAD` freshens the stored response to `GET` it matches,
 /// or drops it when the representation changed (RFC 9111 §4.3.5); the
 /// freshened header is what the `HEAD` is answered with.
-async fn head_update(state: &State, route: Route<'_>, viewer: &Viewer, keys: &Keys, fetched: &Fetched) -> Option<HeaderMap> {
+async fn head_update(
+    state: &State,
+    route: Route<'_>,
+    viewer: &Viewer,
+    keys: &Keys,
+    fetched: &Fetched,
+) -> Option<HeaderMap> {
     if fetched.status != 200 {
         return None;
     }
@@ -777,7 +901,12 @@ impl Fill {
         tokio_stream::wrappers::ReceiverStream::new(receiver)
     }
 
-    async fn run(mut self, prefix: Vec<Bytes>, mut body: OriginBody, sender: tokio::sync::mpsc::Sender<Result<Bytes, OriginError>>) {
+    async fn run(
+        mut self,
+        prefix: Vec<Bytes>,
+        mut body: OriginBody,
+        sender: tokio::sync::mpsc::Sender<Result<Bytes, OriginError>>,
+    ) {
         let mut kept: Option<Vec<Bytes>> = self.storing.then(Vec::new);
         let mut size: u64 = 0;
         let mut viewer_open = true;
@@ -852,7 +981,8 @@ fn spawn_refresh(state: State, site: Arc<Site>, index: usize, viewer: Viewer, st
             let context = storable::Context {
                 method: &Method::GET,
                 request: &viewer.headers,
-                policy_lifetime: !route.behavior().cache.min_ttl.is_zero() || !route.behavior().cache.default_ttl.is_zero(),
+                policy_lifetime: !route.behavior().cache.min_ttl.is_zero()
+                    || !route.behavior().cache.default_ttl.is_zero(),
                 overrides_no_store: !route.behavior().cache.min_ttl.is_zero(),
             };
             if !storable::storable(context, StatusCode::OK, &fetched.headers, &directives) {
@@ -877,7 +1007,12 @@ fn spawn_refresh(state: State, site: Arc<Site>, index: usize, viewer: Viewer, st
 /// Relays a request whose method is not cached (`POST`, `PUT`, ...) and
 /// its body; a success invalidates what the cache holds for its URI and
 /// the URIs its `Location` and `Content-Location` name (RFC 9111 §4.4).
-pub(crate) async fn forward(state: &State, route: Route<'_>, viewer: &Viewer, payload: Option<actix_web::web::Payload>) -> Reply {
+pub(crate) async fn forward(
+    state: &State,
+    route: Route<'_>,
+    viewer: &Viewer,
+    payload: Option<actix_web::web::Payload>,
+) -> Reply {
     let behavior = route.behavior();
     let hop = Hop {
         domain_name: &route.site.domain_name,
@@ -941,7 +1076,14 @@ async fn invalidate_after(state: &State, route: Route<'_>, viewer: &Viewer, resp
         let behavior = &site.behaviors[super::behavior_index(site, &target.path)];
         let query = target.query.unwrap_or_default();
         for method in [Method::GET, Method::OPTIONS] {
-            let keys = Keys::new(key::cache_key(&site.id, &target.path, &query, &method, &viewer.headers, &behavior.cache.key));
+            let keys = Keys::new(key::cache_key(
+                &site.id,
+                &target.path,
+                &query,
+                &method,
+                &viewer.headers,
+                &behavior.cache.key,
+            ));
             state.tiers.remove(&keys.exact).await;
             if let Some(plain) = &keys.plain {
                 state.tiers.remove(plain).await;

@@ -15,10 +15,18 @@ use crate::{
 /// The viewer request fields a cache never lets through to the origin as
 /// they came: it evaluates them itself, against what it stores, and asks
 /// the origin its own questions.
-pub const VIEWER_PRECONDITIONS: [&str; 5] = ["if-match", "if-none-match", "if-modified-since", "if-unmodified-since", "if-range"];
+pub const VIEWER_PRECONDITIONS: [&str; 5] =
+    ["if-match", "if-none-match", "if-modified-since", "if-unmodified-since", "if-range"];
 
 /// The cache key of a request for `path?query` under `spec`.
-pub fn cache_key(distribution: &str, path: &str, query: &str, method: &Method, headers: &HeaderMap, spec: &CacheKeySpec) -> Key {
+pub fn cache_key(
+    distribution: &str,
+    path: &str,
+    query: &str,
+    method: &Method,
+    headers: &HeaderMap,
+    spec: &CacheKeySpec,
+) -> Key {
     let mut rest = String::new();
     let query = select_query(query, &spec.query_strings);
     if !query.is_empty() {
@@ -255,7 +263,8 @@ pub fn origin_headers(viewer: &HeaderMap, behavior: &Behavior, hop: &Hop<'_>) ->
     {
         out.insert("x-forwarded-for", value);
     }
-    let mut via: Vec<String> = viewer.get_all(http::header::VIA).iter().filter_map(|value| value.to_str().ok()).map(str::to_owned).collect();
+    let mut via: Vec<String> =
+        viewer.get_all(http::header::VIA).iter().filter_map(|value| value.to_str().ok()).map(str::to_owned).collect();
     via.push(format!("1.1 {} (CloudFront)", hop.domain_name));
     if let Ok(value) = HeaderValue::from_str(&via.join(", ")) {
         out.insert(http::header::VIA, value);
@@ -286,7 +295,13 @@ mod tests {
     }
 
     fn spec(query_strings: Selection, headers: &[&str], cookies: Selection, gzip: bool, brotli: bool) -> CacheKeySpec {
-        CacheKeySpec { query_strings, headers: headers.iter().map(|name| name.to_string()).collect(), cookies, gzip, brotli }
+        CacheKeySpec {
+            query_strings,
+            headers: headers.iter().map(|name| name.to_string()).collect(),
+            cookies,
+            gzip,
+            brotli,
+        }
     }
 
     fn behavior(key: CacheKeySpec, forward: HeaderSelection, kind: OriginKind) -> Behavior {
@@ -314,7 +329,12 @@ mod tests {
                 max_ttl: Duration::from_secs(31_536_000),
                 key,
             },
-            forward: OriginRequestPolicy { id: None, query_strings: Selection::None, headers: forward, cookies: Selection::None },
+            forward: OriginRequestPolicy {
+                id: None,
+                query_strings: Selection::None,
+                headers: forward,
+                cookies: Selection::None,
+            },
             response_headers: None,
             trusted_keys: None,
         }
@@ -349,7 +369,8 @@ mod tests {
     #[test]
     fn headers_cookies_and_encodings_key_as_named() {
         let spec = spec(Selection::None, &["x-device"], Selection::Only(vec!["session".into()]), true, true);
-        let a = map(&[("x-device", "phone"), ("cookie", "session=1; other=2"), ("accept-encoding", "gzip, deflate, br")]);
+        let a =
+            map(&[("x-device", "phone"), ("cookie", "session=1; other=2"), ("accept-encoding", "gzip, deflate, br")]);
         let b = map(&[("x-device", "phone"), ("cookie", "other=3; session=1"), ("accept-encoding", "br;q=1, gzip")]);
         let key_a = cache_key("E1", "/a", "", &Method::GET, &a, &spec);
         assert_eq!(key_a, cache_key("E1", "/a", "", &Method::GET, &b, &spec));
@@ -381,7 +402,11 @@ mod tests {
             ("user-agent", "curl"),
             ("x-forwarded-for", "198.51.100.1"),
         ]);
-        let custom = behavior(spec(Selection::All, &[], Selection::None, false, false), HeaderSelection::AllViewer, OriginKind::Custom);
+        let custom = behavior(
+            spec(Selection::All, &[], Selection::None, false, false),
+            HeaderSelection::AllViewer,
+            OriginKind::Custom,
+        );
         let out = origin_headers(&viewer, &custom, &hop());
         assert_eq!(out.get("host").map(|value| value.as_bytes()), Some(&b"cdn.example"[..]));
         assert_eq!(out.get("x-test").map(|value| value.as_bytes()), Some(&b"1"[..]));
@@ -390,9 +415,15 @@ mod tests {
         assert!(!out.contains_key("cookie"), "cookies follow the cookie selections");
         assert_eq!(out.get("user-agent").map(|value| value.as_bytes()), Some(&b"curl"[..]));
         assert_eq!(out.get("x-forwarded-for").map(|value| value.as_bytes()), Some(&b"198.51.100.1,192.0.2.2"[..]));
-        assert_eq!(out.get("via").map(|value| value.as_bytes()), Some(&b"1.1 e1.cloudfront.localhost (CloudFront)"[..]));
+        assert_eq!(
+            out.get("via").map(|value| value.as_bytes()),
+            Some(&b"1.1 e1.cloudfront.localhost (CloudFront)"[..])
+        );
         let uncached = origin_headers(&viewer, &custom, &Hop { cacheable: false, ..hop() });
-        assert!(uncached.contains_key("if-none-match"), "an uncached request's preconditions are the origin's to judge");
+        assert!(
+            uncached.contains_key("if-none-match"),
+            "an uncached request's preconditions are the origin's to judge"
+        );
     }
 
     #[test]

@@ -81,7 +81,11 @@ pub(crate) struct Viewer {
 /// Serves viewers on `listener` with `workers` threads, outside the
 /// service's own server: for tests and harnesses that drive the viewer
 /// path over a hand-built distribution. Stop it with its handle.
-pub fn listen(state: State, listener: std::net::TcpListener, workers: usize) -> std::io::Result<actix_web::dev::Server> {
+pub fn listen(
+    state: State,
+    listener: std::net::TcpListener,
+    workers: usize,
+) -> std::io::Result<actix_web::dev::Server> {
     let server = actix_web::HttpServer::new(move || {
         let state = state.clone();
         actix_web::App::new().default_service(web::to(move |request: HttpRequest, body: web::Payload| {
@@ -102,7 +106,11 @@ pub async fn handle(state: &State, req: HttpRequest, body: web::Payload) -> Http
     let request_id = request_id();
     let host = req.headers().get("host").and_then(|value| value.to_str().ok()).unwrap_or_default().to_owned();
     let Some(site) = state.sites.find(&host) else {
-        let mut reply = respond::generated(403, "Bad request. We can't connect to the server for this app or website at this time.", CacheStatus::default());
+        let mut reply = respond::generated(
+            403,
+            "Bad request. We can't connect to the server for this app or website at this time.",
+            CacheStatus::default(),
+        );
         respond::stamp(&mut reply, &Stamp { domain_name: "cloudfront.localhost", request_id: &request_id });
         return respond::render(reply);
     };
@@ -124,7 +132,9 @@ pub async fn handle(state: &State, req: HttpRequest, body: web::Payload) -> Http
     };
     let mut headers = HeaderMap::with_capacity(req.headers().len());
     for (name, value) in req.headers() {
-        if let (Ok(name), Ok(value)) = (http::HeaderName::from_bytes(name.as_str().as_bytes()), HeaderValue::from_bytes(value.as_bytes())) {
+        if let (Ok(name), Ok(value)) =
+            (http::HeaderName::from_bytes(name.as_str().as_bytes()), HeaderValue::from_bytes(value.as_bytes()))
+        {
             headers.append(name, value);
         }
     }
@@ -194,7 +204,13 @@ pub async fn handle(state: &State, req: HttpRequest, body: web::Payload) -> Http
         && let Some(preflight) = response_headers::preflight(policy, &method, &headers)
     {
         let (parts, ()) = preflight.into_parts();
-        let reply = Reply { status: parts.status.as_u16(), headers: parts.headers, body: respond::Body::Empty, cache: CacheStatus::default(), x_cache: XCache::Hit };
+        let reply = Reply {
+            status: parts.status.as_u16(),
+            headers: parts.headers,
+            body: respond::Body::Empty,
+            cache: CacheStatus::default(),
+            x_cache: XCache::Hit,
+        };
         return finish(reply);
     }
 
@@ -207,7 +223,18 @@ pub async fn handle(state: &State, req: HttpRequest, body: web::Payload) -> Http
     let ranges = (method == Method::GET)
         .then(|| headers.get(http::header::RANGE).and_then(|value| value.to_str().ok()).and_then(range::parse))
         .flatten();
-    let viewer = Viewer { method, headers, presented, host, path, query, client_ip, request_id: request_id.clone(), ranges, internal: false };
+    let viewer = Viewer {
+        method,
+        headers,
+        presented,
+        host,
+        path,
+        query,
+        client_ip,
+        request_id: request_id.clone(),
+        ranges,
+        internal: false,
+    };
     let route = fetch::Route { site: &site, index };
     let mut reply = if behavior.cached_methods.contains(&viewer.method) {
         fetch::cached(state, route, &viewer).await
@@ -223,7 +250,10 @@ pub async fn handle(state: &State, req: HttpRequest, body: web::Payload) -> Http
 /// The behavior serving `path`, by index.
 fn behavior_index(site: &Site, path: &str) -> usize {
     let chosen = site.behavior(path) as *const _;
-    site.behaviors.iter().position(|behavior| std::ptr::eq(behavior, chosen)).unwrap_or(site.behaviors.len().saturating_sub(1))
+    site.behaviors
+        .iter()
+        .position(|behavior| std::ptr::eq(behavior, chosen))
+        .unwrap_or(site.behaviors.len().saturating_sub(1))
 }
 
 /// Whether a behavior allowing `allowed` takes `method`. One that allows
@@ -249,7 +279,13 @@ fn redirect_to_https(host: &str, https_port: u16, req: &HttpRequest) -> Reply {
     }
     headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static("text/html"));
     let body = "<html><head><title>301 Moved Permanently</title></head><body><center><h1>301 Moved Permanently</h1></center><hr><center>CloudFront</center></body></html>";
-    Reply { status: 301, headers, body: respond::Body::Bytes(body.into()), cache: CacheStatus::default(), x_cache: XCache::Redirect }
+    Reply {
+        status: 301,
+        headers,
+        body: respond::Body::Bytes(body.into()),
+        cache: CacheStatus::default(),
+        x_cache: XCache::Redirect,
+    }
 }
 
 /// `Host` without its port (`[v6]` keeps its brackets).
@@ -276,7 +312,8 @@ mod tests {
 
     #[test]
     fn extension_methods_pass_only_where_every_method_does() {
-        let all = [Method::GET, Method::HEAD, Method::OPTIONS, Method::PUT, Method::POST, Method::PATCH, Method::DELETE];
+        let all =
+            [Method::GET, Method::HEAD, Method::OPTIONS, Method::PUT, Method::POST, Method::PATCH, Method::DELETE];
         let search = Method::from_bytes(b"M-SEARCH").unwrap_or(Method::TRACE);
         assert!(allows(&all, &search));
         assert!(!allows(&[Method::GET, Method::HEAD], &search));

@@ -63,7 +63,10 @@ pub enum Body {
     Empty,
     Bytes(Bytes),
     /// Relayed as it arrives; `length` when known.
-    Stream { stream: ByteStream, length: Option<u64> },
+    Stream {
+        stream: ByteStream,
+        length: Option<u64>,
+    },
     /// The answer to a `HEAD`: no bytes, but the length a `GET` would have.
     Head(Option<u64>),
 }
@@ -109,7 +112,11 @@ impl Presented<'_> {
     }
 
     fn range_specs(&self) -> Option<Vec<range::Spec>> {
-        if !self.ranges || *self.method != Method::GET || self.status != 200 || !conditional::if_range_holds(self.request, &self.headers) {
+        if !self.ranges
+            || *self.method != Method::GET
+            || self.status != 200
+            || !conditional::if_range_holds(self.request, &self.headers)
+        {
             return None;
         }
         let value = self.request.get(http::header::RANGE)?.to_str().ok()?;
@@ -128,7 +135,13 @@ pub fn with_bytes(mut presented: Presented<'_>, body: Bytes, cache: CacheStatus,
     }
     let length = body.len() as u64;
     if *presented.method == Method::HEAD {
-        return Reply { status: presented.status, headers: presented.headers, body: Body::Head(Some(length)), cache, x_cache };
+        return Reply {
+            status: presented.status,
+            headers: presented.headers,
+            body: Body::Head(Some(length)),
+            cache,
+            x_cache,
+        };
     }
     if let Some(specs) = presented.range_specs() {
         match range::resolve(&specs, length) {
@@ -146,7 +159,14 @@ pub fn with_bytes(mut presented: Presented<'_>, body: Bytes, cache: CacheStatus,
 }
 
 /// A 206 of `ranges` out of a whole body.
-fn ranged(mut headers: HeaderMap, body: &Bytes, length: u64, ranges: &[(u64, u64)], cache: CacheStatus, x_cache: XCache) -> Reply {
+fn ranged(
+    mut headers: HeaderMap,
+    body: &Bytes,
+    length: u64,
+    ranges: &[(u64, u64)],
+    cache: CacheStatus,
+    x_cache: XCache,
+) -> Reply {
     let whole = range::ContentRange { first: 0, last: length.saturating_sub(1), complete: Some(length) };
     let Some(parts) = range::slices(whole, body, ranges) else {
         return Reply { status: 200, headers, body: Body::Bytes(body.clone()), cache, x_cache };
@@ -177,20 +197,36 @@ pub fn from_piece(
     presented.head();
     let complete = piece.complete.map_or("*".to_owned(), |complete| complete.to_string());
     presented.headers.insert(http::header::CONTENT_RANGE, text(&format!("bytes {first}-{last}/{complete}")));
-    let body = if *presented.method == Method::HEAD { Body::Head(Some(parts[0].len() as u64)) } else { Body::Bytes(parts[0].clone()) };
+    let body = if *presented.method == Method::HEAD {
+        Body::Head(Some(parts[0].len() as u64))
+    } else {
+        Body::Bytes(parts[0].clone())
+    };
     Some(Reply { status: 206, headers: presented.headers, body, cache, x_cache: XCache::Hit })
 }
 
 /// `presented` with its body still arriving (`length` when announced):
 /// ranges are cut from the stream when the length is known, as CloudFront
 /// serves a whole chunked response.
-pub fn with_stream(mut presented: Presented<'_>, stream: ByteStream, length: Option<u64>, cache: CacheStatus, x_cache: XCache) -> Reply {
+pub fn with_stream(
+    mut presented: Presented<'_>,
+    stream: ByteStream,
+    length: Option<u64>,
+    cache: CacheStatus,
+    x_cache: XCache,
+) -> Reply {
     presented.head();
     if let Some((status, headers)) = presented.precondition() {
         return Reply { status, headers, body: Body::Empty, cache, x_cache };
     }
     if *presented.method == Method::HEAD {
-        return Reply { status: presented.status, headers: presented.headers, body: Body::Head(length), cache, x_cache };
+        return Reply {
+            status: presented.status,
+            headers: presented.headers,
+            body: Body::Head(length),
+            cache,
+            x_cache,
+        };
     }
     if let (Some(specs), Some(length)) = (presented.range_specs(), length) {
         match range::resolve(&specs, length) {
@@ -199,7 +235,13 @@ pub fn with_stream(mut presented: Presented<'_>, stream: ByteStream, length: Opt
                 let mut headers = presented.headers;
                 headers.insert(http::header::CONTENT_RANGE, text(&format!("bytes {first}-{last}/{length}")));
                 let stream = Box::pin(slice(stream, first, last));
-                return Reply { status: 206, headers, body: Body::Stream { stream, length: Some(last - first + 1) }, cache, x_cache };
+                return Reply {
+                    status: 206,
+                    headers,
+                    body: Body::Stream { stream, length: Some(last - first + 1) },
+                    cache,
+                    x_cache,
+                };
             }
             Resolved::Unsatisfiable => {
                 let mut headers = presented.headers;
@@ -210,7 +252,13 @@ pub fn with_stream(mut presented: Presented<'_>, stream: ByteStream, length: Opt
             _ => {}
         }
     }
-    Reply { status: presented.status, headers: presented.headers, body: Body::Stream { stream, length }, cache, x_cache }
+    Reply {
+        status: presented.status,
+        headers: presented.headers,
+        body: Body::Stream { stream, length },
+        cache,
+        x_cache,
+    }
 }
 
 /// The bytes `first..=last` of a stream.
@@ -298,7 +346,8 @@ pub fn stamp(reply: &mut Reply, stamp: &Stamp<'_>) {
 /// Renders `reply` as actix's response. The framing is actix's to write:
 /// any `Content-Length` it had is replaced by the body's own length.
 pub fn render(reply: Reply) -> HttpResponse {
-    let status = actix_web::http::StatusCode::from_u16(reply.status).unwrap_or(actix_web::http::StatusCode::BAD_GATEWAY);
+    let status =
+        actix_web::http::StatusCode::from_u16(reply.status).unwrap_or(actix_web::http::StatusCode::BAD_GATEWAY);
     let mut builder = HttpResponse::build(status);
     for (name, value) in &reply.headers {
         if name == http::header::CONTENT_LENGTH {
@@ -315,7 +364,9 @@ pub fn render(reply: Reply) -> HttpResponse {
         Body::Empty => builder.finish(),
         Body::Bytes(bytes) => builder.body(bytes),
         Body::Head(length) => builder.body(HeadBody(length)),
-        Body::Stream { stream, length: Some(length) } => builder.body(actix_web::body::SizedStream::new(length, stream)),
+        Body::Stream { stream, length: Some(length) } => {
+            builder.body(actix_web::body::SizedStream::new(length, stream))
+        }
         Body::Stream { stream, length: None } => builder.streaming(stream),
     }
 }
@@ -344,7 +395,15 @@ mod tests {
     use super::*;
 
     fn presented<'a>(method: &'a Method, request: &'a HeaderMap, headers: HeaderMap) -> Presented<'a> {
-        Presented { method, request, status: 200, headers, received: SystemTime::UNIX_EPOCH, age: Some(5), ranges: true }
+        Presented {
+            method,
+            request,
+            status: 200,
+            headers,
+            received: SystemTime::UNIX_EPOCH,
+            age: Some(5),
+            ranges: true,
+        }
     }
 
     fn map(lines: &[(&'static str, &'static str)]) -> HeaderMap {
@@ -368,22 +427,33 @@ mod tests {
         let get = Method::GET;
         let body = Bytes::from_static(b"0123456789A");
         let request = map(&[("range", "bytes=-1")]);
-        let reply = with_bytes(presented(&get, &request, stored.clone()), body.clone(), CacheStatus::hit(1), XCache::Hit);
+        let reply =
+            with_bytes(presented(&get, &request, stored.clone()), body.clone(), CacheStatus::hit(1), XCache::Hit);
         assert_eq!((reply.status, bytes_of(&reply)), (206, Bytes::from_static(b"A")));
         assert_eq!(reply.headers.get("content-range").map(|v| v.as_bytes()), Some(&b"bytes 10-10/11"[..]));
         assert_eq!(reply.headers.get("age").map(|v| v.as_bytes()), Some(&b"5"[..]));
         let request = map(&[("range", "bytes=0-1,4-5")]);
-        let reply = with_bytes(presented(&get, &request, stored.clone()), body.clone(), CacheStatus::hit(1), XCache::Hit);
+        let reply =
+            with_bytes(presented(&get, &request, stored.clone()), body.clone(), CacheStatus::hit(1), XCache::Hit);
         assert_eq!(reply.status, 206);
         assert!(reply.headers.get("content-type").is_some_and(|v| v.as_bytes().starts_with(b"multipart/byteranges")));
         let request = map(&[("range", "bytes=50-")]);
-        assert_eq!(with_bytes(presented(&get, &request, stored.clone()), body.clone(), CacheStatus::hit(1), XCache::Hit).status, 416);
+        assert_eq!(
+            with_bytes(presented(&get, &request, stored.clone()), body.clone(), CacheStatus::hit(1), XCache::Hit)
+                .status,
+            416
+        );
         let request = map(&[("if-none-match", "\"v1\""), ("range", "bytes=0-1")]);
-        let reply = with_bytes(presented(&get, &request, stored.clone()), body.clone(), CacheStatus::hit(1), XCache::Hit);
+        let reply =
+            with_bytes(presented(&get, &request, stored.clone()), body.clone(), CacheStatus::hit(1), XCache::Hit);
         assert_eq!(reply.status, 304);
         assert!(reply.headers.contains_key("etag") && reply.headers.contains_key("age"));
         let request = map(&[("range", "bytes=0-1"), ("if-range", "\"v0\"")]);
-        assert_eq!(with_bytes(presented(&get, &request, stored.clone()), body.clone(), CacheStatus::hit(1), XCache::Hit).status, 200);
+        assert_eq!(
+            with_bytes(presented(&get, &request, stored.clone()), body.clone(), CacheStatus::hit(1), XCache::Hit)
+                .status,
+            200
+        );
         let head = Method::HEAD;
         let reply = with_bytes(presented(&head, &HeaderMap::new(), stored), body, CacheStatus::hit(1), XCache::Hit);
         assert!(matches!(reply.body, Body::Head(Some(11))));
@@ -395,17 +465,24 @@ mod tests {
         let request = map(&[("range", "bytes=6-8")]);
         let piece = range::ContentRange { first: 4, last: 9, complete: Some(10) };
         let body = Bytes::from_static(b"456789");
-        let reply = from_piece(presented(&get, &request, HeaderMap::new()), piece, &body, &[(6, 8)], CacheStatus::hit(1));
+        let reply =
+            from_piece(presented(&get, &request, HeaderMap::new()), piece, &body, &[(6, 8)], CacheStatus::hit(1));
         let reply = reply.unwrap_or_else(|| panic!("the piece holds 6-8"));
         assert_eq!((reply.status, bytes_of(&reply)), (206, Bytes::from_static(b"678")));
-        assert!(from_piece(presented(&get, &request, HeaderMap::new()), piece, &body, &[(2, 8)], CacheStatus::hit(1)).is_none());
+        assert!(
+            from_piece(presented(&get, &request, HeaderMap::new()), piece, &body, &[(2, 8)], CacheStatus::hit(1))
+                .is_none()
+        );
     }
 
     #[tokio::test]
     async fn streams_are_cut_to_the_range() {
         let chunks: Vec<Result<Bytes, OriginError>> =
             vec![Ok(Bytes::from_static(b"0123")), Ok(Bytes::from_static(b"4567")), Ok(Bytes::from_static(b"89"))];
-        let out: Vec<Bytes> = slice(Box::pin(futures::stream::iter(chunks)), 3, 8).filter_map(|c| std::future::ready(c.ok())).collect().await;
+        let out: Vec<Bytes> = slice(Box::pin(futures::stream::iter(chunks)), 3, 8)
+            .filter_map(|c| std::future::ready(c.ok()))
+            .collect()
+            .await;
         assert_eq!(out.concat(), b"345678".to_vec());
     }
 
@@ -416,7 +493,10 @@ mod tests {
         reply.headers.insert("cache-status", HeaderValue::from_static("origin-cache; hit"));
         stamp(&mut reply, &Stamp { domain_name: "e1.cloudfront.localhost", request_id: "abc==" });
         assert_eq!(reply.headers.get("x-cache").map(|v| v.as_bytes()), Some(&b"Error from cloudfront"[..]));
-        assert_eq!(reply.headers.get("via").map(|v| v.as_bytes()), Some(&b"1.1 e1.cloudfront.localhost (CloudFront)"[..]));
+        assert_eq!(
+            reply.headers.get("via").map(|v| v.as_bytes()),
+            Some(&b"1.1 e1.cloudfront.localhost (CloudFront)"[..])
+        );
         assert_eq!(reply.headers.get("cache-status").map(|v| v.as_bytes()), Some(&b"origin-cache; hit, nubo-cdn"[..]));
         assert!(!reply.headers.contains_key("connection"));
     }

@@ -16,8 +16,8 @@ use nubo_cdn::{
     Config,
     origin::Origins,
     site::{
-        Behavior, CacheKeySpec, CachePolicy, ErrorResponse, HeaderSelection, Origin, OriginKind, OriginRequestPolicy, Selection, Site,
-        ViewerProtocol,
+        Behavior, CacheKeySpec, CachePolicy, ErrorResponse, HeaderSelection, Origin, OriginKind, OriginRequestPolicy,
+        Selection, Site, ViewerProtocol,
     },
     sites::Sites,
     tiers::Tiers,
@@ -158,7 +158,11 @@ async fn connection(mut stream: tokio::net::TcpStream, state: Arc<Mutex<OriginSt
             .filter_map(|line| line.split_once(':'))
             .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_owned()))
             .collect();
-        let length: usize = headers.iter().find(|(name, _)| name == "content-length").and_then(|(_, value)| value.parse().ok()).unwrap_or(0);
+        let length: usize = headers
+            .iter()
+            .find(|(name, _)| name == "content-length")
+            .and_then(|(_, value)| value.parse().ok())
+            .unwrap_or(0);
         while buffer.len() < length {
             let mut chunk = [0u8; 8192];
             match stream.read(&mut chunk).await {
@@ -218,7 +222,15 @@ pub fn behavior(origin: SocketAddr) -> Behavior {
             connection_attempts: 1,
         }),
         viewer_protocol: ViewerProtocol::AllowAll,
-        allowed_methods: vec![Method::GET, Method::HEAD, Method::OPTIONS, Method::PUT, Method::POST, Method::PATCH, Method::DELETE],
+        allowed_methods: vec![
+            Method::GET,
+            Method::HEAD,
+            Method::OPTIONS,
+            Method::PUT,
+            Method::POST,
+            Method::PATCH,
+            Method::DELETE,
+        ],
         cached_methods: vec![Method::GET, Method::HEAD],
         compress: false,
         cache: CachePolicy {
@@ -226,7 +238,13 @@ pub fn behavior(origin: SocketAddr) -> Behavior {
             min_ttl: Duration::ZERO,
             default_ttl: Duration::ZERO,
             max_ttl: Duration::from_secs(31_536_000),
-            key: CacheKeySpec { query_strings: Selection::All, headers: vec![], cookies: Selection::None, gzip: false, brotli: false },
+            key: CacheKeySpec {
+                query_strings: Selection::All,
+                headers: vec![],
+                cookies: Selection::None,
+                gzip: false,
+                brotli: false,
+            },
         },
         forward: OriginRequestPolicy {
             id: Some("216adef6-5c7f-47e4-b989-5492eafa07d3".into()),
@@ -242,7 +260,11 @@ pub fn behavior(origin: SocketAddr) -> Behavior {
 /// `ErrorCachingMinTTL` `ttl` for `status`, with a page and a status to
 /// answer with if given.
 pub fn error_response(page: Option<&str>, code: Option<u16>, ttl: u64) -> ErrorResponse {
-    ErrorResponse { response_page_path: page.map(str::to_owned), response_code: code, error_caching_min_ttl: Duration::from_secs(ttl) }
+    ErrorResponse {
+        response_page_path: page.map(str::to_owned),
+        response_code: code,
+        error_caching_min_ttl: Duration::from_secs(ttl),
+    }
 }
 
 /// The viewer path on a free loopback port. Stops when dropped.
@@ -285,11 +307,7 @@ impl Drop for Edge {
 
 /// A client that never pools, follows redirects or uses a proxy.
 pub fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .no_proxy()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("a client")
+    reqwest::Client::builder().no_proxy().redirect(reqwest::redirect::Policy::none()).build().expect("a client")
 }
 
 pub fn header(response: &reqwest::Response, name: &str) -> String {
