@@ -26,9 +26,9 @@ test-dynamodb: deps build
 
 ## Bounded fuzzing of the parsers of untrusted input: DynamoDB expressions
 ## and items, SigV4 request heads and aws-chunked bodies, S3 requests, policies
-## and XML bodies, DNS queries, Cognito and OAuth inputs, CloudFront signed
-## URLs and cookies (needs a nightly
-## toolchain and cargo-fuzz).
+## and XML bodies, DNS queries, Cognito and OAuth inputs, the cdn's viewer
+## inputs (signed URLs and cookies, CORS request headers, path patterns)
+## (needs a nightly toolchain and cargo-fuzz).
 fuzz:
 	cd services/data && cargo +nightly fuzz run expressions -- -max_total_time=120
 	cd services/data && cargo +nightly fuzz run attribute_values -- -max_total_time=60
@@ -38,6 +38,7 @@ fuzz:
 	cd services/dns && cargo +nightly fuzz run dns_queries -- -max_total_time=120
 	cd services/dns && cargo +nightly fuzz run route53_requests -- -max_total_time=120
 	cd services/auth && cargo +nightly fuzz run cognito_inputs -- -max_total_time=120
+	cd services/cdn && cargo +nightly fuzz run cdn_inputs -- -max_total_time=120
 
 ## The DynamoDB benchmark against dynalite and moto_server, side by side
 ## (release build; the peers come from npm and PyPI). Not part of `test`.

@@ -7,7 +7,8 @@
 # pycognito and pyotp (from PyPI, into a virtual environment under
 # target/test-tools), and the Cognito clients of JavaScript (Amplify JS,
 # amazon-cognito-identity-js, otplib: from npm, into
-# target/test-tools/auth-clients). Uses apt when run as root on Debian;
+# target/test-tools/auth-clients), and the cdn's redis-server, varnishd
+# and wrk. Uses apt when run as root on Debian;
 # otherwise says exactly what to install.
 set -euo pipefail
 
@@ -47,6 +48,11 @@ fi
 command -v dig > /dev/null || missing+=(bind9-dnsutils)
 # The DNS differential test runs NSD beside nubo on the same zone.
 PATH=$PATH:/usr/sbin command -v nsd > /dev/null || missing+=(nsd)
+# The cdn's shared tier is Redis (its tests start redis-server); its
+# benchmark runs wrk against nubo and Varnish side by side.
+PATH=$PATH:/usr/sbin command -v redis-server > /dev/null || missing+=(redis-server)
+PATH=$PATH:/usr/sbin command -v varnishd > /dev/null || missing+=(varnish)
+command -v wrk > /dev/null || missing+=(wrk)
 command -v go > /dev/null || echo "go is missing: the Go runtime client test needs it (https://go.dev/doc/install)" >&2
 
 repo="$(cd "$(dirname "$0")/.." && pwd)"

@@ -128,7 +128,10 @@ impl Drop for Origin {
     }
 }
 
-async fn answer(state: Arc<Mutex<OriginState>>, request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+async fn answer(
+    state: Arc<Mutex<OriginState>>,
+    request: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
     let path = request.uri().path().to_owned();
     let query = request.uri().query().unwrap_or("").to_owned();
     let resource = {

@@ -1,8 +1,8 @@
 //! Sign-in beyond the password: `USER_AUTH`'s choice of first factor
 //! (password or a code by email), TOTP MFA set up by the user and asked
 //! for after the password, and `MFA_SETUP` when the pool requires MFA.
-//! Codes come from `totp-rs`, a TOTP library nubo's server does not share
-//! code with.
+//! Codes come from `totp-rs` (the client tests in auth_clients.rs type
+//! theirs with otplib and pyotp, which share nothing with the server).
 
 use aws_sdk_cognitoidentityprovider::{
     Client,
@@ -218,6 +218,15 @@ async fn totp_set_up_by_the_user_is_asked_for_after_the_password() {
         .unwrap();
     let me = cognito.get_user().access_token(&access).send().await.unwrap();
     assert_eq!(me.preferred_mfa_setting(), Some("SOFTWARE_TOKEN_MFA"));
+    // A second factor nubo cannot ask for is refused, not recorded.
+    let sms = cognito
+        .set_user_mfa_preference()
+        .access_token(&access)
+        .sms_mfa_settings(aws_sdk_cognitoidentityprovider::types::SmsMfaSettingsType::builder().enabled(true).build())
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(sms.into_service_error().meta().code(), Some("InvalidParameterException"));
 
     let challenged = sign_in().await.unwrap();
     assert_eq!(challenged.challenge_name(), Some(&ChallengeNameType::SoftwareTokenMfa));

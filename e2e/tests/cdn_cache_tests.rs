@@ -125,6 +125,7 @@ async fn distribution(origin: SocketAddr) -> Distribution {
         default_root_object: None,
         behaviors: vec![behavior],
         error_responses,
+        logging: None,
         version: 1,
     };
     let config = nubo_cdn::Config::default();

@@ -77,6 +77,9 @@ fn every_service_is_consistent_with_the_code() {
             bound.push(config.storage.https_port);
             bound.push(config.storage.website_port);
         }
+        if *service == ServiceName::Cdn {
+            bound.push(config.cdn.https_port);
+        }
         if *service == ServiceName::Dns {
             assert_eq!(config.dns.dns_port, 53, "DNS is served on its standard port in the cluster");
             bound.push(config.dns.dns_port);
@@ -125,6 +128,21 @@ fn every_service_is_consistent_with_the_code() {
     ] {
         assert_eq!(target, &format!("http://{service}:{}", configs[&service].http_port(service)));
     }
+
+    // Distributions fetch nubo's own origins from their services, and the
+    // cdn replicas share the compose file's Redis as their L2 tier.
+    let cdn = &configs[&ServiceName::Cdn].cdn;
+    let storage = &configs[&ServiceName::Storage].storage;
+    assert_eq!(cdn.endpoints.storage, format!("http://storage:{}", storage.http_port));
+    assert_eq!(cdn.endpoints.website, format!("http://storage:{}", storage.website_port));
+    assert_eq!(
+        cdn.endpoints.gateway,
+        format!("http://gateway:{}", configs[&ServiceName::Gateway].http_port(ServiceName::Gateway))
+    );
+    let redis = cdn.redis.as_deref().expect("the cdn replicas share a Redis tier");
+    let (host, port) = redis.trim_start_matches("redis://").split_once(':').expect("redis://host:port");
+    assert!(compose["services"][host].is_mapping(), "{host} is a compose service");
+    assert_eq!(port, "6379", "Redis's port");
 
     // The data service keeps everything in the compose file's ScyllaDB.
     let data = &configs[&ServiceName::Data].data;

@@ -16,6 +16,7 @@
 //! - `signed`: signed URLs and cookies; `response_headers`: response
 //!   headers policies; `tls`: the HTTPS listener.
 
+pub mod access_log;
 pub mod api;
 pub mod coalesce;
 pub mod compile;
@@ -27,6 +28,7 @@ pub mod response_headers;
 pub mod signed;
 pub mod site;
 pub mod sites;
+pub mod stats;
 pub mod store;
 pub mod sync;
 pub mod tiers;
@@ -134,16 +136,30 @@ impl CdnGrpc for CdnApi {
 }
 
 /// Runs the service until `shutdown`.
-pub async fn run(context: Context, config: Config, listeners: Listeners, shutdown: Shutdown) -> Result<(), ServeError> {
+pub async fn run(
+    context: Context,
+    config: Config,
+    mut listeners: Listeners,
+    shutdown: Shutdown,
+) -> Result<(), ServeError> {
+    let https_listener =
+        listeners.take(HTTPS_LISTENER).ok_or_else(|| ServeError::new("cdn", "no HTTPS listener was bound"))?;
+    let tls = tls::server_config(&config, &context.state_dir).map_err(|error| ServeError::new("cdn", error))?;
     let router = nubo_host::grpc::router(&context.cluster).add_service(CdnServer::new(CdnApi));
     let tiers = tiers::Tiers::connect(&config).map_err(|error| ServeError::new("cdn", error))?;
     let viewers = viewer::State::new(config, sites::Sites::default(), tiers, origin::Origins::default());
-    nubo_host::serve("cdn", listeners, router, 2, Metrics::new("cdn"), shutdown, move |routes| {
+    // One set of routes on both listeners; the viewer path tells them
+    // apart with `tls::viewer_scheme`.
+    let routes = move |routes: &mut web::ServiceConfig| {
         let viewers = viewers.clone();
         routes.default_service(web::to(move |request: actix_web::HttpRequest, body: web::Payload| {
             let viewers = viewers.clone();
             async move { viewer::handle(&viewers, request, body).await }
         }));
-    })
-    .await
+    };
+    let metrics = Metrics::new("cdn");
+    let grpc = nubo_host::grpc::serve("cdn", listeners.grpc, router, shutdown.clone());
+    let http = nubo_host::http::serve("cdn", listeners.http, 2, metrics.clone(), shutdown.clone(), routes.clone());
+    let https = nubo_host::http::serve_with("cdn-https", https_listener, Some(tls), 2, metrics, shutdown, routes);
+    nubo_host::serve_fronts("cdn", grpc, async { tokio::try_join!(http, https).map(drop) }).await
 }

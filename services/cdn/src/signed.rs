@@ -217,7 +217,9 @@ pub fn check(
 pub fn strip_signing_parameters(query: &str) -> String {
     query
         .split('&')
-        .filter(|pair| !pair.is_empty() && !SIGNING_PARAMETERS.contains(&pair.split_once('=').map_or(*pair, |(name, _)| name)))
+        .filter(|pair| {
+            !pair.is_empty() && !SIGNING_PARAMETERS.contains(&pair.split_once('=').map_or(*pair, |(name, _)| name))
+        })
         .collect::<Vec<_>>()
         .join("&")
 }
@@ -240,7 +242,9 @@ fn canned_policy(url: &str, expires: u64) -> String {
     // A JSON string of the URL; a URL has nothing to escape but a hostile
     // one might, and an escaped quote cannot forge the structure.
     let resource = serde_json::Value::String(url.to_owned()).to_string();
-    format!(r#"{{"Statement":[{{"Resource":{resource},"Condition":{{"DateLessThan":{{"AWS:EpochTime":{expires}}}}}}}]}}"#)
+    format!(
+        r#"{{"Statement":[{{"Resource":{resource},"Condition":{{"DateLessThan":{{"AWS:EpochTime":{expires}}}}}}}]}}"#
+    )
 }
 
 fn verify(public_key: &[u8], message: &[u8], signature: &[u8]) -> Result<(), Refusal> {
@@ -506,7 +510,10 @@ mod tests {
         assert_eq!(check_url(&url.replace("version=2", "version=3"), None), denied(Denial::BadSignature));
         assert_eq!(check_url(&url.replace("report.pdf", "other.pdf"), None), denied(Denial::BadSignature));
         assert_eq!(check_url(&url.replace("https://", "http://"), None), denied(Denial::BadSignature));
-        assert_eq!(check_url(&url.replace("Expires=4070908800", "Expires=4070908801"), None), denied(Denial::BadSignature));
+        assert_eq!(
+            check_url(&url.replace("Expires=4070908800", "Expires=4070908801"), None),
+            denied(Denial::BadSignature)
+        );
     }
 
     #[test]
@@ -514,8 +521,14 @@ mod tests {
         let url = case("canned").url;
         let (head, signature) = url.split_once("Signature=").unwrap();
         let flipped = if signature.starts_with('A') { "B" } else { "A" };
-        assert_eq!(check_url(&format!("{head}Signature={flipped}{}", &signature[1..]), None), denied(Denial::BadSignature));
-        assert_eq!(check_url(&format!("{head}Signature=!!!{}", &signature[3..]), None), Err(Refusal::MalformedSignature));
+        assert_eq!(
+            check_url(&format!("{head}Signature={flipped}{}", &signature[1..]), None),
+            denied(Denial::BadSignature)
+        );
+        assert_eq!(
+            check_url(&format!("{head}Signature=!!!{}", &signature[3..]), None),
+            Err(Refusal::MalformedSignature)
+        );
     }
 
     #[test]
@@ -523,8 +536,12 @@ mod tests {
         let url = case("canned").url;
         assert_eq!(check_url(&url.replace(KEY_ID, "K3OTHERKEYID00"), None), Err(Refusal::UnknownKey));
         assert_eq!(check_url(&url.replace(&format!("&Key-Pair-Id={KEY_ID}"), ""), None), Err(Refusal::MissingKey));
-        assert_eq!(check_url(&url.replace(&format!("Key-Pair-Id={KEY_ID}"), "Key-Pair-Id="), None), Err(Refusal::MissingKey));
-        let unsigned = ViewerUrl { scheme: "https", host: "d111111abcdef8.cloudfront.net", path: "/private/a.txt", query: "" };
+        assert_eq!(
+            check_url(&url.replace(&format!("Key-Pair-Id={KEY_ID}"), "Key-Pair-Id="), None),
+            Err(Refusal::MissingKey)
+        );
+        let unsigned =
+            ViewerUrl { scheme: "https", host: "d111111abcdef8.cloudfront.net", path: "/private/a.txt", query: "" };
         assert_eq!(check(&trusted(), &unsigned, Some("session=abc"), None, now()), Err(Refusal::MissingKey));
         assert_eq!(check(&TrustedKeys::default(), &split(&url), None, None, now()), Err(Refusal::UnknownKey));
     }
@@ -558,7 +575,10 @@ mod tests {
     fn a_custom_policy_limits_the_source_address() {
         let url = case("custom_ip").url;
         assert!(check_url(&url, Some("192.0.2.77".parse().unwrap())).is_ok());
-        assert!(check_url(&url, Some("::ffff:192.0.2.77".parse().unwrap())).is_ok(), "a mapped v4 viewer is that v4 address");
+        assert!(
+            check_url(&url, Some("::ffff:192.0.2.77".parse().unwrap())).is_ok(),
+            "a mapped v4 viewer is that v4 address"
+        );
         assert_eq!(check_url(&url, Some("198.51.100.1".parse().unwrap())), denied(Denial::SourceIp));
         assert_eq!(check_url(&url, None), denied(Denial::SourceIp));
     }
@@ -574,7 +594,11 @@ mod tests {
         let (head, rest) = url.split_once("Policy=").unwrap();
         let (_, tail) = rest.split_once('&').unwrap();
         let encode = |policy: &str| {
-            base64::engine::general_purpose::STANDARD.encode(policy).replace('+', "-").replace('=', "_").replace('/', "~")
+            base64::engine::general_purpose::STANDARD
+                .encode(policy)
+                .replace('+', "-")
+                .replace('=', "_")
+                .replace('/', "~")
         };
         for policy in [
             r#"{"Statement":{"Resource":"*","Condition":{"DateLessThan":{"AWS:EpochTime":4070908800}}}}"#,
@@ -584,7 +608,11 @@ mod tests {
             r#"{"Statement":[{"Resource":"*","Condition":{"DateLessThan":{"AWS:EpochTime":4070908800},"IpAddress":{"AWS:SourceIp":"ten"}}}]}"#,
             "not json",
         ] {
-            assert_eq!(check_url(&format!("{head}Policy={}&{tail}", encode(policy)), None), Err(Refusal::MalformedPolicy), "{policy}");
+            assert_eq!(
+                check_url(&format!("{head}Policy={}&{tail}", encode(policy)), None),
+                Err(Refusal::MalformedPolicy),
+                "{policy}"
+            );
         }
         assert_eq!(check_url(&format!("{head}Policy=%%%&{tail}"), None), Err(Refusal::MalformedPolicy));
         // A well-formed policy nobody signed.

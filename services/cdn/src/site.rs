@@ -25,9 +25,23 @@ pub struct Site {
     pub behaviors: Vec<Behavior>,
     /// Custom error responses by origin status code.
     pub error_responses: HashMap<u16, ErrorResponse>,
+    /// Standard access logs, when the distribution's `Logging.Enabled` is
+    /// true.
+    pub logging: Option<Logging>,
     /// The version of the record it was compiled from; a newer one
     /// replaces it.
     pub version: u64,
+}
+
+/// A distribution's standard logging settings. Its `Bucket` is not kept:
+/// nubo writes the files under its state directory
+/// (`crate::access_log`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Logging {
+    /// `Logging.Prefix`, put before the file names (`logs/`), or empty.
+    pub prefix: String,
+    /// `Logging.IncludeCookies`: log the viewer's `Cookie` header.
+    pub include_cookies: bool,
 }
 
 /// A cache behavior with everything it refers to resolved.
@@ -253,7 +267,11 @@ pub fn path_matches(pattern: &str, path: &str) -> bool {
 /// labels to the left.
 fn alias_matches(alias: &str, host: &str) -> bool {
     match alias.strip_prefix("*.") {
-        Some(suffix) => host.len() > suffix.len() + 1 && host.ends_with(suffix) && host.as_bytes()[host.len() - suffix.len() - 1] == b'.',
+        Some(suffix) => {
+            host.len() > suffix.len() + 1
+                && host.ends_with(suffix)
+                && host.as_bytes()[host.len() - suffix.len() - 1] == b'.'
+        }
         None => alias == host,
     }
 }

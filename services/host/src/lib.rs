@@ -2,10 +2,10 @@
 //! loading ([`config`]), the shared deployment settings ([`Context`]), the
 //! AWS front kit every public side is written with ([`front`]), AWS SigV4
 //! verification ([`sigv4`]), the HTTP server with `/health` and `/metrics`
-//! ([`http`]), gRPC serving behind the cluster credential with the standard
-//! health service ([`grpc`]), logging set-up ([`telemetry`]), cooperative
-//! shutdown ([`Shutdown`]), and the [`Service`] trait the binary runs
-//! services through.
+//! ([`http`]) and its HTTPS certificates ([`tls`]), gRPC serving behind the
+//! cluster credential with the standard health service ([`grpc`]), logging
+//! set-up ([`telemetry`]), cooperative shutdown ([`Shutdown`]), and the
+//! [`Service`] trait the binary runs services through.
 
 pub mod config;
 pub mod front;
@@ -14,6 +14,7 @@ pub mod http;
 pub mod metrics;
 pub mod sigv4;
 pub mod telemetry;
+pub mod tls;
 
 mod context;
 

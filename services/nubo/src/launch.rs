@@ -119,6 +119,9 @@ pub async fn run(
         endpoints.push(Endpoint { service: *service, what: launch.description(), url: http.clone(), internal: false });
         for (name, listener) in &listeners.extra {
             if *service == ServiceName::Storage && *name == nubo_storage::WEBSITE_LISTENER {
+                if mode == Mode::Up {
+                    config.cdn.endpoints.website = url(listener)?;
+                }
                 endpoints.push(Endpoint {
                     service: *service,
                     what: "S3 website endpoint",
@@ -174,6 +177,12 @@ pub async fn run(
             if *service == ServiceName::Gateway && config.functions.function_url_base.is_none() {
                 // Function URLs are answered on the gateway's user-API port.
                 config.functions.function_url_base = Some(http.clone());
+            }
+            // Distributions reach nubo's own origins where they were bound.
+            match service {
+                ServiceName::Storage => config.cdn.endpoints.storage = http.clone(),
+                ServiceName::Gateway => config.cdn.endpoints.gateway = http.clone(),
+                _ => {}
             }
             config.gateway.edge.set(*service, http);
         }

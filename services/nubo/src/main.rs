@@ -141,6 +141,10 @@ fn print_banner(config: &Config, endpoints: &[launch::Endpoint]) {
         let certificate = nubo_storage::tls::self_signed_path(&config.state_dir);
         println!("S3 over HTTPS presents a self-signed certificate; trust {}", certificate.display());
     }
+    if config.cdn.tls_certificate.is_none() && endpoints.iter().any(|e| e.what == "distributions over HTTPS") {
+        let certificate = nubo_cdn::tls::self_signed_path(&config.state_dir);
+        println!("distributions over HTTPS present a self-signed certificate; trust {}", certificate.display());
+    }
     let edge = endpoints.iter().find(|e| e.what.starts_with("AWS edge")).map(|e| e.url.as_str()).unwrap_or("");
     if config.dev_keys(Mode::Up) {
         println!();

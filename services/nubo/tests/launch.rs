@@ -32,7 +32,11 @@ async fn every_service_runs_in_one_process_on_port_zero() {
     }));
     let endpoints = endpoints.await.expect("the services start");
     let public: Vec<_> = endpoints.iter().filter(|endpoint| !endpoint.internal).collect();
-    assert_eq!(public.len(), 11, "seven services, the edge, S3 over HTTPS, S3 websites and DNS: {endpoints:?}");
+    assert_eq!(
+        public.len(),
+        12,
+        "seven services, the edge, S3 and distributions over HTTPS, S3 websites and DNS: {endpoints:?}"
+    );
     let dns = public.iter().find(|endpoint| endpoint.url.starts_with("dns://")).expect("DNS is served");
     assert!(!dns.url.ends_with(":0"), "DNS bound a real port");
     // HTTPS answers the same routes; this probe speaks plain HTTP.

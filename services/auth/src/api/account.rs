@@ -309,6 +309,14 @@ impl Cognito {
         let totp = read("SoftwareTokenMfaSettings")?;
         let sms = read("SMSMfaSettings")?;
         let email = read("EmailMfaSettings")?;
+        // nubo sends no SMS and asks for no emailed second factor, so a
+        // user who turned only those on would sign in with the password
+        // alone: refuse them rather than record a protection not given.
+        if sms.0 == Some(true) || sms.1 || email.0 == Some(true) || email.1 {
+            return Err(CognitoError::invalid_parameter(
+                "SMS and email MFA are not served by nubo; use software token MFA",
+            ));
+        }
         self.update_user(pool, username, |user| {
             if let Some(enabled) = totp.0 {
                 if enabled && user.mfa.totp_secret.is_none() {

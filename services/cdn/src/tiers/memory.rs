@@ -60,8 +60,7 @@ fn weigh(key: &Key, value: &Variants) -> u32 {
 /// The bytes an entry holds.
 pub(crate) fn entry_bytes(entry: &Entry) -> usize {
     let headers: usize = entry.headers.iter().map(|(name, value)| name.len() + value.len()).sum();
-    let vary: usize =
-        entry.vary.iter().map(|(name, value)| name.len() + value.as_ref().map_or(0, Vec::len)).sum();
+    let vary: usize = entry.vary.iter().map(|(name, value)| name.len() + value.as_ref().map_or(0, Vec::len)).sum();
     entry.body.len() + headers + vary
 }
 

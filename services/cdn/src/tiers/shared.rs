@@ -129,7 +129,13 @@ impl RedisTier {
         let fields: Vec<(Vec<u8>, Vec<u8>)> =
             self.call("get", DEADLINE, async move { connection.hgetall(redis_key).await }).await?;
         let now = SystemTime::now();
-        Some(fields.iter().filter_map(|(_, value)| codec::decode(value)).filter(|stored| stored.expires_at > now).collect())
+        Some(
+            fields
+                .iter()
+                .filter_map(|(_, value)| codec::decode(value))
+                .filter(|stored| stored.expires_at > now)
+                .collect(),
+        )
     }
 
     /// Stores a variant until `expires_at`; the hash lives as long as its
@@ -163,7 +169,8 @@ impl RedisTier {
             .arg(seconds)
             .arg("GT")
             .ignore();
-        let _: Option<()> = self.call("store", deadline, async move { pipeline.query_async(&mut connection).await }).await;
+        let _: Option<()> =
+            self.call("store", deadline, async move { pipeline.query_async(&mut connection).await }).await;
     }
 
     pub(crate) async fn remove(&self, key: &Key) {
@@ -237,8 +244,9 @@ impl RedisTier {
                     .await?;
                 if !keys.is_empty() {
                     let mut connection = self.connection.clone();
-                    let count: u64 =
-                        self.call_anyway("invalidate", SCAN_DEADLINE, async move { connection.unlink(keys).await }).await?;
+                    let count: u64 = self
+                        .call_anyway("invalidate", SCAN_DEADLINE, async move { connection.unlink(keys).await })
+                        .await?;
                     dropped += count;
                 }
                 if next == 0 {
@@ -339,7 +347,11 @@ impl Health {
         let interval = u64::try_from(WARNING_INTERVAL.as_millis()).unwrap_or(u64::MAX);
         let due = warned_at == 0 || now + 1 >= warned_at + interval;
         if due && self.warned_at.compare_exchange(warned_at, now + 1, Ordering::Relaxed, Ordering::Relaxed).is_ok() {
-            tracing::warn!(operation, error, "the redis tier is skipped for now: cache reads and writes stay in memory");
+            tracing::warn!(
+                operation,
+                error,
+                "the redis tier is skipped for now: cache reads and writes stay in memory"
+            );
         }
     }
 }

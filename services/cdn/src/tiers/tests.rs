@@ -59,7 +59,10 @@ async fn memory_is_bounded_by_bytes() {
     let stats = tiers.stats();
     assert!(stats.memory_bytes <= 100_000, "{stats:?}");
     assert!(stats.memory_keys >= 1 && stats.memory_keys <= 10, "{stats:?}");
-    assert_eq!(stats.stored_bytes, 50 * (10_000 + "content-type".len() + "text/plain".len() + "accept-encoding".len()) as u64);
+    assert_eq!(
+        stats.stored_bytes,
+        50 * (10_000 + "content-type".len() + "text/plain".len() + "accept-encoding".len()) as u64
+    );
 }
 
 #[tokio::test]

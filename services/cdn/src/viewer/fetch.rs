@@ -52,9 +52,6 @@ use crate::{
 /// How much of a body is read before the head goes to the viewer.
 const PREFETCH_BYTES: usize = 64 * 1024;
 
-/// The body sizes CloudFront compresses.
-const COMPRESSIBLE: std::ops::RangeInclusive<u64> = 1_000..=10_000_000;
-
 /// A site and the index of the behavior serving a request.
 #[derive(Clone, Copy)]
 pub(crate) struct Route<'a> {
@@ -426,25 +423,27 @@ fn fetch<'a>(
                 return failure(state, route, viewer, &error, forward).await;
             }
         };
-        if fetched.status >= 500
+        let latency = fetched.response_time.duration_since(fetched.request_time).ok();
+        let mut reply = if fetched.status >= 500
             && let Some(stale) = serves_on_error(&stale)
         {
             drop(leader);
-            return stale_for_error(state, route, viewer, stale, "origin-error").await;
-        }
-        if fetched.status == 304
+            stale_for_error(state, route, viewer, stale, "origin-error").await
+        } else if fetched.status == 304
             && validating
             && let Some(stale) = stale
         {
-            return refreshed(state, route, viewer, keys, leader, stale, fetched, forward).await;
-        }
-        if let Some(piece) = completing
+            refreshed(state, route, viewer, keys, leader, stale, fetched, forward).await
+        } else if let Some(piece) = completing
             && fetched.status == 206
             && let Some(stale) = &stale
         {
-            return completed(state, route, viewer, keys, leader, stale, piece, fetched, forward).await;
-        }
-        received(state, route, viewer, keys, leader, fetched, forward).await
+            completed(state, route, viewer, keys, leader, stale, piece, fetched, forward).await
+        } else {
+            received(state, route, viewer, keys, leader, fetched, forward).await
+        };
+        reply.origin_latency = reply.origin_latency.or(latency);
+        reply
     })
 }
 
@@ -705,14 +704,14 @@ async fn received(
     // page replaces them, or they are compressed.
     let coding = compression(behavior, viewer, status, &fetched);
     if custom_page(site, status, viewer).is_some() || coding.is_some() {
-        let limit = if coding.is_some() { max.min(*COMPRESSIBLE.end()) } else { max };
+        let limit = if coding.is_some() { max.min(compress::MAX_BYTES) } else { max };
         let body = match read_all(fetched.body, limit).await {
             Ok(Some(body)) => body,
             Ok(None) => return respond::generated(502, "The origin's response is too large to transform.", cache),
             Err(error) => return failure(state, route, viewer, &error, forward).await,
         };
         let (entry, headers) = match coding {
-            Some(coding) => compressed(head, &fetched.headers, &directives, coding, &body),
+            Some(coding) => compressed(head, &fetched.headers, &viewer.presented, &directives, coding, &body),
             None => (head.with_body(body), fetched.headers),
         };
         let entry = Arc::new(entry);
@@ -760,39 +759,39 @@ fn presented(viewer: &Viewer, status: u16, headers: HeaderMap, received: SystemT
     Presented { method: &viewer.method, request: &viewer.headers, status, headers, received, age: None, ranges: true }
 }
 
-/// The coding to compress a response with, when the behavior compresses,
-/// the cache key has the viewer's encodings and the body is in CloudFront's
-/// range.
+/// The coding to compress a response with: the behavior compresses, its
+/// cache policy keys on the viewer's encodings (CloudFront compresses only
+/// the formats the policy caches), and `crate::compress` finds the
+/// response compressible for this viewer.
 fn compression(behavior: &Behavior, viewer: &Viewer, status: u16, fetched: &Fetched) -> Option<compress::Coding> {
-    if !behavior.compress || status != 200 || viewer.ranges.is_some() {
+    let spec = &behavior.cache.key;
+    if !behavior.compress
+        || !(spec.gzip || spec.brotli)
+        || !compress::compressible_status(status)
+        || viewer.ranges.is_some()
+    {
         return None;
     }
-    let length = fetched.body.expected_len()?;
-    if !COMPRESSIBLE.contains(&length) {
-        return None;
-    }
-    compress::choose(&viewer.presented, &fetched.headers, usize::try_from(length).ok()?)
+    compress::choose_among(&viewer.presented, &fetched.headers, None, spec.brotli)
 }
 
-/// The compressed variant of a response: its body encoded, its
-/// `Content-Encoding` set and its `ETag` weakened.
+/// The compressed variant of a response: its body encoded and its header
+/// marked as `crate::compress` marks it (`Content-Encoding`, a weak
+/// `ETag`, `Vary: Accept-Encoding`).
 fn compressed(
     head: EntryHead,
     headers: &HeaderMap,
+    presented: &HeaderMap,
     directives: &Directives,
     coding: compress::Coding,
     body: &[u8],
 ) -> (Entry, HeaderMap) {
     let encoded = compress::encode(coding, body);
     let mut headers = headers.clone();
-    let token = match coding {
-        compress::Coding::Gzip => "gzip",
-        compress::Coding::Brotli => "br",
-    };
-    headers.insert(http::header::CONTENT_ENCODING, HeaderValue::from_static(token));
-    headers.remove(http::header::CONTENT_LENGTH);
-    compress::weaken_etag(&mut headers);
-    let stored = EntryHead { headers: hop::stored_fields(&headers, directives), ..head };
+    compress::mark_compressed(&mut headers, coding, encoded.len());
+    // It now varies on Accept-Encoding too.
+    let vary = vary::select(&headers, presented).unwrap_or_else(|| head.vary.clone());
+    let stored = EntryHead { headers: hop::stored_fields(&headers, directives), vary, ..head };
     (stored.with_body(encoded), headers)
 }
 
@@ -1054,7 +1053,8 @@ pub(crate) async fn forward(
     let length = fetched.body.expected_len();
     let cache = CacheStatus { forward_status: Some(fetched.status), ..CacheStatus::forward(Forward::Method) };
     let body = Body::Stream { stream: Box::pin(fetched.body), length };
-    Reply { status: fetched.status, headers: fetched.headers, body, cache, x_cache: XCache::Miss }
+    let origin_latency = fetched.response_time.duration_since(fetched.request_time).ok();
+    Reply { status: fetched.status, headers: fetched.headers, body, cache, x_cache: XCache::Miss, origin_latency }
 }
 
 /// Drops the stored responses an unsafe method's success makes unusable.

@@ -130,36 +130,13 @@ pub fn select_cookies(headers: &HeaderMap, selection: &Selection) -> Vec<(String
 
 /// CloudFront's normalized `Accept-Encoding` when the cache policy keys on
 /// it: `br,gzip`, `gzip` or `br`, of the codings the policy enables that
-/// the viewer accepts (a `q=0` refuses one); `None` for identity.
+/// the viewer accepts (`crate::compress` reads the field); `None` for
+/// identity, or when the policy keys on neither.
 pub fn normalized_accept_encoding(headers: &HeaderMap, spec: &CacheKeySpec) -> Option<&'static str> {
     if !spec.gzip && !spec.brotli {
         return None;
     }
-    let (mut gzip, mut brotli) = (false, false);
-    for line in headers.get_all(http::header::ACCEPT_ENCODING).iter().filter_map(|value| value.to_str().ok()) {
-        for member in line.split(',') {
-            let mut parts = member.split(';');
-            let coding = parts.next().unwrap_or("").trim().to_ascii_lowercase();
-            let refused = parts.any(|parameter| {
-                parameter.trim().strip_prefix("q=").is_some_and(|q| q.trim().parse::<f32>().is_ok_and(|q| q <= 0.0))
-            });
-            if refused {
-                continue;
-            }
-            match coding.as_str() {
-                "gzip" | "x-gzip" => gzip = true,
-                "br" => brotli = true,
-                "*" => (gzip, brotli) = (true, true),
-                _ => {}
-            }
-        }
-    }
-    match (spec.brotli && brotli, spec.gzip && gzip) {
-        (true, true) => Some("br,gzip"),
-        (true, false) => Some("br"),
-        (false, true) => Some("gzip"),
-        (false, false) => None,
-    }
+    crate::compress::normalize_for(headers, spec.gzip, spec.brotli)
 }
 
 /// Whether the origin request policy lets `name` (lowercased) through.

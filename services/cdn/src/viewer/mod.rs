@@ -20,13 +20,18 @@ use http::{HeaderMap, HeaderValue, Method};
 
 use crate::{
     Config,
+    access_log::{AccessLog, EdgeResult, LogLine},
     coalesce::Flights,
-    http_cache::{hop, range, status::CacheStatus},
+    http_cache::{
+        hop, range,
+        status::{CacheStatus, Forward},
+    },
     origin::Origins,
     response_headers,
     signed::{self, ViewerUrl},
     site::{Site, ViewerProtocol},
     sites::Sites,
+    stats::{Outcome, Stats},
     tiers::{Entry, Key, Tiers},
 };
 use respond::{Reply, Stamp, XCache};
@@ -44,11 +49,25 @@ pub struct State {
     pub flights: Flights<Key, Arc<Entry>>,
     pub origins: Origins,
     pub config: Arc<Config>,
+    /// Per-distribution metrics, counted once per response.
+    pub stats: Stats,
+    /// Standard access logs, one line per response.
+    pub access_log: AccessLog,
 }
 
 impl State {
+    /// A viewer path with fresh metrics and no access logs; set `stats`
+    /// and `access_log` to the service's own.
     pub fn new(config: Config, sites: Sites, tiers: Tiers, origins: Origins) -> Self {
-        Self { sites, tiers, flights: Flights::new(), origins, config: Arc::new(config) }
+        Self {
+            sites,
+            tiers,
+            flights: Flights::new(),
+            origins,
+            config: Arc::new(config),
+            stats: Stats::new(),
+            access_log: AccessLog::disabled(),
+        }
     }
 }
 
@@ -114,11 +133,9 @@ pub async fn handle(state: &State, req: HttpRequest, body: web::Payload) -> Http
         respond::stamp(&mut reply, &Stamp { domain_name: "cloudfront.localhost", request_id: &request_id });
         return respond::render(reply);
     };
-    let stamp = Stamp { domain_name: &site.domain_name, request_id: &request_id };
-    let finish = |mut reply: Reply| {
-        respond::stamp(&mut reply, &stamp);
-        respond::render(reply)
-    };
+    let started = std::time::Instant::now();
+    let done = Done { state, site: &site, req: &req, request_id: &request_id, started };
+    let finish = |reply: Reply| done.finish(reply, None, None);
     if !site.enabled {
         return finish(respond::generated(403, "This distribution is disabled.", CacheStatus::default()));
     }
@@ -153,7 +170,7 @@ pub async fn handle(state: &State, req: HttpRequest, body: web::Payload) -> Http
     let index = behavior_index(&site, &path);
     let behavior = &site.behaviors[index];
 
-    let scheme = if req.app_config().secure() { "https" } else { "http" };
+    let scheme = crate::tls::viewer_scheme(&req);
     if scheme == "http" {
         match behavior.viewer_protocol {
             ViewerProtocol::AllowAll => {}
@@ -195,6 +212,7 @@ pub async fn handle(state: &State, req: HttpRequest, body: web::Payload) -> Http
                     body: respond::Body::Bytes(refusal.body().into()),
                     cache: CacheStatus::default(),
                     x_cache: XCache::Error,
+                    origin_latency: None,
                 };
                 return finish(reply);
             }
@@ -210,6 +228,7 @@ pub async fn handle(state: &State, req: HttpRequest, body: web::Payload) -> Http
             body: respond::Body::Empty,
             cache: CacheStatus::default(),
             x_cache: XCache::Hit,
+            origin_latency: None,
         };
         return finish(reply);
     }
@@ -236,15 +255,102 @@ pub async fn handle(state: &State, req: HttpRequest, body: web::Payload) -> Http
         internal: false,
     };
     let route = fetch::Route { site: &site, index };
-    let mut reply = if behavior.cached_methods.contains(&viewer.method) {
+    let reply = if behavior.cached_methods.contains(&viewer.method) {
         fetch::cached(state, route, &viewer).await
     } else {
         fetch::forward(state, route, &viewer, has_body.then_some(body)).await
     };
-    if let Some(policy) = &behavior.response_headers {
-        response_headers::apply(policy, &viewer.headers, &mut reply.headers);
+    done.finish(reply, behavior.response_headers.as_deref(), Some(&viewer.headers))
+}
+
+/// What answering a request ends with.
+struct Done<'a> {
+    state: &'a State,
+    site: &'a Site,
+    req: &'a HttpRequest,
+    request_id: &'a str,
+    started: std::time::Instant,
+}
+
+impl Done<'_> {
+    /// CloudFront's fields, then the response headers policy (which reads
+    /// them for `Server-Timing`); the response counted and logged.
+    fn finish(
+        &self,
+        mut reply: Reply,
+        policy: Option<&crate::site::ResponseHeadersPolicy>,
+        request: Option<&HeaderMap>,
+    ) -> HttpResponse {
+        let outcome = match reply.x_cache {
+            XCache::Hit => Outcome::Hit,
+            XCache::RefreshHit => Outcome::RefreshHit,
+            XCache::Error => Outcome::Error,
+            XCache::Redirect => Outcome::Pass,
+            XCache::Miss if matches!(reply.cache.forward, Some(Forward::Method | Forward::Bypass)) => Outcome::Pass,
+            XCache::Miss => Outcome::Miss,
+        };
+        respond::stamp(&mut reply, &Stamp { domain_name: &self.site.domain_name, request_id: self.request_id });
+        if let (Some(policy), Some(request)) = (policy, request) {
+            response_headers::apply(policy, request, &mut reply.headers);
+        }
+        let head_bytes: u64 =
+            reply.headers.iter().map(|(name, value)| (name.as_str().len() + value.len() + 4) as u64).sum::<u64>() + 17;
+        let body_bytes = match &reply.body {
+            respond::Body::Bytes(bytes) => Some(bytes.len() as u64),
+            respond::Body::Stream { length, .. } => *length,
+            respond::Body::Empty | respond::Body::Head(_) => Some(0),
+        };
+        let sent = head_bytes + body_bytes.unwrap_or(0);
+        self.state.stats.record(&self.site.id, outcome, reply.status, sent, reply.origin_latency);
+        if self.site.logging.is_some() {
+            self.state.access_log.record(self.site, self.log_line(&reply, outcome, sent, body_bytes));
+        }
+        respond::render(reply)
     }
-    finish(reply)
+
+    fn log_line(&self, reply: &Reply, outcome: Outcome, sent: u64, body_bytes: Option<u64>) -> LogLine {
+        let req = self.req;
+        let header =
+            |name: &str| req.headers().get(name).and_then(|value| HeaderValue::from_bytes(value.as_bytes()).ok());
+        let received: u64 = req.uri().to_string().len() as u64
+            + req.headers().iter().map(|(name, value)| (name.as_str().len() + value.len() + 4) as u64).sum::<u64>();
+        let taken = self.started.elapsed();
+        let range = reply
+            .headers
+            .get(http::header::CONTENT_RANGE)
+            .and_then(|value| value.to_str().ok())
+            .and_then(range::parse_content_range)
+            .map(|range| (range.first, range.last));
+        LogLine {
+            time: SystemTime::now(),
+            client: req.peer_addr().unwrap_or_else(|| std::net::SocketAddr::from(([0, 0, 0, 0], 0))),
+            method: Method::from_bytes(req.method().as_str().as_bytes()).unwrap_or(Method::GET),
+            uri: req.uri().to_string().parse().unwrap_or_default(),
+            status: reply.status,
+            sc_bytes: sent,
+            cs_bytes: received,
+            referer: header("referer"),
+            user_agent: header("user-agent"),
+            cookie: header("cookie"),
+            host: header("host"),
+            forwarded_for: header("x-forwarded-for"),
+            result: if reply.x_cache == XCache::Redirect { EdgeResult::Redirect } else { EdgeResult::from(outcome) },
+            response_result: if reply.x_cache == XCache::Redirect {
+                EdgeResult::Redirect
+            } else {
+                EdgeResult::from(outcome)
+            },
+            detailed_result: reply.cache.detail,
+            request_id: self.request_id.to_owned(),
+            https: crate::tls::viewer_scheme(req) == "https",
+            time_taken: taken,
+            time_to_first_byte: taken,
+            content_type: reply.headers.get(http::header::CONTENT_TYPE).cloned(),
+            content_length: body_bytes,
+            range,
+            ..LogLine::default()
+        }
+    }
 }
 
 /// The behavior serving `path`, by index.
@@ -285,6 +391,7 @@ fn redirect_to_https(host: &str, https_port: u16, req: &HttpRequest) -> Reply {
         body: respond::Body::Bytes(body.into()),
         cache: CacheStatus::default(),
         x_cache: XCache::Redirect,
+        origin_latency: None,
     }
 }
 

@@ -78,6 +78,8 @@ pub struct Reply {
     pub body: Body,
     pub cache: CacheStatus,
     pub x_cache: XCache,
+    /// How long the origin took to answer, when it was asked.
+    pub origin_latency: Option<std::time::Duration>,
 }
 
 /// A response's head and how old it is, as presented to one request.
@@ -131,7 +133,7 @@ pub fn with_bytes(mut presented: Presented<'_>, body: Bytes, cache: CacheStatus,
         if let Some(age) = presented.headers.get(http::header::AGE) {
             headers.insert(http::header::AGE, age.clone());
         }
-        return Reply { status, headers, body: Body::Empty, cache, x_cache };
+        return Reply { status, headers, body: Body::Empty, cache, x_cache, origin_latency: None };
     }
     let length = body.len() as u64;
     if *presented.method == Method::HEAD {
@@ -141,6 +143,7 @@ pub fn with_bytes(mut presented: Presented<'_>, body: Bytes, cache: CacheStatus,
             body: Body::Head(Some(length)),
             cache,
             x_cache,
+            origin_latency: None,
         };
     }
     if let Some(specs) = presented.range_specs() {
@@ -150,12 +153,19 @@ pub fn with_bytes(mut presented: Presented<'_>, body: Bytes, cache: CacheStatus,
                 let mut headers = presented.headers;
                 headers.insert(http::header::CONTENT_RANGE, text(&range::unsatisfied(length)));
                 headers.remove(http::header::CONTENT_TYPE);
-                return Reply { status: 416, headers, body: Body::Empty, cache, x_cache };
+                return Reply { status: 416, headers, body: Body::Empty, cache, x_cache, origin_latency: None };
             }
             Resolved::Ranges(ranges) => return ranged(presented.headers, &body, length, &ranges, cache, x_cache),
         }
     }
-    Reply { status: presented.status, headers: presented.headers, body: Body::Bytes(body), cache, x_cache }
+    Reply {
+        status: presented.status,
+        headers: presented.headers,
+        body: Body::Bytes(body),
+        cache,
+        x_cache,
+        origin_latency: None,
+    }
 }
 
 /// A 206 of `ranges` out of a whole body.
@@ -169,18 +179,25 @@ fn ranged(
 ) -> Reply {
     let whole = range::ContentRange { first: 0, last: length.saturating_sub(1), complete: Some(length) };
     let Some(parts) = range::slices(whole, body, ranges) else {
-        return Reply { status: 200, headers, body: Body::Bytes(body.clone()), cache, x_cache };
+        return Reply { status: 200, headers, body: Body::Bytes(body.clone()), cache, x_cache, origin_latency: None };
     };
     if let [(first, last)] = ranges {
         headers.insert(http::header::CONTENT_RANGE, text(&format!("bytes {first}-{last}/{length}")));
-        return Reply { status: 206, headers, body: Body::Bytes(parts[0].clone()), cache, x_cache };
+        return Reply {
+            status: 206,
+            headers,
+            body: Body::Bytes(parts[0].clone()),
+            cache,
+            x_cache,
+            origin_latency: None,
+        };
     }
     let content_type = headers.get(http::header::CONTENT_TYPE).and_then(|value| value.to_str().ok()).map(str::to_owned);
     let boundary = format!("{:016x}", rand::random::<u64>());
     let pieces: Vec<((u64, u64), Bytes)> = ranges.iter().copied().zip(parts).collect();
     let (multipart_type, multipart_body) = range::multipart(&pieces, length, content_type.as_deref(), &boundary);
     headers.insert(http::header::CONTENT_TYPE, text(&multipart_type));
-    Reply { status: 206, headers, body: Body::Bytes(multipart_body), cache, x_cache }
+    Reply { status: 206, headers, body: Body::Bytes(multipart_body), cache, x_cache, origin_latency: None }
 }
 
 /// A stored piece of partial content (`piece` its range) answering a
@@ -202,7 +219,7 @@ pub fn from_piece(
     } else {
         Body::Bytes(parts[0].clone())
     };
-    Some(Reply { status: 206, headers: presented.headers, body, cache, x_cache: XCache::Hit })
+    Some(Reply { status: 206, headers: presented.headers, body, cache, x_cache: XCache::Hit, origin_latency: None })
 }
 
 /// `presented` with its body still arriving (`length` when announced):
@@ -217,7 +234,7 @@ pub fn with_stream(
 ) -> Reply {
     presented.head();
     if let Some((status, headers)) = presented.precondition() {
-        return Reply { status, headers, body: Body::Empty, cache, x_cache };
+        return Reply { status, headers, body: Body::Empty, cache, x_cache, origin_latency: None };
     }
     if *presented.method == Method::HEAD {
         return Reply {
@@ -226,6 +243,7 @@ pub fn with_stream(
             body: Body::Head(length),
             cache,
             x_cache,
+            origin_latency: None,
         };
     }
     if let (Some(specs), Some(length)) = (presented.range_specs(), length) {
@@ -241,13 +259,14 @@ pub fn with_stream(
                     body: Body::Stream { stream, length: Some(last - first + 1) },
                     cache,
                     x_cache,
+                    origin_latency: None,
                 };
             }
             Resolved::Unsatisfiable => {
                 let mut headers = presented.headers;
                 headers.insert(http::header::CONTENT_RANGE, text(&range::unsatisfied(length)));
                 headers.remove(http::header::CONTENT_TYPE);
-                return Reply { status: 416, headers, body: Body::Empty, cache, x_cache };
+                return Reply { status: 416, headers, body: Body::Empty, cache, x_cache, origin_latency: None };
             }
             _ => {}
         }
@@ -258,6 +277,7 @@ pub fn with_stream(
         body: Body::Stream { stream, length },
         cache,
         x_cache,
+        origin_latency: None,
     }
 }
 
@@ -312,7 +332,7 @@ pub fn generated(status: u16, reason: &str, cache: CacheStatus) -> Reply {
          <BR clear=\"all\">\n<HR noshade size=\"1px\">\n</BODY></HTML>",
         html_escape(reason)
     );
-    Reply { status, headers, body: Body::Bytes(Bytes::from(body)), cache, x_cache: XCache::Error }
+    Reply { status, headers, body: Body::Bytes(Bytes::from(body)), cache, x_cache: XCache::Error, origin_latency: None }
 }
 
 fn html_escape(text: &str) -> String {

@@ -203,6 +203,7 @@ pub fn site(origin: SocketAddr) -> Site {
         default_root_object: Some("index.html".into()),
         behaviors: vec![behavior(origin)],
         error_responses: HashMap::new(),
+        logging: None,
         version: 1,
     }
 }
