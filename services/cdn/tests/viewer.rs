@@ -459,3 +459,53 @@ async fn a_restricted_behavior_refuses_unsigned_and_tampered_requests() {
     assert!(tampered.text().await.expect("a body").contains("<Code>AccessDenied</Code>"));
     assert_eq!(origin.hits("/private/report.pdf"), 0);
 }
+
+#[tokio::test]
+async fn compressible_bodies_are_compressed_once_per_encoding_and_decode_to_the_origin_s() {
+    use std::io::Read as _;
+    let origin = RawOrigin::start().await;
+    let text: Vec<u8> = b"the quick brown fox jumps over the lazy dog. ".iter().copied().cycle().take(20_000).collect();
+    origin.set(
+        "/app.js",
+        Answer::new(
+            200,
+            &[("content-type", "application/javascript"), ("cache-control", "max-age=600"), ("etag", "\"js1\"")],
+            &text,
+        ),
+    );
+    let mut site = site(origin.address);
+    let behavior = &mut site.behaviors[0];
+    behavior.compress = true;
+    behavior.cache.key.gzip = true;
+    behavior.cache.key.brotli = true;
+    let edge = Edge::start(site).await;
+    let client = client();
+    for _ in 0..2 {
+        let br =
+            client.get(edge.url("/app.js")).header("accept-encoding", "gzip, br").send().await.expect("a response");
+        assert_eq!(header(&br, "content-encoding"), "br");
+        assert_eq!(header(&br, "etag"), "W/\"js1\"", "the compressed variant's tag is weak");
+        let bytes = br.bytes().await.expect("a body");
+        let mut decoded = Vec::new();
+        brotli::Decompressor::new(&bytes[..], 4096).read_to_end(&mut decoded).expect("brotli");
+        assert_eq!(decoded, text);
+        let gzip = client.get(edge.url("/app.js")).header("accept-encoding", "gzip").send().await.expect("a response");
+        assert_eq!(header(&gzip, "content-encoding"), "gzip");
+        let bytes = gzip.bytes().await.expect("a body");
+        let mut decoded = Vec::new();
+        flate2::read::GzDecoder::new(&bytes[..]).read_to_end(&mut decoded).expect("gzip");
+        assert_eq!(decoded, text);
+        let plain = client.get(edge.url("/app.js")).send().await.expect("a response");
+        assert_eq!(header(&plain, "content-encoding"), "");
+        assert_eq!(plain.bytes().await.expect("a body").as_ref(), &text[..]);
+    }
+    assert_eq!(origin.hits("/app.js"), 3, "one fetch per encoding in the key, then hits");
+    let conditional = client
+        .get(edge.url("/app.js"))
+        .header("accept-encoding", "br")
+        .header("if-none-match", "\"js1\"")
+        .send()
+        .await
+        .expect("a response");
+    assert_eq!(conditional.status(), 304, "a weak match answers If-None-Match");
+}

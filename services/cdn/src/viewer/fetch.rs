@@ -719,7 +719,10 @@ async fn received(
             if let Some(leader) = &leader {
                 leader.publish(entry.clone());
             }
-            state.tiers.store(&key, entry.clone(), keep).await;
+            // Where the variant as stored belongs: compressed, under the key
+            // with the viewer's encodings.
+            let key = keys.for_response(&headers);
+            state.tiers.store(key, entry.clone(), keep).await;
         }
         drop(leader);
         return deliver(state, route, viewer, &entry, headers, None, cache, XCache::Miss).await;
