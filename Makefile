@@ -2,7 +2,7 @@
 
 CARGO ?= cargo
 
-.PHONY: up test test-cql test-dynamodb lint build deps fmt fuzz bench-dynamodb bench-functions bench-s3 bench-dns bench-auth bench-cdn
+.PHONY: up test test-cql test-dynamodb lint build deps fmt fuzz bench-dynamodb bench-functions bench-s3 bench-dns bench-auth bench-cdn cache-tests
 
 ## Run every service in one process (state in ./.nubo, dev keys test/test).
 up:
@@ -118,3 +118,11 @@ bench-cdn:
 	command -v wrk >/dev/null 2>&1 && (command -v varnishd || test -x /usr/sbin/varnishd) >/dev/null 2>&1 \
 		|| (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends varnish wrk)
 	NUBO_BIN=target/release/nubo target/release/cdn-bench --seconds 5 --repeats 3 --connections 32
+
+## The cache-tests suite (http-tests/cache-tests; $$CACHE_TESTS, by default
+## ../shared/cache-tests) against a distribution over its own server, scored
+## beside the published caches; node and npm from apt.
+cache-tests:
+	command -v npm >/dev/null 2>&1 \
+		|| (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm)
+	$(CARGO) test -p nubo-e2e --test cdn_cache_tests -- --ignored --nocapture

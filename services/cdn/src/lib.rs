@@ -35,8 +35,6 @@ pub mod tiers;
 pub mod tls;
 pub mod viewer;
 
-use std::sync::Arc;
-
 use actix_web::{HttpRequest, HttpResponse, web};
 use nubo_host::{Context, Listeners, ServeError, ServiceName, Shutdown, metrics::Metrics};
 use nubo_proto::{
@@ -145,28 +143,12 @@ impl CdnGrpc for CdnApi {
     }
 }
 
-/// What a viewer request reads: the sites this replica serves, its cache
-/// tiers and the configuration; cheap to clone.
-#[derive(Debug, Clone)]
-pub struct State {
-    pub config: Arc<Config>,
-    pub sites: sites::Sites,
-    pub tiers: tiers::Tiers,
-}
-
-/// A viewer's request: every request on the port that is not a CloudFront
-/// API call.
-pub async fn viewer(state: &State, request: HttpRequest, body: web::Payload) -> HttpResponse {
-    let _ = (state, request, body);
-    no_distribution().await
-}
-
 /// Sends each request to the CloudFront API or to [`viewer`]; viewers
 /// wait until this replica has read every distribution.
 async fn route(
     request: HttpRequest,
     body: web::Payload,
-    state: web::Data<State>,
+    state: web::Data<viewer::State>,
     cloudfront: web::Data<api::CloudFront>,
     sync: web::Data<sync::Sync>,
 ) -> HttpResponse {
@@ -175,7 +157,7 @@ async fn route(
     } else if !sync.is_loaded() {
         starting()
     } else {
-        viewer(&state, request, body).await
+        viewer::handle(&state, request, body).await
     }
 }
 
@@ -186,14 +168,6 @@ fn starting() -> HttpResponse {
         .insert_header(("x-cache", "Error from cloudfront"))
         .insert_header(("retry-after", "1"))
         .body("<html><body><h1>503 ERROR</h1><p>The request could not be satisfied: the distributions are still being loaded.</p></body></html>")
-}
-
-/// What CloudFront answers for a host it has no distribution for.
-async fn no_distribution() -> HttpResponse {
-    HttpResponse::Forbidden()
-        .content_type("text/html")
-        .insert_header(("x-cache", "Error from cloudfront"))
-        .body("<html><body><h1>403 ERROR</h1><p>The request could not be satisfied: no distribution serves this host.</p></body></html>")
 }
 
 /// Runs the service until `shutdown`.
@@ -216,7 +190,22 @@ pub async fn run(
         tokio::spawn(async move { sync.run(interval, shutdown).await })
     };
     let cloudfront = api::CloudFront::new(&context, store, sync.clone());
-    let state = State { config: Arc::new(config), sites, tiers: tiers.clone() };
+    let metrics = Metrics::new("cdn");
+    let stats = stats::Stats::new();
+    stats.register(&metrics);
+    stats::register_tiers(&metrics, &tiers);
+    let access_log = access_log::AccessLog::start(&context.state_dir, "nubo");
+    stats::register_access_log(&metrics, &access_log);
+    // Origin access control signs as nubo's own key pair, the one storage
+    // accepts from functions; without one, S3 origins are read anonymously.
+    let signer = context.function_credentials.clone().map(|(access_key_id, secret_access_key)| origin::Signer {
+        access_key_id,
+        secret_access_key,
+        region: context.region.clone(),
+    });
+    let mut state = viewer::State::new(config, sites, tiers.clone(), origin::Origins::new(signer));
+    state.stats = stats;
+    state.access_log = access_log.clone();
     let router = nubo_host::grpc::router(&context.cluster).add_service(CdnServer::new(CdnApi { tiers }));
     // One set of routes on both listeners; a handler tells them apart with
     // `tls::viewer_scheme`.
@@ -227,7 +216,6 @@ pub async fn run(
             .app_data(web::Data::new(sync.clone()))
             .default_service(web::to(route));
     };
-    let metrics = Metrics::new("cdn");
     let grpc = nubo_host::grpc::serve("cdn", listeners.grpc, router, shutdown.clone());
     let http = nubo_host::http::serve("cdn", listeners.http, 2, metrics.clone(), shutdown.clone(), routes.clone());
     let https = nubo_host::http::serve_with("cdn-https", https_listener, Some(tls), 2, metrics, shutdown, routes);
@@ -237,5 +225,6 @@ pub async fn run(
     if tokio::time::timeout(std::time::Duration::from_secs(2), syncing).await.is_err() {
         tracing::debug!("the sync loop did not stop in time");
     }
+    access_log.flush().await;
     served
 }
