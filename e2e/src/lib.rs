@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod cdn;
+pub mod cloudfront;
 pub mod compose;
 pub mod dns;
 
@@ -357,6 +358,11 @@ impl Nubo {
     pub fn s3_https(&self) -> (String, PathBuf) {
         let port = self.ports[&ServiceName::Storage].https.expect("storage serves HTTPS");
         (format!("https://127.0.0.1:{port}"), self.state_dir.join("storage/tls/certificate.pem"))
+    }
+
+    /// The viewers' HTTPS listener of a service that has one.
+    pub fn https_url(&self, service: ServiceName) -> String {
+        format!("https://127.0.0.1:{}", self.ports[&service].https.expect("the service serves HTTPS"))
     }
 
     /// The S3 website endpoint.
