@@ -111,7 +111,22 @@ pub fn error_responses(codes: &[i32], page: Option<&str>, response_code: Option<
 pub async fn create(cloudfront: &aws_sdk_cloudfront::Client, config: DistributionConfig) -> (String, String) {
     let created = cloudfront.create_distribution().distribution_config(config).send().await.expect("CreateDistribution");
     let distribution = created.distribution().expect("a distribution");
-    (distribution.id().to_owned(), distribution.domain_name().to_owned())
+    let (id, domain) = (distribution.id().to_owned(), distribution.domain_name().to_owned());
+    wait_deployed(cloudfront, &id).await;
+    (id, domain)
+}
+
+/// Waits (ten seconds at most) until every replica serves distribution
+/// `id`'s latest config, as CloudFront's `Deployed` says.
+pub async fn wait_deployed(cloudfront: &aws_sdk_cloudfront::Client, id: &str) {
+    for _ in 0..200 {
+        let got = cloudfront.get_distribution().id(id).send().await.expect("GetDistribution");
+        if got.distribution().map(|distribution| distribution.status()) == Some("Deployed") {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("distribution {id} was never deployed");
 }
 
 /// Waits (ten seconds at most) until invalidation `id` is Completed.
