@@ -125,4 +125,4 @@ bench-cdn:
 cache-tests:
 	command -v npm >/dev/null 2>&1 \
 		|| (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm)
-	$(CARGO) test -p nubo-e2e --test cdn_cache_tests -- --ignored --nocapture
+	$(CARGO) test -p nubo-e2e --test cdn_cache_tests -- --nocapture

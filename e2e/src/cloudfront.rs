@@ -49,7 +49,11 @@ pub fn default_behavior(origin_id: &str, cache_policy: &str) -> DefaultCacheBeha
 }
 
 /// An ordered behavior for `pattern`.
-pub fn behavior(pattern: &str, origin_id: &str, cache_policy: &str) -> aws_sdk_cloudfront::types::builders::CacheBehaviorBuilder {
+pub fn behavior(
+    pattern: &str,
+    origin_id: &str,
+    cache_policy: &str,
+) -> aws_sdk_cloudfront::types::builders::CacheBehaviorBuilder {
     CacheBehavior::builder()
         .path_pattern(pattern)
         .target_origin_id(origin_id)
@@ -74,8 +78,9 @@ pub fn distribution(
         .origins(Origins::builder().quantity(origins.len() as i32).set_items(Some(origins)).build().unwrap())
         .default_cache_behavior(default);
     if !ordered.is_empty() {
-        config = config
-            .cache_behaviors(CacheBehaviors::builder().quantity(ordered.len() as i32).set_items(Some(ordered)).build().unwrap());
+        config = config.cache_behaviors(
+            CacheBehaviors::builder().quantity(ordered.len() as i32).set_items(Some(ordered)).build().unwrap(),
+        );
     }
     if !aliases.is_empty() {
         config = config.aliases(
@@ -91,7 +96,12 @@ pub fn distribution(
 
 /// Custom error responses: each status in `codes` answered with
 /// `page` and `response_code`, cached for `ttl` seconds.
-pub fn error_responses(codes: &[i32], page: Option<&str>, response_code: Option<&str>, ttl: i64) -> CustomErrorResponses {
+pub fn error_responses(
+    codes: &[i32],
+    page: Option<&str>,
+    response_code: Option<&str>,
+    ttl: i64,
+) -> CustomErrorResponses {
     let items: Vec<_> = codes
         .iter()
         .map(|code| {
@@ -109,7 +119,8 @@ pub fn error_responses(codes: &[i32], page: Option<&str>, response_code: Option<
 
 /// Creates `config` and returns the distribution's id and domain name.
 pub async fn create(cloudfront: &aws_sdk_cloudfront::Client, config: DistributionConfig) -> (String, String) {
-    let created = cloudfront.create_distribution().distribution_config(config).send().await.expect("CreateDistribution");
+    let created =
+        cloudfront.create_distribution().distribution_config(config).send().await.expect("CreateDistribution");
     let distribution = created.distribution().expect("a distribution");
     let (id, domain) = (distribution.id().to_owned(), distribution.domain_name().to_owned());
     wait_deployed(cloudfront, &id).await;

@@ -240,7 +240,12 @@ async fn a_single_page_app_over_a_website_bucket_and_an_http_api() {
         "spa",
         vec![website, api_origin],
         default_behavior("site", CACHING_OPTIMIZED),
-        vec![behavior("/api/*", "api", CACHING_DISABLED).origin_request_policy_id(ALL_VIEWER_EXCEPT_HOST_HEADER).build().unwrap()],
+        vec![
+            behavior("/api/*", "api", CACHING_DISABLED)
+                .origin_request_policy_id(ALL_VIEWER_EXCEPT_HOST_HEADER)
+                .build()
+                .unwrap(),
+        ],
         &["localhost"],
     )
     .default_root_object("index.html")
@@ -308,11 +313,18 @@ async fn signed_urls_https_redirects_and_origin_failures() {
     let cloudfront = cloudfront_client(&nubo.edge_url());
 
     // A key group with the test key.
-    let public_key = std::fs::read_to_string(nubo_e2e::fixture("../../services/cdn/src/testdata/cloudfront-signer.public.pem")).unwrap();
+    let public_key =
+        std::fs::read_to_string(nubo_e2e::fixture("../../services/cdn/src/testdata/cloudfront-signer.public.pem"))
+            .unwrap();
     let key = cloudfront
         .create_public_key()
         .public_key_config(
-            PublicKeyConfig::builder().caller_reference("signer").name("signer").encoded_key(public_key).build().unwrap(),
+            PublicKeyConfig::builder()
+                .caller_reference("signer")
+                .name("signer")
+                .encoded_key(public_key)
+                .build()
+                .unwrap(),
         )
         .send()
         .await
@@ -334,15 +346,13 @@ async fn signed_urls_https_redirects_and_origin_failures() {
     }
     let config = distribution(
         "signed",
-        vec![
-            http_origin("app", &origin.host(), origin.port()),
-            slow,
-            http_origin("broken", "127.0.0.1", broken.port),
-        ],
+        vec![http_origin("app", &origin.host(), origin.port()), slow, http_origin("broken", "127.0.0.1", broken.port)],
         default_behavior("app", CACHING_OPTIMIZED),
         vec![
             behavior("/private/*", "app", CACHING_OPTIMIZED)
-                .trusted_key_groups(TrustedKeyGroups::builder().enabled(true).quantity(1).items(&group_id).build().unwrap())
+                .trusted_key_groups(
+                    TrustedKeyGroups::builder().enabled(true).quantity(1).items(&group_id).build().unwrap(),
+                )
                 .build()
                 .unwrap(),
             behavior("/secure/*", "app", CACHING_OPTIMIZED)
@@ -369,7 +379,11 @@ async fn signed_urls_https_redirects_and_origin_failures() {
     assert_eq!(accepted.text().await.unwrap(), "for key holders");
     let expired = botocore_signed(&url("/private/report.txt"), &key_id, chrono::Utc::now().timestamp() - 60);
     assert_eq!(client.get(&expired).send().await.unwrap().status(), 403);
-    let tampered = signed.replace("Expires=", &format!("Expires={}", 9)).replacen(&format!("Expires=9{far}"), &format!("Expires={}", far + 1), 1);
+    let tampered = signed.replace("Expires=", &format!("Expires={}", 9)).replacen(
+        &format!("Expires=9{far}"),
+        &format!("Expires={}", far + 1),
+        1,
+    );
     assert_eq!(client.get(&tampered).send().await.unwrap().status(), 403);
     let other_path = signed.replace("/private/report.txt", "/private/other.txt");
     assert_eq!(client.get(&other_path).send().await.unwrap().status(), 403);

@@ -9,13 +9,13 @@
 //! dependencies installed there with `npm install`. Its results are
 //! written to `target/cache-tests/nubo.json`.
 //!
-//! Run with `make cache-tests` (it needs node and npm).
+//! Part of `make test`; `make cache-tests` runs it alone and prints the
+//! score.
 
 use std::{
     net::SocketAddr,
     path::{Path, PathBuf},
     process::{Command, Stdio},
-    sync::Arc,
     time::Duration,
 };
 
@@ -31,114 +31,54 @@ const ALL_VIEWER: &str = "216adef6-5c7f-47e4-b989-5492eafa07d3";
 /// `ErrorCachingMinTTL` of 0 so errors are cached as RFC 9111 says.
 const ERROR_CODES: [u16; 11] = [400, 403, 404, 405, 414, 416, 500, 501, 502, 503, 504];
 
-/// A distribution serving the suite, and what keeps it up.
+/// A distribution serving the suite, and the nubo that serves it.
 struct Distribution {
     /// Where the suite's client sends its requests (no trailing slash).
     base_url: String,
-    _server: Server,
+    _nubo: nubo_e2e::Nubo,
 }
 
-struct Server(actix_web::dev::ServerHandle);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let handle = self.0.clone();
-        tokio::spawn(async move { handle.stop(false).await });
+/// Sets up the distribution the suite runs against, through the CloudFront
+/// API of a `nubo up`, as a user would: a custom origin at `origin`, the
+/// `UseOriginCacheControlHeaders` cache policy, the `AllViewer` origin
+/// request policy, every method allowed, GET and HEAD cached, and
+/// `ErrorCachingMinTTL` 0 for every error code. `localhost` is its alias,
+/// so the suite's client reaches it by name without DNS.
+async fn distribution(origin: SocketAddr, state: &Path) -> Distribution {
+    use aws_sdk_cloudfront::types::{AllowedMethods, CachedMethods, Method};
+    use nubo_e2e::cloudfront::{create, distribution as config, error_responses, http_origin};
+    let nubo = nubo_e2e::Nubo::up(state).await;
+    let cloudfront = nubo_e2e::cloudfront_client(&nubo.edge_url());
+    let mut suite_origin = http_origin("cache-tests", &origin.ip().to_string(), origin.port());
+    if let Some(custom) = suite_origin.custom_origin_config.as_mut() {
+        custom.origin_read_timeout = Some(30);
     }
-}
-
-/// Sets up the distribution the suite runs against: a custom origin at
-/// `origin`, the `UseOriginCacheControlHeaders` cache policy, the
-/// `AllViewer` origin request policy, every method allowed, GET and HEAD
-/// cached, and `ErrorCachingMinTTL` 0 for every error code.
-///
-/// This is the one function that knows how: today it serves the viewer
-/// path in-process over the compiled distribution; with the CloudFront
-/// API it becomes a `CreateDistribution` through `aws-sdk-cloudfront`
-/// against a running nubo, and `base_url` its `DomainName`'s port.
-async fn distribution(origin: SocketAddr) -> Distribution {
-    use http::Method;
-    use nubo_cdn::site::*;
-    let behavior = Behavior {
-        path_pattern: None,
-        origin: Arc::new(Origin {
-            id: "cache-tests".into(),
-            kind: OriginKind::Custom,
-            base_url: format!("http://{origin}"),
-            host: origin.ip().to_string(),
-            origin_path: String::new(),
-            custom_headers: vec![],
-            connection_timeout: Duration::from_secs(10),
-            read_timeout: Duration::from_secs(30),
-            connection_attempts: 3,
-        }),
-        viewer_protocol: ViewerProtocol::AllowAll,
-        allowed_methods: vec![
-            Method::GET,
-            Method::HEAD,
-            Method::OPTIONS,
-            Method::PUT,
-            Method::POST,
-            Method::PATCH,
-            Method::DELETE,
-        ],
-        cached_methods: vec![Method::GET, Method::HEAD],
-        compress: false,
-        cache: CachePolicy {
-            id: Some(USE_ORIGIN_CACHE_CONTROL_HEADERS.into()),
-            min_ttl: Duration::ZERO,
-            default_ttl: Duration::ZERO,
-            max_ttl: Duration::from_secs(31_536_000),
-            key: CacheKeySpec {
-                query_strings: Selection::None,
-                headers: ["host", "origin", "x-http-method-override", "x-http-method", "x-method-override"]
-                    .map(String::from)
-                    .to_vec(),
-                cookies: Selection::All,
-                gzip: true,
-                brotli: true,
-            },
-        },
-        forward: OriginRequestPolicy {
-            id: Some(ALL_VIEWER.into()),
-            query_strings: Selection::All,
-            headers: HeaderSelection::AllViewer,
-            cookies: Selection::All,
-        },
-        response_headers: None,
-        trusted_keys: None,
-    };
-    let error_responses = ERROR_CODES
-        .into_iter()
-        .map(|code| {
-            (
-                code,
-                ErrorResponse { response_page_path: None, response_code: None, error_caching_min_ttl: Duration::ZERO },
-            )
-        })
-        .collect();
-    let site = Site {
-        id: "E3CACHETESTS01".into(),
-        domain_name: "e3cachetests01.cloudfront.localhost".into(),
-        aliases: vec!["127.0.0.1".into(), "localhost".into()],
-        enabled: true,
-        default_root_object: None,
-        behaviors: vec![behavior],
-        error_responses,
-        logging: None,
-        version: 1,
-    };
-    let config = nubo_cdn::Config::default();
-    let sites = nubo_cdn::sites::Sites::default();
-    sites.upsert(Arc::new(site));
-    let tiers = nubo_cdn::tiers::Tiers::new(config.memory_bytes, None);
-    let state = nubo_cdn::viewer::State::new(config, sites, tiers, nubo_cdn::origin::Origins::default());
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind the viewer port");
-    let address = listener.local_addr().expect("the viewer's address");
-    let server = nubo_cdn::viewer::listen(state, listener, 2).expect("serve viewers");
-    let handle = server.handle();
-    tokio::spawn(server);
-    Distribution { base_url: format!("http://{address}"), _server: Server(handle) }
+    let all = [Method::Get, Method::Head, Method::Options, Method::Put, Method::Post, Method::Patch, Method::Delete];
+    let cached = CachedMethods::builder().quantity(2).items(Method::Get).items(Method::Head).build().unwrap();
+    let behavior = aws_sdk_cloudfront::types::DefaultCacheBehavior::builder()
+        .target_origin_id("cache-tests")
+        .viewer_protocol_policy(aws_sdk_cloudfront::types::ViewerProtocolPolicy::AllowAll)
+        .cache_policy_id(USE_ORIGIN_CACHE_CONTROL_HEADERS)
+        .origin_request_policy_id(ALL_VIEWER)
+        .compress(false)
+        .allowed_methods(
+            AllowedMethods::builder()
+                .quantity(all.len() as i32)
+                .set_items(Some(all.to_vec()))
+                .cached_methods(cached)
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    let codes: Vec<i32> = ERROR_CODES.iter().map(|code| i32::from(*code)).collect();
+    let config = config("cache-tests", vec![suite_origin], behavior, vec![], &["localhost"])
+        .custom_error_responses(error_responses(&codes, None, None, 0))
+        .build()
+        .unwrap();
+    create(&cloudfront, config).await;
+    let port = nubo.http_url(nubo_e2e::ServiceName::Cdn).rsplit(':').next().unwrap().to_owned();
+    Distribution { base_url: format!("http://localhost:{port}"), _nubo: nubo }
 }
 
 /// The suite's checkout.
@@ -207,12 +147,11 @@ async fn start_suite_server(suite: &Path, logs: &Path) -> (Daemon, SocketAddr) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "runs the cache-tests suite: needs node and npm (make cache-tests)"]
 async fn cache_tests_suite() {
     let work = tempfile::tempdir().expect("a temporary directory");
     let suite = suite_copy(work.path());
     let (_server, origin) = start_suite_server(&suite, work.path()).await;
-    let distribution = distribution(origin).await;
+    let distribution = distribution(origin, &work.path().join("nubo")).await;
 
     // `CACHE_TESTS_ID=test-id` runs one test and shows its exchanges.
     let only = std::env::var("CACHE_TESTS_ID").unwrap_or_default();

@@ -24,8 +24,11 @@ struct Replica {
 
 /// `path` through `replica`: its X-Cache, Cache-Status and body.
 async fn fetch(client: &reqwest::Client, replica: &Replica, domain: &str, path: &str) -> (String, String, String) {
-    let response =
-        client.get(format!("http://{domain}:{}{path}", replica.address.port())).send().await.expect("the replica answers");
+    let response = client
+        .get(format!("http://{domain}:{}{path}", replica.address.port()))
+        .send()
+        .await
+        .expect("the replica answers");
     assert_eq!(response.status(), 200, "{path}");
     let cache = header(&response, "x-cache").to_owned();
     let status = header(&response, "cache-status").to_owned();
@@ -92,7 +95,8 @@ async fn replicas_share_redis_and_every_invalidation() {
     let started = Instant::now();
     for (client, replica) in clients.iter().zip(&replicas) {
         loop {
-            let response = client.get(format!("http://{domain}:{}/nothing", replica.address.port())).send().await.unwrap();
+            let response =
+                client.get(format!("http://{domain}:{}/nothing", replica.address.port())).send().await.unwrap();
             if header(&response, "x-cache") != "Error from cloudfront" || response.status() != 403 {
                 break;
             }

@@ -29,7 +29,11 @@ use nubo_e2e::{
 
 fn argument(name: &str, default: u64) -> u64 {
     let args: Vec<String> = std::env::args().collect();
-    args.iter().position(|arg| arg == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
+    args.iter()
+        .position(|arg| arg == name)
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 /// What one wrk run measured.
@@ -126,7 +130,10 @@ async fn main() {
     println!(
         "cache hits, wrk 1 thread × {connections} connections, {seconds} s per run, {repeats} repeats (nubo, then Varnish)"
     );
-    println!("{:<10} {:>6} {:>14} {:>10} {:>14} {:>10} {:>8}", "object", "run", "nubo req/s", "nubo p99", "varnish req/s", "varnish p99", "ratio");
+    println!(
+        "{:<10} {:>6} {:>14} {:>10} {:>14} {:>10} {:>8}",
+        "object", "run", "nubo req/s", "nubo p99", "varnish req/s", "varnish p99", "ratio"
+    );
     for (path, size) in objects {
         warm(&format!("{nubo_url}{path}"), &domain, size).await;
         warm(&format!("{varnish_url}{path}"), "origin", size).await;
