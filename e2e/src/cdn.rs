@@ -221,6 +221,8 @@ impl Redis {
                     }
                 }
             }
+            // A start-up wait on a child process, before any request runs.
+            #[allow(clippy::disallowed_methods)]
             std::thread::sleep(Duration::from_millis(50));
         }
         panic!("redis-server did not answer on {}: {}", self.port, self.process.log());
@@ -268,6 +270,8 @@ impl Varnish {
         let deadline = std::time::Instant::now() + Duration::from_secs(20);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(std::time::Instant::now() < deadline, "varnishd did not listen: {}", process.log());
+            // A start-up wait on a child process, before any request runs.
+            #[allow(clippy::disallowed_methods)]
             std::thread::sleep(Duration::from_millis(100));
         }
         Self { port, _process: process }
