@@ -497,3 +497,54 @@ impl Drop for BrokenOrigin {
         self.task.abort();
     }
 }
+
+/// Sends `request` on a fresh connection and returns the status line.
+async fn raw_status(address: std::net::SocketAddr, request: &[u8]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let _ = stream.write_all(request).await;
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut answer)).await;
+    String::from_utf8_lossy(&answer).lines().next().unwrap_or("").to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn malformed_viewer_requests_are_refused_and_poison_nothing() {
+    let state = tempfile::tempdir().unwrap();
+    let nubo = Nubo::up(&state.path().join("state")).await;
+    let origin = Origin::start([("/page.html", Resource::cacheable("text/html", "<h1>intact</h1>", 300))]).await;
+    let cloudfront = cloudfront_client(&nubo.edge_url());
+    let config = distribution(
+        "malformed",
+        vec![http_origin("app", &origin.host(), origin.port())],
+        default_behavior("app", CACHING_OPTIMIZED),
+        vec![],
+        &[],
+    )
+    .build()
+    .unwrap();
+    let (_, domain) = create(&cloudfront, config).await;
+    let cdn = address_of(&nubo.http_url(ServiceName::Cdn));
+    let client = viewer(cdn, &[&domain]);
+    let url = format!("http://{domain}:{}/page.html", cdn.port());
+    assert_eq!(client.get(&url).send().await.unwrap().text().await.unwrap(), "<h1>intact</h1>");
+
+    let huge = format!("GET /page.html HTTP/1.1\r\nHost: {domain}\r\nX-Big: {}\r\n\r\n", "a".repeat(128 * 1024));
+    let conflicting = format!(
+        "POST /page.html HTTP/1.1\r\nHost: {domain}\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /evil HTTP/1.1\r\nHost: {domain}\r\n\r\n"
+    );
+    let bad_chunks = format!("POST /page.html HTTP/1.1\r\nHost: {domain}\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n");
+    let split = format!("GET /page.html HTTP/1.1\r\nHost: {domain}\r\nX-A: b\rX-Injected: yes\r\n\r\n");
+    for (name, request) in
+        [("huge headers", huge), ("CL and TE", conflicting), ("bad chunks", bad_chunks), ("bare CR", split)]
+    {
+        let status = raw_status(cdn, request.as_bytes()).await;
+        let code: u16 = status.split_whitespace().nth(1).and_then(|code| code.parse().ok()).unwrap_or(0);
+        assert!(code == 0 || (400..500).contains(&code), "{name}: {status}");
+    }
+    assert_eq!(origin.hits("/evil"), 0, "no smuggled request reached the origin");
+    let after = client.get(&url).send().await.unwrap();
+    assert_eq!(header(&after, "x-cache"), "Hit from cloudfront");
+    assert_eq!(after.text().await.unwrap(), "<h1>intact</h1>");
+    assert_eq!(origin.hits("/page.html"), 1);
+}

@@ -172,5 +172,29 @@ async fn main() {
             median(&mut ratios)
         );
     }
+    // One client, one request at a time: the latency a single viewer sees,
+    // which concurrency would hide.
+    println!("one client, 2,000 sequential hits of 1k.bin (reqwest, keep-alive):");
+    for (name, url, host) in [
+        ("nubo", format!("{nubo_url}/1k.bin"), domain.as_str()),
+        ("varnish", format!("{varnish_url}/1k.bin"), "origin"),
+    ] {
+        let client = reqwest::Client::builder().no_proxy().build().unwrap();
+        let mut latencies = Vec::with_capacity(2000);
+        for _ in 0..2000 {
+            let started = std::time::Instant::now();
+            let response = client.get(&url).header("host", host).send().await.expect("a hit");
+            response.bytes().await.expect("its body");
+            latencies.push(started.elapsed().as_secs_f64() * 1e3);
+        }
+        latencies.sort_by(|a, b| a.total_cmp(b));
+        let at = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
+        println!(
+            "  {name:<8} p50 {:.3} ms  p99 {:.3} ms  max {:.3} ms",
+            at(0.5),
+            at(0.99),
+            latencies[latencies.len() - 1]
+        );
+    }
     assert_eq!(origin.hits("/1k.bin") + origin.hits("/100k.bin"), 4, "every measured request was a cache hit");
 }

@@ -117,10 +117,28 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
 });
 
 /// `Cache-Control` and `CDN-Cache-Control` from origins, and the viewer's
-/// `Cache-Control`: `http_cache::control::Directives::parse(value)` belongs
-/// here once `http_cache` has it.
-fn cache_control(_value: &str) {}
+/// `Cache-Control`, parsed as the cache reads them.
+fn cache_control(value: &str) {
+    let Ok(value) = http::HeaderValue::from_str(value) else { return };
+    let mut headers = http::HeaderMap::new();
+    headers.insert("cache-control", value.clone());
+    let _ = nubo_cdn::http_cache::control::Directives::parse(&headers);
+    headers.insert("cdn-cache-control", value);
+    let _ = nubo_cdn::http_cache::control::Directives::for_cdn(&headers);
+}
 
-/// The viewer's `Range` header: its parser belongs here once the viewer
-/// path has one.
-fn range(_value: &str) {}
+/// The viewer's `Range` header and an origin's `Content-Range`: whatever
+/// parses must resolve, against any length, to ranges inside it.
+fn range(value: &str) {
+    use nubo_cdn::http_cache::range;
+    if let Some(specs) = range::parse(value) {
+        for length in [0, 1, 10, u64::MAX] {
+            if let range::Resolved::Ranges(ranges) = range::resolve(&specs, length) {
+                for (first, last) in ranges {
+                    assert!(first <= last && last < length, "{value}: {first}-{last} of {length}");
+                }
+            }
+        }
+    }
+    let _ = range::parse_content_range(value);
+}
