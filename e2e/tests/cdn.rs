@@ -512,7 +512,15 @@ async fn raw_status(address: std::net::SocketAddr, request: &[u8]) -> String {
 async fn malformed_viewer_requests_are_refused_and_poison_nothing() {
     let state = tempfile::tempdir().unwrap();
     let nubo = Nubo::up(&state.path().join("state")).await;
-    let origin = Origin::start([("/page.html", Resource::cacheable("text/html", "<h1>intact</h1>", 300))]).await;
+    let mut with_cookie = Resource::cacheable("text/html", "<h1>signed in</h1>", 300);
+    with_cookie.headers.push(("set-cookie".into(), "session=for-the-first-viewer-only".into()));
+    let origin = Origin::start([
+        ("/page.html", Resource::cacheable("text/html", "<h1>intact</h1>", 300)),
+        ("/private/secret.txt", Resource::cacheable("text/plain", "behind the dots", 300)),
+        ("/welcome.html", with_cookie),
+        ("/first-plain.js", Resource::cacheable("application/javascript", script(), 300)),
+    ])
+    .await;
     let cloudfront = cloudfront_client(&nubo.edge_url());
     let config = distribution(
         "malformed",
@@ -543,6 +551,28 @@ async fn malformed_viewer_requests_are_refused_and_poison_nothing() {
         assert!(code == 0 || (400..500).contains(&code), "{name}: {status}");
     }
     assert_eq!(origin.hits("/evil"), 0, "no smuggled request reached the origin");
+    // Dot segments, plain or encoded, are refused before any behavior is
+    // chosen: the origin would resolve them after.
+    for path in ["/a/../private/secret.txt", "/a/%2e%2e/private/secret.txt", "/a/./page.html"] {
+        let request = format!("GET {path} HTTP/1.1\r\nHost: {domain}\r\nConnection: close\r\n\r\n");
+        let status = raw_status(cdn, request.as_bytes()).await;
+        assert!(status.contains(" 400 "), "{path}: {status}");
+    }
+    assert_eq!(origin.hits("/private/secret.txt"), 0);
+
+    // One viewer's Set-Cookie is never replayed from the cache.
+    let first = client.get(format!("http://{domain}:{}/welcome.html", cdn.port())).send().await.unwrap();
+    assert_eq!(header(&first, "set-cookie"), "session=for-the-first-viewer-only");
+    let second = client.get(format!("http://{domain}:{}/welcome.html", cdn.port())).send().await.unwrap();
+    assert_eq!(header(&second, "x-cache"), "Hit from cloudfront");
+    assert_eq!(header(&second, "set-cookie"), "", "a stored response carries no Set-Cookie");
+
+    // A viewer that takes no compression first does not turn it off for
+    // those that accept it.
+    let js = format!("http://{domain}:{}/first-plain.js", cdn.port());
+    assert_eq!(header(&client.get(&js).send().await.unwrap(), "content-encoding"), "");
+    let later = client.get(&js).header("accept-encoding", "br, gzip").send().await.unwrap();
+    assert_eq!(header(&later, "content-encoding"), "br");
     let after = client.get(&url).send().await.unwrap();
     assert_eq!(header(&after, "x-cache"), "Hit from cloudfront");
     assert_eq!(after.text().await.unwrap(), "<h1>intact</h1>");

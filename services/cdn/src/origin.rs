@@ -188,7 +188,13 @@ impl Origins {
         {
             headers.insert(http::header::HOST, host);
         }
+        // Origin access control reads the bucket as the distribution; a
+        // viewer's write is passed on unsigned, so the bucket's own policy
+        // decides it, as with a bucket policy that grants CloudFront only
+        // s3:GetObject.
+        let reads = matches!(request.method, http::Method::GET | http::Method::HEAD | http::Method::OPTIONS);
         if let OriginKind::S3 { origin_access_control: true, .. } = origin.kind
+            && reads
             && let Some(signer) = &self.inner.signer
         {
             sign_s3(signer, &request.method, &url, &mut headers);

@@ -262,6 +262,14 @@ fn check_aliases(config: &Node) -> Result<Vec<String>> {
         if !valid_host_name(alias, true) {
             return Err(invalid_argument(format!("The parameter CNAME contains an invalid domain name: {alias}")));
         }
+        // The distributions' own domain names are nubo's, as
+        // `cloudfront.net` is CloudFront's: no alias may take one.
+        let lowered = alias.to_ascii_lowercase();
+        if lowered == "cloudfront.localhost" || lowered.ends_with(".cloudfront.localhost") {
+            return Err(invalid_argument(format!(
+                "The CNAME {alias} is under cloudfront.localhost, which only distributions' own domain names use."
+            )));
+        }
         if !seen.insert(alias.as_str()) {
             return Err(invalid_argument(format!("The CNAME {alias} is given more than once.")));
         }
@@ -886,6 +894,9 @@ mod tests {
         assert_eq!(checked.aliases, ["www.example.com", "localhost", "*.cdn.example"]);
         assert_eq!(code(&aliases(&["a.example", "A.example"])), "InvalidArgument");
         assert_eq!(code(&aliases(&["bad name"])), "InvalidArgument");
+        // Another distribution's domain name, or a wildcard over them all.
+        assert_eq!(code(&aliases(&["e1a2b3c4d5e6f7.cloudfront.localhost"])), "InvalidArgument");
+        assert_eq!(code(&aliases(&["*.cloudfront.localhost"])), "InvalidArgument");
         let many: Vec<String> = (0..101).map(|n| format!("h{n}.example")).collect();
         let many: Vec<&str> = many.iter().map(String::as_str).collect();
         assert_eq!(code(&aliases(&many)), "TooManyDistributionCNAMEs");

@@ -190,6 +190,12 @@ impl Tiers {
     /// that cannot be reached gets the invalidation when it can be, and
     /// serves nothing it matches until then.
     pub async fn invalidate(&self, distribution: &str, paths: &[String]) -> u64 {
+        // Keys hold the path alone (the query is in `rest`), so a path
+        // given with a query string invalidates every variant of its path:
+        // a superset of what it names, never less.
+        let paths: Vec<String> =
+            paths.iter().map(|path| path.split_once('?').map_or(path.as_str(), |(path, _)| path).to_owned()).collect();
+        let paths = paths.as_slice();
         let from_memory = self.inner.memory.remove_matching(|key| matches(key, distribution, paths));
         let from_redis = match &self.inner.redis {
             Some(redis) => redis.invalidate(distribution, paths).await.unwrap_or(0),

@@ -170,7 +170,18 @@ pub(crate) async fn cached(state: &State, route: Route<'_>, viewer: &Viewer) -> 
             .variants(plain)
             .await
             .into_iter()
-            .filter(|entry| encoding_agnostic(&respond::entry_headers(entry)))
+            .filter(|entry| {
+                let headers = respond::entry_headers(entry);
+                // An unencoded copy serves a viewer who accepts gzip or br
+                // only where this behavior would not have compressed it for
+                // them; otherwise their own fetch stores the compressed one.
+                let spec = &behavior.cache.key;
+                let would_compress = behavior.compress
+                    && (spec.gzip || spec.brotli)
+                    && compress::compressible_status(entry.status)
+                    && compress::choose_among(&viewer.presented, &headers, None, spec.brotli).is_some();
+                encoding_agnostic(&headers) && !would_compress
+            })
             .collect();
         found = pick(&shared, &viewer.presented).map(|entry| (entry, plain.clone()));
         variants.extend(shared);
@@ -668,7 +679,7 @@ async fn received(
     }
     let head = EntryHead {
         status,
-        headers: hop::stored_fields(&fetched.headers, &directives),
+        headers: stored_fields(behavior, &fetched.headers, &directives),
         request_time: fetched.request_time,
         response_time: fetched.response_time,
         vary: selection.unwrap_or_default(),
@@ -711,7 +722,7 @@ async fn received(
             Err(error) => return failure(state, route, viewer, &error, forward).await,
         };
         let (entry, headers) = match coding {
-            Some(coding) => compressed(head, &fetched.headers, &viewer.presented, &directives, coding, &body),
+            Some(coding) => compressed(behavior, head, &fetched.headers, &viewer.presented, &directives, coding, &body),
             None => (head.with_body(body), fetched.headers),
         };
         let entry = Arc::new(entry);
@@ -782,6 +793,7 @@ fn compression(behavior: &Behavior, viewer: &Viewer, status: u16, fetched: &Fetc
 /// marked as `crate::compress` marks it (`Content-Encoding`, a weak
 /// `ETag`, `Vary: Accept-Encoding`).
 fn compressed(
+    behavior: &Behavior,
     head: EntryHead,
     headers: &HeaderMap,
     presented: &HeaderMap,
@@ -794,7 +806,7 @@ fn compressed(
     compress::mark_compressed(&mut headers, coding, encoded.len());
     // It now varies on Accept-Encoding too.
     let vary = vary::select(&headers, presented).unwrap_or_else(|| head.vary.clone());
-    let stored = EntryHead { headers: hop::stored_fields(&headers, directives), vary, ..head };
+    let stored = EntryHead { headers: stored_fields(behavior, &headers, directives), vary, ..head };
     (stored.with_body(encoded), headers)
 }
 
@@ -975,7 +987,7 @@ fn spawn_refresh(state: State, site: Arc<Site>, index: usize, viewer: Viewer, st
             let Some(selection) = vary::select(&fetched.headers, &viewer.presented) else { return };
             let head = EntryHead {
                 status: 200,
-                headers: hop::stored_fields(&fetched.headers, &directives),
+                headers: stored_fields(route.behavior(), &fetched.headers, &directives),
                 request_time: fetched.request_time,
                 response_time: fetched.response_time,
                 vary: selection,
@@ -1093,4 +1105,19 @@ async fn invalidate_after(state: &State, route: Route<'_>, viewer: &Viewer, resp
             }
         }
     }
+}
+
+/// The fields stored of a response under `behavior`: RFC 9111's, less
+/// `Set-Cookie` where the cache key holds no cookies. There one stored copy
+/// serves every viewer whatever cookies they send, and one viewer's
+/// session must never be handed to the others; the viewer whose request
+/// fetched it still gets it. Where cookies are in the key, the copy serves
+/// only viewers who sent the same ones, and it is kept whole, as RFC 9111
+/// asks.
+fn stored_fields(behavior: &Behavior, headers: &HeaderMap, directives: &Directives) -> Vec<(String, Vec<u8>)> {
+    let mut fields = hop::stored_fields(headers, directives);
+    if behavior.cache.key.cookies == crate::site::Selection::None {
+        fields.retain(|(name, _)| name != "set-cookie");
+    }
+    fields
 }

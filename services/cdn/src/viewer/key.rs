@@ -40,9 +40,24 @@ pub fn cache_key(
     for name in &names {
         rest.push_str("h=");
         rest.push_str(name);
-        rest.push(':');
-        let values: Vec<&str> = headers.get_all(name.as_str()).iter().filter_map(|value| value.to_str().ok()).collect();
-        rest.push_str(&values.join(","));
+        // Every byte of every value is in the key, escaped, so a value the
+        // origin sees can never share a key with another (or with none).
+        let mut values = headers.get_all(name.as_str()).iter().peekable();
+        if values.peek().is_some() {
+            rest.push(':');
+            for (i, value) in values.enumerate() {
+                if i > 0 {
+                    rest.push(',');
+                }
+                for &byte in value.as_bytes() {
+                    if byte.is_ascii_graphic() && byte != b'%' && byte != b',' || byte == b' ' {
+                        rest.push(byte as char);
+                    } else {
+                        rest.push_str(&format!("%{byte:02X}"));
+                    }
+                }
+            }
+        }
         rest.push('\n');
     }
     let mut cookies = select_cookies(headers, &spec.cookies);

@@ -163,6 +163,11 @@ pub async fn handle(state: &State, req: HttpRequest, body: web::Payload) -> Http
     hop::strip(&mut headers);
 
     let raw_path = req.uri().path();
+    if has_dot_segment(raw_path) {
+        // The origin's URL parser would resolve `..` after the behavior,
+        // the signature and the origin path were chosen for the raw path.
+        return finish(respond::generated(400, "The request path has a dot segment.", CacheStatus::default()));
+    }
     let path = match (&site.default_root_object, raw_path) {
         (Some(object), "/") => format!("/{object}"),
         _ => raw_path.to_owned(),
@@ -440,5 +445,29 @@ mod tests {
         let id = request_id();
         assert_eq!(id.len(), 56);
         assert!(id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_=".contains(&b)));
+    }
+}
+
+/// Whether `path` has a `.` or `..` segment, spelled plainly or
+/// percent-encoded (`%2e`), or a backslash, which URL parsers read as `/`.
+fn has_dot_segment(path: &str) -> bool {
+    let lowered = path.to_ascii_lowercase().replace("%2e", ".");
+    lowered.contains('\\')
+        || lowered.contains("%5c")
+        || lowered.split('/').any(|segment| segment == "." || segment == "..")
+}
+
+#[cfg(test)]
+mod dot_segments {
+    use super::has_dot_segment;
+
+    #[test]
+    fn dot_segments_are_found_in_every_spelling() {
+        for path in ["/a/../b", "/..", "/a/./b", "/a/%2e%2E/b", "/a/.%2e/b", "/a/%2e/b", "/a\\..\\b", "/a/%5c../b"] {
+            assert!(has_dot_segment(path), "{path}");
+        }
+        for path in ["/", "/a/b", "/a/..b/c", "/a/b.../c", "/file.txt", "/.well-known/x"] {
+            assert!(!has_dot_segment(path), "{path}");
+        }
     }
 }
