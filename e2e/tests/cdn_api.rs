@@ -765,7 +765,8 @@ async fn only_cloudfront_signed_calls_reach_the_api() {
     // distribution serves this host.
     let viewer = http.get(format!("{}/2020-05-31/distribution", nubo.http_url(ServiceName::Cdn))).send().await.unwrap();
     assert_eq!(viewer.status(), 403);
-    assert!(viewer.text().await.unwrap().contains("403 ERROR"));
+    assert_eq!(viewer.headers()["x-cache"], "Error from cloudfront");
+    assert!(viewer.text().await.unwrap().contains("The request could not be satisfied"));
     // A CloudFront-signed one with a bad signature is the API's, refused
     // in CloudFront's error shape.
     let forged = http
