@@ -15,6 +15,8 @@
 //!   fetch for concurrent misses; `compress`: gzip and br for viewers.
 //! - `signed`: signed URLs and cookies; `response_headers`: response
 //!   headers policies; `tls`: the HTTPS listener.
+//! - `stats`: per-distribution series on `/metrics`; `access_log`:
+//!   CloudFront's standard log lines, written off the request path.
 
 pub mod access_log;
 pub mod api;
