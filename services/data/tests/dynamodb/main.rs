@@ -1,0 +1,8 @@
+//! In-process tests of the DynamoDB layer: `Dynamo::execute` on an embedded
+//! engine in a temporary directory, so the semantics are tested without a
+//! process or a socket (the SDK suites in `e2e/` keep the wire). One module
+//! per operation family.
+
+mod harness;
+
+mod smoke;
