@@ -22,6 +22,8 @@ pub struct Api {
     pub routes: Vec<Route>,
     pub integrations: Vec<Integration>,
     pub stages: Vec<Stage>,
+    #[serde(default)]
+    pub authorizers: Vec<crate::authorizers::Authorizer>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -31,6 +33,12 @@ pub struct Route {
     /// `integrations/{integrationId}`, or empty when the route has none.
     pub target: String,
     pub authorization_type: String,
+    /// The authorizer of a `JWT` or `CUSTOM` route.
+    #[serde(default)]
+    pub authorizer_id: String,
+    /// Scopes a JWT route asks for; a token needs one of them.
+    #[serde(default)]
+    pub authorization_scopes: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -102,6 +110,12 @@ impl Route {
         });
         if !self.target.is_empty() {
             route["target"] = json!(self.target);
+        }
+        if !self.authorizer_id.is_empty() {
+            route["authorizerId"] = json!(self.authorizer_id);
+        }
+        if !self.authorization_scopes.is_empty() {
+            route["authorizationScopes"] = json!(self.authorization_scopes);
         }
         route
     }
