@@ -60,7 +60,7 @@ fn stage_of<'a>(api: &'a Api, path: &'a str) -> Option<(&'a crate::model::Stage,
 
 /// The function an integration URI names: a Lambda ARN, or API Gateway's
 /// `arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/{arn}/invocations`.
-fn function_of(integration_uri: &str) -> &str {
+pub(crate) fn function_of(integration_uri: &str) -> &str {
     integration_uri
         .split_once("/functions/")
         .and_then(|(_, rest)| rest.strip_suffix("/invocations"))
