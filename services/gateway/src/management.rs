@@ -165,6 +165,7 @@ struct CreateRouteInput {
     authorizer_id: Option<String>,
     #[serde(default)]
     authorization_scopes: Vec<String>,
+    route_response_selection_expression: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -200,6 +201,11 @@ pub async fn handle(
     management: web::Data<Management>,
 ) -> Result<HttpResponse> {
     use nubo_host::front::Operation as _;
+    if let Some(operation) =
+        crate::websocket::route_responses::Operation::parse(request.method().as_str(), request.path())
+    {
+        return crate::websocket::route_responses::handle(&request, raw, &management, operation).await;
+    }
     let operation = Operation::parse(request.method().as_str(), request.path());
     if let Some(operation) = &operation {
         nubo_host::front::name_operation(&request, operation.name());
@@ -232,8 +238,8 @@ pub async fn handle(
         Operation::CreateRoute(id) => {
             let input: CreateRouteInput = parse_json(&body)?;
             let route_key = required(input.route_key, "routeKey")?;
-            RouteKey::parse(&route_key)?;
             let route = update(apis, &id, |api| {
+                crate::websocket::check_route_key(api, &route_key)?;
                 if api.routes.iter().any(|route| route.route_key == route_key) {
                     return Err(GatewayError::Conflict(format!(
                         "Unable to create route {route_key}. A route with the same key already exists."
@@ -248,6 +254,10 @@ pub async fn handle(
                     authorization_type: input.authorization_type.clone().unwrap_or_else(|| "NONE".into()),
                     authorizer_id: input.authorizer_id.clone().unwrap_or_default(),
                     authorization_scopes: input.authorization_scopes.clone(),
+                    route_response_selection_expression: input
+                        .route_response_selection_expression
+                        .clone()
+                        .unwrap_or_default(),
                 };
                 crate::authorizers::management::check_route(api, &route)?;
                 api.routes.push(route.clone());
@@ -359,7 +369,7 @@ pub async fn handle(
     }
 }
 
-fn not_found(kind: &str, id: &str) -> GatewayError {
+pub(crate) fn not_found(kind: &str, id: &str) -> GatewayError {
     GatewayError::NotFound(format!("Invalid {kind} identifier specified {id}"))
 }
 
@@ -413,7 +423,7 @@ async fn create_api(management: &Management, input: CreateApiInput) -> Result<Ht
     let protocol_type = required(input.protocol_type, "protocolType")?;
     match protocol_type.as_str() {
         "HTTP" => {}
-        "WEBSOCKET" => return Err(GatewayError::BadRequest("WebSocket APIs are not supported by nubo yet".into())),
+        "WEBSOCKET" => crate::websocket::check_new_api(&input.route_selection_expression, &input.target)?,
         other => {
             return Err(GatewayError::BadRequest(format!("Invalid protocolType {other}: expected HTTP or WEBSOCKET")));
         }
@@ -439,6 +449,7 @@ async fn create_api(management: &Management, input: CreateApiInput) -> Result<Ht
         integrations: Vec::new(),
         stages: Vec::new(),
         authorizers: Vec::new(),
+        route_responses: Vec::new(),
     };
     // Quick create: a target gets a Lambda proxy integration, a route
     // (`$default` unless named) and an auto-deployed `$default` stage.
@@ -465,6 +476,7 @@ async fn create_api(management: &Management, input: CreateApiInput) -> Result<Ht
             authorization_type: "NONE".into(),
             authorizer_id: String::new(),
             authorization_scopes: Vec::new(),
+            route_response_selection_expression: String::new(),
         });
         api.integrations.push(integration);
         api.stages.push(Stage {

@@ -24,6 +24,10 @@ pub struct Api {
     pub stages: Vec<Stage>,
     #[serde(default)]
     pub authorizers: Vec<crate::authorizers::Authorizer>,
+    /// WebSocket routes' responses (`$default`): a route with one sends its
+    /// integration's reply back on the socket.
+    #[serde(default)]
+    pub route_responses: Vec<crate::websocket::route_responses::RouteResponse>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -39,6 +43,9 @@ pub struct Route {
     /// Scopes a JWT route asks for; a token needs one of them.
     #[serde(default)]
     pub authorization_scopes: Vec<String>,
+    /// WebSocket APIs: which route response a reply goes to (`$default`).
+    #[serde(default)]
+    pub route_response_selection_expression: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -76,6 +83,7 @@ pub fn timestamp() -> String {
 impl Api {
     /// The `Api` shape of the management API.
     pub fn to_json(&self, endpoint: &str) -> Value {
+        let endpoint = &crate::websocket::endpoint_of(self, endpoint);
         json!({
             "apiId": self.api_id,
             "name": self.name,
@@ -116,6 +124,8 @@ impl Route {
         }
         if !self.authorization_scopes.is_empty() {
             route["authorizationScopes"] = json!(self.authorization_scopes);
+        if !self.route_response_selection_expression.is_empty() {
+            route["routeResponseSelectionExpression"] = json!(self.route_response_selection_expression);
         }
         route
     }
