@@ -366,6 +366,7 @@ mod tests {
             routes: Vec::new(),
             integrations: Vec::new(),
             stages: Vec::new(),
+            authorizers: Vec::new(),
             route_responses: Vec::new(),
         }
     }
