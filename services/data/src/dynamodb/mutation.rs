@@ -39,8 +39,7 @@ pub fn project_for_index(table: &Table, index: &Index, item: &Item) -> Item {
         Projection::All => item.clone(),
         projection => {
             let mut names: Vec<&str> = table.key_names();
-            names.push(&index.hash_key);
-            names.extend(index.range_key.as_deref());
+            names.extend(index.key_names());
             if let Projection::Include(extra) = projection {
                 names.extend(extra.iter().map(String::as_str));
             }

@@ -172,7 +172,7 @@ pub async fn update(dynamo: &Dynamo, request: &Request) -> Result<Value> {
                         index.name
                     )));
                 }
-                for key in std::iter::once(&index.hash_key).chain(index.range_key.as_ref()) {
+                for key in index.key_names() {
                     if table.attribute_type(key).is_none() {
                         return Err(DynamoError::invalid_parameter(format!(
                             "Some index key attributes are not defined in AttributeDefinitions. Keys: [{key}], AttributeDefinitions: [{}]",

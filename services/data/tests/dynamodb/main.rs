@@ -5,4 +5,5 @@
 
 mod harness;
 
+mod multi_attribute_keys;
 mod smoke;
