@@ -92,6 +92,27 @@ pub struct StreamSettings {
     pub view_type: String,
     /// The stream's label, part of its ARN.
     pub label: String,
+    /// When the stream was enabled, in epoch milliseconds (streams enabled
+    /// before this was kept: read from the label).
+    #[serde(default)]
+    pub created_ms: Option<i64>,
+    /// How long each shard of the stream takes records.
+    #[serde(default)]
+    pub shard_secs: Option<u64>,
+}
+
+impl StreamSettings {
+    pub fn created_ms(&self) -> i64 {
+        self.created_ms.unwrap_or_else(|| {
+            chrono::NaiveDateTime::parse_from_str(&self.label, "%Y-%m-%dT%H:%M:%S%.3f")
+                .map(|at| at.and_utc().timestamp_millis())
+                .unwrap_or(0)
+        })
+    }
+
+    pub fn shard_secs(&self) -> u64 {
+        self.shard_secs.unwrap_or(super::settings::Settings::default().shard_secs)
+    }
 }
 
 /// A table as the data service stores it.
@@ -498,7 +519,7 @@ pub fn parse_stream(request: &Request, now: f64) -> Result<Option<StreamSettings
         .unwrap_or_default()
         .format("%Y-%m-%dT%H:%M:%S%.3f")
         .to_string();
-    Ok(Some(StreamSettings { view_type, label }))
+    Ok(Some(StreamSettings { view_type, label, created_ms: Some((now * 1000.0) as i64), shard_secs: None }))
 }
 
 /// Builds a table from a CreateTable request.

@@ -7,3 +7,4 @@ mod harness;
 
 mod multi_attribute_keys;
 mod smoke;
+mod streams;
