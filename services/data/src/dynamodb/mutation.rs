@@ -17,7 +17,7 @@ use super::{
     table::{Index, Projection, Table},
     value::{Item, item_from_json, item_size, item_to_json},
 };
-use crate::engine::{Change, EngineError, Expect, Key, Write};
+use crate::engine::{Change, EngineError, Expect, Key, Write, backoff::Backoff};
 
 /// Compare-and-set attempts before a write gives up under contention.
 const MAX_ATTEMPTS: usize = 10_000;
@@ -148,6 +148,7 @@ pub async fn read_modify_write(
     actor: Actor,
     decide: impl Fn(Option<&Item>) -> Result<Option<Item>>,
 ) -> Result<Outcome> {
+    let mut backoff = Backoff::new();
     for _ in 0..MAX_ATTEMPTS {
         let row = dynamo.engine.get(&table.id, key).await?;
         let old = row.as_ref().map(|row| decode_item(&row.value)).transpose()?;
@@ -156,7 +157,7 @@ pub async fn read_modify_write(
         let writes = item_writes(table, key, old.as_ref(), new.as_ref(), expect, actor)?;
         match dynamo.engine.write(writes).await {
             Ok(_) => return Ok(Outcome { old, new }),
-            Err(EngineError::VersionMismatch { .. }) => continue,
+            Err(EngineError::VersionMismatch { .. }) => backoff.wait().await,
             Err(error) => return Err(error.into()),
         }
     }
@@ -174,6 +175,7 @@ pub async fn write_items(dynamo: &Dynamo, changes: Vec<(Table, Key, Option<Item>
         dynamo.engine.write(writes).await?;
         return Ok(());
     }
+    let mut backoff = Backoff::new();
     for _ in 0..MAX_ATTEMPTS {
         let rows = dynamo
             .engine
@@ -187,7 +189,7 @@ pub async fn write_items(dynamo: &Dynamo, changes: Vec<(Table, Key, Option<Item>
         }
         match dynamo.engine.write(writes).await {
             Ok(_) => return Ok(()),
-            Err(EngineError::VersionMismatch { .. }) => continue,
+            Err(EngineError::VersionMismatch { .. }) => backoff.wait().await,
             Err(error) => return Err(error.into()),
         }
     }
