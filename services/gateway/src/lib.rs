@@ -8,6 +8,7 @@
 //! service ([`apis`]), and functions are invoked over gRPC.
 
 pub mod apis;
+pub mod authorizers;
 pub mod edge;
 pub mod error;
 pub mod function_urls;
@@ -110,7 +111,9 @@ pub async fn run(
             .map_err(|error| fail(format!("cannot build the edge client: {error}")))?,
         sts: sts::front(&context),
     };
-    let user_apis = user_api::UserApis { apis: apis.clone(), functions, account_id: context.account_id.clone() };
+    let authorizers = authorizers::Authorizers::new(functions.clone(), &context);
+    let user_apis =
+        user_api::UserApis { apis: apis.clone(), functions, account_id: context.account_id.clone(), authorizers };
 
     let metrics = Metrics::new("gateway");
     let edge_websockets = websockets.clone();

@@ -48,6 +48,11 @@ pub enum Operation {
     GetStages(String),
     GetStage(String, String),
     DeleteStage(String, String),
+    CreateAuthorizer(String),
+    GetAuthorizers(String),
+    GetAuthorizer(String, String),
+    UpdateAuthorizer(String, String),
+    DeleteAuthorizer(String, String),
 }
 
 impl nubo_host::front::Operation for Operation {
@@ -69,6 +74,11 @@ impl nubo_host::front::Operation for Operation {
             Operation::GetStages(_) => "GetStages",
             Operation::GetStage(..) => "GetStage",
             Operation::DeleteStage(..) => "DeleteStage",
+            Operation::CreateAuthorizer(_) => "CreateAuthorizer",
+            Operation::GetAuthorizers(_) => "GetAuthorizers",
+            Operation::GetAuthorizer(..) => "GetAuthorizer",
+            Operation::UpdateAuthorizer(..) => "UpdateAuthorizer",
+            Operation::DeleteAuthorizer(..) => "DeleteAuthorizer",
         }
     }
 }
@@ -97,6 +107,11 @@ impl Operation {
             ("GET", [api, "stages"]) => Operation::GetStages(owned(api)),
             ("GET", [api, "stages", name]) => Operation::GetStage(owned(api), owned(name)),
             ("DELETE", [api, "stages", name]) => Operation::DeleteStage(owned(api), owned(name)),
+            ("POST", [api, "authorizers"]) => Operation::CreateAuthorizer(owned(api)),
+            ("GET", [api, "authorizers"]) => Operation::GetAuthorizers(owned(api)),
+            ("GET", [api, "authorizers", id]) => Operation::GetAuthorizer(owned(api), owned(id)),
+            ("PATCH", [api, "authorizers", id]) => Operation::UpdateAuthorizer(owned(api), owned(id)),
+            ("DELETE", [api, "authorizers", id]) => Operation::DeleteAuthorizer(owned(api), owned(id)),
             _ => return None,
         })
     }
@@ -147,6 +162,9 @@ struct CreateRouteInput {
     route_key: Option<String>,
     target: Option<String>,
     authorization_type: Option<String>,
+    authorizer_id: Option<String>,
+    #[serde(default)]
+    authorization_scopes: Vec<String>,
     route_response_selection_expression: Option<String>,
 }
 
@@ -234,11 +252,14 @@ pub async fn handle(
                     route_key: route_key.clone(),
                     target,
                     authorization_type: input.authorization_type.clone().unwrap_or_else(|| "NONE".into()),
+                    authorizer_id: input.authorizer_id.clone().unwrap_or_default(),
+                    authorization_scopes: input.authorization_scopes.clone(),
                     route_response_selection_expression: input
                         .route_response_selection_expression
                         .clone()
                         .unwrap_or_default(),
                 };
+                crate::authorizers::management::check_route(api, &route)?;
                 api.routes.push(route.clone());
                 Ok(route)
             })
@@ -336,6 +357,15 @@ pub async fn handle(
             .await?;
             Ok(HttpResponse::NoContent().finish())
         }
+        Operation::CreateAuthorizer(id) => crate::authorizers::management::create(apis, &id, &body).await,
+        Operation::GetAuthorizers(id) => crate::authorizers::management::list(apis, &id).await,
+        Operation::GetAuthorizer(id, authorizer) => crate::authorizers::management::get(apis, &id, &authorizer).await,
+        Operation::UpdateAuthorizer(id, authorizer) => {
+            crate::authorizers::management::patch(apis, &id, &authorizer, &body).await
+        }
+        Operation::DeleteAuthorizer(id, authorizer) => {
+            crate::authorizers::management::delete(apis, &id, &authorizer).await
+        }
     }
 }
 
@@ -418,6 +448,7 @@ async fn create_api(management: &Management, input: CreateApiInput) -> Result<Ht
         routes: Vec::new(),
         integrations: Vec::new(),
         stages: Vec::new(),
+        authorizers: Vec::new(),
         route_responses: Vec::new(),
     };
     // Quick create: a target gets a Lambda proxy integration, a route
@@ -443,6 +474,8 @@ async fn create_api(management: &Management, input: CreateApiInput) -> Result<Ht
             route_key,
             target: format!("integrations/{}", integration.integration_id),
             authorization_type: "NONE".into(),
+            authorizer_id: String::new(),
+            authorization_scopes: Vec::new(),
             route_response_selection_expression: String::new(),
         });
         api.integrations.push(integration);
