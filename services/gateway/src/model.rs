@@ -124,6 +124,7 @@ impl Route {
         }
         if !self.authorization_scopes.is_empty() {
             route["authorizationScopes"] = json!(self.authorization_scopes);
+        }
         if !self.route_response_selection_expression.is_empty() {
             route["routeResponseSelectionExpression"] = json!(self.route_response_selection_expression);
         }

@@ -372,6 +372,7 @@ mod tests {
             integrations: Vec::new(),
             stages: Vec::new(),
             route_responses: Vec::new(),
+            authorizers: Vec::new(),
         }
     }
 
