@@ -116,6 +116,7 @@ pub async fn run(
         user_api::UserApis { apis: apis.clone(), functions, account_id: context.account_id.clone(), authorizers };
 
     let metrics = Metrics::new("gateway");
+    let edge_websockets = websockets.clone();
     let router = nubo_host::grpc::router(&context.cluster).add_service(grpc::server(apis, websockets.clone()));
     let grpc = nubo_host::grpc::serve("gateway", listeners.grpc, router, shutdown.clone());
     let user = nubo_host::http::serve("gateway", listeners.http, 2, metrics.clone(), shutdown.clone(), move |routes| {
@@ -123,6 +124,7 @@ pub async fn run(
         user_api::routes(routes, user_apis.clone())
     });
     let aws = nubo_host::http::serve("gateway-edge", edge_listener, 1, metrics, shutdown, move |routes| {
+        websocket::connection_routes(routes, edge_websockets.clone());
         edge::routes(routes, edge.clone(), management.clone())
     });
     let http = async {

@@ -274,20 +274,25 @@ pub fn describe_local(local: &connections::Local) -> GetConnectionResponse {
 /// Mounts the handshake and `@connections` paths on the user API front;
 /// every other request falls through to the HTTP API routes.
 pub fn routes(routes: &mut web::ServiceConfig, websockets: WebSockets) {
-    routes
-        .app_data(web::Data::new(websockets))
-        .service(
-            web::resource("/{tail:.*}")
-                .name("websocket-handshake")
-                .guard(guard::fn_guard(|context| is_handshake(context.head())))
-                .route(web::get().to(session::handshake)),
-        )
-        .service(
-            web::resource("/{tail:.*}")
-                .name("websocket-connections")
-                .guard(guard::fn_guard(|context| context.head().uri.path().contains("/@connections/")))
-                .to(callbacks::handle),
-        );
+    routes.service(
+        web::resource("/{tail:.*}")
+            .name("websocket-handshake")
+            .guard(guard::fn_guard(|context| is_handshake(context.head())))
+            .route(web::get().to(session::handshake)),
+    );
+    connection_routes(routes, websockets);
+}
+
+/// Mounts the `@connections` paths alone: on the AWS edge too, which is
+/// the endpoint functions reach nubo at (`AWS_ENDPOINT_URL`), so a handler
+/// calls `{AWS_ENDPOINT_URL}/{apiId}/{stage}/@connections/{id}`.
+pub fn connection_routes(routes: &mut web::ServiceConfig, websockets: WebSockets) {
+    routes.app_data(web::Data::new(websockets)).service(
+        web::resource("/{tail:.*}")
+            .name("websocket-connections")
+            .guard(guard::fn_guard(|context| context.head().uri.path().contains("/@connections/")))
+            .to(callbacks::handle),
+    );
 }
 
 /// A WebSocket opening handshake: `Connection: upgrade` with `Upgrade: websocket`.
@@ -368,6 +373,7 @@ mod tests {
             stages: Vec::new(),
             authorizers: Vec::new(),
             route_responses: Vec::new(),
+            authorizers: Vec::new(),
         }
     }
 
