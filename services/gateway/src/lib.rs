@@ -14,7 +14,9 @@ pub mod function_urls;
 pub mod grpc;
 pub mod management;
 pub mod model;
+pub mod openapi;
 pub mod proxy;
+pub mod rest;
 pub mod routing;
 pub mod sts;
 pub mod user_api;
@@ -77,8 +79,11 @@ pub async fn run(
     let http_address = listeners.http.local_addr().map_err(|error| fail(error.to_string()))?;
     let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{http_address}"));
 
+    let rest = rest::Rest::new(RecordsClient::new(context.link(ServiceName::Data)?), context.account_id.clone())
+        .map_err(|error| fail(format!("cannot build the http integration client: {error}")))?;
     let management = management::Management {
         apis: apis.clone(),
+        rest: rest.clone(),
         endpoints: management::Endpoints { public_url },
         front: management::front(&context),
         region: context.region.clone(),
@@ -94,7 +99,7 @@ pub async fn run(
             .map_err(|error| fail(format!("cannot build the edge client: {error}")))?,
         sts: sts::front(&context),
     };
-    let user_apis = user_api::UserApis { apis: apis.clone(), functions, account_id: context.account_id.clone() };
+    let user_apis = user_api::UserApis { apis: apis.clone(), functions, account_id: context.account_id.clone(), rest };
 
     let metrics = Metrics::new("gateway");
     let router = nubo_host::grpc::router(&context.cluster).add_service(grpc::server(apis));

@@ -106,6 +106,8 @@ impl Operation {
 #[derive(Debug, Clone)]
 pub struct Management {
     pub apis: Apis,
+    /// REST APIs (v1), API keys and usage plans.
+    pub rest: crate::rest::Rest,
     pub endpoints: Endpoints,
     pub front: AwsFront,
     pub region: String,
@@ -182,6 +184,12 @@ pub async fn handle(
     management: web::Data<Management>,
 ) -> Result<HttpResponse> {
     use nubo_host::front::Operation as _;
+    // REST APIs (v1) and OpenAPI import and export have their own front.
+    if let Some(rest) =
+        crate::rest::api::Operation::parse(request.method().as_str(), request.path(), request.query_string())
+    {
+        return Ok(crate::rest::api::handle(request, raw, &management, rest).await);
+    }
     let operation = Operation::parse(request.method().as_str(), request.path());
     if let Some(operation) = &operation {
         nubo_host::front::name_operation(&request, operation.name());

@@ -24,6 +24,8 @@ pub struct UserApis {
     pub apis: Apis,
     pub functions: FunctionsClient,
     pub account_id: String,
+    /// REST APIs (v1), served by [`crate::rest::serve`].
+    pub rest: crate::rest::Rest,
 }
 
 pub fn routes(routes: &mut web::ServiceConfig, user_apis: UserApis) {
@@ -77,10 +79,14 @@ async fn handle(request: HttpRequest, body: Bytes, state: web::Data<UserApis>) -
     if let Some((url_id, url_path)) = crate::function_urls::url_of(&host, &path) {
         return crate::function_urls::handle(&request, &body, &state, url_id, url_path, &host).await;
     }
+    if let Some((rest_id, stage_path)) = crate::rest::serve::user_request_of(&path) {
+        return crate::rest::serve::handle(&request, &body, &state, rest_id, &stage_path, &host).await;
+    }
     let Some((api_id, api_path)) = api_id_of(&host, &path) else { return not_found() };
     let api = match state.apis.for_request(api_id).await {
         Ok(Some(api)) => api,
-        Ok(None) => return not_found(),
+        // Not an HTTP API: perhaps a REST API.
+        Ok(None) => return crate::rest::serve::handle(&request, &body, &state, api_id, api_path, &host).await,
         Err(error) => {
             tracing::error!(api = api_id, %error, "cannot load api");
             return user_api_error(500, "Internal Server Error");
