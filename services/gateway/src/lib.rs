@@ -19,9 +19,11 @@ pub mod grpc;
 pub mod http_proxy;
 pub mod management;
 pub mod model;
+pub mod openapi;
 pub mod parameter_mapping;
 pub mod proxy;
 pub mod request_context;
+pub mod rest;
 pub mod revalidating;
 pub mod route_metrics;
 pub mod routing;
@@ -128,10 +130,13 @@ pub async fn run(
     let http_address = listeners.http.local_addr().map_err(|error| fail(error.to_string()))?;
     let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{http_address}"));
 
+    let rest = rest::Rest::new(RecordsClient::new(context.link(ServiceName::Data)?), context.account_id.clone())
+        .map_err(|error| fail(format!("cannot build the http integration client: {error}")))?;
     let domains = domains::Domains::new(RecordsClient::new(context.link(ServiceName::Data)?));
     let management = management::Management {
         apis: apis.clone(),
         domains: domains.clone(),
+        rest: rest.clone(),
         endpoints: management::Endpoints { public_url },
         front: management::front(&context),
         region: context.region.clone(),
@@ -162,6 +167,7 @@ pub async fn run(
         ),
         access_log: access_log::AccessLog::start(&context.state_dir),
         metrics: route_metrics::RouteMetrics::register(&metrics),
+        rest,
     };
 
     let edge_websockets = websockets.clone();

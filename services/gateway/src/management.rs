@@ -189,6 +189,8 @@ impl Operation {
 pub struct Management {
     pub apis: Apis,
     pub domains: crate::domains::Domains,
+    /// REST APIs (v1), API keys and usage plans.
+    pub rest: crate::rest::Rest,
     pub endpoints: Endpoints,
     pub front: AwsFront,
     pub region: String,
@@ -284,6 +286,12 @@ pub async fn handle(
         crate::websocket::route_responses::Operation::parse(request.method().as_str(), request.path())
     {
         return crate::websocket::route_responses::handle(&request, raw, &management, operation).await;
+    }
+    // REST APIs (v1) and OpenAPI import and export have their own front.
+    if let Some(rest) =
+        crate::rest::api::Operation::parse(request.method().as_str(), request.path(), request.query_string())
+    {
+        return Ok(crate::rest::api::handle(request, raw, &management, rest).await);
     }
     let operation = Operation::parse(request.method().as_str(), request.path());
     if let Some(operation) = &operation {

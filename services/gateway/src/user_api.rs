@@ -48,6 +48,8 @@ pub struct UserApis {
     pub throttle: Throttle,
     pub access_log: AccessLog,
     pub metrics: RouteMetrics,
+    /// REST APIs (v1), served by [`crate::rest::serve`].
+    pub rest: crate::rest::Rest,
 }
 
 pub fn routes(routes: &mut web::ServiceConfig, user_apis: UserApis) {
@@ -211,6 +213,9 @@ async fn handle(request: HttpRequest, body: Bytes, state: web::Data<UserApis>) -
     if let Some((url_id, url_path)) = crate::function_urls::url_of(&host, path) {
         return crate::function_urls::handle(&request, &body, &state, url_id, url_path, &host).await;
     }
+    if let Some((rest_id, stage_path)) = crate::rest::serve::user_request_of(path) {
+        return crate::rest::serve::handle(&request, &body, &state, rest_id, &stage_path, &host).await;
+    }
     let mut context = RequestContext {
         request_id: nubo_host::front::request_id(),
         account_id: state.account_id.clone(),
@@ -236,6 +241,11 @@ async fn handle(request: HttpRequest, body: Bytes, state: web::Data<UserApis>) -
     context.api_id = located.api_id.clone();
     let api = match state.apis.for_request(&located.api_id).await {
         Ok(Some(api)) => api,
+        // Not an HTTP API: perhaps a REST API.
+        Ok(None) if located.mapped_stage.is_none() => {
+            return crate::rest::serve::handle(&request, &body, &state, &located.api_id, &located.api_path, &host)
+                .await;
+        }
         Ok(None) => {
             return finish(
                 &state,
