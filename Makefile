@@ -17,12 +17,12 @@ test: deps build
 ## Maven Central on first use).
 # `--workspace` resolves features as `make test` does, so this reuses its build.
 test-cql: deps build
-	./e2e/cql-node/run-with-node.sh $(CARGO) test --workspace --test dynamodb --test dynamodb_features --test cluster
+	./e2e/cql-node/run-with-node.sh $(CARGO) test --workspace --test dynamodb --test dynamodb_features --test dynamodb_indexes_streams --test cluster
 
 ## The DynamoDB suites on whatever NUBO_TEST_SCYLLA=host:port names (a real
 ## ScyllaDB node), or on the embedded engine when it is unset.
 test-dynamodb: deps build
-	$(CARGO) test --workspace --test dynamodb --test dynamodb_features
+	$(CARGO) test --workspace --test dynamodb --test dynamodb_features --test dynamodb_indexes_streams
 
 ## Bounded fuzzing of the parsers of untrusted input: DynamoDB expressions
 ## and items, SigV4 request heads and aws-chunked bodies, S3 requests, policies

@@ -13,11 +13,13 @@ pub mod settings;
 pub mod table;
 pub mod value;
 
+mod backups;
 mod batch;
 mod items;
 mod mutation;
 mod reads;
 mod shards;
+mod statistics;
 mod streams;
 mod tables;
 mod transact;
@@ -62,6 +64,10 @@ pub enum Action {
     DescribeStream,
     GetShardIterator,
     GetRecords,
+    DescribeContinuousBackups,
+    UpdateContinuousBackups,
+    DescribeEndpoints,
+    DescribeLimits,
 }
 
 /// The actions of the `DynamoDB_20120810` target, by name.
@@ -86,6 +92,10 @@ const ACTIONS: &[(&str, Action)] = &[
     ("TagResource", Action::TagResource),
     ("UntagResource", Action::UntagResource),
     ("ListTagsOfResource", Action::ListTagsOfResource),
+    ("DescribeContinuousBackups", Action::DescribeContinuousBackups),
+    ("UpdateContinuousBackups", Action::UpdateContinuousBackups),
+    ("DescribeEndpoints", Action::DescribeEndpoints),
+    ("DescribeLimits", Action::DescribeLimits),
 ];
 
 /// The actions of the `DynamoDBStreams_20120810` target, by name.
@@ -201,6 +211,10 @@ impl Dynamo {
             Action::DescribeStream => streams::describe(self, &request).await,
             Action::GetShardIterator => streams::get_shard_iterator(self, &request).await,
             Action::GetRecords => streams::get_records(self, &request).await,
+            Action::DescribeContinuousBackups => backups::describe(self, &request).await,
+            Action::UpdateContinuousBackups => backups::update(self, &request).await,
+            Action::DescribeEndpoints => Ok(backups::endpoints(self)),
+            Action::DescribeLimits => Ok(backups::limits()),
         }
     }
 

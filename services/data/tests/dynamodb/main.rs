@@ -8,3 +8,4 @@ mod harness;
 mod multi_attribute_keys;
 mod smoke;
 mod streams;
+mod table_settings;
