@@ -10,8 +10,8 @@
 //! (a client that costs the server's cores little, so the servers are
 //! what is measured), and the SDK client itself, signing every request.
 //! wrk has no constant-rate mode; at half peak each connection waits
-//! `connections / rate` before each request, which paces the load at that
-//! rate as long as the latency is well below the wait.
+//! [`PACE_MS`] before each request (wrk's waits are whole milliseconds),
+//! and enough connections are opened that together they offer that rate.
 //!
 //! First, in process: the embedded engine's PutItem through
 //! `Dynamo::execute` against raw redb rows written with the same
@@ -177,9 +177,12 @@ async fn presign(endpoint: &str, operation: Operation) -> Vec<Signed> {
     capture.0.lock().expect("the capture").clone()
 }
 
+/// What each wrk connection waits before each request of a paced run.
+const PACE_MS: u64 = 10;
+
 /// A wrk script rotating over `signed`; with `pace_ms`, each connection
 /// waits that long before each request.
-fn wrk_script(signed: &[Signed], pace_ms: Option<f64>) -> String {
+fn wrk_script(signed: &[Signed], pace_ms: Option<u64>) -> String {
     let mut script = String::from("local raw = {\n");
     for request in signed {
         script.push_str("  { headers = {");
@@ -207,7 +210,7 @@ end
 "#,
     );
     if let Some(pace) = pace_ms {
-        script.push_str(&format!("delay = function() return {pace:.3} end\n"));
+        script.push_str(&format!("delay = function() return {pace} end\n"));
     }
     script
 }
@@ -525,12 +528,13 @@ async fn main() {
     let client = client(&servers[0].1);
     for (label, operation) in OPERATIONS {
         if let (Some(peak), Some(signed)) = (results.get(&("nubo", label, "wrk")), scripts.get(label)) {
+            // Each connection offers one request per wait plus its latency.
             let half = peak.ops_per_sec / 2.0;
-            let pace_ms = clients as f64 * 1000.0 / half;
-            if let Some(measured) =
-                wrk(&wrk_binary, &wrk_script(signed, Some(pace_ms)), clients, seconds, &servers[0].1).await
-            {
-                row("  nubo", label, "wrk", &measured);
+            let cycle_ms = PACE_MS as f64 + peak.p50.as_secs_f64() * 1000.0;
+            let connections = (half * cycle_ms / 1000.0).round().max(1.0) as usize;
+            let script = wrk_script(signed, Some(PACE_MS));
+            if let Some(measured) = wrk(&wrk_binary, &script, connections, seconds, &servers[0].1).await {
+                row(&format!("  nubo ({connections}c)"), label, "wrk", &measured);
             }
         }
         let half = results[&("nubo", label, "sdk")].ops_per_sec / 2.0;
