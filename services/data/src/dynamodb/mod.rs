@@ -15,12 +15,14 @@ pub mod value;
 
 mod backups;
 mod batch;
+mod item_codec;
 mod items;
 mod mutation;
 mod reads;
 mod shards;
 mod statistics;
 mod streams;
+mod table_cache;
 mod tables;
 mod transact;
 mod ttl;
@@ -135,6 +137,8 @@ pub struct Dynamo {
     region: String,
     account_id: String,
     runtime: Arc<settings::Runtime>,
+    /// Parsed table definitions, checked against the catalog's version.
+    tables: Arc<table_cache::TableCache>,
 }
 
 impl From<EngineError> for DynamoError {
@@ -158,7 +162,14 @@ impl From<RecordError> for DynamoError {
 
 impl Dynamo {
     pub fn new(records: RecordStore, engine: Arc<dyn Engine>, region: String, account_id: String) -> Self {
-        Self { records, engine, region, account_id, runtime: settings::Runtime::new(settings::Settings::default()) }
+        Self {
+            records,
+            engine,
+            region,
+            account_id,
+            runtime: settings::Runtime::new(settings::Settings::default()),
+            tables: Default::default(),
+        }
     }
 
     /// The same service with other timings (streams, statistics).
@@ -226,12 +237,16 @@ impl Dynamo {
     }
 
     async fn find_table(&self, name: &str) -> Result<Option<Table>> {
-        let record = self.records.get(TABLES, name).await?;
-        record
-            .map(|record| {
-                serde_json::from_slice(&record.value)
-                    .map_err(|error| DynamoError::internal(format!("stored table is unreadable: {error}")))
-            })
-            .transpose()
+        let Some(record) = self.records.get(TABLES, name).await? else {
+            self.tables.forget(name);
+            return Ok(None);
+        };
+        if let Some(table) = self.tables.get(name, record.version) {
+            return Ok(Some(Table::clone(&table)));
+        }
+        let table: Table = serde_json::from_slice(&record.value)
+            .map_err(|error| DynamoError::internal(format!("stored table is unreadable: {error}")))?;
+        self.tables.put(name, record.version, Arc::new(table.clone()));
+        Ok(Some(table))
     }
 }

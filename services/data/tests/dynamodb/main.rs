@@ -7,5 +7,6 @@ mod harness;
 
 mod multi_attribute_keys;
 mod smoke;
+mod storage;
 mod streams;
 mod table_settings;
