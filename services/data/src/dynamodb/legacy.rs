@@ -223,19 +223,20 @@ pub fn filter(conditions: &Conditions, operator: Option<&str>) -> Result<Option<
     Ok(join(parsed.into_iter().map(|(name, op, values)| comparison(&name, &op, values)).collect(), operator))
 }
 
-/// `KeyConditions` as a key condition on `hash` (and `range`), checked
-/// with DynamoDB's rules for them.
-pub fn key_conditions(conditions: &Conditions, hash: &str, range: Option<&str>) -> Result<Condition> {
+/// `KeyConditions` as a key condition on the `hash` (and `range`) key
+/// attributes, checked with DynamoDB's rules for them.
+pub fn key_conditions(conditions: &Conditions, hash: &[&str], range: &[&str]) -> Result<Condition> {
     let parsed = conditions_of(conditions)?;
-    if parsed.is_empty() || parsed.len() > 2 {
+    let most = hash.len() + range.len();
+    if parsed.is_empty() || parsed.len() > most.max(2) {
         return Err(DynamoError::validation("Conditions can be of length 1 or 2 only"));
     }
-    if range.is_none() && parsed.len() > 1 {
+    if range.is_empty() && parsed.len() > hash.len() {
         return Err(DynamoError::validation("Query key condition not supported"));
     }
-    for key in std::iter::once(hash).chain(range) {
+    for key in hash.iter().chain(range) {
         let Some((_, operator, _)) = parsed.iter().find(|(name, _, _)| name == key) else {
-            if key == hash || parsed.len() > 1 {
+            if hash.contains(key) || parsed.len() > hash.len() {
                 return Err(DynamoError::validation(format!("Query condition missed key schema element: {key}")));
             }
             continue;
@@ -453,26 +454,26 @@ mod tests {
 
     #[test]
     fn key_conditions_follow_query_rules() {
-        let refused = |value: serde_json::Value, range: Option<&str>| {
-            key_conditions(&parsed(value), "pk", range).unwrap_err().message().to_owned()
+        let refused = |value: serde_json::Value, range: Vec<&str>| {
+            key_conditions(&parsed(value), &["pk"], range.as_slice()).unwrap_err().message().to_owned()
         };
         assert_eq!(
-            refused(json!({"pk": {"ComparisonOperator": "NE", "AttributeValueList": [{"S": "a"}]}}), None),
+            refused(json!({"pk": {"ComparisonOperator": "NE", "AttributeValueList": [{"S": "a"}]}}), vec![]),
             "Attempted conditional constraint is not an indexable operation"
         );
         assert_eq!(
-            refused(json!({"other": {"ComparisonOperator": "EQ", "AttributeValueList": [{"S": "a"}]}}), None),
+            refused(json!({"other": {"ComparisonOperator": "EQ", "AttributeValueList": [{"S": "a"}]}}), vec![]),
             "Query condition missed key schema element: pk"
         );
-        assert_eq!(refused(json!({}), None), "Conditions can be of length 1 or 2 only");
+        assert_eq!(refused(json!({}), vec![]), "Conditions can be of length 1 or 2 only");
         assert!(
             key_conditions(
                 &parsed(json!({
                     "pk": {"ComparisonOperator": "EQ", "AttributeValueList": [{"S": "a"}]},
                     "sk": {"ComparisonOperator": "BEGINS_WITH", "AttributeValueList": [{"S": "b"}]},
                 })),
-                "pk",
-                Some("sk"),
+                &["pk"],
+                &["sk"],
             )
             .is_ok()
         );

@@ -11,6 +11,7 @@ pub mod input;
 pub mod keys;
 pub mod number;
 pub mod request;
+pub mod settings;
 pub mod table;
 pub mod value;
 
@@ -19,6 +20,7 @@ mod items;
 mod legacy;
 mod mutation;
 mod reads;
+mod shards;
 mod streams;
 mod tables;
 mod transact;
@@ -125,6 +127,7 @@ pub struct Dynamo {
     engine: Arc<dyn Engine>,
     region: String,
     account_id: String,
+    runtime: Arc<settings::Runtime>,
 }
 
 impl From<EngineError> for DynamoError {
@@ -148,7 +151,13 @@ impl From<RecordError> for DynamoError {
 
 impl Dynamo {
     pub fn new(records: RecordStore, engine: Arc<dyn Engine>, region: String, account_id: String) -> Self {
-        Self { records, engine, region, account_id }
+        Self { records, engine, region, account_id, runtime: settings::Runtime::new(settings::Settings::default()) }
+    }
+
+    /// The same service with other timings (streams, statistics).
+    pub fn with_settings(mut self, settings: settings::Settings) -> Self {
+        self.runtime = settings::Runtime::new(settings);
+        self
     }
 
     pub async fn execute(&self, action: Action, body: Value) -> Result<Value> {

@@ -138,6 +138,7 @@ pub async fn write(dynamo: &Dynamo, input: TransactWriteItemsInput) -> Result<Va
         }
     }
 
+    let mut backoff = crate::engine::backoff::Backoff::new();
     for _ in 0..MAX_ATTEMPTS {
         // The token is checked on every attempt and written in the same
         // atomic write as the transaction: of two concurrent duplicates one
@@ -236,7 +237,7 @@ pub async fn write(dynamo: &Dynamo, input: TransactWriteItemsInput) -> Result<Va
                 }
                 return Ok(response);
             }
-            Err(EngineError::VersionMismatch { .. }) => continue,
+            Err(EngineError::VersionMismatch { .. }) => backoff.wait().await,
             Err(error) => return Err(error.into()),
         }
     }
