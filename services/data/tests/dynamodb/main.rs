@@ -5,6 +5,9 @@
 
 mod harness;
 
+mod consumed_capacity;
+mod legacy_parameters;
 mod multi_attribute_keys;
 mod smoke;
 mod streams;
+mod typed_requests;
