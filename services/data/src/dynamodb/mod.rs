@@ -3,9 +3,11 @@
 //! action. The HTTP front ([`http`]) parses a request into an [`Action`] and
 //! calls [`Dynamo::execute`].
 
+pub mod capacity;
 pub mod error;
 pub mod expr;
 pub mod http;
+pub mod input;
 pub mod keys;
 pub mod number;
 pub mod request;
@@ -17,6 +19,7 @@ mod backups;
 mod batch;
 mod item_codec;
 mod items;
+mod legacy;
 mod mutation;
 mod reads;
 mod shards;
@@ -179,39 +182,23 @@ impl Dynamo {
     }
 
     pub async fn execute(&self, action: Action, body: Value) -> Result<Value> {
-        // The pre-expression parameters would silently turn a conditional
-        // request unconditional if ignored: refuse them.
-        for legacy in [
-            "Expected",
-            "AttributesToGet",
-            "KeyConditions",
-            "QueryFilter",
-            "ScanFilter",
-            "ConditionalOperator",
-            "AttributeUpdates",
-        ] {
-            if body.get(legacy).is_some_and(|value| !value.is_null()) {
-                return Err(DynamoError::validation(format!(
-                    "The legacy parameter {legacy} is not supported by nubo; use the expression parameters instead"
-                )));
-            }
-        }
         let request = Request::new(body);
+        let body = &request.body;
         match action {
             Action::CreateTable => tables::create(self, &request).await,
             Action::DescribeTable => tables::describe(self, &request).await,
             Action::ListTables => tables::list(self, &request).await,
             Action::DeleteTable => tables::delete(self, &request).await,
-            Action::PutItem => items::put(self, &request).await,
-            Action::GetItem => items::get(self, &request).await,
-            Action::UpdateItem => items::update(self, &request).await,
-            Action::DeleteItem => items::delete(self, &request).await,
-            Action::Query => reads::query(self, &request).await,
-            Action::Scan => reads::scan(self, &request).await,
-            Action::BatchGetItem => batch::get(self, &request).await,
-            Action::BatchWriteItem => batch::write(self, &request).await,
-            Action::TransactWriteItems => transact::write(self, &request).await,
-            Action::TransactGetItems => transact::get(self, &request).await,
+            Action::PutItem => items::put(self, input::parse(body)?).await,
+            Action::GetItem => items::get(self, input::parse(body)?).await,
+            Action::UpdateItem => items::update(self, input::parse(body)?).await,
+            Action::DeleteItem => items::delete(self, input::parse(body)?).await,
+            Action::Query => reads::query(self, input::parse(body)?).await,
+            Action::Scan => reads::scan(self, input::parse(body)?).await,
+            Action::BatchGetItem => batch::get(self, input::parse(body)?).await,
+            Action::BatchWriteItem => batch::write(self, input::parse(body)?).await,
+            Action::TransactWriteItems => transact::write(self, input::parse(body)?).await,
+            Action::TransactGetItems => transact::get(self, input::parse(body)?).await,
             Action::UpdateTable => tables::update(self, &request).await,
             Action::UpdateTimeToLive => tables::update_ttl(self, &request).await,
             Action::DescribeTimeToLive => tables::describe_ttl(self, &request).await,
@@ -229,10 +216,9 @@ impl Dynamo {
         }
     }
 
-    /// The table named in a request, or DynamoDB's not-found error.
-    async fn table(&self, request: &Request) -> Result<Table> {
-        let name = request.required_str("TableName", "tableName")?;
-        table::check_table_name(name, "tableName")?;
+    /// The table of a typed request (its name already checked), or
+    /// DynamoDB's not-found error.
+    async fn table_named(&self, name: &str) -> Result<Table> {
         self.find_table(name).await?.ok_or_else(DynamoError::not_found)
     }
 
