@@ -9,6 +9,7 @@ pub mod http;
 pub mod keys;
 pub mod number;
 pub mod request;
+pub mod settings;
 pub mod table;
 pub mod value;
 
@@ -17,6 +18,7 @@ mod item_codec;
 mod items;
 mod mutation;
 mod reads;
+mod shards;
 mod streams;
 mod table_cache;
 mod tables;
@@ -126,6 +128,7 @@ pub struct Dynamo {
     account_id: String,
     /// Parsed table definitions, checked against the catalog's version.
     tables: Arc<table_cache::TableCache>,
+    runtime: Arc<settings::Runtime>,
 }
 
 impl From<EngineError> for DynamoError {
@@ -149,7 +152,20 @@ impl From<RecordError> for DynamoError {
 
 impl Dynamo {
     pub fn new(records: RecordStore, engine: Arc<dyn Engine>, region: String, account_id: String) -> Self {
-        Self { records, engine, region, account_id, tables: Default::default() }
+        Self {
+            records,
+            engine,
+            region,
+            account_id,
+            tables: Default::default(),
+            runtime: settings::Runtime::new(settings::Settings::default()),
+        }
+    }
+
+    /// The same service with other timings (streams, statistics).
+    pub fn with_settings(mut self, settings: settings::Settings) -> Self {
+        self.runtime = settings::Runtime::new(settings);
+        self
     }
 
     pub async fn execute(&self, action: Action, body: Value) -> Result<Value> {

@@ -13,6 +13,7 @@ use super::{
     expr::ast::{Path, PathElement},
     expr::eval::project,
     keys,
+    shards::Lineage,
     table::{Index, Projection, Table},
     value::{Item, item_size, item_to_json},
 };
@@ -20,8 +21,6 @@ use crate::engine::{Change, EngineError, Expect, Key, Write, backoff::Backoff};
 
 /// Compare-and-set attempts before a write gives up under contention.
 const MAX_ATTEMPTS: usize = 10_000;
-/// The shard of a table's stream log (nubo keeps one per table).
-pub const STREAM_SHARD: &[u8] = b"shardId-00000001";
 
 pub fn encode_item(item: &Item) -> Vec<u8> {
     super::item_codec::encode(item)
@@ -37,8 +36,7 @@ pub fn project_for_index(table: &Table, index: &Index, item: &Item) -> Item {
         Projection::All => item.clone(),
         projection => {
             let mut names: Vec<&str> = table.key_names();
-            names.push(&index.hash_key);
-            names.extend(index.range_key.as_deref());
+            names.extend(index.key_names());
             if let Projection::Include(extra) = projection {
                 names.extend(extra.iter().map(String::as_str));
             }
@@ -120,9 +118,12 @@ pub fn item_writes(
         if actor == Actor::TimeToLive {
             record["userIdentity"] = json!({ "Type": "Service", "PrincipalId": "dynamodb.amazonaws.com" });
         }
+        // The shard of this moment (see `shards`).
+        let lineage = Lineage::of(stream);
+        let shard = lineage.shard_id(lineage.generation_at(chrono::Utc::now().timestamp_millis()));
         writes.push(Write {
             table: table.stream_log(),
-            key: Key { partition: STREAM_SHARD.to_vec(), clustering: Vec::new() },
+            key: Key { partition: shard.into_bytes(), clustering: Vec::new() },
             change: Change::Append(record.to_string().into_bytes()),
             expect: Expect::Anything,
         });

@@ -5,5 +5,7 @@
 
 mod harness;
 
+mod multi_attribute_keys;
 mod smoke;
 mod storage;
+mod streams;
