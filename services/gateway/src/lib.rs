@@ -9,6 +9,7 @@
 
 pub mod access_log;
 pub mod apis;
+pub mod authorizers;
 pub mod cors;
 pub mod domains;
 pub mod edge;
@@ -18,9 +19,11 @@ pub mod grpc;
 pub mod http_proxy;
 pub mod management;
 pub mod model;
+pub mod openapi;
 pub mod parameter_mapping;
 pub mod proxy;
 pub mod request_context;
+pub mod rest;
 pub mod revalidating;
 pub mod route_metrics;
 pub mod routing;
@@ -30,6 +33,7 @@ pub mod tags;
 pub mod throttle;
 pub mod updates;
 pub mod user_api;
+pub mod websocket;
 
 use nubo_host::{Context, Listeners, ServeError, ServiceName, Shutdown, metrics::Metrics};
 use nubo_proto::clients::{FunctionsClient, RecordsClient};
@@ -49,6 +53,9 @@ pub struct Config {
     pub public_url: Option<String>,
     /// Where the edge relays each service's calls.
     pub edge: edge::EdgeTargets,
+    /// WebSocket APIs' connection limits and this replica's address.
+    #[serde(default)]
+    pub websocket: websocket::Config,
     /// Account-level throttling and the replicas sharing it ([`throttle`]).
     pub throttling: ThrottlingConfig,
 }
@@ -87,6 +94,7 @@ impl Default for Config {
             grpc_port: 50051,
             public_url: None,
             edge: edge::EdgeTargets::default(),
+            websocket: websocket::Config::default(),
             throttling: ThrottlingConfig::default(),
         }
     }
@@ -108,13 +116,27 @@ pub async fn run(
     let edge_listener = listeners.take(EDGE_LISTENER).ok_or_else(|| fail("no edge listener was bound".into()))?;
     let apis = apis::Apis::new(RecordsClient::new(context.link(ServiceName::Data)?), context.account_id.clone());
     let functions = FunctionsClient::new(context.link(ServiceName::Functions)?);
+    let websockets = websocket::WebSockets::new(
+        &config.websocket,
+        websocket::Parts {
+            apis: apis.clone(),
+            functions: functions.clone(),
+            records: RecordsClient::new(context.link(ServiceName::Data)?),
+            cluster: context.cluster.clone(),
+            grpc_address: listeners.grpc.local_addr().map_err(|error| fail(error.to_string()))?,
+            front: websocket::WebSockets::front(&context),
+        },
+    );
     let http_address = listeners.http.local_addr().map_err(|error| fail(error.to_string()))?;
     let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{http_address}"));
 
+    let rest = rest::Rest::new(RecordsClient::new(context.link(ServiceName::Data)?), context.account_id.clone())
+        .map_err(|error| fail(format!("cannot build the http integration client: {error}")))?;
     let domains = domains::Domains::new(RecordsClient::new(context.link(ServiceName::Data)?));
     let management = management::Management {
         apis: apis.clone(),
         domains: domains.clone(),
+        rest: rest.clone(),
         endpoints: management::Endpoints { public_url },
         front: management::front(&context),
         region: context.region.clone(),
@@ -134,8 +156,9 @@ pub async fn run(
     let throttling = &config.throttling;
     let user_apis = user_api::UserApis {
         apis: apis.clone(),
-        functions,
+        functions: functions.clone(),
         account_id: context.account_id.clone(),
+        authorizers: authorizers::Authorizers::new(functions, &context),
         domains,
         http: http_proxy::client(),
         throttle: throttle::Throttle::new(
@@ -144,14 +167,18 @@ pub async fn run(
         ),
         access_log: access_log::AccessLog::start(&context.state_dir),
         metrics: route_metrics::RouteMetrics::register(&metrics),
+        rest,
     };
 
-    let router = nubo_host::grpc::router(&context.cluster).add_service(grpc::server(apis));
+    let edge_websockets = websockets.clone();
+    let router = nubo_host::grpc::router(&context.cluster).add_service(grpc::server(apis, websockets.clone()));
     let grpc = nubo_host::grpc::serve("gateway", listeners.grpc, router, shutdown.clone());
     let user = nubo_host::http::serve("gateway", listeners.http, 2, metrics.clone(), shutdown.clone(), move |routes| {
+        websocket::routes(routes, websockets.clone());
         user_api::routes(routes, user_apis.clone())
     });
     let aws = nubo_host::http::serve("gateway-edge", edge_listener, 1, metrics, shutdown, move |routes| {
+        websocket::connection_routes(routes, edge_websockets.clone());
         edge::routes(routes, edge.clone(), management.clone())
     });
     let http = async {

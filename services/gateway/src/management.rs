@@ -48,6 +48,11 @@ pub enum Operation {
     GetStages(String),
     GetStage(String, String),
     DeleteStage(String, String),
+    CreateAuthorizer(String),
+    GetAuthorizers(String),
+    GetAuthorizer(String, String),
+    UpdateAuthorizer(String, String),
+    DeleteAuthorizer(String, String),
     UpdateApi(String),
     DeleteCorsConfiguration(String),
     UpdateRoute(String, String),
@@ -92,6 +97,11 @@ impl nubo_host::front::Operation for Operation {
             Operation::GetStages(_) => "GetStages",
             Operation::GetStage(..) => "GetStage",
             Operation::DeleteStage(..) => "DeleteStage",
+            Operation::CreateAuthorizer(_) => "CreateAuthorizer",
+            Operation::GetAuthorizers(_) => "GetAuthorizers",
+            Operation::GetAuthorizer(..) => "GetAuthorizer",
+            Operation::UpdateAuthorizer(..) => "UpdateAuthorizer",
+            Operation::DeleteAuthorizer(..) => "DeleteAuthorizer",
             Operation::UpdateApi(_) => "UpdateApi",
             Operation::DeleteCorsConfiguration(_) => "DeleteCorsConfiguration",
             Operation::UpdateRoute(..) => "UpdateRoute",
@@ -154,6 +164,11 @@ impl Operation {
             ("GET", [api, "stages"]) => Operation::GetStages(owned(api)),
             ("GET", [api, "stages", name]) => Operation::GetStage(owned(api), owned(name)),
             ("DELETE", [api, "stages", name]) => Operation::DeleteStage(owned(api), owned(name)),
+            ("POST", [api, "authorizers"]) => Operation::CreateAuthorizer(owned(api)),
+            ("GET", [api, "authorizers"]) => Operation::GetAuthorizers(owned(api)),
+            ("GET", [api, "authorizers", id]) => Operation::GetAuthorizer(owned(api), owned(id)),
+            ("PATCH", [api, "authorizers", id]) => Operation::UpdateAuthorizer(owned(api), owned(id)),
+            ("DELETE", [api, "authorizers", id]) => Operation::DeleteAuthorizer(owned(api), owned(id)),
             ("PATCH", [api]) => Operation::UpdateApi(owned(api)),
             ("DELETE", [api, "cors"]) => Operation::DeleteCorsConfiguration(owned(api)),
             ("PATCH", [api, "routes", id]) => Operation::UpdateRoute(owned(api), owned(id)),
@@ -174,6 +189,8 @@ impl Operation {
 pub struct Management {
     pub apis: Apis,
     pub domains: crate::domains::Domains,
+    /// REST APIs (v1), API keys and usage plans.
+    pub rest: crate::rest::Rest,
     pub endpoints: Endpoints,
     pub front: AwsFront,
     pub region: String,
@@ -216,6 +233,10 @@ struct CreateRouteInput {
     route_key: Option<String>,
     target: Option<String>,
     authorization_type: Option<String>,
+    authorizer_id: Option<String>,
+    #[serde(default)]
+    authorization_scopes: Vec<String>,
+    route_response_selection_expression: Option<String>,
 }
 
 /// CreateIntegration's members; UpdateIntegration takes the same, each
@@ -261,6 +282,17 @@ pub async fn handle(
     management: web::Data<Management>,
 ) -> Result<HttpResponse> {
     use nubo_host::front::Operation as _;
+    if let Some(operation) =
+        crate::websocket::route_responses::Operation::parse(request.method().as_str(), request.path())
+    {
+        return crate::websocket::route_responses::handle(&request, raw, &management, operation).await;
+    }
+    // REST APIs (v1) and OpenAPI import and export have their own front.
+    if let Some(rest) =
+        crate::rest::api::Operation::parse(request.method().as_str(), request.path(), request.query_string())
+    {
+        return Ok(crate::rest::api::handle(request, raw, &management, rest).await);
+    }
     let operation = Operation::parse(request.method().as_str(), request.path());
     if let Some(operation) = &operation {
         nubo_host::front::name_operation(&request, operation.name());
@@ -293,8 +325,8 @@ pub async fn handle(
         Operation::CreateRoute(id) => {
             let input: CreateRouteInput = parse_json(&body)?;
             let route_key = required(input.route_key, "routeKey")?;
-            RouteKey::parse(&route_key)?;
             let route = update(apis, &id, |api| {
+                crate::websocket::check_route_key(api, &route_key)?;
                 if api.routes.iter().any(|route| route.route_key == route_key) {
                     return Err(GatewayError::Conflict(format!(
                         "Unable to create route {route_key}. A route with the same key already exists."
@@ -307,7 +339,14 @@ pub async fn handle(
                     route_key: route_key.clone(),
                     target,
                     authorization_type: input.authorization_type.clone().unwrap_or_else(|| "NONE".into()),
+                    authorizer_id: input.authorizer_id.clone().unwrap_or_default(),
+                    authorization_scopes: input.authorization_scopes.clone(),
+                    route_response_selection_expression: input
+                        .route_response_selection_expression
+                        .clone()
+                        .unwrap_or_default(),
                 };
+                crate::authorizers::management::check_route(api, &route)?;
                 api.routes.push(route.clone());
                 Ok(route)
             })
@@ -405,6 +444,15 @@ pub async fn handle(
             .await?;
             Ok(HttpResponse::NoContent().finish())
         }
+        Operation::CreateAuthorizer(id) => crate::authorizers::management::create(apis, &id, &body).await,
+        Operation::GetAuthorizers(id) => crate::authorizers::management::list(apis, &id).await,
+        Operation::GetAuthorizer(id, authorizer) => crate::authorizers::management::get(apis, &id, &authorizer).await,
+        Operation::UpdateAuthorizer(id, authorizer) => {
+            crate::authorizers::management::patch(apis, &id, &authorizer, &body).await
+        }
+        Operation::DeleteAuthorizer(id, authorizer) => {
+            crate::authorizers::management::delete(apis, &id, &authorizer).await
+        }
         Operation::UpdateApi(id) => crate::updates::update_api(&management, &id, parse_json(&body)?).await,
         Operation::DeleteCorsConfiguration(id) => crate::updates::delete_cors(apis, &id).await,
         Operation::UpdateRoute(id, route_id) => {
@@ -480,7 +528,7 @@ async fn create_api(management: &Management, input: CreateApiInput) -> Result<Ht
     let protocol_type = required(input.protocol_type, "protocolType")?;
     match protocol_type.as_str() {
         "HTTP" => {}
-        "WEBSOCKET" => return Err(GatewayError::BadRequest("WebSocket APIs are not supported by nubo yet".into())),
+        "WEBSOCKET" => crate::websocket::check_new_api(&input.route_selection_expression, &input.target)?,
         other => {
             return Err(GatewayError::BadRequest(format!("Invalid protocolType {other}: expected HTTP or WEBSOCKET")));
         }
@@ -505,6 +553,8 @@ async fn create_api(management: &Management, input: CreateApiInput) -> Result<Ht
         routes: Vec::new(),
         integrations: Vec::new(),
         stages: Vec::new(),
+        authorizers: Vec::new(),
+        route_responses: Vec::new(),
         cors_configuration: input.cors_configuration.map(crate::cors::checked).transpose()?,
         deployments: Vec::new(),
     };
@@ -532,6 +582,9 @@ async fn create_api(management: &Management, input: CreateApiInput) -> Result<Ht
             route_key,
             target: format!("integrations/{}", integration.integration_id),
             authorization_type: "NONE".into(),
+            authorizer_id: String::new(),
+            authorization_scopes: Vec::new(),
+            route_response_selection_expression: String::new(),
         });
         api.integrations.push(integration);
         api.stages.push(Stage {

@@ -41,12 +41,15 @@ pub struct UserApis {
     pub apis: Apis,
     pub functions: FunctionsClient,
     pub account_id: String,
+    pub authorizers: crate::authorizers::Authorizers,
     pub domains: Domains,
     /// Pooled connections to `HTTP_PROXY` upstreams.
     pub http: reqwest::Client,
     pub throttle: Throttle,
     pub access_log: AccessLog,
     pub metrics: RouteMetrics,
+    /// REST APIs (v1), served by [`crate::rest::serve`].
+    pub rest: crate::rest::Rest,
 }
 
 pub fn routes(routes: &mut web::ServiceConfig, user_apis: UserApis) {
@@ -83,7 +86,7 @@ fn stage_of<'a>(api: &'a Api, path: &'a str) -> Option<(&'a crate::model::Stage,
 
 /// The function an integration URI names: a Lambda ARN, or API Gateway's
 /// `arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/{arn}/invocations`.
-fn function_of(integration_uri: &str) -> &str {
+pub fn function_of(integration_uri: &str) -> &str {
     integration_uri
         .split_once("/functions/")
         .and_then(|(_, rest)| rest.strip_suffix("/invocations"))
@@ -213,6 +216,9 @@ async fn handle(request: HttpRequest, body: Bytes, state: web::Data<UserApis>) -
     if let Some((url_id, url_path)) = crate::function_urls::url_of(&host, path) {
         return crate::function_urls::handle(&request, &body, &state, url_id, url_path, &host).await;
     }
+    if let Some((rest_id, stage_path)) = crate::rest::serve::user_request_of(path) {
+        return crate::rest::serve::handle(&request, &body, &state, rest_id, &stage_path, &host).await;
+    }
     let mut context = RequestContext {
         request_id: nubo_host::front::request_id(),
         account_id: state.account_id.clone(),
@@ -238,6 +244,11 @@ async fn handle(request: HttpRequest, body: Bytes, state: web::Data<UserApis>) -
     context.api_id = located.api_id.clone();
     let api = match state.apis.for_request(&located.api_id).await {
         Ok(Some(api)) => api,
+        // Not an HTTP API: perhaps a REST API.
+        Ok(None) if located.mapped_stage.is_none() => {
+            return crate::rest::serve::handle(&request, &body, &state, &located.api_id, &located.api_path, &host)
+                .await;
+        }
         Ok(None) => {
             return finish(
                 &state,
@@ -313,16 +324,74 @@ async fn serve<'a>(
     if state.throttle.admit(&located.api_id, &stage.stage_name, matched.route_key, &settings).is_err() {
         return (Reply::error(429, "Too Many Requests", context), Some(integration), None);
     }
+    // The route's authorizer runs before any integration, HTTP_PROXY ones
+    // included.
+    let identity = {
+        let raw_path = raw_path_of(stage, located, route_path, context);
+        let empty = BTreeMap::new();
+        let facts = request_facts(state, request, body, stage, located, &matched, &raw_path, context, &empty);
+        match state.authorizers.authorize_route(served, route, request, &facts).await {
+            Ok(identity) => identity,
+            Err(refusal) => {
+                let reply = Reply::error(refusal.status(), refusal.message(), context);
+                return (reply, Some(integration), None);
+            }
+        }
+    };
     let called = Instant::now();
     let reply = match integration.integration_type.as_str() {
         "HTTP_PROXY" => {
             forward(state, request, body, integration, stage, &matched.path_parameters, route_path, context).await
         }
-        _ => invoke(state, request, body, integration, stage, located, &matched, route_path, context).await,
+        _ => invoke(state, request, body, integration, stage, located, &matched, route_path, &identity, context).await,
     };
     let elapsed = called.elapsed();
     context.integration_latency_ms = Some(elapsed.as_millis() as u64);
     (reply, Some(integration), Some(elapsed))
+}
+
+/// The path the client sent, stage prefix included (`rawPath`).
+fn raw_path_of(stage: &Stage, located: &Located, route_path: &str, context: &RequestContext) -> String {
+    if located.mapped_stage.is_some() || stage.stage_name == "$default" {
+        context.path.clone()
+    } else {
+        format!("/{}{route_path}", stage.stage_name).replace("//", "/")
+    }
+}
+
+/// The request as the proxy events and the authorizers see it.
+#[allow(clippy::too_many_arguments)]
+fn request_facts<'x>(
+    state: &'x UserApis,
+    request: &'x HttpRequest,
+    body: &'x Bytes,
+    stage: &'x Stage,
+    located: &'x Located,
+    matched: &'x routing::Matched<'_>,
+    raw_path: &'x str,
+    context: &'x RequestContext,
+    empty: &'x BTreeMap<String, String>,
+) -> RequestFacts<'x> {
+    let resource = matched.route_key.split_once(' ').map(|(_, path)| path).unwrap_or("/{proxy+}");
+    RequestFacts {
+        method: request.method().as_str(),
+        raw_path,
+        raw_query: request.query_string(),
+        headers: proxy::request_headers(request),
+        body,
+        source_ip: context.source_ip.clone(),
+        protocol: protocol_of(request),
+        api_id: &located.api_id,
+        account_id: &state.account_id,
+        domain_name: &context.domain_name,
+        stage: &stage.stage_name,
+        route_key: matched.route_key,
+        resource,
+        path_parameters: &matched.path_parameters,
+        stage_variables: if stage.stage_variables.is_empty() { empty } else { &stage.stage_variables },
+        request_id: &context.request_id,
+        now: context.request_time,
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -384,37 +453,15 @@ async fn invoke(
     located: &Located,
     matched: &routing::Matched<'_>,
     route_path: &str,
+    identity: &crate::authorizers::Identity,
     context: &mut RequestContext,
 ) -> Reply {
-    let headers = proxy::request_headers(request);
-    let raw_path = if located.mapped_stage.is_some() || stage.stage_name == "$default" {
-        context.path.clone()
-    } else {
-        format!("/{}{route_path}", stage.stage_name).replace("//", "/")
-    };
-    let resource = matched.route_key.split_once(' ').map(|(_, path)| path).unwrap_or("/{proxy+}");
+    let raw_path = raw_path_of(stage, located, route_path, context);
     let empty = BTreeMap::new();
-    let facts = RequestFacts {
-        method: request.method().as_str(),
-        raw_path: &raw_path,
-        raw_query: request.query_string(),
-        headers,
-        body,
-        source_ip: context.source_ip.clone(),
-        protocol: protocol_of(request),
-        api_id: &located.api_id,
-        account_id: &state.account_id,
-        domain_name: &context.domain_name,
-        stage: &stage.stage_name,
-        route_key: matched.route_key,
-        resource,
-        path_parameters: &matched.path_parameters,
-        stage_variables: if stage.stage_variables.is_empty() { &empty } else { &stage.stage_variables },
-        request_id: &context.request_id,
-        now: context.request_time,
-    };
+    let facts = request_facts(state, request, body, stage, located, matched, &raw_path, context, &empty);
     let version_one = integration.payload_format_version == "1.0";
-    let event = if version_one { proxy::event_v1(&facts) } else { proxy::event_v2(&facts) };
+    let mut event = if version_one { proxy::event_v1(&facts) } else { proxy::event_v2(&facts) };
+    identity.annotate(&mut event);
     let function =
         stages::substitute_stage_variables(function_of(&integration.integration_uri), &stage.stage_variables);
     let invoke = state.functions.invoke(InvokeRequest {
