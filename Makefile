@@ -2,7 +2,7 @@
 
 CARGO ?= cargo
 
-.PHONY: up test test-cql test-dynamodb lint build deps fmt fuzz bench-dynamodb bench-functions bench-s3 bench-dns bench-auth bench-cdn cache-tests
+.PHONY: up test test-cql test-dynamodb lint build deps fmt fuzz bench-dynamodb bench-functions bench-s3 bench-dns bench-auth bench-cdn bench-gateway cache-tests
 
 ## Run every service in one process (state in ./.nubo, dev keys test/test).
 up:
@@ -80,6 +80,20 @@ bench-s3:
 		|| echo "wrk is missing and could not be installed: its rows are skipped"
 	NUBO_BIN=target/release/nubo MOTO_SERVER=target/bench-venv/bin/moto_server \
 		target/release/s3-bench --seconds 5 --large-runs 3
+
+## The gateway benchmark: an HTTP API route to a warm trivial provided
+## function against the same function invoked directly, and an HTTP_PROXY
+## route to a static upstream against nginx proxying to it, with wrk.
+## Release builds; wrk and nginx-light from Debian (installed when missing
+## and root). Not part of `test`.
+bench-gateway:
+	$(CARGO) build --release --bin nubo
+	$(CARGO) build --release -p nubo-e2e --bin gateway-bench
+	command -v wrk >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq wrk) \
+		|| echo "wrk is missing and could not be installed: its rows are skipped"
+	test -x /usr/sbin/nginx || (apt-get update -qq && apt-get install -y -qq nginx-light) \
+		|| echo "nginx is missing and could not be installed: its row is skipped"
+	NUBO_BIN=target/release/nubo target/release/gateway-bench --seconds 5 --connections 16
 
 ## Formatting and clippy, warnings as errors.
 lint:

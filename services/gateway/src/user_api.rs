@@ -134,6 +134,8 @@ struct Reply {
     status: u16,
     headers: Vec<(String, String)>,
     body: ReplyBody,
+    /// The gateway's answer to a CORS preflight, its headers final.
+    preflight: bool,
 }
 
 impl Reply {
@@ -144,6 +146,7 @@ impl Reply {
             status,
             headers: vec![("content-type".into(), "application/json".into())],
             body: ReplyBody::Full(Bytes::from(serde_json::json!({ "message": message }).to_string())),
+            preflight: false,
         }
     }
 }
@@ -301,7 +304,7 @@ async fn serve<'a>(
     {
         let headers = cors::preflight_headers(cors, header("origin").unwrap_or(""));
         let headers = headers.into_iter().map(|(name, value)| (name.to_owned(), value)).collect();
-        return (Reply { status: 204, headers, body: ReplyBody::Full(Bytes::new()) }, None, None);
+        return (Reply { status: 204, headers, body: ReplyBody::Full(Bytes::new()), preflight: true }, None, None);
     }
     if header_bytes(request) > MAX_HEADER_BYTES {
         return (Reply::error(431, "Request Header Fields Too Large", context), None, None);
@@ -426,7 +429,7 @@ async fn forward(
                 .filter(|(name, _)| !http_proxy::hop_by_hop(name.as_str()))
                 .filter_map(|(name, value)| Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned())))
                 .collect();
-            Reply { status, headers, body: ReplyBody::Upstream(response) }
+            Reply { status, headers, body: ReplyBody::Upstream(response), preflight: false }
         }
         Err(http_proxy::ProxyFailure::TimedOut) => {
             context.integration_error = "The integration did not answer in time".into();
@@ -490,9 +493,12 @@ async fn invoke(
     }
     let mapped = if version_one { proxy::response_v1(&invoked.payload) } else { proxy::response_v2(&invoked.payload) };
     match mapped {
-        Ok(response) => {
-            Reply { status: response.status, headers: response.headers, body: ReplyBody::Full(response.body) }
-        }
+        Ok(response) => Reply {
+            status: response.status,
+            headers: response.headers,
+            body: ReplyBody::Full(response.body),
+            preflight: false,
+        },
         Err(malformed) => {
             tracing::info!(api = %located.api_id, reason = %malformed.0, "malformed lambda proxy response");
             context.integration_error = malformed.0;
@@ -578,6 +584,7 @@ async fn finish(
     }
     if let Some((api, _)) = served
         && let Some(cors_configuration) = &api.cors_configuration
+        && !reply.preflight
     {
         reply.headers.retain(|(name, _)| !cors::is_cors_header(name));
         for (name, value) in cors::response_headers(cors_configuration, context.origin.as_deref()) {
