@@ -378,6 +378,7 @@ mod tests {
             routes: Vec::new(),
             integrations: Vec::new(),
             stages: Vec::new(),
+            authorizers: Vec::new(),
             route_responses: Vec::new(),
             authorizers: Vec::new(),
         }
