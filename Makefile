@@ -17,12 +17,12 @@ test: deps build
 ## Maven Central on first use).
 # `--workspace` resolves features as `make test` does, so this reuses its build.
 test-cql: deps build
-	./e2e/cql-node/run-with-node.sh $(CARGO) test --workspace --test dynamodb --test dynamodb_features --test cluster
+	./e2e/cql-node/run-with-node.sh $(CARGO) test --workspace --test dynamodb --test dynamodb_features --test dynamodb_indexes_streams --test cluster
 
 ## The DynamoDB suites on whatever NUBO_TEST_SCYLLA=host:port names (a real
 ## ScyllaDB node), or on the embedded engine when it is unset.
 test-dynamodb: deps build
-	$(CARGO) test --workspace --test dynamodb --test dynamodb_features
+	$(CARGO) test --workspace --test dynamodb --test dynamodb_features --test dynamodb_indexes_streams
 
 ## Bounded fuzzing of the parsers of untrusted input: DynamoDB expressions
 ## and items, SigV4 request heads and aws-chunked bodies, S3 requests, policies
@@ -40,10 +40,15 @@ fuzz:
 	cd services/auth && cargo +nightly fuzz run cognito_inputs -- -max_total_time=120
 	cd services/cdn && cargo +nightly fuzz run cdn_inputs -- -max_total_time=120
 
-## The DynamoDB benchmark against dynalite and moto_server, side by side
-## (release build; the peers come from npm and PyPI). Not part of `test`.
+## The DynamoDB benchmark against dynalite and moto_server, side by side,
+## with wrk replaying pre-signed requests and with aws-sdk-dynamodb; first
+## the embedded engine against raw redb writes in process (release build;
+## the peers come from npm and PyPI, wrk from Debian, installed when
+## missing). Not part of `test`.
 bench-dynamodb: deps
 	$(CARGO) build --release --bin nubo
+	command -v wrk >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq wrk) \
+		|| echo "wrk is missing and could not be installed: its rows are skipped"
 	python3 -m venv target/bench-venv
 	target/bench-venv/bin/pip install --quiet 'moto[server]'
 	NUBO_BIN=target/release/nubo MOTO_SERVER=target/bench-venv/bin/moto_server \

@@ -380,7 +380,8 @@ mod tests {
             stages: Vec::new(),
             authorizers: Vec::new(),
             route_responses: Vec::new(),
-            authorizers: Vec::new(),
+            cors_configuration: None,
+            deployments: Vec::new(),
         }
     }
 
