@@ -125,6 +125,8 @@ pub async fn run(
             cluster: context.cluster.clone(),
             grpc_address: listeners.grpc.local_addr().map_err(|error| fail(error.to_string()))?,
             front: websocket::WebSockets::front(&context),
+            authorizers: authorizers::Authorizers::new(functions.clone(), &context),
+            account_id: context.account_id.clone(),
         },
     );
     let http_address = listeners.http.local_addr().map_err(|error| fail(error.to_string()))?;
