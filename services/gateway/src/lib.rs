@@ -8,6 +8,7 @@
 //! service ([`apis`]), and functions are invoked over gRPC.
 
 pub mod apis;
+pub mod authorizers;
 pub mod edge;
 pub mod error;
 pub mod function_urls;
@@ -20,6 +21,7 @@ pub mod rest;
 pub mod routing;
 pub mod sts;
 pub mod user_api;
+pub mod websocket;
 
 use nubo_host::{Context, Listeners, ServeError, ServiceName, Shutdown, metrics::Metrics};
 use nubo_proto::clients::{FunctionsClient, RecordsClient};
@@ -39,6 +41,9 @@ pub struct Config {
     pub public_url: Option<String>,
     /// Where the edge relays each service's calls.
     pub edge: edge::EdgeTargets,
+    /// WebSocket APIs' connection limits and this replica's address.
+    #[serde(default)]
+    pub websocket: websocket::Config,
 }
 
 impl Config {
@@ -56,6 +61,7 @@ impl Default for Config {
             grpc_port: 50051,
             public_url: None,
             edge: edge::EdgeTargets::default(),
+            websocket: websocket::Config::default(),
         }
     }
 }
@@ -76,6 +82,17 @@ pub async fn run(
     let edge_listener = listeners.take(EDGE_LISTENER).ok_or_else(|| fail("no edge listener was bound".into()))?;
     let apis = apis::Apis::new(RecordsClient::new(context.link(ServiceName::Data)?), context.account_id.clone());
     let functions = FunctionsClient::new(context.link(ServiceName::Functions)?);
+    let websockets = websocket::WebSockets::new(
+        &config.websocket,
+        websocket::Parts {
+            apis: apis.clone(),
+            functions: functions.clone(),
+            records: RecordsClient::new(context.link(ServiceName::Data)?),
+            cluster: context.cluster.clone(),
+            grpc_address: listeners.grpc.local_addr().map_err(|error| fail(error.to_string()))?,
+            front: websocket::WebSockets::front(&context),
+        },
+    );
     let http_address = listeners.http.local_addr().map_err(|error| fail(error.to_string()))?;
     let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{http_address}"));
 
@@ -99,15 +116,25 @@ pub async fn run(
             .map_err(|error| fail(format!("cannot build the edge client: {error}")))?,
         sts: sts::front(&context),
     };
-    let user_apis = user_api::UserApis { apis: apis.clone(), functions, account_id: context.account_id.clone(), rest };
+    let authorizers = authorizers::Authorizers::new(functions.clone(), &context);
+    let user_apis = user_api::UserApis {
+        apis: apis.clone(),
+        functions,
+        account_id: context.account_id.clone(),
+        authorizers,
+        rest,
+    };
 
     let metrics = Metrics::new("gateway");
-    let router = nubo_host::grpc::router(&context.cluster).add_service(grpc::server(apis));
+    let edge_websockets = websockets.clone();
+    let router = nubo_host::grpc::router(&context.cluster).add_service(grpc::server(apis, websockets.clone()));
     let grpc = nubo_host::grpc::serve("gateway", listeners.grpc, router, shutdown.clone());
     let user = nubo_host::http::serve("gateway", listeners.http, 2, metrics.clone(), shutdown.clone(), move |routes| {
+        websocket::routes(routes, websockets.clone());
         user_api::routes(routes, user_apis.clone())
     });
     let aws = nubo_host::http::serve("gateway-edge", edge_listener, 1, metrics, shutdown, move |routes| {
+        websocket::connection_routes(routes, edge_websockets.clone());
         edge::routes(routes, edge.clone(), management.clone())
     });
     let http = async {

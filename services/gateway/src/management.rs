@@ -48,6 +48,11 @@ pub enum Operation {
     GetStages(String),
     GetStage(String, String),
     DeleteStage(String, String),
+    CreateAuthorizer(String),
+    GetAuthorizers(String),
+    GetAuthorizer(String, String),
+    UpdateAuthorizer(String, String),
+    DeleteAuthorizer(String, String),
 }
 
 impl nubo_host::front::Operation for Operation {
@@ -69,6 +74,11 @@ impl nubo_host::front::Operation for Operation {
             Operation::GetStages(_) => "GetStages",
             Operation::GetStage(..) => "GetStage",
             Operation::DeleteStage(..) => "DeleteStage",
+            Operation::CreateAuthorizer(_) => "CreateAuthorizer",
+            Operation::GetAuthorizers(_) => "GetAuthorizers",
+            Operation::GetAuthorizer(..) => "GetAuthorizer",
+            Operation::UpdateAuthorizer(..) => "UpdateAuthorizer",
+            Operation::DeleteAuthorizer(..) => "DeleteAuthorizer",
         }
     }
 }
@@ -97,6 +107,11 @@ impl Operation {
             ("GET", [api, "stages"]) => Operation::GetStages(owned(api)),
             ("GET", [api, "stages", name]) => Operation::GetStage(owned(api), owned(name)),
             ("DELETE", [api, "stages", name]) => Operation::DeleteStage(owned(api), owned(name)),
+            ("POST", [api, "authorizers"]) => Operation::CreateAuthorizer(owned(api)),
+            ("GET", [api, "authorizers"]) => Operation::GetAuthorizers(owned(api)),
+            ("GET", [api, "authorizers", id]) => Operation::GetAuthorizer(owned(api), owned(id)),
+            ("PATCH", [api, "authorizers", id]) => Operation::UpdateAuthorizer(owned(api), owned(id)),
+            ("DELETE", [api, "authorizers", id]) => Operation::DeleteAuthorizer(owned(api), owned(id)),
             _ => return None,
         })
     }
@@ -122,7 +137,7 @@ pub fn front(context: &nubo_host::Context) -> AwsFront {
     AwsFront::new(Protocol::RestJson, context.policy("apigateway", 5), context.credentials.clone(), MAX_BODY)
 }
 
-fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T> {
+pub(crate) fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T> {
     let body = if body.is_empty() { b"{}".as_slice() } else { body };
     serde_json::from_slice(body).map_err(|error| GatewayError::BadRequest(format!("Invalid request body: {error}")))
 }
@@ -149,6 +164,10 @@ struct CreateRouteInput {
     route_key: Option<String>,
     target: Option<String>,
     authorization_type: Option<String>,
+    authorizer_id: Option<String>,
+    #[serde(default)]
+    authorization_scopes: Vec<String>,
+    route_response_selection_expression: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -190,6 +209,11 @@ pub async fn handle(
     {
         return Ok(crate::rest::api::handle(request, raw, &management, rest).await);
     }
+    if let Some(operation) =
+        crate::websocket::route_responses::Operation::parse(request.method().as_str(), request.path())
+    {
+        return crate::websocket::route_responses::handle(&request, raw, &management, operation).await;
+    }
     let operation = Operation::parse(request.method().as_str(), request.path());
     if let Some(operation) = &operation {
         nubo_host::front::name_operation(&request, operation.name());
@@ -222,8 +246,8 @@ pub async fn handle(
         Operation::CreateRoute(id) => {
             let input: CreateRouteInput = parse_json(&body)?;
             let route_key = required(input.route_key, "routeKey")?;
-            RouteKey::parse(&route_key)?;
             let route = update(apis, &id, |api| {
+                crate::websocket::check_route_key(api, &route_key)?;
                 if api.routes.iter().any(|route| route.route_key == route_key) {
                     return Err(GatewayError::Conflict(format!(
                         "Unable to create route {route_key}. A route with the same key already exists."
@@ -236,7 +260,14 @@ pub async fn handle(
                     route_key: route_key.clone(),
                     target,
                     authorization_type: input.authorization_type.clone().unwrap_or_else(|| "NONE".into()),
+                    authorizer_id: input.authorizer_id.clone().unwrap_or_default(),
+                    authorization_scopes: input.authorization_scopes.clone(),
+                    route_response_selection_expression: input
+                        .route_response_selection_expression
+                        .clone()
+                        .unwrap_or_default(),
                 };
+                crate::authorizers::management::check_route(api, &route)?;
                 api.routes.push(route.clone());
                 Ok(route)
             })
@@ -334,10 +365,19 @@ pub async fn handle(
             .await?;
             Ok(HttpResponse::NoContent().finish())
         }
+        Operation::CreateAuthorizer(id) => crate::authorizers::management::create(apis, &id, &body).await,
+        Operation::GetAuthorizers(id) => crate::authorizers::management::list(apis, &id).await,
+        Operation::GetAuthorizer(id, authorizer) => crate::authorizers::management::get(apis, &id, &authorizer).await,
+        Operation::UpdateAuthorizer(id, authorizer) => {
+            crate::authorizers::management::patch(apis, &id, &authorizer, &body).await
+        }
+        Operation::DeleteAuthorizer(id, authorizer) => {
+            crate::authorizers::management::delete(apis, &id, &authorizer).await
+        }
     }
 }
 
-fn not_found(kind: &str, id: &str) -> GatewayError {
+pub(crate) fn not_found(kind: &str, id: &str) -> GatewayError {
     GatewayError::NotFound(format!("Invalid {kind} identifier specified {id}"))
 }
 
@@ -379,7 +419,7 @@ fn integration_from(input: CreateIntegrationInput) -> Result<Integration> {
 }
 
 /// Reads an API, applies `change`, and writes it back with compare-and-set.
-async fn update<T>(apis: &Apis, api_id: &str, change: impl FnOnce(&mut Api) -> Result<T>) -> Result<T> {
+pub(crate) async fn update<T>(apis: &Apis, api_id: &str, change: impl FnOnce(&mut Api) -> Result<T>) -> Result<T> {
     let mut versioned = apis.get(api_id).await?;
     let result = change(&mut versioned.api)?;
     apis.put(&versioned.api, versioned.version).await?;
@@ -391,7 +431,7 @@ async fn create_api(management: &Management, input: CreateApiInput) -> Result<Ht
     let protocol_type = required(input.protocol_type, "protocolType")?;
     match protocol_type.as_str() {
         "HTTP" => {}
-        "WEBSOCKET" => return Err(GatewayError::BadRequest("WebSocket APIs are not supported by nubo yet".into())),
+        "WEBSOCKET" => crate::websocket::check_new_api(&input.route_selection_expression, &input.target)?,
         other => {
             return Err(GatewayError::BadRequest(format!("Invalid protocolType {other}: expected HTTP or WEBSOCKET")));
         }
@@ -416,6 +456,8 @@ async fn create_api(management: &Management, input: CreateApiInput) -> Result<Ht
         routes: Vec::new(),
         integrations: Vec::new(),
         stages: Vec::new(),
+        authorizers: Vec::new(),
+        route_responses: Vec::new(),
     };
     // Quick create: a target gets a Lambda proxy integration, a route
     // (`$default` unless named) and an auto-deployed `$default` stage.
@@ -440,6 +482,9 @@ async fn create_api(management: &Management, input: CreateApiInput) -> Result<Ht
             route_key,
             target: format!("integrations/{}", integration.integration_id),
             authorization_type: "NONE".into(),
+            authorizer_id: String::new(),
+            authorization_scopes: Vec::new(),
+            route_response_selection_expression: String::new(),
         });
         api.integrations.push(integration);
         api.stages.push(Stage {

@@ -22,6 +22,12 @@ pub struct Api {
     pub routes: Vec<Route>,
     pub integrations: Vec<Integration>,
     pub stages: Vec<Stage>,
+    #[serde(default)]
+    pub authorizers: Vec<crate::authorizers::Authorizer>,
+    /// WebSocket routes' responses (`$default`): a route with one sends its
+    /// integration's reply back on the socket.
+    #[serde(default)]
+    pub route_responses: Vec<crate::websocket::route_responses::RouteResponse>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -31,6 +37,15 @@ pub struct Route {
     /// `integrations/{integrationId}`, or empty when the route has none.
     pub target: String,
     pub authorization_type: String,
+    /// The authorizer of a `JWT` or `CUSTOM` route.
+    #[serde(default)]
+    pub authorizer_id: String,
+    /// Scopes a JWT route asks for; a token needs one of them.
+    #[serde(default)]
+    pub authorization_scopes: Vec<String>,
+    /// WebSocket APIs: which route response a reply goes to (`$default`).
+    #[serde(default)]
+    pub route_response_selection_expression: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -68,6 +83,7 @@ pub fn timestamp() -> String {
 impl Api {
     /// The `Api` shape of the management API.
     pub fn to_json(&self, endpoint: &str) -> Value {
+        let endpoint = &crate::websocket::endpoint_of(self, endpoint);
         json!({
             "apiId": self.api_id,
             "name": self.name,
@@ -102,6 +118,15 @@ impl Route {
         });
         if !self.target.is_empty() {
             route["target"] = json!(self.target);
+        }
+        if !self.authorizer_id.is_empty() {
+            route["authorizerId"] = json!(self.authorizer_id);
+        }
+        if !self.authorization_scopes.is_empty() {
+            route["authorizationScopes"] = json!(self.authorization_scopes);
+        }
+        if !self.route_response_selection_expression.is_empty() {
+            route["routeResponseSelectionExpression"] = json!(self.route_response_selection_expression);
         }
         route
     }

@@ -53,7 +53,7 @@ fn body_fields(facts: &RequestFacts<'_>) -> (Value, bool) {
     }
 }
 
-fn query_pairs(raw_query: &str) -> Vec<(String, String)> {
+pub fn query_pairs(raw_query: &str) -> Vec<(String, String)> {
     raw_query
         .split('&')
         .filter(|pair| !pair.is_empty())

@@ -24,6 +24,7 @@ pub struct UserApis {
     pub apis: Apis,
     pub functions: FunctionsClient,
     pub account_id: String,
+    pub authorizers: crate::authorizers::Authorizers,
     /// REST APIs (v1), served by [`crate::rest::serve`].
     pub rest: crate::rest::Rest,
 }
@@ -62,7 +63,7 @@ fn stage_of<'a>(api: &'a Api, path: &'a str) -> Option<(&'a crate::model::Stage,
 
 /// The function an integration URI names: a Lambda ARN, or API Gateway's
 /// `arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/{arn}/invocations`.
-fn function_of(integration_uri: &str) -> &str {
+pub fn function_of(integration_uri: &str) -> &str {
     integration_uri
         .split_once("/functions/")
         .and_then(|(_, rest)| rest.strip_suffix("/invocations"))
@@ -137,8 +138,13 @@ async fn handle(request: HttpRequest, body: Bytes, state: web::Data<UserApis>) -
         request_id: &request_id,
         now: chrono::Utc::now(),
     };
+    let identity = match state.authorizers.authorize_route(&api, route, &request, &facts).await {
+        Ok(identity) => identity,
+        Err(refusal) => return refusal.response(),
+    };
     let version_one = integration.payload_format_version == "1.0";
-    let event = if version_one { proxy::event_v1(&facts) } else { proxy::event_v2(&facts) };
+    let mut event = if version_one { proxy::event_v1(&facts) } else { proxy::event_v2(&facts) };
+    identity.annotate(&mut event);
 
     let invoke = state.functions.invoke(InvokeRequest {
         function: function_of(&integration.integration_uri).to_owned(),

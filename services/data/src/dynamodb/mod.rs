@@ -9,6 +9,7 @@ pub mod http;
 pub mod keys;
 pub mod number;
 pub mod request;
+pub mod settings;
 pub mod table;
 pub mod value;
 
@@ -16,6 +17,7 @@ mod batch;
 mod items;
 mod mutation;
 mod reads;
+mod shards;
 mod streams;
 mod tables;
 mod transact;
@@ -122,6 +124,7 @@ pub struct Dynamo {
     engine: Arc<dyn Engine>,
     region: String,
     account_id: String,
+    runtime: Arc<settings::Runtime>,
 }
 
 impl From<EngineError> for DynamoError {
@@ -145,7 +148,13 @@ impl From<RecordError> for DynamoError {
 
 impl Dynamo {
     pub fn new(records: RecordStore, engine: Arc<dyn Engine>, region: String, account_id: String) -> Self {
-        Self { records, engine, region, account_id }
+        Self { records, engine, region, account_id, runtime: settings::Runtime::new(settings::Settings::default()) }
+    }
+
+    /// The same service with other timings (streams, statistics).
+    pub fn with_settings(mut self, settings: settings::Settings) -> Self {
+        self.runtime = settings::Runtime::new(settings);
+        self
     }
 
     pub async fn execute(&self, action: Action, body: Value) -> Result<Value> {

@@ -13,15 +13,14 @@ use super::{
     expr::ast::{Path, PathElement},
     expr::eval::project,
     keys,
+    shards::Lineage,
     table::{Index, Projection, Table},
     value::{Item, item_from_json, item_size, item_to_json},
 };
-use crate::engine::{Change, EngineError, Expect, Key, Write};
+use crate::engine::{Change, EngineError, Expect, Key, Write, backoff::Backoff};
 
 /// Compare-and-set attempts before a write gives up under contention.
 const MAX_ATTEMPTS: usize = 10_000;
-/// The shard of a table's stream log (nubo keeps one per table).
-pub const STREAM_SHARD: &[u8] = b"shardId-00000001";
 
 pub fn encode_item(item: &Item) -> Vec<u8> {
     item_to_json(item).to_string().into_bytes()
@@ -39,8 +38,7 @@ pub fn project_for_index(table: &Table, index: &Index, item: &Item) -> Item {
         Projection::All => item.clone(),
         projection => {
             let mut names: Vec<&str> = table.key_names();
-            names.push(&index.hash_key);
-            names.extend(index.range_key.as_deref());
+            names.extend(index.key_names());
             if let Projection::Include(extra) = projection {
                 names.extend(extra.iter().map(String::as_str));
             }
@@ -122,9 +120,12 @@ pub fn item_writes(
         if actor == Actor::TimeToLive {
             record["userIdentity"] = json!({ "Type": "Service", "PrincipalId": "dynamodb.amazonaws.com" });
         }
+        // The shard of this moment (see `shards`).
+        let lineage = Lineage::of(stream);
+        let shard = lineage.shard_id(lineage.generation_at(chrono::Utc::now().timestamp_millis()));
         writes.push(Write {
             table: table.stream_log(),
-            key: Key { partition: STREAM_SHARD.to_vec(), clustering: Vec::new() },
+            key: Key { partition: shard.into_bytes(), clustering: Vec::new() },
             change: Change::Append(record.to_string().into_bytes()),
             expect: Expect::Anything,
         });
@@ -147,6 +148,7 @@ pub async fn read_modify_write(
     actor: Actor,
     decide: impl Fn(Option<&Item>) -> Result<Option<Item>>,
 ) -> Result<Outcome> {
+    let mut backoff = Backoff::new();
     for _ in 0..MAX_ATTEMPTS {
         let row = dynamo.engine.get(&table.id, key).await?;
         let old = row.as_ref().map(|row| decode_item(&row.value)).transpose()?;
@@ -155,7 +157,7 @@ pub async fn read_modify_write(
         let writes = item_writes(table, key, old.as_ref(), new.as_ref(), expect, actor)?;
         match dynamo.engine.write(writes).await {
             Ok(_) => return Ok(Outcome { old, new }),
-            Err(EngineError::VersionMismatch { .. }) => continue,
+            Err(EngineError::VersionMismatch { .. }) => backoff.wait().await,
             Err(error) => return Err(error.into()),
         }
     }
@@ -173,6 +175,7 @@ pub async fn write_items(dynamo: &Dynamo, changes: Vec<(Table, Key, Option<Item>
         dynamo.engine.write(writes).await?;
         return Ok(());
     }
+    let mut backoff = Backoff::new();
     for _ in 0..MAX_ATTEMPTS {
         let rows = dynamo
             .engine
@@ -186,7 +189,7 @@ pub async fn write_items(dynamo: &Dynamo, changes: Vec<(Table, Key, Option<Item>
         }
         match dynamo.engine.write(writes).await {
             Ok(_) => return Ok(()),
-            Err(EngineError::VersionMismatch { .. }) => continue,
+            Err(EngineError::VersionMismatch { .. }) => backoff.wait().await,
             Err(error) => return Err(error.into()),
         }
     }

@@ -209,17 +209,25 @@ fn flip(comparator: Comparator) -> Comparator {
     }
 }
 
-/// Splits a key condition into the partition value and the sort condition.
-fn key_condition(
-    table: &Table,
-    hash_key: &str,
-    range_key: Option<&str>,
-    condition: &Condition,
-) -> Result<(AttributeValue, Option<SortCondition>)> {
+/// A Query's key condition, split along the key schema.
+struct KeyMatch {
+    /// The values of the partition attributes, in key-schema order.
+    partition: Vec<AttributeValue>,
+    /// The sort attributes given by equality before the last one conditioned
+    /// (multi-attribute sort keys), in key-schema order.
+    sort_prefix: Vec<AttributeValue>,
+    /// The condition on the last sort attribute conditioned.
+    sort: Option<SortCondition>,
+}
+
+/// Splits a key condition along the key schema: every partition attribute
+/// by equality; sort attributes left to right without a gap, equality on
+/// all but the last, which may take any sort condition.
+fn key_condition(table: &Table, hash_keys: &[&str], range_keys: &[&str], condition: &Condition) -> Result<KeyMatch> {
     let mut parts = Vec::new();
     flatten(condition, &mut parts);
-    let mut hash = None;
-    let mut sort = None;
+    let names: Vec<&str> = hash_keys.iter().chain(range_keys).copied().collect();
+    let mut found: Vec<Option<SortCondition>> = names.iter().map(|_| None).collect();
     for part in parts {
         let (name, sort_condition) = match part {
             Condition::Compare(Operand::Path(path), comparator, Operand::Value(value)) => {
@@ -237,31 +245,16 @@ fn key_condition(
             }
             _ => return Err(unsupported()),
         };
-        let slot = if name == hash_key {
-            &mut hash
-        } else if Some(name) == range_key {
-            &mut sort
-        } else {
-            return Err(DynamoError::validation(format!(
-                "Query condition missed key schema element: {}",
-                if hash.is_none() { hash_key } else { range_key.unwrap_or(name) }
-            )));
+        let Some(position) = names.iter().position(|key| *key == name) else {
+            // DynamoDB names the first key attribute still without a condition.
+            let missing = names.iter().zip(&found).find(|(_, given)| given.is_none()).map_or(name, |(key, _)| *key);
+            return Err(DynamoError::validation(format!("Query condition missed key schema element: {missing}")));
         };
-        if slot.is_some() {
+        if found[position].is_some() {
             return Err(DynamoError::validation("KeyConditionExpressions must only contain one condition per key"));
         }
-        *slot = Some(sort_condition);
+        found[position] = Some(sort_condition);
     }
-    let hash_value = match hash {
-        Some(SortCondition::Compare(Comparator::Eq, value)) => value,
-        Some(_) => return Err(unsupported()),
-        None => {
-            return Err(DynamoError::validation(format!(
-                "Query condition missed key schema element: {}",
-                table.hash_key
-            )));
-        }
-    };
     let check_type = |name: &str, value: &AttributeValue| -> Result<()> {
         let expected = table.attribute_type(name).map(|kind| kind.name());
         if expected != Some(super::value::type_name(value)) {
@@ -269,14 +262,40 @@ fn key_condition(
         }
         Ok(())
     };
-    check_type(hash_key, &hash_value)?;
-    if let (Some(sort), Some(range)) = (&sort, range_key) {
-        match sort {
+    let mut found = found.into_iter();
+    let mut partition = Vec::with_capacity(hash_keys.len());
+    for (name, given) in hash_keys.iter().zip(found.by_ref()) {
+        match given {
+            Some(SortCondition::Compare(Comparator::Eq, value)) => {
+                check_type(name, &value)?;
+                partition.push(value);
+            }
+            Some(_) => return Err(unsupported()),
+            None => return Err(DynamoError::validation(format!("Query condition missed key schema element: {name}"))),
+        }
+    }
+    let sorts: Vec<(&str, Option<SortCondition>)> = range_keys.iter().copied().zip(found).collect();
+    let conditioned = sorts.iter().rposition(|(_, given)| given.is_some()).map_or(0, |last| last + 1);
+    if let Some((skipped, _)) = sorts[..conditioned].iter().find(|(_, given)| given.is_none()) {
+        return Err(DynamoError::validation(format!("Query condition missed key schema element: {skipped}")));
+    }
+    let mut sort_prefix = Vec::new();
+    let mut sort = None;
+    for (position, (name, given)) in sorts.into_iter().take(conditioned).enumerate() {
+        let Some(given) = given else { continue };
+        if position + 1 < conditioned {
+            // Only the last sort attribute conditioned may take a range.
+            let SortCondition::Compare(Comparator::Eq, value) = given else { return Err(unsupported()) };
+            check_type(name, &value)?;
+            sort_prefix.push(value);
+            continue;
+        }
+        match &given {
             SortCondition::Compare(Comparator::Ne, _) => return Err(unsupported()),
-            SortCondition::Compare(_, value) => check_type(range, value)?,
+            SortCondition::Compare(_, value) => check_type(name, value)?,
             SortCondition::Between(low, high) => {
-                check_type(range, low)?;
-                check_type(range, high)?;
+                check_type(name, low)?;
+                check_type(name, high)?;
             }
             SortCondition::BeginsWith(prefix) => {
                 if matches!(prefix, AttributeValue::N(_)) {
@@ -284,11 +303,32 @@ fn key_condition(
                         "Incorrect operand type for operator or function; operator or function: begins_with, operand type: N",
                     ));
                 }
-                check_type(range, prefix)?;
+                check_type(name, prefix)?;
             }
         }
+        sort = Some(given);
     }
-    Ok((hash_value, sort))
+    Ok(KeyMatch { partition, sort_prefix, sort })
+}
+
+/// Puts the escaped sort values given by equality before both bounds, and
+/// keeps an open side within them.
+fn within_prefix(prefix: &[u8], bounds: (Bound<Vec<u8>>, Bound<Vec<u8>>)) -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
+    if prefix.is_empty() {
+        return bounds;
+    }
+    let joined = |bytes: Vec<u8>| [prefix, bytes.as_slice()].concat();
+    let lower = match bounds.0 {
+        Bound::Included(bytes) => Bound::Included(joined(bytes)),
+        Bound::Excluded(bytes) => Bound::Excluded(joined(bytes)),
+        Bound::Unbounded => Bound::Included(prefix.to_vec()),
+    };
+    let upper = match bounds.1 {
+        Bound::Included(bytes) => Bound::Included(joined(bytes)),
+        Bound::Excluded(bytes) => Bound::Excluded(joined(bytes)),
+        Bound::Unbounded => prefix_end(prefix),
+    };
+    (lower, upper)
 }
 
 fn sort_bounds(sort: Option<&SortCondition>, escaped: bool) -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
@@ -389,23 +429,22 @@ pub async fn query(dynamo: &Dynamo, request: &Request) -> Result<Value> {
     let condition = parse_condition(ExpressionKind::KeyCondition, text, &mut placeholders)?;
     let options = read_options(request, &table, &mut placeholders)?;
     placeholders.check_all_used()?;
-    let (hash_key, range_key, engine_table) = match &options.index {
-        Some(index) => (index.hash_key.clone(), index.range_key.clone(), index.id.clone()),
-        None => (table.hash_key.clone(), table.range_key.clone(), table.id.clone()),
+    let (hash_keys, range_keys, engine_table) = match &options.index {
+        Some(index) => (index.hash_keys(), index.range_keys(), index.id.clone()),
+        None => (vec![table.hash_key.as_str()], table.range_key.iter().map(String::as_str).collect(), table.id.clone()),
     };
-    check_filter_keys(
-        &[hash_key.as_str()].into_iter().chain(range_key.as_deref()).collect::<Vec<_>>(),
-        options.filter.as_ref(),
-    )?;
-    let (hash, sort) = key_condition(&table, &hash_key, range_key.as_deref(), &condition)?;
-    let partition = keys::encode(&hash);
+    check_filter_keys(&[hash_keys.as_slice(), range_keys.as_slice()].concat(), options.filter.as_ref())?;
+    let KeyMatch { partition, sort_prefix, sort } = key_condition(&table, &hash_keys, &range_keys, &condition)?;
+    let partition = keys::index_partition(&partition.iter().collect::<Vec<_>>());
     if let Some(start) = &options.start
         && start_key(&table, options.index.as_ref(), start)?.partition != partition
     {
         return Err(DynamoError::validation("The provided starting key does not match the range key predicate"));
     }
     let forward = request.member("ScanIndexForward").and_then(Value::as_bool).unwrap_or(true);
-    let bounds = sort_bounds(sort.as_ref(), options.index.as_ref().is_some_and(|index| index.range_key.is_some()));
+    let escaped = options.index.as_ref().is_some_and(|index| index.range_key.is_some());
+    let prefix: Vec<u8> = sort_prefix.iter().flat_map(|value| keys::escape(&keys::encode(value))).collect();
+    let bounds = within_prefix(&prefix, sort_bounds(sort.as_ref(), escaped));
     if let Some(start) = &options.start {
         let clustering = start_key(&table, options.index.as_ref(), start)?.clustering;
         let above = match &bounds.0 {

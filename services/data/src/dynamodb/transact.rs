@@ -167,6 +167,7 @@ pub async fn write(dynamo: &Dynamo, request: &Request) -> Result<Value> {
         }
     }
 
+    let mut backoff = crate::engine::backoff::Backoff::new();
     for _ in 0..MAX_ATTEMPTS {
         // The token is checked on every attempt and written in the same
         // atomic write as the transaction: of two concurrent duplicates one
@@ -255,7 +256,7 @@ pub async fn write(dynamo: &Dynamo, request: &Request) -> Result<Value> {
         writes.extend(token_write);
         match dynamo.engine.write(writes).await {
             Ok(_) => return Ok(json!({})),
-            Err(EngineError::VersionMismatch { .. }) => continue,
+            Err(EngineError::VersionMismatch { .. }) => backoff.wait().await,
             Err(error) => return Err(error.into()),
         }
     }

@@ -5,4 +5,6 @@
 
 mod harness;
 
+mod multi_attribute_keys;
 mod smoke;
+mod streams;
