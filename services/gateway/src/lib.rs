@@ -117,13 +117,8 @@ pub async fn run(
         sts: sts::front(&context),
     };
     let authorizers = authorizers::Authorizers::new(functions.clone(), &context);
-    let user_apis = user_api::UserApis {
-        apis: apis.clone(),
-        functions,
-        account_id: context.account_id.clone(),
-        authorizers,
-        rest,
-    };
+    let user_apis =
+        user_api::UserApis { apis: apis.clone(), functions, account_id: context.account_id.clone(), authorizers, rest };
 
     let metrics = Metrics::new("gateway");
     let edge_websockets = websockets.clone();
