@@ -1,0 +1,244 @@
+//! An OpenAPI document as API Gateway reads it: OpenAPI 3 or Swagger 2,
+//! JSON or YAML, read into typed structs of only what API Gateway takes
+//! from it (paths and operations, security schemes, and the
+//! `x-amazon-apigateway-*` extensions). `serde_yaml` reads both syntaxes
+//! (JSON is YAML) and `serde_path_to_error` names where a member is wrong;
+//! the `openapiv3` crate was not used because it reads OpenAPI 3.0 only,
+//! and API Gateway takes Swagger 2 as well, with extensions that crate
+//! would keep as untyped JSON anyway.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::error::GatewayError;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct Document {
+    pub openapi: Option<String>,
+    pub swagger: Option<String>,
+    pub info: Info,
+    /// Each path's members, read as operations by [`Document::operations`].
+    pub paths: BTreeMap<String, BTreeMap<String, Value>>,
+    pub components: Components,
+    #[serde(rename = "securityDefinitions")]
+    pub security_definitions: BTreeMap<String, SecurityScheme>,
+    #[serde(rename = "x-amazon-apigateway-binary-media-types")]
+    pub binary_media_types: Vec<String>,
+    #[serde(rename = "x-amazon-apigateway-api-key-source")]
+    pub api_key_source: Option<String>,
+    #[serde(rename = "x-amazon-apigateway-cors")]
+    pub cors: Option<Cors>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct Info {
+    pub title: Option<String>,
+    pub version: Option<String>,
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct Components {
+    #[serde(rename = "securitySchemes")]
+    pub security_schemes: BTreeMap<String, SecurityScheme>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(default)]
+pub struct SecurityScheme {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub name: Option<String>,
+    #[serde(rename = "in")]
+    pub location: Option<String>,
+    #[serde(rename = "x-amazon-apigateway-authtype")]
+    pub auth_type: Option<String>,
+    #[serde(rename = "x-amazon-apigateway-authorizer")]
+    pub authorizer: Option<AuthorizerExtension>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct AuthorizerExtension {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub authorizer_uri: Option<String>,
+    pub authorizer_credentials: Option<String>,
+    pub identity_source: Option<Value>,
+    pub identity_validation_expression: Option<String>,
+    pub authorizer_result_ttl_in_seconds: Option<i64>,
+    #[serde(rename = "providerARNs")]
+    pub provider_arns: Vec<String>,
+    pub jwt_configuration: Option<Value>,
+    pub authorizer_payload_format_version: Option<String>,
+    pub enable_simple_responses: Option<bool>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct Cors {
+    pub allow_origins: Vec<String>,
+    pub allow_methods: Vec<String>,
+    pub allow_headers: Vec<String>,
+    pub expose_headers: Vec<String>,
+    pub allow_credentials: Option<bool>,
+    pub max_age: Option<i64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct Operation {
+    #[serde(rename = "operationId")]
+    pub operation_id: Option<String>,
+    pub security: Vec<BTreeMap<String, Vec<String>>>,
+    pub responses: BTreeMap<String, Value>,
+    #[serde(rename = "x-amazon-apigateway-integration")]
+    pub integration: Option<IntegrationExtension>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct IntegrationExtension {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub http_method: Option<String>,
+    pub uri: Option<String>,
+    pub payload_format_version: Option<String>,
+    pub timeout_in_millis: Option<u64>,
+    pub connection_type: Option<String>,
+    pub credentials: Option<String>,
+    pub passthrough_behavior: Option<String>,
+    pub content_handling: Option<String>,
+    pub request_parameters: BTreeMap<String, String>,
+    pub request_templates: BTreeMap<String, String>,
+    pub cache_namespace: Option<String>,
+    pub cache_key_parameters: Vec<String>,
+    /// Keyed by selection pattern; `default` is the default response.
+    pub responses: BTreeMap<String, IntegrationResponseExtension>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct IntegrationResponseExtension {
+    pub status_code: Option<Value>,
+    pub response_parameters: BTreeMap<String, String>,
+    pub response_templates: BTreeMap<String, String>,
+    pub content_handling: Option<String>,
+}
+
+/// The HTTP methods a path item may hold, and API Gateway's `ANY`.
+const OPERATIONS: &[(&str, &str)] = &[
+    ("get", "GET"),
+    ("put", "PUT"),
+    ("post", "POST"),
+    ("delete", "DELETE"),
+    ("patch", "PATCH"),
+    ("head", "HEAD"),
+    ("options", "OPTIONS"),
+    ("x-amazon-apigateway-any-method", "ANY"),
+];
+
+/// A malformed document: AWS's message, with where the error is.
+pub fn invalid(location: &str, detail: impl std::fmt::Display) -> GatewayError {
+    GatewayError::BadRequest(format!("Invalid OpenAPI input. Error at {location}: {detail}"))
+}
+
+fn located<T: serde::de::DeserializeOwned>(value: Value, prefix: &str) -> Result<T, GatewayError> {
+    serde_path_to_error::deserialize(value).map_err(|error| {
+        let inner = error.path().to_string();
+        let location = match (prefix.is_empty(), inner == ".") {
+            (true, _) => inner,
+            (false, true) => prefix.to_owned(),
+            (false, false) => format!("{prefix}.{inner}"),
+        };
+        invalid(&location, error.inner())
+    })
+}
+
+impl Document {
+    /// Reads a JSON or YAML document, naming the line and column of a
+    /// syntax error and the member of a misplaced value.
+    pub fn parse(body: &[u8]) -> Result<Self, GatewayError> {
+        let text = std::str::from_utf8(body).map_err(|error| invalid("the document", error))?;
+        if text.trim().is_empty() {
+            return Err(invalid("the document", "the definition is empty"));
+        }
+        let value: Value = serde_yaml::from_str(text).map_err(|error| match error.location() {
+            Some(at) => invalid(&format!("line {}, column {}", at.line(), at.column()), error),
+            None => invalid("the document", error),
+        })?;
+        if !value.is_object() {
+            return Err(invalid("the document", "the definition is not an object"));
+        }
+        let document: Document = located(value, "")?;
+        match (&document.openapi, &document.swagger) {
+            (Some(version), _) if version.starts_with("3.") => {}
+            (None, Some(version)) if version == "2.0" => {}
+            _ => return Err(invalid("openapi", "expected an OpenAPI 3 or Swagger 2.0 definition")),
+        }
+        Ok(document)
+    }
+
+    /// Every operation: path, method (`ANY` for the any-method extension)
+    /// and what it says, in path order.
+    pub fn operations(&self) -> Result<Vec<(String, &'static str, Operation)>, GatewayError> {
+        let mut operations = Vec::new();
+        for (path, item) in &self.paths {
+            for (member, value) in item {
+                let Some((_, method)) = OPERATIONS.iter().find(|(name, _)| name.eq_ignore_ascii_case(member)) else {
+                    continue;
+                };
+                let operation: Operation = located(value.clone(), &format!("paths.{path}.{member}"))?;
+                operations.push((path.clone(), *method, operation));
+            }
+        }
+        Ok(operations)
+    }
+
+    pub fn security_schemes(&self) -> BTreeMap<String, SecurityScheme> {
+        let mut schemes = self.security_definitions.clone();
+        schemes.extend(self.components.security_schemes.clone());
+        schemes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn yaml_and_json_read_alike() {
+        let yaml = "openapi: 3.0.1\ninfo:\n  title: t\npaths:\n  /a:\n    get:\n      x-amazon-apigateway-integration:\n        type: mock\n";
+        let json = r#"{"openapi":"3.0.1","info":{"title":"t"},"paths":{"/a":{"get":{"x-amazon-apigateway-integration":{"type":"mock"}}}}}"#;
+        for text in [yaml, json] {
+            let document = Document::parse(text.as_bytes()).unwrap();
+            let operations = document.operations().unwrap();
+            assert_eq!(operations.len(), 1);
+            assert_eq!(operations[0].1, "GET");
+            assert_eq!(operations[0].2.integration.as_ref().unwrap().kind, "mock");
+        }
+    }
+
+    #[test]
+    fn errors_name_their_location() {
+        let message =
+            |text: &str| Document::parse(text.as_bytes()).and_then(|d| d.operations()).unwrap_err().to_string();
+        assert!(
+            message("openapi: 3.0.1\npaths: [unclosed").contains("line 2"),
+            "{}",
+            message("openapi: 3.0.1\npaths: [unclosed")
+        );
+        let wrong_type = r#"{"openapi":"3.0.1","paths":{"/a":{"get":{"x-amazon-apigateway-integration":{"timeoutInMillis":"soon"}}}}}"#;
+        let text = message(wrong_type);
+        assert!(text.starts_with("Invalid OpenAPI input."), "{text}");
+        assert!(text.contains("paths./a.get.x-amazon-apigateway-integration.timeoutInMillis"), "{text}");
+        assert!(message(r#"{"openapi":"1.0"}"#).contains("openapi"));
+        assert!(message("").contains("empty"));
+        assert!(message("just text").contains("not an object"));
+    }
+}
