@@ -15,13 +15,17 @@ pub mod settings;
 pub mod table;
 pub mod value;
 
+mod backups;
 mod batch;
+mod item_codec;
 mod items;
 mod legacy;
 mod mutation;
 mod reads;
 mod shards;
+mod statistics;
 mod streams;
+mod table_cache;
 mod tables;
 mod transact;
 mod ttl;
@@ -65,6 +69,10 @@ pub enum Action {
     DescribeStream,
     GetShardIterator,
     GetRecords,
+    DescribeContinuousBackups,
+    UpdateContinuousBackups,
+    DescribeEndpoints,
+    DescribeLimits,
 }
 
 /// The actions of the `DynamoDB_20120810` target, by name.
@@ -89,6 +97,10 @@ const ACTIONS: &[(&str, Action)] = &[
     ("TagResource", Action::TagResource),
     ("UntagResource", Action::UntagResource),
     ("ListTagsOfResource", Action::ListTagsOfResource),
+    ("DescribeContinuousBackups", Action::DescribeContinuousBackups),
+    ("UpdateContinuousBackups", Action::UpdateContinuousBackups),
+    ("DescribeEndpoints", Action::DescribeEndpoints),
+    ("DescribeLimits", Action::DescribeLimits),
 ];
 
 /// The actions of the `DynamoDBStreams_20120810` target, by name.
@@ -128,6 +140,8 @@ pub struct Dynamo {
     region: String,
     account_id: String,
     runtime: Arc<settings::Runtime>,
+    /// Parsed table definitions, checked against the catalog's version.
+    tables: Arc<table_cache::TableCache>,
 }
 
 impl From<EngineError> for DynamoError {
@@ -151,7 +165,14 @@ impl From<RecordError> for DynamoError {
 
 impl Dynamo {
     pub fn new(records: RecordStore, engine: Arc<dyn Engine>, region: String, account_id: String) -> Self {
-        Self { records, engine, region, account_id, runtime: settings::Runtime::new(settings::Settings::default()) }
+        Self {
+            records,
+            engine,
+            region,
+            account_id,
+            runtime: settings::Runtime::new(settings::Settings::default()),
+            tables: Default::default(),
+        }
     }
 
     /// The same service with other timings (streams, statistics).
@@ -197,6 +218,10 @@ impl Dynamo {
             Action::DescribeStream => streams::describe(self, &request).await,
             Action::GetShardIterator => streams::get_shard_iterator(self, &request).await,
             Action::GetRecords => streams::get_records(self, &request).await,
+            Action::DescribeContinuousBackups => backups::describe(self, &request).await,
+            Action::UpdateContinuousBackups => backups::update(self, &request).await,
+            Action::DescribeEndpoints => Ok(backups::endpoints(self)),
+            Action::DescribeLimits => Ok(backups::limits()),
         }
     }
 
@@ -207,12 +232,16 @@ impl Dynamo {
     }
 
     async fn find_table(&self, name: &str) -> Result<Option<Table>> {
-        let record = self.records.get(TABLES, name).await?;
-        record
-            .map(|record| {
-                serde_json::from_slice(&record.value)
-                    .map_err(|error| DynamoError::internal(format!("stored table is unreadable: {error}")))
-            })
-            .transpose()
+        let Some(record) = self.records.get(TABLES, name).await? else {
+            self.tables.forget(name);
+            return Ok(None);
+        };
+        if let Some(table) = self.tables.get(name, record.version) {
+            return Ok(Some(Table::clone(&table)));
+        }
+        let table: Table = serde_json::from_slice(&record.value)
+            .map_err(|error| DynamoError::internal(format!("stored table is unreadable: {error}")))?;
+        self.tables.put(name, record.version, Arc::new(table.clone()));
+        Ok(Some(table))
     }
 }

@@ -15,7 +15,7 @@ use super::{
     keys,
     shards::Lineage,
     table::{Index, Projection, Table},
-    value::{Item, item_from_json, item_size, item_to_json},
+    value::{Item, item_size, item_to_json},
 };
 use crate::engine::{Change, EngineError, Expect, Key, Write, backoff::Backoff};
 
@@ -23,13 +23,11 @@ use crate::engine::{Change, EngineError, Expect, Key, Write, backoff::Backoff};
 const MAX_ATTEMPTS: usize = 10_000;
 
 pub fn encode_item(item: &Item) -> Vec<u8> {
-    item_to_json(item).to_string().into_bytes()
+    super::item_codec::encode(item)
 }
 
 pub fn decode_item(bytes: &[u8]) -> Result<Item> {
-    let json: serde_json::Value = serde_json::from_slice(bytes)
-        .map_err(|error| DynamoError::internal(format!("stored item is unreadable: {error}")))?;
-    item_from_json(&json)
+    super::item_codec::decode(bytes)
 }
 
 /// The attributes an index entry keeps of an item.

@@ -8,6 +8,7 @@
 //! API ([`callbacks`]) posts to, describes and closes a connection held
 //! by whichever replica owns it ([`connections`]), over gRPC.
 
+mod authorize;
 pub mod callbacks;
 pub mod connections;
 pub mod events;
@@ -92,6 +93,8 @@ struct Inner {
     /// This replica's gRPC address, as stored in ownership records.
     address: String,
     front: nubo_host::front::AwsFront,
+    authorizers: crate::authorizers::Authorizers,
+    account_id: String,
     idle_timeout: Duration,
     max_duration: Duration,
 }
@@ -105,6 +108,8 @@ pub struct Parts {
     pub cluster: nubo_proto::ClusterToken,
     pub grpc_address: std::net::SocketAddr,
     pub front: nubo_host::front::AwsFront,
+    pub authorizers: crate::authorizers::Authorizers,
+    pub account_id: String,
 }
 
 impl WebSockets {
@@ -125,6 +130,8 @@ impl WebSockets {
                 peers: Peers::new(parts.cluster),
                 address,
                 front: parts.front,
+                authorizers: parts.authorizers,
+                account_id: parts.account_id,
                 idle_timeout: Duration::from_secs(config.idle_timeout_seconds.max(1)),
                 max_duration: Duration::from_secs(config.max_duration_seconds.max(1)),
             }),
@@ -274,20 +281,25 @@ pub fn describe_local(local: &connections::Local) -> GetConnectionResponse {
 /// Mounts the handshake and `@connections` paths on the user API front;
 /// every other request falls through to the HTTP API routes.
 pub fn routes(routes: &mut web::ServiceConfig, websockets: WebSockets) {
-    routes
-        .app_data(web::Data::new(websockets))
-        .service(
-            web::resource("/{tail:.*}")
-                .name("websocket-handshake")
-                .guard(guard::fn_guard(|context| is_handshake(context.head())))
-                .route(web::get().to(session::handshake)),
-        )
-        .service(
-            web::resource("/{tail:.*}")
-                .name("websocket-connections")
-                .guard(guard::fn_guard(|context| context.head().uri.path().contains("/@connections/")))
-                .to(callbacks::handle),
-        );
+    routes.service(
+        web::resource("/{tail:.*}")
+            .name("websocket-handshake")
+            .guard(guard::fn_guard(|context| is_handshake(context.head())))
+            .route(web::get().to(session::handshake)),
+    );
+    connection_routes(routes, websockets);
+}
+
+/// Mounts the `@connections` paths alone: on the AWS edge too, which is
+/// the endpoint functions reach nubo at (`AWS_ENDPOINT_URL`), so a handler
+/// calls `{AWS_ENDPOINT_URL}/{apiId}/{stage}/@connections/{id}`.
+pub fn connection_routes(routes: &mut web::ServiceConfig, websockets: WebSockets) {
+    routes.app_data(web::Data::new(websockets)).service(
+        web::resource("/{tail:.*}")
+            .name("websocket-connections")
+            .guard(guard::fn_guard(|context| context.head().uri.path().contains("/@connections/")))
+            .to(callbacks::handle),
+    );
 }
 
 /// A WebSocket opening handshake: `Connection: upgrade` with `Upgrade: websocket`.
@@ -368,6 +380,8 @@ mod tests {
             stages: Vec::new(),
             authorizers: Vec::new(),
             route_responses: Vec::new(),
+            cors_configuration: None,
+            deployments: Vec::new(),
         }
     }
 
