@@ -200,10 +200,19 @@ impl Dynamo {
             Action::TransactWriteItems => transact::write(self, input::parse(body)?).await,
             Action::TransactGetItems => transact::get(self, input::parse(body)?).await,
             Action::UpdateTable => tables::update(self, &request).await,
-            Action::UpdateTimeToLive => tables::update_ttl(self, &request).await,
+            Action::UpdateTimeToLive => {
+                input::parse::<input::tables::UpdateTimeToLiveInput>(body)?;
+                tables::update_ttl(self, &request).await
+            }
             Action::DescribeTimeToLive => tables::describe_ttl(self, &request).await,
-            Action::TagResource => tables::tag(self, &request).await,
-            Action::UntagResource => tables::untag(self, &request).await,
+            Action::TagResource => {
+                input::parse::<input::tables::TagResourceInput>(body)?;
+                tables::tag(self, &request).await
+            }
+            Action::UntagResource => {
+                input::parse::<input::tables::UntagResourceInput>(body)?;
+                tables::untag(self, &request).await
+            }
             Action::ListTagsOfResource => tables::list_tags(self, &request).await,
             Action::ListStreams => streams::list(self, &request).await,
             Action::DescribeStream => streams::describe(self, &request).await,

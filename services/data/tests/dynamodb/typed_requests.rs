@@ -65,3 +65,35 @@ async fn transactions_check_their_members() {
         "1 validation error detected: Value null at 'transactItems' failed to satisfy constraint: Member must have length greater than or equal to 1"
     );
 }
+
+#[tokio::test]
+async fn a_missing_enabled_does_not_disable_time_to_live() {
+    let dynamo = TestDynamo::new().await;
+    dynamo.table("things", false).await;
+    dynamo
+        .ok(
+            "UpdateTimeToLive",
+            json!({"TableName": "things", "TimeToLiveSpecification": {"AttributeName": "expires", "Enabled": true}}),
+        )
+        .await;
+    let (kind, message) = dynamo
+        .fails(
+            "UpdateTimeToLive",
+            json!({"TableName": "things", "TimeToLiveSpecification": {"AttributeName": "expires"}}),
+        )
+        .await;
+    assert_eq!(kind, "ValidationException");
+    assert_eq!(
+        message,
+        "1 validation error detected: Value null at 'timeToLiveSpecification.enabled' failed to satisfy constraint: Member must not be null"
+    );
+    let described = dynamo.ok("DescribeTimeToLive", json!({"TableName": "things"})).await;
+    assert_eq!(described["TimeToLiveDescription"]["TimeToLiveStatus"], json!("ENABLED"));
+    let (kind, message) = dynamo
+        .fails(
+            "UpdateTimeToLive",
+            json!({"TableName": "things", "TimeToLiveSpecification": {"AttributeName": "expires", "Enabled": "maybe"}}),
+        )
+        .await;
+    assert_eq!((kind.as_str(), message.as_str()), ("SerializationException", "Unexpected token received from parser"));
+}

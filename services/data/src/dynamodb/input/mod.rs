@@ -13,6 +13,7 @@ pub mod decode;
 pub mod items;
 pub mod legacy;
 pub mod reads;
+pub mod tables;
 pub mod transact;
 
 use serde::de::DeserializeOwned;
