@@ -279,8 +279,14 @@ impl Engine for EmbeddedEngine {
         self.blocking(move |db| {
             let write = db.begin_write().map_err(storage)?;
             write.open_table(definition(&name)).map_err(storage)?;
-            write.commit().map_err(storage)?;
-            lock(&known).insert(name);
+            // Known before the write transaction is let go: a drop that
+            // runs right after the commit then removes the name again,
+            // rather than this insert bringing back a dropped table.
+            lock(&known).insert(name.clone());
+            if let Err(error) = write.commit() {
+                lock(&known).remove(&name);
+                return Err(storage(error));
+            }
             Ok(())
         })
         .await
