@@ -201,6 +201,14 @@ fn protocol_of(request: &HttpRequest) -> &'static str {
     }
 }
 
+/// Whether a path holds a `.` or `..` segment, plain or percent-encoded.
+fn has_dot_segment(path: &str) -> bool {
+    path.split('/').any(|segment| {
+        let decoded = segment.to_ascii_lowercase().replace("%2e", ".");
+        decoded == "." || decoded == ".."
+    })
+}
+
 fn header_bytes(request: &HttpRequest) -> usize {
     let line = request.method().as_str().len() + request.uri().to_string().len() + 12;
     line + request.headers().iter().map(|(name, value)| name.as_str().len() + value.len() + 4).sum::<usize>()
@@ -213,6 +221,12 @@ async fn handle(request: HttpRequest, body: Bytes, state: web::Data<UserApis>) -
     let host =
         request.headers().get(actix_web::http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("").to_owned();
     let path = request.path();
+    // A `.` or `..` segment would be resolved by an HTTP_PROXY upstream
+    // after routing chose a route (and its authorizer) for the unresolved
+    // path: such paths are refused before anything is matched.
+    if has_dot_segment(path) {
+        return crate::error::user_api_error(400, "Bad Request");
+    }
     if let Some((url_id, url_path)) = crate::function_urls::url_of(&host, path) {
         return crate::function_urls::handle(&request, &body, &state, url_id, url_path, &host).await;
     }
@@ -352,8 +366,11 @@ async fn serve<'a>(
 
 /// The path the client sent, stage prefix included (`rawPath`).
 fn raw_path_of(stage: &Stage, located: &Located, route_path: &str, context: &RequestContext) -> String {
-    if located.mapped_stage.is_some() || stage.stage_name == "$default" {
+    if located.mapped_stage.is_some() {
         context.path.clone()
+    } else if stage.stage_name == "$default" {
+        // The path after the `/{apiId}` of the path-form endpoint.
+        located.api_path.clone()
     } else {
         format!("/{}{route_path}", stage.stage_name).replace("//", "/")
     }
@@ -652,5 +669,20 @@ mod tests {
             function_of(&format!("arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/{arn}/invocations")),
             arn
         );
+    }
+}
+
+#[cfg(test)]
+mod dot_segment_tests {
+    use super::has_dot_segment;
+
+    #[test]
+    fn dot_segments_are_found_plain_and_encoded() {
+        for path in ["/x/../admin", "/./a", "/a/%2e%2e/b", "/a/.%2E", "/a/%2e", "/.."] {
+            assert!(has_dot_segment(path), "{path}");
+        }
+        for path in ["/", "/a.b/c", "/...", "/a/..b", "/%2e%2e%2e"] {
+            assert!(!has_dot_segment(path), "{path}");
+        }
     }
 }
