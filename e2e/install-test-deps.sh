@@ -62,18 +62,20 @@ repo="$(cd "$(dirname "$0")/.." && pwd)"
 # Cognito extras, the auth benchmark's), and pycognito
 # with pyotp, the Python clients of the auth suite's SRP and TOTP sign-ins,
 # and cryptography, the RSA signer botocore's CloudFrontSigner is given for
-# the cdn's signed URLs and cookies (e2e/fixtures/cdn/sign.py); pinned to
+# the cdn's signed URLs and cookies (e2e/fixtures/cdn/sign.py), and
+# websockets, the Python client of the gateway's WebSocket suite; pinned to
 # a major line, refreshed when the venv is made or lacks one.
 install_python_clients() {
   local venv="$repo/target/test-tools/venv"
   if [ -x "$venv/bin/aws" ] && [ -x "$venv/bin/moto_server" ] \
-    && "$venv/bin/python" -c 'import boto3, pycognito, pyotp, joserfc, cryptography' 2> /dev/null; then
+    && "$venv/bin/python" -c 'import boto3, pycognito, pyotp, joserfc, cryptography, websockets' 2> /dev/null; then
     return 0
   fi
   echo "installing the AWS CLI, boto3, moto's server, pycognito and pyotp into $venv" >&2
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check 'awscli>=1.36,<2' 'boto3>=1.35,<2' 'moto[server,cognitoidp]>=5.1,<6' \
-    'pycognito>=2024.5,<2025' 'pyotp>=2.9,<3' 'cryptography>=42,<51'
+    'pycognito>=2024.5,<2025' 'pyotp>=2.9,<3' 'cryptography>=42,<51' \
+    'websockets>=13,<16'
 }
 
 # The JavaScript clients of the auth suite (e2e/fixtures/auth/clients:

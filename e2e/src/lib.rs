@@ -483,6 +483,18 @@ pub fn apigateway_client_with(
     aws_sdk_apigatewayv2::Client::from_conf(config)
 }
 
+/// The API Gateway v1 (REST APIs) client, with the development keys.
+pub fn rest_apigateway_client(endpoint: &str) -> aws_sdk_apigateway::Client {
+    let config = aws_sdk_apigateway::Config::builder()
+        .behavior_version(aws_sdk_apigateway::config::BehaviorVersion::latest())
+        .region(aws_sdk_apigateway::config::Region::new(REGION))
+        .credentials_provider(credentials("test", "test"))
+        .endpoint_url(endpoint)
+        .http_client(sdk_http_client())
+        .build();
+    aws_sdk_apigateway::Client::from_conf(config)
+}
+
 pub fn cognito_client(endpoint: &str) -> aws_sdk_cognitoidentityprovider::Client {
     cognito_client_with(endpoint, credentials("test", "test"))
 }

@@ -29,6 +29,8 @@ pub struct Config {
     pub cql: engine::cql::CqlConfig,
     /// Seconds between sweeps for items whose Time to Live has passed.
     pub ttl_sweep_secs: u64,
+    /// Stream and statistics timings of the DynamoDB API.
+    pub dynamodb: dynamodb::settings::Settings,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
@@ -48,6 +50,7 @@ impl Default for Config {
             engine: EngineKind::Embedded,
             cql: Default::default(),
             ttl_sweep_secs: 10,
+            dynamodb: Default::default(),
         }
     }
 }
@@ -78,7 +81,8 @@ pub async fn run(context: Context, config: Config, listeners: Listeners, shutdow
         }
     };
     let store = records::RecordStore::open(engine.clone()).await.map_err(|error| ServeError::new("data", error))?;
-    let dynamo = dynamodb::Dynamo::new(store.clone(), engine, context.region.clone(), context.account_id.clone());
+    let dynamo = dynamodb::Dynamo::new(store.clone(), engine, context.region.clone(), context.account_id.clone())
+        .with_settings(config.dynamodb.clone());
     let metrics = Metrics::new("data");
     let sweeper = tokio::spawn(sweep_expired_items(dynamo.clone(), config.ttl_sweep_secs, shutdown.clone()));
 
@@ -104,6 +108,12 @@ async fn sweep_expired_items(dynamo: dynamodb::Dynamo, interval_secs: u64, shutd
             Ok(0) => {}
             Ok(deleted) => tracing::debug!(deleted, "expired items deleted"),
             Err(error) => tracing::warn!(%error, "time to live sweep failed"),
+        }
+        if let Err(error) = dynamo.trim_streams().await {
+            tracing::warn!(%error, "stream trim failed");
+        }
+        if let Err(error) = dynamo.refresh_statistics().await {
+            tracing::warn!(%error, "table statistics could not be counted");
         }
     }
 }

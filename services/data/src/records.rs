@@ -76,7 +76,9 @@ impl RecordStore {
         match self.engine.write(vec![write]).await {
             Ok(version) => Ok(version),
             Err(EngineError::VersionMismatch { .. }) if expected_version.is_none() => {
-                // An unconditional write that lost a race: write again.
+                // An unconditional write that lost a race: write again,
+                // after a pause so racing writers spread out.
+                crate::engine::backoff::Backoff::new().wait().await;
                 Box::pin(self.put(namespace, key, value, None)).await
             }
             Err(EngineError::VersionMismatch { .. }) => Err(RecordError::VersionMismatch { expected }),
@@ -114,6 +116,7 @@ impl RecordStore {
         match self.engine.write(vec![Write::delete(TABLE, address, Expect::Version(expected))]).await {
             Ok(_) => Ok(true),
             Err(EngineError::VersionMismatch { .. }) if expected_version.is_none() => {
+                crate::engine::backoff::Backoff::new().wait().await;
                 Box::pin(self.delete(namespace, key, None)).await
             }
             Err(EngineError::VersionMismatch { .. }) => Err(RecordError::VersionMismatch { expected }),

@@ -69,8 +69,17 @@ pub struct Mapping {
 /// Where a mapping's follower is, and who follows it.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct Checkpoint {
-    /// An iterator at the first record not yet handled.
+    /// An iterator at the first record not yet handled; empty once its
+    /// shard was read to its end.
     iterator: String,
+    /// The shard the iterator reads (a stream's shards close and are
+    /// followed by children; empty in checkpoints from before).
+    #[serde(default)]
+    shard: String,
+    /// The sequence number of the last record handled, to resume after it
+    /// when the iterator expired (iterators last 15 minutes).
+    #[serde(default)]
+    sequence: Option<String>,
     owner: String,
     lease_until_ms: u64,
     last_result: String,
@@ -151,17 +160,57 @@ impl Lambda {
         &self.followers.1
     }
 
-    /// The one shard of a table's stream (a nubo stream has one).
-    async fn shard_of(&self, stream_arn: &str) -> Result<String> {
-        let described = self
-            .items()
-            .execute("DescribeStream", &json!({ "StreamArn": stream_arn }))
-            .await
-            .map_err(|error| invalid(format!("Stream not found: {stream_arn} ({})", error.message)))?;
-        described["StreamDescription"]["Shards"][0]["ShardId"]
-            .as_str()
-            .map(str::to_owned)
-            .ok_or_else(|| invalid(format!("Stream {stream_arn} has no shard")))
+    /// The shards of a stream, oldest first (shard ids sort by age).
+    async fn shards_of(&self, stream_arn: &str) -> Result<Vec<String>> {
+        let mut shards = Vec::new();
+        let mut request = json!({ "StreamArn": stream_arn });
+        loop {
+            let described = self
+                .items()
+                .execute("DescribeStream", &request)
+                .await
+                .map_err(|error| invalid(format!("Stream not found: {stream_arn} ({})", error.message)))?;
+            let description = &described["StreamDescription"];
+            shards.extend(
+                description["Shards"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|shard| shard["ShardId"].as_str().map(str::to_owned)),
+            );
+            match description["LastEvaluatedShardId"].as_str() {
+                Some(last) => request["ExclusiveStartShardId"] = last.into(),
+                None => break,
+            }
+        }
+        shards.sort();
+        Ok(shards)
+    }
+
+    /// The shard a follower starts in: the oldest from the trim horizon,
+    /// the newest for the latest changes.
+    async fn shard_of(&self, stream_arn: &str, position: &str) -> Result<String> {
+        let shards = self.shards_of(stream_arn).await?;
+        let shard = if position == "LATEST" { shards.last() } else { shards.first() };
+        shard.cloned().ok_or_else(|| invalid(format!("Stream {stream_arn} has no shard")))
+    }
+
+    /// An iterator for a follower whose iterator expired or whose records
+    /// were trimmed: after the last record handled if that is still kept,
+    /// else from where its shard's records, or the stream's, begin.
+    async fn resume(&self, stream_arn: &str, checkpoint: &mut Checkpoint) -> Result<String> {
+        if let Some(sequence) = &checkpoint.sequence
+            && let Ok(iterator) =
+                self.iterator(stream_arn, &checkpoint.shard, "AFTER_SEQUENCE_NUMBER", Some(sequence)).await
+        {
+            return Ok(iterator);
+        }
+        if let Ok(iterator) = self.iterator(stream_arn, &checkpoint.shard, "TRIM_HORIZON", None).await {
+            return Ok(iterator);
+        }
+        checkpoint.shard = self.shard_of(stream_arn, "TRIM_HORIZON").await?;
+        checkpoint.sequence = None;
+        self.iterator(stream_arn, &checkpoint.shard, "TRIM_HORIZON", None).await
     }
 
     async fn iterator(&self, stream_arn: &str, shard: &str, kind: &str, sequence: Option<&str>) -> Result<String> {
@@ -228,7 +277,6 @@ impl Lambda {
                 "Unsupported event source type: {source}. nubo maps DynamoDB streams to functions."
             )));
         }
-        let shard = self.shard_of(&source).await?;
         let starting_position = match input.starting_position.as_deref() {
             Some(position @ ("TRIM_HORIZON" | "LATEST")) => position.to_owned(),
             Some(other) => return Err(invalid(format!("Unsupported starting position for DynamoDB streams: {other}"))),
@@ -269,8 +317,10 @@ impl Lambda {
         }
         // Where the stream is now is fixed at creation, so LATEST means the
         // changes made after this call, however soon the follower starts.
+        let shard = self.shard_of(&source, &starting_position).await?;
         let iterator = self.iterator(&source, &shard, &starting_position, None).await?;
-        let checkpoint = Checkpoint { iterator, last_result: "No records processed".into(), ..Default::default() };
+        let checkpoint =
+            Checkpoint { iterator, shard, last_result: "No records processed".into(), ..Default::default() };
         self.registry.put_as(CHECKPOINTS, &mapping.uuid, &checkpoint, 0).await?;
         self.registry.put_as(MAPPINGS, &mapping.uuid, &mapping, 0).await?;
         let mut answer = self.mapping_value(&mapping, &checkpoint.last_result);
@@ -426,21 +476,56 @@ impl Lambda {
     /// Follows one mapping's stream while this replica holds its lease.
     async fn follow(&self, uuid: &str) -> Result<()> {
         let Some((mut checkpoint, mut version)) = self.lease(uuid).await? else { return Ok(()) };
+        if checkpoint.shard.is_empty()
+            && let Some((mapping, _)) = self.registry.get_as::<Mapping>(MAPPINGS, uuid).await?
+        {
+            // A checkpoint from before streams had shards: its iterator no
+            // longer reads; start again from the oldest record kept.
+            checkpoint.iterator = self.resume(&mapping.event_source_arn, &mut checkpoint).await?;
+        }
         loop {
             let Some((mapping, _)) = self.registry.get_as::<Mapping>(MAPPINGS, uuid).await? else { return Ok(()) };
             if !mapping.enabled {
                 return Ok(());
             }
-            let answer = self
-                .items()
-                .execute("GetRecords", &json!({ "ShardIterator": checkpoint.iterator, "Limit": mapping.batch_size }))
-                .await?;
+            if checkpoint.iterator.is_empty() {
+                // The shard closed and was read to its end: its child (the
+                // next shard by age) follows.
+                let shards = self.shards_of(&mapping.event_source_arn).await?;
+                let Some(child) = shards.into_iter().find(|shard| *shard > checkpoint.shard) else {
+                    tokio::time::sleep(POLL).await;
+                    continue;
+                };
+                checkpoint.iterator = self.iterator(&mapping.event_source_arn, &child, "TRIM_HORIZON", None).await?;
+                checkpoint.shard = child;
+                checkpoint.sequence = None;
+                match self.registry.put_as(CHECKPOINTS, uuid, &checkpoint, version).await? {
+                    Some(written) => version = written,
+                    None => return Ok(()),
+                }
+                continue;
+            }
+            let request = json!({ "ShardIterator": checkpoint.iterator, "Limit": mapping.batch_size });
+            let answer = match self.items().execute("GetRecords", &request).await {
+                Ok(answer) => answer,
+                Err(error)
+                    if matches!(
+                        error.aws_name.as_deref(),
+                        Some("ExpiredIteratorException" | "TrimmedDataAccessException")
+                    ) =>
+                {
+                    checkpoint.iterator = self.resume(&mapping.event_source_arn, &mut checkpoint).await?;
+                    continue;
+                }
+                Err(error) => return Err(error.into()),
+            };
             let mut records = answer["Records"].as_array().cloned().unwrap_or_default();
             let mut next = answer["NextShardIterator"].as_str().unwrap_or_default().to_owned();
             // A batching window waits for a fuller batch.
             let window_ends =
                 tokio::time::Instant::now() + Duration::from_secs(u64::from(mapping.batching_window_secs));
             while !records.is_empty()
+                && !next.is_empty()
                 && records.len() < mapping.batch_size as usize
                 && tokio::time::Instant::now() < window_ends
             {
@@ -456,13 +541,22 @@ impl Lambda {
                 next = more["NextShardIterator"].as_str().unwrap_or_default().to_owned();
             }
             if records.is_empty() {
+                // The fresh iterator replaces the old one, which expires.
+                checkpoint.iterator = next;
                 if checkpoint.lease_until_ms < now_ms() + LEASE.as_millis() as u64 / 2 {
-                    let Some(renewed) = self.lease(uuid).await? else { return Ok(()) };
-                    (checkpoint, version) = renewed;
+                    checkpoint.lease_until_ms = now_ms() + LEASE.as_millis() as u64;
+                    match self.registry.put_as(CHECKPOINTS, uuid, &checkpoint, version).await? {
+                        Some(written) => version = written,
+                        None => return Ok(()),
+                    }
                 }
-                tokio::time::sleep(POLL).await;
+                if !checkpoint.iterator.is_empty() {
+                    tokio::time::sleep(POLL).await;
+                }
                 continue;
             }
+            let last_sequence =
+                records.last().and_then(|record| record["dynamodb"]["SequenceNumber"].as_str()).map(str::to_owned);
             let patterns: Vec<Pattern> =
                 mapping.filters.iter().filter_map(|pattern| Pattern::parse(pattern).ok()).collect();
             let batch: Vec<Value> = records
@@ -472,12 +566,13 @@ impl Lambda {
             let (delivery, result) = if batch.is_empty() {
                 (Delivery::Done, checkpoint.last_result.clone())
             } else {
-                Box::pin(self.deliver_batch(&mapping, batch)).await?
+                Box::pin(self.deliver_batch(&mapping, &checkpoint.shard, batch)).await?
             };
             if let Delivery::Stopped = delivery {
                 return Ok(());
             }
             checkpoint.iterator = next;
+            checkpoint.sequence = last_sequence.or(checkpoint.sequence.take());
             checkpoint.last_result = result;
             checkpoint.lease_until_ms = now_ms() + LEASE.as_millis() as u64;
             match self.registry.put_as(CHECKPOINTS, uuid, &checkpoint, version).await? {
@@ -492,7 +587,7 @@ impl Lambda {
     /// mapping's retry, bisection and destination settings say.
     /// Its settings are read again before each retry, so a mapping blocked
     /// by a poison record is freed by updating it (bisection, fewer retries).
-    async fn deliver_batch(&self, mapping: &Mapping, mut batch: Vec<Value>) -> Result<(Delivery, String)> {
+    async fn deliver_batch(&self, mapping: &Mapping, shard: &str, mut batch: Vec<Value>) -> Result<(Delivery, String)> {
         let mut mapping = mapping.clone();
         let mut attempts: i64 = 0;
         loop {
@@ -504,7 +599,7 @@ impl Lambda {
                         .is_some_and(|created| created < oldest_allowed)
                 });
                 if !old.is_empty() {
-                    self.give_up(&mapping, &old, None, attempts, "RecordAgeExceeded").await;
+                    self.give_up(&mapping, shard, &old, None, attempts, "RecordAgeExceeded").await;
                 }
                 batch = young;
                 if batch.is_empty() {
@@ -536,14 +631,14 @@ impl Lambda {
             if mapping.bisect && batch.len() > 1 {
                 let second = batch.split_off(batch.len() / 2);
                 for half in [batch, second] {
-                    if let (Delivery::Stopped, result) = Box::pin(self.deliver_batch(&mapping, half)).await? {
+                    if let (Delivery::Stopped, result) = Box::pin(self.deliver_batch(&mapping, shard, half)).await? {
                         return Ok((Delivery::Stopped, result));
                     }
                 }
                 return Ok((Delivery::Done, "PROBLEM: Function call failed".into()));
             }
             if mapping.maximum_retry_attempts >= 0 && attempts > mapping.maximum_retry_attempts {
-                self.give_up(&mapping, &batch, Some(&invoked), attempts, "RetryAttemptsExhausted").await;
+                self.give_up(&mapping, shard, &batch, Some(&invoked), attempts, "RetryAttemptsExhausted").await;
                 return Ok((Delivery::Done, "PROBLEM: Function call failed".into()));
             }
             let backoff = Duration::from_millis((100u64 << attempts.min(6)).min(5_000));
@@ -559,6 +654,7 @@ impl Lambda {
     async fn give_up(
         &self,
         mapping: &Mapping,
+        shard: &str,
         records: &[Value],
         invoked: Option<&Invoked>,
         attempts: i64,
@@ -584,7 +680,7 @@ impl Lambda {
             "version": "1.0",
             "timestamp": chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
             "DDBStreamBatchInfo": {
-                "shardId": self.shard_of(&mapping.event_source_arn).await.unwrap_or_default(),
+                "shardId": shard,
                 "startSequenceNumber": sequence(first),
                 "endSequenceNumber": sequence(last),
                 "approximateArrivalOfFirstRecord": arrival(first),

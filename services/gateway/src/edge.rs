@@ -115,6 +115,7 @@ pub fn owner(authorization: Option<&str>, query_credential: Option<&str>, target
     match path {
         p if p.starts_with("/2015-03-31/") => Owner::Functions,
         p if p.starts_with("/v2/apis") => Owner::Gateway,
+        p if ["/restapis", "/apikeys", "/usageplans"].iter().any(|prefix| p.starts_with(prefix)) => Owner::Gateway,
         p if p.starts_with("/2013-04-01/") => Owner::Dns,
         p if p.starts_with("/2020-05-31/") => Owner::Cdn,
         _ => Owner::Storage,

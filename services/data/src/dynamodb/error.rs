@@ -16,6 +16,9 @@ pub enum ErrorKind {
     Serialization,
     UnknownOperation,
     InternalServerError,
+    ExpiredIterator,
+    TrimmedDataAccess,
+    TableNotFound,
 }
 
 impl ErrorKind {
@@ -31,6 +34,9 @@ impl ErrorKind {
             ErrorKind::Serialization => "SerializationException",
             ErrorKind::UnknownOperation => "UnknownOperationException",
             ErrorKind::InternalServerError => "InternalServerError",
+            ErrorKind::ExpiredIterator => "ExpiredIteratorException",
+            ErrorKind::TrimmedDataAccess => "TrimmedDataAccessException",
+            ErrorKind::TableNotFound => "TableNotFoundException",
         }
     }
 

@@ -111,15 +111,24 @@ pub fn escape(bytes: &[u8]) -> Vec<u8> {
     out
 }
 
+/// The engine partition of an index entry: the value itself for one
+/// partition attribute (as entries were always written), the escaped
+/// values one after another for several (multi-attribute keys).
+pub fn index_partition(values: &[&AttributeValue]) -> Vec<u8> {
+    match values {
+        [single] => encode(single),
+        several => several.iter().flat_map(|value| escape(&encode(value))).collect(),
+    }
+}
+
 /// The engine key of an item's entry in `index`, or `None` when the item
-/// lacks the index's key attributes (a sparse index skips it). The
-/// clustering key is the index range value, then the table key, so entries
-/// sort by the index key and stay unique.
+/// lacks one of the index's key attributes (a sparse index skips it). The
+/// clustering key is the index's sort values, each escaped, then the table
+/// key, so entries sort by the index key, attribute by attribute, and stay
+/// unique.
 pub fn of_index_entry(table: &Table, index: &super::table::Index, item: &Item) -> Result<Option<Key>> {
-    let mut index_keys = vec![index.hash_key.as_str()];
-    index_keys.extend(index.range_key.as_deref());
-    for name in &index_keys {
-        let Some(value) = item.get(*name) else { return Ok(None) };
+    for name in index.key_names() {
+        let Some(value) = item.get(name) else { return Ok(None) };
         let kind = table.attribute_type(name).unwrap_or(ScalarType::S);
         if !matches_type(value, kind) {
             return Err(DynamoError::invalid_parameter(format!(
@@ -140,20 +149,20 @@ pub fn of_index_entry(table: &Table, index: &super::table::Index, item: &Item) -
     }
     let base = of_item(table, item)?;
     let mut clustering = Vec::new();
-    if let Some(range) = &index.range_key {
-        clustering.extend(escape(&encode(&item[range])));
+    for name in index.range_keys() {
+        clustering.extend(escape(&encode(&item[name])));
     }
     clustering.extend(escape(&base.partition));
     clustering.extend(base.clustering);
-    Ok(Some(Key { partition: encode(&item[&index.hash_key]), clustering }))
+    let partition: Vec<&AttributeValue> = index.hash_keys().into_iter().map(|name| &item[name]).collect();
+    Ok(Some(Key { partition: index_partition(&partition), clustering }))
 }
 
 /// The attributes an `ExclusiveStartKey` / `LastEvaluatedKey` of an index
 /// carries: the index keys and the table keys.
 pub fn attributes_of_entry(table: &Table, index: &super::table::Index, item: &Item) -> Item {
     let mut names: Vec<&str> = table.key_names();
-    names.push(&index.hash_key);
-    names.extend(index.range_key.as_deref());
+    names.extend(index.key_names());
     names.into_iter().filter_map(|name| item.get(name).map(|v| (name.to_owned(), v.clone()))).collect()
 }
 

@@ -13,24 +13,21 @@ use super::{
     expr::ast::{Path, PathElement},
     expr::eval::project,
     keys,
+    shards::Lineage,
     table::{Index, Projection, Table},
-    value::{Item, item_from_json, item_size, item_to_json},
+    value::{Item, item_size, item_to_json},
 };
-use crate::engine::{Change, EngineError, Expect, Key, Write};
+use crate::engine::{Change, EngineError, Expect, Key, Write, backoff::Backoff};
 
 /// Compare-and-set attempts before a write gives up under contention.
 const MAX_ATTEMPTS: usize = 10_000;
-/// The shard of a table's stream log (nubo keeps one per table).
-pub const STREAM_SHARD: &[u8] = b"shardId-00000001";
 
 pub fn encode_item(item: &Item) -> Vec<u8> {
-    item_to_json(item).to_string().into_bytes()
+    super::item_codec::encode(item)
 }
 
 pub fn decode_item(bytes: &[u8]) -> Result<Item> {
-    let json: serde_json::Value = serde_json::from_slice(bytes)
-        .map_err(|error| DynamoError::internal(format!("stored item is unreadable: {error}")))?;
-    item_from_json(&json)
+    super::item_codec::decode(bytes)
 }
 
 /// The attributes an index entry keeps of an item.
@@ -39,8 +36,7 @@ pub fn project_for_index(table: &Table, index: &Index, item: &Item) -> Item {
         Projection::All => item.clone(),
         projection => {
             let mut names: Vec<&str> = table.key_names();
-            names.push(&index.hash_key);
-            names.extend(index.range_key.as_deref());
+            names.extend(index.key_names());
             if let Projection::Include(extra) = projection {
                 names.extend(extra.iter().map(String::as_str));
             }
@@ -122,9 +118,12 @@ pub fn item_writes(
         if actor == Actor::TimeToLive {
             record["userIdentity"] = json!({ "Type": "Service", "PrincipalId": "dynamodb.amazonaws.com" });
         }
+        // The shard of this moment (see `shards`).
+        let lineage = Lineage::of(stream);
+        let shard = lineage.shard_id(lineage.generation_at(chrono::Utc::now().timestamp_millis()));
         writes.push(Write {
             table: table.stream_log(),
-            key: Key { partition: STREAM_SHARD.to_vec(), clustering: Vec::new() },
+            key: Key { partition: shard.into_bytes(), clustering: Vec::new() },
             change: Change::Append(record.to_string().into_bytes()),
             expect: Expect::Anything,
         });
@@ -147,6 +146,7 @@ pub async fn read_modify_write(
     actor: Actor,
     decide: impl Fn(Option<&Item>) -> Result<Option<Item>>,
 ) -> Result<Outcome> {
+    let mut backoff = Backoff::new();
     for _ in 0..MAX_ATTEMPTS {
         let row = dynamo.engine.get(&table.id, key).await?;
         let old = row.as_ref().map(|row| decode_item(&row.value)).transpose()?;
@@ -155,38 +155,51 @@ pub async fn read_modify_write(
         let writes = item_writes(table, key, old.as_ref(), new.as_ref(), expect, actor)?;
         match dynamo.engine.write(writes).await {
             Ok(_) => return Ok(Outcome { old, new }),
-            Err(EngineError::VersionMismatch { .. }) => continue,
+            Err(EngineError::VersionMismatch { .. }) => backoff.wait().await,
             Err(error) => return Err(error.into()),
         }
     }
     Err(DynamoError::internal("The item was written concurrently too often; retry the request"))
 }
 
+/// What one item of a batch changed: its table, the item before, after.
+pub type ItemChange = (Table, Option<Item>, Option<Item>);
+
 /// Writes several items at once (BatchWriteItem): `None` deletes. Reads
-/// the current items first only when indexes or streams need them.
-pub async fn write_items(dynamo: &Dynamo, changes: Vec<(Table, Key, Option<Item>)>) -> Result<()> {
-    if !changes.iter().any(|(table, _, _)| needs_old_item(table)) {
+/// the current items first only when indexes or streams need them, or
+/// `read_old` asks (capacity is billed on the larger of old and new).
+pub async fn write_items(
+    dynamo: &Dynamo,
+    changes: Vec<(Table, Key, Option<Item>)>,
+    read_old: bool,
+) -> Result<Vec<ItemChange>> {
+    if !read_old && !changes.iter().any(|(table, _, _)| needs_old_item(table)) {
         let mut writes = Vec::new();
         for (table, key, new) in &changes {
             writes.extend(item_writes(table, key, None, new.as_ref(), Expect::Anything, Actor::User)?);
         }
         dynamo.engine.write(writes).await?;
-        return Ok(());
+        return Ok(changes.into_iter().map(|(table, _, new)| (table, None, new)).collect());
     }
+    let mut backoff = Backoff::new();
     for _ in 0..MAX_ATTEMPTS {
         let rows = dynamo
             .engine
             .get_many(changes.iter().map(|(table, key, _)| (table.id.clone(), key.clone())).collect())
             .await?;
         let mut writes = Vec::new();
+        let mut olds = Vec::with_capacity(changes.len());
         for ((table, key, new), row) in changes.iter().zip(rows) {
             let old = row.as_ref().map(|row| decode_item(&row.value)).transpose()?;
             let expect = Expect::Version(row.map_or(0, |row| row.version));
             writes.extend(item_writes(table, key, old.as_ref(), new.as_ref(), expect, Actor::User)?);
+            olds.push(old);
         }
         match dynamo.engine.write(writes).await {
-            Ok(_) => return Ok(()),
-            Err(EngineError::VersionMismatch { .. }) => continue,
+            Ok(_) => {
+                return Ok(changes.into_iter().zip(olds).map(|((table, _, new), old)| (table, old, new)).collect());
+            }
+            Err(EngineError::VersionMismatch { .. }) => backoff.wait().await,
             Err(error) => return Err(error.into()),
         }
     }

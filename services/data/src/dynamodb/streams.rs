@@ -1,7 +1,10 @@
 //! DynamoDB Streams: ListStreams, DescribeStream, GetShardIterator and
 //! GetRecords over a table's stream log, which the engine appends to in the
-//! same atomic write as the change it records (see `mutation`). Each table
-//! has one shard; sequence numbers are the log's commit order.
+//! same atomic write as the change it records (see `mutation`). The log is
+//! cut into shards by time (see `shards`): a shard closes and its child
+//! follows, records older than the retention are trimmed (a shard whose
+//! records all are is dropped whole by [`Dynamo::trim_streams`]), and an
+//! iterator expires, as DynamoDB's do.
 
 use std::ops::Bound;
 
@@ -11,28 +14,104 @@ use serde_json::{Value, json};
 use super::{
     Dynamo, TABLES,
     error::{DynamoError, ErrorKind, Result},
-    mutation::STREAM_SHARD,
     request::{Request, validation_error},
-    table::Table,
+    shards::Lineage,
+    table::{StreamSettings, Table},
 };
+use crate::engine::{Expect, Row, Write};
 
-/// Digits of a rendered sequence number, as DynamoDB pads them.
-const SEQUENCE_DIGITS: usize = 21;
 /// The most record data one GetRecords answers with (1 MB).
 const MAX_RECORDS_BYTES: usize = 1024 * 1024;
 /// How long a gap in sequence numbers is waited for before it is skipped.
 const GAP_PATIENCE_SECS: i64 = 10;
+/// Rows deleted per engine write when a trimmed shard is dropped.
+const TRIM_BATCH: usize = 100;
 
-fn shard_id() -> &'static str {
-    std::str::from_utf8(STREAM_SHARD).unwrap_or("shardId-00000001")
-}
-
-fn sequence_text(sequence: u64) -> String {
-    format!("{sequence:0SEQUENCE_DIGITS$}")
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
 }
 
 fn not_found(arn: &str) -> DynamoError {
     DynamoError::new(ErrorKind::ResourceNotFound, format!("Requested resource not found: Stream: {arn} not found"))
+}
+
+fn no_shard(shard: &str) -> DynamoError {
+    DynamoError::new(
+        ErrorKind::ResourceNotFound,
+        format!("Requested resource not found: Shard does not exist: {shard}"),
+    )
+}
+
+fn trimmed() -> DynamoError {
+    DynamoError::new(ErrorKind::TrimmedDataAccess, "The data you are trying to access has been trimmed")
+}
+
+/// A record's position in its shard: the engine's sequence of the log row.
+fn position_of(row: &Row) -> u64 {
+    row.key.clustering.clone().try_into().map(u64::from_be_bytes).unwrap_or(0)
+}
+
+/// When a stored record was made, in epoch seconds.
+fn created_secs(change: &Value) -> i64 {
+    change.get("ApproximateCreationDateTime").and_then(Value::as_i64).unwrap_or(0)
+}
+
+impl Dynamo {
+    /// Fixes a newly enabled stream's shard lifetime from the settings.
+    pub(super) fn fix_shard_lifetime(&self, stream: &mut Option<StreamSettings>) {
+        if let Some(stream) = stream {
+            stream.shard_secs = Some(self.runtime.settings.shard_secs);
+        }
+    }
+
+    fn retention_ms(&self) -> i64 {
+        self.runtime.settings.stream_retention().as_millis() as i64
+    }
+
+    /// The first and last record positions of a shard, if it has any.
+    async fn shard_extent(&self, table: &Table, shard: &str) -> Result<Option<(u64, u64)>> {
+        let all = (Bound::Unbounded, Bound::Unbounded);
+        let log = table.stream_log();
+        let first = self.engine.query(&log, shard.as_bytes(), all.clone(), false, 1).await?;
+        let last = self.engine.query(&log, shard.as_bytes(), all, true, 1).await?;
+        Ok(first.first().zip(last.first()).map(|(first, last)| (position_of(first), position_of(last))))
+    }
+
+    /// Drops the shards of every stream whose records are all past the
+    /// retention; returns how many shards were dropped.
+    pub async fn trim_streams(&self) -> Result<usize> {
+        let records = self.records.list_all(TABLES).await?;
+        let tables: Vec<Table> =
+            records.iter().filter_map(|record| serde_json::from_slice(&record.value).ok()).collect();
+        let mut dropped = 0;
+        for table in tables {
+            let Some(stream) = &table.stream else { continue };
+            let lineage = Lineage::of(stream);
+            let live = lineage.first_live(now_ms(), self.retention_ms());
+            let log = table.stream_log();
+            let from =
+                self.runtime.trimmed_below.lock().map(|known| known.get(&log).copied().unwrap_or(0)).unwrap_or(0);
+            for generation in from..live {
+                let shard = lineage.shard_id(generation);
+                let mut any = false;
+                loop {
+                    let all = (Bound::Unbounded, Bound::Unbounded);
+                    let rows = self.engine.query(&log, shard.as_bytes(), all, false, TRIM_BATCH).await?;
+                    if rows.is_empty() {
+                        break;
+                    }
+                    any = true;
+                    let deletes = rows.into_iter().map(|row| Write::delete(&log, row.key, Expect::Anything)).collect();
+                    self.engine.write(deletes).await?;
+                }
+                dropped += usize::from(any);
+            }
+            if let Ok(mut known) = self.runtime.trimmed_below.lock() {
+                known.insert(log, live.max(from));
+            }
+        }
+        Ok(dropped)
+    }
 }
 
 /// The table whose current stream `arn` names.
@@ -68,48 +147,97 @@ pub async fn list(dynamo: &Dynamo, request: &Request) -> Result<Value> {
 
 pub async fn describe(dynamo: &Dynamo, request: &Request) -> Result<Value> {
     let arn = request.required_str("StreamArn", "streamArn")?;
+    let limit = request.optional_u64("Limit", "limit", 1)?.unwrap_or(100);
+    if limit > 100 {
+        return Err(validation_error(format!(
+            "Value '{limit}' at 'limit' failed to satisfy constraint: Member must have value less than or equal to 100"
+        )));
+    }
     let table = table_of_stream(dynamo, arn).await?;
     let stream = table.stream.as_ref().ok_or_else(|| not_found(arn))?;
+    let lineage = Lineage::of(stream);
+    let now = now_ms();
+    let current = lineage.generation_at(now);
+    let mut from = lineage.first_live(now, dynamo.retention_ms());
+    if let Some(start) = request.optional_str("ExclusiveStartShardId")? {
+        from = from.max(lineage.parse_shard_id(start).map_or(0, |generation| generation + 1));
+    }
+    let mut shards = Vec::new();
+    let mut last_evaluated = None;
+    for generation in from..=current {
+        let id = lineage.shard_id(generation);
+        let extent = dynamo.shard_extent(&table, &id).await?;
+        let closed = lineage.is_closed(generation, now);
+        // A shard that closed without a record has nothing to read.
+        if closed && extent.is_none() {
+            continue;
+        }
+        let mut range =
+            json!({ "StartingSequenceNumber": lineage.sequence(generation, extent.map_or(1, |(first, _)| first)) });
+        if let (true, Some((_, last))) = (closed, extent) {
+            range["EndingSequenceNumber"] = json!(lineage.sequence(generation, last));
+        }
+        let mut shard = json!({ "ShardId": id, "SequenceNumberRange": range });
+        if generation > 0 {
+            shard["ParentShardId"] = json!(lineage.shard_id(generation - 1));
+        }
+        shards.push(shard);
+        if shards.len() as u64 == limit && generation < current {
+            last_evaluated = Some(id);
+            break;
+        }
+    }
     let mut key_schema = vec![json!({ "AttributeName": table.hash_key, "KeyType": "HASH" })];
     if let Some(range) = &table.range_key {
         key_schema.push(json!({ "AttributeName": range, "KeyType": "RANGE" }));
     }
-    Ok(json!({ "StreamDescription": {
+    let mut description = json!({
         "StreamArn": arn,
         "StreamLabel": stream.label,
         "StreamStatus": "ENABLED",
         "StreamViewType": stream.view_type,
-        "CreationRequestDateTime": table.created,
+        "CreationRequestDateTime": lineage.created_ms as f64 / 1000.0,
         "TableName": table.name,
         "KeySchema": key_schema,
-        "Shards": [{
-            "ShardId": shard_id(),
-            "SequenceNumberRange": { "StartingSequenceNumber": sequence_text(1) },
-        }],
-    } }))
+        "Shards": shards,
+    });
+    if let Some(id) = last_evaluated {
+        description["LastEvaluatedShardId"] = json!(id);
+    }
+    Ok(json!({ "StreamDescription": description }))
 }
 
-/// What an iterator encodes: the stream and the last sequence number read.
+/// What an iterator encodes: the stream, the shard, the last position
+/// read, whether it still stands at the trim horizon, and when it was
+/// handed out.
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Iterator {
     arn: String,
+    shard: u64,
     after: u64,
+    #[serde(default)]
+    horizon: bool,
+    issued_ms: i64,
 }
 
-fn iterator_text(arn: &str, after: u64) -> String {
-    let json = serde_json::to_vec(&Iterator { arn: arn.to_owned(), after }).unwrap_or_default();
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json)
+impl Iterator {
+    fn text(&self) -> String {
+        let json = serde_json::to_vec(self).unwrap_or_default();
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json)
+    }
+
+    fn parse(text: &str) -> Result<Self> {
+        let invalid = || DynamoError::validation("Invalid ShardIterator");
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(text).map_err(|_| invalid())?;
+        serde_json::from_slice(&bytes).map_err(|_| invalid())
+    }
 }
 
-fn parse_sequence(text: Option<&str>) -> Result<u64> {
-    text.and_then(|text| text.parse::<u64>().ok())
+fn parse_sequence(text: Option<&str>, generation: u64) -> Result<u64> {
+    text.and_then(Lineage::parse_sequence)
+        .filter(|(of, _)| *of == generation)
+        .map(|(_, position)| position)
         .ok_or_else(|| DynamoError::validation("Invalid SequenceNumber: must be a sequence number of this shard"))
-}
-
-async fn last_sequence(dynamo: &Dynamo, table: &Table) -> Result<u64> {
-    let rows =
-        dynamo.engine.query(&table.stream_log(), STREAM_SHARD, (Bound::Unbounded, Bound::Unbounded), true, 1).await?;
-    Ok(rows.first().and_then(|row| row.key.clustering.clone().try_into().ok()).map(u64::from_be_bytes).unwrap_or(0))
 }
 
 pub async fn get_shard_iterator(dynamo: &Dynamo, request: &Request) -> Result<Value> {
@@ -117,77 +245,131 @@ pub async fn get_shard_iterator(dynamo: &Dynamo, request: &Request) -> Result<Va
     let shard = request.required_str("ShardId", "shardId")?;
     let kind = request.required_str("ShardIteratorType", "shardIteratorType")?;
     let table = table_of_stream(dynamo, arn).await?;
-    if shard != shard_id() {
-        return Err(DynamoError::new(
-            ErrorKind::ResourceNotFound,
-            format!("Requested resource not found: Shard does not exist: {shard}"),
-        ));
-    }
+    let lineage = Lineage::of(table.stream.as_ref().ok_or_else(|| not_found(arn))?);
+    let now = now_ms();
+    let generation = lineage
+        .parse_shard_id(shard)
+        .filter(|generation| {
+            (lineage.first_live(now, dynamo.retention_ms())..=lineage.generation_at(now)).contains(generation)
+        })
+        .ok_or_else(|| no_shard(shard))?;
     let sequence = request.optional_str("SequenceNumber")?;
-    let after = match kind {
-        "TRIM_HORIZON" => 0,
-        "LATEST" => last_sequence(dynamo, &table).await?,
-        "AT_SEQUENCE_NUMBER" => parse_sequence(sequence)?.saturating_sub(1),
-        "AFTER_SEQUENCE_NUMBER" => parse_sequence(sequence)?,
+    let (after, horizon) = match kind {
+        "TRIM_HORIZON" => (0, true),
+        "LATEST" => (dynamo.shard_extent(&table, shard).await?.map_or(0, |(_, last)| last), false),
+        "AT_SEQUENCE_NUMBER" | "AFTER_SEQUENCE_NUMBER" => {
+            let position = parse_sequence(sequence, generation)?;
+            // A record kept past the retention is trimmed, to readers at least.
+            let at =
+                (Bound::Included(position.to_be_bytes().to_vec()), Bound::Included(position.to_be_bytes().to_vec()));
+            let rows = dynamo.engine.query(&table.stream_log(), shard.as_bytes(), at, false, 1).await?;
+            if let Some(row) = rows.first() {
+                let change: Value = serde_json::from_slice(&row.value).unwrap_or(Value::Null);
+                if created_secs(&change) * 1000 < now - dynamo.retention_ms() {
+                    return Err(trimmed());
+                }
+            }
+            (if kind == "AT_SEQUENCE_NUMBER" { position.saturating_sub(1) } else { position }, false)
+        }
         other => {
             return Err(validation_error(format!(
                 "Value '{other}' at 'shardIteratorType' failed to satisfy constraint: Member must satisfy enum value set: [AFTER_SEQUENCE_NUMBER, LATEST, AT_SEQUENCE_NUMBER, TRIM_HORIZON]"
             )));
         }
     };
-    Ok(json!({ "ShardIterator": iterator_text(arn, after) }))
+    let iterator = Iterator { arn: arn.to_owned(), shard: generation, after, horizon, issued_ms: now };
+    Ok(json!({ "ShardIterator": iterator.text() }))
+}
+
+fn expired(issued_ms: i64, now: i64, lifetime_ms: i64) -> DynamoError {
+    let at = |ms: i64| {
+        chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default().format("%a %b %d %H:%M:%S UTC %Y").to_string()
+    };
+    DynamoError::new(
+        ErrorKind::ExpiredIterator,
+        format!(
+            "Iterator expired. The iterator was created at time {} while right now it is {} which is further in the future than the tolerated delay of {lifetime_ms} milliseconds.",
+            at(issued_ms),
+            at(now)
+        ),
+    )
 }
 
 pub async fn get_records(dynamo: &Dynamo, request: &Request) -> Result<Value> {
-    let text = request.required_str("ShardIterator", "shardIterator")?;
-    let invalid = || DynamoError::validation("Invalid ShardIterator");
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(text).map_err(|_| invalid())?;
-    let iterator: Iterator = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
+    let iterator = Iterator::parse(request.required_str("ShardIterator", "shardIterator")?)?;
     let limit = request.optional_u64("Limit", "limit", 1)?.unwrap_or(1000);
     if limit > 1000 {
         return Err(validation_error(format!(
             "Value '{limit}' at 'limit' failed to satisfy constraint: Member must have value less than or equal to 1000"
         )));
     }
+    let now = now_ms();
+    let lifetime_ms = dynamo.runtime.settings.iterator_lifetime().as_millis() as i64;
+    if now - iterator.issued_ms > lifetime_ms {
+        return Err(expired(iterator.issued_ms, now, lifetime_ms));
+    }
     let table = table_of_stream(dynamo, &iterator.arn).await?;
+    let lineage = Lineage::of(table.stream.as_ref().ok_or_else(|| not_found(&iterator.arn))?);
+    let retention_ms = dynamo.retention_ms();
+    if iterator.shard < lineage.first_live(now, retention_ms) {
+        return Err(trimmed());
+    }
+    let shard = lineage.shard_id(iterator.shard);
     let rows = dynamo
         .engine
         .query(
             &table.stream_log(),
-            STREAM_SHARD,
+            shard.as_bytes(),
             (Bound::Excluded(iterator.after.to_be_bytes().to_vec()), Bound::Unbounded),
             false,
             limit as usize,
         )
         .await?;
+    let fetched = rows.len();
     let mut after = iterator.after;
+    let mut horizon = iterator.horizon;
     let mut records = Vec::with_capacity(rows.len());
     let mut bytes = 0;
+    let mut stopped_early = false;
     for row in rows {
-        let sequence = row.key.clustering.clone().try_into().map(u64::from_be_bytes).unwrap_or(after);
+        let sequence = position_of(&row);
         let mut change: Value = serde_json::from_slice(&row.value)
             .map_err(|error| DynamoError::internal(format!("stream record is unreadable: {error}")))?;
+        let created = created_secs(&change);
+        if created * 1000 < now - retention_ms {
+            // Past the retention: a reader at the trim horizon moves past
+            // it; one that stood on it has lost data.
+            if horizon {
+                after = sequence;
+                continue;
+            }
+            return Err(trimmed());
+        }
         // A gap is a record still being committed (CQL engine): stop before
         // it, unless what follows is old enough that the gap is a batch
         // that was aborted and will never fill.
-        let created = change.get("ApproximateCreationDateTime").and_then(Value::as_i64).unwrap_or(0);
-        if sequence != after + 1 && chrono::Utc::now().timestamp() - created < GAP_PATIENCE_SECS {
+        if sequence != after + 1 && now / 1000 - created < GAP_PATIENCE_SECS {
+            stopped_early = true;
             break;
         }
         bytes += row.value.len();
         if bytes > MAX_RECORDS_BYTES && !records.is_empty() {
+            stopped_early = true;
             break;
         }
         after = sequence;
+        horizon = false;
         let event_name = change.get("eventName").cloned().unwrap_or(Value::Null);
         let identity = change.get("userIdentity").cloned();
         if let Some(fields) = change.as_object_mut() {
             fields.remove("eventName");
             fields.remove("userIdentity");
-            fields.insert("SequenceNumber".into(), json!(sequence_text(sequence)));
+            fields.insert("SequenceNumber".into(), json!(lineage.sequence(iterator.shard, sequence)));
         }
+        let event_id = u128::from_str_radix(&table.id, 16).unwrap_or(0)
+            ^ lineage.sequence(iterator.shard, sequence).parse::<u128>().unwrap_or(0);
         let mut record = json!({
-            "eventID": format!("{:032x}", u128::from(sequence) ^ u128::from_str_radix(&table.id, 16).unwrap_or(0)),
+            "eventID": format!("{event_id:032x}"),
             "eventName": event_name,
             "eventVersion": "1.1",
             "eventSource": "aws:dynamodb",
@@ -199,5 +381,12 @@ pub async fn get_records(dynamo: &Dynamo, request: &Request) -> Result<Value> {
         }
         records.push(record);
     }
-    Ok(json!({ "Records": records, "NextShardIterator": iterator_text(&iterator.arn, after) }))
+    let mut response = json!({ "Records": records });
+    // A closed shard read to its end has no next iterator: its child follows.
+    let drained = !stopped_early && fetched < limit as usize;
+    if !(drained && lineage.is_closed(iterator.shard, now)) {
+        let next = Iterator { arn: iterator.arn.clone(), shard: iterator.shard, after, horizon, issued_ms: now };
+        response["NextShardIterator"] = json!(next.text());
+    }
+    Ok(response)
 }

@@ -45,11 +45,44 @@ pub struct Index {
     pub global: bool,
     pub hash_key: String,
     pub range_key: Option<String>,
+    /// A global index's further partition-key attributes, after `hash_key`
+    /// (multi-attribute keys: up to four in all).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub more_hash_keys: Vec<String>,
+    /// A global index's further sort-key attributes, after `range_key`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub more_range_keys: Vec<String>,
     pub projection: Projection,
     /// The engine table holding the index's entries.
     pub id: String,
     pub read_capacity: u64,
     pub write_capacity: u64,
+}
+
+impl Index {
+    /// The partition-key attributes, in key-schema order.
+    pub fn hash_keys(&self) -> Vec<&str> {
+        std::iter::once(self.hash_key.as_str()).chain(self.more_hash_keys.iter().map(String::as_str)).collect()
+    }
+
+    /// The sort-key attributes, in key-schema order (none without a sort key).
+    pub fn range_keys(&self) -> Vec<&str> {
+        self.range_key.iter().chain(&self.more_range_keys).map(String::as_str).collect()
+    }
+
+    /// Every key attribute of the index.
+    pub fn key_names(&self) -> Vec<&str> {
+        let mut names = self.hash_keys();
+        names.extend(self.range_keys());
+        names
+    }
+
+    /// The `KeySchema` DescribeTable shows.
+    pub fn key_schema(&self) -> Vec<Value> {
+        let hash = self.hash_keys().into_iter().map(|name| json!({ "AttributeName": name, "KeyType": "HASH" }));
+        let range = self.range_keys().into_iter().map(|name| json!({ "AttributeName": name, "KeyType": "RANGE" }));
+        hash.chain(range).collect()
+    }
 }
 
 /// A table's stream, when enabled.
@@ -59,6 +92,27 @@ pub struct StreamSettings {
     pub view_type: String,
     /// The stream's label, part of its ARN.
     pub label: String,
+    /// When the stream was enabled, in epoch milliseconds (streams enabled
+    /// before this was kept: read from the label).
+    #[serde(default)]
+    pub created_ms: Option<i64>,
+    /// How long each shard of the stream takes records.
+    #[serde(default)]
+    pub shard_secs: Option<u64>,
+}
+
+impl StreamSettings {
+    pub fn created_ms(&self) -> i64 {
+        self.created_ms.unwrap_or_else(|| {
+            chrono::NaiveDateTime::parse_from_str(&self.label, "%Y-%m-%dT%H:%M:%S%.3f")
+                .map(|at| at.and_utc().timestamp_millis())
+                .unwrap_or(0)
+        })
+    }
+
+    pub fn shard_secs(&self) -> u64 {
+        self.shard_secs.unwrap_or(super::settings::Settings::default().shard_secs)
+    }
 }
 
 /// A table as the data service stores it.
@@ -85,6 +139,9 @@ pub struct Table {
     pub ttl_attribute: Option<String>,
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
+    /// Point-in-time recovery, when enabled.
+    #[serde(default)]
+    pub point_in_time_recovery: Option<super::backups::PointInTimeRecovery>,
 }
 
 impl Table {
@@ -158,7 +215,7 @@ impl Table {
             }
             let mut described = json!({
                 "IndexName": index.name,
-                "KeySchema": key_schema(&index.hash_key, index.range_key.as_ref()),
+                "KeySchema": index.key_schema(),
                 "Projection": projection,
                 "IndexSizeBytes": 0,
                 "ItemCount": 0,
@@ -271,6 +328,70 @@ fn parse_key_schema(schema: &[Value], member: &str) -> Result<(String, Option<St
     Ok((hash_key, range_key))
 }
 
+/// Partition- and sort-key attributes a global index may have each
+/// (multi-attribute keys).
+const MAX_INDEX_KEY_ATTRIBUTES: usize = 4;
+
+/// A global index's `KeySchema`: one to four `HASH` elements, then up to
+/// four `RANGE` elements, each attribute once.
+fn parse_global_key_schema(schema: &[Value], member: &str) -> Result<(Vec<String>, Vec<String>)> {
+    let most = 2 * MAX_INDEX_KEY_ATTRIBUTES;
+    if schema.is_empty() || schema.len() > most {
+        return Err(validation_error(format!(
+            "Value '{}' at '{member}' failed to satisfy constraint: Member must have length {}",
+            Value::Array(schema.to_vec()),
+            if schema.is_empty() {
+                "greater than or equal to 1".to_owned()
+            } else {
+                format!("less than or equal to {most}")
+            }
+        )));
+    }
+    let (mut hash, mut range) = (Vec::new(), Vec::new());
+    for (position, element) in schema.iter().enumerate() {
+        let name = element.get("AttributeName").and_then(Value::as_str).unwrap_or_default().to_owned();
+        match element.get("KeyType").and_then(Value::as_str) {
+            Some("HASH") if position == 0 || range.is_empty() => hash.push(name),
+            Some("HASH") => {
+                return Err(DynamoError::invalid_parameter(
+                    "All HASH key attributes must precede RANGE key attributes in the KeySchema",
+                ));
+            }
+            Some("RANGE") if position == 0 => {
+                return Err(DynamoError::validation(
+                    "Invalid KeySchema: The first KeySchemaElement is not a HASH key type",
+                ));
+            }
+            Some("RANGE") => range.push(name),
+            other => {
+                return Err(validation_error(format!(
+                    "Value '{}' at '{member}.{}.member.keyType' failed to satisfy constraint: Member must satisfy enum value set: [HASH, RANGE]",
+                    other.unwrap_or("null"),
+                    position + 1
+                )));
+            }
+        }
+    }
+    for (keys, kind) in [(&hash, "HASH"), (&range, "RANGE")] {
+        if keys.len() > MAX_INDEX_KEY_ATTRIBUTES {
+            return Err(DynamoError::invalid_parameter(format!(
+                "The KeySchema exceeds the maximum allowed number of {kind} key attributes"
+            )));
+        }
+    }
+    let mut names: Vec<&String> = hash.iter().chain(&range).collect();
+    names.sort();
+    names.dedup();
+    if names.len() != schema.len() {
+        return Err(DynamoError::validation(if schema.len() == 2 && hash.len() == 1 {
+            "Both the Hash Key and the Range Key element in the KeySchema have the same name"
+        } else {
+            "The KeySchema contains multiple key attributes with the same name"
+        }));
+    }
+    Ok((hash, range))
+}
+
 fn parse_projection(index: &Value, name: &str) -> Result<Projection> {
     let Some(projection) = index.get("Projection").filter(|v| !v.is_null()) else {
         return Err(DynamoError::invalid_parameter(format!("Projection must be specified for index: {name}")));
@@ -311,7 +432,15 @@ pub fn parse_index(
         if global { "globalSecondaryIndexes.1.member.indexName" } else { "localSecondaryIndexes.1.member.indexName" },
     )?;
     let schema = definition.get("KeySchema").and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[]);
-    let (hash_key, range_key) = parse_key_schema(schema, "keySchema")?;
+    let (hash_key, range_key, more_hash_keys, more_range_keys) = if global {
+        let (mut hash, mut range) = parse_global_key_schema(schema, "keySchema")?;
+        let more_hash = hash.split_off(1);
+        let more_range = if range.is_empty() { Vec::new() } else { range.split_off(1) };
+        (hash.remove(0), range.pop(), more_hash, more_range)
+    } else {
+        let (hash, range) = parse_key_schema(schema, "keySchema")?;
+        (hash, range, Vec::new(), Vec::new())
+    };
     if !global {
         if !table_has_range {
             return Err(DynamoError::invalid_parameter(
@@ -354,6 +483,8 @@ pub fn parse_index(
         global,
         hash_key,
         range_key,
+        more_hash_keys,
+        more_range_keys,
         projection,
         id: uuid::Uuid::new_v4().simple().to_string(),
         read_capacity,
@@ -391,7 +522,7 @@ pub fn parse_stream(request: &Request, now: f64) -> Result<Option<StreamSettings
         .unwrap_or_default()
         .format("%Y-%m-%dT%H:%M:%S%.3f")
         .to_string();
-    Ok(Some(StreamSettings { view_type, label }))
+    Ok(Some(StreamSettings { view_type, label, created_ms: Some((now * 1000.0) as i64), shard_secs: None }))
 }
 
 /// Builds a table from a CreateTable request.
@@ -467,8 +598,7 @@ pub fn from_create_request(request: &Request, id: String, now: f64) -> Result<Ta
     let mut used: Vec<&str> = vec![hash_key.as_str()];
     used.extend(range_key.as_deref());
     for index in &indexes {
-        used.push(&index.hash_key);
-        used.extend(index.range_key.as_deref());
+        used.extend(index.key_names());
     }
     used.sort();
     used.dedup();
@@ -519,5 +649,6 @@ pub fn from_create_request(request: &Request, id: String, now: f64) -> Result<Ta
         stream: parse_stream(request, now)?,
         ttl_attribute: None,
         tags,
+        point_in_time_recovery: None,
     })
 }

@@ -29,7 +29,8 @@ fn engine_tables(table: &Table) -> Vec<String> {
 }
 
 pub async fn create(dynamo: &Dynamo, request: &Request) -> Result<Value> {
-    let table = table::from_create_request(request, uuid::Uuid::new_v4().simple().to_string(), now())?;
+    let mut table = table::from_create_request(request, uuid::Uuid::new_v4().simple().to_string(), now())?;
+    dynamo.fix_shard_lifetime(&mut table.stream);
     // Engine tables first: a crash before the catalog write leaves unused
     // engine tables, never a catalog entry without rows to hold.
     for id in engine_tables(&table) {
@@ -63,7 +64,9 @@ async fn named_table(dynamo: &Dynamo, request: &Request) -> Result<Table> {
 
 pub async fn describe(dynamo: &Dynamo, request: &Request) -> Result<Value> {
     let table = named_table(dynamo, request).await?;
-    Ok(json!({ "Table": table.describe(&dynamo.region, &dynamo.account_id, "ACTIVE") }))
+    let mut description = table.describe(&dynamo.region, &dynamo.account_id, "ACTIVE");
+    dynamo.add_statistics(&table, &mut description).await?;
+    Ok(json!({ "Table": description }))
 }
 
 pub async fn delete(dynamo: &Dynamo, request: &Request) -> Result<Value> {
@@ -172,7 +175,7 @@ pub async fn update(dynamo: &Dynamo, request: &Request) -> Result<Value> {
                         index.name
                     )));
                 }
-                for key in std::iter::once(&index.hash_key).chain(index.range_key.as_ref()) {
+                for key in index.key_names() {
                     if table.attribute_type(key).is_none() {
                         return Err(DynamoError::invalid_parameter(format!(
                             "Some index key attributes are not defined in AttributeDefinitions. Keys: [{key}], AttributeDefinitions: [{}]",
@@ -234,7 +237,8 @@ pub async fn update(dynamo: &Dynamo, request: &Request) -> Result<Value> {
         _ => {}
     }
     if request.member("StreamSpecification").is_some() {
-        let stream = table::parse_stream(request, now())?;
+        let mut stream = table::parse_stream(request, now())?;
+        dynamo.fix_shard_lifetime(&mut stream);
         match (&table.stream, &stream) {
             (Some(_), Some(_)) => {
                 return Err(DynamoError::validation(format!("Table already has an enabled stream: {}", table.name)));

@@ -5,6 +5,7 @@
 //! version, and atomic multi-row writes for transactions. DynamoDB
 //! semantics live above this trait, written once for every engine.
 
+pub mod backoff;
 pub mod cql;
 pub mod embedded;
 

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use nubo_data::{
-    dynamodb::{Action, Dynamo, error::DynamoError},
+    dynamodb::{Action, Dynamo, error::DynamoError, settings::Settings},
     engine::{Engine, embedded::EmbeddedEngine},
     records::RecordStore,
 };
@@ -18,11 +18,17 @@ pub struct TestDynamo {
 
 impl TestDynamo {
     pub async fn new() -> Self {
+        Self::with_settings(Settings::default()).await
+    }
+
+    /// A DynamoDB with other timings (streams, statistics).
+    pub async fn with_settings(settings: Settings) -> Self {
         let directory = tempfile::tempdir().expect("a temporary directory");
         let database = redb::Database::create(directory.path().join("data.redb")).expect("a database");
         let engine: Arc<dyn Engine> = Arc::new(EmbeddedEngine::new(Arc::new(database)));
         let records = RecordStore::open(engine.clone()).await.expect("the records store");
-        let dynamo = Dynamo::new(records, engine.clone(), "us-east-1".into(), "000000000000".into());
+        let dynamo =
+            Dynamo::new(records, engine.clone(), "us-east-1".into(), "000000000000".into()).with_settings(settings);
         Self { dynamo, engine, _directory: directory }
     }
 

@@ -1,0 +1,39 @@
+//! REST APIs (API Gateway v1): their definitions and the management API
+//! that writes them ([`api`], [`operations`], [`patch`]), the records they
+//! live in ([`store`]), and how a request is served ([`serve`]: resource
+//! [`matching`], API keys and usage plans in [`usage`], [`media`] types,
+//! mapping [`template`]s).
+
+pub mod api;
+pub mod matching;
+pub mod media;
+pub mod model;
+pub mod operations;
+pub mod patch;
+pub mod serve;
+pub mod store;
+pub mod template;
+pub mod usage;
+
+use std::sync::Arc;
+
+/// What the management API and the request path share for REST APIs.
+#[derive(Debug, Clone)]
+pub struct Rest {
+    pub store: store::RestStore,
+    /// Usage plans' buckets and quota counts of this replica.
+    pub limits: Arc<usage::Limits>,
+    /// The client of `HTTP_PROXY` integrations: pooled connections, no
+    /// redirects followed (the client gets them, as from API Gateway).
+    pub http: reqwest::Client,
+}
+
+impl Rest {
+    pub fn new(records: nubo_proto::clients::RecordsClient, account_id: String) -> Result<Self, reqwest::Error> {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(std::time::Duration::from_secs(5))
+            .build()?;
+        Ok(Self { store: store::RestStore::new(records, account_id), limits: Arc::default(), http })
+    }
+}
