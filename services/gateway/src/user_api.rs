@@ -366,10 +366,11 @@ async fn serve<'a>(
 
 /// The path the client sent, stage prefix included (`rawPath`).
 fn raw_path_of(stage: &Stage, located: &Located, route_path: &str, context: &RequestContext) -> String {
+    // A custom domain's rawPath is the whole path; the `/{apiId}` prefix of
+    // nubo's path-style endpoint is not part of the API's path.
     if located.mapped_stage.is_some() {
         context.path.clone()
     } else if stage.stage_name == "$default" {
-        // The path after the `/{apiId}` of the path-form endpoint.
         located.api_path.clone()
     } else {
         format!("/{}{route_path}", stage.stage_name).replace("//", "/")
