@@ -2,7 +2,7 @@
 
 CARGO ?= cargo
 
-.PHONY: up test test-cql test-dynamodb lint build deps fmt fuzz bench-dynamodb bench-functions bench-s3 bench-dns bench-auth bench-cdn cache-tests
+.PHONY: up test test-cql test-dynamodb lint build deps fmt fuzz bench-dynamodb bench-functions bench-s3 bench-dns bench-auth bench-cdn bench-gateway cache-tests
 
 ## Run every service in one process (state in ./.nubo, dev keys test/test).
 up:
@@ -17,12 +17,12 @@ test: deps build
 ## Maven Central on first use).
 # `--workspace` resolves features as `make test` does, so this reuses its build.
 test-cql: deps build
-	./e2e/cql-node/run-with-node.sh $(CARGO) test --workspace --test dynamodb --test dynamodb_features --test cluster
+	./e2e/cql-node/run-with-node.sh $(CARGO) test --workspace --test dynamodb --test dynamodb_features --test dynamodb_indexes_streams --test cluster
 
 ## The DynamoDB suites on whatever NUBO_TEST_SCYLLA=host:port names (a real
 ## ScyllaDB node), or on the embedded engine when it is unset.
 test-dynamodb: deps build
-	$(CARGO) test --workspace --test dynamodb --test dynamodb_features
+	$(CARGO) test --workspace --test dynamodb --test dynamodb_features --test dynamodb_indexes_streams
 
 ## Bounded fuzzing of the parsers of untrusted input: DynamoDB expressions
 ## and items, SigV4 request heads and aws-chunked bodies, S3 requests, policies
@@ -40,10 +40,15 @@ fuzz:
 	cd services/auth && cargo +nightly fuzz run cognito_inputs -- -max_total_time=120
 	cd services/cdn && cargo +nightly fuzz run cdn_inputs -- -max_total_time=120
 
-## The DynamoDB benchmark against dynalite and moto_server, side by side
-## (release build; the peers come from npm and PyPI). Not part of `test`.
+## The DynamoDB benchmark against dynalite and moto_server, side by side,
+## with wrk replaying pre-signed requests and with aws-sdk-dynamodb; first
+## the embedded engine against raw redb writes in process (release build;
+## the peers come from npm and PyPI, wrk from Debian, installed when
+## missing). Not part of `test`.
 bench-dynamodb: deps
 	$(CARGO) build --release --bin nubo
+	command -v wrk >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq wrk) \
+		|| echo "wrk is missing and could not be installed: its rows are skipped"
 	python3 -m venv target/bench-venv
 	target/bench-venv/bin/pip install --quiet 'moto[server]'
 	NUBO_BIN=target/release/nubo MOTO_SERVER=target/bench-venv/bin/moto_server \
@@ -75,6 +80,20 @@ bench-s3:
 		|| echo "wrk is missing and could not be installed: its rows are skipped"
 	NUBO_BIN=target/release/nubo MOTO_SERVER=target/bench-venv/bin/moto_server \
 		target/release/s3-bench --seconds 5 --large-runs 3
+
+## The gateway benchmark: an HTTP API route to a warm trivial provided
+## function against the same function invoked directly, and an HTTP_PROXY
+## route to a static upstream against nginx proxying to it, with wrk.
+## Release builds; wrk and nginx-light from Debian (installed when missing
+## and root). Not part of `test`.
+bench-gateway:
+	$(CARGO) build --release --bin nubo
+	$(CARGO) build --release -p nubo-e2e --bin gateway-bench
+	command -v wrk >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq wrk) \
+		|| echo "wrk is missing and could not be installed: its rows are skipped"
+	test -x /usr/sbin/nginx || (apt-get update -qq && apt-get install -y -qq nginx-light) \
+		|| echo "nginx is missing and could not be installed: its row is skipped"
+	NUBO_BIN=target/release/nubo target/release/gateway-bench --seconds 5 --connections 16
 
 ## Formatting and clippy, warnings as errors.
 lint:

@@ -97,6 +97,18 @@ install_node_clients() {
   (cd "$tools" && npm install --no-audit --no-fund --loglevel=error)
 }
 
+# Mangum, the ASGI adapter the gateway event suite deploys a python web
+# handler with (e2e/tests/gateway_events.rs): installed as a function
+# package's files, beside which the suite puts its app.
+install_python_handlers() {
+  local handlers="$repo/target/test-tools/python-handlers/mangum"
+  if [ -d "$handlers/mangum" ]; then
+    return 0
+  fi
+  echo "installing mangum into $handlers" >&2
+  "$repo/target/test-tools/venv/bin/pip" install --quiet --disable-pip-version-check --target "$handlers" 'mangum>=0.17,<1'
+}
+
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ] && command -v apt-get > /dev/null; then
     echo "installing ${missing[*]} with apt-get" >&2
@@ -108,4 +120,5 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
 fi
 install_python_clients
+install_python_handlers
 install_node_clients

@@ -1,6 +1,7 @@
 //! WebSocket APIs with real clients: `tokio-tungstenite` and the Python
-//! `websockets` package connect through `$connect` (refused with a bad
-//! token), get replies the function posts through the `@connections` API
+//! `websockets` package connect through `$connect` (refused by its Lambda
+//! REQUEST authorizer with a bad token, and by its integration's non-2xx
+//! answer), get replies the function posts through the `@connections` API
 //! with boto3 and replies route responses carry, and are closed by
 //! `DeleteConnection`, after which `$disconnect` runs; the events are
 //! checked against AWS's samples. A second gateway process over the same
@@ -178,6 +179,7 @@ const CONTEXT_FIELDS: &[&str] = &[
     "domainName",
     "connectionId",
     "apiId",
+    "authorizer",
 ];
 
 async fn connect(url: &str) -> Socket {
@@ -264,8 +266,29 @@ async fn websocket_apis_with_real_clients_across_two_gateways() {
         .function_arn
         .unwrap();
 
-    // The API: $connect, $disconnect, $default and custom routes, all to
-    // the function; `ask` and `tell` answer through route responses.
+    let gatekeeper_arn = lambda
+        .create_function()
+        .function_name("gatekeeper")
+        .runtime(Runtime::Python312)
+        .role(ROLE)
+        .handler("gatekeeper.handler")
+        .code(
+            FunctionCode::builder()
+                .zip_file(aws_sdk_lambda::primitives::Blob::new(nubo_e2e::package_of(&[(
+                    "gatekeeper.py",
+                    &std::fs::read_to_string(fixture("gateway/websocket/gatekeeper.py")).unwrap(),
+                )])))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .function_arn
+        .unwrap();
+
+    // The API: $connect (behind a Lambda REQUEST authorizer), $disconnect,
+    // $default and custom routes, all to the function; `ask` and `tell`
+    // answer through route responses.
     let apigateway = apigateway_client(&nubo.edge_url());
     let api = apigateway
         .create_api()
@@ -291,8 +314,27 @@ async fn websocket_apis_with_real_clients_across_two_gateways() {
         .await
         .unwrap();
     let target = format!("integrations/{}", integration.integration_id().unwrap());
+    let authorizer = apigateway
+        .create_authorizer()
+        .api_id(&api_id)
+        .name("gatekeeper")
+        .authorizer_type(aws_sdk_apigatewayv2::types::AuthorizerType::Request)
+        .authorizer_uri(format!(
+            "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/{gatekeeper_arn}/invocations"
+        ))
+        .authorizer_payload_format_version("1.0")
+        .identity_source("route.request.querystring.token")
+        .send()
+        .await
+        .unwrap();
     for key in ["$connect", "$disconnect", "$default", "echo", "ask", "tell"] {
-        let route = apigateway.create_route().api_id(&api_id).route_key(key).target(&target).send().await.unwrap();
+        let mut route = apigateway.create_route().api_id(&api_id).route_key(key).target(&target);
+        if key == "$connect" {
+            route = route
+                .authorization_type(aws_sdk_apigatewayv2::types::AuthorizationType::Custom)
+                .authorizer_id(authorizer.authorizer_id().unwrap());
+        }
+        let route = route.send().await.unwrap();
         if key == "ask" || key == "tell" {
             apigateway
                 .create_route_response()
@@ -311,10 +353,14 @@ async fn websocket_apis_with_real_clients_across_two_gateways() {
     let ws_a = format!("{}/{api_id}/dev", gateway_a.replace("http://", "ws://"));
     let ws_b = format!("{}/{api_id}/dev", gateway_b.replace("http://", "ws://"));
 
-    // A bad token: `$connect` answers 401 and the handshake is refused.
-    match tokio_tungstenite::connect_async(format!("{ws_a}?token=bad")).await {
-        Err(tungstenite::Error::Http(response)) => assert_eq!(response.status(), 401),
-        other => panic!("the handshake was not refused: {:?}", other.map(|(_, response)| response.status())),
+    // The authorizer refuses a bad token (its policy denies: 403) and a
+    // missing one (no identity source: 401, uncalled); `$connect`'s own
+    // integration refuses with its non-2xx status.
+    for (query, status) in [("token=bad", 403), ("other=1", 401), ("token=good&refuse=1", 400)] {
+        match tokio_tungstenite::connect_async(format!("{ws_a}?{query}")).await {
+            Err(tungstenite::Error::Http(response)) => assert_eq!(response.status(), status, "{query}"),
+            other => panic!("{query} was not refused: {:?}", other.map(|(_, response)| response.status())),
+        }
     }
     // An unknown stage is refused before any route runs.
     match tokio_tungstenite::connect_async(format!("{}/{api_id}/nostage", gateway_a.replace("http://", "ws://"))).await
@@ -350,6 +396,7 @@ async fn websocket_apis_with_real_clients_across_two_gateways() {
     assert_eq!(context["domainName"], "127.0.0.1");
     assert_eq!(context["messageDirection"], "IN");
     assert_eq!(context["identity"]["sourceIp"], "127.0.0.1");
+    assert_eq!(context["authorizer"], json!({ "principalId": "alice", "user": "alice", "tier": 3 }));
     assert!(context["connectedAt"].as_i64().unwrap() <= context["requestTimeEpoch"].as_i64().unwrap());
     assert_eq!(connect_event["queryStringParameters"], json!({ "token": "good" }));
     assert_eq!(connect_event["isBase64Encoded"], false);
@@ -362,6 +409,7 @@ async fn websocket_apis_with_real_clients_across_two_gateways() {
     assert_eq!(context["eventType"], "MESSAGE");
     assert_eq!(context["connectedAt"], connect_event["requestContext"]["connectedAt"]);
     assert_eq!(message_event["body"], r#"{"action":"ask"}"#);
+    assert_eq!(context["authorizer"]["principalId"], "alice");
     assert_eq!(keys(&message_event), sorted(&["body", "isBase64Encoded", "requestContext"]));
 
     // The @connections API from outside: describe, post, and the stage in
@@ -440,7 +488,7 @@ async fn websocket_apis_with_real_clients_across_two_gateways() {
     let seen: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(seen["echo"]["echo"], "from python");
     assert_eq!(seen["ask"], json!({ "answer": 42, "route": "ask" }));
-    assert_eq!(seen["refused"], 401);
+    assert_eq!(seen["refused"], 403);
 
     // The second replica's limits: a socket that sends nothing is closed
     // after its idle timeout (3 s); one that keeps sending, at its maximum

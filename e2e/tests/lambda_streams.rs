@@ -253,3 +253,42 @@ async fn a_poison_record_blocks_its_shard_until_bisection_isolates_it() {
     let order: Vec<String> = seen(&nubo).into_iter().map(|(id, ..)| id).filter(|id| id == "r3" || id == "r4").collect();
     assert_eq!(order.first().map(String::as_str), Some("r3"), "r3 before r4: {order:?}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn changes_reach_the_function_across_shard_changes_and_iterator_lifetimes() {
+    let state = tempfile::tempdir().unwrap();
+    // Shards of 2 s and iterators of 2 s: the follower hands over from
+    // shard to child several times and outlives many iterators.
+    let nubo = Nubo::up_with(
+        &state.path().join("state"),
+        &[("NUBO_DATA__DYNAMODB__SHARD_SECS", "2"), ("NUBO_DATA__DYNAMODB__ITERATOR_SECS", "2")],
+    )
+    .await;
+    let lambda = lambda_client(&nubo.http_url(ServiceName::Functions));
+    let dynamodb = dynamodb_client(&nubo.http_url(ServiceName::Data));
+    create_function(&lambda, "consumer", CONSUMER).await;
+    let stream = create_table(&dynamodb, "ledger").await;
+    lambda
+        .create_event_source_mapping()
+        .function_name("consumer")
+        .event_source_arn(&stream)
+        .starting_position(EventSourcePosition::TrimHorizon)
+        .batch_size(10)
+        .send()
+        .await
+        .unwrap();
+    for round in 1..=4u32 {
+        for id in ["a", "b"] {
+            put(&dynamodb, "ledger", id, round, &[]).await;
+        }
+        // Idle longer than an iterator lives, into the next shard.
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+    }
+    wait_until("8 changes delivered", &nubo, |nubo| seen(nubo).len() >= 8).await;
+    let seen = seen(&nubo);
+    assert_eq!(seen.len(), 8, "each change once: {seen:?}");
+    for id in ["a", "b"] {
+        let values: Vec<u32> = seen.iter().filter(|(item, _, _)| item == id).map(|(_, n, _)| *n).collect();
+        assert_eq!(values, [1, 2, 3, 4], "item {id}'s changes in order");
+    }
+}

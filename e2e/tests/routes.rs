@@ -91,7 +91,7 @@ async fn routes_stages_and_payload_formats() {
     assert_eq!(duplicate.code(), Some("ConflictException"));
     let invalid = apigateway.create_route().api_id(api_id).route_key("FETCH items").send().await.unwrap_err();
     assert_eq!(invalid.code(), Some("BadRequestException"));
-    apigateway.create_stage().api_id(api_id).stage_name("prod").send().await.unwrap();
+    apigateway.create_stage().api_id(api_id).stage_name("prod").auto_deploy(true).send().await.unwrap();
 
     let http = reqwest::Client::new();
     let response = http.get(format!("{endpoint}/prod/items/42")).send().await.unwrap();

@@ -112,5 +112,8 @@ async fn sweep_expired_items(dynamo: dynamodb::Dynamo, interval_secs: u64, shutd
         if let Err(error) = dynamo.trim_streams().await {
             tracing::warn!(%error, "stream trim failed");
         }
+        if let Err(error) = dynamo.refresh_statistics().await {
+            tracing::warn!(%error, "table statistics could not be counted");
+        }
     }
 }

@@ -1,13 +1,11 @@
-//! API definitions kept as records in the data service, with a short-lived
-//! in-process cache in front for the request path. A change made here drops
-//! the local entry at once; other replicas see it when their entry expires
-//! (within [`CACHE_TTL`]) or when told through `InvalidateApi`.
+//! API definitions kept as records in the data service, with a
+//! revalidating in-process cache in front for the request path
+//! ([`crate::revalidating`]): no request waits on a record read once its
+//! API is known. A change made here drops the local entry at once; other
+//! replicas serve it once their entry is older than [`CACHE_TTL`] and its
+//! background read has returned, or when told through `InvalidateApi`.
 
-use std::{
-    collections::HashMap,
-    sync::{Arc, Mutex},
-    time::{Duration, Instant},
-};
+use std::{sync::Arc, time::Duration};
 
 use nubo_proto::{ErrorCode, clients::RecordsClient};
 
@@ -20,7 +18,7 @@ const NAMESPACE: &str = "gateway.apis.v1";
 /// How long a cached definition serves requests before it is read again.
 pub const CACHE_TTL: Duration = Duration::from_secs(1);
 /// Entries kept at most, answers for unknown ids included.
-const MAX_CACHED: usize = 10_000;
+const MAX_CACHED: u64 = 10_000;
 
 /// A stored API and the version of its record, for compare-and-set.
 #[derive(Debug, Clone)]
@@ -29,19 +27,21 @@ pub struct Versioned {
     pub version: u64,
 }
 
-/// When a definition was read, and what was read (`None`: no such API).
-type CacheEntry = (Instant, Option<Arc<Api>>);
-
 #[derive(Debug, Clone)]
 pub struct Apis {
     records: RecordsClient,
     account_id: String,
-    cache: Arc<Mutex<HashMap<String, CacheEntry>>>,
+    cache: crate::revalidating::Revalidating<String, Api>,
 }
 
 impl Apis {
     pub fn new(records: RecordsClient, account_id: String) -> Self {
-        Self { records, account_id, cache: Arc::default() }
+        Self { records, account_id, cache: crate::revalidating::Revalidating::new(MAX_CACHED, CACHE_TTL) }
+    }
+
+    /// The records client, for the gateway's other definitions.
+    pub fn records(&self) -> &RecordsClient {
+        &self.records
     }
 
     pub fn not_found(&self, api_id: &str) -> GatewayError {
@@ -94,32 +94,22 @@ impl Apis {
         }
     }
 
-    /// The definition to serve a request with, from the cache when fresh.
+    /// The definition to serve a request with, from the cache when known.
     pub async fn for_request(&self, api_id: &str) -> Result<Option<Arc<Api>>> {
-        if let Ok(cache) = self.cache.lock()
-            && let Some((fetched, api)) = cache.get(api_id)
-            && fetched.elapsed() < CACHE_TTL
-        {
-            return Ok(api.clone());
-        }
-        let api = match self.get(api_id).await {
-            Ok(versioned) => Some(Arc::new(versioned.api)),
-            Err(GatewayError::NotFound(_)) => None,
-            Err(error) => return Err(error),
-        };
-        if let Ok(mut cache) = self.cache.lock() {
-            // Requests naming random ids must not grow the cache unbounded.
-            if cache.len() >= MAX_CACHED {
-                cache.clear();
-            }
-            cache.insert(api_id.to_owned(), (Instant::now(), api.clone()));
-        }
-        Ok(api)
+        let key = api_id.to_owned();
+        let apis = self.clone();
+        self.cache
+            .get(&api_id.to_owned(), move || async move {
+                match apis.get(&key).await {
+                    Ok(versioned) => Ok((versioned.version, Some(versioned.api))),
+                    Err(GatewayError::NotFound(_)) => Ok((0, None)),
+                    Err(error) => Err(error),
+                }
+            })
+            .await
     }
 
     pub fn invalidate(&self, api_id: &str) {
-        if let Ok(mut cache) = self.cache.lock() {
-            cache.remove(api_id);
-        }
+        self.cache.invalidate(&api_id.to_owned());
     }
 }

@@ -7,19 +7,31 @@
 //! It owns no durable state: API definitions are records in the data
 //! service ([`apis`]), and functions are invoked over gRPC.
 
+pub mod access_log;
 pub mod apis;
 pub mod authorizers;
+pub mod cors;
+pub mod domains;
 pub mod edge;
 pub mod error;
 pub mod function_urls;
 pub mod grpc;
+pub mod http_proxy;
 pub mod management;
 pub mod model;
 pub mod openapi;
+pub mod parameter_mapping;
 pub mod proxy;
+pub mod request_context;
 pub mod rest;
+pub mod revalidating;
+pub mod route_metrics;
 pub mod routing;
+pub mod stages;
 pub mod sts;
+pub mod tags;
+pub mod throttle;
+pub mod updates;
 pub mod user_api;
 pub mod websocket;
 
@@ -44,6 +56,27 @@ pub struct Config {
     /// WebSocket APIs' connection limits and this replica's address.
     #[serde(default)]
     pub websocket: websocket::Config,
+    /// Account-level throttling and the replicas sharing it ([`throttle`]).
+    pub throttling: ThrottlingConfig,
+}
+
+/// The account's throttling limits across every API, and how many gateway
+/// replicas share them (each enforces its share).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ThrottlingConfig {
+    /// Requests per second (API Gateway's default quota: 10,000).
+    pub account_rate_limit: f64,
+    /// The bucket's size (API Gateway's default: 5,000).
+    pub account_burst_limit: u64,
+    /// Gateway processes behind one load balancer.
+    pub replicas: u32,
+}
+
+impl Default for ThrottlingConfig {
+    fn default() -> Self {
+        Self { account_rate_limit: 10_000.0, account_burst_limit: 5_000, replicas: 1 }
+    }
 }
 
 impl Config {
@@ -62,6 +95,7 @@ impl Default for Config {
             public_url: None,
             edge: edge::EdgeTargets::default(),
             websocket: websocket::Config::default(),
+            throttling: ThrottlingConfig::default(),
         }
     }
 }
@@ -91,6 +125,8 @@ pub async fn run(
             cluster: context.cluster.clone(),
             grpc_address: listeners.grpc.local_addr().map_err(|error| fail(error.to_string()))?,
             front: websocket::WebSockets::front(&context),
+            authorizers: authorizers::Authorizers::new(functions.clone(), &context),
+            account_id: context.account_id.clone(),
         },
     );
     let http_address = listeners.http.local_addr().map_err(|error| fail(error.to_string()))?;
@@ -98,8 +134,10 @@ pub async fn run(
 
     let rest = rest::Rest::new(RecordsClient::new(context.link(ServiceName::Data)?), context.account_id.clone())
         .map_err(|error| fail(format!("cannot build the http integration client: {error}")))?;
+    let domains = domains::Domains::new(RecordsClient::new(context.link(ServiceName::Data)?));
     let management = management::Management {
         apis: apis.clone(),
+        domains: domains.clone(),
         rest: rest.clone(),
         endpoints: management::Endpoints { public_url },
         front: management::front(&context),
@@ -116,11 +154,24 @@ pub async fn run(
             .map_err(|error| fail(format!("cannot build the edge client: {error}")))?,
         sts: sts::front(&context),
     };
-    let authorizers = authorizers::Authorizers::new(functions.clone(), &context);
-    let user_apis =
-        user_api::UserApis { apis: apis.clone(), functions, account_id: context.account_id.clone(), authorizers, rest };
-
     let metrics = Metrics::new("gateway");
+    let throttling = &config.throttling;
+    let user_apis = user_api::UserApis {
+        apis: apis.clone(),
+        functions: functions.clone(),
+        account_id: context.account_id.clone(),
+        authorizers: authorizers::Authorizers::new(functions, &context),
+        domains,
+        http: http_proxy::client(),
+        throttle: throttle::Throttle::new(
+            throttle::Limits { rate: throttling.account_rate_limit, burst: throttling.account_burst_limit },
+            throttling.replicas,
+        ),
+        access_log: access_log::AccessLog::start(&context.state_dir),
+        metrics: route_metrics::RouteMetrics::register(&metrics),
+        rest,
+    };
+
     let edge_websockets = websockets.clone();
     let router = nubo_host::grpc::router(&context.cluster).add_service(grpc::server(apis, websockets.clone()));
     let grpc = nubo_host::grpc::serve("gateway", listeners.grpc, router, shutdown.clone());

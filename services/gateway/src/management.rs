@@ -53,6 +53,29 @@ pub enum Operation {
     GetAuthorizer(String, String),
     UpdateAuthorizer(String, String),
     DeleteAuthorizer(String, String),
+    UpdateApi(String),
+    DeleteCorsConfiguration(String),
+    UpdateRoute(String, String),
+    UpdateIntegration(String, String),
+    UpdateStage(String, String),
+    CreateDeployment(String),
+    GetDeployments(String),
+    GetDeployment(String, String),
+    UpdateDeployment(String, String),
+    DeleteDeployment(String, String),
+    CreateDomainName,
+    GetDomainNames,
+    GetDomainName(String),
+    DeleteDomainName(String),
+    CreateApiMapping(String),
+    GetApiMappings(String),
+    GetApiMapping(String, String),
+    UpdateApiMapping(String, String),
+    DeleteApiMapping(String, String),
+    /// The resource ARN, decoded.
+    TagResource(String),
+    UntagResource(String),
+    GetTags(String),
 }
 
 impl nubo_host::front::Operation for Operation {
@@ -79,12 +102,46 @@ impl nubo_host::front::Operation for Operation {
             Operation::GetAuthorizer(..) => "GetAuthorizer",
             Operation::UpdateAuthorizer(..) => "UpdateAuthorizer",
             Operation::DeleteAuthorizer(..) => "DeleteAuthorizer",
+            Operation::UpdateApi(_) => "UpdateApi",
+            Operation::DeleteCorsConfiguration(_) => "DeleteCorsConfiguration",
+            Operation::UpdateRoute(..) => "UpdateRoute",
+            Operation::UpdateIntegration(..) => "UpdateIntegration",
+            Operation::UpdateStage(..) => "UpdateStage",
+            Operation::CreateDeployment(_) => "CreateDeployment",
+            Operation::GetDeployments(_) => "GetDeployments",
+            Operation::GetDeployment(..) => "GetDeployment",
+            Operation::UpdateDeployment(..) => "UpdateDeployment",
+            Operation::DeleteDeployment(..) => "DeleteDeployment",
+            Operation::CreateDomainName => "CreateDomainName",
+            Operation::GetDomainNames => "GetDomainNames",
+            Operation::GetDomainName(_) => "GetDomainName",
+            Operation::DeleteDomainName(_) => "DeleteDomainName",
+            Operation::CreateApiMapping(_) => "CreateApiMapping",
+            Operation::GetApiMappings(_) => "GetApiMappings",
+            Operation::GetApiMapping(..) => "GetApiMapping",
+            Operation::UpdateApiMapping(..) => "UpdateApiMapping",
+            Operation::DeleteApiMapping(..) => "DeleteApiMapping",
+            Operation::TagResource(_) => "TagResource",
+            Operation::UntagResource(_) => "UntagResource",
+            Operation::GetTags(_) => "GetTags",
         }
     }
 }
 
 impl Operation {
     pub fn parse(method: &str, path: &str) -> Option<Self> {
+        if let Some(arn) = path.strip_prefix("/v2/tags/") {
+            let arn = nubo_host::sigv4::percent_decode(arn);
+            return Some(match method {
+                "POST" => Operation::TagResource(arn),
+                "DELETE" => Operation::UntagResource(arn),
+                "GET" => Operation::GetTags(arn),
+                _ => return None,
+            });
+        }
+        if let Some(rest) = path.strip_prefix("/v2/domainnames") {
+            return crate::domains::parse_operation(method, rest);
+        }
         let rest = path.strip_prefix("/v2/apis")?;
         let segments: Vec<String> =
             rest.split('/').filter(|s| !s.is_empty()).map(nubo_host::sigv4::percent_decode).collect();
@@ -112,6 +169,16 @@ impl Operation {
             ("GET", [api, "authorizers", id]) => Operation::GetAuthorizer(owned(api), owned(id)),
             ("PATCH", [api, "authorizers", id]) => Operation::UpdateAuthorizer(owned(api), owned(id)),
             ("DELETE", [api, "authorizers", id]) => Operation::DeleteAuthorizer(owned(api), owned(id)),
+            ("PATCH", [api]) => Operation::UpdateApi(owned(api)),
+            ("DELETE", [api, "cors"]) => Operation::DeleteCorsConfiguration(owned(api)),
+            ("PATCH", [api, "routes", id]) => Operation::UpdateRoute(owned(api), owned(id)),
+            ("PATCH", [api, "integrations", id]) => Operation::UpdateIntegration(owned(api), owned(id)),
+            ("PATCH", [api, "stages", name]) => Operation::UpdateStage(owned(api), owned(name)),
+            ("POST", [api, "deployments"]) => Operation::CreateDeployment(owned(api)),
+            ("GET", [api, "deployments"]) => Operation::GetDeployments(owned(api)),
+            ("GET", [api, "deployments", id]) => Operation::GetDeployment(owned(api), owned(id)),
+            ("PATCH", [api, "deployments", id]) => Operation::UpdateDeployment(owned(api), owned(id)),
+            ("DELETE", [api, "deployments", id]) => Operation::DeleteDeployment(owned(api), owned(id)),
             _ => return None,
         })
     }
@@ -121,6 +188,7 @@ impl Operation {
 #[derive(Debug, Clone)]
 pub struct Management {
     pub apis: Apis,
+    pub domains: crate::domains::Domains,
     /// REST APIs (v1), API keys and usage plans.
     pub rest: crate::rest::Rest,
     pub endpoints: Endpoints,
@@ -156,6 +224,7 @@ struct CreateApiInput {
     disable_execute_api_endpoint: bool,
     #[serde(default)]
     tags: BTreeMap<String, String>,
+    cors_configuration: Option<crate::model::Cors>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -170,27 +239,37 @@ struct CreateRouteInput {
     route_response_selection_expression: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+/// CreateIntegration's members; UpdateIntegration takes the same, each
+/// optional.
+#[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct CreateIntegrationInput {
-    integration_type: Option<String>,
-    integration_uri: Option<String>,
-    integration_method: Option<String>,
-    payload_format_version: Option<String>,
-    timeout_in_millis: Option<u64>,
+pub struct CreateIntegrationInput {
+    pub integration_type: Option<String>,
+    pub integration_uri: Option<String>,
+    pub integration_method: Option<String>,
+    pub payload_format_version: Option<String>,
+    pub timeout_in_millis: Option<u64>,
+    pub description: Option<String>,
+    pub request_parameters: Option<BTreeMap<String, String>>,
+    pub response_parameters: Option<BTreeMap<String, BTreeMap<String, String>>>,
 }
 
-#[derive(Debug, Deserialize)]
+/// CreateStage's members; UpdateStage takes the same but the name.
+#[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct CreateStageInput {
-    stage_name: Option<String>,
-    #[serde(default)]
-    auto_deploy: bool,
-    #[serde(default)]
-    stage_variables: BTreeMap<String, String>,
+pub struct CreateStageInput {
+    pub stage_name: Option<String>,
+    pub auto_deploy: Option<bool>,
+    pub stage_variables: Option<BTreeMap<String, String>>,
+    pub deployment_id: Option<String>,
+    pub description: Option<String>,
+    pub access_log_settings: Option<crate::model::AccessLogSettings>,
+    pub default_route_settings: Option<crate::model::RouteSettings>,
+    pub route_settings: Option<BTreeMap<String, crate::model::RouteSettings>>,
+    pub tags: Option<BTreeMap<String, String>>,
 }
 
-fn required(value: Option<String>, member: &str) -> Result<String> {
+pub(crate) fn required(value: Option<String>, member: &str) -> Result<String> {
     value
         .filter(|v| !v.trim().is_empty())
         .ok_or_else(|| GatewayError::BadRequest(format!("Invalid input: {member} is required")))
@@ -203,16 +282,16 @@ pub async fn handle(
     management: web::Data<Management>,
 ) -> Result<HttpResponse> {
     use nubo_host::front::Operation as _;
+    if let Some(operation) =
+        crate::websocket::route_responses::Operation::parse(request.method().as_str(), request.path())
+    {
+        return crate::websocket::route_responses::handle(&request, raw, &management, operation).await;
+    }
     // REST APIs (v1) and OpenAPI import and export have their own front.
     if let Some(rest) =
         crate::rest::api::Operation::parse(request.method().as_str(), request.path(), request.query_string())
     {
         return Ok(crate::rest::api::handle(request, raw, &management, rest).await);
-    }
-    if let Some(operation) =
-        crate::websocket::route_responses::Operation::parse(request.method().as_str(), request.path())
-    {
-        return crate::websocket::route_responses::handle(&request, raw, &management, operation).await;
     }
     let operation = Operation::parse(request.method().as_str(), request.path());
     if let Some(operation) = &operation {
@@ -326,7 +405,7 @@ pub async fn handle(
         }
         Operation::CreateStage(id) => {
             let input: CreateStageInput = parse_json(&body)?;
-            let stage_name = required(input.stage_name, "stageName")?;
+            let stage_name = required(input.stage_name.clone(), "stageName")?;
             if stage_name != "$default"
                 && !stage_name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
             {
@@ -337,13 +416,13 @@ pub async fn handle(
                     return Err(GatewayError::Conflict(format!("Stage already exist: {stage_name}")));
                 }
                 let now = timestamp();
-                let stage = Stage {
+                let mut stage = Stage {
                     stage_name: stage_name.clone(),
-                    auto_deploy: input.auto_deploy,
-                    stage_variables: input.stage_variables.clone(),
                     created_date: now.clone(),
                     last_updated_date: now,
+                    ..Stage::default()
                 };
+                crate::stages::apply_stage_input(api, &mut stage, &input)?;
                 api.stages.push(stage.clone());
                 Ok(stage)
             })
@@ -374,6 +453,38 @@ pub async fn handle(
         Operation::DeleteAuthorizer(id, authorizer) => {
             crate::authorizers::management::delete(apis, &id, &authorizer).await
         }
+        Operation::UpdateApi(id) => crate::updates::update_api(&management, &id, parse_json(&body)?).await,
+        Operation::DeleteCorsConfiguration(id) => crate::updates::delete_cors(apis, &id).await,
+        Operation::UpdateRoute(id, route_id) => {
+            crate::updates::update_route(apis, &id, &route_id, parse_json(&body)?).await
+        }
+        Operation::UpdateIntegration(id, integration_id) => {
+            crate::updates::update_integration(apis, &id, &integration_id, parse_json(&body)?).await
+        }
+        Operation::UpdateStage(id, name) => crate::stages::update_stage(apis, &id, &name, parse_json(&body)?).await,
+        Operation::CreateDeployment(id) => crate::stages::create_deployment(apis, &id, parse_json(&body)?).await,
+        Operation::GetDeployments(id) => {
+            Ok(items(apis.get(&id).await?.api.deployments.iter().map(crate::model::Deployment::to_json).collect()))
+        }
+        Operation::GetDeployment(id, deployment_id) => crate::stages::get_deployment(apis, &id, &deployment_id).await,
+        Operation::UpdateDeployment(id, deployment_id) => {
+            crate::stages::update_deployment(apis, &id, &deployment_id, parse_json(&body)?).await
+        }
+        Operation::DeleteDeployment(id, deployment_id) => {
+            crate::stages::delete_deployment(apis, &id, &deployment_id).await
+        }
+        Operation::CreateDomainName
+        | Operation::GetDomainNames
+        | Operation::GetDomainName(_)
+        | Operation::DeleteDomainName(_)
+        | Operation::CreateApiMapping(_)
+        | Operation::GetApiMappings(_)
+        | Operation::GetApiMapping(..)
+        | Operation::UpdateApiMapping(..)
+        | Operation::DeleteApiMapping(..) => crate::domains::handle(&management, operation, &body).await,
+        Operation::TagResource(arn) => crate::tags::tag(&management, &arn, parse_json(&body)?).await,
+        Operation::UntagResource(arn) => crate::tags::untag(&management, &arn, request.query_string()).await,
+        Operation::GetTags(arn) => crate::tags::get(&management, &arn).await,
     }
 }
 
@@ -381,7 +492,7 @@ pub(crate) fn not_found(kind: &str, id: &str) -> GatewayError {
     GatewayError::NotFound(format!("Invalid {kind} identifier specified {id}"))
 }
 
-fn check_target(api: &Api, target: &str) -> Result<()> {
+pub(crate) fn check_target(api: &Api, target: &str) -> Result<()> {
     if target.is_empty() {
         return Ok(());
     }
@@ -393,29 +504,15 @@ fn check_target(api: &Api, target: &str) -> Result<()> {
 }
 
 fn integration_from(input: CreateIntegrationInput) -> Result<Integration> {
-    let integration_type = required(input.integration_type, "integrationType")?;
-    if integration_type != "AWS_PROXY" {
-        return Err(GatewayError::BadRequest(format!(
-            "Unsupported integration type {integration_type}: nubo serves AWS_PROXY (Lambda) integrations"
-        )));
-    }
-    let integration_uri = required(input.integration_uri, "integrationUri")?;
-    let payload_format_version = input.payload_format_version.unwrap_or_else(|| "2.0".into());
-    if payload_format_version != "1.0" && payload_format_version != "2.0" {
-        return Err(GatewayError::BadRequest(format!("Invalid payload format version {payload_format_version}")));
-    }
-    let timeout_in_millis = input.timeout_in_millis.unwrap_or(30_000);
-    if !(50..=30_000).contains(&timeout_in_millis) {
-        return Err(GatewayError::BadRequest("Timeout must be between 50 and 30000 milliseconds".into()));
-    }
-    Ok(Integration {
+    let integration_type = required(input.integration_type.clone(), "integrationType")?;
+    let mut integration = Integration {
         integration_id: new_id()[..7].to_owned(),
         integration_type,
-        integration_uri,
-        integration_method: input.integration_method.unwrap_or_else(|| "POST".into()),
-        payload_format_version,
-        timeout_in_millis,
-    })
+        timeout_in_millis: 30_000,
+        ..Integration::default()
+    };
+    crate::updates::apply_integration_input(&mut integration, input)?;
+    Ok(integration)
 }
 
 /// Reads an API, applies `change`, and writes it back with compare-and-set.
@@ -458,6 +555,8 @@ async fn create_api(management: &Management, input: CreateApiInput) -> Result<Ht
         stages: Vec::new(),
         authorizers: Vec::new(),
         route_responses: Vec::new(),
+        cors_configuration: input.cors_configuration.map(crate::cors::checked).transpose()?,
+        deployments: Vec::new(),
     };
     // Quick create: a target gets a Lambda proxy integration, a route
     // (`$default` unless named) and an auto-deployed `$default` stage.
@@ -476,6 +575,7 @@ async fn create_api(management: &Management, input: CreateApiInput) -> Result<Ht
             integration_method: "POST".into(),
             payload_format_version: "2.0".into(),
             timeout_in_millis: 30_000,
+            ..Integration::default()
         };
         api.routes.push(Route {
             route_id: new_id()[..7].to_owned(),
@@ -490,9 +590,9 @@ async fn create_api(management: &Management, input: CreateApiInput) -> Result<Ht
         api.stages.push(Stage {
             stage_name: "$default".into(),
             auto_deploy: true,
-            stage_variables: BTreeMap::new(),
             created_date: now.clone(),
             last_updated_date: now,
+            ..Stage::default()
         });
     }
     management.apis.put(&api, 0).await?;

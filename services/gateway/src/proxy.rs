@@ -193,7 +193,24 @@ pub fn event_v1(facts: &RequestFacts<'_>) -> Value {
             "resourceId": facts.route_key,
             "resourcePath": facts.resource,
             "stage": facts.stage,
-            "identity": { "sourceIp": facts.source_ip, "userAgent": facts.headers.iter().find(|(n, _)| n == "user-agent").map(|(_, v)| v.as_str()) },
+            // Every member AWS's sample has; those an authorizer fills
+            // (AWS_IAM) are null until it does.
+            "identity": {
+                "accessKey": null,
+                "accountId": null,
+                "caller": null,
+                "cognitoAuthenticationProvider": null,
+                "cognitoAuthenticationType": null,
+                "cognitoIdentityId": null,
+                "cognitoIdentityPoolId": null,
+                "principalOrgId": null,
+                "sourceIp": facts.source_ip,
+                "user": null,
+                "userAgent": facts.headers.iter().find(|(n, _)| n == "user-agent").map(|(_, v)| v.as_str()),
+                "userArn": null,
+            },
+            // What a route without a JWT authorizer carries in payload 1.0.
+            "authorizer": { "claims": null, "scopes": null },
         },
         "body": body,
         "isBase64Encoded": is_base64,

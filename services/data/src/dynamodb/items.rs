@@ -8,7 +8,8 @@ use serde_json::{Value, json};
 use super::mutation::{Actor, Outcome, decode_item, item_writes, needs_old_item, read_modify_write};
 use super::{
     Dynamo,
-    error::{DynamoError, ErrorKind, Result},
+    capacity::{Consumed, Mode, read_units},
+    error::{DynamoError, Result},
     expr::{
         ExpressionKind, Placeholders,
         ast::{Condition, Path},
@@ -16,9 +17,11 @@ use super::{
         parser::{parse_condition, parse_projection, parse_update},
         update::apply,
     },
-    keys,
-    request::Request,
-    table::Table,
+    input::{
+        items::{AttributeMap, DeleteItemInput, GetItemInput, NameMap, PutItemInput, UpdateItemInput},
+        legacy::Expected,
+    },
+    keys, legacy,
     value::{Item, item_from_json, item_size, item_to_json},
 };
 use crate::engine::Expect;
@@ -33,54 +36,58 @@ pub fn check_size(item: &Item) -> Result<()> {
     Ok(())
 }
 
-/// The optional `ConditionExpression` of a request.
-pub fn condition(request: &Request, placeholders: &mut Placeholders) -> Result<Option<Condition>> {
-    request
-        .optional_str("ConditionExpression")?
-        .map(|text| parse_condition(ExpressionKind::Condition, text, placeholders))
-        .transpose()
+/// An attribute-value map member (`Item`, `Key`) as an item.
+pub fn item_of(map: Option<&AttributeMap>) -> Result<Item> {
+    item_from_json(&Value::Object(map.cloned().unwrap_or_default()))
 }
 
-/// `ConsumedCapacity` when the request asks for it.
-pub fn consumed(request: &Request, table: &Table, units: f64) -> Result<Option<Value>> {
-    match request.optional_enum("ReturnConsumedCapacity", "returnConsumedCapacity", &["INDEXES", "TOTAL", "NONE"])? {
-        Some("INDEXES") | Some("TOTAL") => Ok(Some(json!({ "TableName": table.name, "CapacityUnits": units }))),
-        _ => Ok(None),
+/// The placeholders of a request.
+pub fn placeholders(names: Option<&NameMap>, values: Option<&AttributeMap>) -> Result<Placeholders> {
+    Placeholders::from_parts(names, values)
+}
+
+/// A write's condition: its `ConditionExpression`, or its legacy `Expected`.
+pub fn write_condition(
+    expression: Option<&str>,
+    expected: Option<&Expected>,
+    operator: Option<&str>,
+    placeholders: &mut Placeholders,
+) -> Result<Option<Condition>> {
+    match (expression, expected) {
+        (Some(text), _) => parse_condition(ExpressionKind::Condition, text, placeholders).map(Some),
+        (None, Some(expected)) => legacy::expected(expected, operator),
+        (None, None) => Ok(None),
     }
 }
 
-fn write_units(item: Option<&Item>) -> f64 {
-    (item.map(item_size).unwrap_or(0).div_ceil(1024).max(1)) as f64
+/// A read's projection: its `ProjectionExpression`, or `AttributesToGet`.
+pub fn read_projection(
+    expression: Option<&str>,
+    attributes: Option<&Vec<String>>,
+    placeholders: &mut Placeholders,
+) -> Result<Option<Vec<Path>>> {
+    match (expression, attributes) {
+        (Some(text), _) => parse_projection(text, placeholders).map(Some),
+        (None, Some(names)) => legacy::attributes_to_get(names).map(Some),
+        (None, None) => Ok(None),
+    }
 }
 
 /// The conditional-check failure, with the item when the caller asked.
-pub fn condition_failed(request: &Request, old: Option<&Item>) -> Result<DynamoError> {
+pub fn condition_failed(wants_item: bool, old: Option<&Item>) -> DynamoError {
     let error = DynamoError::condition_failed();
-    let wants_item = request.optional_enum(
-        "ReturnValuesOnConditionCheckFailure",
-        "returnValuesOnConditionCheckFailure",
-        &["ALL_OLD", "NONE"],
-    )? == Some("ALL_OLD");
-    Ok(match old {
+    match old {
         Some(item) if wants_item => error.with("Item", item_to_json(item)),
         _ => error,
-    })
+    }
 }
 
-fn return_values<'a>(request: &'a Request, allowed: &[&str]) -> Result<&'a str> {
-    let value = request.optional_str("ReturnValues")?.unwrap_or("NONE");
-    if !allowed.contains(&value) {
-        // In the order DynamoDB lists them.
-        let all = ["ALL_NEW", "UPDATED_OLD", "ALL_OLD", "NONE", "UPDATED_NEW"];
-        if !all.contains(&value) {
-            return Err(super::request::validation_error(format!(
-                "Value '{value}' at 'returnValues' failed to satisfy constraint: Member must satisfy enum value set: [{}]",
-                all.join(", ")
-            )));
-        }
-        return Err(DynamoError::validation("ReturnValues can only be ALL_OLD or NONE"));
+/// PutItem and DeleteItem return old attributes or nothing.
+fn check_old_or_none(returns: Option<&str>) -> Result<&str> {
+    match returns.unwrap_or("NONE") {
+        value @ ("NONE" | "ALL_OLD") => Ok(value),
+        _ => Err(DynamoError::validation("ReturnValues can only be ALL_OLD or NONE")),
     }
-    Ok(value)
 }
 
 fn attributes(response: &mut Value, item: Option<Item>) {
@@ -89,17 +96,38 @@ fn attributes(response: &mut Value, item: Option<Item>) {
     }
 }
 
-pub async fn put(dynamo: &Dynamo, request: &Request) -> Result<Value> {
-    let table = dynamo.table(request).await?;
-    let item = item_from_json(request.required_object("Item", "item")?)?;
-    let key = keys::of_item(&table, &item)?;
-    check_size(&item)?;
-    let mut placeholders = Placeholders::from_request(&request.body)?;
-    let condition = condition(request, &mut placeholders)?;
-    placeholders.check_all_used()?;
-    let returns = return_values(request, &["NONE", "ALL_OLD"])?;
+fn with_capacity(mut response: Value, consumed: Option<Value>) -> Value {
+    if let Some(consumed) = consumed {
+        response["ConsumedCapacity"] = consumed;
+    }
+    response
+}
 
-    let outcome = if condition.is_none() && returns == "NONE" && !needs_old_item(&table) {
+pub async fn put(dynamo: &Dynamo, input: PutItemInput) -> Result<Value> {
+    legacy::check_exclusive(
+        &[("ConditionExpression", input.condition_expression.is_some())],
+        &[("Expected", input.expected.is_some())],
+        input.expression_attribute_names.is_some(),
+        input.expression_attribute_values.is_some(),
+    )?;
+    let item = item_of(input.item.as_ref())?;
+    let returns = check_old_or_none(input.return_values.as_deref())?;
+    check_size(&item)?;
+    let mut placeholders =
+        placeholders(input.expression_attribute_names.as_ref(), input.expression_attribute_values.as_ref())?;
+    let condition = write_condition(
+        input.condition_expression.as_deref(),
+        input.expected.as_ref(),
+        input.conditional_operator.as_deref(),
+        &mut placeholders,
+    )?;
+    placeholders.check_all_used()?;
+    let table = dynamo.table_named(input.table_name.as_deref().unwrap_or_default()).await?;
+    let key = keys::of_item(&table, &item)?;
+    let mode = Mode::of(input.return_consumed_capacity.as_deref());
+    let wants_item = input.return_values_on_condition_check_failure.as_deref() == Some("ALL_OLD");
+
+    let outcome = if condition.is_none() && returns == "NONE" && !needs_old_item(&table) && !mode.wanted() {
         // Nothing depends on the old item: one blind write.
         dynamo.engine.write(item_writes(&table, &key, None, Some(&item), Expect::Anything, Actor::User)?).await?;
         Outcome { old: None, new: Some(item) }
@@ -108,34 +136,36 @@ pub async fn put(dynamo: &Dynamo, request: &Request) -> Result<Value> {
             if let Some(condition) = &condition
                 && !matches(old.unwrap_or(&Item::new()), condition)
             {
-                return Err(condition_failed(request, old)?);
+                return Err(condition_failed(wants_item, old));
             }
             Ok(Some(item.clone()))
         })
         .await?
     };
+    let mut consumed = Consumed::default();
+    consumed.write(&table, outcome.old.as_ref(), outcome.new.as_ref());
     let mut response = json!({});
     if returns == "ALL_OLD" {
         attributes(&mut response, outcome.old);
     }
-    if let Some(consumed) = consumed(request, &table, write_units(outcome.new.as_ref()))? {
-        response["ConsumedCapacity"] = consumed;
-    }
-    Ok(response)
+    Ok(with_capacity(response, consumed.one(&table, mode)))
 }
 
-/// The projection of a read request, if any.
-pub fn projection(request: &Request, placeholders: &mut Placeholders) -> Result<Option<Vec<Path>>> {
-    request.optional_str("ProjectionExpression")?.map(|text| parse_projection(text, placeholders)).transpose()
-}
-
-pub async fn get(dynamo: &Dynamo, request: &Request) -> Result<Value> {
-    let table = dynamo.table(request).await?;
-    let key = keys::of_key(&table, &item_from_json(request.required_object("Key", "key")?)?)?;
-    let mut placeholders = Placeholders::from_request(&request.body)?;
-    let paths = projection(request, &mut placeholders)?;
+pub async fn get(dynamo: &Dynamo, input: GetItemInput) -> Result<Value> {
+    legacy::check_exclusive(
+        &[("ProjectionExpression", input.projection_expression.is_some())],
+        &[("AttributesToGet", input.attributes_to_get.is_some())],
+        input.expression_attribute_names.is_some(),
+        false,
+    )?;
+    let key_item = item_of(input.key.as_ref())?;
+    let mut placeholders = placeholders(input.expression_attribute_names.as_ref(), None)?;
+    let paths =
+        read_projection(input.projection_expression.as_deref(), input.attributes_to_get.as_ref(), &mut placeholders)?;
     placeholders.check_all_used()?;
-    let consistent = request.optional_bool("ConsistentRead")?;
+    let table = dynamo.table_named(input.table_name.as_deref().unwrap_or_default()).await?;
+    let key = keys::of_key(&table, &key_item)?;
+    let consistent = input.consistent_read.unwrap_or(false);
     let row = dynamo.engine.get(&table.id, &key).await?;
     let mut response = json!({});
     let mut size = 0;
@@ -148,65 +178,90 @@ pub async fn get(dynamo: &Dynamo, request: &Request) -> Result<Value> {
         };
         response["Item"] = item_to_json(&item);
     }
-    let units = (size.div_ceil(4096).max(1)) as f64 * if consistent { 1.0 } else { 0.5 };
-    if let Some(consumed) = consumed(request, &table, units)? {
-        response["ConsumedCapacity"] = consumed;
-    }
-    Ok(response)
+    let mut consumed = Consumed::default();
+    consumed.read(&table, None, read_units(size, consistent));
+    Ok(with_capacity(response, consumed.one(&table, Mode::of(input.return_consumed_capacity.as_deref()))))
 }
 
-pub async fn delete(dynamo: &Dynamo, request: &Request) -> Result<Value> {
-    let table = dynamo.table(request).await?;
-    let key = keys::of_key(&table, &item_from_json(request.required_object("Key", "key")?)?)?;
-    let mut placeholders = Placeholders::from_request(&request.body)?;
-    let condition = condition(request, &mut placeholders)?;
+pub async fn delete(dynamo: &Dynamo, input: DeleteItemInput) -> Result<Value> {
+    legacy::check_exclusive(
+        &[("ConditionExpression", input.condition_expression.is_some())],
+        &[("Expected", input.expected.is_some())],
+        input.expression_attribute_names.is_some(),
+        input.expression_attribute_values.is_some(),
+    )?;
+    let key_item = item_of(input.key.as_ref())?;
+    let returns = check_old_or_none(input.return_values.as_deref())?;
+    let mut placeholders =
+        placeholders(input.expression_attribute_names.as_ref(), input.expression_attribute_values.as_ref())?;
+    let condition = write_condition(
+        input.condition_expression.as_deref(),
+        input.expected.as_ref(),
+        input.conditional_operator.as_deref(),
+        &mut placeholders,
+    )?;
     placeholders.check_all_used()?;
-    let returns = return_values(request, &["NONE", "ALL_OLD"])?;
+    let table = dynamo.table_named(input.table_name.as_deref().unwrap_or_default()).await?;
+    let key = keys::of_key(&table, &key_item)?;
+    let wants_item = input.return_values_on_condition_check_failure.as_deref() == Some("ALL_OLD");
     let outcome = read_modify_write(dynamo, &table, &key, Actor::User, |old| {
         if let Some(condition) = &condition
             && !matches(old.unwrap_or(&Item::new()), condition)
         {
-            return Err(condition_failed(request, old)?);
+            return Err(condition_failed(wants_item, old));
         }
         Ok(None)
     })
     .await?;
+    let mut consumed = Consumed::default();
+    consumed.write(&table, outcome.old.as_ref(), None);
     let mut response = json!({});
     if returns == "ALL_OLD" {
-        attributes(&mut response, outcome.old.clone());
+        attributes(&mut response, outcome.old);
     }
-    if let Some(consumed) = consumed(request, &table, write_units(outcome.old.as_ref()))? {
-        response["ConsumedCapacity"] = consumed;
-    }
-    Ok(response)
+    Ok(with_capacity(response, consumed.one(&table, Mode::of(input.return_consumed_capacity.as_deref()))))
 }
 
-pub async fn update(dynamo: &Dynamo, request: &Request) -> Result<Value> {
-    let table = dynamo.table(request).await?;
-    let key_item = item_from_json(request.required_object("Key", "key")?)?;
-    let key = keys::of_key(&table, &key_item)?;
-    let mut placeholders = Placeholders::from_request(&request.body)?;
-    let update =
-        request.optional_str("UpdateExpression")?.map(|text| parse_update(text, &mut placeholders)).transpose()?;
-    let condition = condition(request, &mut placeholders)?;
+pub async fn update(dynamo: &Dynamo, input: UpdateItemInput) -> Result<Value> {
+    legacy::check_exclusive(
+        &[
+            ("UpdateExpression", input.update_expression.is_some()),
+            ("ConditionExpression", input.condition_expression.is_some()),
+        ],
+        &[("AttributeUpdates", input.attribute_updates.is_some()), ("Expected", input.expected.is_some())],
+        input.expression_attribute_names.is_some(),
+        input.expression_attribute_values.is_some(),
+    )?;
+    let key_item = item_of(input.key.as_ref())?;
+    let mut placeholders =
+        placeholders(input.expression_attribute_names.as_ref(), input.expression_attribute_values.as_ref())?;
+    let legacy_updates = input.attribute_updates.as_ref().map(legacy::attribute_updates).transpose()?;
+    let update = match (&input.update_expression, legacy_updates) {
+        (Some(text), _) => Some(parse_update(text, &mut placeholders)?),
+        (None, updates) => updates,
+    };
+    let condition = write_condition(
+        input.condition_expression.as_deref(),
+        input.expected.as_ref(),
+        input.conditional_operator.as_deref(),
+        &mut placeholders,
+    )?;
     placeholders.check_all_used()?;
-    if request.member("AttributeUpdates").is_some() {
-        return Err(DynamoError::new(
-            ErrorKind::Validation,
-            "The legacy AttributeUpdates parameter is not supported; use UpdateExpression",
-        ));
-    }
-    let returns = return_values(request, &["NONE", "ALL_OLD", "UPDATED_OLD", "ALL_NEW", "UPDATED_NEW"])?;
+    let table = dynamo.table_named(input.table_name.as_deref().unwrap_or_default()).await?;
+    let key = keys::of_key(&table, &key_item)?;
+    let returns = input.return_values.as_deref().unwrap_or("NONE");
+    let wants_item = input.return_values_on_condition_check_failure.as_deref() == Some("ALL_OLD");
+    let is_legacy = input.attribute_updates.is_some();
     let key_names = table.key_names();
     let outcome = read_modify_write(dynamo, &table, &key, Actor::User, |old| {
         if let Some(condition) = &condition
             && !matches(old.unwrap_or(&Item::new()), condition)
         {
-            return Err(condition_failed(request, old)?);
+            return Err(condition_failed(wants_item, old));
         }
         let base = old.cloned().unwrap_or_else(|| key_item.clone());
         let new = match &update {
-            Some(update) => apply(&base, update, &key_names)?,
+            Some(update) => apply(&base, update, &key_names).map_err(|error| legacy_wording(is_legacy, error))?,
             None => base,
         };
         check_size(&new)?;
@@ -215,6 +270,8 @@ pub async fn update(dynamo: &Dynamo, request: &Request) -> Result<Value> {
     .await?;
     let updated_paths: Vec<Path> =
         update.as_ref().map(|u| u.paths().into_iter().cloned().collect()).unwrap_or_default();
+    let mut consumed = Consumed::default();
+    consumed.write(&table, outcome.old.as_ref(), outcome.new.as_ref());
     let mut response = json!({});
     match returns {
         "ALL_OLD" => attributes(&mut response, outcome.old),
@@ -223,8 +280,15 @@ pub async fn update(dynamo: &Dynamo, request: &Request) -> Result<Value> {
         "UPDATED_NEW" => attributes(&mut response, outcome.new.as_ref().map(|new| project(new, &updated_paths))),
         _ => {}
     }
-    if let Some(consumed) = consumed(request, &table, write_units(outcome.new.as_ref()))? {
-        response["ConsumedCapacity"] = consumed;
+    Ok(with_capacity(response, consumed.one(&table, Mode::of(input.return_consumed_capacity.as_deref()))))
+}
+
+/// `AttributeUpdates` that meet an attribute of another type fail with
+/// their own message, not the update expression's.
+fn legacy_wording(is_legacy: bool, error: DynamoError) -> DynamoError {
+    if is_legacy && error.message() == "An operand in the update expression has an incorrect data type" {
+        DynamoError::validation("Type mismatch for attribute to update")
+    } else {
+        error
     }
-    Ok(response)
 }

@@ -3,9 +3,11 @@
 //! action. The HTTP front ([`http`]) parses a request into an [`Action`] and
 //! calls [`Dynamo::execute`].
 
+pub mod capacity;
 pub mod error;
 pub mod expr;
 pub mod http;
+pub mod input;
 pub mod keys;
 pub mod number;
 pub mod request;
@@ -13,12 +15,17 @@ pub mod settings;
 pub mod table;
 pub mod value;
 
+mod backups;
 mod batch;
+mod item_codec;
 mod items;
+mod legacy;
 mod mutation;
 mod reads;
 mod shards;
+mod statistics;
 mod streams;
+mod table_cache;
 mod tables;
 mod transact;
 mod ttl;
@@ -62,6 +69,10 @@ pub enum Action {
     DescribeStream,
     GetShardIterator,
     GetRecords,
+    DescribeContinuousBackups,
+    UpdateContinuousBackups,
+    DescribeEndpoints,
+    DescribeLimits,
 }
 
 /// The actions of the `DynamoDB_20120810` target, by name.
@@ -86,6 +97,10 @@ const ACTIONS: &[(&str, Action)] = &[
     ("TagResource", Action::TagResource),
     ("UntagResource", Action::UntagResource),
     ("ListTagsOfResource", Action::ListTagsOfResource),
+    ("DescribeContinuousBackups", Action::DescribeContinuousBackups),
+    ("UpdateContinuousBackups", Action::UpdateContinuousBackups),
+    ("DescribeEndpoints", Action::DescribeEndpoints),
+    ("DescribeLimits", Action::DescribeLimits),
 ];
 
 /// The actions of the `DynamoDBStreams_20120810` target, by name.
@@ -125,6 +140,8 @@ pub struct Dynamo {
     region: String,
     account_id: String,
     runtime: Arc<settings::Runtime>,
+    /// Parsed table definitions, checked against the catalog's version.
+    tables: Arc<table_cache::TableCache>,
 }
 
 impl From<EngineError> for DynamoError {
@@ -148,7 +165,14 @@ impl From<RecordError> for DynamoError {
 
 impl Dynamo {
     pub fn new(records: RecordStore, engine: Arc<dyn Engine>, region: String, account_id: String) -> Self {
-        Self { records, engine, region, account_id, runtime: settings::Runtime::new(settings::Settings::default()) }
+        Self {
+            records,
+            engine,
+            region,
+            account_id,
+            runtime: settings::Runtime::new(settings::Settings::default()),
+            tables: Default::default(),
+        }
     }
 
     /// The same service with other timings (streams, statistics).
@@ -158,66 +182,66 @@ impl Dynamo {
     }
 
     pub async fn execute(&self, action: Action, body: Value) -> Result<Value> {
-        // The pre-expression parameters would silently turn a conditional
-        // request unconditional if ignored: refuse them.
-        for legacy in [
-            "Expected",
-            "AttributesToGet",
-            "KeyConditions",
-            "QueryFilter",
-            "ScanFilter",
-            "ConditionalOperator",
-            "AttributeUpdates",
-        ] {
-            if body.get(legacy).is_some_and(|value| !value.is_null()) {
-                return Err(DynamoError::validation(format!(
-                    "The legacy parameter {legacy} is not supported by nubo; use the expression parameters instead"
-                )));
-            }
-        }
         let request = Request::new(body);
+        let body = &request.body;
         match action {
             Action::CreateTable => tables::create(self, &request).await,
             Action::DescribeTable => tables::describe(self, &request).await,
             Action::ListTables => tables::list(self, &request).await,
             Action::DeleteTable => tables::delete(self, &request).await,
-            Action::PutItem => items::put(self, &request).await,
-            Action::GetItem => items::get(self, &request).await,
-            Action::UpdateItem => items::update(self, &request).await,
-            Action::DeleteItem => items::delete(self, &request).await,
-            Action::Query => reads::query(self, &request).await,
-            Action::Scan => reads::scan(self, &request).await,
-            Action::BatchGetItem => batch::get(self, &request).await,
-            Action::BatchWriteItem => batch::write(self, &request).await,
-            Action::TransactWriteItems => transact::write(self, &request).await,
-            Action::TransactGetItems => transact::get(self, &request).await,
+            Action::PutItem => items::put(self, input::parse(body)?).await,
+            Action::GetItem => items::get(self, input::parse(body)?).await,
+            Action::UpdateItem => items::update(self, input::parse(body)?).await,
+            Action::DeleteItem => items::delete(self, input::parse(body)?).await,
+            Action::Query => reads::query(self, input::parse(body)?).await,
+            Action::Scan => reads::scan(self, input::parse(body)?).await,
+            Action::BatchGetItem => batch::get(self, input::parse(body)?).await,
+            Action::BatchWriteItem => batch::write(self, input::parse(body)?).await,
+            Action::TransactWriteItems => transact::write(self, input::parse(body)?).await,
+            Action::TransactGetItems => transact::get(self, input::parse(body)?).await,
             Action::UpdateTable => tables::update(self, &request).await,
-            Action::UpdateTimeToLive => tables::update_ttl(self, &request).await,
+            Action::UpdateTimeToLive => {
+                input::parse::<input::tables::UpdateTimeToLiveInput>(body)?;
+                tables::update_ttl(self, &request).await
+            }
             Action::DescribeTimeToLive => tables::describe_ttl(self, &request).await,
-            Action::TagResource => tables::tag(self, &request).await,
-            Action::UntagResource => tables::untag(self, &request).await,
+            Action::TagResource => {
+                input::parse::<input::tables::TagResourceInput>(body)?;
+                tables::tag(self, &request).await
+            }
+            Action::UntagResource => {
+                input::parse::<input::tables::UntagResourceInput>(body)?;
+                tables::untag(self, &request).await
+            }
             Action::ListTagsOfResource => tables::list_tags(self, &request).await,
             Action::ListStreams => streams::list(self, &request).await,
             Action::DescribeStream => streams::describe(self, &request).await,
             Action::GetShardIterator => streams::get_shard_iterator(self, &request).await,
             Action::GetRecords => streams::get_records(self, &request).await,
+            Action::DescribeContinuousBackups => backups::describe(self, &request).await,
+            Action::UpdateContinuousBackups => backups::update(self, &request).await,
+            Action::DescribeEndpoints => Ok(backups::endpoints(self)),
+            Action::DescribeLimits => Ok(backups::limits()),
         }
     }
 
-    /// The table named in a request, or DynamoDB's not-found error.
-    async fn table(&self, request: &Request) -> Result<Table> {
-        let name = request.required_str("TableName", "tableName")?;
-        table::check_table_name(name, "tableName")?;
+    /// The table of a typed request (its name already checked), or
+    /// DynamoDB's not-found error.
+    async fn table_named(&self, name: &str) -> Result<Table> {
         self.find_table(name).await?.ok_or_else(DynamoError::not_found)
     }
 
     async fn find_table(&self, name: &str) -> Result<Option<Table>> {
-        let record = self.records.get(TABLES, name).await?;
-        record
-            .map(|record| {
-                serde_json::from_slice(&record.value)
-                    .map_err(|error| DynamoError::internal(format!("stored table is unreadable: {error}")))
-            })
-            .transpose()
+        let Some(record) = self.records.get(TABLES, name).await? else {
+            self.tables.forget(name);
+            return Ok(None);
+        };
+        if let Some(table) = self.tables.get(name, record.version) {
+            return Ok(Some(Table::clone(&table)));
+        }
+        let table: Table = serde_json::from_slice(&record.value)
+            .map_err(|error| DynamoError::internal(format!("stored table is unreadable: {error}")))?;
+        self.tables.put(name, record.version, Arc::new(table.clone()));
+        Ok(Some(table))
     }
 }

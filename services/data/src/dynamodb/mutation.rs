@@ -15,7 +15,7 @@ use super::{
     keys,
     shards::Lineage,
     table::{Index, Projection, Table},
-    value::{Item, item_from_json, item_size, item_to_json},
+    value::{Item, item_size, item_to_json},
 };
 use crate::engine::{Change, EngineError, Expect, Key, Write, backoff::Backoff};
 
@@ -23,13 +23,11 @@ use crate::engine::{Change, EngineError, Expect, Key, Write, backoff::Backoff};
 const MAX_ATTEMPTS: usize = 10_000;
 
 pub fn encode_item(item: &Item) -> Vec<u8> {
-    item_to_json(item).to_string().into_bytes()
+    super::item_codec::encode(item)
 }
 
 pub fn decode_item(bytes: &[u8]) -> Result<Item> {
-    let json: serde_json::Value = serde_json::from_slice(bytes)
-        .map_err(|error| DynamoError::internal(format!("stored item is unreadable: {error}")))?;
-    item_from_json(&json)
+    super::item_codec::decode(bytes)
 }
 
 /// The attributes an index entry keeps of an item.
@@ -164,16 +162,24 @@ pub async fn read_modify_write(
     Err(DynamoError::internal("The item was written concurrently too often; retry the request"))
 }
 
+/// What one item of a batch changed: its table, the item before, after.
+pub type ItemChange = (Table, Option<Item>, Option<Item>);
+
 /// Writes several items at once (BatchWriteItem): `None` deletes. Reads
-/// the current items first only when indexes or streams need them.
-pub async fn write_items(dynamo: &Dynamo, changes: Vec<(Table, Key, Option<Item>)>) -> Result<()> {
-    if !changes.iter().any(|(table, _, _)| needs_old_item(table)) {
+/// the current items first only when indexes or streams need them, or
+/// `read_old` asks (capacity is billed on the larger of old and new).
+pub async fn write_items(
+    dynamo: &Dynamo,
+    changes: Vec<(Table, Key, Option<Item>)>,
+    read_old: bool,
+) -> Result<Vec<ItemChange>> {
+    if !read_old && !changes.iter().any(|(table, _, _)| needs_old_item(table)) {
         let mut writes = Vec::new();
         for (table, key, new) in &changes {
             writes.extend(item_writes(table, key, None, new.as_ref(), Expect::Anything, Actor::User)?);
         }
         dynamo.engine.write(writes).await?;
-        return Ok(());
+        return Ok(changes.into_iter().map(|(table, _, new)| (table, None, new)).collect());
     }
     let mut backoff = Backoff::new();
     for _ in 0..MAX_ATTEMPTS {
@@ -182,13 +188,17 @@ pub async fn write_items(dynamo: &Dynamo, changes: Vec<(Table, Key, Option<Item>
             .get_many(changes.iter().map(|(table, key, _)| (table.id.clone(), key.clone())).collect())
             .await?;
         let mut writes = Vec::new();
+        let mut olds = Vec::with_capacity(changes.len());
         for ((table, key, new), row) in changes.iter().zip(rows) {
             let old = row.as_ref().map(|row| decode_item(&row.value)).transpose()?;
             let expect = Expect::Version(row.map_or(0, |row| row.version));
             writes.extend(item_writes(table, key, old.as_ref(), new.as_ref(), expect, Actor::User)?);
+            olds.push(old);
         }
         match dynamo.engine.write(writes).await {
-            Ok(_) => return Ok(()),
+            Ok(_) => {
+                return Ok(changes.into_iter().zip(olds).map(|((table, _, new), old)| (table, old, new)).collect());
+            }
             Err(EngineError::VersionMismatch { .. }) => backoff.wait().await,
             Err(error) => return Err(error.into()),
         }

@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 
 use super::{
     Dynamo,
+    capacity::{Consumed, Mode, read_units},
     error::{DynamoError, Result},
     expr::{
         ExpressionKind, Placeholders,
@@ -15,12 +16,16 @@ use super::{
         eval::{matches, project},
         parser::parse_condition,
     },
-    items::{consumed, projection},
-    keys,
+    input::{
+        items::AttributeMap,
+        legacy::Conditions,
+        reads::{QueryInput, ScanInput},
+    },
+    items::{item_of, placeholders, read_projection},
+    keys, legacy,
     mutation::decode_item,
-    request::{Request, validation_error},
     table::{Index, Projection, Table},
-    value::{AttributeValue, Item, item_from_json, item_size, item_to_json},
+    value::{AttributeValue, Item, item_size, item_to_json},
 };
 use crate::engine::{Key, Row, Segment, prefix_end};
 
@@ -29,30 +34,50 @@ const MAX_PAGE_BYTES: usize = 1024 * 1024;
 /// Rows fetched from the engine per round trip.
 const CHUNK: usize = 128;
 
+/// The members Query and Scan share, borrowed from either input.
+struct Common<'a> {
+    index_name: Option<&'a str>,
+    filter_expression: Option<&'a str>,
+    /// `QueryFilter` or `ScanFilter`.
+    filter: Option<&'a Conditions>,
+    conditional_operator: Option<&'a str>,
+    projection_expression: Option<&'a str>,
+    attributes_to_get: Option<&'a Vec<String>>,
+    select: Option<&'a str>,
+    limit: Option<i64>,
+    consistent: bool,
+    start: Option<&'a AttributeMap>,
+    mode: Mode,
+}
+
 /// The shared options of Query and Scan.
 struct ReadOptions {
     /// The index read instead of the table, if any.
     index: Option<Index>,
     filter: Option<Condition>,
+    /// Whether the filter came from `QueryFilter` / `ScanFilter`.
+    legacy_filter: bool,
     projection: Option<Vec<Path>>,
     count_only: bool,
     limit: Option<usize>,
     start: Option<Item>,
+    consistent: bool,
+    mode: Mode,
 }
 
-fn read_options(request: &Request, table: &Table, placeholders: &mut Placeholders) -> Result<ReadOptions> {
+fn read_options(common: &Common, table: &Table, placeholders: &mut Placeholders) -> Result<ReadOptions> {
     let index =
-        match request.optional_str("IndexName")? {
+        match common.index_name {
             Some(name) => Some(table.index(name).cloned().ok_or_else(|| {
                 DynamoError::validation(format!("The table does not have the specified index: {name}"))
             })?),
             None => None,
         };
     if let Some(index) = &index {
-        if index.global && request.optional_bool("ConsistentRead")? {
+        if index.global && common.consistent {
             return Err(DynamoError::validation("Consistent reads are not supported on global secondary indexes"));
         }
-        if request.optional_str("Select")? == Some("ALL_ATTRIBUTES") && index.projection != Projection::All {
+        if common.select == Some("ALL_ATTRIBUTES") && index.projection != Projection::All {
             return Err(DynamoError::invalid_parameter(format!(
                 "Select type ALL_ATTRIBUTES is not supported for {} secondary index {} because its projection type is not ALL",
                 if index.global { "global" } else { "local" },
@@ -60,26 +85,22 @@ fn read_options(request: &Request, table: &Table, placeholders: &mut Placeholder
             )));
         }
     }
-    let filter = request
-        .optional_str("FilterExpression")?
-        .map(|text| parse_condition(ExpressionKind::Filter, text, placeholders))
-        .transpose()?;
-    let projection = projection(request, placeholders)?;
-    let select = request.optional_enum(
-        "Select",
-        "select",
-        &["ALL_ATTRIBUTES", "ALL_PROJECTED_ATTRIBUTES", "SPECIFIC_ATTRIBUTES", "COUNT"],
-    )?;
-    match (select, &projection) {
+    let filter = match (common.filter_expression, common.filter) {
+        (Some(text), _) => Some(parse_condition(ExpressionKind::Filter, text, placeholders)?),
+        (None, Some(conditions)) => legacy::filter(conditions, common.conditional_operator)?,
+        (None, None) => None,
+    };
+    let projection = read_projection(common.projection_expression, common.attributes_to_get, placeholders)?;
+    let projection_member = if common.attributes_to_get.is_some() { "AttributesToGet" } else { "ProjectionExpression" };
+    match (common.select, &projection) {
         (Some("SPECIFIC_ATTRIBUTES"), None) => {
             return Err(DynamoError::validation(
                 "Must specify the AttributesToGet or ProjectionExpression when choosing to get SPECIFIC_ATTRIBUTES",
             ));
         }
-        (Some("ALL_ATTRIBUTES") | Some("COUNT"), Some(_)) => {
+        (Some(select @ ("ALL_ATTRIBUTES" | "COUNT")), Some(_)) => {
             return Err(DynamoError::validation(format!(
-                "Cannot specify the ProjectionExpression when choosing to get {}",
-                select.unwrap_or_default()
+                "Cannot specify the {projection_member} when choosing to get {select}"
             )));
         }
         (Some("ALL_PROJECTED_ATTRIBUTES"), _) if index.is_none() => {
@@ -89,14 +110,23 @@ fn read_options(request: &Request, table: &Table, placeholders: &mut Placeholder
         }
         _ => {}
     }
-    let limit = request.optional_u64("Limit", "limit", 1)?.map(|limit| limit as usize);
-    let start = request.member("ExclusiveStartKey").map(item_from_json).transpose()?;
+    let start = common.start.map(|start| item_of(Some(start))).transpose()?;
     if let Some(start) = &start {
         start_key(table, index.as_ref(), start).map_err(|error| {
             DynamoError::validation(format!("The provided starting key is invalid: {}", error.message()))
         })?;
     }
-    Ok(ReadOptions { index, filter, projection, count_only: select == Some("COUNT"), limit, start })
+    Ok(ReadOptions {
+        index,
+        filter,
+        legacy_filter: common.filter_expression.is_none() && common.filter.is_some(),
+        projection,
+        count_only: common.select == Some("COUNT"),
+        limit: common.limit.map(|limit| limit as usize),
+        start,
+        consistent: common.consistent,
+        mode: common.mode,
+    })
 }
 
 /// The engine key an `ExclusiveStartKey` names, in the table or the index.
@@ -112,7 +142,7 @@ fn start_key(table: &Table, index: Option<&Index>, start: &Item) -> Result<Key> 
 }
 
 /// Runs the read loop over `fetch`, which returns the next rows after a key.
-async fn read_pages<F, Fut>(request: &Request, table: &Table, options: ReadOptions, mut fetch: F) -> Result<Value>
+async fn read_pages<F, Fut>(table: &Table, options: ReadOptions, mut fetch: F) -> Result<Value>
 where
     F: FnMut(Option<Key>, usize) -> Fut,
     Fut: std::future::Future<Output = Result<Vec<Row>>>,
@@ -163,8 +193,11 @@ where
     if let Some(key) = last_evaluated {
         response["LastEvaluatedKey"] = item_to_json(&key);
     }
-    let units = (bytes.div_ceil(4096).max(1)) as f64 * if request.optional_bool("ConsistentRead")? { 1.0 } else { 0.5 };
-    if let Some(consumed) = consumed(request, table, units)? {
+    // A page is billed on the bytes it read, before the filter, at least
+    // the minimum of one read.
+    let mut consumed = Consumed::default();
+    consumed.read(table, options.index.as_ref(), read_units(bytes, options.consistent));
+    if let Some(consumed) = consumed.one(table, options.mode) {
         response["ConsumedCapacity"] = consumed;
     }
     Ok(response)
@@ -368,7 +401,7 @@ fn sort_bounds(sort: Option<&SortCondition>, escaped: bool) -> (Bound<Vec<u8>>, 
 }
 
 /// A Query's filter may not use the key attributes of what it reads.
-fn check_filter_keys(key_names: &[&str], condition: Option<&Condition>) -> Result<()> {
+fn check_filter_keys(key_names: &[&str], condition: Option<&Condition>, legacy_filter: bool) -> Result<()> {
     fn operand<'a>(operand: &'a Operand, into: &mut Vec<&'a Path>) {
         if let Operand::Path(path) | Operand::Size(path) = operand {
             into.push(path);
@@ -411,37 +444,88 @@ fn check_filter_keys(key_names: &[&str], condition: Option<&Condition>) -> Resul
             && key_names.contains(&name.as_str())
         {
             return Err(DynamoError::validation(format!(
-                "Filter Expression can only contain non-primary key attributes: Primary key attribute: {name}"
+                "{} can only contain non-primary key attributes: Primary key attribute: {name}",
+                if legacy_filter { "QueryFilter" } else { "Filter Expression" }
             )));
         }
     }
     Ok(())
 }
 
-pub async fn query(dynamo: &Dynamo, request: &Request) -> Result<Value> {
-    let table = dynamo.table(request).await?;
-    let mut placeholders = Placeholders::from_request(&request.body)?;
-    let Some(text) = request.optional_str("KeyConditionExpression")? else {
+pub async fn query(dynamo: &Dynamo, input: QueryInput) -> Result<Value> {
+    // `KeyConditions` beside a filter or projection expression is allowed:
+    // only with `KeyConditionExpression` does it mix the two styles.
+    legacy::check_exclusive(
+        &[
+            ("ProjectionExpression", input.projection_expression.is_some()),
+            ("FilterExpression", input.filter_expression.is_some()),
+            ("KeyConditionExpression", input.key_condition_expression.is_some()),
+        ],
+        &[
+            ("AttributesToGet", input.attributes_to_get.is_some()),
+            ("QueryFilter", input.query_filter.is_some()),
+            ("ConditionalOperator", input.conditional_operator.is_some()),
+            ("KeyConditions", input.key_conditions.is_some() && input.key_condition_expression.is_some()),
+        ],
+        input.expression_attribute_names.is_some(),
+        input.expression_attribute_values.is_some(),
+    )?;
+    if input.key_conditions.is_none() && input.key_condition_expression.is_none() {
         return Err(DynamoError::validation(
             "Either the KeyConditions or KeyConditionExpression parameter must be specified in the request.",
         ));
+    }
+    let mut placeholders =
+        placeholders(input.expression_attribute_names.as_ref(), input.expression_attribute_values.as_ref())?;
+    let expression = input
+        .key_condition_expression
+        .as_deref()
+        .map(|text| parse_condition(ExpressionKind::KeyCondition, text, &mut placeholders))
+        .transpose()?;
+    let table = dynamo.table_named(input.table_name.as_deref().unwrap_or_default()).await?;
+    let common = Common {
+        index_name: input.index_name.as_deref(),
+        filter_expression: input.filter_expression.as_deref(),
+        filter: input.query_filter.as_ref(),
+        conditional_operator: input.conditional_operator.as_deref(),
+        projection_expression: input.projection_expression.as_deref(),
+        attributes_to_get: input.attributes_to_get.as_ref(),
+        select: input.select.as_deref(),
+        limit: input.limit,
+        consistent: input.consistent_read.unwrap_or(false),
+        start: input.exclusive_start_key.as_ref(),
+        mode: Mode::of(input.return_consumed_capacity.as_deref()),
     };
-    let condition = parse_condition(ExpressionKind::KeyCondition, text, &mut placeholders)?;
-    let options = read_options(request, &table, &mut placeholders)?;
+    let options = read_options(&common, &table, &mut placeholders)?;
     placeholders.check_all_used()?;
     let (hash_keys, range_keys, engine_table) = match &options.index {
         Some(index) => (index.hash_keys(), index.range_keys(), index.id.clone()),
         None => (vec![table.hash_key.as_str()], table.range_key.iter().map(String::as_str).collect(), table.id.clone()),
     };
-    check_filter_keys(&[hash_keys.as_slice(), range_keys.as_slice()].concat(), options.filter.as_ref())?;
+    let condition = match (expression, &input.key_conditions) {
+        (Some(condition), _) => condition,
+        (None, Some(conditions)) => legacy::key_conditions(conditions, &hash_keys, &range_keys)?,
+        (None, None) => unreachable!("checked above"),
+    };
+    check_filter_keys(
+        &[hash_keys.as_slice(), range_keys.as_slice()].concat(),
+        options.filter.as_ref(),
+        options.legacy_filter,
+    )?;
     let KeyMatch { partition, sort_prefix, sort } = key_condition(&table, &hash_keys, &range_keys, &condition)?;
     let partition = keys::index_partition(&partition.iter().collect::<Vec<_>>());
     if let Some(start) = &options.start
         && start_key(&table, options.index.as_ref(), start)?.partition != partition
     {
-        return Err(DynamoError::validation("The provided starting key does not match the range key predicate"));
+        // DynamoDB words a start key of another partition by whether the
+        // query also bounds the sort key.
+        return Err(DynamoError::validation(if sort.is_some() {
+            "The query can return at most one row and cannot be restarted"
+        } else {
+            "The provided starting key is outside query boundaries based on provided conditions"
+        }));
     }
-    let forward = request.member("ScanIndexForward").and_then(Value::as_bool).unwrap_or(true);
+    let forward = input.scan_index_forward.unwrap_or(true);
     let escaped = options.index.as_ref().is_some_and(|index| index.range_key.is_some());
     let prefix: Vec<u8> = sort_prefix.iter().flat_map(|value| keys::escape(&keys::encode(value))).collect();
     let bounds = within_prefix(&prefix, sort_bounds(sort.as_ref(), escaped));
@@ -458,14 +542,12 @@ pub async fn query(dynamo: &Dynamo, request: &Request) -> Result<Value> {
             Bound::Unbounded => true,
         };
         if !above || !below {
-            return Err(DynamoError::validation(
-                "The provided starting key is outside query boundaries based on provided conditions",
-            ));
+            return Err(DynamoError::validation("The provided starting key does not match the range key predicate"));
         }
     }
     let engine = dynamo.engine.clone();
     let id = engine_table;
-    read_pages(request, &table, options, |after, limit| {
+    read_pages(&table, options, |after, limit| {
         let mut bounds = bounds.clone();
         // Continue after the last row read, in the direction of the query.
         if let Some(after) = after {
@@ -481,13 +563,39 @@ pub async fn query(dynamo: &Dynamo, request: &Request) -> Result<Value> {
     .await
 }
 
-pub async fn scan(dynamo: &Dynamo, request: &Request) -> Result<Value> {
-    let table = dynamo.table(request).await?;
-    let mut placeholders = Placeholders::from_request(&request.body)?;
-    let options = read_options(request, &table, &mut placeholders)?;
+pub async fn scan(dynamo: &Dynamo, input: ScanInput) -> Result<Value> {
+    legacy::check_exclusive(
+        &[
+            ("ProjectionExpression", input.projection_expression.is_some()),
+            ("FilterExpression", input.filter_expression.is_some()),
+        ],
+        &[
+            ("AttributesToGet", input.attributes_to_get.is_some()),
+            ("ScanFilter", input.scan_filter.is_some()),
+            ("ConditionalOperator", input.conditional_operator.is_some()),
+        ],
+        input.expression_attribute_names.is_some(),
+        input.expression_attribute_values.is_some(),
+    )?;
+    let mut placeholders =
+        placeholders(input.expression_attribute_names.as_ref(), input.expression_attribute_values.as_ref())?;
+    let table = dynamo.table_named(input.table_name.as_deref().unwrap_or_default()).await?;
+    let common = Common {
+        index_name: input.index_name.as_deref(),
+        filter_expression: input.filter_expression.as_deref(),
+        filter: input.scan_filter.as_ref(),
+        conditional_operator: input.conditional_operator.as_deref(),
+        projection_expression: input.projection_expression.as_deref(),
+        attributes_to_get: input.attributes_to_get.as_ref(),
+        select: input.select.as_deref(),
+        limit: input.limit,
+        consistent: input.consistent_read.unwrap_or(false),
+        start: input.exclusive_start_key.as_ref(),
+        mode: Mode::of(input.return_consumed_capacity.as_deref()),
+    };
+    let options = read_options(&common, &table, &mut placeholders)?;
     placeholders.check_all_used()?;
-    let segment = request.optional_u64("Segment", "segment", 0)?;
-    let total = request.optional_u64("TotalSegments", "totalSegments", 1)?;
+    let (segment, total) = (input.segment, input.total_segments);
     let segment = match (segment, total) {
         (None, None) => Segment { segment: 0, total: 1 },
         (Some(_), None) => {
@@ -501,11 +609,6 @@ pub async fn scan(dynamo: &Dynamo, request: &Request) -> Result<Value> {
             ));
         }
         (Some(segment), Some(total)) => {
-            if total > 1_000_000 {
-                return Err(validation_error(format!(
-                    "Value '{total}' at 'totalSegments' failed to satisfy constraint: Member must have value less than or equal to 1000000"
-                )));
-            }
             if segment >= total {
                 return Err(DynamoError::validation(format!(
                     "The Segment parameter is zero-based and must be less than parameter TotalSegments: Segment: {segment} is not less than TotalSegments: {total}"
@@ -516,7 +619,7 @@ pub async fn scan(dynamo: &Dynamo, request: &Request) -> Result<Value> {
     };
     let engine = dynamo.engine.clone();
     let id = options.index.as_ref().map_or_else(|| table.id.clone(), |index| index.id.clone());
-    read_pages(request, &table, options, |after, limit| {
+    read_pages(&table, options, |after, limit| {
         let (engine, id) = (engine.clone(), id.clone());
         async move { Ok(engine.scan(&id, segment, after, limit).await?) }
     })

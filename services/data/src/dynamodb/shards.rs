@@ -73,7 +73,7 @@ impl Lineage {
     pub fn parse_shard_id(&self, id: &str) -> Option<u64> {
         let (start, _) = id.strip_prefix("shardId-")?.split_once('-')?;
         let start: i64 = start.parse().ok()?;
-        let offset = start - self.created_ms;
+        let offset = start.checked_sub(self.created_ms)?;
         if offset < 0 || offset % self.shard_ms != 0 {
             return None;
         }

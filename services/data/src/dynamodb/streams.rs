@@ -310,6 +310,11 @@ pub async fn get_records(dynamo: &Dynamo, request: &Request) -> Result<Value> {
     }
     let table = table_of_stream(dynamo, &iterator.arn).await?;
     let lineage = Lineage::of(table.stream.as_ref().ok_or_else(|| not_found(&iterator.arn))?);
+    // An iterator is the client's text: one naming a shard not yet opened
+    // or issued in the future was not made here.
+    if iterator.shard > lineage.generation_at(now) || iterator.issued_ms > now {
+        return Err(DynamoError::validation("Invalid ShardIterator"));
+    }
     let retention_ms = dynamo.retention_ms();
     if iterator.shard < lineage.first_live(now, retention_ms) {
         return Err(trimmed());

@@ -139,6 +139,9 @@ pub struct Table {
     pub ttl_attribute: Option<String>,
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
+    /// Point-in-time recovery, when enabled.
+    #[serde(default)]
+    pub point_in_time_recovery: Option<super::backups::PointInTimeRecovery>,
 }
 
 impl Table {
@@ -646,5 +649,6 @@ pub fn from_create_request(request: &Request, id: String, now: f64) -> Result<Ta
         stream: parse_stream(request, now)?,
         ttl_attribute: None,
         tags,
+        point_in_time_recovery: None,
     })
 }

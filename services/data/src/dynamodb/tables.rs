@@ -64,7 +64,9 @@ async fn named_table(dynamo: &Dynamo, request: &Request) -> Result<Table> {
 
 pub async fn describe(dynamo: &Dynamo, request: &Request) -> Result<Value> {
     let table = named_table(dynamo, request).await?;
-    Ok(json!({ "Table": table.describe(&dynamo.region, &dynamo.account_id, "ACTIVE") }))
+    let mut description = table.describe(&dynamo.region, &dynamo.account_id, "ACTIVE");
+    dynamo.add_statistics(&table, &mut description).await?;
+    Ok(json!({ "Table": description }))
 }
 
 pub async fn delete(dynamo: &Dynamo, request: &Request) -> Result<Value> {

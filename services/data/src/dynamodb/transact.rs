@@ -12,27 +12,27 @@ use sha2::{Digest, Sha256};
 
 use super::{
     Dynamo,
+    capacity::{Consumed, Mode, read_units},
     error::{DynamoError, ErrorKind, Result},
     expr::{
-        ExpressionKind, Placeholders,
+        ExpressionKind,
         ast::{Condition, Path, Update},
         eval::{matches, project},
         parser::{parse_condition, parse_projection, parse_update},
         update::apply,
     },
-    items::check_size,
+    input::transact::{TransactAction, TransactGetItemsInput, TransactWriteItem, TransactWriteItemsInput},
+    items::{check_size, item_of, placeholders},
     keys,
     mutation::{Actor, decode_item, item_writes},
-    request::{Request, validation_error},
     table::Table,
-    value::{Item, item_from_json, item_to_json},
+    value::{Item, item_size, item_to_json},
 };
 use crate::{
     engine::{Change, EngineError, Expect, Key, Write},
     records::RecordStore,
 };
 
-const MAX_TRANSACTION_ITEMS: usize = 100;
 const MAX_ATTEMPTS: usize = 1_000;
 /// How long a client request token is remembered.
 const TOKEN_LIFETIME_SECS: i64 = 600;
@@ -54,79 +54,53 @@ struct Planned {
     return_old_on_failure: bool,
 }
 
-fn plan(dynamo_tables: &[Table], entry: &Value) -> Result<Planned> {
-    let kinds = ["ConditionCheck", "Put", "Delete", "Update"];
-    let present: Vec<&str> =
-        kinds.iter().copied().filter(|kind| entry.get(*kind).is_some_and(|v| !v.is_null())).collect();
-    let [kind] = present.as_slice() else {
+fn plan(dynamo_tables: &[Table], entry: &TransactWriteItem) -> Result<Planned> {
+    let actions = entry.actions();
+    let [(kind, action)] = actions.as_slice() else {
         return Err(DynamoError::validation("TransactItems can only contain one of Check, Put, Update or Delete"));
     };
-    let body = &entry[*kind];
-    let request = Request::new(body.clone());
-    let name = request.required_str("TableName", "tableName")?;
+    let action: &TransactAction = action;
+    let name = action.table_name.as_deref().unwrap_or_default();
     let table = dynamo_tables.iter().find(|table| table.name == name).cloned().ok_or_else(DynamoError::not_found)?;
-    let mut placeholders = Placeholders::from_request(body)?;
-    let condition = request
-        .optional_str("ConditionExpression")?
+    let mut placeholders =
+        placeholders(action.expression_attribute_names.as_ref(), action.expression_attribute_values.as_ref())?;
+    let condition = action
+        .condition_expression
+        .as_deref()
         .map(|text| parse_condition(ExpressionKind::Condition, text, &mut placeholders))
         .transpose()?;
     let (key, key_item, operation) = match *kind {
         "Put" => {
-            let item = item_from_json(request.required_object("Item", "item")?)?;
+            let item = item_of(action.item.as_ref())?;
             check_size(&item)?;
             (keys::of_item(&table, &item)?, keys::attributes_of(&table, &item), Operation::Put(item))
         }
         _ => {
-            let key_item = item_from_json(request.required_object("Key", "key")?)?;
+            let key_item = item_of(action.key.as_ref())?;
             let key = keys::of_key(&table, &key_item)?;
             let operation = match *kind {
                 "Delete" => Operation::Delete,
                 "Update" => Operation::Update(Some(parse_update(
-                    request.required_str("UpdateExpression", "updateExpression")?,
+                    action.update_expression.as_deref().unwrap_or_default(),
                     &mut placeholders,
                 )?)),
-                _ => {
-                    if condition.is_none() {
-                        return Err(validation_error(
-                            "Value null at 'transactItems.1.member.conditionCheck.conditionExpression' failed to satisfy constraint: Member must not be null",
-                        ));
-                    }
-                    Operation::Check
-                }
+                _ => Operation::Check,
             };
             (key, key_item, operation)
         }
     };
     placeholders.check_all_used()?;
-    let return_old_on_failure = request.optional_str("ReturnValuesOnConditionCheckFailure")? == Some("ALL_OLD");
+    let return_old_on_failure = action.return_values_on_condition_check_failure.as_deref() == Some("ALL_OLD");
     Ok(Planned { table, key, key_item, operation, condition, return_old_on_failure })
 }
 
-async fn tables_of(dynamo: &Dynamo, entries: &[Value], member: &[&str]) -> Result<Vec<Table>> {
-    let mut names = BTreeSet::new();
-    for entry in entries {
-        for kind in member {
-            if let Some(name) = entry.get(*kind).and_then(|body| body.get("TableName")).and_then(Value::as_str) {
-                names.insert(name.to_owned());
-            }
-        }
-    }
+async fn tables_of<'a>(dynamo: &Dynamo, names: impl Iterator<Item = &'a str>) -> Result<Vec<Table>> {
+    let names: BTreeSet<&str> = names.collect();
     let mut tables = Vec::new();
     for name in names {
-        tables.push(dynamo.find_table(&name).await?.ok_or_else(DynamoError::not_found)?);
+        tables.push(dynamo.find_table(name).await?.ok_or_else(DynamoError::not_found)?);
     }
     Ok(tables)
-}
-
-fn check_count(entries: &[Value]) -> Result<()> {
-    if entries.is_empty() || entries.len() > MAX_TRANSACTION_ITEMS {
-        return Err(validation_error(format!(
-            "Value at 'transactItems' failed to satisfy constraint: Member must have length {} {}",
-            if entries.is_empty() { "greater than or equal to" } else { "less than or equal to" },
-            if entries.is_empty() { 1 } else { MAX_TRANSACTION_ITEMS }
-        )));
-    }
-    Ok(())
 }
 
 /// What is stored of a token: the request digest while it is fresh, and
@@ -142,24 +116,21 @@ async fn remembered(dynamo: &Dynamo, token: &str) -> Result<(Option<String>, u64
     Ok((digest, record.version))
 }
 
-pub async fn write(dynamo: &Dynamo, request: &Request) -> Result<Value> {
-    let entries = request.required_array("TransactItems", "transactItems")?;
-    check_count(entries)?;
-    let token = request.optional_str("ClientRequestToken")?;
-    let mut canonical = request.body.clone();
-    if let Some(body) = canonical.as_object_mut() {
-        body.remove("ClientRequestToken");
-    }
-    let digest = hex::encode(Sha256::digest(canonical.to_string().as_bytes()));
-    if let Some(token) = token
-        && (token.is_empty() || token.len() > 36)
-    {
-        return Err(validation_error(
-            "Value at 'clientRequestToken' failed to satisfy constraint: Member must have length less than or equal to 36",
-        ));
-    }
-    let tables = tables_of(dynamo, entries, &["ConditionCheck", "Put", "Delete", "Update"]).await?;
+pub async fn write(dynamo: &Dynamo, input: TransactWriteItemsInput) -> Result<Value> {
+    let token = input.client_request_token.clone();
+    let token = token.as_deref();
+    // The token's request is remembered by a digest of the rest of it.
+    let mut canonical = input.clone();
+    canonical.client_request_token = None;
+    let digest = hex::encode(Sha256::digest(serde_json::to_string(&canonical).unwrap_or_default().as_bytes()));
+    let entries = input.transact_items.unwrap_or_default();
+    let tables = tables_of(
+        dynamo,
+        entries.iter().flat_map(|entry| entry.actions()).filter_map(|(_, action)| action.table_name.as_deref()),
+    )
+    .await?;
     let planned = entries.iter().map(|entry| plan(&tables, entry)).collect::<Result<Vec<_>>>()?;
+    let mode = Mode::of(input.return_consumed_capacity.as_deref());
     let mut targets = BTreeSet::new();
     for item in &planned {
         if !targets.insert((item.table.id.clone(), item.key.clone())) {
@@ -193,6 +164,7 @@ pub async fn write(dynamo: &Dynamo, request: &Request) -> Result<Value> {
         let mut reasons = Vec::with_capacity(planned.len());
         let mut writes = Vec::new();
         let mut failed = false;
+        let mut consumed = Consumed::default();
         for (item, row) in planned.iter().zip(rows) {
             let old = row.as_ref().map(|row| decode_item(&row.value)).transpose()?;
             let expect = Expect::Version(row.map_or(0, |row| row.version));
@@ -212,6 +184,8 @@ pub async fn write(dynamo: &Dynamo, request: &Request) -> Result<Value> {
             }
             let new = match &item.operation {
                 Operation::Check => {
+                    // A condition check is billed as a consistent read.
+                    consumed.read(&item.table, None, read_units(old.as_ref().map_or(0, item_size), true));
                     writes.push(Write {
                         table: item.table.id.clone(),
                         key: item.key.clone(),
@@ -239,6 +213,7 @@ pub async fn write(dynamo: &Dynamo, request: &Request) -> Result<Value> {
                     }
                 }
             };
+            consumed.write(&item.table, old.as_ref(), new.as_ref());
             writes.extend(item_writes(&item.table, &item.key, old.as_ref(), new.as_ref(), expect, Actor::User)?);
             reasons.push(json!({ "Code": "None" }));
         }
@@ -255,7 +230,13 @@ pub async fn write(dynamo: &Dynamo, request: &Request) -> Result<Value> {
         }
         writes.extend(token_write);
         match dynamo.engine.write(writes).await {
-            Ok(_) => return Ok(json!({})),
+            Ok(_) => {
+                let mut response = json!({});
+                if let Some(list) = consumed.doubled().list(mode) {
+                    response["ConsumedCapacity"] = list;
+                }
+                return Ok(response);
+            }
             Err(EngineError::VersionMismatch { .. }) => backoff.wait().await,
             Err(error) => return Err(error.into()),
         }
@@ -266,32 +247,31 @@ pub async fn write(dynamo: &Dynamo, request: &Request) -> Result<Value> {
     ))
 }
 
-pub async fn get(dynamo: &Dynamo, request: &Request) -> Result<Value> {
-    let entries = request.required_array("TransactItems", "transactItems")?;
-    check_count(entries)?;
-    let tables = tables_of(dynamo, entries, &["Get"]).await?;
+pub async fn get(dynamo: &Dynamo, input: TransactGetItemsInput) -> Result<Value> {
+    let entries = input.transact_items.unwrap_or_default();
+    let gets: Vec<_> = entries.iter().filter_map(|entry| entry.get.as_ref()).collect();
+    let tables = tables_of(dynamo, gets.iter().filter_map(|get| get.table_name.as_deref())).await?;
     let mut reads: Vec<(Table, Key, Option<Vec<Path>>)> = Vec::new();
-    for entry in entries {
-        let body = entry
-            .get("Get")
-            .filter(|v| !v.is_null())
-            .ok_or_else(|| DynamoError::validation("TransactItems entries must contain a Get"))?;
-        let request = Request::new(body.clone());
-        let name = request.required_str("TableName", "tableName")?;
+    for get in gets {
+        let name = get.table_name.as_deref().unwrap_or_default();
         let table = tables.iter().find(|table| table.name == name).cloned().ok_or_else(DynamoError::not_found)?;
-        let key = keys::of_key(&table, &item_from_json(request.required_object("Key", "key")?)?)?;
-        let mut placeholders = Placeholders::from_request(body)?;
-        let paths = request
-            .optional_str("ProjectionExpression")?
-            .map(|text| parse_projection(text, &mut placeholders))
-            .transpose()?;
+        let key = keys::of_key(&table, &item_of(get.key.as_ref())?)?;
+        let mut placeholders = placeholders(get.expression_attribute_names.as_ref(), None)?;
+        let paths =
+            get.projection_expression.as_deref().map(|text| parse_projection(text, &mut placeholders)).transpose()?;
         placeholders.check_all_used()?;
         reads.push((table, key, paths));
     }
     let rows =
         dynamo.engine.get_many(reads.iter().map(|(table, key, _)| (table.id.clone(), key.clone())).collect()).await?;
     let mut responses = Vec::with_capacity(rows.len());
-    for ((_, _, paths), row) in reads.iter().zip(rows) {
+    let mut consumed = Consumed::default();
+    for ((table, _, paths), row) in reads.iter().zip(rows) {
+        let size = match &row {
+            Some(row) => item_size(&decode_item(&row.value)?),
+            None => 0,
+        };
+        consumed.read(table, None, read_units(size, true));
         match row {
             Some(row) => {
                 let item = decode_item(&row.value)?;
@@ -304,5 +284,9 @@ pub async fn get(dynamo: &Dynamo, request: &Request) -> Result<Value> {
             None => responses.push(json!({})),
         }
     }
-    Ok(json!({ "Responses": responses }))
+    let mut response = json!({ "Responses": responses });
+    if let Some(list) = consumed.doubled().list(Mode::of(input.return_consumed_capacity.as_deref())) {
+        response["ConsumedCapacity"] = list;
+    }
+    Ok(response)
 }

@@ -110,7 +110,26 @@ fn lock(known: &KnownTables) -> MutexGuard<'_, HashSet<String>> {
 pub struct EmbeddedEngine {
     db: Arc<Database>,
     known: KnownTables,
-    queue: mpsc::Sender<Pending>,
+    committer: Arc<Committer>,
+}
+
+/// The queue to the committer thread. Dropped with the last clone of the
+/// engine, it closes the queue and waits for the thread to commit what is
+/// queued and let go of the database, so the file can be opened again at
+/// once.
+#[derive(Debug)]
+struct Committer {
+    queue: Option<mpsc::Sender<Pending>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Committer {
+    fn drop(&mut self) {
+        self.queue.take();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
 }
 
 impl std::fmt::Debug for Pending {
@@ -126,11 +145,11 @@ impl EmbeddedEngine {
         let known: KnownTables = Arc::default();
         let (queue, receiver) = mpsc::channel(QUEUE_DEPTH);
         let (committer_db, committer_known) = (db.clone(), known.clone());
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("redb-committer".into())
             .spawn(move || commit_loop(&committer_db, &committer_known, receiver))
             .expect("the committer thread starts");
-        Self { db, known, queue }
+        Self { db, known, committer: Arc::new(Committer { queue: Some(queue), thread: Some(thread) }) }
     }
 
     async fn blocking<T: Send + 'static>(
@@ -260,8 +279,14 @@ impl Engine for EmbeddedEngine {
         self.blocking(move |db| {
             let write = db.begin_write().map_err(storage)?;
             write.open_table(definition(&name)).map_err(storage)?;
-            write.commit().map_err(storage)?;
-            lock(&known).insert(name);
+            // Known before the write transaction is let go: a drop that
+            // runs right after the commit then removes the name again,
+            // rather than this insert bringing back a dropped table.
+            lock(&known).insert(name.clone());
+            if let Err(error) = write.commit() {
+                lock(&known).remove(&name);
+                return Err(storage(error));
+            }
             Ok(())
         })
         .await
@@ -313,7 +338,8 @@ impl Engine for EmbeddedEngine {
 
     async fn write(&self, writes: Vec<Write>) -> Result<u64> {
         let (done, answer) = oneshot::channel();
-        self.queue.send(Pending { writes, done }).await.map_err(|_| storage("the committer has stopped"))?;
+        let queue = self.committer.queue.as_ref().ok_or_else(|| storage("the committer has stopped"))?;
+        queue.send(Pending { writes, done }).await.map_err(|_| storage("the committer has stopped"))?;
         answer.await.map_err(|_| storage("the committer has stopped"))?
     }
 

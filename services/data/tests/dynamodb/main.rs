@@ -5,6 +5,11 @@
 
 mod harness;
 
+mod consumed_capacity;
+mod legacy_parameters;
 mod multi_attribute_keys;
 mod smoke;
+mod storage;
 mod streams;
+mod table_settings;
+mod typed_requests;

@@ -8,6 +8,7 @@
 //! API ([`callbacks`]) posts to, describes and closes a connection held
 //! by whichever replica owns it ([`connections`]), over gRPC.
 
+mod authorize;
 pub mod callbacks;
 pub mod connections;
 pub mod events;
@@ -92,6 +93,8 @@ struct Inner {
     /// This replica's gRPC address, as stored in ownership records.
     address: String,
     front: nubo_host::front::AwsFront,
+    authorizers: crate::authorizers::Authorizers,
+    account_id: String,
     idle_timeout: Duration,
     max_duration: Duration,
 }
@@ -105,6 +108,8 @@ pub struct Parts {
     pub cluster: nubo_proto::ClusterToken,
     pub grpc_address: std::net::SocketAddr,
     pub front: nubo_host::front::AwsFront,
+    pub authorizers: crate::authorizers::Authorizers,
+    pub account_id: String,
 }
 
 impl WebSockets {
@@ -125,6 +130,8 @@ impl WebSockets {
                 peers: Peers::new(parts.cluster),
                 address,
                 front: parts.front,
+                authorizers: parts.authorizers,
+                account_id: parts.account_id,
                 idle_timeout: Duration::from_secs(config.idle_timeout_seconds.max(1)),
                 max_duration: Duration::from_secs(config.max_duration_seconds.max(1)),
             }),
@@ -373,6 +380,8 @@ mod tests {
             stages: Vec::new(),
             authorizers: Vec::new(),
             route_responses: Vec::new(),
+            cors_configuration: None,
+            deployments: Vec::new(),
         }
     }
 

@@ -14,7 +14,7 @@ use nubo_proto::functions::InvokeRequest;
 use serde_json::{Value, json};
 
 use super::{
-    MAX_FRAME, MAX_MESSAGE, WebSockets,
+    MAX_FRAME, MAX_MESSAGE, WebSockets, authorize,
     connections::{ConnectionRecord, Local},
     events::{self, ConnectionFacts, EventKind},
     route_responses, selection,
@@ -126,9 +126,7 @@ pub async fn handshake(request: HttpRequest, payload: web::Payload, websockets: 
             return user_api_error(500, "Internal server error");
         }
     };
-    if api.stage(stage).is_none() {
-        return forbidden();
-    }
+    let Some(stage_record) = api.stage(stage) else { return forbidden() };
     let headers: Vec<(String, String)> = {
         let mut headers = crate::proxy::request_headers(&request);
         let peer = request.peer_addr();
@@ -145,7 +143,7 @@ pub async fn handshake(request: HttpRequest, payload: web::Payload, websockets: 
     };
     let query: Vec<(String, String)> = url_pairs(request.query_string());
     let now = chrono::Utc::now();
-    let facts = ConnectionFacts {
+    let mut facts = ConnectionFacts {
         connection_id: new_id(),
         api_id: api_id.to_owned(),
         stage: stage.to_owned(),
@@ -156,17 +154,25 @@ pub async fn handshake(request: HttpRequest, payload: web::Payload, websockets: 
         authorizer: None,
     };
 
-    // `$connect`: its answer decides whether the socket opens.
+    // `$connect`: its authorizer, then its integration's answer, decide
+    // whether the socket opens.
     let mut subprotocol = None;
+    let connect = EventKind::Connect { headers: &headers, query: &query };
+    let request_id = new_id();
+    if let Some(route) = api.routes.iter().find(|route| route.route_key == "$connect") {
+        let event = events::event(&facts, "$connect", &connect, &request_id, now);
+        let handshake = authorize::Handshake { request: &request, headers: &headers, connect_event: &event };
+        let inner = &websockets.inner;
+        match authorize::authorize(&inner.authorizers, &inner.account_id, &api, stage_record, route, &handshake).await {
+            Ok(context) => facts.authorizer = context,
+            Err(refusal) => {
+                tracing::info!(api = api_id, status = refusal.status(), "$connect authorizer refused the connection");
+                return refusal.response();
+            }
+        }
+    }
     if let Some((_route, integration)) = integration_of(&api, "$connect") {
-        let request_id = new_id();
-        let event = events::event(
-            &facts,
-            "$connect",
-            &EventKind::Connect { headers: &headers, query: &query },
-            &request_id,
-            now,
-        );
+        let event = events::event(&facts, "$connect", &connect, &request_id, now);
         match websockets.invoke(integration, &event).await {
             Reply::Failed => return user_api_error(500, "Internal server error"),
             Reply::Payload(payload) => {

@@ -54,6 +54,21 @@ pub struct Placeholders {
 }
 
 impl Placeholders {
+    /// The placeholders of a typed request, checked as [`Self::from_request`] checks them.
+    pub fn from_parts(
+        names: Option<&BTreeMap<String, String>>,
+        values: Option<&serde_json::Map<String, serde_json::Value>>,
+    ) -> Result<Self> {
+        let mut body = serde_json::Map::new();
+        if let Some(names) = names {
+            body.insert("ExpressionAttributeNames".into(), serde_json::json!(names));
+        }
+        if let Some(values) = values {
+            body.insert("ExpressionAttributeValues".into(), serde_json::Value::Object(values.clone()));
+        }
+        Self::from_request(&serde_json::Value::Object(body))
+    }
+
     /// Reads the placeholders of a request body, checking their syntax.
     pub fn from_request(body: &serde_json::Value) -> Result<Self> {
         let mut placeholders = Placeholders::default();

@@ -241,7 +241,14 @@ impl<'a> Parser<'a> {
     fn primary(&mut self) -> Result<Condition> {
         if self.at_symbol("(") {
             self.position += 1;
+            let start = self.position;
             let inner = self.condition()?;
+            // DynamoDB refuses a group that only wraps another group,
+            // `((a = :v))`; `((a = :v) AND b = :w)`, as boto3's condition
+            // builder writes nested conditions, is fine.
+            if self.at_symbol(")") && self.group_end(start) == Some(self.position - 1) {
+                return Err(self.kind.invalid("The expression has redundant parentheses;"));
+            }
             self.expect_symbol(")")?;
             return Ok(inner);
         }
@@ -304,6 +311,27 @@ impl<'a> Parser<'a> {
         self.position += 1;
         let right = self.operand()?;
         Ok(Condition::Compare(left, comparator, right))
+    }
+
+    /// Where the group opened at `start` closes, if a group opens there.
+    fn group_end(&self, start: usize) -> Option<usize> {
+        if !matches!(self.tokens.get(start), Some(Token::Symbol("("))) {
+            return None;
+        }
+        let mut depth = 0usize;
+        for (offset, token) in self.tokens[start..].iter().enumerate() {
+            match token {
+                Token::Symbol("(") => depth += 1,
+                Token::Symbol(")") => {
+                    depth -= 1;
+                    if depth == 0 {
+                        return Some(start + offset);
+                    }
+                }
+                _ => {}
+            }
+        }
+        None
     }
 
     fn function_condition(&mut self) -> Result<Condition> {
@@ -692,6 +720,36 @@ mod tests {
             error("a.Total = :v"),
             "Invalid ConditionExpression: Attribute name is a reserved keyword; reserved keyword: Total"
         );
+    }
+
+    #[test]
+    fn only_redundant_parentheses_are_refused() {
+        let parse = |text: &str| {
+            let mut p = Placeholders::with(
+                &[("#n0", "a"), ("#n1", "b"), ("#n2", "c")],
+                &[(":v0", n("1")), (":v1", n("2")), (":v2", n("3"))],
+            );
+            parse_condition(ExpressionKind::Condition, text, &mut p).map(|_| ()).map_err(|e| e.message().to_owned())
+        };
+        let redundant = Err("Invalid ConditionExpression: The expression has redundant parentheses;".to_owned());
+        assert_eq!(parse("((#n0 = :v0))"), redundant);
+        assert_eq!(parse("#n1 = :v1 AND ((#n0 = :v0))"), redundant);
+        assert_eq!(parse("(((#n0 = :v0) AND #n1 = :v1))"), redundant);
+        // What boto3's ConditionExpressionBuilder and aws-lambda-powertools write.
+        for text in [
+            "(#n0 = :v0 AND #n1 < :v1)",
+            "((#n0 = :v0 AND #n1 < :v1) OR #n2 = :v2)",
+            "((#n0 = :v0) AND (#n1 = :v1))",
+            "(NOT (#n0 = :v0 OR #n1 = :v1))",
+            "(attribute_not_exists(#n0) OR #n1 < :v1)",
+            "((attribute_exists(#n0) AND #n1 = :v1) AND #n2 <> :v2)",
+            "(#n0 = :v0)",
+            "(#n0 = :v0 AND (#n1 = :v1 AND #n2 <> :v2))",
+            "(#n0 BETWEEN :v0 AND :v1 AND #n1 IN (:v1, :v2))",
+            "(#n0 = :v0 AND begins_with(#n1, :v1))",
+        ] {
+            assert_eq!(parse(text), Ok(()), "{text}");
+        }
     }
 
     #[test]
