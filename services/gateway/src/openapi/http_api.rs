@@ -95,7 +95,11 @@ pub async fn run(call: Call<'_>, operation: Operation) -> Result<HttpResponse> {
 fn document_of(call: &Call<'_>) -> Result<Document> {
     let input: ImportInput = call.input()?;
     let body = input.body.ok_or_else(|| GatewayError::BadRequest("Invalid input: body is required".into()))?;
-    Document::parse(body.as_bytes())
+    let document = Document::parse(body.as_bytes())?;
+    // Every operation is read before anything else is checked, so a
+    // misplaced member is reported with its location first.
+    document.operations()?;
+    Ok(document)
 }
 
 fn import_error(context: &str, error: impl std::fmt::Display) -> GatewayError {
