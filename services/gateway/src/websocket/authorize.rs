@@ -128,8 +128,7 @@ mod tests {
             stage_name: "dev".into(),
             auto_deploy: true,
             stage_variables: [("v".to_owned(), "1".to_owned())].into(),
-            created_date: String::new(),
-            last_updated_date: String::new(),
+            ..Stage::default()
         };
         let arn = connect_arn("us-east-1", "000000000000", "abc", "dev");
         assert_eq!(arn, "arn:aws:execute-api:us-east-1:000000000000:abc/dev/$connect");
