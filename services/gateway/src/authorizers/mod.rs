@@ -290,12 +290,14 @@ fn view_of<'a>(facts: &'a RequestFacts<'_>, context: &'a Value) -> identity::Req
 
 /// `arn:aws:execute-api:{region}:{account}:{apiId}/{stage}/{method}{path}`,
 /// the path as routes see it (without a named stage's prefix).
-pub fn route_arn(region: &str, facts: &RequestFacts<'_>) -> String {
-    let stage_prefix = format!("/{}", facts.stage);
-    let path = match facts.raw_path.strip_prefix(&stage_prefix) {
-        Some(rest) if facts.stage != "$default" && (rest.is_empty() || rest.starts_with('/')) => rest,
-        _ => facts.raw_path,
+pub fn route_arn<'a>(region: &str, facts: &RequestFacts<'a>) -> String {
+    // Off a path-style request's `/{apiId}`, then a named stage's prefix.
+    let strip = |path: &'a str, prefix: &str| match path.strip_prefix(prefix) {
+        Some(rest) if rest.is_empty() || rest.starts_with('/') => rest,
+        _ => path,
     };
+    let path = strip(facts.raw_path, &format!("/{}", facts.api_id));
+    let path = if facts.stage == "$default" { path } else { strip(path, &format!("/{}", facts.stage)) };
     let path = if path.is_empty() { "/" } else { path };
     format!("arn:aws:execute-api:{region}:{}:{}/{}/{}{path}", facts.account_id, facts.api_id, facts.stage, facts.method)
 }
@@ -432,6 +434,11 @@ mod tests {
         let empty = BTreeMap::new();
         let facts = facts(&empty);
         assert_eq!(route_arn("us-east-1", &facts), "arn:aws:execute-api:us-east-1:000000000000:abc/prod/GET/items/1");
+        let path_style = RequestFacts { raw_path: "/abc/items/1", stage: "$default", ..facts };
+        assert_eq!(
+            route_arn("us-east-1", &path_style),
+            "arn:aws:execute-api:us-east-1:000000000000:abc/$default/GET/items/1"
+        );
     }
 
     #[test]
