@@ -392,7 +392,7 @@ async fn bad_requests_get_dynamodb_errors() {
     check(
         &unused,
         "ValidationException",
-        "Value provided in ExpressionAttributeValues unused in expressions: keys: {:unused}",
+        "ExpressionAttributeValues can only be specified when using expressions: ConditionExpression is null",
     );
     let precise = client
         .put_item()
@@ -439,6 +439,9 @@ async fn bad_requests_get_dynamodb_errors() {
         "ValidationException",
         "The provided starting key is outside query boundaries based on provided conditions",
     );
+    // A legacy condition is served, never ignored: the item exists, so
+    // `Exists: false` fails as its ConditionExpression would.
+    client.put_item().table_name("strict").item("pk", s("a")).item("sk", s("b")).send().await.expect("a plain put");
     let legacy = client
         .put_item()
         .table_name("strict")
@@ -448,7 +451,7 @@ async fn bad_requests_get_dynamodb_errors() {
         .send()
         .await
         .unwrap_err();
-    assert_eq!(legacy.code(), Some("ValidationException"), "a legacy condition is refused, never ignored");
+    assert_eq!(legacy.code(), Some("ConditionalCheckFailedException"), "{:?}", legacy.message());
 }
 
 #[tokio::test(flavor = "multi_thread")]
