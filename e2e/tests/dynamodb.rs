@@ -437,7 +437,7 @@ async fn bad_requests_get_dynamodb_errors() {
     check(
         &outside,
         "ValidationException",
-        "The provided starting key is outside query boundaries based on provided conditions",
+        "The provided starting key does not match the range key predicate",
     );
     // A legacy condition is served, never ignored: the item exists, so
     // `Exists: false` fails as its ConditionExpression would.
