@@ -8,6 +8,7 @@ pub mod cdn;
 pub mod cloudfront;
 pub mod compose;
 pub mod dns;
+pub mod load;
 
 use std::{
     collections::BTreeMap,

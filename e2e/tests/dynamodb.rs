@@ -434,11 +434,7 @@ async fn bad_requests_get_dynamodb_errors() {
         .send()
         .await
         .unwrap_err();
-    check(
-        &outside,
-        "ValidationException",
-        "The provided starting key does not match the range key predicate",
-    );
+    check(&outside, "ValidationException", "The provided starting key does not match the range key predicate");
     // A legacy condition is served, never ignored: the item exists, so
     // `Exists: false` fails as its ConditionExpression would.
     client.put_item().table_name("strict").item("pk", s("a")).item("sk", s("b")).send().await.expect("a plain put");

@@ -117,37 +117,12 @@ where
     F: Fn() -> Fut + Clone + Send + 'static,
     Fut: Future<Output = bool> + Send + 'static,
 {
-    let started = Instant::now();
-    let deadline = started + Duration::from_secs(seconds);
-    let tasks: Vec<_> = (0..clients)
-        .map(|_| {
-            let call = call.clone();
-            tokio::spawn(async move {
-                let (mut latencies, mut errors) = (Vec::new(), 0);
-                while Instant::now() < deadline {
-                    let sent = Instant::now();
-                    if call().await {
-                        latencies.push(sent.elapsed());
-                    } else {
-                        errors += 1;
-                    }
-                }
-                (latencies, errors)
-            })
-        })
-        .collect();
-    let (mut latencies, mut errors) = (Vec::new(), 0);
-    for task in tasks {
-        let (mut part, failed) = task.await.expect("a load task");
-        latencies.append(&mut part);
-        errors += failed;
-    }
-    let elapsed = started.elapsed().as_secs_f64();
+    let mut run = nubo_e2e::load::closed_loop(clients, seconds, call).await;
     Load {
-        per_second: latencies.len() as f64 / elapsed,
-        mean_ms: mean_ms(&latencies),
-        latency: Percentiles::of(&mut latencies),
-        errors,
+        per_second: run.per_second(),
+        mean_ms: mean_ms(&run.latencies),
+        latency: Percentiles::of(&mut run.latencies),
+        errors: run.errors,
     }
 }
 

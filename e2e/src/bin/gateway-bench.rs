@@ -22,7 +22,7 @@ use std::{
     net::SocketAddr,
     path::{Path, PathBuf},
     process::Stdio,
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use aws_sdk_apigatewayv2::types::{IntegrationType, ProtocolType};
@@ -87,37 +87,12 @@ where
     F: Fn() -> Fut + Clone + Send + 'static,
     Fut: Future<Output = bool> + Send + 'static,
 {
-    let started = Instant::now();
-    let deadline = started + Duration::from_secs(seconds);
-    let tasks: Vec<_> = (0..clients)
-        .map(|_| {
-            let call = call.clone();
-            tokio::spawn(async move {
-                let (mut latencies, mut errors) = (Vec::new(), 0);
-                while Instant::now() < deadline {
-                    let sent = Instant::now();
-                    if call().await {
-                        latencies.push(sent.elapsed());
-                    } else {
-                        errors += 1;
-                    }
-                }
-                (latencies, errors)
-            })
-        })
-        .collect();
-    let (mut latencies, mut errors) = (Vec::new(), 0);
-    for task in tasks {
-        let (mut part, failed) = task.await.expect("a load task");
-        latencies.append(&mut part);
-        errors += failed;
-    }
-    latencies.sort();
+    let run = nubo_e2e::load::closed_loop(clients, seconds, call).await;
     Load {
-        per_second: latencies.len() as f64 / started.elapsed().as_secs_f64(),
-        p50: percentile(&latencies, 0.5),
-        p99: percentile(&latencies, 0.99),
-        errors,
+        per_second: run.per_second(),
+        p50: percentile(&run.latencies, 0.5),
+        p99: percentile(&run.latencies, 0.99),
+        errors: run.errors as u64,
     }
 }
 
