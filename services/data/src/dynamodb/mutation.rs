@@ -71,6 +71,9 @@ pub fn item_writes(
         Some(item) => Write::put(&table.id, key.clone(), encode_item(item), expect),
         None => Write::delete(&table.id, key.clone(), expect),
     }];
+    if let Some(item) = new {
+        keys::check_index_keys(table, item, keys::Written::Item)?;
+    }
     for index in &table.indexes {
         // An old item whose attributes cannot key the index has no entry.
         let old_entry = old.and_then(|item| keys::of_index_entry(table, index, item).ok().flatten());

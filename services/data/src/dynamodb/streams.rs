@@ -14,7 +14,10 @@ use serde_json::{Value, json};
 use super::{
     Dynamo, TABLES,
     error::{DynamoError, ErrorKind, Result},
-    request::{Request, validation_error},
+    input::streams::{
+        DescribeStreamInput, GetRecordsInput, GetShardIteratorInput, ListStreamsInput, MAX_DESCRIBE_SHARDS, MAX_RECORDS,
+    },
+    request::validation_error,
     shards::Lineage,
     table::{StreamSettings, Table},
 };
@@ -126,8 +129,8 @@ async fn table_of_stream(dynamo: &Dynamo, arn: &str) -> Result<Table> {
     }
 }
 
-pub async fn list(dynamo: &Dynamo, request: &Request) -> Result<Value> {
-    let only = request.optional_str("TableName")?.map(str::to_owned);
+pub async fn list(dynamo: &Dynamo, input: ListStreamsInput) -> Result<Value> {
+    let only = input.table_name;
     let records = dynamo.records.list_all(TABLES).await?;
     let streams: Vec<Value> = records
         .iter()
@@ -145,21 +148,17 @@ pub async fn list(dynamo: &Dynamo, request: &Request) -> Result<Value> {
     Ok(json!({ "Streams": streams }))
 }
 
-pub async fn describe(dynamo: &Dynamo, request: &Request) -> Result<Value> {
-    let arn = request.required_str("StreamArn", "streamArn")?;
-    let limit = request.optional_u64("Limit", "limit", 1)?.unwrap_or(100);
-    if limit > 100 {
-        return Err(validation_error(format!(
-            "Value '{limit}' at 'limit' failed to satisfy constraint: Member must have value less than or equal to 100"
-        )));
-    }
+pub async fn describe(dynamo: &Dynamo, input: DescribeStreamInput) -> Result<Value> {
+    let arn = input.arn();
+    // Validated: 1 to 100.
+    let limit = input.limit.unwrap_or(MAX_DESCRIBE_SHARDS) as u64;
     let table = table_of_stream(dynamo, arn).await?;
     let stream = table.stream.as_ref().ok_or_else(|| not_found(arn))?;
     let lineage = Lineage::of(stream);
     let now = now_ms();
     let current = lineage.generation_at(now);
     let mut from = lineage.first_live(now, dynamo.retention_ms());
-    if let Some(start) = request.optional_str("ExclusiveStartShardId")? {
+    if let Some(start) = input.exclusive_start_shard_id.as_deref() {
         from = from.max(lineage.parse_shard_id(start).map_or(0, |generation| generation + 1));
     }
     let mut shards = Vec::new();
@@ -240,10 +239,11 @@ fn parse_sequence(text: Option<&str>, generation: u64) -> Result<u64> {
         .ok_or_else(|| DynamoError::validation("Invalid SequenceNumber: must be a sequence number of this shard"))
 }
 
-pub async fn get_shard_iterator(dynamo: &Dynamo, request: &Request) -> Result<Value> {
-    let arn = request.required_str("StreamArn", "streamArn")?;
-    let shard = request.required_str("ShardId", "shardId")?;
-    let kind = request.required_str("ShardIteratorType", "shardIteratorType")?;
+pub async fn get_shard_iterator(dynamo: &Dynamo, input: GetShardIteratorInput) -> Result<Value> {
+    // The three are validated present.
+    let arn = input.stream_arn.as_deref().unwrap_or_default();
+    let shard = input.shard_id.as_deref().unwrap_or_default();
+    let kind = input.shard_iterator_type.as_deref().unwrap_or_default();
     let table = table_of_stream(dynamo, arn).await?;
     let lineage = Lineage::of(table.stream.as_ref().ok_or_else(|| not_found(arn))?);
     let now = now_ms();
@@ -253,7 +253,7 @@ pub async fn get_shard_iterator(dynamo: &Dynamo, request: &Request) -> Result<Va
             (lineage.first_live(now, dynamo.retention_ms())..=lineage.generation_at(now)).contains(generation)
         })
         .ok_or_else(|| no_shard(shard))?;
-    let sequence = request.optional_str("SequenceNumber")?;
+    let sequence = input.sequence_number.as_deref();
     let (after, horizon) = match kind {
         "TRIM_HORIZON" => (0, true),
         "LATEST" => (dynamo.shard_extent(&table, shard).await?.map_or(0, |(_, last)| last), false),
@@ -295,14 +295,10 @@ fn expired(issued_ms: i64, now: i64, lifetime_ms: i64) -> DynamoError {
     )
 }
 
-pub async fn get_records(dynamo: &Dynamo, request: &Request) -> Result<Value> {
-    let iterator = Iterator::parse(request.required_str("ShardIterator", "shardIterator")?)?;
-    let limit = request.optional_u64("Limit", "limit", 1)?.unwrap_or(1000);
-    if limit > 1000 {
-        return Err(validation_error(format!(
-            "Value '{limit}' at 'limit' failed to satisfy constraint: Member must have value less than or equal to 1000"
-        )));
-    }
+pub async fn get_records(dynamo: &Dynamo, input: GetRecordsInput) -> Result<Value> {
+    let iterator = Iterator::parse(input.shard_iterator.as_deref().unwrap_or_default())?;
+    // Validated: 1 to 1000.
+    let limit = input.limit.unwrap_or(MAX_RECORDS) as u64;
     let now = now_ms();
     let lifetime_ms = dynamo.runtime.settings.iterator_lifetime().as_millis() as i64;
     if now - iterator.issued_ms > lifetime_ms {
