@@ -21,7 +21,7 @@ use super::{
     shards::Lineage,
     table::{StreamSettings, Table},
 };
-use crate::engine::{Expect, Row, Write};
+use crate::engine::{EngineError, Expect, Key, Row, Write};
 
 /// The most record data one GetRecords answers with (1 MB).
 const MAX_RECORDS_BYTES: usize = 1024 * 1024;
@@ -80,6 +80,19 @@ impl Dynamo {
         Ok(first.first().zip(last.first()).map(|(first, last)| (position_of(first), position_of(last))))
     }
 
+    /// Seals a closed shard a reader has read up to `after`; whether
+    /// nothing lies past `after` once it is sealed.
+    async fn seal(&self, table: &Table, shard: &str, after: u64) -> Result<bool> {
+        let log = table.stream_log();
+        let seal = Key { partition: Lineage::seal_partition(shard), clustering: Vec::new() };
+        match self.engine.write(vec![Write::put(&log, seal, b"sealed".to_vec(), Expect::Version(0))]).await {
+            Ok(_) | Err(EngineError::VersionMismatch { .. }) => {}
+            Err(error) => return Err(error.into()),
+        }
+        let past = (Bound::Excluded(after.to_be_bytes().to_vec()), Bound::Unbounded);
+        Ok(self.engine.query(&log, shard.as_bytes(), past, false, 1).await?.is_empty())
+    }
+
     /// Drops the shards of every stream whose records are all past the
     /// retention; returns how many shards were dropped.
     pub async fn trim_streams(&self) -> Result<usize> {
@@ -107,6 +120,8 @@ impl Dynamo {
                     let deletes = rows.into_iter().map(|row| Write::delete(&log, row.key, Expect::Anything)).collect();
                     self.engine.write(deletes).await?;
                 }
+                let seal = Key { partition: Lineage::seal_partition(&shard), clustering: Vec::new() };
+                self.engine.write(vec![Write::delete(&log, seal, Expect::Anything)]).await?;
                 dropped += usize::from(any);
             }
             if let Ok(mut known) = self.runtime.trimmed_below.lock() {
@@ -383,11 +398,94 @@ pub async fn get_records(dynamo: &Dynamo, input: GetRecordsInput) -> Result<Valu
         records.push(record);
     }
     let mut response = json!({ "Records": records });
-    // A closed shard read to its end has no next iterator: its child follows.
+    // A closed shard read to its end has no next iterator: its child
+    // follows. The shard is sealed first, so no write still in flight can
+    // land in it behind the reader; one that committed before the seal is
+    // read on the next call.
     let drained = !stopped_early && fetched < limit as usize;
-    if !(drained && lineage.is_closed(iterator.shard, now)) {
+    let finished = drained && lineage.is_closed(iterator.shard, now) && dynamo.seal(&table, &shard, after).await?;
+    if !finished {
         let next = Iterator { arn: iterator.arn.clone(), shard: iterator.shard, after, horizon, issued_ms: now };
         response["NextShardIterator"] = json!(next.text());
     }
     Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::{sync::Arc, time::Duration};
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::{
+        dynamodb::{
+            Action, keys,
+            mutation::{Actor, item_writes},
+            settings::Settings,
+            value::item_from_json,
+        },
+        engine::{Engine, embedded::EmbeddedEngine},
+        records::RecordStore,
+    };
+
+    async fn dynamo(directory: &tempfile::TempDir) -> Dynamo {
+        let database = redb::Database::create(directory.path().join("data.redb")).unwrap();
+        let engine: Arc<dyn Engine> = Arc::new(EmbeddedEngine::new(Arc::new(database)));
+        let records = RecordStore::open(engine.clone()).await.unwrap();
+        Dynamo::new(records, engine, "us-east-1".into(), "000000000000".into())
+            .with_settings(Settings { shard_secs: 1, ..Settings::default() })
+    }
+
+    /// DynamoDB's reference: a shard with an ending sequence number "is
+    /// closed and can no longer receive more data". A write built while the
+    /// shard was open, committed after a reader finished it, must not land
+    /// in it behind that reader: it is refused and built again.
+    #[tokio::test]
+    async fn a_late_commit_never_lands_in_a_shard_its_reader_left() {
+        let directory = tempfile::tempdir().unwrap();
+        let dynamo = dynamo(&directory).await;
+        dynamo
+            .execute(
+                Action::CreateTable,
+                json!({"TableName": "late", "BillingMode": "PAY_PER_REQUEST",
+                    "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+                    "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+                    "StreamSpecification": {"StreamEnabled": true, "StreamViewType": "KEYS_ONLY"}}),
+            )
+            .await
+            .unwrap();
+        let table = dynamo.table_named("late").await.unwrap();
+        let item = item_from_json(&json!({"pk": {"S": "a"}})).unwrap();
+        let key = keys::of_item(&table, &item).unwrap();
+        // Built in the first shard, not yet committed.
+        let late = item_writes(&table, &key, None, Some(&item), Expect::Version(0), Actor::User).unwrap();
+        let arn = table.stream_arn("us-east-1", "000000000000").unwrap();
+        let lineage = Lineage::of(table.stream.as_ref().unwrap());
+        let first = lineage.shard_id(0);
+        // Wait until the first shard is closed, then read it to its end.
+        while !lineage.is_closed(0, now_ms()) {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let iterator = dynamo
+            .execute(
+                Action::GetShardIterator,
+                json!({"StreamArn": arn, "ShardId": first, "ShardIteratorType": "TRIM_HORIZON"}),
+            )
+            .await
+            .unwrap()["ShardIterator"]
+            .clone();
+        let read = dynamo.execute(Action::GetRecords, json!({"ShardIterator": iterator})).await.unwrap();
+        assert_eq!(read["Records"], json!([]));
+        assert!(read.get("NextShardIterator").is_none(), "the reader is done with the closed shard");
+        // The late commit is refused (its writer builds it again, into the
+        // shard now open) ...
+        assert!(matches!(dynamo.engine.write(late).await, Err(EngineError::VersionMismatch { .. })));
+        // ... and the closed shard stays empty.
+        assert_eq!(dynamo.shard_extent(&table, &first).await.unwrap(), None);
+        // A write built now goes to the open shard and is read there.
+        dynamo.execute(Action::PutItem, json!({"TableName": "late", "Item": {"pk": {"S": "a"}}})).await.unwrap();
+        let open = lineage.shard_id(lineage.generation_at(now_ms()));
+        assert!(dynamo.shard_extent(&table, &open).await.unwrap().is_some());
+    }
 }

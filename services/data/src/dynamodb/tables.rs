@@ -255,7 +255,8 @@ pub async fn update(dynamo: &Dynamo, request: &Request) -> Result<Value> {
     }
     if !changed {
         return Err(DynamoError::validation(
-            "At least one of ProvisionedThroughput, BillingMode, UpdateStreamEnabled, GlobalSecondaryIndexUpdates or SSESpecification or ReplicaUpdates is required",
+            // DynamoDB's current wording, which names every member it can update.
+            "At least one of ProvisionedThroughput, BillingMode, UpdateStreamEnabled, GlobalSecondaryIndexUpdates, SSESpecification, ReplicaUpdates, MultiAccountReplicaReady, ReplicaTransitRoleArn, MultiRegionConsistency, DeletionProtectionEnabled, OnDemandThroughput, WarmThroughput or TableClass is required",
         ));
     }
     // The catalog changes before the backfill: writes from now on keep the

@@ -210,3 +210,17 @@ async fn the_stream_messages_name_the_table() {
     let (_, message) = dynamo.fails("UpdateTable", enable).await;
     assert_eq!(message, "Table already has an enabled stream: TableName: plain");
 }
+
+#[tokio::test]
+async fn an_update_table_that_changes_nothing_names_what_it_could_change() {
+    let dynamo = TestDynamo::new().await;
+    dynamo.table("plain", false).await;
+    let (kind, message) = dynamo.fails("UpdateTable", json!({"TableName": "plain"})).await;
+    assert_eq!(kind, "ValidationException");
+    assert_eq!(
+        message,
+        "At least one of ProvisionedThroughput, BillingMode, UpdateStreamEnabled, GlobalSecondaryIndexUpdates, \
+         SSESpecification, ReplicaUpdates, MultiAccountReplicaReady, ReplicaTransitRoleArn, MultiRegionConsistency, \
+         DeletionProtectionEnabled, OnDemandThroughput, WarmThroughput or TableClass is required"
+    );
+}
