@@ -202,10 +202,7 @@ impl Dynamo {
             Action::BatchWriteItem => batch::write(self, input::parse(body)?).await,
             Action::TransactWriteItems => transact::write(self, input::parse(body)?).await,
             Action::TransactGetItems => transact::get(self, input::parse(body)?).await,
-            Action::UpdateTable => {
-                input::parse::<input::catalog::UpdateTableInput>(body)?;
-                tables::update(self, &request).await
-            }
+            Action::UpdateTable => tables::update(self, input::parse(body)?, &request).await,
             Action::UpdateTimeToLive => {
                 input::parse::<input::tables::UpdateTimeToLiveInput>(body)?;
                 tables::update_ttl(self, &request).await

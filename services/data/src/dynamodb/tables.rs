@@ -8,7 +8,9 @@ use serde_json::{Value, json};
 use super::{
     Dynamo, TABLES,
     error::{DynamoError, ErrorKind, Result},
-    input::catalog::{ListTablesInput, ListTagsOfResourceInput, TableNameInput},
+    input::catalog::{
+        ListTablesInput, ListTagsOfResourceInput, ProvisionedThroughput, TableNameInput, UpdateTableInput,
+    },
     mutation::{Actor, read_modify_write},
     request::{Request, validation_error},
     table::{self, Table},
@@ -51,6 +53,10 @@ pub async fn create(dynamo: &Dynamo, request: &Request) -> Result<Value> {
     }
     tracing::info!(table = %table.name, "table created");
     Ok(json!({ "TableDescription": table.describe(&dynamo.region, &dynamo.account_id, "ACTIVE") }))
+}
+
+fn missing_index(name: &str) -> DynamoError {
+    DynamoError::new(ErrorKind::ResourceNotFound, format!("Requested resource not found: Index: {name} not found"))
 }
 
 fn missing(name: &str) -> DynamoError {
@@ -121,106 +127,99 @@ async fn versioned(dynamo: &Dynamo, request: &Request) -> Result<(Table, u64)> {
     Ok((table, record.version))
 }
 
-pub async fn update(dynamo: &Dynamo, request: &Request) -> Result<Value> {
+/// The type an `AttributeType` names (validated: one of S, N, B).
+fn scalar_type(name: Option<&str>) -> table::ScalarType {
+    match name {
+        Some("N") => table::ScalarType::N,
+        Some("B") => table::ScalarType::B,
+        _ => table::ScalarType::S,
+    }
+}
+
+/// Throughput units, validated present and at least 1.
+fn units(throughput: &ProvisionedThroughput) -> (u64, u64) {
+    let read = throughput.read_capacity_units.unwrap_or(1).max(1) as u64;
+    let write = throughput.write_capacity_units.unwrap_or(1).max(1) as u64;
+    (read, write)
+}
+
+/// UpdateTable. `request` is the same body as `input`: an index to
+/// create is parsed from it by the table definition's parser, as
+/// CreateTable's are.
+pub async fn update(dynamo: &Dynamo, input: UpdateTableInput, request: &Request) -> Result<Value> {
     let (mut table, version) = versioned(dynamo, request).await?;
     let mut backfill = Vec::new();
     let mut dropped = Vec::new();
     let mut changed = false;
 
-    if let Some(definitions) = request.member("AttributeDefinitions").and_then(Value::as_array) {
-        for definition in definitions {
-            let name = definition.get("AttributeName").and_then(Value::as_str).unwrap_or_default();
-            let kind = match definition.get("AttributeType").and_then(Value::as_str) {
-                Some("S") => table::ScalarType::S,
-                Some("N") => table::ScalarType::N,
-                Some("B") => table::ScalarType::B,
-                _ => {
-                    return Err(validation_error(
-                        "Value at 'attributeDefinitions.1.member.attributeType' failed to satisfy constraint: Member must satisfy enum value set: [B, N, S]",
-                    ));
-                }
-            };
-            match table.attribute_type(name) {
-                Some(existing) if existing != kind => {
-                    return Err(DynamoError::invalid_parameter(format!(
-                        "Cannot change the type of attribute {name} from {} to {}",
-                        existing.name(),
-                        kind.name()
-                    )));
-                }
-                Some(_) => {}
-                None => table.attributes.push((name.to_owned(), kind)),
+    for definition in input.attribute_definitions.iter().flatten() {
+        let name = definition.attribute_name.as_deref().unwrap_or_default();
+        let kind = scalar_type(definition.attribute_type.as_deref());
+        match table.attribute_type(name) {
+            Some(existing) if existing != kind => {
+                return Err(DynamoError::invalid_parameter(format!(
+                    "Cannot change the type of attribute {name} from {} to {}",
+                    existing.name(),
+                    kind.name()
+                )));
             }
+            Some(_) => {}
+            None => table.attributes.push((name.to_owned(), kind)),
         }
     }
 
-    if let Some(updates) = request.member("GlobalSecondaryIndexUpdates").and_then(Value::as_array) {
-        for update in updates {
-            if let Some(create) = update.get("Create").filter(|v| !v.is_null()) {
-                let index = table::parse_index(
-                    create,
-                    true,
-                    &table.hash_key,
-                    table.range_key.is_some(),
-                    table.pay_per_request,
-                )?;
-                if table.index(&index.name).is_some() {
+    let raw_updates = request.member("GlobalSecondaryIndexUpdates").and_then(Value::as_array);
+    for (position, update) in input.global_secondary_index_updates.iter().flatten().enumerate() {
+        let raw_create = raw_updates.and_then(|raw| raw.get(position)).and_then(|raw| raw.get("Create"));
+        if let (Some(_), Some(create)) = (&update.create, raw_create) {
+            let index =
+                table::parse_index(create, true, &table.hash_key, table.range_key.is_some(), table.pay_per_request)?;
+            if table.index(&index.name).is_some() {
+                return Err(DynamoError::invalid_parameter(format!(
+                    "Attempting to create an index which already exists: {}",
+                    index.name
+                )));
+            }
+            for key in index.key_names() {
+                if table.attribute_type(key).is_none() {
                     return Err(DynamoError::invalid_parameter(format!(
-                        "Attempting to create an index which already exists: {}",
-                        index.name
+                        "Some index key attributes are not defined in AttributeDefinitions. Keys: [{key}], AttributeDefinitions: [{}]",
+                        table.attributes.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", ")
                     )));
                 }
-                for key in index.key_names() {
-                    if table.attribute_type(key).is_none() {
-                        return Err(DynamoError::invalid_parameter(format!(
-                            "Some index key attributes are not defined in AttributeDefinitions. Keys: [{key}], AttributeDefinitions: [{}]",
-                            table.attributes.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", ")
-                        )));
-                    }
-                }
-                dynamo.engine.create_table(&index.id).await?;
-                backfill.push(index.name.clone());
-                table.indexes.push(index);
-                changed = true;
-            } else if let Some(delete) = update.get("Delete").filter(|v| !v.is_null()) {
-                let name = delete.get("IndexName").and_then(Value::as_str).unwrap_or_default();
-                let position =
-                    table.indexes.iter().position(|index| index.global && index.name == name).ok_or_else(|| {
-                        DynamoError::new(
-                            ErrorKind::ResourceNotFound,
-                            format!("Requested resource not found: Index: {name} not found"),
-                        )
-                    })?;
-                dropped.push(table.indexes.remove(position).id);
-                changed = true;
-            } else if let Some(update) = update.get("Update").filter(|v| !v.is_null()) {
-                let name = update.get("IndexName").and_then(Value::as_str).unwrap_or_default();
-                let index =
-                    table.indexes.iter_mut().find(|index| index.global && index.name == name).ok_or_else(|| {
-                        DynamoError::new(
-                            ErrorKind::ResourceNotFound,
-                            format!("Requested resource not found: Index: {name} not found"),
-                        )
-                    })?;
-                if let Some(throughput) = update.get("ProvisionedThroughput") {
-                    index.read_capacity =
-                        throughput.get("ReadCapacityUnits").and_then(Value::as_u64).unwrap_or(index.read_capacity);
-                    index.write_capacity =
-                        throughput.get("WriteCapacityUnits").and_then(Value::as_u64).unwrap_or(index.write_capacity);
-                }
-                changed = true;
             }
+            dynamo.engine.create_table(&index.id).await?;
+            backfill.push(index.name.clone());
+            table.indexes.push(index);
+            changed = true;
+        } else if let Some(delete) = &update.delete {
+            let name = delete.index_name.as_deref().unwrap_or_default();
+            let position = table
+                .indexes
+                .iter()
+                .position(|index| index.global && index.name == name)
+                .ok_or_else(|| missing_index(name))?;
+            dropped.push(table.indexes.remove(position).id);
+            changed = true;
+        } else if let Some(change) = &update.update {
+            let name = change.index_name.as_deref().unwrap_or_default();
+            let index = table
+                .indexes
+                .iter_mut()
+                .find(|index| index.global && index.name == name)
+                .ok_or_else(|| missing_index(name))?;
+            if let Some(throughput) = &change.provisioned_throughput {
+                (index.read_capacity, index.write_capacity) = units(throughput);
+            }
+            changed = true;
         }
     }
 
-    if let Some(throughput) = request.member("ProvisionedThroughput") {
-        table.read_capacity =
-            throughput.get("ReadCapacityUnits").and_then(Value::as_u64).unwrap_or(table.read_capacity);
-        table.write_capacity =
-            throughput.get("WriteCapacityUnits").and_then(Value::as_u64).unwrap_or(table.write_capacity);
+    if let Some(throughput) = &input.provisioned_throughput {
+        (table.read_capacity, table.write_capacity) = units(throughput);
         changed = true;
     }
-    match request.optional_str("BillingMode")? {
+    match input.billing_mode.as_deref() {
         Some("PAY_PER_REQUEST") => {
             table.pay_per_request = true;
             changed = true;

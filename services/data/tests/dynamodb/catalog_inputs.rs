@@ -97,3 +97,77 @@ async fn a_recovery_period_out_of_range_is_refused() {
         .await;
     assert_eq!(done["ContinuousBackupsDescription"]["PointInTimeRecoveryDescription"]["RecoveryPeriodInDays"], 7);
 }
+
+#[tokio::test]
+async fn update_table_adds_updates_and_drops_a_global_index() {
+    let dynamo = TestDynamo::new().await;
+    dynamo
+        .ok(
+            "CreateTable",
+            json!({"TableName": "things", "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+                "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+                "ProvisionedThroughput": {"ReadCapacityUnits": 5, "WriteCapacityUnits": 5}}),
+        )
+        .await;
+    dynamo.ok("PutItem", json!({"TableName": "things", "Item": {"pk": {"S": "a"}, "owner": {"S": "ann"}}})).await;
+    let created = dynamo
+        .ok(
+            "UpdateTable",
+            json!({"TableName": "things",
+                "AttributeDefinitions": [{"AttributeName": "owner", "AttributeType": "S"}],
+                "GlobalSecondaryIndexUpdates": [{"Create": {"IndexName": "byOwner",
+                    "KeySchema": [{"AttributeName": "owner", "KeyType": "HASH"}],
+                    "Projection": {"ProjectionType": "KEYS_ONLY"},
+                    "ProvisionedThroughput": {"ReadCapacityUnits": 2, "WriteCapacityUnits": 3}}}]}),
+        )
+        .await;
+    assert_eq!(created["TableDescription"]["GlobalSecondaryIndexes"][0]["IndexName"], "byOwner");
+    // The items already there are backfilled into the new index.
+    let found = dynamo
+        .ok(
+            "Query",
+            json!({"TableName": "things", "IndexName": "byOwner", "KeyConditionExpression": "#o = :o",
+                "ExpressionAttributeNames": {"#o": "owner"}, "ExpressionAttributeValues": {":o": {"S": "ann"}}}),
+        )
+        .await;
+    assert_eq!(found["Count"], 1);
+    let updated = dynamo
+        .ok(
+            "UpdateTable",
+            json!({"TableName": "things", "GlobalSecondaryIndexUpdates": [{"Update": {"IndexName": "byOwner",
+                "ProvisionedThroughput": {"ReadCapacityUnits": 7, "WriteCapacityUnits": 8}}}]}),
+        )
+        .await;
+    let throughput = &updated["TableDescription"]["GlobalSecondaryIndexes"][0]["ProvisionedThroughput"];
+    assert_eq!(
+        (throughput["ReadCapacityUnits"].as_u64(), throughput["WriteCapacityUnits"].as_u64()),
+        (Some(7), Some(8))
+    );
+    // An index throughput must give both units.
+    let (_, message) = dynamo
+        .fails(
+            "UpdateTable",
+            json!({"TableName": "things", "GlobalSecondaryIndexUpdates": [{"Update": {"IndexName": "byOwner",
+                "ProvisionedThroughput": {"ReadCapacityUnits": 7}}}]}),
+        )
+        .await;
+    assert_eq!(
+        message,
+        "1 validation error detected: Value null at 'globalSecondaryIndexUpdates.1.member.update.provisionedThroughput.writeCapacityUnits' failed to satisfy constraint: Member must not be null"
+    );
+    let dropped = dynamo
+        .ok(
+            "UpdateTable",
+            json!({"TableName": "things", "GlobalSecondaryIndexUpdates": [{"Delete": {"IndexName": "byOwner"}}]}),
+        )
+        .await;
+    assert!(dropped["TableDescription"].get("GlobalSecondaryIndexes").is_none());
+    let (kind, _) = dynamo
+        .fails(
+            "Query",
+            json!({"TableName": "things", "IndexName": "byOwner", "KeyConditionExpression": "#o = :o",
+                "ExpressionAttributeNames": {"#o": "owner"}, "ExpressionAttributeValues": {":o": {"S": "ann"}}}),
+        )
+        .await;
+    assert_eq!(kind, "ValidationException");
+}
