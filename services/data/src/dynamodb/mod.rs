@@ -208,14 +208,8 @@ impl Dynamo {
                 tables::update_ttl(self, &request).await
             }
             Action::DescribeTimeToLive => tables::describe_ttl(self, input::parse(body)?).await,
-            Action::TagResource => {
-                input::parse::<input::tables::TagResourceInput>(body)?;
-                tables::tag(self, &request).await
-            }
-            Action::UntagResource => {
-                input::parse::<input::tables::UntagResourceInput>(body)?;
-                tables::untag(self, &request).await
-            }
+            Action::TagResource => tables::tag(self, input::parse(body)?).await,
+            Action::UntagResource => tables::untag(self, input::parse(body)?).await,
             Action::ListTagsOfResource => tables::list_tags(self, input::parse(body)?).await,
             Action::ListStreams => streams::list(self, input::parse(body)?).await,
             Action::DescribeStream => streams::describe(self, input::parse(body)?).await,

@@ -1,15 +1,14 @@
 //! CreateTable, DescribeTable, ListTables, DeleteTable, UpdateTable (with
 //! global secondary index backfill), the Time to Live settings and tags.
 
-use std::collections::BTreeMap;
-
 use serde_json::{Value, json};
 
 use super::{
     Dynamo, TABLES,
     error::{DynamoError, ErrorKind, Result},
-    input::catalog::{
-        ListTablesInput, ListTagsOfResourceInput, ProvisionedThroughput, TableNameInput, UpdateTableInput,
+    input::{
+        catalog::{ListTablesInput, ListTagsOfResourceInput, ProvisionedThroughput, TableNameInput, UpdateTableInput},
+        tables::{TagResourceInput, UntagResourceInput},
     },
     mutation::{Actor, read_modify_write},
     request::{Request, validation_error},
@@ -351,36 +350,26 @@ async fn table_of_arn(dynamo: &Dynamo, arn: &str) -> Result<(Table, u64)> {
     Ok((table, record.version))
 }
 
-pub async fn tag(dynamo: &Dynamo, request: &Request) -> Result<Value> {
-    let (mut table, version) = table_of_arn(dynamo, request.required_str("ResourceArn", "resourceArn")?).await?;
-    let tags = request.required_array("Tags", "tags")?;
-    let mut added = BTreeMap::new();
-    for tag in tags {
-        let key = tag.get("Key").and_then(Value::as_str).unwrap_or_default();
-        let value = tag.get("Value").and_then(Value::as_str).unwrap_or_default();
-        if key.is_empty() || key.len() > 128 || value.len() > 256 {
-            return Err(DynamoError::validation(
-                "One or more parameter values were invalid: Tag keys must be 1 to 128 characters and values at most 256",
-            ));
-        }
-        added.insert(key.to_owned(), value.to_owned());
+/// The most tags a table holds.
+const MAX_TAGS: usize = 50;
+
+pub async fn tag(dynamo: &Dynamo, input: TagResourceInput) -> Result<Value> {
+    // Validated: the ARN and every tag's key (1 to 128) and value (to 256).
+    let (mut table, version) = table_of_arn(dynamo, input.resource_arn.as_deref().unwrap_or_default()).await?;
+    for tag in input.tags.iter().flatten() {
+        table.tags.insert(tag.key.clone().unwrap_or_default(), tag.value.clone().unwrap_or_default());
     }
-    table.tags.extend(added);
-    if table.tags.len() > 50 {
-        return Err(DynamoError::validation(
-            "One or more parameter values were invalid: The number of tags exceeds the limit of 50",
-        ));
+    if table.tags.len() > MAX_TAGS {
+        return Err(DynamoError::validation("Number of Tags exceed the current limit for the provided ResourceArn"));
     }
     save(dynamo, &table, version).await?;
     Ok(json!({}))
 }
 
-pub async fn untag(dynamo: &Dynamo, request: &Request) -> Result<Value> {
-    let (mut table, version) = table_of_arn(dynamo, request.required_str("ResourceArn", "resourceArn")?).await?;
-    for key in request.required_array("TagKeys", "tagKeys")? {
-        if let Some(key) = key.as_str() {
-            table.tags.remove(key);
-        }
+pub async fn untag(dynamo: &Dynamo, input: UntagResourceInput) -> Result<Value> {
+    let (mut table, version) = table_of_arn(dynamo, input.resource_arn.as_deref().unwrap_or_default()).await?;
+    for key in input.tag_keys.iter().flatten() {
+        table.tags.remove(key);
     }
     save(dynamo, &table, version).await?;
     Ok(json!({}))

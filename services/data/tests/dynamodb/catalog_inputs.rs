@@ -171,3 +171,27 @@ async fn update_table_adds_updates_and_drops_a_global_index() {
         .await;
     assert_eq!(kind, "ValidationException");
 }
+
+#[tokio::test]
+async fn tags_are_added_removed_and_bounded_at_fifty() {
+    let dynamo = TestDynamo::new().await;
+    dynamo.table("things", false).await;
+    let arn = "arn:aws:dynamodb:us-east-1:000000000000:table/things";
+    let tags: Vec<serde_json::Value> = (0..50).map(|i| json!({"Key": format!("k{i}"), "Value": "v"})).collect();
+    dynamo.ok("TagResource", json!({"ResourceArn": arn, "Tags": tags})).await;
+    let (kind, message) =
+        dynamo.fails("TagResource", json!({"ResourceArn": arn, "Tags": [{"Key": "one-more", "Value": "v"}]})).await;
+    assert_eq!(kind, "ValidationException");
+    assert_eq!(message, "Number of Tags exceed the current limit for the provided ResourceArn");
+    // Nothing of the refused request was kept.
+    let listed = dynamo.ok("ListTagsOfResource", json!({"ResourceArn": arn})).await;
+    assert_eq!(listed["Tags"].as_array().map(Vec::len), Some(50));
+    dynamo.ok("UntagResource", json!({"ResourceArn": arn, "TagKeys": ["k0", "k1", "absent"]})).await;
+    let listed = dynamo.ok("ListTagsOfResource", json!({"ResourceArn": arn})).await;
+    assert_eq!(listed["Tags"].as_array().map(Vec::len), Some(48));
+    let (_, message) = dynamo.fails("UntagResource", json!({"ResourceArn": arn})).await;
+    assert_eq!(
+        message,
+        "1 validation error detected: Value null at 'tagKeys' failed to satisfy constraint: Member must not be null"
+    );
+}
