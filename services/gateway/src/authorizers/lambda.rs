@@ -134,6 +134,14 @@ impl LambdaAuthorizers {
             Ok(Ok(invoked)) => invoked,
         };
         if !invoked.function_error.is_empty() {
+            // A function failing with exactly `Unauthorized` asks for 401,
+            // as AWS's authorizer blueprints do (`raise Exception('Unauthorized')`).
+            let message = serde_json::from_slice::<Value>(&invoked.payload)
+                .ok()
+                .and_then(|error| error.get("errorMessage").and_then(Value::as_str).map(str::to_owned));
+            if message.as_deref() == Some("Unauthorized") {
+                return Err(Refusal::Unauthorized);
+            }
             tracing::info!(function, request_id = %invoked.request_id, "authorizer function failed");
             return Err(Refusal::Error);
         }

@@ -341,7 +341,7 @@ impl Stage {
             "deploymentId": self.deployment_id,
             "cacheClusterEnabled": self.cache_cluster_enabled,
             "cacheClusterStatus": "NOT_AVAILABLE",
-            "methodSettings": self.method_settings,
+            "methodSettings": super::method_settings::to_json(&self.method_settings),
             "tracingEnabled": self.tracing_enabled,
             "createdDate": self.created_date,
             "lastUpdatedDate": self.last_updated_date,
