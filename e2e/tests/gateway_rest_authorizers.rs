@@ -61,7 +61,7 @@ def handler(event, context):
         return {"not": "a policy"}
     ctx = {"invocation": context.aws_request_id, "arn": arn, "number": 7, "yes": True}
     ctx.update({k: v for k, v in extra.items() if v is not None})
-    return {"principalId": "user-" + token, "context": ctx,
+    return {"principalId": "user-" + token, "context": ctx, "usageIdentifierKey": "metered-by-the-authorizer-01",
             "policyDocument": {"Version": "2012-10-17", "Statement": statements}}
 "#;
 
@@ -328,6 +328,72 @@ async fn token_and_request_authorizers_guard_methods_with_cached_policies() {
     assert_eq!(status, 401);
     let (status, _) = get(&format!("{base}/by-request?key=k1"), &[("x-user", "deny-r")]).await;
     assert_eq!(status, 403);
+
+    // `apiKeySource: AUTHORIZER`: the key the authorizer names is metered.
+    let metered = client
+        .create_rest_api()
+        .name("metered")
+        .api_key_source(aws_sdk_apigateway::types::ApiKeySourceType::Authorizer)
+        .send()
+        .await
+        .unwrap();
+    let metered = Api {
+        client: client.clone(),
+        id: metered.id().unwrap().to_owned(),
+        root: metered.root_resource_id().unwrap().to_owned(),
+    };
+    let authorizer = client
+        .create_authorizer()
+        .rest_api_id(&metered.id)
+        .name("token")
+        .r#type(aws_sdk_apigateway::types::AuthorizerType::Token)
+        .authorizer_uri(lambda_uri(&authorizer_fn))
+        .identity_source("method.request.header.X-Token")
+        .send()
+        .await
+        .unwrap();
+    let paid = metered.resource(&metered.root, "paid").await;
+    metered.method(&paid, "GET", "CUSTOM", authorizer.id(), &[], Some(&echo)).await;
+    client
+        .update_method()
+        .rest_api_id(&metered.id)
+        .resource_id(&paid)
+        .http_method("GET")
+        .patch_operations(PatchOperation::builder().op(Op::Replace).path("/apiKeyRequired").value("true").build())
+        .send()
+        .await
+        .unwrap();
+    metered.deploy("prod").await;
+    let paid_url = format!("{}/{}/prod/paid", nubo.http_url(ServiceName::Gateway), metered.id);
+    // The key is not in any plan yet.
+    let (status, _) = get(&paid_url, &[("x-token", "allow-m")]).await;
+    assert_eq!(status, 403);
+    let key = client
+        .create_api_key()
+        .name("metered")
+        .value("metered-by-the-authorizer-01")
+        .enabled(true)
+        .send()
+        .await
+        .unwrap();
+    let plan = client
+        .create_usage_plan()
+        .name("plan")
+        .api_stages(aws_sdk_apigateway::types::ApiStage::builder().api_id(&metered.id).stage("prod").build())
+        .send()
+        .await
+        .unwrap();
+    client
+        .create_usage_plan_key()
+        .usage_plan_id(plan.id().unwrap())
+        .key_id(key.id().unwrap())
+        .key_type("API_KEY")
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = get(&paid_url, &[("x-token", "allow-m")]).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["event"]["requestContext"]["identity"]["apiKeyId"], key.id().unwrap());
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -609,6 +675,49 @@ async fn stages_substitute_variables_throttle_methods_and_export() {
         statuses
     };
     assert!(blue.iter().all(|s| *s == 200), "{blue:?}");
+
+    // The stage's access log, in its format.
+    let format = r#"{"requestId":"$context.requestId","status":"$context.status","route":"$context.routeKey"}"#;
+    let bad_format = client
+        .update_stage()
+        .rest_api_id(&api.id)
+        .stage_name("green")
+        .patch_operations(replace("/accessLogSettings/format", "$context.status"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(aws_sdk_apigateway::error::ProvideErrorMetadata::code(&bad_format), Some("BadRequestException"));
+    let logged_stage = client
+        .update_stage()
+        .rest_api_id(&api.id)
+        .stage_name("green")
+        .patch_operations(replace(
+            "/accessLogSettings/destinationArn",
+            "arn:aws:logs:us-east-1:000000000000:log-group:rest-access",
+        ))
+        .patch_operations(replace("/accessLogSettings/format", format))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logged_stage.access_log_settings().unwrap().format(), Some(format));
+    let response = reqwest::get(format!("{gateway}/{}/green/call", api.id)).await.unwrap();
+    let request_id = response.headers()["x-amzn-requestid"].to_str().unwrap().to_owned();
+    assert_eq!(response.status(), 200);
+    let directory = state.path().join("state/gateway/logs/rest-access");
+    let mut logged = String::new();
+    for _ in 0..50 {
+        logged = std::fs::read_dir(&directory)
+            .map(|entries| {
+                entries.flatten().map(|entry| std::fs::read_to_string(entry.path()).unwrap_or_default()).collect()
+            })
+            .unwrap_or_default();
+        if logged.contains(&request_id) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let line: Value = serde_json::from_str(logged.lines().find(|line| line.contains(&request_id)).unwrap()).unwrap();
+    assert_eq!(line, json!({ "requestId": request_id, "status": "200", "route": "GET /call" }));
 
     // GetExport: the stage's deployment in both specifications.
     let export = |kind: &str| {

@@ -97,14 +97,29 @@ fn sources(authorizer: &Authorizer) -> Vec<String> {
         .collect()
 }
 
+/// Who a method let through.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Authorized {
+    pub identity: Identity,
+    /// The API key a Lambda authorizer named (`usageIdentifierKey`), what
+    /// an API with `apiKeySource: AUTHORIZER` meters.
+    pub usage_key: Option<String>,
+}
+
+impl From<Identity> for Authorized {
+    fn from(identity: Identity) -> Self {
+        Self { identity, usage_key: None }
+    }
+}
+
 /// Who may call the matched method, or the response refusing the request.
-pub(super) async fn authorize(context: &Context<'_>, state: &UserApis) -> Result<Identity, HttpResponse> {
+pub(super) async fn authorize(context: &Context<'_>, state: &UserApis) -> Result<Authorized, HttpResponse> {
     let method = context.matched.method;
     let request_id = context.request_id;
     match method.authorization_type.as_str() {
-        "" | "NONE" => Ok(Identity::Anonymous),
+        "" | "NONE" => Ok(Identity::Anonymous.into()),
         "AWS_IAM" => match state.authorizers.verify_iam(context.request, context.body) {
-            Ok(principal) => Ok(Identity::Iam(principal)),
+            Ok(principal) => Ok(Identity::Iam(principal).into()),
             // An unsigned request is answered as a path without a method.
             Err(Refusal::Forbidden) => Err(gateway_response(
                 403,
@@ -122,7 +137,9 @@ pub(super) async fn authorize(context: &Context<'_>, state: &UserApis) -> Result
             };
             match (kind, authorizer.kind.as_str()) {
                 ("CUSTOM", "TOKEN" | "REQUEST") => lambda(context, state, authorizer).await,
-                ("COGNITO_USER_POOLS", "COGNITO_USER_POOLS") => cognito(context, state, authorizer).await,
+                ("COGNITO_USER_POOLS", "COGNITO_USER_POOLS") => {
+                    cognito(context, state, authorizer).await.map(Into::into)
+                }
                 _ => Err(authorizer_error(request_id)),
             }
         }
@@ -144,7 +161,7 @@ fn values_of(context: &Context<'_>, sources: &[String], request_context: &Value)
     identity::values(sources, &view)
 }
 
-async fn lambda(context: &Context<'_>, state: &UserApis, authorizer: &Authorizer) -> Result<Identity, HttpResponse> {
+async fn lambda(context: &Context<'_>, state: &UserApis, authorizer: &Authorizer) -> Result<Authorized, HttpResponse> {
     let request_id = context.request_id;
     let arn = method_arn(
         &state.authorizers.region,
@@ -188,10 +205,20 @@ async fn lambda(context: &Context<'_>, state: &UserApis, authorizer: &Authorizer
         .await
         .map_err(|refusal| refused(refusal, request_id))?;
     match answer.as_ref() {
-        Answer::Policy { principal_id, document, context: values } => match policy::decide(document, &arn) {
-            Decision::Allow => Ok(Identity::Lambda { principal_id: principal_id.clone(), context: values.clone() }),
-            decision => Err(access_denied(decision, request_id)),
-        },
+        Answer::Policy { principal_id, document, context: values, usage_identifier_key } => {
+            // Context values must be strings, numbers or booleans.
+            if values.values().any(|value| value.is_object() || value.is_array()) {
+                tracing::info!(authorizer = %authorizer.id, "authorizer context holds an object or array");
+                return Err(authorizer_error(request_id));
+            }
+            match policy::decide(document, &arn) {
+                Decision::Allow => Ok(Authorized {
+                    identity: Identity::Lambda { principal_id: principal_id.clone(), context: values.clone() },
+                    usage_key: usage_identifier_key.clone(),
+                }),
+                decision => Err(access_denied(decision, request_id)),
+            }
+        }
         Answer::Simple { .. } => Err(authorizer_error(request_id)),
     }
 }

@@ -24,8 +24,10 @@ use super::{
     usage::{self, Refusal},
 };
 use crate::{
+    access_log,
     authorizers::Identity,
     proxy::{self, RequestFacts},
+    request_context::RequestContext,
     stages::substitute_stage_variables,
     user_api::UserApis,
 };
@@ -60,7 +62,7 @@ fn internal_error(status: u16, request_id: &str) -> HttpResponse {
 }
 
 /// Answers a request to REST API `api_id`, whose path after the id is
-/// `/{stage}/...`.
+/// `/{stage}/...`, and writes the stage's access log line when it has one.
 pub async fn handle(
     request: &HttpRequest,
     body: &Bytes,
@@ -68,6 +70,71 @@ pub async fn handle(
     api_id: &str,
     stage_path: &str,
     host: &str,
+) -> HttpResponse {
+    let started = std::time::Instant::now();
+    let mut log = None;
+    let response = respond(request, body, state, api_id, stage_path, host, &mut log).await;
+    if let Some(mut line) = log {
+        line.context.status = response.status().as_u16();
+        line.context.response_latency_ms = started.elapsed().as_millis() as u64;
+        if let actix_web::body::BodySize::Sized(size) = actix_web::body::MessageBody::size(response.body()) {
+            line.context.response_length = size as usize;
+        }
+        if let Some(kind) = response.headers().get("x-amzn-errortype").and_then(|value| value.to_str().ok()) {
+            line.context.error_message = kind.to_owned();
+        }
+        state.access_log.record(line.group, line.format.render(&line.context));
+    }
+    response
+}
+
+/// A stage's access log line in the making.
+struct AccessLine {
+    group: String,
+    format: access_log::Format,
+    context: RequestContext,
+}
+
+impl AccessLine {
+    /// The line of a request to `stage`, when the stage logs.
+    fn of(
+        stage: &Stage,
+        request: &HttpRequest,
+        api_id: &str,
+        account_id: &str,
+        host: &str,
+        request_id: &str,
+    ) -> Option<Self> {
+        let settings = stage.access_log_settings.as_ref()?;
+        let (destination, format) = (settings.destination_arn.as_deref()?, settings.format.as_deref()?);
+        let format = access_log::Format::parse(format).ok()?;
+        let header = |name: &str| request.headers().get(name).and_then(|value| value.to_str().ok()).unwrap_or_default();
+        let context = RequestContext {
+            request_id: request_id.to_owned(),
+            account_id: account_id.to_owned(),
+            api_id: api_id.to_owned(),
+            stage: stage.stage_name.clone(),
+            domain_name: host.split(':').next().unwrap_or(host).to_owned(),
+            http_method: request.method().to_string(),
+            path: request.path().to_owned(),
+            protocol: format!("{:?}", request.version()),
+            source_ip: request.peer_addr().map(|addr| addr.ip().to_string()).unwrap_or_default(),
+            user_agent: header("user-agent").to_owned(),
+            request_time: chrono::Utc::now(),
+            ..Default::default()
+        };
+        Some(Self { group: access_log::group_directory(destination), format, context })
+    }
+}
+
+async fn respond(
+    request: &HttpRequest,
+    body: &Bytes,
+    state: &UserApis,
+    api_id: &str,
+    stage_path: &str,
+    host: &str,
+    log: &mut Option<AccessLine>,
 ) -> HttpResponse {
     let request_id = nubo_host::front::request_id();
     let api = match state.rest.store.api_for_request(api_id).await {
@@ -84,11 +151,15 @@ pub async fn handle(
     let Some(stage) = api.stage(stage_name) else {
         return gateway_response(403, "ForbiddenException", "Forbidden", &request_id);
     };
+    *log = AccessLine::of(stage, request, api_id, &state.account_id, host, &request_id);
     let Some(deployment) = api.deployment(&stage.deployment_id) else { return missing_token(&request_id) };
     let method = request.method().as_str();
     let Some(matched) = matching::select(&deployment.resources, method, &resource_path) else {
         return missing_token(&request_id);
     };
+    if let Some(line) = log.as_mut() {
+        line.context.route_key = format!("{} {}", matched.method.http_method, matched.resource.path);
+    }
     let settings = super::method_settings::throttling_for(
         &stage.method_settings,
         &matched.resource.path,
@@ -116,8 +187,8 @@ pub async fn handle(
         account_id: &state.account_id,
         api_key: None,
     };
-    let identity = match authorize::authorize(&context, state).await {
-        Ok(identity) => identity,
+    let authorized = match authorize::authorize(&context, state).await {
+        Ok(authorized) => authorized,
         Err(refused) => return refused,
     };
 
@@ -129,7 +200,10 @@ pub async fn handle(
                 return internal_error(500, &request_id);
             }
         };
-        let presented = if api.api_key_source == "HEADER" { context.header("x-api-key") } else { None };
+        let presented = match api.api_key_source.as_str() {
+            "AUTHORIZER" => authorized.usage_key.as_deref(),
+            _ => context.header("x-api-key"),
+        };
         let admitted = usage::check_key(&snapshot, presented, api_id, stage_name).and_then(|(key, plan)| {
             let method_key = format!("{}/{}", matched.resource.path, matched.method.http_method);
             let method_throttle = plan
@@ -152,7 +226,7 @@ pub async fn handle(
     }
     context.api_key = api_key.as_ref().map(|key| (key.value.as_str(), key.id.as_str()));
     match integration.kind.as_str() {
-        "AWS_PROXY" => lambda_proxy(&context, integration, state, &identity).await,
+        "AWS_PROXY" => lambda_proxy(&context, integration, state, &authorized.identity).await,
         "HTTP_PROXY" => http_proxy(&context, integration, state).await,
         "MOCK" => mock(&context, integration),
         other => {
