@@ -41,6 +41,12 @@ def handler(event, context):
         extra = {}
     else:
         assert event["type"] == "REQUEST" and "body" not in event, event
+        # The members of AWS's sample REQUEST authorizer input.
+        assert {"type", "methodArn", "resource", "path", "httpMethod", "headers", "queryStringParameters",
+                "pathParameters", "stageVariables", "requestContext"} <= set(event), event
+        assert {"path", "accountId", "resourceId", "stage", "requestId", "identity", "resourcePath",
+                "httpMethod", "apiId"} <= set(event["requestContext"]), event
+        assert "authorizer" not in event["requestContext"], event
         token = event["headers"]["x-user"]
         extra = {"key": event["queryStringParameters"]["key"], "path": event["path"],
                  "resource": event["resource"], "color": (event["stageVariables"] or {}).get("color"),
@@ -625,6 +631,8 @@ async fn stages_substitute_variables_throttle_methods_and_export() {
         assert_eq!(status, 200, "{body}");
         assert_eq!(body["function"], expected);
         assert_eq!(body["event"]["stageVariables"], json!({ "fn": expected }));
+        // No authorizer spoke for a NONE method.
+        assert!(body["event"]["requestContext"].get("authorizer").is_none(), "{body}");
     }
 
     // Stage throttling: `*/*` for every method, GET /mock more tightly.

@@ -324,8 +324,12 @@ pub(super) fn rest_event(context: &Context<'_>, identity: &Identity) -> Value {
         "userAgent": user_agent,
         "user": null,
     });
-    // `annotate` tells the payload formats apart by `version`, which the
-    // REST shape then drops.
+    // A REST event has an `authorizer` only when an authorizer spoke (not
+    // HTTP APIs' placeholder); `annotate` tells the payload formats apart
+    // by `version`, which the REST shape then drops.
+    if let Some(request_context) = event["requestContext"].as_object_mut() {
+        request_context.remove("authorizer");
+    }
     identity.annotate(&mut event);
     if let Some(object) = event.as_object_mut() {
         object.remove("version");
