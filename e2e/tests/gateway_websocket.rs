@@ -637,6 +637,12 @@ async fn websocket_apis_with_real_clients_across_two_gateways() {
         connections_a.post_to_connection().connection_id(&orphan_id).data(Blob::new("x")).send().await.unwrap_err();
     assert_eq!(gone.code(), Some("GoneException"), "{gone:?}");
     assert_eq!(gone.raw_response().map(|response| response.status().as_u16()), Some(410));
+    // The first replica removed the dead one's record as it found it gone.
+    let log = nubo.process.log();
+    assert!(
+        log.lines().any(|line| line.contains("removing the record of a connection") && line.contains(&orphan_id)),
+        "no record removal for {orphan_id}"
+    );
     let gone = connections_a.get_connection().connection_id(&orphan_id).send().await.unwrap_err();
     assert_eq!(gone.code(), Some("GoneException"), "{gone:?}");
     let gone = connections_a.delete_connection().connection_id(&orphan_id).send().await.unwrap_err();
