@@ -580,18 +580,24 @@ async fn websocket_apis_with_real_clients_across_two_gateways() {
     send_json(&mut second, json!({ "action": "tell", "to": first_id, "text": "anyone?" })).await;
     assert_eq!(next_text(&mut second).await, "gone");
 
-    // The Python `websockets` client, through the second replica.
+    // The Python `websockets` client, through the second replica, closed
+    // by boto3's DeleteConnection through the first.
     let output = std::process::Command::new(python_tools().join("python"))
         .arg(fixture("gateway/websocket_client.py"))
         .arg(format!("{ws_b}?token=good"))
         .arg(format!("{ws_b}?token=bad"))
+        .arg(format!("{gateway_a}/{api_id}/dev"))
         .output()
         .unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let seen: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(seen["echo"]["echo"], "from python");
     assert_eq!(seen["ask"], json!({ "answer": 42, "route": "ask" }));
+    assert_eq!(seen["closed"], 1000);
     assert_eq!(seen["refused"], 403);
+    let python_id = seen["echo"]["connectionId"].as_str().unwrap();
+    let disconnected = recorded(&dynamodb, python_id, "$disconnect").await;
+    assert_eq!(disconnected["requestContext"]["disconnectStatusCode"], 1000);
 
     // The second replica's limits: a socket that sends nothing is closed
     // after its idle timeout (3 s); one that keeps sending, at its maximum
@@ -631,6 +637,12 @@ async fn websocket_apis_with_real_clients_across_two_gateways() {
         connections_a.post_to_connection().connection_id(&orphan_id).data(Blob::new("x")).send().await.unwrap_err();
     assert_eq!(gone.code(), Some("GoneException"), "{gone:?}");
     assert_eq!(gone.raw_response().map(|response| response.status().as_u16()), Some(410));
+    // The first replica removed the dead one's record as it found it gone.
+    let log = nubo.process.log();
+    assert!(
+        log.lines().any(|line| line.contains("removing the record of a connection") && line.contains(&orphan_id)),
+        "no record removal for {orphan_id}"
+    );
     let gone = connections_a.get_connection().connection_id(&orphan_id).send().await.unwrap_err();
     assert_eq!(gone.code(), Some("GoneException"), "{gone:?}");
     let gone = connections_a.delete_connection().connection_id(&orphan_id).send().await.unwrap_err();

@@ -275,7 +275,18 @@ impl Document {
                 let Some((_, method)) = OPERATIONS.iter().find(|(name, _)| name.eq_ignore_ascii_case(member)) else {
                     continue;
                 };
-                let operation: Operation = located(value.clone(), &format!("paths.{path}.{member}"))?;
+                let location = format!("paths.{path}.{member}");
+                // serde reads a struct from a sequence too; a document's
+                // objects must be objects.
+                if !value.is_object() {
+                    return Err(invalid(&location, "expected an object"));
+                }
+                if let Some(extension) = value.get("x-amazon-apigateway-integration")
+                    && !extension.is_object()
+                {
+                    return Err(invalid(&format!("{location}.x-amazon-apigateway-integration"), "expected an object"));
+                }
+                let operation: Operation = located(value.clone(), &location)?;
                 operations.push((path.clone(), *method, operation));
             }
         }
@@ -342,6 +353,9 @@ mod tests {
         assert!(text.starts_with("Invalid OpenAPI input."), "{text}");
         assert!(text.contains("paths./a.get.x-amazon-apigateway-integration.timeoutInMillis"), "{text}");
         assert!(message(r#"{"openapi":"1.0"}"#).contains("openapi"));
+        let listed = r#"{"openapi":"3.0.1","paths":{"/a":{"get":{"x-amazon-apigateway-integration":["mock"]}}}}"#;
+        assert!(message(listed).contains("paths./a.get.x-amazon-apigateway-integration: expected an object"));
+        assert!(message(r#"{"openapi":"3.0.1","paths":{"/a":{"get":[1]}}}"#).contains("paths./a.get: expected"));
         assert!(message("").contains("empty"));
         assert!(message("just text").contains("not an object"));
     }

@@ -50,9 +50,6 @@ pub async fn run(call: Call<'_>, operation: Operation) -> Result<HttpResponse> {
                 .await?;
             Ok(HttpResponse::Ok().json(api.to_json()))
         }
-        Operation::GetExport(..) => Err(GatewayError::BadRequest(
-            "Exporting REST APIs is not supported by nubo yet; ExportApi exports HTTP APIs".into(),
-        )),
         _ => Err(GatewayError::Service("misrouted OpenAPI call".into())),
     }
 }

@@ -430,7 +430,7 @@ mod tests {
             let document = export(&api, &api.stages[0], &api.resources, specification, all, "http://gw/abc");
             let parsed = Document::parse(document.to_string().as_bytes()).unwrap();
             let mut imported = RestApi::new("other".into());
-            rest_api::apply(&mut imported, &parsed, true).unwrap();
+            rest_api::apply(&mut imported, &parsed, true, crate::openapi::document::BasePath::Ignore).unwrap();
             let shape = |api: &RestApi| {
                 let mut methods: Vec<(String, String, String, bool, Option<String>)> = api
                     .resources

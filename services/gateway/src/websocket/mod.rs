@@ -458,6 +458,15 @@ mod tests {
     }
 
     #[test]
+    fn a_peer_that_does_not_answer_or_hold_the_socket_means_gone() {
+        let gone = |code| matches!(peer_failure(&tonic::Status::new(code, "x")), Unreachable::Gone);
+        assert!(gone(tonic::Code::NotFound));
+        assert!(gone(tonic::Code::Unavailable), "a dead replica's sockets are gone");
+        assert!(matches!(peer_failure(&tonic::Status::resource_exhausted("full")), Unreachable::Full));
+        assert!(matches!(peer_failure(&tonic::Status::internal("bug")), Unreachable::Failed(_)));
+    }
+
+    #[test]
     fn websocket_route_keys() {
         let ws = api("WEBSOCKET");
         for key in ["$connect", "$disconnect", "$default", "sendmessage", "chat/join"] {
