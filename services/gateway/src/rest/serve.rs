@@ -228,7 +228,7 @@ async fn respond(
     match integration.kind.as_str() {
         "AWS_PROXY" => lambda_proxy(&context, integration, state, &authorized.identity).await,
         "HTTP_PROXY" => http_proxy(&context, integration, state).await,
-        "MOCK" => mock(&context, integration),
+        "MOCK" => mock(&context, integration, &authorized.identity),
         other => {
             tracing::warn!(api = api_id, integration = other, "integration type is not served");
             internal_error(500, &request_id)
@@ -539,7 +539,30 @@ pub fn select_response<'a>(
     })
 }
 
-fn mock(context: &Context<'_>, integration: &Integration) -> HttpResponse {
+/// `$context.authorizer.*` of a template: the principal and context a
+/// Lambda authorizer gave, or a user pool token's claims.
+fn authorizer_variables(identity: &Identity) -> Vec<(String, String)> {
+    let text = |value: &Value| value.as_str().map_or_else(|| value.to_string(), str::to_owned);
+    match identity {
+        Identity::Lambda { principal_id, context } => principal_id
+            .iter()
+            .map(|id| ("authorizer.principalId".to_owned(), id.clone()))
+            .chain(context.iter().map(|(key, value)| (format!("authorizer.{key}"), text(value))))
+            .collect(),
+        Identity::Jwt(token) => token
+            .claims
+            .iter()
+            .map(|(name, value)| (format!("authorizer.claims.{name}"), crate::authorizers::claim_text(value)))
+            .collect(),
+        Identity::Iam(principal) => vec![
+            ("identity.accessKey".to_owned(), principal.access_key_id.clone()),
+            ("identity.userArn".to_owned(), principal.arn.clone()),
+        ],
+        Identity::Anonymous => Vec::new(),
+    }
+}
+
+fn mock(context: &Context<'_>, integration: &Integration, identity: &Identity) -> HttpResponse {
     let body_text = String::from_utf8_lossy(context.body);
     let query = context
         .request
@@ -562,7 +585,10 @@ fn mock(context: &Context<'_>, integration: &Integration) -> HttpResponse {
             ("accountId", context.account_id.to_owned()),
             ("domainName", context.domain_name().to_owned()),
         ]
-        .into(),
+        .into_iter()
+        .map(|(name, value)| (name.to_owned(), value))
+        .chain(authorizer_variables(identity))
+        .collect(),
         stage_variables: &context.stage.variables,
         path_parameters: &context.matched.path_parameters,
         query,
@@ -647,6 +673,25 @@ mod tests {
         // The pattern must match the whole status.
         assert_eq!(select_response(&integration, "4040").unwrap().status_code, "200");
         assert!(select_response(&responses(&[("500", Some("5\\d{2}"))]), "200").is_none());
+    }
+
+    #[test]
+    fn templates_see_what_the_authorizer_said() {
+        let lambda = Identity::Lambda {
+            principal_id: Some("user-1".into()),
+            context: json!({ "tier": "gold", "n": 3 }).as_object().unwrap().clone(),
+        };
+        let variables: BTreeMap<String, String> = authorizer_variables(&lambda).into_iter().collect();
+        assert_eq!(variables["authorizer.principalId"], "user-1");
+        assert_eq!((variables["authorizer.tier"].as_str(), variables["authorizer.n"].as_str()), ("gold", "3"));
+        let token = crate::authorizers::jwt::VerifiedToken {
+            claims: json!({ "sub": "abc", "cognito:groups": ["a", "b"] }).as_object().unwrap().clone(),
+            scopes: Vec::new(),
+        };
+        let variables: BTreeMap<String, String> = authorizer_variables(&Identity::Jwt(token)).into_iter().collect();
+        assert_eq!(variables["authorizer.claims.sub"], "abc");
+        assert_eq!(variables["authorizer.claims.cognito:groups"], "[a b]");
+        assert!(authorizer_variables(&Identity::Anonymous).is_empty());
     }
 
     #[test]
