@@ -749,6 +749,24 @@ async fn stages_substitute_variables_throttle_methods_and_export() {
     let line: Value = serde_json::from_str(logged.lines().find(|line| line.contains(&request_id)).unwrap()).unwrap();
     assert_eq!(line, json!({ "requestId": request_id, "status": "200", "route": "GET /call" }));
 
+    // Per-method metrics, 429s among them.
+    let metrics = reqwest::get(format!("{gateway}/metrics")).await.unwrap().text().await.unwrap();
+    let series = |route: &str, status: &str| {
+        metrics.lines().any(|line| {
+            line.starts_with("nubo_gateway_api_requests_total")
+                && line.contains(&format!("api=\"{}\"", api.id))
+                && line.contains("stage=\"limited\"")
+                && line.contains(&format!("route=\"{route}\""))
+                && line.contains(&format!("status=\"{status}\""))
+        })
+    };
+    assert!(series("GET /mock", "200") && series("GET /mock", "429"), "{metrics}");
+    assert!(
+        metrics.lines().any(|line| line.starts_with("nubo_gateway_api_throttled_total")
+            && line.contains(&format!("api=\"{}\"", api.id))),
+        "{metrics}"
+    );
+
     // GetExport: the stage's deployment in both specifications.
     let export = |kind: &str| {
         client

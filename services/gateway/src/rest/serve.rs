@@ -75,39 +75,49 @@ pub async fn handle(
     let mut log = None;
     let response = respond(request, body, state, api_id, stage_path, host, &mut log).await;
     if let Some(mut line) = log {
+        let elapsed = started.elapsed();
         line.context.status = response.status().as_u16();
-        line.context.response_latency_ms = started.elapsed().as_millis() as u64;
+        line.context.response_latency_ms = elapsed.as_millis() as u64;
         if let actix_web::body::BodySize::Sized(size) = actix_web::body::MessageBody::size(response.body()) {
             line.context.response_length = size as usize;
         }
-        if let Some(kind) = response.headers().get("x-amzn-errortype").and_then(|value| value.to_str().ok()) {
+        let error_type = response.headers().get("x-amzn-errortype").and_then(|value| value.to_str().ok());
+        if let Some(kind) = error_type {
             line.context.error_message = kind.to_owned();
         }
-        state.access_log.record(line.group, line.format.render(&line.context));
+        let route = if line.context.route_key.is_empty() { "-".into() } else { line.context.route_key.clone() };
+        state.metrics.observe(
+            crate::route_metrics::RouteLabels {
+                api: line.context.api_id.clone(),
+                stage: line.context.stage.clone(),
+                route,
+                status: line.context.status,
+            },
+            elapsed.as_secs_f64(),
+            None,
+            error_type == Some("TooManyRequestsException"),
+        );
+        if let Some((group, format)) = line.log {
+            state.access_log.record(group, format.render(&line.context));
+        }
     }
     response
 }
 
-/// A stage's access log line in the making.
+/// What is known of a request to a stage, for its metrics and access log.
 struct AccessLine {
-    group: String,
-    format: access_log::Format,
+    /// The stage's log group and format, when it logs.
+    log: Option<(String, access_log::Format)>,
     context: RequestContext,
 }
 
 impl AccessLine {
-    /// The line of a request to `stage`, when the stage logs.
-    fn of(
-        stage: &Stage,
-        request: &HttpRequest,
-        api_id: &str,
-        account_id: &str,
-        host: &str,
-        request_id: &str,
-    ) -> Option<Self> {
-        let settings = stage.access_log_settings.as_ref()?;
-        let (destination, format) = (settings.destination_arn.as_deref()?, settings.format.as_deref()?);
-        let format = access_log::Format::parse(format).ok()?;
+    /// The line of a request to `stage`.
+    fn of(stage: &Stage, request: &HttpRequest, api_id: &str, account_id: &str, host: &str, request_id: &str) -> Self {
+        let log = stage.access_log_settings.as_ref().and_then(|settings| {
+            let (destination, format) = (settings.destination_arn.as_deref()?, settings.format.as_deref()?);
+            Some((access_log::group_directory(destination), access_log::Format::parse(format).ok()?))
+        });
         let header = |name: &str| request.headers().get(name).and_then(|value| value.to_str().ok()).unwrap_or_default();
         let context = RequestContext {
             request_id: request_id.to_owned(),
@@ -123,7 +133,7 @@ impl AccessLine {
             request_time: chrono::Utc::now(),
             ..Default::default()
         };
-        Some(Self { group: access_log::group_directory(destination), format, context })
+        Self { log, context }
     }
 }
 
@@ -151,7 +161,7 @@ async fn respond(
     let Some(stage) = api.stage(stage_name) else {
         return gateway_response(403, "ForbiddenException", "Forbidden", &request_id);
     };
-    *log = AccessLine::of(stage, request, api_id, &state.account_id, host, &request_id);
+    *log = Some(AccessLine::of(stage, request, api_id, &state.account_id, host, &request_id));
     let Some(deployment) = api.deployment(&stage.deployment_id) else { return missing_token(&request_id) };
     let method = request.method().as_str();
     let Some(matched) = matching::select(&deployment.resources, method, &resource_path) else {
