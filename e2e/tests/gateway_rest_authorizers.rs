@@ -248,6 +248,22 @@ async fn token_and_request_authorizers_guard_methods_with_cached_policies() {
     api.method(&other, "GET", "CUSTOM", Some(&token_id), &[], Some(&echo)).await;
     api.method(&fresh, "GET", "CUSTOM", uncached.id(), &[], Some(&echo)).await;
     api.method(&by_request, "GET", "CUSTOM", request.id(), &[], Some(&echo)).await;
+    // A MOCK answered from what the authorizer said.
+    let mocked = api.resource(&api.root, "mocked").await;
+    api.method(&mocked, "GET", "CUSTOM", Some(&token_id), &[], None).await;
+    client
+        .put_integration_response()
+        .rest_api_id(&api.id)
+        .resource_id(&mocked)
+        .http_method("GET")
+        .status_code("200")
+        .response_templates(
+            "application/json",
+            r#"{"principal": "$context.authorizer.principalId", "number": "$context.authorizer.number"}"#,
+        )
+        .send()
+        .await
+        .unwrap();
     api.deploy("prod").await;
     client
         .update_stage()
@@ -268,6 +284,12 @@ async fn token_and_request_authorizers_guard_methods_with_cached_policies() {
     assert_eq!(authorizer["yes"], true);
     assert_eq!(authorizer["arn"], format!("arn:aws:execute-api:us-east-1:000000000000:{}/prod/GET/items/1", api.id));
     let first = authorizer["invocation"].clone();
+
+    // (`allow-a`'s cached policy names GET /items/1 alone: another token.)
+    let (status, body) = get(&format!("{base}/mocked"), &[("x-token", "allow-mock")]).await;
+    assert_eq!((status, body), (200, json!({ "principal": "user-allow-mock", "number": "7" })));
+    let (status, _) = get(&format!("{base}/mocked"), &[("x-token", "allow-a")]).await;
+    assert_eq!(status, 403);
 
     // Within the TTL the same token is answered from the cache.
     let (status, body) = get(&format!("{base}/items/1"), &[("x-token", "allow-a")]).await;
@@ -726,6 +748,24 @@ async fn stages_substitute_variables_throttle_methods_and_export() {
     }
     let line: Value = serde_json::from_str(logged.lines().find(|line| line.contains(&request_id)).unwrap()).unwrap();
     assert_eq!(line, json!({ "requestId": request_id, "status": "200", "route": "GET /call" }));
+
+    // Per-method metrics, 429s among them.
+    let metrics = reqwest::get(format!("{gateway}/metrics")).await.unwrap().text().await.unwrap();
+    let series = |route: &str, status: &str| {
+        metrics.lines().any(|line| {
+            line.starts_with("nubo_gateway_api_requests_total")
+                && line.contains(&format!("api=\"{}\"", api.id))
+                && line.contains("stage=\"limited\"")
+                && line.contains(&format!("route=\"{route}\""))
+                && line.contains(&format!("status=\"{status}\""))
+        })
+    };
+    assert!(series("GET /mock", "200") && series("GET /mock", "429"), "{metrics}");
+    assert!(
+        metrics.lines().any(|line| line.starts_with("nubo_gateway_api_throttled_total")
+            && line.contains(&format!("api=\"{}\"", api.id))),
+        "{metrics}"
+    );
 
     // GetExport: the stage's deployment in both specifications.
     let export = |kind: &str| {

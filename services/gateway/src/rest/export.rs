@@ -329,7 +329,10 @@ pub fn export(
 mod tests {
     use super::*;
     use crate::{
-        openapi::{document::Document, rest_api},
+        openapi::{
+            document::{BasePath, Document},
+            rest_api,
+        },
         rest::{
             model::IntegrationResponse,
             operations::{PutMethodInput, add_resource, put_method},
@@ -430,7 +433,7 @@ mod tests {
             let document = export(&api, &api.stages[0], &api.resources, specification, all, "http://gw/abc");
             let parsed = Document::parse(document.to_string().as_bytes()).unwrap();
             let mut imported = RestApi::new("other".into());
-            rest_api::apply(&mut imported, &parsed, true, crate::openapi::document::BasePath::Ignore).unwrap();
+            rest_api::apply(&mut imported, &parsed, true, BasePath::Ignore).unwrap();
             let shape = |api: &RestApi| {
                 let mut methods: Vec<(String, String, String, bool, Option<String>)> = api
                     .resources

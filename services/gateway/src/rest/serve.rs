@@ -75,39 +75,49 @@ pub async fn handle(
     let mut log = None;
     let response = respond(request, body, state, api_id, stage_path, host, &mut log).await;
     if let Some(mut line) = log {
+        let elapsed = started.elapsed();
         line.context.status = response.status().as_u16();
-        line.context.response_latency_ms = started.elapsed().as_millis() as u64;
+        line.context.response_latency_ms = elapsed.as_millis() as u64;
         if let actix_web::body::BodySize::Sized(size) = actix_web::body::MessageBody::size(response.body()) {
             line.context.response_length = size as usize;
         }
-        if let Some(kind) = response.headers().get("x-amzn-errortype").and_then(|value| value.to_str().ok()) {
+        let error_type = response.headers().get("x-amzn-errortype").and_then(|value| value.to_str().ok());
+        if let Some(kind) = error_type {
             line.context.error_message = kind.to_owned();
         }
-        state.access_log.record(line.group, line.format.render(&line.context));
+        let route = if line.context.route_key.is_empty() { "-".into() } else { line.context.route_key.clone() };
+        state.metrics.observe(
+            crate::route_metrics::RouteLabels {
+                api: line.context.api_id.clone(),
+                stage: line.context.stage.clone(),
+                route,
+                status: line.context.status,
+            },
+            elapsed.as_secs_f64(),
+            None,
+            error_type == Some("TooManyRequestsException"),
+        );
+        if let Some((group, format)) = line.log {
+            state.access_log.record(group, format.render(&line.context));
+        }
     }
     response
 }
 
-/// A stage's access log line in the making.
+/// What is known of a request to a stage, for its metrics and access log.
 struct AccessLine {
-    group: String,
-    format: access_log::Format,
+    /// The stage's log group and format, when it logs.
+    log: Option<(String, access_log::Format)>,
     context: RequestContext,
 }
 
 impl AccessLine {
-    /// The line of a request to `stage`, when the stage logs.
-    fn of(
-        stage: &Stage,
-        request: &HttpRequest,
-        api_id: &str,
-        account_id: &str,
-        host: &str,
-        request_id: &str,
-    ) -> Option<Self> {
-        let settings = stage.access_log_settings.as_ref()?;
-        let (destination, format) = (settings.destination_arn.as_deref()?, settings.format.as_deref()?);
-        let format = access_log::Format::parse(format).ok()?;
+    /// The line of a request to `stage`.
+    fn of(stage: &Stage, request: &HttpRequest, api_id: &str, account_id: &str, host: &str, request_id: &str) -> Self {
+        let log = stage.access_log_settings.as_ref().and_then(|settings| {
+            let (destination, format) = (settings.destination_arn.as_deref()?, settings.format.as_deref()?);
+            Some((access_log::group_directory(destination), access_log::Format::parse(format).ok()?))
+        });
         let header = |name: &str| request.headers().get(name).and_then(|value| value.to_str().ok()).unwrap_or_default();
         let context = RequestContext {
             request_id: request_id.to_owned(),
@@ -123,7 +133,7 @@ impl AccessLine {
             request_time: chrono::Utc::now(),
             ..Default::default()
         };
-        Some(Self { group: access_log::group_directory(destination), format, context })
+        Self { log, context }
     }
 }
 
@@ -151,7 +161,7 @@ async fn respond(
     let Some(stage) = api.stage(stage_name) else {
         return gateway_response(403, "ForbiddenException", "Forbidden", &request_id);
     };
-    *log = AccessLine::of(stage, request, api_id, &state.account_id, host, &request_id);
+    *log = Some(AccessLine::of(stage, request, api_id, &state.account_id, host, &request_id));
     let Some(deployment) = api.deployment(&stage.deployment_id) else { return missing_token(&request_id) };
     let method = request.method().as_str();
     let Some(matched) = matching::select(&deployment.resources, method, &resource_path) else {
@@ -228,7 +238,7 @@ async fn respond(
     match integration.kind.as_str() {
         "AWS_PROXY" => lambda_proxy(&context, integration, state, &authorized.identity).await,
         "HTTP_PROXY" => http_proxy(&context, integration, state).await,
-        "MOCK" => mock(&context, integration),
+        "MOCK" => mock(&context, integration, &authorized.identity),
         other => {
             tracing::warn!(api = api_id, integration = other, "integration type is not served");
             internal_error(500, &request_id)
@@ -539,7 +549,30 @@ pub fn select_response<'a>(
     })
 }
 
-fn mock(context: &Context<'_>, integration: &Integration) -> HttpResponse {
+/// `$context.authorizer.*` of a template: the principal and context a
+/// Lambda authorizer gave, or a user pool token's claims.
+fn authorizer_variables(identity: &Identity) -> Vec<(String, String)> {
+    let text = |value: &Value| value.as_str().map_or_else(|| value.to_string(), str::to_owned);
+    match identity {
+        Identity::Lambda { principal_id, context } => principal_id
+            .iter()
+            .map(|id| ("authorizer.principalId".to_owned(), id.clone()))
+            .chain(context.iter().map(|(key, value)| (format!("authorizer.{key}"), text(value))))
+            .collect(),
+        Identity::Jwt(token) => token
+            .claims
+            .iter()
+            .map(|(name, value)| (format!("authorizer.claims.{name}"), crate::authorizers::claim_text(value)))
+            .collect(),
+        Identity::Iam(principal) => vec![
+            ("identity.accessKey".to_owned(), principal.access_key_id.clone()),
+            ("identity.userArn".to_owned(), principal.arn.clone()),
+        ],
+        Identity::Anonymous => Vec::new(),
+    }
+}
+
+fn mock(context: &Context<'_>, integration: &Integration, identity: &Identity) -> HttpResponse {
     let body_text = String::from_utf8_lossy(context.body);
     let query = context
         .request
@@ -562,7 +595,10 @@ fn mock(context: &Context<'_>, integration: &Integration) -> HttpResponse {
             ("accountId", context.account_id.to_owned()),
             ("domainName", context.domain_name().to_owned()),
         ]
-        .into(),
+        .into_iter()
+        .map(|(name, value)| (name.to_owned(), value))
+        .chain(authorizer_variables(identity))
+        .collect(),
         stage_variables: &context.stage.variables,
         path_parameters: &context.matched.path_parameters,
         query,
@@ -647,6 +683,25 @@ mod tests {
         // The pattern must match the whole status.
         assert_eq!(select_response(&integration, "4040").unwrap().status_code, "200");
         assert!(select_response(&responses(&[("500", Some("5\\d{2}"))]), "200").is_none());
+    }
+
+    #[test]
+    fn templates_see_what_the_authorizer_said() {
+        let lambda = Identity::Lambda {
+            principal_id: Some("user-1".into()),
+            context: json!({ "tier": "gold", "n": 3 }).as_object().unwrap().clone(),
+        };
+        let variables: BTreeMap<String, String> = authorizer_variables(&lambda).into_iter().collect();
+        assert_eq!(variables["authorizer.principalId"], "user-1");
+        assert_eq!((variables["authorizer.tier"].as_str(), variables["authorizer.n"].as_str()), ("gold", "3"));
+        let token = crate::authorizers::jwt::VerifiedToken {
+            claims: json!({ "sub": "abc", "cognito:groups": ["a", "b"] }).as_object().unwrap().clone(),
+            scopes: Vec::new(),
+        };
+        let variables: BTreeMap<String, String> = authorizer_variables(&Identity::Jwt(token)).into_iter().collect();
+        assert_eq!(variables["authorizer.claims.sub"], "abc");
+        assert_eq!(variables["authorizer.claims.cognito:groups"], "[a b]");
+        assert!(authorizer_variables(&Identity::Anonymous).is_empty());
     }
 
     #[test]
