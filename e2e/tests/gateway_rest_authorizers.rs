@@ -280,8 +280,9 @@ async fn token_and_request_authorizers_guard_methods_with_cached_policies() {
     assert_eq!(status, 200, "{body}");
     let authorizer = &body["event"]["requestContext"]["authorizer"];
     assert_eq!(authorizer["principalId"], "user-allow-a");
-    assert_eq!(authorizer["number"], 7);
-    assert_eq!(authorizer["yes"], true);
+    // Context values reach the integration as strings.
+    assert_eq!(authorizer["number"], "7");
+    assert_eq!(authorizer["yes"], "true");
     assert_eq!(authorizer["arn"], format!("arn:aws:execute-api:us-east-1:000000000000:{}/prod/GET/items/1", api.id));
     let first = authorizer["invocation"].clone();
 

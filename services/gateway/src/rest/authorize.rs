@@ -193,10 +193,17 @@ async fn lambda(context: &Context<'_>, state: &UserApis, authorizer: &Authorizer
         (event, values)
     };
     let uri = authorizer.authorizer_uri.as_deref().unwrap_or_default();
-    let ttl = authorizer.authorizer_result_ttl_in_seconds.unwrap_or(300).max(0) as u64;
-    let cache = (ttl > 0 && !values.is_empty())
-        .then(|| CacheKey::new(&["rest", &context.api.id, &authorizer.id, uri], &values, Duration::from_secs(ttl)));
     let uri = crate::stages::substitute_stage_variables(uri, &context.stage.variables);
+    let ttl = authorizer.authorizer_result_ttl_in_seconds.unwrap_or(300).max(0) as u64;
+    // Keyed by stage and the function the stage's variables chose: one
+    // stage's answer must never stand in for another stage's authorizer.
+    let cache = (ttl > 0 && !values.is_empty()).then(|| {
+        CacheKey::new(
+            &["rest", &context.api.id, &context.stage.stage_name, &authorizer.id, &uri],
+            &values,
+            Duration::from_secs(ttl),
+        )
+    });
     let function = super::serve::function_of(&uri);
     let answer = state
         .authorizers

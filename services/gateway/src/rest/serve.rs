@@ -344,7 +344,22 @@ pub(super) fn rest_event(context: &Context<'_>, identity: &Identity) -> Value {
     if let Some(object) = event.as_object_mut() {
         object.remove("version");
     }
+    stringify_authorizer_context(&mut event);
     event
+}
+
+/// A REST integration sees a Lambda authorizer's context values as
+/// strings (`7` arrives as `"7"`, `true` as `"true"`), as API Gateway
+/// hands them on; only its own `integrationLatency` stays a number.
+fn stringify_authorizer_context(event: &mut Value) {
+    let Some(authorizer) = event["requestContext"].get_mut("authorizer").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for (key, value) in authorizer.iter_mut() {
+        if key != "integrationLatency" && (value.is_number() || value.is_boolean()) {
+            *value = Value::String(value.to_string());
+        }
+    }
 }
 
 async fn lambda_proxy(
@@ -683,6 +698,18 @@ mod tests {
         // The pattern must match the whole status.
         assert_eq!(select_response(&integration, "4040").unwrap().status_code, "200");
         assert!(select_response(&responses(&[("500", Some("5\\d{2}"))]), "200").is_none());
+    }
+
+    #[test]
+    fn integrations_see_authorizer_context_values_as_strings() {
+        let mut event = json!({ "requestContext": { "authorizer": {
+            "principalId": "user-1", "n": 7, "yes": true, "tier": "gold", "integrationLatency": 0,
+        } } });
+        stringify_authorizer_context(&mut event);
+        assert_eq!(
+            event["requestContext"]["authorizer"],
+            json!({ "principalId": "user-1", "n": "7", "yes": "true", "tier": "gold", "integrationLatency": 0 })
+        );
     }
 
     #[test]
