@@ -85,8 +85,17 @@ impl Dynamo {
     async fn seal(&self, table: &Table, shard: &str, after: u64) -> Result<bool> {
         let log = table.stream_log();
         let seal = Key { partition: Lineage::seal_partition(shard), clustering: Vec::new() };
-        match self.engine.write(vec![Write::put(&log, seal, b"sealed".to_vec(), Expect::Version(0))]).await {
-            Ok(_) | Err(EngineError::VersionMismatch { .. }) => {}
+        match self.engine.write(vec![Write::put(&log, seal.clone(), b"sealed".to_vec(), Expect::Version(0))]).await {
+            Ok(_) => {}
+            // Sealed before, or (on the CQL engine) a writer holds the seal
+            // row's lock while it checks the seal is absent. Only a stored
+            // seal counts: an in-flight writer may still append behind us,
+            // so the reader stays on the shard and tries again.
+            Err(EngineError::VersionMismatch { .. }) => {
+                if self.engine.get(&log, &seal).await?.is_none() {
+                    return Ok(false);
+                }
+            }
             Err(error) => return Err(error.into()),
         }
         let past = (Bound::Excluded(after.to_be_bytes().to_vec()), Bound::Unbounded);
