@@ -87,9 +87,52 @@ pub fn to_json(settings: &BTreeMap<String, Value>) -> Value {
     Value::Object(methods)
 }
 
+/// Checks one UpdateStage method-setting patch before it is stored: a
+/// known setting under `*/*` or `{resource path}/{METHOD}`, with a value
+/// of its kind. A stored typo would otherwise throttle a method to
+/// nothing (a rate that does not read as a number refuses everything).
+pub fn check_patch(path: &str, value: Option<&str>) -> Result<(), String> {
+    let invalid_path = || format!("Invalid method setting path: {path}");
+    let Some((key, kind)) = MEMBERS.iter().find_map(|(suffix, _, kind)| {
+        path.strip_suffix(suffix).and_then(|key| key.strip_suffix('/')).map(|key| (key, *kind))
+    }) else {
+        return Err(invalid_path());
+    };
+    let Some((resource, method)) = key.rsplit_once('/') else { return Err(invalid_path()) };
+    let known_method = matches!(method, "*" | "GET" | "PUT" | "POST" | "DELETE" | "PATCH" | "HEAD" | "OPTIONS");
+    let resource_ok = resource == "*" || (resource.starts_with("~1") && !resource.contains('/'));
+    if !known_method || !resource_ok {
+        return Err(invalid_path());
+    }
+    let Some(value) = value else { return Ok(()) };
+    let valid = match kind {
+        Kind::Bool => matches!(value, "true" | "false"),
+        Kind::Integer => value.trim().parse::<i64>().is_ok_and(|n| n >= 0),
+        Kind::Float => value.trim().parse::<f64>().is_ok_and(|n| n.is_finite() && n >= 0.0),
+        Kind::Text => true,
+    };
+    if valid { Ok(()) } else { Err(format!("Invalid value '{value}' for method setting {path}")) }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn patches_name_a_known_setting_of_a_method_with_a_value_of_its_kind() {
+        assert!(check_patch("*/*/throttling/rateLimit", Some("20.5")).is_ok());
+        assert!(check_patch("~1items~1{id}/GET/throttling/burstLimit", Some("10")).is_ok());
+        assert!(check_patch("*/*/metrics/enabled", Some("true")).is_ok());
+        assert!(check_patch("*/*/throttling/rateLimit", None).is_ok());
+        assert!(check_patch("foo/bar", Some("1")).is_err());
+        assert!(check_patch("*/*/throttling/speed", Some("1")).is_err());
+        assert!(check_patch("*/FETCH/throttling/rateLimit", Some("1")).is_err());
+        assert!(check_patch("items/GET/throttling/rateLimit", Some("1")).is_err());
+        assert!(check_patch("*/*/throttling/rateLimit", Some("abc")).is_err());
+        assert!(check_patch("*/*/throttling/rateLimit", Some("-1")).is_err());
+        assert!(check_patch("*/*/throttling/burstLimit", Some("1.5")).is_err());
+        assert!(check_patch("*/*/metrics/enabled", Some("yes")).is_err());
+    }
 
     fn settings(pairs: &[(&str, &str)]) -> BTreeMap<String, Value> {
         pairs.iter().map(|(key, value)| ((*key).to_owned(), json!(value))).collect()

@@ -536,6 +536,8 @@ pub async fn run(call: Call<'_>, operation: Operation) -> Result<HttpResponse> {
                             // `/{resource path}/{method}/{setting}`, e.g. `/*/*/throttling/rateLimit`.
                             _ => {
                                 let key = operation.path.trim_start_matches('/').to_owned();
+                                let value = operation.value.as_deref().filter(|_| operation.op != "remove");
+                                super::method_settings::check_patch(&key, value).map_err(GatewayError::BadRequest)?;
                                 match operation.op.as_str() {
                                     "remove" => {
                                         patched.method_settings.remove(&key);
