@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use super::{
     Dynamo, TABLES,
     error::{DynamoError, ErrorKind, Result},
+    input::catalog::{ListTablesInput, ListTagsOfResourceInput, TableNameInput},
     mutation::{Actor, read_modify_write},
     request::{Request, validation_error},
     table::{self, Table},
@@ -56,21 +57,19 @@ fn missing(name: &str) -> DynamoError {
     DynamoError::new(ErrorKind::ResourceNotFound, format!("Requested resource not found: Table: {name} not found"))
 }
 
-async fn named_table(dynamo: &Dynamo, request: &Request) -> Result<Table> {
-    let name = request.required_str("TableName", "tableName")?;
-    table::check_table_name(name, "tableName")?;
-    dynamo.find_table(name).await?.ok_or_else(|| missing(name))
+async fn named_table(dynamo: &Dynamo, input: &TableNameInput) -> Result<Table> {
+    dynamo.find_table(input.name()).await?.ok_or_else(|| missing(input.name()))
 }
 
-pub async fn describe(dynamo: &Dynamo, request: &Request) -> Result<Value> {
-    let table = named_table(dynamo, request).await?;
+pub async fn describe(dynamo: &Dynamo, input: TableNameInput) -> Result<Value> {
+    let table = named_table(dynamo, &input).await?;
     let mut description = table.describe(&dynamo.region, &dynamo.account_id, "ACTIVE");
     dynamo.add_statistics(&table, &mut description).await?;
     Ok(json!({ "Table": description }))
 }
 
-pub async fn delete(dynamo: &Dynamo, request: &Request) -> Result<Value> {
-    let table = named_table(dynamo, request).await?;
+pub async fn delete(dynamo: &Dynamo, input: TableNameInput) -> Result<Value> {
+    let table = named_table(dynamo, &input).await?;
     dynamo.records.delete(TABLES, &table.name, None).await?;
     for id in engine_tables(&table) {
         dynamo.engine.drop_table(&id).await?;
@@ -79,15 +78,11 @@ pub async fn delete(dynamo: &Dynamo, request: &Request) -> Result<Value> {
     Ok(json!({ "TableDescription": table.describe(&dynamo.region, &dynamo.account_id, "DELETING") }))
 }
 
-pub async fn list(dynamo: &Dynamo, request: &Request) -> Result<Value> {
-    let limit = request.optional_u64("Limit", "limit", 1)?.unwrap_or(100);
-    if limit > 100 {
-        return Err(validation_error(format!(
-            "Value '{limit}' at 'limit' failed to satisfy constraint: Member must have value less than or equal to 100"
-        )));
-    }
-    let start = request.optional_str("ExclusiveStartTableName")?.unwrap_or("");
-    let (records, more) = dynamo.records.list(TABLES, "", start, limit as usize).await?;
+pub async fn list(dynamo: &Dynamo, input: ListTablesInput) -> Result<Value> {
+    // Validated: 1 to 100.
+    let limit = input.limit.unwrap_or(100) as usize;
+    let start = input.exclusive_start_table_name.as_deref().unwrap_or("");
+    let (records, more) = dynamo.records.list(TABLES, "", start, limit).await?;
     let names: Vec<String> = records
         .iter()
         .filter_map(|record| serde_json::from_slice::<Table>(&record.value).ok().map(|table| table.name))
@@ -241,10 +236,16 @@ pub async fn update(dynamo: &Dynamo, request: &Request) -> Result<Value> {
         dynamo.fix_shard_lifetime(&mut stream);
         match (&table.stream, &stream) {
             (Some(_), Some(_)) => {
-                return Err(DynamoError::validation(format!("Table already has an enabled stream: {}", table.name)));
+                return Err(DynamoError::validation(format!(
+                    "Table already has an enabled stream: TableName: {}",
+                    table.name
+                )));
             }
             (None, None) => {
-                return Err(DynamoError::validation("Stream is already disabled"));
+                return Err(DynamoError::validation(format!(
+                    "Table has no stream to disable: TableName: {}",
+                    table.name
+                )));
             }
             (None, Some(_)) => dynamo.engine.create_table(&format!("{}.stream", table.id)).await?,
             (Some(_), None) => dropped.push(table.stream_log()),
@@ -254,7 +255,8 @@ pub async fn update(dynamo: &Dynamo, request: &Request) -> Result<Value> {
     }
     if !changed {
         return Err(DynamoError::validation(
-            "At least one of ProvisionedThroughput, BillingMode, UpdateStreamEnabled, GlobalSecondaryIndexUpdates or SSESpecification or ReplicaUpdates is required",
+            // DynamoDB's current wording, which names every member it can update.
+            "At least one of ProvisionedThroughput, BillingMode, UpdateStreamEnabled, GlobalSecondaryIndexUpdates, SSESpecification, ReplicaUpdates, MultiAccountReplicaReady, ReplicaTransitRoleArn, MultiRegionConsistency, DeletionProtectionEnabled, OnDemandThroughput, WarmThroughput or TableClass is required",
         ));
     }
     // The catalog changes before the backfill: writes from now on keep the
@@ -324,8 +326,8 @@ pub async fn update_ttl(dynamo: &Dynamo, request: &Request) -> Result<Value> {
     Ok(json!({ "TimeToLiveSpecification": { "AttributeName": attribute, "Enabled": enabled } }))
 }
 
-pub async fn describe_ttl(dynamo: &Dynamo, request: &Request) -> Result<Value> {
-    let table = named_table(dynamo, request).await?;
+pub async fn describe_ttl(dynamo: &Dynamo, input: TableNameInput) -> Result<Value> {
+    let table = named_table(dynamo, &input).await?;
     Ok(json!({ "TimeToLiveDescription": match &table.ttl_attribute {
         Some(attribute) => json!({ "TimeToLiveStatus": "ENABLED", "AttributeName": attribute }),
         None => json!({ "TimeToLiveStatus": "DISABLED" }),
@@ -333,8 +335,7 @@ pub async fn describe_ttl(dynamo: &Dynamo, request: &Request) -> Result<Value> {
 }
 
 /// The table a resource ARN names (`arn:aws:dynamodb:{region}:{account}:table/{name}`).
-async fn table_of_arn(dynamo: &Dynamo, request: &Request) -> Result<(Table, u64)> {
-    let arn = request.required_str("ResourceArn", "resourceArn")?;
+async fn table_of_arn(dynamo: &Dynamo, arn: &str) -> Result<(Table, u64)> {
     let name = arn
         .strip_prefix(&format!("arn:aws:dynamodb:{}:{}:table/", dynamo.region, dynamo.account_id))
         .filter(|rest| !rest.contains('/'))
@@ -352,7 +353,7 @@ async fn table_of_arn(dynamo: &Dynamo, request: &Request) -> Result<(Table, u64)
 }
 
 pub async fn tag(dynamo: &Dynamo, request: &Request) -> Result<Value> {
-    let (mut table, version) = table_of_arn(dynamo, request).await?;
+    let (mut table, version) = table_of_arn(dynamo, request.required_str("ResourceArn", "resourceArn")?).await?;
     let tags = request.required_array("Tags", "tags")?;
     let mut added = BTreeMap::new();
     for tag in tags {
@@ -376,7 +377,7 @@ pub async fn tag(dynamo: &Dynamo, request: &Request) -> Result<Value> {
 }
 
 pub async fn untag(dynamo: &Dynamo, request: &Request) -> Result<Value> {
-    let (mut table, version) = table_of_arn(dynamo, request).await?;
+    let (mut table, version) = table_of_arn(dynamo, request.required_str("ResourceArn", "resourceArn")?).await?;
     for key in request.required_array("TagKeys", "tagKeys")? {
         if let Some(key) = key.as_str() {
             table.tags.remove(key);
@@ -386,8 +387,8 @@ pub async fn untag(dynamo: &Dynamo, request: &Request) -> Result<Value> {
     Ok(json!({}))
 }
 
-pub async fn list_tags(dynamo: &Dynamo, request: &Request) -> Result<Value> {
-    let (table, _) = table_of_arn(dynamo, request).await?;
+pub async fn list_tags(dynamo: &Dynamo, input: ListTagsOfResourceInput) -> Result<Value> {
+    let (table, _) = table_of_arn(dynamo, input.resource_arn.as_deref().unwrap_or_default()).await?;
     let tags: Vec<Value> = table.tags.iter().map(|(key, value)| json!({ "Key": key, "Value": value })).collect();
     Ok(json!({ "Tags": tags }))
 }
