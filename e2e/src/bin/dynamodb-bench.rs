@@ -287,7 +287,8 @@ fn paced(signed: &[Signed], url: &str, rate: f64, connections: usize, seconds: u
                             break;
                         }
                         if status == 0 {
-                            status = trimmed.split(' ').nth(1).and_then(|s| s.parse().ok()).ok_or(trimmed.to_owned())?;
+                            status =
+                                trimmed.split(' ').nth(1).and_then(|s| s.parse().ok()).ok_or(trimmed.to_owned())?;
                         } else if let Some((name, value)) = trimmed.split_once(':')
                             && name.eq_ignore_ascii_case("content-length")
                         {
