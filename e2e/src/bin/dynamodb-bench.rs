@@ -9,18 +9,21 @@
 //! `aws-sdk-dynamodb` built and signed beforehand, a different key each
 //! (a client that costs the server's cores little, so the servers are
 //! what is measured), and the SDK client itself, signing every request.
-//! wrk has no constant-rate mode; at half peak each connection waits
-//! [`PACE_MS`] before each request (wrk's waits are whole milliseconds),
-//! and enough connections are opened that together they offer that rate.
+//! wrk has no constant-rate mode (its per-connection delays are whole
+//! milliseconds and fire in bursts), so the half-peak rows use [`paced`],
+//! an open-loop replay of the same signed requests at a fixed rate.
 //!
 //! First, in process: the embedded engine's PutItem through
-//! `Dynamo::execute` against raw redb rows written with the same
-//! concurrency, one durable commit each (SPEC §3: within 3×).
+//! `Dynamo::execute` against raw redb rows committed in groups as large as
+//! the engine's can be with the same concurrency (SPEC §3: within 3×).
 //!
 //! `make bench-dynamodb` builds nubo in release mode, installs the peers and
 //! runs this. Arguments: `--seconds N` per measurement (default 5),
 //! `--clients N` concurrent clients and wrk connections (default 8),
-//! `--wrk PATH` (default `wrk`; its rows are skipped when it cannot run).
+//! `--wrk PATH` (default `wrk`; its rows are skipped when it cannot run),
+//! `--rounds N` runs of each wrk row (each printed, the median compared;
+//! default 1), `--peers LIST` (default `dynalite,moto_server`; empty for
+//! none), `--no-engine` to skip the in-process rows.
 
 use std::{
     collections::HashMap,
@@ -177,12 +180,8 @@ async fn presign(endpoint: &str, operation: Operation) -> Vec<Signed> {
     capture.0.lock().expect("the capture").clone()
 }
 
-/// What each wrk connection waits before each request of a paced run.
-const PACE_MS: u64 = 10;
-
-/// A wrk script rotating over `signed`; with `pace_ms`, each connection
-/// waits that long before each request.
-fn wrk_script(signed: &[Signed], pace_ms: Option<u64>) -> String {
+/// A wrk script rotating over `signed`.
+fn wrk_script(signed: &[Signed]) -> String {
     let mut script = String::from("local raw = {\n");
     for request in signed {
         script.push_str("  { headers = {");
@@ -209,9 +208,6 @@ done = function(summary, latency, requests)
 end
 "#,
     );
-    if let Some(pace) = pace_ms {
-        script.push_str(&format!("delay = function() return {pace} end\n"));
-    }
     script
 }
 
@@ -235,6 +231,104 @@ async fn wrk(binary: &str, script: &str, connections: usize, seconds: u64, url: 
         p50: Duration::from_micros(p50 as u64),
         p99: Duration::from_micros(p99 as u64),
         errors: errors as usize,
+    })
+}
+
+/// An open-loop client for the half-peak rows: `connections` threads on
+/// keep-alive connections replay `signed` at `rate` requests per second in
+/// all, each thread sending at its own fixed times (std's sleep, not a
+/// millisecond timer wheel). A request's latency runs from when it was due
+/// to be sent, so a server that falls behind is charged for the wait
+/// (no coordinated omission), and a plain blocking socket costs the server
+/// little CPU.
+fn paced(signed: &[Signed], url: &str, rate: f64, connections: usize, seconds: u64) -> Option<Measured> {
+    let address = url.strip_prefix("http://")?.to_owned();
+    let requests: Arc<Vec<Vec<u8>>> = Arc::new(
+        signed
+            .iter()
+            .map(|request| {
+                let mut raw = String::from("POST / HTTP/1.1\r\n");
+                for (name, value) in &request.headers {
+                    raw.push_str(&format!("{name}: {value}\r\n"));
+                }
+                raw.push_str(&format!("Content-Length: {}\r\n\r\n{}", request.body.len(), request.body));
+                raw.into_bytes()
+            })
+            .collect(),
+    );
+    let interval = Duration::from_secs_f64(connections as f64 / rate);
+    let start = Instant::now() + Duration::from_millis(50);
+    let end = start + Duration::from_secs(seconds);
+    let threads: Vec<_> = (0..connections)
+        .map(|thread| {
+            let (requests, address) = (requests.clone(), address.clone());
+            std::thread::spawn(move || -> Result<(Vec<Duration>, usize), String> {
+                let mut stream = std::net::TcpStream::connect(&address).map_err(|e| format!("connect: {e}"))?;
+                stream.set_nodelay(true).map_err(|e| e.to_string())?;
+                let mut reader = std::io::BufReader::new(stream.try_clone().map_err(|e| e.to_string())?);
+                let (mut latencies, mut errors) = (Vec::new(), 0);
+                // The threads' send times interleave evenly.
+                let mut due = start + interval.mul_f64(thread as f64 / connections as f64);
+                let mut next = thread;
+                while due < end {
+                    if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                        std::thread::sleep(wait);
+                    }
+                    use std::io::{BufRead as _, Read as _, Write as _};
+                    stream.write_all(&requests[next % requests.len()]).map_err(|e| format!("write: {e}"))?;
+                    let (mut status, mut length, mut line) = (0u16, 0usize, String::new());
+                    loop {
+                        line.clear();
+                        if reader.read_line(&mut line).map_err(|e| format!("read: {e}"))? == 0 {
+                            return Err("the server closed the connection".into());
+                        }
+                        let trimmed = line.trim_end();
+                        if trimmed.is_empty() {
+                            break;
+                        }
+                        if status == 0 {
+                            status =
+                                trimmed.split(' ').nth(1).and_then(|s| s.parse().ok()).ok_or(trimmed.to_owned())?;
+                        } else if let Some((name, value)) = trimmed.split_once(':')
+                            && name.eq_ignore_ascii_case("content-length")
+                        {
+                            length = value.trim().parse().map_err(|_| trimmed.to_owned())?;
+                        }
+                    }
+                    let mut body = vec![0; length];
+                    reader.read_exact(&mut body).map_err(|e| format!("read: {e}"))?;
+                    if status == 200 {
+                        latencies.push(due.elapsed());
+                    } else {
+                        errors += 1;
+                    }
+                    due += interval;
+                    next += connections;
+                }
+                Ok((latencies, errors))
+            })
+        })
+        .collect();
+    let mut latencies = Vec::new();
+    let mut errors = 0;
+    for thread in threads {
+        let (mut part, failed) = match thread.join() {
+            Ok(Ok(done)) => done,
+            Ok(Err(why)) => {
+                println!("(the paced client failed: {why})");
+                return None;
+            }
+            Err(_) => return None,
+        };
+        latencies.append(&mut part);
+        errors += failed;
+    }
+    latencies.sort();
+    Some(Measured {
+        ops_per_sec: latencies.len() as f64 / seconds as f64,
+        p50: percentile(&latencies, 0.50),
+        p99: percentile(&latencies, 0.99),
+        errors,
     })
 }
 
@@ -360,38 +454,36 @@ fn ms(duration: Duration) -> String {
     format!("{:.2} ms", duration.as_secs_f64() * 1000.0)
 }
 
-/// Raw redb rows: `clients` threads, each committing one row per durable
-/// write transaction, the value the size of a bench item.
+/// Raw redb rows written as the engine's group commit writes them at best:
+/// with `clients` writers, a group holds at most `clients` rows, so one
+/// thread commits `clients` rows per durable write transaction, with none
+/// of the queueing, checks or encoding the engine does around it. That is
+/// the ceiling the engine is measured against.
 fn raw_redb_puts(clients: usize, seconds: u64) -> f64 {
     const RAW: redb::TableDefinition<(&[u8], &[u8]), &[u8]> = redb::TableDefinition::new("raw");
     let directory = tempfile::tempdir().expect("a directory");
-    let db = Arc::new(redb::Database::create(directory.path().join("raw.redb")).expect("a database"));
+    let db = redb::Database::create(directory.path().join("raw.redb")).expect("a database");
     let setup = db.begin_write().expect("a transaction");
     setup.open_table(RAW).expect("the table");
     setup.commit().expect("a commit");
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let value = vec![b'y'; 8 + 240];
-    let threads: Vec<_> = (0..clients)
-        .map(|thread| {
-            let (db, value) = (db.clone(), value.clone());
-            std::thread::spawn(move || {
-                let mut written = 0usize;
-                while Instant::now() < deadline {
-                    let write = db.begin_write().expect("a transaction");
-                    {
-                        let mut table = write.open_table(RAW).expect("the table");
-                        let key = format!("{thread}-{written}");
-                        table.insert((key.as_bytes(), &b""[..]), value.as_slice()).expect("an insert");
-                    }
-                    write.commit().expect("a commit");
-                    written += 1;
-                }
-                written
-            })
-        })
-        .collect();
-    let total: usize = threads.into_iter().map(|thread| thread.join().expect("a writer")).sum();
-    total as f64 / seconds as f64
+    let mut written = 0usize;
+    let started = Instant::now();
+    while Instant::now() < deadline {
+        let write = db.begin_write().expect("a transaction");
+        {
+            let mut table = write.open_table(RAW).expect("the table");
+            for _ in 0..clients {
+                let partition = format!("p{}", written % PARTITIONS);
+                let sort = written.to_be_bytes();
+                table.insert((partition.as_bytes(), &sort[..]), value.as_slice()).expect("an insert");
+                written += 1;
+            }
+        }
+        write.commit().expect("a commit");
+    }
+    written as f64 / started.elapsed().as_secs_f64()
 }
 
 /// PutItem through `Dynamo::execute` on the embedded engine, in process.
@@ -454,6 +546,13 @@ fn row(name: &str, label: &str, how: &str, measured: &Measured) {
 const OPERATIONS: [(&str, Operation); 3] =
     [("PutItem", Operation::Put), ("GetItem", Operation::Get), ("Query", Operation::Query)];
 
+/// The middle of several runs of one row, by ops/s.
+fn median(mut runs: Vec<Measured>) -> Measured {
+    runs.sort_by(|a, b| a.ops_per_sec.total_cmp(&b.ops_per_sec));
+    let middle = runs.len() / 2;
+    runs.swap_remove(middle)
+}
+
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -464,23 +563,37 @@ async fn main() {
             .and_then(|v| v.parse().ok())
             .unwrap_or(default)
     };
+    let text = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned();
     let seconds = argument("--seconds", 5).max(1);
     let clients = argument("--clients", 8).max(1) as usize;
-    let wrk_binary =
-        args.iter().position(|a| a == "--wrk").and_then(|i| args.get(i + 1)).cloned().unwrap_or("wrk".into());
+    // Each wrk row is run this many times (printed each), the median kept.
+    let rounds = argument("--rounds", 1).max(1) as usize;
+    let wrk_binary = text("--wrk").unwrap_or("wrk".into());
+    let peers = text("--peers").unwrap_or("dynalite,moto_server".into());
     let moto = std::env::var("MOTO_SERVER").unwrap_or_else(|_| "moto_server".into());
 
-    println!("In process, {clients} writers, PutItem of a 250-byte item:");
-    let raw = tokio::task::spawn_blocking(move || raw_redb_puts(clients, seconds)).await.expect("raw redb");
-    let engine = engine_puts(clients, seconds).await;
-    println!("  raw redb rows, one durable commit each  {raw:>9.0} rows/s");
-    println!("  Dynamo::execute PutItem, embedded       {engine:>9.0} ops/s  ({:.2}x raw)\n", engine / raw);
+    if !args.iter().any(|a| a == "--no-engine") {
+        println!("In process, {clients} writers, PutItem of a 250-byte item:");
+        let raw = tokio::task::spawn_blocking(move || raw_redb_puts(clients, seconds)).await.expect("raw redb");
+        let engine = engine_puts(clients, seconds).await;
+        println!("  raw redb, {clients} rows per durable commit   {raw:>9.0} rows/s");
+        println!("  Dynamo::execute PutItem, embedded     {engine:>9.0} ops/s  ({:.2}x raw)\n", engine / raw);
+    }
 
     let state = tempfile::tempdir().expect("a state directory");
     let nubo = Nubo::up_with(&state.path().join("state"), &[("NUBO_LOG", "warn")]).await;
-    let (_dynalite, dynalite_url) = start_dynalite().await;
-    let (_moto, moto_url) = start_moto(&moto).await;
-    let servers = [("nubo", nubo.http_url(ServiceName::Data)), ("dynalite", dynalite_url), ("moto_server", moto_url)];
+    let mut servers = vec![("nubo", nubo.http_url(ServiceName::Data))];
+    let mut children = Vec::new();
+    if peers.split(',').any(|peer| peer == "dynalite") {
+        let (child, url) = start_dynalite().await;
+        children.push(child);
+        servers.push(("dynalite", url));
+    }
+    if peers.split(',').any(|peer| peer == "moto_server") {
+        let (child, url) = start_moto(&moto).await;
+        children.push(child);
+        servers.push(("moto_server", url));
+    }
 
     let mut results: HashMap<(&str, &str, &str), Measured> = HashMap::new();
     let mut wrk_runs = true;
@@ -491,15 +604,22 @@ async fn main() {
         for (label, operation) in OPERATIONS {
             if wrk_runs {
                 let signed = presign(url, operation).await;
-                match wrk(&wrk_binary, &wrk_script(&signed, None), clients, seconds, url).await {
-                    Some(measured) => {
-                        row(name, label, "wrk", &measured);
-                        results.insert((name, label, "wrk"), measured);
+                let mut runs = Vec::new();
+                for _ in 0..rounds {
+                    match wrk(&wrk_binary, &wrk_script(&signed), clients, seconds, url).await {
+                        Some(measured) => {
+                            row(name, label, "wrk", &measured);
+                            runs.push(measured);
+                        }
+                        None => {
+                            println!("({wrk_binary} did not run or printed no result: the wrk rows are skipped)");
+                            wrk_runs = false;
+                            break;
+                        }
                     }
-                    None => {
-                        println!("({wrk_binary} did not run or printed no result: the wrk rows are skipped)");
-                        wrk_runs = false;
-                    }
+                }
+                if !runs.is_empty() {
+                    results.insert((name, label, "wrk"), median(runs));
                 }
                 if *name == "nubo" {
                     scripts.insert(label, signed);
@@ -511,34 +631,36 @@ async fn main() {
         }
     }
     for how in ["wrk", "sdk"] {
-        if !results.contains_key(&("nubo", "PutItem", how)) {
+        if !results.contains_key(&("nubo", "PutItem", how)) || servers.len() < 2 {
             continue;
         }
-        println!("\nnubo / peer, ops/s, {how}:");
+        println!("\nnubo / peer, ops/s, {how}{}:", if how == "wrk" && rounds > 1 { ", medians" } else { "" });
         for (label, _) in OPERATIONS {
             let ours = results[&("nubo", label, how)].ops_per_sec;
-            println!(
-                "  {label:<8} {:>6.1}x dynalite   {:>6.1}x moto_server",
-                ours / results[&("dynalite", label, how)].ops_per_sec.max(f64::MIN_POSITIVE),
-                ours / results[&("moto_server", label, how)].ops_per_sec.max(f64::MIN_POSITIVE)
-            );
+            let mut line = format!("  {label:<8}");
+            for (peer, _) in &servers[1..] {
+                let theirs = results[&(*peer, label, how)].ops_per_sec.max(f64::MIN_POSITIVE);
+                line.push_str(&format!(" {:>7.1}x {peer:<12}", ours / theirs));
+            }
+            println!("{line}");
         }
     }
-    println!("\nnubo at half its peak rate:");
+    println!("\nnubo at half its peak rate (paced: open-loop raw HTTP, latency from when each request was due):");
     let client = client(&servers[0].1);
     for (label, operation) in OPERATIONS {
         if let (Some(peak), Some(signed)) = (results.get(&("nubo", label, "wrk")), scripts.get(label)) {
-            // Each connection offers one request per wait plus its latency.
-            let half = peak.ops_per_sec / 2.0;
-            let cycle_ms = PACE_MS as f64 + peak.p50.as_secs_f64() * 1000.0;
-            let connections = (half * cycle_ms / 1000.0).round().max(1.0) as usize;
-            let script = wrk_script(signed, Some(PACE_MS));
-            if let Some(measured) = wrk(&wrk_binary, &script, connections, seconds, &servers[0].1).await {
-                row(&format!("  nubo ({connections}c)"), label, "wrk", &measured);
+            let (half, url, connections) = (peak.ops_per_sec / 2.0, servers[0].1.clone(), clients * 2);
+            let signed = signed.clone();
+            let measured = tokio::task::spawn_blocking(move || paced(&signed, &url, half, connections, seconds))
+                .await
+                .expect("the paced client");
+            if let Some(measured) = measured {
+                row(&format!("  nubo {half:.0}/s"), label, "pace", &measured);
             }
         }
         let half = results[&("nubo", label, "sdk")].ops_per_sec / 2.0;
         let measured = measure(&client, operation, clients, seconds, Some(half)).await;
-        row("  nubo", label, "sdk", &measured);
+        row(&format!("  nubo {half:.0}/s"), label, "sdk", &measured);
     }
+    drop(children);
 }

@@ -224,21 +224,28 @@ impl Dynamo {
 
     /// The table of a typed request (its name already checked), or
     /// DynamoDB's not-found error.
-    async fn table_named(&self, name: &str) -> Result<Table> {
-        self.find_table(name).await?.ok_or_else(DynamoError::not_found)
+    async fn table_named(&self, name: &str) -> Result<Arc<Table>> {
+        self.find_shared(name).await?.ok_or_else(DynamoError::not_found)
     }
 
     async fn find_table(&self, name: &str) -> Result<Option<Table>> {
+        Ok(self.find_shared(name).await?.map(|table| Table::clone(&table)))
+    }
+
+    /// The cached definition itself, not a copy (the item operations').
+    async fn find_shared(&self, name: &str) -> Result<Option<Arc<Table>>> {
         let Some(record) = self.records.get(TABLES, name).await? else {
             self.tables.forget(name);
             return Ok(None);
         };
         if let Some(table) = self.tables.get(name, record.version) {
-            return Ok(Some(Table::clone(&table)));
+            return Ok(Some(table));
         }
-        let table: Table = serde_json::from_slice(&record.value)
-            .map_err(|error| DynamoError::internal(format!("stored table is unreadable: {error}")))?;
-        self.tables.put(name, record.version, Arc::new(table.clone()));
+        let table: Arc<Table> = Arc::new(
+            serde_json::from_slice(&record.value)
+                .map_err(|error| DynamoError::internal(format!("stored table is unreadable: {error}")))?,
+        );
+        self.tables.put(name, record.version, table.clone());
         Ok(Some(table))
     }
 }

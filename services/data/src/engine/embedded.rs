@@ -10,7 +10,14 @@
 //! survives a crash. Each batch stays all-or-nothing on its own: its
 //! compare-and-set checks run before any of its writes, and a batch that
 //! fails them writes nothing, so it never fails the others of its group.
-//! The queue is bounded: a writer past it waits for room.
+//! The queue is bounded: a writer past it waits for room. A group is
+//! capped by count and by bytes, so one commit stays short. A group whose
+//! commit panics fails its writers with an error, and the committer goes on
+//! with the next one: no writer waits forever on a committer that died.
+//!
+//! Point reads and short range reads run on the caller's thread: a redb
+//! read transaction never waits for the writer, and those reads take
+//! microseconds, less than handing them to a blocking thread would.
 
 use std::{
     collections::HashSet,
@@ -35,6 +42,15 @@ const QUEUE_DEPTH: usize = 1024;
 /// The most batches one commit carries, so one fsync never waits on an
 /// unbounded transaction.
 const MAX_GROUP: usize = 256;
+/// The most bytes (keys and values) one commit carries beyond its first
+/// batch, so a group of large items does not hold back the next one.
+const MAX_GROUP_BYTES: usize = 4 * 1024 * 1024;
+/// Range reads of at most this many rows run on the caller's thread;
+/// longer ones on a blocking thread.
+const INLINE_ROWS: usize = 128;
+#[cfg(test)]
+/// Writes to this table make the committer panic (the tests' fault).
+const PANICKING_TABLE: &str = "test/committer-panics";
 
 fn definition(table: &str) -> ItemsTable<'_> {
     TableDefinition::new(table)
@@ -147,9 +163,14 @@ impl EmbeddedEngine {
         let (committer_db, committer_known) = (db.clone(), known.clone());
         let thread = std::thread::Builder::new()
             .name("redb-committer".into())
-            .spawn(move || commit_loop(&committer_db, &committer_known, receiver))
+            .spawn(move || run_committer(&committer_db, &committer_known, receiver))
             .expect("the committer thread starts");
         Self { db, known, committer: Arc::new(Committer { queue: Some(queue), thread: Some(thread) }) }
+    }
+
+    /// Runs a short read on the caller's thread (see the module's note).
+    fn read_now<T>(&self, work: impl FnOnce(&Database) -> Result<T>) -> Result<T> {
+        work(&self.db)
     }
 
     async fn blocking<T: Send + 'static>(
@@ -161,17 +182,62 @@ impl EmbeddedEngine {
     }
 }
 
-/// Commits whatever has queued up, group after group, until every sender
-/// is gone.
-fn commit_loop(db: &Database, known: &KnownTables, mut receiver: mpsc::Receiver<Pending>) {
-    while let Some(first) = receiver.blocking_recv() {
-        let mut group = vec![first];
-        while group.len() < MAX_GROUP {
-            match receiver.try_recv() {
-                Ok(next) => group.push(next),
-                Err(_) => break,
-            }
+/// Runs the committer until every sender is gone. A panic inside a group's
+/// commit aborts that transaction (nothing of it lands) and drops the
+/// group, whose writers then get an error; the loop starts again for the
+/// writers after them.
+fn run_committer(db: &Database, known: &KnownTables, mut receiver: mpsc::Receiver<Pending>) {
+    let mut carried = None;
+    loop {
+        let run = std::panic::AssertUnwindSafe(|| commit_loop(db, known, &mut receiver, &mut carried));
+        match std::panic::catch_unwind(run) {
+            Ok(()) => return,
+            Err(_) => tracing::error!("a commit group panicked; its writers were failed, the committer goes on"),
         }
+    }
+}
+
+fn batch_bytes(writes: &[Write]) -> usize {
+    writes
+        .iter()
+        .map(|write| {
+            let value = match &write.change {
+                Change::Put(value) | Change::Append(value) => value.len(),
+                Change::Delete | Change::Check => 0,
+            };
+            write.key.partition.len() + write.key.clustering.len() + value
+        })
+        .sum()
+}
+
+/// `first` and whatever has queued up behind it, within the caps.
+fn take_group(first: Pending, receiver: &mut mpsc::Receiver<Pending>, carried: &mut Option<Pending>) -> Vec<Pending> {
+    let mut bytes = batch_bytes(&first.writes);
+    let mut group = vec![first];
+    while group.len() < MAX_GROUP && bytes < MAX_GROUP_BYTES {
+        let Ok(next) = receiver.try_recv() else { break };
+        let size = batch_bytes(&next.writes);
+        if bytes + size > MAX_GROUP_BYTES {
+            *carried = Some(next);
+            break;
+        }
+        bytes += size;
+        group.push(next);
+    }
+    group
+}
+
+/// Commits whatever has queued up, group after group, until every sender
+/// is gone. A batch that would take its group past the byte cap is
+/// `carried` over to open the next group.
+fn commit_loop(
+    db: &Database,
+    known: &KnownTables,
+    receiver: &mut mpsc::Receiver<Pending>,
+    carried: &mut Option<Pending>,
+) {
+    while let Some(first) = carried.take().or_else(|| receiver.blocking_recv()) {
+        let group = take_group(first, receiver, carried);
         let outcomes = commit_group(db, known, &group);
         for (index, pending) in group.into_iter().enumerate() {
             let outcome = match &outcomes {
@@ -232,6 +298,10 @@ fn apply_batch(
     // transaction as it found it. The checks see earlier batches of the
     // group, which commit first.
     for (index, (write, name)) in writes.iter().zip(&names).enumerate() {
+        #[cfg(test)]
+        if write.table == PANICKING_TABLE {
+            panic!("the fault a test injects");
+        }
         if !exists(transaction, known, name)? {
             return Ok(Err(EngineError::NoSuchTable));
         }
@@ -307,8 +377,8 @@ impl Engine for EmbeddedEngine {
     }
 
     async fn get(&self, table: &str, key: &Key) -> Result<Option<Row>> {
-        let (name, key) = (redb_name(table), key.clone());
-        self.blocking(move |db| {
+        let name = redb_name(table);
+        self.read_now(|db| {
             let read = db.begin_read().map_err(storage)?;
             let table = open_read(&read, &name)?;
             let row = table
@@ -317,11 +387,12 @@ impl Engine for EmbeddedEngine {
                 .map(|stored| decode((&key.partition, &key.clustering), stored.value()));
             Ok(row)
         })
-        .await
     }
 
     async fn get_many(&self, keys: Vec<(String, Key)>) -> Result<Vec<Option<Row>>> {
-        self.blocking(move |db| {
+        // A transaction's or a batch's reads (at most 100 keys) are short.
+        let inline = keys.len() <= INLINE_ROWS;
+        let read_rows = move |db: &Database| {
             // One read transaction: every row as of the same commit.
             let read = db.begin_read().map_err(storage)?;
             let mut rows = Vec::with_capacity(keys.len());
@@ -332,15 +403,17 @@ impl Engine for EmbeddedEngine {
                 rows.push(table.get(address).map_err(storage)?.map(|stored| decode(address, stored.value())));
             }
             Ok(rows)
-        })
-        .await
+        };
+        if inline { self.read_now(read_rows) } else { self.blocking(read_rows).await }
     }
 
     async fn write(&self, writes: Vec<Write>) -> Result<u64> {
         let (done, answer) = oneshot::channel();
         let queue = self.committer.queue.as_ref().ok_or_else(|| storage("the committer has stopped"))?;
         queue.send(Pending { writes, done }).await.map_err(|_| storage("the committer has stopped"))?;
-        answer.await.map_err(|_| storage("the committer has stopped"))?
+        // Dropped unanswered: the group's commit panicked, nothing of it
+        // was written.
+        answer.await.map_err(|_| storage("the commit of this write failed"))?
     }
 
     async fn query(
@@ -352,7 +425,7 @@ impl Engine for EmbeddedEngine {
         limit: usize,
     ) -> Result<Vec<Row>> {
         let (name, partition) = (redb_name(table), partition.to_vec());
-        self.blocking(move |db| {
+        let read_rows = move |db: &Database| {
             let read = db.begin_read().map_err(storage)?;
             let table = open_read(&read, &name)?;
             // Rows of one partition are contiguous: (p, c) for every c sorts
@@ -393,8 +466,8 @@ impl Engine for EmbeddedEngine {
                 }
             }
             Ok(rows)
-        })
-        .await
+        };
+        if limit <= INLINE_ROWS { self.read_now(read_rows) } else { self.blocking(read_rows).await }
     }
 
     async fn scan(&self, table: &str, segment: Segment, after: Option<Key>, limit: usize) -> Result<Vec<Row>> {
@@ -546,6 +619,48 @@ mod tests {
             .await
             .unwrap();
         assert!(many[0].is_some() && many[1].is_none());
+    }
+
+    #[tokio::test]
+    async fn a_panicking_commit_fails_its_writers_and_the_committer_goes_on() {
+        let (_dir, engine) = engine();
+        engine.create_table("t").await.unwrap();
+        engine.create_table(PANICKING_TABLE).await.unwrap();
+        let doomed = engine.write(vec![put(PANICKING_TABLE, key(b"a", b""), b"1", Expect::Anything)]).await;
+        assert!(matches!(doomed, Err(EngineError::Storage(_))), "{doomed:?}");
+        let version = engine.write(vec![put("t", key(b"a", b""), b"1", Expect::Anything)]).await.unwrap();
+        assert_eq!(engine.get("t", &key(b"a", b"")).await.unwrap().unwrap().version, version);
+    }
+
+    #[test]
+    fn groups_are_capped_by_bytes_and_count() {
+        let (queue, mut receiver) = mpsc::channel(MAX_GROUP * 2);
+        let pending = |size: usize| {
+            let (done, _) = oneshot::channel();
+            Pending { writes: vec![put("t", key(b"k", b""), &vec![0u8; size], Expect::Anything)], done }
+        };
+        // Each a third of the cap, key included: two fit, a third does not.
+        for _ in 0..5 {
+            queue.try_send(pending(MAX_GROUP_BYTES / 3)).unwrap();
+        }
+        let mut carried = None;
+        let mut sizes = Vec::new();
+        while let Some(first) = carried.take().or_else(|| receiver.try_recv().ok()) {
+            sizes.push(take_group(first, &mut receiver, &mut carried).len());
+        }
+        assert_eq!(sizes, [2, 2, 1]);
+        // A batch larger than the cap still commits, alone.
+        queue.try_send(pending(MAX_GROUP_BYTES * 2)).unwrap();
+        queue.try_send(pending(1)).unwrap();
+        let first = receiver.try_recv().unwrap();
+        assert_eq!(take_group(first, &mut receiver, &mut carried).len(), 1);
+        assert!(carried.take().is_none(), "the small one waits in the queue, not carried");
+        receiver.try_recv().unwrap();
+        for _ in 0..MAX_GROUP + 10 {
+            queue.try_send(pending(1)).unwrap();
+        }
+        let first = receiver.try_recv().unwrap();
+        assert_eq!(take_group(first, &mut receiver, &mut carried).len(), MAX_GROUP);
     }
 
     #[tokio::test]

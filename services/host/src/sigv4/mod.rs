@@ -20,6 +20,7 @@ mod body;
 mod canonical;
 mod principals;
 mod sessions;
+mod signing_keys;
 
 use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 
@@ -492,7 +493,7 @@ impl Credentials {
                 .ok_or(AuthError::Mismatch)?;
         let scope = signature.scope();
         let to_sign = canonical::string_to_sign(&signature.amz_date, &scope, &canonical);
-        let key = signing_key(&secret, &signature.date, &signature.region, &signature.service);
+        let key = self.signing_keys().get(&secret, &signature.date, &signature.region, &signature.service);
         if !signature_matches(&key, &to_sign, &signature.signature) {
             return Err(AuthError::Mismatch);
         }

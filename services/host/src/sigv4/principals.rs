@@ -89,6 +89,8 @@ pub struct Credentials {
     account_id: String,
     keys: Arc<HashMap<String, LongTermKey>>,
     sessions: Option<Sessions>,
+    /// Shared by every clone, so every front of a process reuses them.
+    signing_keys: super::signing_keys::SigningKeys,
 }
 
 impl std::fmt::Debug for Credentials {
@@ -133,6 +135,10 @@ impl Credentials {
     pub fn with_sessions(mut self, sessions: Sessions) -> Self {
         self.sessions = Some(sessions);
         self
+    }
+
+    pub(super) fn signing_keys(&self) -> &super::signing_keys::SigningKeys {
+        &self.signing_keys
     }
 
     pub fn sessions(&self) -> Option<&Sessions> {
