@@ -16,8 +16,10 @@ test: deps build
 ## engine against a real Cassandra node started for the run (fetched from
 ## Maven Central on first use).
 # `--workspace` resolves features as `make test` does, so this reuses its build.
+# The CQL engine's own unit tests that need a node (they skip without
+# NUBO_TEST_CQL) run first, against the same node.
 test-cql: deps build
-	./e2e/cql-node/run-with-node.sh $(CARGO) test --workspace --test dynamodb --test dynamodb_features --test dynamodb_indexes_streams --test cluster
+	./e2e/cql-node/run-with-node.sh sh -c '$(CARGO) test --workspace --lib engine::cql:: && $(CARGO) test --workspace --test dynamodb --test dynamodb_features --test dynamodb_indexes_streams --test dynamodb_legacy --test cluster'
 
 ## The DynamoDB suites on whatever NUBO_TEST_SCYLLA=host:port names (a real
 ## ScyllaDB node), or on the embedded engine when it is unset.

@@ -4,10 +4,15 @@
 //! answer), get replies the function posts through the `@connections` API
 //! with boto3 and replies route responses carry, and are closed by
 //! `DeleteConnection`, after which `$disconnect` runs; the events are
-//! checked against AWS's samples. A second gateway process over the same
-//! data and functions serves the same API: a message posted through one
-//! replica reaches a socket held by the other, and the second replica's
-//! short idle and maximum durations close its sockets as AWS's do.
+//! checked against AWS's samples. The stage serves its deployment, not the
+//! draft, and its variables name the function and reach the events. A
+//! client that does not read gets no more than its queue holds, and
+//! `PostToConnection` to it answers `LimitExceededException` while others
+//! are served. A second gateway process over the same data and functions
+//! serves the same API: a message posted through one replica reaches a
+//! socket held by the other, the second replica's short idle and maximum
+//! durations close its sockets as AWS's do, and once it is killed its
+//! connections are `GoneException` through the first.
 
 use std::{
     path::Path,
@@ -303,17 +308,21 @@ async fn websocket_apis_with_real_clients_across_two_gateways() {
     let missing_expression =
         apigateway.create_api().name("bad").protocol_type(ProtocolType::Websocket).send().await.unwrap_err();
     assert_eq!(missing_expression.code(), Some("BadRequestException"));
+    // The function is named by the stage's `handler` variable.
+    let staged_arn = function_arn.replace(":function:sockets", ":function:${stageVariables.handler}");
+    assert_ne!(staged_arn, function_arn);
     let integration = apigateway
         .create_integration()
         .api_id(&api_id)
         .integration_type(IntegrationType::AwsProxy)
         .integration_uri(format!(
-            "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/{function_arn}/invocations"
+            "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/{staged_arn}/invocations"
         ))
         .send()
         .await
         .unwrap();
     let target = format!("integrations/{}", integration.integration_id().unwrap());
+    // A WebSocket REQUEST authorizer takes no payload format version.
     let authorizer = apigateway
         .create_authorizer()
         .api_id(&api_id)
@@ -322,11 +331,21 @@ async fn websocket_apis_with_real_clients_across_two_gateways() {
         .authorizer_uri(format!(
             "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/{gatekeeper_arn}/invocations"
         ))
-        .authorizer_payload_format_version("1.0")
         .identity_source("route.request.querystring.token")
         .send()
         .await
         .unwrap();
+    assert_eq!(authorizer.authorizer_payload_format_version(), None);
+    let jwt = apigateway
+        .create_authorizer()
+        .api_id(&api_id)
+        .name("jwt")
+        .authorizer_type(aws_sdk_apigatewayv2::types::AuthorizerType::Jwt)
+        .identity_source("route.request.header.Authorization")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(jwt.code(), Some("BadRequestException"));
     for key in ["$connect", "$disconnect", "$default", "echo", "ask", "tell"] {
         let mut route = apigateway.create_route().api_id(&api_id).route_key(key).target(&target);
         if key == "$connect" {
@@ -348,7 +367,19 @@ async fn websocket_apis_with_real_clients_across_two_gateways() {
     }
     let reserved = apigateway.create_route().api_id(&api_id).route_key("$other").send().await.unwrap_err();
     assert_eq!(reserved.code(), Some("BadRequestException"));
-    apigateway.create_stage().api_id(&api_id).stage_name("dev").send().await.unwrap();
+    // The stage serves a deployment, with the variable naming the function.
+    let deployment = apigateway.create_deployment().api_id(&api_id).send().await.unwrap();
+    apigateway
+        .create_stage()
+        .api_id(&api_id)
+        .stage_name("dev")
+        .deployment_id(deployment.deployment_id().unwrap())
+        .stage_variables("handler", "sockets")
+        .send()
+        .await
+        .unwrap();
+    // A stage with nothing deployed refuses the handshake.
+    apigateway.create_stage().api_id(&api_id).stage_name("empty").send().await.unwrap();
 
     let ws_a = format!("{}/{api_id}/dev", gateway_a.replace("http://", "ws://"));
     let ws_b = format!("{}/{api_id}/dev", gateway_b.replace("http://", "ws://"));
@@ -362,11 +393,14 @@ async fn websocket_apis_with_real_clients_across_two_gateways() {
             other => panic!("{query} was not refused: {:?}", other.map(|(_, response)| response.status())),
         }
     }
-    // An unknown stage is refused before any route runs.
-    match tokio_tungstenite::connect_async(format!("{}/{api_id}/nostage", gateway_a.replace("http://", "ws://"))).await
-    {
-        Err(tungstenite::Error::Http(response)) => assert_eq!(response.status(), 403),
-        other => panic!("an unknown stage was accepted: {:?}", other.map(|(_, response)| response.status())),
+    // An unknown stage, or one with nothing deployed, is refused before
+    // any route runs.
+    for stage in ["nostage", "empty"] {
+        let url = format!("{}/{api_id}/{stage}?token=good", gateway_a.replace("http://", "ws://"));
+        match tokio_tungstenite::connect_async(url).await {
+            Err(tungstenite::Error::Http(response)) => assert_eq!(response.status(), 403, "{stage}"),
+            other => panic!("stage {stage} was accepted: {:?}", other.map(|(_, response)| response.status())),
+        }
     }
 
     // Connected: the function's reply through @connections comes back.
@@ -384,6 +418,33 @@ async fn websocket_apis_with_real_clients_across_two_gateways() {
     send_json(&mut first, json!({ "action": "nosuchroute" })).await;
     assert_eq!(next_text(&mut first).await, r#"default:{"action":"nosuchroute"}"#);
 
+    // A route added to the draft is not served until it is deployed.
+    let late = apigateway.create_route().api_id(&api_id).route_key("late").target(&target).send().await.unwrap();
+    apigateway
+        .create_route_response()
+        .api_id(&api_id)
+        .route_id(late.route_id().unwrap())
+        .route_response_key("$default")
+        .send()
+        .await
+        .unwrap();
+    send_json(&mut first, json!({ "action": "late" })).await;
+    assert_eq!(next_text(&mut first).await, r#"default:{"action":"late"}"#);
+    let redeployed = apigateway.create_deployment().api_id(&api_id).stage_name("dev").send().await.unwrap();
+    let stage = apigateway.get_stage().api_id(&api_id).stage_name("dev").send().await.unwrap();
+    assert_eq!(stage.deployment_id(), redeployed.deployment_id());
+    let started = Instant::now();
+    loop {
+        send_json(&mut first, json!({ "action": "late" })).await;
+        let reply = next_text(&mut first).await;
+        if reply == "late" {
+            break;
+        }
+        assert_eq!(reply, r#"default:{"action":"late"}"#);
+        assert!(started.elapsed() < Duration::from_secs(10), "the new deployment was not served");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
     // The events, field by field against AWS's samples.
     let connect_event = recorded(&dynamodb, &first_id, "$connect").await;
     let context = &connect_event["requestContext"];
@@ -399,6 +460,7 @@ async fn websocket_apis_with_real_clients_across_two_gateways() {
     assert_eq!(context["authorizer"], json!({ "principalId": "alice", "user": "alice", "tier": 3 }));
     assert!(context["connectedAt"].as_i64().unwrap() <= context["requestTimeEpoch"].as_i64().unwrap());
     assert_eq!(connect_event["queryStringParameters"], json!({ "token": "good" }));
+    assert_eq!(connect_event["stageVariables"], json!({ "handler": "sockets" }));
     assert_eq!(connect_event["isBase64Encoded"], false);
     assert_eq!(connect_event["headers"]["sec-websocket-version"], "13");
     let message_event = recorded(&dynamodb, &first_id, "ask").await;
@@ -410,7 +472,7 @@ async fn websocket_apis_with_real_clients_across_two_gateways() {
     assert_eq!(context["connectedAt"], connect_event["requestContext"]["connectedAt"]);
     assert_eq!(message_event["body"], r#"{"action":"ask"}"#);
     assert_eq!(context["authorizer"]["principalId"], "alice");
-    assert_eq!(keys(&message_event), sorted(&["body", "isBase64Encoded", "requestContext"]));
+    assert_eq!(keys(&message_event), sorted(&["body", "isBase64Encoded", "requestContext", "stageVariables"]));
 
     // The @connections API from outside: describe, post, and the stage in
     // the path; unsigned calls are refused.
@@ -438,6 +500,47 @@ async fn websocket_apis_with_real_clients_across_two_gateways() {
         .await
         .unwrap_err();
     assert_eq!(too_large.code(), Some("PayloadTooLargeException"));
+
+    // A client that does not read: its queue fills, PostToConnection to it
+    // answers LimitExceededException after the send timeout, and another
+    // client is served all the while.
+    let (mut stuck, stuck_id) = {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(4096).unwrap();
+        let address = gateway_a.trim_start_matches("http://").parse().unwrap();
+        let stream = socket.connect(address).await.unwrap();
+        let (mut socket, _) = tokio_tungstenite::client_async(
+            format!("{ws_a}?token=good"),
+            tokio_tungstenite::MaybeTlsStream::Plain(stream),
+        )
+        .await
+        .unwrap();
+        let id = connection_id_of(&mut socket).await;
+        (socket, id)
+    };
+    let mut full = None;
+    for sent in 0..600 {
+        let posted = connections_a
+            .post_to_connection()
+            .connection_id(&stuck_id)
+            .data(Blob::new(vec![b'y'; 120 * 1024]))
+            .send()
+            .await;
+        if let Err(error) = posted {
+            full = Some((sent, error));
+            break;
+        }
+    }
+    let (sent, error) = full.expect("a client that does not read is not sent to without end");
+    assert_eq!(error.code(), Some("LimitExceededException"), "after {sent} messages: {error:?}");
+    assert_eq!(error.raw_response().map(|response| response.status().as_u16()), Some(429));
+    connections_a.post_to_connection().connection_id(&first_id).data(Blob::new("still served")).send().await.unwrap();
+    assert_eq!(next_text(&mut first).await, "still served");
+    assert!(connections_a.get_connection().connection_id(&stuck_id).send().await.is_ok());
+    // Read again, the client gets what was queued, in order.
+    let Message::Text(queued) = stuck.next().await.unwrap().unwrap() else { panic!("a text message") };
+    assert_eq!(queued.len(), 120 * 1024);
+    drop(stuck);
 
     // Two replicas: a socket held by the second gateway gets what the
     // function posts through the first (its AWS_ENDPOINT_URL) and what the test
@@ -477,18 +580,24 @@ async fn websocket_apis_with_real_clients_across_two_gateways() {
     send_json(&mut second, json!({ "action": "tell", "to": first_id, "text": "anyone?" })).await;
     assert_eq!(next_text(&mut second).await, "gone");
 
-    // The Python `websockets` client, through the second replica.
+    // The Python `websockets` client, through the second replica, closed
+    // by boto3's DeleteConnection through the first.
     let output = std::process::Command::new(python_tools().join("python"))
         .arg(fixture("gateway/websocket_client.py"))
         .arg(format!("{ws_b}?token=good"))
         .arg(format!("{ws_b}?token=bad"))
+        .arg(format!("{gateway_a}/{api_id}/dev"))
         .output()
         .unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let seen: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(seen["echo"]["echo"], "from python");
     assert_eq!(seen["ask"], json!({ "answer": 42, "route": "ask" }));
+    assert_eq!(seen["closed"], 1000);
     assert_eq!(seen["refused"], 403);
+    let python_id = seen["echo"]["connectionId"].as_str().unwrap();
+    let disconnected = recorded(&dynamodb, python_id, "$disconnect").await;
+    assert_eq!(disconnected["requestContext"]["disconnectStatusCode"], 1000);
 
     // The second replica's limits: a socket that sends nothing is closed
     // after its idle timeout (3 s); one that keeps sending, at its maximum
@@ -519,5 +628,23 @@ async fn websocket_apis_with_real_clients_across_two_gateways() {
     assert_eq!(code, CloseCode::Away);
     assert!(opened.elapsed() >= Duration::from_millis(5500), "closed after {:?}", opened.elapsed());
 
-    gateway_b_process.stop();
+    // The second replica dies with a socket open: its connection is gone,
+    // through the first replica, not an internal error.
+    let mut orphan = connect(&format!("{ws_b}?token=good")).await;
+    let orphan_id = connection_id_of(&mut orphan).await;
+    gateway_b_process.crash();
+    let gone =
+        connections_a.post_to_connection().connection_id(&orphan_id).data(Blob::new("x")).send().await.unwrap_err();
+    assert_eq!(gone.code(), Some("GoneException"), "{gone:?}");
+    assert_eq!(gone.raw_response().map(|response| response.status().as_u16()), Some(410));
+    // The first replica removed the dead one's record as it found it gone.
+    let log = nubo.process.log();
+    assert!(
+        log.lines().any(|line| line.contains("removing the record of a connection") && line.contains(&orphan_id)),
+        "no record removal for {orphan_id}"
+    );
+    let gone = connections_a.get_connection().connection_id(&orphan_id).send().await.unwrap_err();
+    assert_eq!(gone.code(), Some("GoneException"), "{gone:?}");
+    let gone = connections_a.delete_connection().connection_id(&orphan_id).send().await.unwrap_err();
+    assert_eq!(gone.code(), Some("GoneException"), "{gone:?}");
 }

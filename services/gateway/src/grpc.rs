@@ -44,7 +44,13 @@ impl Gateway for GatewayApi {
             .websockets
             .local(&request.api_id, &request.connection_id)
             .ok_or_else(|| gone(&request.connection_id))?;
-        crate::websocket::send(&local.session, request.data).await.map_err(|_| gone(&request.connection_id))?;
+        match self.websockets.send(&local.session, request.data).await {
+            Ok(()) => {}
+            Err(crate::websocket::Unreachable::Full) => {
+                return Err(status(ErrorCode::Throttled, "the connection's outbound queue is full"));
+            }
+            Err(_) => return Err(gone(&request.connection_id)),
+        }
         Ok(Response::new(PostToConnectionResponse {}))
     }
 

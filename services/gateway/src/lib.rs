@@ -132,8 +132,12 @@ pub async fn run(
     let http_address = listeners.http.local_addr().map_err(|error| fail(error.to_string()))?;
     let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{http_address}"));
 
-    let rest = rest::Rest::new(RecordsClient::new(context.link(ServiceName::Data)?), context.account_id.clone())
-        .map_err(|error| fail(format!("cannot build the http integration client: {error}")))?;
+    let rest = rest::Rest::new(
+        RecordsClient::new(context.link(ServiceName::Data)?),
+        context.account_id.clone(),
+        config.edge.auth.clone(),
+    )
+    .map_err(|error| fail(format!("cannot build the http integration client: {error}")))?;
     let domains = domains::Domains::new(RecordsClient::new(context.link(ServiceName::Data)?));
     let management = management::Management {
         apis: apis.clone(),

@@ -9,13 +9,13 @@ use serde_json::{Value, json};
 use super::{
     Dynamo, TABLES,
     error::{DynamoError, ErrorKind, Result},
-    request::{Request, validation_error},
-    table::{self, Table},
+    input::{backups::UpdateContinuousBackupsInput, catalog::TableNameInput},
+    table::Table,
 };
 use crate::records::RecordError;
 
-/// The longest recovery period DynamoDB keeps (days), and its default.
-const MAX_RECOVERY_DAYS: u64 = 35;
+/// The recovery period DynamoDB keeps when none is given (its longest).
+const DEFAULT_RECOVERY_DAYS: u64 = super::input::backups::MAX_RECOVERY_DAYS as u64;
 
 /// A table's point-in-time recovery, when enabled.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -33,9 +33,7 @@ fn table_not_found(name: &str) -> DynamoError {
     DynamoError::new(ErrorKind::TableNotFound, format!("Table not found: {name}"))
 }
 
-async fn versioned(dynamo: &Dynamo, request: &Request) -> Result<(Table, u64)> {
-    let name = request.required_str("TableName", "tableName")?;
-    table::check_table_name(name, "tableName")?;
+async fn versioned(dynamo: &Dynamo, name: &str) -> Result<(Table, u64)> {
     let record = dynamo.records.get(TABLES, name).await?.ok_or_else(|| table_not_found(name))?;
     let table = serde_json::from_slice(&record.value).map_err(|error| DynamoError::internal(error.to_string()))?;
     Ok((table, record.version))
@@ -57,46 +55,27 @@ fn description(table: &Table) -> Value {
     json!({ "ContinuousBackupsStatus": "ENABLED", "PointInTimeRecoveryDescription": recovery })
 }
 
-pub async fn describe(dynamo: &Dynamo, request: &Request) -> Result<Value> {
-    let (table, _) = versioned(dynamo, request).await?;
+pub async fn describe(dynamo: &Dynamo, input: TableNameInput) -> Result<Value> {
+    let (table, _) = versioned(dynamo, input.name()).await?;
     Ok(json!({ "ContinuousBackupsDescription": description(&table) }))
 }
 
-pub async fn update(dynamo: &Dynamo, request: &Request) -> Result<Value> {
-    let specification =
-        request.required_object("PointInTimeRecoverySpecification", "pointInTimeRecoverySpecification")?;
-    let enabled = specification.get("PointInTimeRecoveryEnabled").and_then(Value::as_bool).ok_or_else(|| {
-        validation_error(
-            "Value null at 'pointInTimeRecoverySpecification.pointInTimeRecoveryEnabled' failed to satisfy constraint: Member must not be null",
-        )
-    })?;
-    let days = match specification.get("RecoveryPeriodInDays").filter(|value| !value.is_null()) {
-        None => None,
-        Some(value) => {
-            let days = value.as_i64().unwrap_or(0);
-            let constraint = match days {
-                ..1 => Some("greater than or equal to 1".to_owned()),
-                days if days as u64 > MAX_RECOVERY_DAYS => Some(format!("less than or equal to {MAX_RECOVERY_DAYS}")),
-                _ => None,
-            };
-            if let Some(constraint) = constraint {
-                return Err(validation_error(format!(
-                    "Value '{days}' at 'pointInTimeRecoverySpecification.recoveryPeriodInDays' failed to satisfy constraint: Member must have value {constraint}"
-                )));
-            }
-            Some(days as u64)
-        }
-    };
+pub async fn update(dynamo: &Dynamo, input: UpdateContinuousBackupsInput) -> Result<Value> {
+    // Validated: the specification and its flag are present, the period
+    // is 1 to 35 days.
+    let specification = input.point_in_time_recovery_specification.clone().unwrap_or_default();
+    let enabled = specification.point_in_time_recovery_enabled.unwrap_or_default();
+    let days = specification.recovery_period_in_days.map(|days| days as u64);
     if !enabled && days.is_some() {
         return Err(DynamoError::validation(
             "Invalid Request: Cannot specify RecoveryPeriodInDays when disabling point-in-time recovery.",
         ));
     }
-    let (mut table, version) = versioned(dynamo, request).await?;
+    let (mut table, version) = versioned(dynamo, input.name()).await?;
     table.point_in_time_recovery = enabled.then(|| PointInTimeRecovery {
         // Enabling again keeps the restorable window it has.
         enabled_at: table.point_in_time_recovery.as_ref().map_or_else(now, |recovery| recovery.enabled_at),
-        recovery_days: days.unwrap_or(MAX_RECOVERY_DAYS),
+        recovery_days: days.unwrap_or(DEFAULT_RECOVERY_DAYS),
     });
     let value = serde_json::to_vec(&table).map_err(|error| DynamoError::internal(error.to_string()))?;
     match dynamo.records.put(TABLES, &table.name, &value, Some(version)).await {

@@ -265,6 +265,7 @@ pub async fn update(dynamo: &Dynamo, input: UpdateItemInput) -> Result<Value> {
             None => base,
         };
         check_size(&new)?;
+        keys::check_index_keys(&table, &new, keys::Written::Update)?;
         Ok(Some(new))
     })
     .await?;

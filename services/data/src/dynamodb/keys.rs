@@ -121,14 +121,21 @@ pub fn index_partition(values: &[&AttributeValue]) -> Vec<u8> {
     }
 }
 
-/// The engine key of an item's entry in `index`, or `None` when the item
-/// lacks one of the index's key attributes (a sparse index skips it). The
-/// clustering key is the index's sort values, each escaped, then the table
-/// key, so entries sort by the index key, attribute by attribute, and stay
-/// unique.
-pub fn of_index_entry(table: &Table, index: &super::table::Index, item: &Item) -> Result<Option<Key>> {
+/// How an item came to be written, which words DynamoDB's message for an
+/// empty index key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Written {
+    /// A whole item (PutItem, BatchWriteItem, a transaction's Put).
+    Item,
+    /// The result of an update expression or `AttributeUpdates`.
+    Update,
+}
+
+/// The key attributes of `index` that `item` holds must be of their
+/// defined type and, for strings and binaries, not empty.
+fn check_entry(table: &Table, index: &super::table::Index, item: &Item, written: Written) -> Result<()> {
     for name in index.key_names() {
-        let Some(value) = item.get(name) else { return Ok(None) };
+        let Some(value) = item.get(name) else { continue };
         let kind = table.attribute_type(name).unwrap_or(ScalarType::S);
         if !matches_type(value, kind) {
             return Err(DynamoError::invalid_parameter(format!(
@@ -138,15 +145,43 @@ pub fn of_index_entry(table: &Table, index: &super::table::Index, item: &Item) -
                 index.name
             )));
         }
-        if matches!(value, AttributeValue::S(s) if s.is_empty())
-            || matches!(value, AttributeValue::B(b) if b.is_empty())
-        {
-            return Err(DynamoError::validation(format!(
-                "One or more parameter values are not valid. A value specified for a secondary index key is not supported. The AttributeValue for a key attribute cannot contain an empty string value. IndexName: {}, IndexKey: {name}",
-                index.name
-            )));
-        }
+        let empty = match value {
+            AttributeValue::S(text) if text.is_empty() => "string",
+            AttributeValue::B(bytes) if bytes.is_empty() => "binary",
+            _ => continue,
+        };
+        let cause = match written {
+            Written::Item => "A value specified for a secondary index key is not supported.",
+            Written::Update => {
+                "The update expression attempted to update a secondary index key to a value that is not supported."
+            }
+        };
+        return Err(DynamoError::validation(format!(
+            "One or more parameter values are not valid. {cause} The AttributeValue for a key attribute cannot contain an empty {empty} value. IndexName: {}, IndexKey: {name}",
+            index.name
+        )));
     }
+    Ok(())
+}
+
+/// Checks every index key `item` holds, index by index in name order: of
+/// several indexes an attribute keys, DynamoDB names the first by name.
+pub fn check_index_keys(table: &Table, item: &Item, written: Written) -> Result<()> {
+    let mut indexes: Vec<&super::table::Index> = table.indexes.iter().collect();
+    indexes.sort_by(|a, b| a.name.cmp(&b.name));
+    indexes.into_iter().try_for_each(|index| check_entry(table, index, item, written))
+}
+
+/// The engine key of an item's entry in `index`, or `None` when the item
+/// lacks one of the index's key attributes (a sparse index skips it). The
+/// clustering key is the index's sort values, each escaped, then the table
+/// key, so entries sort by the index key, attribute by attribute, and stay
+/// unique.
+pub fn of_index_entry(table: &Table, index: &super::table::Index, item: &Item) -> Result<Option<Key>> {
+    if index.key_names().iter().any(|name| !item.contains_key(*name)) {
+        return Ok(None);
+    }
+    check_entry(table, index, item, Written::Item)?;
     let base = of_item(table, item)?;
     let mut clustering = Vec::new();
     for name in index.range_keys() {

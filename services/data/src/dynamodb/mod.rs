@@ -185,10 +185,13 @@ impl Dynamo {
         let request = Request::new(body);
         let body = &request.body;
         match action {
-            Action::CreateTable => tables::create(self, &request).await,
-            Action::DescribeTable => tables::describe(self, &request).await,
-            Action::ListTables => tables::list(self, &request).await,
-            Action::DeleteTable => tables::delete(self, &request).await,
+            Action::CreateTable => {
+                input::parse::<input::catalog::CreateTableInput>(body)?;
+                tables::create(self, &request).await
+            }
+            Action::DescribeTable => tables::describe(self, input::parse(body)?).await,
+            Action::ListTables => tables::list(self, input::parse(body)?).await,
+            Action::DeleteTable => tables::delete(self, input::parse(body)?).await,
             Action::PutItem => items::put(self, input::parse(body)?).await,
             Action::GetItem => items::get(self, input::parse(body)?).await,
             Action::UpdateItem => items::update(self, input::parse(body)?).await,
@@ -199,27 +202,21 @@ impl Dynamo {
             Action::BatchWriteItem => batch::write(self, input::parse(body)?).await,
             Action::TransactWriteItems => transact::write(self, input::parse(body)?).await,
             Action::TransactGetItems => transact::get(self, input::parse(body)?).await,
-            Action::UpdateTable => tables::update(self, &request).await,
+            Action::UpdateTable => tables::update(self, input::parse(body)?, &request).await,
             Action::UpdateTimeToLive => {
                 input::parse::<input::tables::UpdateTimeToLiveInput>(body)?;
                 tables::update_ttl(self, &request).await
             }
-            Action::DescribeTimeToLive => tables::describe_ttl(self, &request).await,
-            Action::TagResource => {
-                input::parse::<input::tables::TagResourceInput>(body)?;
-                tables::tag(self, &request).await
-            }
-            Action::UntagResource => {
-                input::parse::<input::tables::UntagResourceInput>(body)?;
-                tables::untag(self, &request).await
-            }
-            Action::ListTagsOfResource => tables::list_tags(self, &request).await,
-            Action::ListStreams => streams::list(self, &request).await,
-            Action::DescribeStream => streams::describe(self, &request).await,
-            Action::GetShardIterator => streams::get_shard_iterator(self, &request).await,
-            Action::GetRecords => streams::get_records(self, &request).await,
-            Action::DescribeContinuousBackups => backups::describe(self, &request).await,
-            Action::UpdateContinuousBackups => backups::update(self, &request).await,
+            Action::DescribeTimeToLive => tables::describe_ttl(self, input::parse(body)?).await,
+            Action::TagResource => tables::tag(self, input::parse(body)?).await,
+            Action::UntagResource => tables::untag(self, input::parse(body)?).await,
+            Action::ListTagsOfResource => tables::list_tags(self, input::parse(body)?).await,
+            Action::ListStreams => streams::list(self, input::parse(body)?).await,
+            Action::DescribeStream => streams::describe(self, input::parse(body)?).await,
+            Action::GetShardIterator => streams::get_shard_iterator(self, input::parse(body)?).await,
+            Action::GetRecords => streams::get_records(self, input::parse(body)?).await,
+            Action::DescribeContinuousBackups => backups::describe(self, input::parse(body)?).await,
+            Action::UpdateContinuousBackups => backups::update(self, input::parse(body)?).await,
             Action::DescribeEndpoints => Ok(backups::endpoints(self)),
             Action::DescribeLimits => Ok(backups::limits()),
         }

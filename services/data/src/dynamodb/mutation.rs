@@ -71,6 +71,9 @@ pub fn item_writes(
         Some(item) => Write::put(&table.id, key.clone(), encode_item(item), expect),
         None => Write::delete(&table.id, key.clone(), expect),
     }];
+    if let Some(item) = new {
+        keys::check_index_keys(table, item, keys::Written::Item)?;
+    }
     for index in &table.indexes {
         // An old item whose attributes cannot key the index has no entry.
         let old_entry = old.and_then(|item| keys::of_index_entry(table, index, item).ok().flatten());
@@ -123,9 +126,16 @@ pub fn item_writes(
         let shard = lineage.shard_id(lineage.generation_at(chrono::Utc::now().timestamp_millis()));
         writes.push(Write {
             table: table.stream_log(),
-            key: Key { partition: shard.into_bytes(), clustering: Vec::new() },
+            key: Key { partition: shard.as_bytes().to_vec(), clustering: Vec::new() },
             change: Change::Append(record.to_string().into_bytes()),
             expect: Expect::Anything,
+        });
+        // Refused once the shard is sealed (see `Lineage::seal_partition`).
+        writes.push(Write {
+            table: table.stream_log(),
+            key: Key { partition: Lineage::seal_partition(&shard), clustering: Vec::new() },
+            change: Change::Check,
+            expect: Expect::Version(0),
         });
     }
     Ok(writes)

@@ -93,6 +93,16 @@ impl Lineage {
         Some((u64::try_from(generation).ok()?, u64::try_from(value % POSITIONS).ok()?))
     }
 
+    /// The log partition of a shard's seal: a row written once a reader
+    /// has been told the shard is closed and read to its end. Every record
+    /// appended to the shard expects it absent, so a write built while the
+    /// shard was open but committed after a reader left it fails and is
+    /// built again, into the shard then open: no record lands behind a
+    /// reader.
+    pub fn seal_partition(shard: &str) -> Vec<u8> {
+        format!("{shard}.seal").into_bytes()
+    }
+
     /// A short tag of the stream and generation, so ids of different
     /// streams differ (FNV-1a).
     fn tag(&self, generation: u64) -> u32 {

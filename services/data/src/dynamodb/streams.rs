@@ -14,11 +14,14 @@ use serde_json::{Value, json};
 use super::{
     Dynamo, TABLES,
     error::{DynamoError, ErrorKind, Result},
-    request::{Request, validation_error},
+    input::streams::{
+        DescribeStreamInput, GetRecordsInput, GetShardIteratorInput, ListStreamsInput, MAX_DESCRIBE_SHARDS, MAX_RECORDS,
+    },
+    request::validation_error,
     shards::Lineage,
     table::{StreamSettings, Table},
 };
-use crate::engine::{Expect, Row, Write};
+use crate::engine::{EngineError, Expect, Key, Row, Write};
 
 /// The most record data one GetRecords answers with (1 MB).
 const MAX_RECORDS_BYTES: usize = 1024 * 1024;
@@ -77,6 +80,28 @@ impl Dynamo {
         Ok(first.first().zip(last.first()).map(|(first, last)| (position_of(first), position_of(last))))
     }
 
+    /// Seals a closed shard a reader has read up to `after`; whether
+    /// nothing lies past `after` once it is sealed.
+    async fn seal(&self, table: &Table, shard: &str, after: u64) -> Result<bool> {
+        let log = table.stream_log();
+        let seal = Key { partition: Lineage::seal_partition(shard), clustering: Vec::new() };
+        match self.engine.write(vec![Write::put(&log, seal.clone(), b"sealed".to_vec(), Expect::Version(0))]).await {
+            Ok(_) => {}
+            // Sealed before, or (on the CQL engine) a writer holds the seal
+            // row's lock while it checks the seal is absent. Only a stored
+            // seal counts: an in-flight writer may still append behind us,
+            // so the reader stays on the shard and tries again.
+            Err(EngineError::VersionMismatch { .. }) => {
+                if self.engine.get(&log, &seal).await?.is_none() {
+                    return Ok(false);
+                }
+            }
+            Err(error) => return Err(error.into()),
+        }
+        let past = (Bound::Excluded(after.to_be_bytes().to_vec()), Bound::Unbounded);
+        Ok(self.engine.query(&log, shard.as_bytes(), past, false, 1).await?.is_empty())
+    }
+
     /// Drops the shards of every stream whose records are all past the
     /// retention; returns how many shards were dropped.
     pub async fn trim_streams(&self) -> Result<usize> {
@@ -104,6 +129,8 @@ impl Dynamo {
                     let deletes = rows.into_iter().map(|row| Write::delete(&log, row.key, Expect::Anything)).collect();
                     self.engine.write(deletes).await?;
                 }
+                let seal = Key { partition: Lineage::seal_partition(&shard), clustering: Vec::new() };
+                self.engine.write(vec![Write::delete(&log, seal, Expect::Anything)]).await?;
                 dropped += usize::from(any);
             }
             if let Ok(mut known) = self.runtime.trimmed_below.lock() {
@@ -126,8 +153,8 @@ async fn table_of_stream(dynamo: &Dynamo, arn: &str) -> Result<Table> {
     }
 }
 
-pub async fn list(dynamo: &Dynamo, request: &Request) -> Result<Value> {
-    let only = request.optional_str("TableName")?.map(str::to_owned);
+pub async fn list(dynamo: &Dynamo, input: ListStreamsInput) -> Result<Value> {
+    let only = input.table_name;
     let records = dynamo.records.list_all(TABLES).await?;
     let streams: Vec<Value> = records
         .iter()
@@ -145,21 +172,17 @@ pub async fn list(dynamo: &Dynamo, request: &Request) -> Result<Value> {
     Ok(json!({ "Streams": streams }))
 }
 
-pub async fn describe(dynamo: &Dynamo, request: &Request) -> Result<Value> {
-    let arn = request.required_str("StreamArn", "streamArn")?;
-    let limit = request.optional_u64("Limit", "limit", 1)?.unwrap_or(100);
-    if limit > 100 {
-        return Err(validation_error(format!(
-            "Value '{limit}' at 'limit' failed to satisfy constraint: Member must have value less than or equal to 100"
-        )));
-    }
+pub async fn describe(dynamo: &Dynamo, input: DescribeStreamInput) -> Result<Value> {
+    let arn = input.arn();
+    // Validated: 1 to 100.
+    let limit = input.limit.unwrap_or(MAX_DESCRIBE_SHARDS) as u64;
     let table = table_of_stream(dynamo, arn).await?;
     let stream = table.stream.as_ref().ok_or_else(|| not_found(arn))?;
     let lineage = Lineage::of(stream);
     let now = now_ms();
     let current = lineage.generation_at(now);
     let mut from = lineage.first_live(now, dynamo.retention_ms());
-    if let Some(start) = request.optional_str("ExclusiveStartShardId")? {
+    if let Some(start) = input.exclusive_start_shard_id.as_deref() {
         from = from.max(lineage.parse_shard_id(start).map_or(0, |generation| generation + 1));
     }
     let mut shards = Vec::new();
@@ -240,10 +263,11 @@ fn parse_sequence(text: Option<&str>, generation: u64) -> Result<u64> {
         .ok_or_else(|| DynamoError::validation("Invalid SequenceNumber: must be a sequence number of this shard"))
 }
 
-pub async fn get_shard_iterator(dynamo: &Dynamo, request: &Request) -> Result<Value> {
-    let arn = request.required_str("StreamArn", "streamArn")?;
-    let shard = request.required_str("ShardId", "shardId")?;
-    let kind = request.required_str("ShardIteratorType", "shardIteratorType")?;
+pub async fn get_shard_iterator(dynamo: &Dynamo, input: GetShardIteratorInput) -> Result<Value> {
+    // The three are validated present.
+    let arn = input.stream_arn.as_deref().unwrap_or_default();
+    let shard = input.shard_id.as_deref().unwrap_or_default();
+    let kind = input.shard_iterator_type.as_deref().unwrap_or_default();
     let table = table_of_stream(dynamo, arn).await?;
     let lineage = Lineage::of(table.stream.as_ref().ok_or_else(|| not_found(arn))?);
     let now = now_ms();
@@ -253,7 +277,7 @@ pub async fn get_shard_iterator(dynamo: &Dynamo, request: &Request) -> Result<Va
             (lineage.first_live(now, dynamo.retention_ms())..=lineage.generation_at(now)).contains(generation)
         })
         .ok_or_else(|| no_shard(shard))?;
-    let sequence = request.optional_str("SequenceNumber")?;
+    let sequence = input.sequence_number.as_deref();
     let (after, horizon) = match kind {
         "TRIM_HORIZON" => (0, true),
         "LATEST" => (dynamo.shard_extent(&table, shard).await?.map_or(0, |(_, last)| last), false),
@@ -295,14 +319,10 @@ fn expired(issued_ms: i64, now: i64, lifetime_ms: i64) -> DynamoError {
     )
 }
 
-pub async fn get_records(dynamo: &Dynamo, request: &Request) -> Result<Value> {
-    let iterator = Iterator::parse(request.required_str("ShardIterator", "shardIterator")?)?;
-    let limit = request.optional_u64("Limit", "limit", 1)?.unwrap_or(1000);
-    if limit > 1000 {
-        return Err(validation_error(format!(
-            "Value '{limit}' at 'limit' failed to satisfy constraint: Member must have value less than or equal to 1000"
-        )));
-    }
+pub async fn get_records(dynamo: &Dynamo, input: GetRecordsInput) -> Result<Value> {
+    let iterator = Iterator::parse(input.shard_iterator.as_deref().unwrap_or_default())?;
+    // Validated: 1 to 1000.
+    let limit = input.limit.unwrap_or(MAX_RECORDS) as u64;
     let now = now_ms();
     let lifetime_ms = dynamo.runtime.settings.iterator_lifetime().as_millis() as i64;
     if now - iterator.issued_ms > lifetime_ms {
@@ -387,11 +407,94 @@ pub async fn get_records(dynamo: &Dynamo, request: &Request) -> Result<Value> {
         records.push(record);
     }
     let mut response = json!({ "Records": records });
-    // A closed shard read to its end has no next iterator: its child follows.
+    // A closed shard read to its end has no next iterator: its child
+    // follows. The shard is sealed first, so no write still in flight can
+    // land in it behind the reader; one that committed before the seal is
+    // read on the next call.
     let drained = !stopped_early && fetched < limit as usize;
-    if !(drained && lineage.is_closed(iterator.shard, now)) {
+    let finished = drained && lineage.is_closed(iterator.shard, now) && dynamo.seal(&table, &shard, after).await?;
+    if !finished {
         let next = Iterator { arn: iterator.arn.clone(), shard: iterator.shard, after, horizon, issued_ms: now };
         response["NextShardIterator"] = json!(next.text());
     }
     Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::{sync::Arc, time::Duration};
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::{
+        dynamodb::{
+            Action, keys,
+            mutation::{Actor, item_writes},
+            settings::Settings,
+            value::item_from_json,
+        },
+        engine::{Engine, embedded::EmbeddedEngine},
+        records::RecordStore,
+    };
+
+    async fn dynamo(directory: &tempfile::TempDir) -> Dynamo {
+        let database = redb::Database::create(directory.path().join("data.redb")).unwrap();
+        let engine: Arc<dyn Engine> = Arc::new(EmbeddedEngine::new(Arc::new(database)));
+        let records = RecordStore::open(engine.clone()).await.unwrap();
+        Dynamo::new(records, engine, "us-east-1".into(), "000000000000".into())
+            .with_settings(Settings { shard_secs: 1, ..Settings::default() })
+    }
+
+    /// DynamoDB's reference: a shard with an ending sequence number "is
+    /// closed and can no longer receive more data". A write built while the
+    /// shard was open, committed after a reader finished it, must not land
+    /// in it behind that reader: it is refused and built again.
+    #[tokio::test]
+    async fn a_late_commit_never_lands_in_a_shard_its_reader_left() {
+        let directory = tempfile::tempdir().unwrap();
+        let dynamo = dynamo(&directory).await;
+        dynamo
+            .execute(
+                Action::CreateTable,
+                json!({"TableName": "late", "BillingMode": "PAY_PER_REQUEST",
+                    "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+                    "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+                    "StreamSpecification": {"StreamEnabled": true, "StreamViewType": "KEYS_ONLY"}}),
+            )
+            .await
+            .unwrap();
+        let table = dynamo.table_named("late").await.unwrap();
+        let item = item_from_json(&json!({"pk": {"S": "a"}})).unwrap();
+        let key = keys::of_item(&table, &item).unwrap();
+        // Built in the first shard, not yet committed.
+        let late = item_writes(&table, &key, None, Some(&item), Expect::Version(0), Actor::User).unwrap();
+        let arn = table.stream_arn("us-east-1", "000000000000").unwrap();
+        let lineage = Lineage::of(table.stream.as_ref().unwrap());
+        let first = lineage.shard_id(0);
+        // Wait until the first shard is closed, then read it to its end.
+        while !lineage.is_closed(0, now_ms()) {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let iterator = dynamo
+            .execute(
+                Action::GetShardIterator,
+                json!({"StreamArn": arn, "ShardId": first, "ShardIteratorType": "TRIM_HORIZON"}),
+            )
+            .await
+            .unwrap()["ShardIterator"]
+            .clone();
+        let read = dynamo.execute(Action::GetRecords, json!({"ShardIterator": iterator})).await.unwrap();
+        assert_eq!(read["Records"], json!([]));
+        assert!(read.get("NextShardIterator").is_none(), "the reader is done with the closed shard");
+        // The late commit is refused (its writer builds it again, into the
+        // shard now open) ...
+        assert!(matches!(dynamo.engine.write(late).await, Err(EngineError::VersionMismatch { .. })));
+        // ... and the closed shard stays empty.
+        assert_eq!(dynamo.shard_extent(&table, &first).await.unwrap(), None);
+        // A write built now goes to the open shard and is read there.
+        dynamo.execute(Action::PutItem, json!({"TableName": "late", "Item": {"pk": {"S": "a"}}})).await.unwrap();
+        let open = lineage.shard_id(lineage.generation_at(now_ms()));
+        assert!(dynamo.shard_extent(&table, &open).await.unwrap().is_some());
+    }
 }

@@ -280,9 +280,7 @@ fn parse_attributes(definitions: &[Value]) -> Result<Vec<(String, ScalarType)>> 
             }
         };
         if attributes.iter().any(|(existing, _)| existing == attribute) {
-            return Err(DynamoError::validation(format!(
-                "Cannot have two attributes with the same name; attribute: {attribute}"
-            )));
+            return Err(DynamoError::validation(format!("Attribute Name is duplicated: {attribute}")));
         }
         attributes.push((attribute.to_owned(), kind));
     }

@@ -1,13 +1,15 @@
 //! CreateTable, DescribeTable, ListTables, DeleteTable, UpdateTable (with
 //! global secondary index backfill), the Time to Live settings and tags.
 
-use std::collections::BTreeMap;
-
 use serde_json::{Value, json};
 
 use super::{
     Dynamo, TABLES,
     error::{DynamoError, ErrorKind, Result},
+    input::{
+        catalog::{ListTablesInput, ListTagsOfResourceInput, ProvisionedThroughput, TableNameInput, UpdateTableInput},
+        tables::{TagResourceInput, UntagResourceInput},
+    },
     mutation::{Actor, read_modify_write},
     request::{Request, validation_error},
     table::{self, Table},
@@ -52,25 +54,27 @@ pub async fn create(dynamo: &Dynamo, request: &Request) -> Result<Value> {
     Ok(json!({ "TableDescription": table.describe(&dynamo.region, &dynamo.account_id, "ACTIVE") }))
 }
 
+fn missing_index(name: &str) -> DynamoError {
+    DynamoError::new(ErrorKind::ResourceNotFound, format!("Requested resource not found: Index: {name} not found"))
+}
+
 fn missing(name: &str) -> DynamoError {
     DynamoError::new(ErrorKind::ResourceNotFound, format!("Requested resource not found: Table: {name} not found"))
 }
 
-async fn named_table(dynamo: &Dynamo, request: &Request) -> Result<Table> {
-    let name = request.required_str("TableName", "tableName")?;
-    table::check_table_name(name, "tableName")?;
-    dynamo.find_table(name).await?.ok_or_else(|| missing(name))
+async fn named_table(dynamo: &Dynamo, input: &TableNameInput) -> Result<Table> {
+    dynamo.find_table(input.name()).await?.ok_or_else(|| missing(input.name()))
 }
 
-pub async fn describe(dynamo: &Dynamo, request: &Request) -> Result<Value> {
-    let table = named_table(dynamo, request).await?;
+pub async fn describe(dynamo: &Dynamo, input: TableNameInput) -> Result<Value> {
+    let table = named_table(dynamo, &input).await?;
     let mut description = table.describe(&dynamo.region, &dynamo.account_id, "ACTIVE");
     dynamo.add_statistics(&table, &mut description).await?;
     Ok(json!({ "Table": description }))
 }
 
-pub async fn delete(dynamo: &Dynamo, request: &Request) -> Result<Value> {
-    let table = named_table(dynamo, request).await?;
+pub async fn delete(dynamo: &Dynamo, input: TableNameInput) -> Result<Value> {
+    let table = named_table(dynamo, &input).await?;
     dynamo.records.delete(TABLES, &table.name, None).await?;
     for id in engine_tables(&table) {
         dynamo.engine.drop_table(&id).await?;
@@ -79,15 +83,11 @@ pub async fn delete(dynamo: &Dynamo, request: &Request) -> Result<Value> {
     Ok(json!({ "TableDescription": table.describe(&dynamo.region, &dynamo.account_id, "DELETING") }))
 }
 
-pub async fn list(dynamo: &Dynamo, request: &Request) -> Result<Value> {
-    let limit = request.optional_u64("Limit", "limit", 1)?.unwrap_or(100);
-    if limit > 100 {
-        return Err(validation_error(format!(
-            "Value '{limit}' at 'limit' failed to satisfy constraint: Member must have value less than or equal to 100"
-        )));
-    }
-    let start = request.optional_str("ExclusiveStartTableName")?.unwrap_or("");
-    let (records, more) = dynamo.records.list(TABLES, "", start, limit as usize).await?;
+pub async fn list(dynamo: &Dynamo, input: ListTablesInput) -> Result<Value> {
+    // Validated: 1 to 100.
+    let limit = input.limit.unwrap_or(100) as usize;
+    let start = input.exclusive_start_table_name.as_deref().unwrap_or("");
+    let (records, more) = dynamo.records.list(TABLES, "", start, limit).await?;
     let names: Vec<String> = records
         .iter()
         .filter_map(|record| serde_json::from_slice::<Table>(&record.value).ok().map(|table| table.name))
@@ -126,106 +126,99 @@ async fn versioned(dynamo: &Dynamo, request: &Request) -> Result<(Table, u64)> {
     Ok((table, record.version))
 }
 
-pub async fn update(dynamo: &Dynamo, request: &Request) -> Result<Value> {
+/// The type an `AttributeType` names (validated: one of S, N, B).
+fn scalar_type(name: Option<&str>) -> table::ScalarType {
+    match name {
+        Some("N") => table::ScalarType::N,
+        Some("B") => table::ScalarType::B,
+        _ => table::ScalarType::S,
+    }
+}
+
+/// Throughput units, validated present and at least 1.
+fn units(throughput: &ProvisionedThroughput) -> (u64, u64) {
+    let read = throughput.read_capacity_units.unwrap_or(1).max(1) as u64;
+    let write = throughput.write_capacity_units.unwrap_or(1).max(1) as u64;
+    (read, write)
+}
+
+/// UpdateTable. `request` is the same body as `input`: an index to
+/// create is parsed from it by the table definition's parser, as
+/// CreateTable's are.
+pub async fn update(dynamo: &Dynamo, input: UpdateTableInput, request: &Request) -> Result<Value> {
     let (mut table, version) = versioned(dynamo, request).await?;
     let mut backfill = Vec::new();
     let mut dropped = Vec::new();
     let mut changed = false;
 
-    if let Some(definitions) = request.member("AttributeDefinitions").and_then(Value::as_array) {
-        for definition in definitions {
-            let name = definition.get("AttributeName").and_then(Value::as_str).unwrap_or_default();
-            let kind = match definition.get("AttributeType").and_then(Value::as_str) {
-                Some("S") => table::ScalarType::S,
-                Some("N") => table::ScalarType::N,
-                Some("B") => table::ScalarType::B,
-                _ => {
-                    return Err(validation_error(
-                        "Value at 'attributeDefinitions.1.member.attributeType' failed to satisfy constraint: Member must satisfy enum value set: [B, N, S]",
-                    ));
-                }
-            };
-            match table.attribute_type(name) {
-                Some(existing) if existing != kind => {
-                    return Err(DynamoError::invalid_parameter(format!(
-                        "Cannot change the type of attribute {name} from {} to {}",
-                        existing.name(),
-                        kind.name()
-                    )));
-                }
-                Some(_) => {}
-                None => table.attributes.push((name.to_owned(), kind)),
+    for definition in input.attribute_definitions.iter().flatten() {
+        let name = definition.attribute_name.as_deref().unwrap_or_default();
+        let kind = scalar_type(definition.attribute_type.as_deref());
+        match table.attribute_type(name) {
+            Some(existing) if existing != kind => {
+                return Err(DynamoError::invalid_parameter(format!(
+                    "Cannot change the type of attribute {name} from {} to {}",
+                    existing.name(),
+                    kind.name()
+                )));
             }
+            Some(_) => {}
+            None => table.attributes.push((name.to_owned(), kind)),
         }
     }
 
-    if let Some(updates) = request.member("GlobalSecondaryIndexUpdates").and_then(Value::as_array) {
-        for update in updates {
-            if let Some(create) = update.get("Create").filter(|v| !v.is_null()) {
-                let index = table::parse_index(
-                    create,
-                    true,
-                    &table.hash_key,
-                    table.range_key.is_some(),
-                    table.pay_per_request,
-                )?;
-                if table.index(&index.name).is_some() {
+    let raw_updates = request.member("GlobalSecondaryIndexUpdates").and_then(Value::as_array);
+    for (position, update) in input.global_secondary_index_updates.iter().flatten().enumerate() {
+        let raw_create = raw_updates.and_then(|raw| raw.get(position)).and_then(|raw| raw.get("Create"));
+        if let (Some(_), Some(create)) = (&update.create, raw_create) {
+            let index =
+                table::parse_index(create, true, &table.hash_key, table.range_key.is_some(), table.pay_per_request)?;
+            if table.index(&index.name).is_some() {
+                return Err(DynamoError::invalid_parameter(format!(
+                    "Attempting to create an index which already exists: {}",
+                    index.name
+                )));
+            }
+            for key in index.key_names() {
+                if table.attribute_type(key).is_none() {
                     return Err(DynamoError::invalid_parameter(format!(
-                        "Attempting to create an index which already exists: {}",
-                        index.name
+                        "Some index key attributes are not defined in AttributeDefinitions. Keys: [{key}], AttributeDefinitions: [{}]",
+                        table.attributes.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", ")
                     )));
                 }
-                for key in index.key_names() {
-                    if table.attribute_type(key).is_none() {
-                        return Err(DynamoError::invalid_parameter(format!(
-                            "Some index key attributes are not defined in AttributeDefinitions. Keys: [{key}], AttributeDefinitions: [{}]",
-                            table.attributes.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", ")
-                        )));
-                    }
-                }
-                dynamo.engine.create_table(&index.id).await?;
-                backfill.push(index.name.clone());
-                table.indexes.push(index);
-                changed = true;
-            } else if let Some(delete) = update.get("Delete").filter(|v| !v.is_null()) {
-                let name = delete.get("IndexName").and_then(Value::as_str).unwrap_or_default();
-                let position =
-                    table.indexes.iter().position(|index| index.global && index.name == name).ok_or_else(|| {
-                        DynamoError::new(
-                            ErrorKind::ResourceNotFound,
-                            format!("Requested resource not found: Index: {name} not found"),
-                        )
-                    })?;
-                dropped.push(table.indexes.remove(position).id);
-                changed = true;
-            } else if let Some(update) = update.get("Update").filter(|v| !v.is_null()) {
-                let name = update.get("IndexName").and_then(Value::as_str).unwrap_or_default();
-                let index =
-                    table.indexes.iter_mut().find(|index| index.global && index.name == name).ok_or_else(|| {
-                        DynamoError::new(
-                            ErrorKind::ResourceNotFound,
-                            format!("Requested resource not found: Index: {name} not found"),
-                        )
-                    })?;
-                if let Some(throughput) = update.get("ProvisionedThroughput") {
-                    index.read_capacity =
-                        throughput.get("ReadCapacityUnits").and_then(Value::as_u64).unwrap_or(index.read_capacity);
-                    index.write_capacity =
-                        throughput.get("WriteCapacityUnits").and_then(Value::as_u64).unwrap_or(index.write_capacity);
-                }
-                changed = true;
             }
+            dynamo.engine.create_table(&index.id).await?;
+            backfill.push(index.name.clone());
+            table.indexes.push(index);
+            changed = true;
+        } else if let Some(delete) = &update.delete {
+            let name = delete.index_name.as_deref().unwrap_or_default();
+            let position = table
+                .indexes
+                .iter()
+                .position(|index| index.global && index.name == name)
+                .ok_or_else(|| missing_index(name))?;
+            dropped.push(table.indexes.remove(position).id);
+            changed = true;
+        } else if let Some(change) = &update.update {
+            let name = change.index_name.as_deref().unwrap_or_default();
+            let index = table
+                .indexes
+                .iter_mut()
+                .find(|index| index.global && index.name == name)
+                .ok_or_else(|| missing_index(name))?;
+            if let Some(throughput) = &change.provisioned_throughput {
+                (index.read_capacity, index.write_capacity) = units(throughput);
+            }
+            changed = true;
         }
     }
 
-    if let Some(throughput) = request.member("ProvisionedThroughput") {
-        table.read_capacity =
-            throughput.get("ReadCapacityUnits").and_then(Value::as_u64).unwrap_or(table.read_capacity);
-        table.write_capacity =
-            throughput.get("WriteCapacityUnits").and_then(Value::as_u64).unwrap_or(table.write_capacity);
+    if let Some(throughput) = &input.provisioned_throughput {
+        (table.read_capacity, table.write_capacity) = units(throughput);
         changed = true;
     }
-    match request.optional_str("BillingMode")? {
+    match input.billing_mode.as_deref() {
         Some("PAY_PER_REQUEST") => {
             table.pay_per_request = true;
             changed = true;
@@ -241,10 +234,16 @@ pub async fn update(dynamo: &Dynamo, request: &Request) -> Result<Value> {
         dynamo.fix_shard_lifetime(&mut stream);
         match (&table.stream, &stream) {
             (Some(_), Some(_)) => {
-                return Err(DynamoError::validation(format!("Table already has an enabled stream: {}", table.name)));
+                return Err(DynamoError::validation(format!(
+                    "Table already has an enabled stream: TableName: {}",
+                    table.name
+                )));
             }
             (None, None) => {
-                return Err(DynamoError::validation("Stream is already disabled"));
+                return Err(DynamoError::validation(format!(
+                    "Table has no stream to disable: TableName: {}",
+                    table.name
+                )));
             }
             (None, Some(_)) => dynamo.engine.create_table(&format!("{}.stream", table.id)).await?,
             (Some(_), None) => dropped.push(table.stream_log()),
@@ -254,7 +253,8 @@ pub async fn update(dynamo: &Dynamo, request: &Request) -> Result<Value> {
     }
     if !changed {
         return Err(DynamoError::validation(
-            "At least one of ProvisionedThroughput, BillingMode, UpdateStreamEnabled, GlobalSecondaryIndexUpdates or SSESpecification or ReplicaUpdates is required",
+            // DynamoDB's current wording, which names every member it can update.
+            "At least one of ProvisionedThroughput, BillingMode, UpdateStreamEnabled, GlobalSecondaryIndexUpdates, SSESpecification, ReplicaUpdates, MultiAccountReplicaReady, ReplicaTransitRoleArn, MultiRegionConsistency, DeletionProtectionEnabled, OnDemandThroughput, WarmThroughput or TableClass is required",
         ));
     }
     // The catalog changes before the backfill: writes from now on keep the
@@ -324,8 +324,8 @@ pub async fn update_ttl(dynamo: &Dynamo, request: &Request) -> Result<Value> {
     Ok(json!({ "TimeToLiveSpecification": { "AttributeName": attribute, "Enabled": enabled } }))
 }
 
-pub async fn describe_ttl(dynamo: &Dynamo, request: &Request) -> Result<Value> {
-    let table = named_table(dynamo, request).await?;
+pub async fn describe_ttl(dynamo: &Dynamo, input: TableNameInput) -> Result<Value> {
+    let table = named_table(dynamo, &input).await?;
     Ok(json!({ "TimeToLiveDescription": match &table.ttl_attribute {
         Some(attribute) => json!({ "TimeToLiveStatus": "ENABLED", "AttributeName": attribute }),
         None => json!({ "TimeToLiveStatus": "DISABLED" }),
@@ -333,8 +333,7 @@ pub async fn describe_ttl(dynamo: &Dynamo, request: &Request) -> Result<Value> {
 }
 
 /// The table a resource ARN names (`arn:aws:dynamodb:{region}:{account}:table/{name}`).
-async fn table_of_arn(dynamo: &Dynamo, request: &Request) -> Result<(Table, u64)> {
-    let arn = request.required_str("ResourceArn", "resourceArn")?;
+async fn table_of_arn(dynamo: &Dynamo, arn: &str) -> Result<(Table, u64)> {
     let name = arn
         .strip_prefix(&format!("arn:aws:dynamodb:{}:{}:table/", dynamo.region, dynamo.account_id))
         .filter(|rest| !rest.contains('/'))
@@ -351,43 +350,33 @@ async fn table_of_arn(dynamo: &Dynamo, request: &Request) -> Result<(Table, u64)
     Ok((table, record.version))
 }
 
-pub async fn tag(dynamo: &Dynamo, request: &Request) -> Result<Value> {
-    let (mut table, version) = table_of_arn(dynamo, request).await?;
-    let tags = request.required_array("Tags", "tags")?;
-    let mut added = BTreeMap::new();
-    for tag in tags {
-        let key = tag.get("Key").and_then(Value::as_str).unwrap_or_default();
-        let value = tag.get("Value").and_then(Value::as_str).unwrap_or_default();
-        if key.is_empty() || key.len() > 128 || value.len() > 256 {
-            return Err(DynamoError::validation(
-                "One or more parameter values were invalid: Tag keys must be 1 to 128 characters and values at most 256",
-            ));
-        }
-        added.insert(key.to_owned(), value.to_owned());
+/// The most tags a table holds.
+const MAX_TAGS: usize = 50;
+
+pub async fn tag(dynamo: &Dynamo, input: TagResourceInput) -> Result<Value> {
+    // Validated: the ARN and every tag's key (1 to 128) and value (to 256).
+    let (mut table, version) = table_of_arn(dynamo, input.resource_arn.as_deref().unwrap_or_default()).await?;
+    for tag in input.tags.iter().flatten() {
+        table.tags.insert(tag.key.clone().unwrap_or_default(), tag.value.clone().unwrap_or_default());
     }
-    table.tags.extend(added);
-    if table.tags.len() > 50 {
-        return Err(DynamoError::validation(
-            "One or more parameter values were invalid: The number of tags exceeds the limit of 50",
-        ));
+    if table.tags.len() > MAX_TAGS {
+        return Err(DynamoError::validation("Number of Tags exceed the current limit for the provided ResourceArn"));
     }
     save(dynamo, &table, version).await?;
     Ok(json!({}))
 }
 
-pub async fn untag(dynamo: &Dynamo, request: &Request) -> Result<Value> {
-    let (mut table, version) = table_of_arn(dynamo, request).await?;
-    for key in request.required_array("TagKeys", "tagKeys")? {
-        if let Some(key) = key.as_str() {
-            table.tags.remove(key);
-        }
+pub async fn untag(dynamo: &Dynamo, input: UntagResourceInput) -> Result<Value> {
+    let (mut table, version) = table_of_arn(dynamo, input.resource_arn.as_deref().unwrap_or_default()).await?;
+    for key in input.tag_keys.iter().flatten() {
+        table.tags.remove(key);
     }
     save(dynamo, &table, version).await?;
     Ok(json!({}))
 }
 
-pub async fn list_tags(dynamo: &Dynamo, request: &Request) -> Result<Value> {
-    let (table, _) = table_of_arn(dynamo, request).await?;
+pub async fn list_tags(dynamo: &Dynamo, input: ListTagsOfResourceInput) -> Result<Value> {
+    let (table, _) = table_of_arn(dynamo, input.resource_arn.as_deref().unwrap_or_default()).await?;
     let tags: Vec<Value> = table.tags.iter().map(|(key, value)| json!({ "Key": key, "Value": value })).collect();
     Ok(json!({ "Tags": tags }))
 }

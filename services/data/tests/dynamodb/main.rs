@@ -5,7 +5,9 @@
 
 mod harness;
 
+mod catalog_inputs;
 mod consumed_capacity;
+mod index_messages;
 mod legacy_parameters;
 mod multi_attribute_keys;
 mod smoke;

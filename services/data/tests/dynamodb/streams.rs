@@ -209,3 +209,58 @@ async fn a_shard_past_the_retention_is_dropped_whole() {
     assert_eq!(kind, "ResourceNotFoundException");
     assert!(shards(&dynamo, &arn).await.iter().all(|shard| shard["ShardId"] != json!(first)));
 }
+
+/// DynamoDB's reference: LATEST starts "just after the most recent stream
+/// record in the shard"; TRIM_HORIZON at the oldest.
+#[tokio::test]
+async fn a_latest_iterator_reads_only_what_follows_it() {
+    let dynamo = TestDynamo::new().await;
+    let arn = streamed_table(&dynamo).await;
+    let shard = shards(&dynamo, &arn).await[0]["ShardId"].as_str().expect("a shard").to_owned();
+    // On a shard with no record yet, LATEST sees the first one written after it.
+    let early = iterator(&dynamo, &arn, &shard, "LATEST", None).await;
+    put(&dynamo, "a", "1").await;
+    put(&dynamo, "b", "2").await;
+    let latest = iterator(&dynamo, &arn, &shard, "LATEST", None).await;
+    let page = dynamo.ok("GetRecords", json!({"ShardIterator": latest})).await;
+    assert_eq!(page["Records"], json!([]), "nothing follows the most recent record yet");
+    put(&dynamo, "c", "3").await;
+    let next = page["NextShardIterator"].as_str().expect("an open shard has a next iterator");
+    let page = dynamo.ok("GetRecords", json!({"ShardIterator": next})).await;
+    let keys: Vec<&str> = page["Records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["dynamodb"]["Keys"]["pk"]["S"].as_str().unwrap())
+        .collect();
+    assert_eq!(keys, ["c"]);
+    let page = dynamo.ok("GetRecords", json!({"ShardIterator": early})).await;
+    assert_eq!(page["Records"].as_array().unwrap().len(), 3);
+    let (all, _) = read_shard(&dynamo, &arn, &shard).await;
+    assert_eq!(all.len(), 3);
+}
+
+/// A reader that finishes a closed shard is told so (no next iterator)
+/// only when nothing is left in it; the next shard then holds what
+/// follows.
+#[tokio::test]
+async fn a_finished_shard_hands_every_later_record_to_its_child() {
+    let dynamo = TestDynamo::with_settings(Settings { shard_secs: 1, ..Settings::default() }).await;
+    let arn = streamed_table(&dynamo).await;
+    put(&dynamo, "a", "1").await;
+    let first = shards(&dynamo, &arn).await[0]["ShardId"].as_str().expect("a shard").to_owned();
+    tokio::time::sleep(Duration::from_millis(2200)).await;
+    let (records, ended) = read_shard(&dynamo, &arn, &first).await;
+    assert!(ended, "a closed shard read to its end has no next iterator");
+    assert_eq!(records.len(), 1);
+    put(&dynamo, "b", "2").await;
+    // The first shard is sealed: what follows is in a later shard only.
+    let (again, _) = read_shard(&dynamo, &arn, &first).await;
+    assert_eq!(again.len(), 1);
+    let mut later = Vec::new();
+    for shard in shards(&dynamo, &arn).await.iter().skip(1) {
+        later.extend(read_shard(&dynamo, &arn, shard["ShardId"].as_str().unwrap()).await.0);
+    }
+    assert_eq!(later.len(), 1);
+    assert_eq!(later[0]["dynamodb"]["Keys"]["pk"]["S"], "b");
+}

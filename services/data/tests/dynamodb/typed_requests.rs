@@ -59,11 +59,14 @@ async fn transactions_check_their_members() {
         message,
         "1 validation error detected: Value null at 'transactItems.1.member.conditionCheck.conditionExpression' failed to satisfy constraint: Member must not be null"
     );
-    let (_, message) = dynamo.fails("TransactGetItems", json!({"TransactItems": []})).await;
-    assert_eq!(
-        message,
-        "1 validation error detected: Value null at 'transactItems' failed to satisfy constraint: Member must have length greater than or equal to 1"
-    );
+    // DynamoDB shows the empty list it was given.
+    for action in ["TransactGetItems", "TransactWriteItems"] {
+        let (_, message) = dynamo.fails(action, json!({"TransactItems": []})).await;
+        assert_eq!(
+            message,
+            "1 validation error detected: Value '[]' at 'transactItems' failed to satisfy constraint: Member must have length greater than or equal to 1"
+        );
+    }
 }
 
 #[tokio::test]

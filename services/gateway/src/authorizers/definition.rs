@@ -102,9 +102,41 @@ impl Authorizer {
         Ok(authorizer)
     }
 
+    /// A new authorizer from CreateAuthorizer's input, unchecked: for
+    /// APIs whose rules are not an HTTP API's (WebSocket APIs).
+    pub fn unchecked(authorizer_id: String, input: AuthorizerInput) -> Result<Self> {
+        let mut authorizer = Authorizer {
+            authorizer_id,
+            name: String::new(),
+            authorizer_type: String::new(),
+            identity_source: Vec::new(),
+            jwt_configuration: None,
+            authorizer_uri: String::new(),
+            authorizer_payload_format_version: String::new(),
+            authorizer_result_ttl_in_seconds: 0,
+            enable_simple_responses: false,
+            authorizer_credentials_arn: String::new(),
+            identity_validation_expression: String::new(),
+        };
+        if input.name.as_deref().is_none_or(|name| name.trim().is_empty()) {
+            return Err(bad("Invalid input: name is required"));
+        }
+        if input.authorizer_type.is_none() {
+            return Err(bad("Invalid input: authorizerType is required"));
+        }
+        authorizer.assign(input);
+        Ok(authorizer)
+    }
+
     /// Applies UpdateAuthorizer's (or CreateAuthorizer's) members, then
     /// checks the whole.
     pub fn apply(&mut self, input: AuthorizerInput) -> Result<()> {
+        self.assign(input);
+        self.check()
+    }
+
+    /// Lays UpdateAuthorizer's (or CreateAuthorizer's) members over this one.
+    pub fn assign(&mut self, input: AuthorizerInput) {
         if let Some(name) = input.name {
             self.name = name;
         }
@@ -141,7 +173,6 @@ impl Authorizer {
         if let Some(expression) = input.identity_validation_expression {
             self.identity_validation_expression = expression;
         }
-        self.check()
     }
 
     fn check(&self) -> Result<()> {
@@ -210,7 +241,10 @@ impl Authorizer {
         }
         if self.authorizer_type == "REQUEST" {
             shown["authorizerUri"] = json!(self.authorizer_uri);
-            shown["authorizerPayloadFormatVersion"] = json!(self.authorizer_payload_format_version);
+            // WebSocket APIs' authorizers have none.
+            if !self.authorizer_payload_format_version.is_empty() {
+                shown["authorizerPayloadFormatVersion"] = json!(self.authorizer_payload_format_version);
+            }
             shown["authorizerResultTtlInSeconds"] = json!(self.authorizer_result_ttl_in_seconds);
             shown["enableSimpleResponses"] = json!(self.enable_simple_responses);
         }

@@ -23,8 +23,17 @@ const MAX_CACHED: u64 = 10_000;
 /// What an authorizer function answered.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Answer {
-    Simple { authorized: bool, context: Map<String, Value> },
-    Policy { principal_id: Option<String>, document: Value, context: Map<String, Value> },
+    Simple {
+        authorized: bool,
+        context: Map<String, Value>,
+    },
+    Policy {
+        principal_id: Option<String>,
+        document: Value,
+        context: Map<String, Value>,
+        /// The API key a REST API whose `apiKeySource` is `AUTHORIZER` meters.
+        usage_identifier_key: Option<String>,
+    },
 }
 
 impl Answer {
@@ -52,7 +61,8 @@ impl Answer {
             Some(Value::String(id)) => Some(id.clone()),
             Some(other) => Some(other.to_string()),
         };
-        Ok(Answer::Policy { principal_id, document: document.clone(), context })
+        let usage_identifier_key = object.get("usageIdentifierKey").and_then(Value::as_str).map(str::to_owned);
+        Ok(Answer::Policy { principal_id, document: document.clone(), context, usage_identifier_key })
     }
 }
 
@@ -134,6 +144,14 @@ impl LambdaAuthorizers {
             Ok(Ok(invoked)) => invoked,
         };
         if !invoked.function_error.is_empty() {
+            // A function failing with exactly `Unauthorized` asks for 401,
+            // as AWS's authorizer blueprints do (`raise Exception('Unauthorized')`).
+            let message = serde_json::from_slice::<Value>(&invoked.payload)
+                .ok()
+                .and_then(|error| error.get("errorMessage").and_then(Value::as_str).map(str::to_owned));
+            if message.as_deref() == Some("Unauthorized") {
+                return Err(Refusal::Unauthorized);
+            }
             tracing::info!(function, request_id = %invoked.request_id, "authorizer function failed");
             return Err(Refusal::Error);
         }

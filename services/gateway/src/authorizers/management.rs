@@ -19,7 +19,12 @@ fn not_found(id: &str) -> GatewayError {
 
 pub async fn create(apis: &Apis, api_id: &str, body: &[u8]) -> Result<HttpResponse> {
     let input: AuthorizerInput = parse_json(body)?;
-    let authorizer = Authorizer::create(new_id()[..6].to_owned(), input)?;
+    let id = new_id()[..6].to_owned();
+    let authorizer = if apis.get(api_id).await?.api.protocol_type == "WEBSOCKET" {
+        crate::websocket::authorizer_rules::create(id, input)?
+    } else {
+        Authorizer::create(id, input)?
+    };
     let created = update(apis, api_id, |api| {
         if api.authorizers.len() >= MAX_AUTHORIZERS {
             return Err(GatewayError::BadRequest(format!(
@@ -64,7 +69,11 @@ pub async fn patch(apis: &Apis, api_id: &str, authorizer_id: &str, body: &[u8]) 
             .find(|authorizer| authorizer.authorizer_id == authorizer_id)
             .ok_or_else(|| not_found(authorizer_id))?;
         let mut changed = authorizer.clone();
-        changed.apply(input)?;
+        if api.protocol_type == "WEBSOCKET" {
+            crate::websocket::authorizer_rules::apply(&mut changed, input)?;
+        } else {
+            changed.apply(input)?;
+        }
         *authorizer = changed.clone();
         // A route of the old kind must not be left naming one of another.
         for route in &api.routes {

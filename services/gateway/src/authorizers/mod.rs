@@ -240,7 +240,7 @@ impl Authorizers {
                 Ok(Identity::Lambda { principal_id: None, context: context.clone() })
             }
             lambda::Answer::Simple { authorized: false, .. } => Err(Refusal::Forbidden),
-            lambda::Answer::Policy { principal_id, document, context } => {
+            lambda::Answer::Policy { principal_id, document, context, .. } => {
                 if policy::allows(document, &arn) {
                     Ok(Identity::Lambda { principal_id: principal_id.clone(), context: context.clone() })
                 } else {

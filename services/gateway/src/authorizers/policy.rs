@@ -5,14 +5,30 @@
 
 use serde_json::Value;
 
+/// What a policy decides for one ARN.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Allow,
+    /// A statement denies the ARN: API Gateway names the explicit deny.
+    ExplicitDeny,
+    /// No statement allows it.
+    NotAllowed,
+}
+
 /// Whether `document` allows invoking `arn`.
 pub fn allows(document: &Value, arn: &str) -> bool {
+    decide(document, arn) == Decision::Allow
+}
+
+/// The decision of `document` for invoking `arn`: a matching Deny wins
+/// over any Allow.
+pub fn decide(document: &Value, arn: &str) -> Decision {
     let statements: Vec<&Value> = match document.get("Statement") {
         Some(Value::Array(statements)) => statements.iter().collect(),
         Some(statement @ Value::Object(_)) => vec![statement],
-        _ => return false,
+        _ => return Decision::NotAllowed,
     };
-    let mut allowed = false;
+    let mut decision = Decision::NotAllowed;
     for statement in statements {
         let applies = any_matches(statement.get("Action"), action_matches)
             && any_matches(statement.get("Resource"), |resource| wildcard_matches(resource, arn));
@@ -20,12 +36,12 @@ pub fn allows(document: &Value, arn: &str) -> bool {
             continue;
         }
         match statement.get("Effect").and_then(Value::as_str) {
-            Some("Deny") => return false,
-            Some("Allow") => allowed = true,
+            Some("Deny") => return Decision::ExplicitDeny,
+            Some("Allow") => decision = Decision::Allow,
             _ => {}
         }
     }
-    allowed
+    decision
 }
 
 fn any_matches(value: Option<&Value>, test: impl Fn(&str) -> bool) -> bool {

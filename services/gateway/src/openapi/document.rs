@@ -31,6 +31,50 @@ pub struct Document {
     pub api_key_source: Option<String>,
     #[serde(rename = "x-amazon-apigateway-cors")]
     pub cors: Option<Cors>,
+    /// Swagger 2's path before every path.
+    #[serde(rename = "basePath")]
+    pub base_path: Option<String>,
+    /// OpenAPI 3's servers: where API Gateway finds the base path.
+    pub servers: Vec<Server>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct Server {
+    pub url: String,
+    pub variables: BTreeMap<String, ServerVariable>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ServerVariable {
+    pub default: String,
+}
+
+/// How an import reads the document's base path (the `basepath` query
+/// parameter of ImportApi, ReimportApi, ImportRestApi and PutRestApi).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BasePath {
+    /// As if there were none (the default).
+    Ignore,
+    /// Before every path: `/a/b` and `/e` make `/a/b/e`.
+    Prepend,
+    /// Its first part is the stage's place, the rest goes before every
+    /// path: `/a/b` and `/e` make `/b/e`.
+    Split,
+}
+
+impl BasePath {
+    pub fn parse(mode: Option<&str>) -> Result<Self, GatewayError> {
+        match mode.map(str::to_ascii_lowercase).as_deref() {
+            None | Some("ignore") => Ok(BasePath::Ignore),
+            Some("prepend") => Ok(BasePath::Prepend),
+            Some("split") => Ok(BasePath::Split),
+            Some(other) => {
+                Err(GatewayError::BadRequest(format!("Invalid basepath {other}: expected ignore, prepend or split")))
+            }
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -115,6 +159,8 @@ pub struct IntegrationExtension {
     pub passthrough_behavior: Option<String>,
     pub content_handling: Option<String>,
     pub request_parameters: BTreeMap<String, String>,
+    /// HTTP APIs: status code → mapping key → value expression.
+    pub response_parameters: BTreeMap<String, BTreeMap<String, String>>,
     pub request_templates: BTreeMap<String, String>,
     pub cache_namespace: Option<String>,
     pub cache_key_parameters: Vec<String>,
@@ -184,6 +230,42 @@ impl Document {
         Ok(document)
     }
 
+    /// The document's base path, found as API Gateway finds it: Swagger
+    /// 2's `basePath`; in OpenAPI 3, the first server's `basePath`
+    /// variable, or else the path of its `url` beyond `/`.
+    pub fn base_path(&self) -> Option<String> {
+        let found = match &self.base_path {
+            Some(path) => path.clone(),
+            None => {
+                let variable = self.servers.iter().find_map(|server| server.variables.get("basePath"));
+                match variable {
+                    Some(variable) => variable.default.clone(),
+                    None => {
+                        let url = &self.servers.first()?.url;
+                        let after_scheme = url.split_once("://").map_or(url.as_str(), |(_, rest)| rest);
+                        let path = after_scheme.find('/').map_or("", |at| &after_scheme[at..]);
+                        path.to_owned()
+                    }
+                }
+            }
+        };
+        let trimmed = found.trim_matches('/');
+        (!trimmed.is_empty() && !trimmed.contains('{')).then(|| format!("/{trimmed}"))
+    }
+
+    /// A document path as the import places it under `mode`.
+    pub fn placed(&self, path: &str, mode: BasePath) -> String {
+        let base = match (mode, self.base_path()) {
+            (BasePath::Ignore, _) | (_, None) => return path.to_owned(),
+            (BasePath::Prepend, Some(base)) => base,
+            (BasePath::Split, Some(base)) => match base[1..].split_once('/') {
+                Some((_stage, rest)) => format!("/{rest}"),
+                None => return path.to_owned(),
+            },
+        };
+        if path == "/" { base } else { format!("{base}{path}") }
+    }
+
     /// Every operation: path, method (`ANY` for the any-method extension)
     /// and what it says, in path order.
     pub fn operations(&self) -> Result<Vec<(String, &'static str, Operation)>, GatewayError> {
@@ -193,7 +275,18 @@ impl Document {
                 let Some((_, method)) = OPERATIONS.iter().find(|(name, _)| name.eq_ignore_ascii_case(member)) else {
                     continue;
                 };
-                let operation: Operation = located(value.clone(), &format!("paths.{path}.{member}"))?;
+                let location = format!("paths.{path}.{member}");
+                // serde reads a struct from a sequence too; a document's
+                // objects must be objects.
+                if !value.is_object() {
+                    return Err(invalid(&location, "expected an object"));
+                }
+                if let Some(extension) = value.get("x-amazon-apigateway-integration")
+                    && !extension.is_object()
+                {
+                    return Err(invalid(&format!("{location}.x-amazon-apigateway-integration"), "expected an object"));
+                }
+                let operation: Operation = located(value.clone(), &location)?;
                 operations.push((path.clone(), *method, operation));
             }
         }
@@ -225,6 +318,28 @@ mod tests {
     }
 
     #[test]
+    fn base_paths_are_found_and_placed_as_api_gateway_places_them() {
+        let swagger = Document::parse(b"swagger: '2.0'\nbasePath: /a/b/c\npaths: {}\n").unwrap();
+        assert_eq!(swagger.base_path().as_deref(), Some("/a/b/c"));
+        assert_eq!(swagger.placed("/e", BasePath::Ignore), "/e");
+        assert_eq!(swagger.placed("/e", BasePath::Prepend), "/a/b/c/e");
+        assert_eq!(swagger.placed("/e", BasePath::Split), "/b/c/e");
+        let variable = "openapi: 3.0.1\nservers:\n  - url: https://x.example/{basePath}\n    variables:\n      basePath: { default: /v1 }\npaths: {}\n";
+        let variable = Document::parse(variable.as_bytes()).unwrap();
+        assert_eq!(variable.base_path().as_deref(), Some("/v1"));
+        assert_eq!(variable.placed("/e", BasePath::Split), "/e");
+        let url =
+            Document::parse(b"openapi: 3.0.1\nservers: [{ url: 'https://x.example/api/v2/' }]\npaths: {}\n").unwrap();
+        assert_eq!(url.base_path().as_deref(), Some("/api/v2"));
+        assert_eq!(url.placed("/", BasePath::Prepend), "/api/v2");
+        let none = Document::parse(b"openapi: 3.0.1\nservers: [{ url: 'https://x.example/' }]\npaths: {}\n").unwrap();
+        assert_eq!(none.base_path(), None);
+        assert_eq!(none.placed("/e", BasePath::Prepend), "/e");
+        assert!(BasePath::parse(Some("sideways")).is_err());
+        assert_eq!(BasePath::parse(None).unwrap(), BasePath::Ignore);
+    }
+
+    #[test]
     fn errors_name_their_location() {
         let message =
             |text: &str| Document::parse(text.as_bytes()).and_then(|d| d.operations()).unwrap_err().to_string();
@@ -238,6 +353,9 @@ mod tests {
         assert!(text.starts_with("Invalid OpenAPI input."), "{text}");
         assert!(text.contains("paths./a.get.x-amazon-apigateway-integration.timeoutInMillis"), "{text}");
         assert!(message(r#"{"openapi":"1.0"}"#).contains("openapi"));
+        let listed = r#"{"openapi":"3.0.1","paths":{"/a":{"get":{"x-amazon-apigateway-integration":["mock"]}}}}"#;
+        assert!(message(listed).contains("paths./a.get.x-amazon-apigateway-integration: expected an object"));
+        assert!(message(r#"{"openapi":"3.0.1","paths":{"/a":{"get":[1]}}}"#).contains("paths./a.get: expected"));
         assert!(message("").contains("empty"));
         assert!(message("just text").contains("not an object"));
     }

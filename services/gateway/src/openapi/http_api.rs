@@ -4,10 +4,11 @@
 //! `x-amazon-apigateway-authorizer`s into authorizers; ExportApi
 //! (`GET /v2/apis/{apiId}/exports/OAS30`) writes the API back as OpenAPI
 //! 3.0 in JSON or YAML. Stages are not part of a document: an import makes
-//! none, a reimport keeps the API's.
-//!
-//! `x-amazon-apigateway-cors` is read and checked but not yet stored: the
-//! HTTP API record has no CORS configuration to hold it.
+//! none, a reimport keeps the API's. `x-amazon-apigateway-cors` is the
+//! API's CORS configuration; an integration's `requestParameters` and
+//! `responseParameters` are its parameter mappings. Operations whose
+//! integrations are identical in every member share one integration, as
+//! API Gateway makes them; any difference makes two.
 
 use std::collections::BTreeMap;
 
@@ -15,7 +16,7 @@ use actix_web::HttpResponse;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::document::{Document, IntegrationExtension, SecurityScheme};
+use super::document::{BasePath, Document, IntegrationExtension, SecurityScheme};
 use crate::{
     error::{GatewayError, Result},
     model::{Api, Integration, Route, new_id, timestamp},
@@ -54,7 +55,7 @@ pub async fn run(call: Call<'_>, operation: Operation) -> Result<HttpResponse> {
                 "stages": [],
             }))
             .map_err(|error| GatewayError::Service(error.to_string()))?;
-            apply(&mut api, &document)?;
+            apply(&mut api, &document, base_path_of(&call)?)?;
             management.apis.put(&api, 0).await?;
             tracing::info!(api = %api.api_id, "http api imported");
             Ok(HttpResponse::Created().json(api.to_json(&management.endpoints.api(&api.api_id))))
@@ -62,7 +63,10 @@ pub async fn run(call: Call<'_>, operation: Operation) -> Result<HttpResponse> {
         Operation::ReimportApi(id) => {
             let document = document_of(&call)?;
             let mut versioned = management.apis.get(&id).await?;
-            apply(&mut versioned.api, &document)?;
+            if versioned.api.protocol_type != "HTTP" {
+                return Err(GatewayError::BadRequest("ReimportApi is supported only for HTTP APIs".into()));
+            }
+            apply(&mut versioned.api, &document, base_path_of(&call)?)?;
             if let Some(title) = document.info.title.clone().filter(|t| !t.trim().is_empty()) {
                 versioned.api.name = title;
             }
@@ -102,6 +106,10 @@ fn document_of(call: &Call<'_>) -> Result<Document> {
     Ok(document)
 }
 
+fn base_path_of(call: &Call<'_>) -> Result<BasePath> {
+    BasePath::parse(call.query("basepath").as_deref())
+}
+
 fn import_error(context: &str, error: impl std::fmt::Display) -> GatewayError {
     GatewayError::BadRequest(format!("Errors found during import:\n\t{context}: {error}"))
 }
@@ -111,8 +119,9 @@ fn route_key(path: &str, method: &str) -> String {
     if path == "/$default" || path == "$default" { "$default".into() } else { format!("{method} {path}") }
 }
 
-/// Replaces the API's routes, integrations and authorizers by the document's.
-pub fn apply(api: &mut Api, document: &Document) -> Result<()> {
+/// Replaces the API's routes, integrations, authorizers and CORS
+/// configuration by the document's, its paths placed under `base_path`.
+pub fn apply(api: &mut Api, document: &Document, base_path: BasePath) -> Result<()> {
     let schemes = document.security_schemes();
     let mut authorizers = Vec::new();
     let mut authorizer_ids = BTreeMap::new();
@@ -124,21 +133,16 @@ pub fn apply(api: &mut Api, document: &Document) -> Result<()> {
     let mut routes = Vec::new();
     let mut integrations: Vec<Integration> = Vec::new();
     for (path, method, operation) in document.operations()? {
+        let path = if path == "/$default" { path } else { document.placed(&path, base_path) };
         let key = route_key(&path, method);
         let context = format!("Unable to create route {key}");
         RouteKey::parse(&key).map_err(|error| import_error(&context, error))?;
         let target = match &operation.integration {
             Some(extension) => {
                 let integration = integration_from(extension).map_err(|error| import_error(&context, error))?;
-                // Operations sharing an integration share one record.
-                let existing = integrations.iter().find(|known| {
-                    (&known.integration_type, &known.integration_uri, &known.payload_format_version)
-                        == (
-                            &integration.integration_type,
-                            &integration.integration_uri,
-                            &integration.payload_format_version,
-                        )
-                });
+                // Operations whose integrations are the same in every
+                // member share one record.
+                let existing = integrations.iter().find(|known| same_integration(known, &integration));
                 let id = match existing {
                     Some(known) => known.integration_id.clone(),
                     None => {
@@ -178,12 +182,14 @@ pub fn apply(api: &mut Api, document: &Document) -> Result<()> {
         }
         routes.push(route);
     }
-    if let Some(cors) = &document.cors
-        && cors.allow_origins.is_empty()
-        && (cors.allow_credentials == Some(true))
-    {
-        return Err(import_error("Unable to apply CORS", "allowCredentials needs allowOrigins"));
-    }
+    let cors = match &document.cors {
+        Some(cors) if cors.allow_origins.is_empty() && cors.allow_credentials == Some(true) => {
+            return Err(import_error("Unable to apply CORS", "allowCredentials needs allowOrigins"));
+        }
+        Some(cors) => Some(cors_configuration(cors).map_err(|error| import_error("Unable to apply CORS", error))?),
+        None => None,
+    };
+    api.cors_configuration = cors;
     api.routes = routes;
     api.integrations = integrations;
     api.authorizers = authorizers;
@@ -194,6 +200,26 @@ pub fn apply(api: &mut Api, document: &Document) -> Result<()> {
         api.version = version.clone();
     }
     Ok(())
+}
+
+/// Whether two integrations are one: equal in every member but their ids.
+fn same_integration(known: &Integration, new: &Integration) -> bool {
+    Integration { integration_id: String::new(), ..known.clone() }
+        == Integration { integration_id: String::new(), ..new.clone() }
+}
+
+/// `x-amazon-apigateway-cors` as the API's CorsConfiguration, checked as
+/// CreateApi checks one.
+fn cors_configuration(cors: &super::document::Cors) -> Result<crate::model::Cors> {
+    let listed = |values: &Vec<String>| (!values.is_empty()).then(|| values.clone());
+    crate::cors::checked(crate::model::Cors {
+        allow_credentials: cors.allow_credentials,
+        allow_headers: listed(&cors.allow_headers),
+        allow_methods: listed(&cors.allow_methods),
+        allow_origins: listed(&cors.allow_origins),
+        expose_headers: listed(&cors.expose_headers),
+        max_age: cors.max_age,
+    })
 }
 
 fn integration_from(extension: &IntegrationExtension) -> Result<Integration> {
@@ -219,6 +245,18 @@ fn integration_from(extension: &IntegrationExtension) -> Result<Integration> {
     if !(50..=30_000).contains(&timeout_in_millis) {
         return Err(GatewayError::BadRequest("Timeout must be between 50 and 30000 milliseconds".into()));
     }
+    // Parameter mappings, through CreateIntegration's own checks.
+    for (key, value) in &extension.request_parameters {
+        crate::parameter_mapping::check_request(key, value)?;
+    }
+    for (status, parameters) in &extension.response_parameters {
+        if status.len() != 3 || !status.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(GatewayError::BadRequest(format!("Invalid status code {status} in responseParameters")));
+        }
+        for (key, value) in parameters {
+            crate::parameter_mapping::check_response(key, value)?;
+        }
+    }
     serde_json::from_value(json!({
         "integration_id": new_id()[..7].to_owned(),
         "integration_type": kind,
@@ -226,6 +264,8 @@ fn integration_from(extension: &IntegrationExtension) -> Result<Integration> {
         "integration_method": extension.http_method.clone().unwrap_or_else(|| "POST".into()).to_ascii_uppercase(),
         "payload_format_version": payload_format_version,
         "timeout_in_millis": timeout_in_millis,
+        "request_parameters": extension.request_parameters,
+        "response_parameters": extension.response_parameters,
     }))
     .map_err(|error| GatewayError::Service(error.to_string()))
 }
@@ -299,7 +339,7 @@ pub fn export(api: &Api, include_extensions: bool) -> Value {
         if include_extensions
             && let Some(integration) = route.target.strip_prefix("integrations/").and_then(|id| api.integration(id))
         {
-            operation["x-amazon-apigateway-integration"] = json!({
+            let mut extension = json!({
                 "type": integration.integration_type.to_ascii_lowercase(),
                 "httpMethod": integration.integration_method,
                 "uri": integration.integration_uri,
@@ -307,6 +347,13 @@ pub fn export(api: &Api, include_extensions: bool) -> Value {
                 "timeoutInMillis": integration.timeout_in_millis,
                 "connectionType": "INTERNET",
             });
+            if !integration.request_parameters.is_empty() {
+                extension["requestParameters"] = json!(integration.request_parameters);
+            }
+            if !integration.response_parameters.is_empty() {
+                extension["responseParameters"] = json!(integration.response_parameters);
+            }
+            operation["x-amazon-apigateway-integration"] = extension;
         }
         if !route.authorizer_id.is_empty()
             && let Some(authorizer) = api.authorizers.iter().find(|a| a.authorizer_id == route.authorizer_id)
@@ -326,6 +373,9 @@ pub fn export(api: &Api, include_extensions: bool) -> Value {
     }
     if include_extensions {
         document["x-amazon-apigateway-importexport-version"] = json!("1.0");
+        if let Some(cors) = &api.cors_configuration {
+            document["x-amazon-apigateway-cors"] = json!(cors);
+        }
         let mut schemes = serde_json::Map::new();
         for authorizer in &api.authorizers {
             let mut extension = json!({
@@ -396,7 +446,7 @@ paths:
     #[test]
     fn documents_become_routes_integrations_and_authorizers() {
         let mut api = empty_api();
-        apply(&mut api, &Document::parse(DOCUMENT.as_bytes()).unwrap()).unwrap();
+        apply(&mut api, &Document::parse(DOCUMENT.as_bytes()).unwrap(), BasePath::Ignore).unwrap();
         let keys: Vec<&str> = api.routes.iter().map(|r| r.route_key.as_str()).collect();
         assert_eq!(keys, ["$default", "GET /items/{id}"]);
         assert_eq!(api.integrations.len(), 1, "one integration shared");
@@ -416,15 +466,94 @@ paths:
         // What is exported imports again to the same routes.
         let mut again = empty_api();
         let text = exported.to_string();
-        apply(&mut again, &Document::parse(text.as_bytes()).unwrap()).unwrap();
+        apply(&mut again, &Document::parse(text.as_bytes()).unwrap(), BasePath::Ignore).unwrap();
         let again_keys: Vec<&str> = again.routes.iter().map(|r| r.route_key.as_str()).collect();
         assert_eq!(again_keys, keys);
+    }
+
+    const MAPPED: &str = r#"
+openapi: 3.0.1
+info: { title: mapped, version: "1" }
+servers:
+  - url: https://api.example/{basePath}
+    variables: { basePath: { default: /v1 } }
+x-amazon-apigateway-cors:
+  allowOrigins: ["https://app.example"]
+  allowMethods: [GET, POST]
+  maxAge: 300
+paths:
+  /a:
+    get:
+      x-amazon-apigateway-integration:
+        type: http_proxy
+        httpMethod: GET
+        uri: http://backend.example/a
+        payloadFormatVersion: "1.0"
+        requestParameters: { "append:header.x-from": "$context.requestId" }
+        responseParameters: { "200": { "overwrite:header.x-seen": "yes" } }
+  /b:
+    get:
+      x-amazon-apigateway-integration:
+        type: http_proxy
+        httpMethod: GET
+        uri: http://backend.example/a
+        payloadFormatVersion: "1.0"
+  /c:
+    get:
+      x-amazon-apigateway-integration:
+        type: http_proxy
+        httpMethod: GET
+        uri: http://backend.example/a
+        payloadFormatVersion: "1.0"
+"#;
+
+    #[test]
+    fn cors_parameters_and_base_paths_are_kept_and_exported() {
+        let mut api = empty_api();
+        apply(&mut api, &Document::parse(MAPPED.as_bytes()).unwrap(), BasePath::Prepend).unwrap();
+        let keys: Vec<&str> = api.routes.iter().map(|r| r.route_key.as_str()).collect();
+        assert_eq!(keys, ["GET /v1/a", "GET /v1/b", "GET /v1/c"]);
+        let cors = api.cors_configuration.as_ref().unwrap();
+        assert_eq!(cors.allow_origins.as_deref(), Some(&["https://app.example".to_owned()][..]));
+        assert_eq!(cors.max_age, Some(300));
+        // `/a` maps parameters and `/b` does not: two integrations; `/b`
+        // and `/c` are the same in every member: one.
+        assert_eq!(api.integrations.len(), 2);
+        assert_eq!(api.routes[1].target, api.routes[2].target);
+        assert_ne!(api.routes[0].target, api.routes[1].target);
+        let mapped = api.integration(api.routes[0].target.trim_start_matches("integrations/")).unwrap();
+        assert_eq!(mapped.request_parameters["append:header.x-from"], "$context.requestId");
+        assert_eq!(mapped.response_parameters["200"]["overwrite:header.x-seen"], "yes");
+
+        let exported = export(&api, true);
+        assert_eq!(exported["x-amazon-apigateway-cors"]["allowMethods"], json!(["GET", "POST"]));
+        let extension = &exported["paths"]["/v1/a"]["get"]["x-amazon-apigateway-integration"];
+        assert_eq!(extension["requestParameters"]["append:header.x-from"], "$context.requestId");
+        assert_eq!(extension["responseParameters"]["200"]["overwrite:header.x-seen"], "yes");
+        // And back: the same configuration and mappings.
+        let mut again = empty_api();
+        apply(&mut again, &Document::parse(exported.to_string().as_bytes()).unwrap(), BasePath::Ignore).unwrap();
+        assert_eq!(again.cors_configuration, api.cors_configuration);
+        assert_eq!(again.integrations.len(), 2);
+    }
+
+    #[test]
+    fn bad_mappings_and_cors_are_refused() {
+        let bad_mapping = MAPPED.replace("append:header.x-from", "append:header.host");
+        assert!(apply(&mut empty_api(), &Document::parse(bad_mapping.as_bytes()).unwrap(), BasePath::Ignore).is_err());
+        let bad_cors = MAPPED.replace("maxAge: 300", "maxAge: 100000");
+        let error = apply(&mut empty_api(), &Document::parse(bad_cors.as_bytes()).unwrap(), BasePath::Ignore)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("CORS"), "{error}");
     }
 
     #[test]
     fn bad_routes_and_integrations_are_refused_with_their_route() {
         let text = r#"{"openapi":"3.0.1","info":{"title":"t"},"paths":{"/a":{"get":{"x-amazon-apigateway-integration":{"type":"mock"}}}}}"#;
-        let error = apply(&mut empty_api(), &Document::parse(text.as_bytes()).unwrap()).unwrap_err().to_string();
+        let error = apply(&mut empty_api(), &Document::parse(text.as_bytes()).unwrap(), BasePath::Ignore)
+            .unwrap_err()
+            .to_string();
         assert!(error.contains("Unable to create route GET /a"), "{error}");
     }
 }

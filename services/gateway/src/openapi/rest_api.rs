@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use actix_web::HttpResponse;
 
-use super::document::{Document, Operation as DocumentOperation, SecurityScheme};
+use super::document::{BasePath, Document, Operation as DocumentOperation, SecurityScheme};
 use crate::{
     error::{GatewayError, Result},
     rest::{
@@ -26,26 +26,30 @@ pub async fn run(call: Call<'_>, operation: Operation) -> Result<HttpResponse> {
             let name =
                 document.info.title.clone().filter(|t| !t.trim().is_empty()).unwrap_or_else(|| "imported".into());
             let mut api = RestApi::new(name);
-            apply(&mut api, &document, true)?;
+            apply(&mut api, &document, true, BasePath::parse(call.query("basepath").as_deref())?)?;
             call.store().put_api(&api, 0).await?;
             tracing::info!(api = %api.id, "rest api imported");
             Ok(HttpResponse::Created().json(api.to_json()))
         }
         Operation::PutRestApi(id) => {
             let document = Document::parse(call.body)?;
-            let overwrite = call.query("mode").as_deref() == Some("overwrite");
+            let overwrite = match call.query("mode").as_deref() {
+                Some("overwrite") => true,
+                None | Some("merge") => false,
+                Some(other) => {
+                    return Err(GatewayError::BadRequest(format!("Invalid mode {other}: expected merge or overwrite")));
+                }
+            };
+            let base_path = BasePath::parse(call.query("basepath").as_deref())?;
             let api = call
                 .store()
                 .update_api(&id, |api| {
-                    apply(api, &document, overwrite)?;
+                    apply(api, &document, overwrite, base_path)?;
                     Ok(api.clone())
                 })
                 .await?;
             Ok(HttpResponse::Ok().json(api.to_json()))
         }
-        Operation::GetExport(..) => Err(GatewayError::BadRequest(
-            "Exporting REST APIs is not supported by nubo yet; ExportApi exports HTTP APIs".into(),
-        )),
         _ => Err(GatewayError::Service("misrouted OpenAPI call".into())),
     }
 }
@@ -54,9 +58,10 @@ fn import_error(context: &str, error: GatewayError) -> GatewayError {
     GatewayError::BadRequest(format!("Errors found during import:\n\t{context}: {error}"))
 }
 
-/// Applies a document to an API: with `overwrite`, the tree and
-/// authorizers are replaced; otherwise methods are added or replaced.
-pub fn apply(api: &mut RestApi, document: &Document, overwrite: bool) -> Result<()> {
+/// Applies a document to an API, its paths placed under `base_path`: with
+/// `overwrite`, the tree and authorizers are replaced; otherwise methods
+/// are added or replaced.
+pub fn apply(api: &mut RestApi, document: &Document, overwrite: bool, base_path: BasePath) -> Result<()> {
     let operations = document.operations()?;
     if overwrite {
         api.resources.retain(|resource| resource.parent_id.is_none());
@@ -118,6 +123,7 @@ pub fn apply(api: &mut RestApi, document: &Document, overwrite: bool) -> Result<
         }
     }
     for (path, method, operation) in operations {
+        let path = document.placed(&path, base_path);
         let context = format!("Unable to put method '{method}' on resource at path '{path}'");
         let resource_id = ensure_resource(api, &path).map_err(|error| import_error(&context, error))?;
         put_operation(api, &resource_id, method, operation, &schemes, &authorizer_ids)
@@ -284,7 +290,7 @@ paths:
     fn swagger_builds_the_tree_methods_and_authorizers() {
         let document = Document::parse(PETS.as_bytes()).unwrap();
         let mut api = RestApi::new("x".into());
-        apply(&mut api, &document, true).unwrap();
+        apply(&mut api, &document, true, BasePath::Ignore).unwrap();
         assert_eq!(api.name, "pets");
         assert_eq!(api.binary_media_types, ["image/png"]);
         let paths: Vec<&str> = api.resources.iter().map(|r| r.path.as_str()).collect();
@@ -300,15 +306,31 @@ paths:
         assert_eq!(mock.integration_responses["500"].selection_pattern.as_deref(), Some("5\\d{2}"));
         assert!(health.method_responses.contains_key("500"));
         // Overwriting with the same document leaves the same tree.
-        apply(&mut api, &document, true).unwrap();
+        apply(&mut api, &document, true, BasePath::Ignore).unwrap();
         assert_eq!(api.resources.len(), 4);
+    }
+
+    #[test]
+    fn merge_adds_and_overwrite_replaces_under_the_base_path() {
+        let mut api = RestApi::new("x".into());
+        apply(&mut api, &Document::parse(PETS.as_bytes()).unwrap(), true, BasePath::Ignore).unwrap();
+        let extra = "swagger: '2.0'\nbasePath: /v2\npaths:\n  /extra:\n    post:\n      x-amazon-apigateway-integration: { type: mock, requestTemplates: { application/json: '{\"statusCode\": 200}' } }\n";
+        let extra = Document::parse(extra.as_bytes()).unwrap();
+        apply(&mut api, &extra, false, BasePath::Prepend).unwrap();
+        let paths: Vec<&str> = api.resources.iter().map(|r| r.path.as_str()).collect();
+        assert!(paths.contains(&"/v2/extra") && paths.contains(&"/pets/{id}"), "{paths:?}");
+        assert_eq!(api.authorizers.len(), 1, "merge keeps the authorizers");
+        apply(&mut api, &extra, true, BasePath::Ignore).unwrap();
+        let paths: Vec<&str> = api.resources.iter().map(|r| r.path.as_str()).collect();
+        assert_eq!(paths, ["/", "/extra"]);
+        assert!(api.authorizers.is_empty());
     }
 
     #[test]
     fn refused_integrations_name_path_and_method() {
         let text = r#"{"openapi":"3.0.1","info":{"title":"t"},"paths":{"/x":{"post":{"x-amazon-apigateway-integration":{"type":"http_proxy","httpMethod":"POST","uri":"ftp://nowhere"}}}}}"#;
         let document = Document::parse(text.as_bytes()).unwrap();
-        let error = apply(&mut RestApi::new("t".into()), &document, true).unwrap_err().to_string();
+        let error = apply(&mut RestApi::new("t".into()), &document, true, BasePath::Ignore).unwrap_err().to_string();
         assert!(error.starts_with("Errors found during import:"), "{error}");
         assert!(error.contains("'POST' on resource at path '/x'"), "{error}");
     }

@@ -290,9 +290,8 @@ async fn run(call: super::operations::Call<'_>, operation: Operation) -> Result<
         Operation::ImportApi | Operation::ReimportApi(_) | Operation::ExportApi(..) => {
             crate::openapi::http_api::run(call, operation).await
         }
-        Operation::ImportRestApi | Operation::PutRestApi(_) | Operation::GetExport(..) => {
-            crate::openapi::rest_api::run(call, operation).await
-        }
+        Operation::GetExport(api, stage, kind) => super::export::run(call, &api, &stage, &kind).await,
+        Operation::ImportRestApi | Operation::PutRestApi(_) => crate::openapi::rest_api::run(call, operation).await,
         operation => super::operations::run(call, operation).await,
     }
 }

@@ -2,11 +2,16 @@
 //! that writes them ([`api`], [`operations`], [`patch`]), the records they
 //! live in ([`store`]), and how a request is served ([`serve`]: resource
 //! [`matching`], API keys and usage plans in [`usage`], [`media`] types,
-//! mapping [`template`]s).
+//! mapping [`template`]s, method [`authorize`]ation with [`cognito`] user
+//! pools, stage [`method_settings`]), and the OpenAPI [`export`].
 
 pub mod api;
+pub mod authorize;
+pub mod cognito;
+pub mod export;
 pub mod matching;
 pub mod media;
+pub mod method_settings;
 pub mod model;
 pub mod operations;
 pub mod patch;
@@ -26,14 +31,23 @@ pub struct Rest {
     /// The client of `HTTP_PROXY` integrations: pooled connections, no
     /// redirects followed (the client gets them, as from API Gateway).
     pub http: reqwest::Client,
+    /// The issuers of nubo's own user pools, for COGNITO_USER_POOLS.
+    pub cognito: cognito::CognitoIssuers,
 }
 
 impl Rest {
-    pub fn new(records: nubo_proto::clients::RecordsClient, account_id: String) -> Result<Self, reqwest::Error> {
+    /// `auth_url`: the auth service's public HTTP address, where user
+    /// pools' discovery documents are.
+    pub fn new(
+        records: nubo_proto::clients::RecordsClient,
+        account_id: String,
+        auth_url: String,
+    ) -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(std::time::Duration::from_secs(5))
             .build()?;
-        Ok(Self { store: store::RestStore::new(records, account_id), limits: Arc::default(), http })
+        let cognito = cognito::CognitoIssuers::new(auth_url, http.clone());
+        Ok(Self { store: store::RestStore::new(records, account_id), limits: Arc::default(), http, cognito })
     }
 }

@@ -148,6 +148,9 @@ pub struct Stage {
     pub method_settings: BTreeMap<String, Value>,
     pub created_date: i64,
     pub last_updated_date: i64,
+    /// Absent rather than null, so UpdateStage can patch its members.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub access_log_settings: Option<crate::model::AccessLogSettings>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
@@ -341,7 +344,7 @@ impl Stage {
             "deploymentId": self.deployment_id,
             "cacheClusterEnabled": self.cache_cluster_enabled,
             "cacheClusterStatus": "NOT_AVAILABLE",
-            "methodSettings": self.method_settings,
+            "methodSettings": super::method_settings::to_json(&self.method_settings),
             "tracingEnabled": self.tracing_enabled,
             "createdDate": self.created_date,
             "lastUpdatedDate": self.last_updated_date,
@@ -352,6 +355,9 @@ impl Stage {
         }
         if !self.variables.is_empty() {
             value["variables"] = json!(self.variables);
+        }
+        if let Some(settings) = &self.access_log_settings {
+            value["accessLogSettings"] = json!(settings);
         }
         value
     }
@@ -409,6 +415,28 @@ impl UsagePlan {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stages_patch_their_access_log_settings() {
+        let operation = |path: &str, value: &str| super::super::patch::PatchOperation {
+            op: "replace".into(),
+            path: path.into(),
+            value: Some(value.into()),
+        };
+        let operations = [
+            operation("/accessLogSettings/format", "$context.requestId $context.status"),
+            operation("/accessLogSettings/destinationArn", "arn:aws:logs:us-east-1:000000000000:log-group:g"),
+        ];
+        let patched: Stage =
+            super::super::patch::apply(&Stage::default(), &operations, &["accessLogSettings"], &[]).unwrap();
+        let settings = patched.access_log_settings.clone().unwrap();
+        assert_eq!(settings.format.as_deref(), Some("$context.requestId $context.status"));
+        assert_eq!(
+            patched.to_json()["accessLogSettings"]["destinationArn"],
+            "arn:aws:logs:us-east-1:000000000000:log-group:g"
+        );
+        assert!(Stage::default().to_json().get("accessLogSettings").is_none());
+    }
 
     #[test]
     fn a_new_api_has_its_root_resource() {

@@ -494,6 +494,7 @@ pub async fn run(call: Call<'_>, operation: Operation) -> Result<HttpResponse> {
                         method_settings: BTreeMap::new(),
                         created_date: at,
                         last_updated_date: at,
+                        access_log_settings: None,
                     };
                     api.stages.push(stage.clone());
                     Ok(stage)
@@ -524,7 +525,12 @@ pub async fn run(call: Call<'_>, operation: Operation) -> Result<HttpResponse> {
                     for operation in &input.patch_operations {
                         let first = operation.path.trim_start_matches('/').split('/').next().unwrap_or("");
                         match first {
-                            "description" | "deploymentId" | "variables" | "tracingEnabled" | "cacheClusterEnabled" => {
+                            "description"
+                            | "deploymentId"
+                            | "variables"
+                            | "tracingEnabled"
+                            | "cacheClusterEnabled"
+                            | "accessLogSettings" => {
                                 patched = patch::apply(&patched, std::slice::from_ref(operation), &[first], &[])?;
                             }
                             // `/{resource path}/{method}/{setting}`, e.g. `/*/*/throttling/rateLimit`.
@@ -543,6 +549,9 @@ pub async fn run(call: Call<'_>, operation: Operation) -> Result<HttpResponse> {
                     }
                     if !deployments.contains(&patched.deployment_id) {
                         return Err(not_found("Deployment"));
+                    }
+                    if let Some(format) = patched.access_log_settings.as_ref().and_then(|s| s.format.as_deref()) {
+                        crate::access_log::Format::parse(format)?;
                     }
                     patched.last_updated_date = now();
                     *stage = patched.clone();

@@ -16,6 +16,7 @@ use nubo_proto::functions::InvokeRequest;
 use serde_json::{Value, json};
 
 use super::{
+    authorize,
     matching::{self, Matched},
     media,
     model::{Integration, RestApi, Stage},
@@ -23,7 +24,11 @@ use super::{
     usage::{self, Refusal},
 };
 use crate::{
+    access_log,
+    authorizers::Identity,
     proxy::{self, RequestFacts},
+    request_context::RequestContext,
+    stages::substitute_stage_variables,
     user_api::UserApis,
 };
 
@@ -40,7 +45,7 @@ pub fn user_request_of(path: &str) -> Option<(&str, String)> {
 }
 
 /// A gateway response: API Gateway's fixed JSON body and error type.
-fn gateway_response(status: u16, error_type: &str, message: &str, request_id: &str) -> HttpResponse {
+pub(super) fn gateway_response(status: u16, error_type: &str, message: &str, request_id: &str) -> HttpResponse {
     HttpResponse::build(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
         .insert_header(("x-amzn-requestid", request_id.to_owned()))
         .insert_header(("x-amzn-errortype", error_type.to_owned()))
@@ -57,7 +62,7 @@ fn internal_error(status: u16, request_id: &str) -> HttpResponse {
 }
 
 /// Answers a request to REST API `api_id`, whose path after the id is
-/// `/{stage}/...`.
+/// `/{stage}/...`, and writes the stage's access log line when it has one.
 pub async fn handle(
     request: &HttpRequest,
     body: &Bytes,
@@ -65,6 +70,81 @@ pub async fn handle(
     api_id: &str,
     stage_path: &str,
     host: &str,
+) -> HttpResponse {
+    let started = std::time::Instant::now();
+    let mut log = None;
+    let response = respond(request, body, state, api_id, stage_path, host, &mut log).await;
+    if let Some(mut line) = log {
+        let elapsed = started.elapsed();
+        line.context.status = response.status().as_u16();
+        line.context.response_latency_ms = elapsed.as_millis() as u64;
+        if let actix_web::body::BodySize::Sized(size) = actix_web::body::MessageBody::size(response.body()) {
+            line.context.response_length = size as usize;
+        }
+        let error_type = response.headers().get("x-amzn-errortype").and_then(|value| value.to_str().ok());
+        if let Some(kind) = error_type {
+            line.context.error_message = kind.to_owned();
+        }
+        let route = if line.context.route_key.is_empty() { "-".into() } else { line.context.route_key.clone() };
+        state.metrics.observe(
+            crate::route_metrics::RouteLabels {
+                api: line.context.api_id.clone(),
+                stage: line.context.stage.clone(),
+                route,
+                status: line.context.status,
+            },
+            elapsed.as_secs_f64(),
+            None,
+            error_type == Some("TooManyRequestsException"),
+        );
+        if let Some((group, format)) = line.log {
+            state.access_log.record(group, format.render(&line.context));
+        }
+    }
+    response
+}
+
+/// What is known of a request to a stage, for its metrics and access log.
+struct AccessLine {
+    /// The stage's log group and format, when it logs.
+    log: Option<(String, access_log::Format)>,
+    context: RequestContext,
+}
+
+impl AccessLine {
+    /// The line of a request to `stage`.
+    fn of(stage: &Stage, request: &HttpRequest, api_id: &str, account_id: &str, host: &str, request_id: &str) -> Self {
+        let log = stage.access_log_settings.as_ref().and_then(|settings| {
+            let (destination, format) = (settings.destination_arn.as_deref()?, settings.format.as_deref()?);
+            Some((access_log::group_directory(destination), access_log::Format::parse(format).ok()?))
+        });
+        let header = |name: &str| request.headers().get(name).and_then(|value| value.to_str().ok()).unwrap_or_default();
+        let context = RequestContext {
+            request_id: request_id.to_owned(),
+            account_id: account_id.to_owned(),
+            api_id: api_id.to_owned(),
+            stage: stage.stage_name.clone(),
+            domain_name: host.split(':').next().unwrap_or(host).to_owned(),
+            http_method: request.method().to_string(),
+            path: request.path().to_owned(),
+            protocol: format!("{:?}", request.version()),
+            source_ip: request.peer_addr().map(|addr| addr.ip().to_string()).unwrap_or_default(),
+            user_agent: header("user-agent").to_owned(),
+            request_time: chrono::Utc::now(),
+            ..Default::default()
+        };
+        Self { log, context }
+    }
+}
+
+async fn respond(
+    request: &HttpRequest,
+    body: &Bytes,
+    state: &UserApis,
+    api_id: &str,
+    stage_path: &str,
+    host: &str,
+    log: &mut Option<AccessLine>,
 ) -> HttpResponse {
     let request_id = nubo_host::front::request_id();
     let api = match state.rest.store.api_for_request(api_id).await {
@@ -81,25 +161,47 @@ pub async fn handle(
     let Some(stage) = api.stage(stage_name) else {
         return gateway_response(403, "ForbiddenException", "Forbidden", &request_id);
     };
+    *log = Some(AccessLine::of(stage, request, api_id, &state.account_id, host, &request_id));
     let Some(deployment) = api.deployment(&stage.deployment_id) else { return missing_token(&request_id) };
     let method = request.method().as_str();
     let Some(matched) = matching::select(&deployment.resources, method, &resource_path) else {
         return missing_token(&request_id);
     };
-    let headers = proxy::request_headers(request);
-    let header = |name: &str| headers.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str());
-
-    match matched.method.authorization_type.as_str() {
-        "NONE" => {}
-        // Custom, Cognito and IAM authorization are not served yet: refuse
-        // rather than let a request through unchecked.
-        other => {
-            tracing::warn!(api = api_id, authorization = other, "method authorization is not supported");
-            return gateway_response(401, "UnauthorizedException", "Unauthorized", &request_id);
-        }
+    if let Some(line) = log.as_mut() {
+        line.context.route_key = format!("{} {}", matched.method.http_method, matched.resource.path);
     }
-
+    let settings = super::method_settings::throttling_for(
+        &stage.method_settings,
+        &matched.resource.path,
+        &matched.method.http_method,
+    );
+    let throttle_key = format!("{} {}", matched.method.http_method, matched.resource.path);
+    if state.throttle.admit(api_id, stage_name, &throttle_key, &settings).is_err() {
+        return gateway_response(429, "TooManyRequestsException", "Too Many Requests", &request_id);
+    }
+    let headers = proxy::request_headers(request);
+    let Some(integration) = matched.method.integration.as_ref() else {
+        return internal_error(500, &request_id);
+    };
     let mut api_key = None;
+    let mut context = Context {
+        request,
+        body,
+        api: &api,
+        stage,
+        matched: &matched,
+        headers: &headers,
+        resource_path: &resource_path,
+        host,
+        request_id: &request_id,
+        account_id: &state.account_id,
+        api_key: None,
+    };
+    let authorized = match authorize::authorize(&context, state).await {
+        Ok(authorized) => authorized,
+        Err(refused) => return refused,
+    };
+
     if matched.method.api_key_required {
         let snapshot = match state.rest.store.usage_for_request().await {
             Ok(snapshot) => snapshot,
@@ -108,7 +210,10 @@ pub async fn handle(
                 return internal_error(500, &request_id);
             }
         };
-        let presented = if api.api_key_source == "HEADER" { header("x-api-key") } else { None };
+        let presented = match api.api_key_source.as_str() {
+            "AUTHORIZER" => authorized.usage_key.as_deref(),
+            _ => context.header("x-api-key"),
+        };
         let admitted = usage::check_key(&snapshot, presented, api_id, stage_name).and_then(|(key, plan)| {
             let method_key = format!("{}/{}", matched.resource.path, matched.method.http_method);
             let method_throttle = plan
@@ -129,27 +234,11 @@ pub async fn handle(
             }
         }
     }
-
-    let Some(integration) = matched.method.integration.as_ref() else {
-        return internal_error(500, &request_id);
-    };
-    let context = Context {
-        request,
-        body,
-        api: &api,
-        stage,
-        matched: &matched,
-        headers: &headers,
-        resource_path: &resource_path,
-        host,
-        request_id: &request_id,
-        account_id: &state.account_id,
-        api_key: api_key.as_ref().map(|key| (key.value.as_str(), key.id.as_str())),
-    };
+    context.api_key = api_key.as_ref().map(|key| (key.value.as_str(), key.id.as_str()));
     match integration.kind.as_str() {
-        "AWS_PROXY" => lambda_proxy(&context, integration, state).await,
+        "AWS_PROXY" => lambda_proxy(&context, integration, state, &authorized.identity).await,
         "HTTP_PROXY" => http_proxy(&context, integration, state).await,
-        "MOCK" => mock(&context, integration),
+        "MOCK" => mock(&context, integration, &authorized.identity),
         other => {
             tracing::warn!(api = api_id, integration = other, "integration type is not served");
             internal_error(500, &request_id)
@@ -157,21 +246,21 @@ pub async fn handle(
     }
 }
 
-/// What an integration needs to know of the request.
-struct Context<'a> {
-    request: &'a HttpRequest,
-    body: &'a Bytes,
-    api: &'a RestApi,
-    stage: &'a Stage,
-    matched: &'a Matched<'a>,
-    headers: &'a [(String, String)],
+/// What authorizers and integrations need to know of the request.
+pub(super) struct Context<'a> {
+    pub(super) request: &'a HttpRequest,
+    pub(super) body: &'a Bytes,
+    pub(super) api: &'a RestApi,
+    pub(super) stage: &'a Stage,
+    pub(super) matched: &'a Matched<'a>,
+    pub(super) headers: &'a [(String, String)],
     /// The path under the stage (`/items/42`).
-    resource_path: &'a str,
-    host: &'a str,
-    request_id: &'a str,
-    account_id: &'a str,
+    pub(super) resource_path: &'a str,
+    pub(super) host: &'a str,
+    pub(super) request_id: &'a str,
+    pub(super) account_id: &'a str,
     /// The key value and id the request presented, when the method asked.
-    api_key: Option<(&'a str, &'a str)>,
+    pub(super) api_key: Option<(&'a str, &'a str)>,
 }
 
 impl Context<'_> {
@@ -186,9 +275,9 @@ impl Context<'_> {
 
 /// The payload 1.0 event of a REST API, built by [`proxy::event_v1`] and
 /// brought to the REST shape: no `version`, `path` under the stage,
-/// the resource's id and path, the full `identity`, and the body encoded
-/// by `binaryMediaTypes`.
-fn rest_event(context: &Context<'_>) -> Value {
+/// the resource's id and path, the full `identity`, the body encoded
+/// by `binaryMediaTypes`, and what the authorizer said of the caller.
+pub(super) fn rest_event(context: &Context<'_>, identity: &Identity) -> Value {
     let stage_path = format!("/{}{}", context.stage.stage_name, context.resource_path);
     let protocol = match context.request.version() {
         actix_web::http::Version::HTTP_2 => "HTTP/2.0",
@@ -215,9 +304,6 @@ fn rest_event(context: &Context<'_>) -> Value {
         now: chrono::Utc::now(),
     };
     let mut event = proxy::event_v1(&facts);
-    if let Some(object) = event.as_object_mut() {
-        object.remove("version");
-    }
     let binary = media::is_binary(&context.api.binary_media_types, context.header("content-type"));
     let (body, is_base64) = match (context.body.is_empty(), binary) {
         (true, _) => (Value::Null, false),
@@ -248,12 +334,43 @@ fn rest_event(context: &Context<'_>) -> Value {
         "userAgent": user_agent,
         "user": null,
     });
+    // A REST event has an `authorizer` only when an authorizer spoke (not
+    // HTTP APIs' placeholder); `annotate` tells the payload formats apart
+    // by `version`, which the REST shape then drops.
+    if let Some(request_context) = event["requestContext"].as_object_mut() {
+        request_context.remove("authorizer");
+    }
+    identity.annotate(&mut event);
+    if let Some(object) = event.as_object_mut() {
+        object.remove("version");
+    }
+    stringify_authorizer_context(&mut event);
     event
 }
 
-async fn lambda_proxy(context: &Context<'_>, integration: &Integration, state: &UserApis) -> HttpResponse {
-    let event = rest_event(context);
-    let function = function_of(integration.uri.as_deref().unwrap_or_default()).to_owned();
+/// A REST integration sees a Lambda authorizer's context values as
+/// strings (`7` arrives as `"7"`, `true` as `"true"`), as API Gateway
+/// hands them on; only its own `integrationLatency` stays a number.
+fn stringify_authorizer_context(event: &mut Value) {
+    let Some(authorizer) = event["requestContext"].get_mut("authorizer").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for (key, value) in authorizer.iter_mut() {
+        if key != "integrationLatency" && (value.is_number() || value.is_boolean()) {
+            *value = Value::String(value.to_string());
+        }
+    }
+}
+
+async fn lambda_proxy(
+    context: &Context<'_>,
+    integration: &Integration,
+    state: &UserApis,
+    identity: &Identity,
+) -> HttpResponse {
+    let event = rest_event(context, identity);
+    let uri = substitute_stage_variables(integration.uri.as_deref().unwrap_or_default(), &context.stage.variables);
+    let function = function_of(&uri).to_owned();
     let invoke = state.functions.invoke(InvokeRequest {
         function,
         payload: event.to_string().into_bytes(),
@@ -303,7 +420,7 @@ async fn lambda_proxy(context: &Context<'_>, integration: &Integration, state: &
 }
 
 /// The function an integration URI names (see [`crate::user_api`]).
-fn function_of(uri: &str) -> &str {
+pub(super) fn function_of(uri: &str) -> &str {
     uri.split_once("/functions/").and_then(|(_, rest)| rest.strip_suffix("/invocations")).unwrap_or(uri)
 }
 
@@ -324,8 +441,13 @@ const HOP_BY_HOP: &[&str] = &[
 /// The endpoint URL: `{name}` placeholders filled from the path parameters
 /// the integration maps (`integration.request.path.x` ←
 /// `method.request.path.y`), or the same-named ones, then the query.
-fn endpoint_url(integration: &Integration, path_parameters: &BTreeMap<String, String>, query: &str) -> String {
-    let mut url = integration.uri.clone().unwrap_or_default();
+fn endpoint_url(
+    integration: &Integration,
+    path_parameters: &BTreeMap<String, String>,
+    stage_variables: &BTreeMap<String, String>,
+    query: &str,
+) -> String {
+    let mut url = substitute_stage_variables(integration.uri.as_deref().unwrap_or_default(), stage_variables);
     let mut values: BTreeMap<String, String> = path_parameters.clone();
     for (target, source) in &integration.request_parameters {
         if let (Some(name), Some(from)) =
@@ -347,7 +469,12 @@ fn endpoint_url(integration: &Integration, path_parameters: &BTreeMap<String, St
 }
 
 async fn http_proxy(context: &Context<'_>, integration: &Integration, state: &UserApis) -> HttpResponse {
-    let url = endpoint_url(integration, &context.matched.path_parameters, context.request.query_string());
+    let url = endpoint_url(
+        integration,
+        &context.matched.path_parameters,
+        &context.stage.variables,
+        context.request.query_string(),
+    );
     let method = match integration.http_method.as_deref() {
         Some("ANY") | None => context.request.method().as_str(),
         Some(method) => method,
@@ -437,7 +564,30 @@ pub fn select_response<'a>(
     })
 }
 
-fn mock(context: &Context<'_>, integration: &Integration) -> HttpResponse {
+/// `$context.authorizer.*` of a template: the principal and context a
+/// Lambda authorizer gave, or a user pool token's claims.
+fn authorizer_variables(identity: &Identity) -> Vec<(String, String)> {
+    let text = |value: &Value| value.as_str().map_or_else(|| value.to_string(), str::to_owned);
+    match identity {
+        Identity::Lambda { principal_id, context } => principal_id
+            .iter()
+            .map(|id| ("authorizer.principalId".to_owned(), id.clone()))
+            .chain(context.iter().map(|(key, value)| (format!("authorizer.{key}"), text(value))))
+            .collect(),
+        Identity::Jwt(token) => token
+            .claims
+            .iter()
+            .map(|(name, value)| (format!("authorizer.claims.{name}"), crate::authorizers::claim_text(value)))
+            .collect(),
+        Identity::Iam(principal) => vec![
+            ("identity.accessKey".to_owned(), principal.access_key_id.clone()),
+            ("identity.userArn".to_owned(), principal.arn.clone()),
+        ],
+        Identity::Anonymous => Vec::new(),
+    }
+}
+
+fn mock(context: &Context<'_>, integration: &Integration, identity: &Identity) -> HttpResponse {
     let body_text = String::from_utf8_lossy(context.body);
     let query = context
         .request
@@ -460,7 +610,10 @@ fn mock(context: &Context<'_>, integration: &Integration) -> HttpResponse {
             ("accountId", context.account_id.to_owned()),
             ("domainName", context.domain_name().to_owned()),
         ]
-        .into(),
+        .into_iter()
+        .map(|(name, value)| (name.to_owned(), value))
+        .chain(authorizer_variables(identity))
+        .collect(),
         stage_variables: &context.stage.variables,
         path_parameters: &context.matched.path_parameters,
         query,
@@ -548,6 +701,37 @@ mod tests {
     }
 
     #[test]
+    fn integrations_see_authorizer_context_values_as_strings() {
+        let mut event = json!({ "requestContext": { "authorizer": {
+            "principalId": "user-1", "n": 7, "yes": true, "tier": "gold", "integrationLatency": 0,
+        } } });
+        stringify_authorizer_context(&mut event);
+        assert_eq!(
+            event["requestContext"]["authorizer"],
+            json!({ "principalId": "user-1", "n": "7", "yes": "true", "tier": "gold", "integrationLatency": 0 })
+        );
+    }
+
+    #[test]
+    fn templates_see_what_the_authorizer_said() {
+        let lambda = Identity::Lambda {
+            principal_id: Some("user-1".into()),
+            context: json!({ "tier": "gold", "n": 3 }).as_object().unwrap().clone(),
+        };
+        let variables: BTreeMap<String, String> = authorizer_variables(&lambda).into_iter().collect();
+        assert_eq!(variables["authorizer.principalId"], "user-1");
+        assert_eq!((variables["authorizer.tier"].as_str(), variables["authorizer.n"].as_str()), ("gold", "3"));
+        let token = crate::authorizers::jwt::VerifiedToken {
+            claims: json!({ "sub": "abc", "cognito:groups": ["a", "b"] }).as_object().unwrap().clone(),
+            scopes: Vec::new(),
+        };
+        let variables: BTreeMap<String, String> = authorizer_variables(&Identity::Jwt(token)).into_iter().collect();
+        assert_eq!(variables["authorizer.claims.sub"], "abc");
+        assert_eq!(variables["authorizer.claims.cognito:groups"], "[a b]");
+        assert!(authorizer_variables(&Identity::Anonymous).is_empty());
+    }
+
+    #[test]
     fn mock_templates_give_the_status() {
         assert_eq!(mock_status(None), Ok(200));
         assert_eq!(mock_status(Some(r#"{"statusCode": 404}"#)), Ok(404));
@@ -567,7 +751,13 @@ mod tests {
             ..Default::default()
         };
         let parameters: BTreeMap<String, String> = [("proxy".to_string(), "a b/c".to_string())].into();
-        assert_eq!(endpoint_url(&integration, &parameters, "x=1"), "http://upstream/base/a%20b/c?x=1");
+        assert_eq!(
+            endpoint_url(&integration, &parameters, &BTreeMap::new(), "x=1"),
+            "http://upstream/base/a%20b/c?x=1"
+        );
+        let staged = Integration { uri: Some("http://${stageVariables.host}/v/{path}".into()), ..integration };
+        let variables: BTreeMap<String, String> = [("host".to_string(), "backend:81".to_string())].into();
+        assert_eq!(endpoint_url(&staged, &parameters, &variables, ""), "http://backend:81/v/a%20b/c");
     }
 
     #[test]

@@ -13,7 +13,9 @@ use std::collections::BTreeMap;
 /// What a template can refer to.
 #[derive(Debug)]
 pub struct Scope<'a> {
-    pub context: BTreeMap<&'static str, String>,
+    /// `$context` variables by their dotted name (`requestId`,
+    /// `authorizer.principalId`, `authorizer.claims.sub`).
+    pub context: BTreeMap<String, String>,
     pub stage_variables: &'a BTreeMap<String, String>,
     pub path_parameters: &'a BTreeMap<String, String>,
     pub query: Vec<(String, String)>,
@@ -261,7 +263,7 @@ mod tests {
 
     fn scope<'a>(variables: &'a BTreeMap<String, String>, headers: &'a [(String, String)]) -> Scope<'a> {
         Scope {
-            context: [("requestId", "rid".to_owned()), ("stage", "prod".to_owned())].into(),
+            context: [("requestId".to_owned(), "rid".to_owned()), ("stage".to_owned(), "prod".to_owned())].into(),
             stage_variables: variables,
             path_parameters: variables,
             query: vec![("scope".into(), "internal".into())],

@@ -99,7 +99,7 @@ pub async fn authorize(
             // WebSocket authorizers answer with IAM policies only.
             let answer = authorizers.lambda.answer(function, &event, false, cache.as_ref()).await?;
             match answer.as_ref() {
-                lambda::Answer::Policy { principal_id, document, context } if policy::allows(document, &arn) => {
+                lambda::Answer::Policy { principal_id, document, context, .. } if policy::allows(document, &arn) => {
                     Ok(Some(authorizer_context(principal_id.as_deref(), context)))
                 }
                 _ => Err(Refusal::Forbidden),

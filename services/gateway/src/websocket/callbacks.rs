@@ -3,7 +3,9 @@
 //! `{endpoint}/{apiId}/{stage}/@connections/{connectionId}`, or
 //! `/{stage}/@connections/{connectionId}` on an `{apiId}.execute-api.`
 //! host. Signed with SigV4 as `execute-api`; a connection that is not
-//! (or no longer) connected is `GoneException` (410).
+//! (or no longer) connected, or whose replica is dead, is `GoneException`
+//! (410); one whose client does not read what it is sent is
+//! `LimitExceededException` (429).
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use bytes::Bytes;
@@ -86,6 +88,8 @@ pub async fn handle(request: HttpRequest, raw: Bytes, websockets: web::Data<WebS
         let error = match unreachable {
             Unreachable::Gone => AwsError::new(410, "GoneException", ""),
             Unreachable::TooLarge => AwsError::new(413, "PayloadTooLargeException", "Message too long"),
+            // The model's words for it: the WebSocket client side buffer is full.
+            Unreachable::Full => AwsError::new(429, "LimitExceededException", "Limit Exceeded"),
             Unreachable::Failed(reason) => {
                 tracing::warn!(connection, %reason, "@connections call failed");
                 AwsError::new(500, "InternalServerErrorException", "Internal server error")

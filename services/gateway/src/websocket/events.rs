@@ -117,6 +117,17 @@ pub fn event(
     Value::Object(event)
 }
 
+/// The stage's variables on an event, as API Gateway passes them to a
+/// WebSocket route's Lambda proxy integration: `stageVariables`, present
+/// only when the stage has some.
+pub fn add_stage_variables(event: &mut Value, variables: &BTreeMap<String, String>) {
+    if let Some(event) = event.as_object_mut()
+        && !variables.is_empty()
+    {
+        event.insert("stageVariables".into(), json!(variables));
+    }
+}
+
 /// The single-value (last value wins, as API Gateway's v1 map) and
 /// multi-value maps of a list of pairs.
 fn header_maps<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> (Value, Value) {
@@ -205,6 +216,17 @@ mod tests {
         assert_eq!(event["requestContext"]["messageId"], "m1");
         assert_eq!(event["requestContext"]["eventType"], "MESSAGE");
         assert!(event.get("headers").is_none());
+    }
+
+    #[test]
+    fn stage_variables_are_added_when_the_stage_has_some() {
+        let kind = EventKind::Message { message_id: "m1", body: "x", is_base64: false };
+        let mut message = event(&facts(), "x", &kind, "r1", now());
+        add_stage_variables(&mut message, &BTreeMap::new());
+        assert!(message.get("stageVariables").is_none());
+        let variables: BTreeMap<String, String> = [("table".to_owned(), "t1".to_owned())].into();
+        add_stage_variables(&mut message, &variables);
+        assert_eq!(message["stageVariables"], json!({ "table": "t1" }));
     }
 
     #[test]

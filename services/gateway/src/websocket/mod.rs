@@ -9,6 +9,7 @@
 //! by whichever replica owns it ([`connections`]), over gRPC.
 
 mod authorize;
+pub mod authorizer_rules;
 pub mod callbacks;
 pub mod connections;
 pub mod events;
@@ -47,11 +48,16 @@ pub struct Config {
     /// (`http://host:port`); by default its gRPC listener's address, with
     /// loopback for an unspecified bind address.
     pub advertise_url: Option<String>,
+    /// How long a message may wait for room in a connection's outbound
+    /// queue (a client that does not read fills it); past it
+    /// `PostToConnection` answers `LimitExceededException`, as API Gateway
+    /// does when a client's buffer is full, and nobody else waits.
+    pub send_timeout_millis: u64,
 }
 
 impl Default for Config {
     fn default() -> Self {
-        Self { idle_timeout_seconds: 600, max_duration_seconds: 7200, advertise_url: None }
+        Self { idle_timeout_seconds: 600, max_duration_seconds: 7200, advertise_url: None, send_timeout_millis: 2000 }
     }
 }
 
@@ -67,6 +73,9 @@ pub enum Unreachable {
     Gone,
     /// The message is larger than a connection takes: 413.
     TooLarge,
+    /// The connection's outbound queue stayed full (the client does not
+    /// read): 429 `LimitExceededException`.
+    Full,
     /// A dependency failed: 500.
     Failed(String),
 }
@@ -97,6 +106,7 @@ struct Inner {
     account_id: String,
     idle_timeout: Duration,
     max_duration: Duration,
+    send_timeout: Duration,
 }
 
 /// What [`WebSockets::new`] is built from.
@@ -134,6 +144,7 @@ impl WebSockets {
                 account_id: parts.account_id,
                 idle_timeout: Duration::from_secs(config.idle_timeout_seconds.max(1)),
                 max_duration: Duration::from_secs(config.max_duration_seconds.max(1)),
+                send_timeout: Duration::from_millis(config.send_timeout_millis.max(1)),
             }),
         }
     }
@@ -192,12 +203,13 @@ impl WebSockets {
             return Err(Unreachable::TooLarge);
         }
         match self.owner(api_id, stage, connection_id).await? {
-            Owner::Here(local) => send(&local.session, data).await,
+            Owner::Here(local) => self.send(&local.session, data).await,
             Owner::There(address) => {
                 let request =
                     PostToConnectionRequest { api_id: api_id.into(), connection_id: connection_id.into(), data };
                 let mut client = self.inner.peers.client(&address)?;
-                client.post_to_connection(request).await.map(drop).map_err(from_peer)
+                let answer = self.ask_peer(client.post_to_connection(request)).await;
+                self.forget_if_gone(connection_id, answer.map(drop)).await
             }
         }
     }
@@ -214,7 +226,8 @@ impl WebSockets {
             Owner::There(address) => {
                 let request = GetConnectionRequest { api_id: api_id.into(), connection_id: connection_id.into() };
                 let mut client = self.inner.peers.client(&address)?;
-                client.get_connection(request).await.map(|response| response.into_inner()).map_err(from_peer)
+                let answer = self.ask_peer(client.get_connection(request)).await;
+                self.forget_if_gone(connection_id, answer.map(tonic::Response::into_inner)).await
             }
         }
     }
@@ -234,7 +247,8 @@ impl WebSockets {
             Owner::There(address) => {
                 let request = DeleteConnectionRequest { api_id: api_id.into(), connection_id: connection_id.into() };
                 let mut client = self.inner.peers.client(&address)?;
-                client.delete_connection(request).await.map(drop).map_err(from_peer)
+                let answer = self.ask_peer(client.delete_connection(request)).await;
+                self.forget_if_gone(connection_id, answer.map(drop)).await
             }
         }
     }
@@ -250,23 +264,81 @@ enum Owner {
     There(String),
 }
 
-/// A peer's answer: NOT_FOUND is a connection it no longer holds.
-fn from_peer(status: tonic::Status) -> Unreachable {
+/// What a peer's gRPC answer means for the connection it was asked about.
+pub fn peer_failure(status: &tonic::Status) -> Unreachable {
     match ErrorCode::from_grpc(status.code()) {
+        // The peer is up and does not hold the connection (any more).
         ErrorCode::NotFound => Unreachable::Gone,
+        ErrorCode::Throttled => Unreachable::Full,
+        // Nothing answers at the owner's address: the replica is dead
+        // (killed, or gone with its host), and its sockets with it.
+        ErrorCode::Unavailable => Unreachable::Gone,
         _ => Unreachable::Failed(format!("the gateway replica holding the connection failed: {}", status.message())),
     }
 }
 
+impl WebSockets {
+    /// Awaits a call to a peer, for no longer than a send may wait plus a
+    /// margin: a replica that hangs (stopped, partitioned) is as gone as a
+    /// dead one, and must not hold the caller.
+    async fn ask_peer<T>(
+        &self,
+        call: impl std::future::Future<Output = std::result::Result<T, tonic::Status>>,
+    ) -> std::result::Result<T, Unreachable> {
+        match tokio::time::timeout(self.inner.send_timeout + PEER_MARGIN, call).await {
+            Ok(answer) => answer.map_err(|status| peer_failure(&status)),
+            Err(_elapsed) => Err(Unreachable::Gone),
+        }
+    }
+
+    /// Removes the ownership record of a connection its owner no longer
+    /// holds (or of an owner that is gone): nobody else would, and every
+    /// later call would ask the dead owner again.
+    async fn forget_if_gone<T>(
+        &self,
+        connection_id: &str,
+        answer: std::result::Result<T, Unreachable>,
+    ) -> std::result::Result<T, Unreachable> {
+        if let Err(Unreachable::Gone) = &answer {
+            tracing::info!(connection = connection_id, "removing the record of a connection its owner no longer holds");
+            if let Err(error) = self.inner.ownership.delete(connection_id).await {
+                tracing::warn!(connection = connection_id, %error, "cannot remove a stale connection record");
+            }
+        }
+        answer
+    }
+
+    /// Writes one message on a socket this replica holds, waiting at most
+    /// the send timeout for room in its outbound queue.
+    pub async fn send(&self, session: &actix_ws::Session, data: Vec<u8>) -> std::result::Result<(), Unreachable> {
+        send_within(self.inner.send_timeout, session, data).await
+    }
+}
+
+/// Added to the send timeout for a peer's answer: the gRPC hop itself.
+const PEER_MARGIN: Duration = Duration::from_secs(3);
+
 /// Writes one message on a socket: text when it is UTF-8, as API Gateway
-/// sends `PostToConnection` data, binary otherwise.
-pub async fn send(session: &actix_ws::Session, data: Vec<u8>) -> std::result::Result<(), Unreachable> {
+/// sends `PostToConnection` data, binary otherwise. actix-ws queues at
+/// most 32 frames per socket; a client that does not read keeps that
+/// queue full, and a send finding no room within `timeout` gives up.
+pub async fn send_within(
+    timeout: Duration,
+    session: &actix_ws::Session,
+    data: Vec<u8>,
+) -> std::result::Result<(), Unreachable> {
     let mut session = session.clone();
-    let sent = match String::from_utf8(data) {
-        Ok(text) => session.text(text).await,
-        Err(bytes) => session.binary(bytes.into_bytes()).await,
-    };
-    sent.map_err(|_closed| Unreachable::Gone)
+    let sent = tokio::time::timeout(timeout, async move {
+        match String::from_utf8(data) {
+            Ok(text) => session.text(text).await,
+            Err(bytes) => session.binary(bytes.into_bytes()).await,
+        }
+    });
+    match sent.await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(_closed)) => Err(Unreachable::Gone),
+        Err(_elapsed) => Err(Unreachable::Full),
+    }
 }
 
 pub fn describe_local(local: &connections::Local) -> GetConnectionResponse {
@@ -383,6 +455,15 @@ mod tests {
             cors_configuration: None,
             deployments: Vec::new(),
         }
+    }
+
+    #[test]
+    fn a_peer_that_does_not_answer_or_hold_the_socket_means_gone() {
+        let gone = |code| matches!(peer_failure(&tonic::Status::new(code, "x")), Unreachable::Gone);
+        assert!(gone(tonic::Code::NotFound));
+        assert!(gone(tonic::Code::Unavailable), "a dead replica's sockets are gone");
+        assert!(matches!(peer_failure(&tonic::Status::resource_exhausted("full")), Unreachable::Full));
+        assert!(matches!(peer_failure(&tonic::Status::internal("bug")), Unreachable::Failed(_)));
     }
 
     #[test]

@@ -19,7 +19,11 @@ use super::{
     events::{self, ConnectionFacts, EventKind},
     route_responses, selection,
 };
-use crate::{error::user_api_error, model::Api};
+use crate::{
+    error::user_api_error,
+    model::{Api, Stage},
+    stages,
+};
 
 /// Messages of one connection handed to integrations at once; past it the
 /// socket is read no further until one finishes.
@@ -47,6 +51,14 @@ fn api_and_stage<'a>(host: &'a str, path: &'a str) -> Option<(&'a str, &'a str)>
     }
 }
 
+/// The stage a connection names and the definition it serves: the
+/// deployment the stage points at, or the API as it is now when the stage
+/// auto-deploys ([`stages::served`], as HTTP APIs are served).
+fn staged<'a>(api: &'a Api, stage: &str) -> Option<(&'a Stage, &'a Api)> {
+    let stage = api.stage(stage)?;
+    Some((stage, stages::served(api, stage)?))
+}
+
 /// The integration a route targets.
 fn integration_of<'a>(
     api: &'a Api,
@@ -65,9 +77,13 @@ enum Reply {
 }
 
 impl WebSockets {
-    async fn invoke(&self, integration: &crate::model::Integration, event: &Value) -> Reply {
+    /// Invokes a route's integration: its function named with the stage's
+    /// variables (`${stageVariables.name}`), the event carrying them.
+    async fn invoke(&self, integration: &crate::model::Integration, stage: &Stage, event: &mut Value) -> Reply {
+        events::add_stage_variables(event, &stage.stage_variables);
+        let function = crate::user_api::function_of(&integration.integration_uri);
         let request = InvokeRequest {
-            function: crate::user_api::function_of(&integration.integration_uri).to_owned(),
+            function: stages::substitute_stage_variables(function, &stage.stage_variables),
             payload: event.to_string().into_bytes(),
             ..Default::default()
         };
@@ -126,7 +142,8 @@ pub async fn handshake(request: HttpRequest, payload: web::Payload, websockets: 
             return user_api_error(500, "Internal server error");
         }
     };
-    let Some(stage_record) = api.stage(stage) else { return forbidden() };
+    // A stage that does not exist, or has nothing deployed, is refused.
+    let Some((stage_record, served)) = staged(&api, stage) else { return forbidden() };
     let headers: Vec<(String, String)> = {
         let mut headers = crate::proxy::request_headers(&request);
         let peer = request.peer_addr();
@@ -159,11 +176,12 @@ pub async fn handshake(request: HttpRequest, payload: web::Payload, websockets: 
     let mut subprotocol = None;
     let connect = EventKind::Connect { headers: &headers, query: &query };
     let request_id = new_id();
-    if let Some(route) = api.routes.iter().find(|route| route.route_key == "$connect") {
+    if let Some(route) = served.routes.iter().find(|route| route.route_key == "$connect") {
         let event = events::event(&facts, "$connect", &connect, &request_id, now);
         let handshake = authorize::Handshake { request: &request, headers: &headers, connect_event: &event };
         let inner = &websockets.inner;
-        match authorize::authorize(&inner.authorizers, &inner.account_id, &api, stage_record, route, &handshake).await {
+        match authorize::authorize(&inner.authorizers, &inner.account_id, served, stage_record, route, &handshake).await
+        {
             Ok(context) => facts.authorizer = context,
             Err(refusal) => {
                 tracing::info!(api = api_id, status = refusal.status(), "$connect authorizer refused the connection");
@@ -171,9 +189,9 @@ pub async fn handshake(request: HttpRequest, payload: web::Payload, websockets: 
             }
         }
     }
-    if let Some((_route, integration)) = integration_of(&api, "$connect") {
-        let event = events::event(&facts, "$connect", &connect, &request_id, now);
-        match websockets.invoke(integration, &event).await {
+    if let Some((_route, integration)) = integration_of(served, "$connect") {
+        let mut event = events::event(&facts, "$connect", &connect, &request_id, now);
+        match websockets.invoke(integration, stage_record, &mut event).await {
             Reply::Failed => return user_api_error(500, "Internal server error"),
             Reply::Payload(payload) => {
                 let status = status_of(&payload);
@@ -215,13 +233,20 @@ pub async fn handshake(request: HttpRequest, payload: web::Payload, websockets: 
         source_ip: facts.source_ip.clone(),
         user_agent: facts.user_agent.clone(),
     };
+    // Held here before it is recorded as held here: a peer asked about it
+    // in between must not hear "not held" and remove the new record.
+    let local = Arc::new(Local {
+        session,
+        record: record.clone(),
+        last_active: facts.connected_at.into(),
+        close: tokio::sync::Notify::new(),
+    });
+    websockets.inner.registry.insert(&facts.connection_id, local.clone());
     if let Err(error) = websockets.inner.ownership.put(&facts.connection_id, &record).await {
+        websockets.inner.registry.remove(&facts.connection_id);
         tracing::error!(%error, "cannot record the connection");
         return user_api_error(500, "Internal server error");
     }
-    let local =
-        Arc::new(Local { session, record, last_active: facts.connected_at.into(), close: tokio::sync::Notify::new() });
-    websockets.inner.registry.insert(&facts.connection_id, local.clone());
     tracing::debug!(api = api_id, connection = %facts.connection_id, "websocket connected");
     let websockets = websockets.get_ref().clone();
     actix_web::rt::spawn(run(websockets, facts, local, stream));
@@ -276,7 +301,14 @@ async fn run(websockets: WebSockets, facts: ConnectionFacts, local: Arc<Local>, 
                         (base64::engine::general_purpose::STANDARD.encode(&bytes), true)
                     }
                     Some(Ok(AggregatedMessage::Ping(bytes))) => {
-                        let _ = local.session.clone().pong(&bytes).await;
+                        // A client that pings but never reads gets no pong
+                        // rather than stalling its own session.
+                        let pong = local.session.clone();
+                        let _ = tokio::time::timeout(websockets.inner.send_timeout, async move {
+                            let mut pong = pong;
+                            pong.pong(&bytes).await
+                        })
+                        .await;
                         continue;
                     }
                     Some(Ok(AggregatedMessage::Pong(_))) => continue,
@@ -321,7 +353,10 @@ async fn run(websockets: WebSockets, facts: ConnectionFacts, local: Arc<Local>, 
     };
     websockets.inner.registry.remove(&facts.connection_id);
     if let Some(close) = ending.close {
-        let _ = local.session.clone().close(Some(close)).await;
+        // The close frame waits behind what is queued; a client that does
+        // not read does not get it, and its socket is dropped instead.
+        let closing = local.session.clone().close(Some(close));
+        let _ = tokio::time::timeout(websockets.inner.send_timeout, closing).await;
     }
     if let Err(error) = websockets.inner.ownership.delete(&facts.connection_id).await {
         tracing::warn!(connection = %facts.connection_id, %error, "cannot remove the connection record");
@@ -333,10 +368,11 @@ async fn run(websockets: WebSockets, facts: ConnectionFacts, local: Arc<Local>, 
 /// Runs `$disconnect`, best effort: the socket is gone, nobody hears.
 async fn disconnect(websockets: &WebSockets, facts: &ConnectionFacts, status_code: u16, reason: &str) {
     let Ok(Some(api)) = websockets.inner.apis.for_request(&facts.api_id).await else { return };
-    let Some((_route, integration)) = integration_of(&api, "$disconnect") else { return };
+    let Some((stage, served)) = staged(&api, &facts.stage) else { return };
+    let Some((_route, integration)) = integration_of(served, "$disconnect") else { return };
     let kind = EventKind::Disconnect { status_code, reason };
-    let event = events::event(facts, "$disconnect", &kind, &new_id(), chrono::Utc::now());
-    let _ = websockets.invoke(integration, &event).await;
+    let mut event = events::event(facts, "$disconnect", &kind, &new_id(), chrono::Utc::now());
+    let _ = websockets.invoke(integration, stage, &mut event).await;
 }
 
 /// Routes one message, hands it to its integration, and sends the reply
@@ -355,32 +391,38 @@ async fn dispatch(
     let api = match websockets.inner.apis.for_request(&facts.api_id).await {
         Ok(Some(api)) => api,
         _ => {
-            let _ = super::send(session, error("Internal server error").into_bytes()).await;
+            let _ = websockets.send(session, error("Internal server error").into_bytes()).await;
             return;
         }
     };
+    // The stage's deployment may have changed since the handshake: each
+    // message is served by what the stage serves now.
+    let Some((stage, served)) = staged(&api, &facts.stage) else {
+        let _ = websockets.send(session, error("Forbidden").into_bytes()).await;
+        return;
+    };
     let text = if is_base64 { "" } else { body };
     let route_key = selection::route_key(
-        &api.route_selection_expression,
+        &served.route_selection_expression,
         text,
-        api.routes.iter().map(|route| route.route_key.as_str()).filter(|key| !key.starts_with('$')),
+        served.routes.iter().map(|route| route.route_key.as_str()).filter(|key| !key.starts_with('$')),
     );
-    let Some((route, integration)) = integration_of(&api, &route_key) else {
-        let _ = super::send(session, error("Forbidden").into_bytes()).await;
+    let Some((route, integration)) = integration_of(served, &route_key) else {
+        let _ = websockets.send(session, error("Forbidden").into_bytes()).await;
         return;
     };
     let message_id = new_id();
     let kind = EventKind::Message { message_id: &message_id, body, is_base64 };
-    let event = events::event(facts, &route_key, &kind, &request_id, chrono::Utc::now());
-    match websockets.invoke(integration, &event).await {
+    let mut event = events::event(facts, &route_key, &kind, &request_id, chrono::Utc::now());
+    match websockets.invoke(integration, stage, &mut event).await {
         Reply::Failed => {
-            let _ = super::send(session, error("Internal server error").into_bytes()).await;
+            let _ = websockets.send(session, error("Internal server error").into_bytes()).await;
         }
         Reply::Payload(payload) => {
-            if route_responses::replies(&api, &route.route_id)
+            if route_responses::replies(served, &route.route_id)
                 && let Some(reply) = reply_body(&payload)
             {
-                let _ = super::send(session, reply).await;
+                let _ = websockets.send(session, reply).await;
             }
         }
     }

@@ -8,11 +8,14 @@
 //! the wrong JSON type is a `SerializationException` in the wording of
 //! DynamoDB's deserializer (see [`decode`]). A null member is an absent one.
 
+pub mod backups;
 pub mod batch;
+pub mod catalog;
 pub mod decode;
 pub mod items;
 pub mod legacy;
 pub mod reads;
+pub mod streams;
 pub mod tables;
 pub mod transact;
 

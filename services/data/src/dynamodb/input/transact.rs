@@ -64,7 +64,8 @@ fn validate_count(count: Option<usize>, violations: &mut Violations) {
         return;
     };
     if count == 0 {
-        violations.push(None, "transactItems", "Member must have length greater than or equal to 1");
+        // DynamoDB shows the empty list it was given.
+        violations.push(Some("[]".to_owned()), "transactItems", "Member must have length greater than or equal to 1");
     }
     if count > MAX_TRANSACTION_ITEMS {
         violations.push(
