@@ -84,8 +84,10 @@ bench-s3:
 		target/release/s3-bench --seconds 5 --large-runs 3
 
 ## The gateway benchmark: an HTTP API route to a warm trivial provided
-## function against the same function invoked directly, and an HTTP_PROXY
-## route to a static upstream against nginx proxying to it, with wrk.
+## function against the same bootstrap's Runtime API round trip driven
+## directly (and a signed Invoke), and an HTTP_PROXY route to a static
+## upstream against nginx proxying to it; one client for latency, wrk for
+## throughput.
 ## Release builds; wrk and nginx-light from Debian (installed when missing
 ## and root). Not part of `test`.
 bench-gateway:

@@ -29,6 +29,8 @@ use crate::{
 
 /// Lines waiting for the writer before new ones are dropped.
 const QUEUE_LINES: usize = 16_384;
+/// Parsed formats kept, one per distinct format text in use.
+const CACHED_FORMATS: u64 = 1_024;
 
 /// A parsed format: text and `$context` variables in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,6 +106,9 @@ pub fn group_directory(destination_arn: &str) -> String {
 pub struct AccessLog {
     sender: Option<mpsc::SyncSender<(String, String)>>,
     dropped: Arc<AtomicU64>,
+    /// Formats parsed once, by their text: a stage revision that changes
+    /// the format brings a new text, so an entry never goes stale.
+    formats: moka::sync::Cache<String, Arc<Format>>,
 }
 
 impl AccessLog {
@@ -118,11 +123,22 @@ impl AccessLog {
             tracing::error!(%error, "cannot start the access log writer; access logs are off");
             return Self::disabled();
         }
-        Self { sender: Some(sender), dropped: Arc::default() }
+        Self { sender: Some(sender), dropped: Arc::default(), formats: moka::sync::Cache::new(CACHED_FORMATS) }
     }
 
     pub fn disabled() -> Self {
-        Self { sender: None, dropped: Arc::default() }
+        Self { sender: None, dropped: Arc::default(), formats: moka::sync::Cache::new(CACHED_FORMATS) }
+    }
+
+    /// The parsed form of a stage's format, parsed on its first use only;
+    /// `None` for a format that does not parse (CreateStage refuses those).
+    pub fn format(&self, text: &str) -> Option<Arc<Format>> {
+        if let Some(format) = self.formats.get(text) {
+            return Some(format);
+        }
+        let format = Arc::new(Format::parse(text).ok()?);
+        self.formats.insert(text.to_owned(), format.clone());
+        Some(format)
     }
 
     /// Queues one line for the log group `group`; never waits.
@@ -189,6 +205,15 @@ mod tests {
         let plain = Format::parse("$context.requestId $context.routeKey.").unwrap();
         let context = RequestContext { request_id: "r".into(), route_key: "GET /a".into(), ..Default::default() };
         assert_eq!(plain.render(&context), "r GET /a.");
+    }
+
+    #[test]
+    fn formats_are_parsed_once_per_text() {
+        let log = AccessLog::disabled();
+        let first = log.format("$context.requestId").unwrap();
+        assert!(Arc::ptr_eq(&first, &log.format("$context.requestId").unwrap()));
+        assert!(!Arc::ptr_eq(&first, &log.format("$context.requestId $context.status").unwrap()));
+        assert!(log.format("$context.status").is_none());
     }
 
     #[test]

@@ -210,7 +210,8 @@ fn has_dot_segment(path: &str) -> bool {
 }
 
 fn header_bytes(request: &HttpRequest) -> usize {
-    let line = request.method().as_str().len() + request.uri().to_string().len() + 12;
+    let target = request.uri().path_and_query().map_or(1, |target| target.as_str().len());
+    let line = request.method().as_str().len() + target + 12;
     line + request.headers().iter().map(|(name, value)| name.as_str().len() + value.len() + 4).sum::<usize>()
 }
 
@@ -328,6 +329,13 @@ async fn serve<'a>(
         return (Reply::error(404, "Not Found", context), None, None);
     };
     context.route_key = matched.route_key.to_owned();
+    // The URL keeps the values as the client encoded them (an `HTTP_PROXY`
+    // URI gets them as sent); events and mappings see them decoded, as API
+    // Gateway puts them in `pathParameters`.
+    let encoded = matched.path_parameters.values().any(|value| value.contains('%'));
+    let raw_path_parameters = encoded.then(|| matched.path_parameters.clone());
+    let mut matched = matched;
+    decode_path_parameters(&mut matched.path_parameters);
     let Some(route) = served.routes.iter().find(|route| route.route_key == matched.route_key) else {
         return (Reply::error(404, "Not Found", context), None, None);
     };
@@ -340,7 +348,10 @@ async fn serve<'a>(
     }
     // The route's authorizer runs before any integration, HTTP_PROXY ones
     // included.
-    let identity = {
+    let identity = if matches!(route.authorization_type.as_str(), "" | "NONE") {
+        // An open route needs no request facts for an authorizer.
+        crate::authorizers::Identity::Anonymous
+    } else {
         let raw_path = raw_path_of(stage, located, route_path, context);
         let empty = BTreeMap::new();
         let facts = request_facts(state, request, body, stage, located, &matched, &raw_path, context, &empty);
@@ -355,13 +366,26 @@ async fn serve<'a>(
     let called = Instant::now();
     let reply = match integration.integration_type.as_str() {
         "HTTP_PROXY" => {
-            forward(state, request, body, integration, stage, &matched.path_parameters, route_path, context).await
+            let parameters =
+                (raw_path_parameters.as_ref().unwrap_or(&matched.path_parameters), &matched.path_parameters);
+            forward(state, request, body, integration, stage, parameters, route_path, context).await
         }
         _ => invoke(state, request, body, integration, stage, located, &matched, route_path, &identity, context).await,
     };
     let elapsed = called.elapsed();
     context.integration_latency_ms = Some(elapsed.as_millis() as u64);
     (reply, Some(integration), Some(elapsed))
+}
+
+/// Percent-decodes path parameter values in place, as API Gateway hands
+/// them to integrations (`/items/a%20b` gives `{"id": "a b"}`; a `+` stays
+/// a `+`, as it means nothing special in a path).
+fn decode_path_parameters(parameters: &mut BTreeMap<String, String>) {
+    for value in parameters.values_mut() {
+        if value.contains('%') {
+            *value = nubo_host::sigv4::percent_decode(value);
+        }
+    }
 }
 
 /// The path the client sent, stage prefix included (`rawPath`).
@@ -419,7 +443,7 @@ async fn forward(
     body: &Bytes,
     integration: &Integration,
     stage: &Stage,
-    path_parameters: &BTreeMap<String, String>,
+    (raw_path_parameters, path_parameters): (&BTreeMap<String, String>, &BTreeMap<String, String>),
     route_path: &str,
     context: &mut RequestContext,
 ) -> Reply {
@@ -430,7 +454,7 @@ async fn forward(
         query: request.query_string(),
         headers: proxy::request_headers(request),
         body: body.clone(),
-        path_parameters,
+        path_parameters: raw_path_parameters,
         stage_variables: &stage.stage_variables,
         source_ip: &context.source_ip,
         host: &context.domain_name,
@@ -622,6 +646,10 @@ async fn finish(
         }
         ReplyBody::Upstream(upstream) => {
             context.response_length = upstream.content_length().unwrap_or(0) as usize;
+            // A body of known length streams as that length, not chunked.
+            if let Some(length) = upstream.content_length() {
+                builder.no_chunking(length);
+            }
             builder.streaming(upstream.bytes_stream())
         }
     };
@@ -642,7 +670,7 @@ async fn finish(
         );
         if let Some(settings) = &stage.access_log_settings
             && let (Some(destination), Some(format)) = (&settings.destination_arn, &settings.format)
-            && let Ok(format) = access_log::Format::parse(format)
+            && let Some(format) = state.access_log.format(format)
         {
             state.access_log.record(access_log::group_directory(destination), format.render(context));
         }
@@ -670,6 +698,29 @@ mod tests {
             function_of(&format!("arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/{arn}/invocations")),
             arn
         );
+    }
+}
+
+#[cfg(test)]
+mod path_parameter_tests {
+    use super::*;
+
+    #[test]
+    fn path_parameters_are_percent_decoded() {
+        let mut parameters: BTreeMap<String, String> = [
+            ("id".to_owned(), "a%20b%2Fc".to_owned()),
+            ("plus".to_owned(), "x+y".to_owned()),
+            ("utf8".to_owned(), "caf%C3%A9".to_owned()),
+            ("bad".to_owned(), "100%".to_owned()),
+            ("proxy".to_owned(), "one/t%77o".to_owned()),
+        ]
+        .into();
+        decode_path_parameters(&mut parameters);
+        assert_eq!(parameters["id"], "a b/c");
+        assert_eq!(parameters["plus"], "x+y");
+        assert_eq!(parameters["utf8"], "café");
+        assert_eq!(parameters["bad"], "100%");
+        assert_eq!(parameters["proxy"], "one/two");
     }
 }
 
