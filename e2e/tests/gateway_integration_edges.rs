@@ -18,6 +18,7 @@ use std::{
 
 use aws_sdk_apigatewayv2::{
     Client,
+    error::ProvideErrorMetadata,
     types::{IntegrationType, ProtocolType},
 };
 use aws_sdk_lambda::{
