@@ -763,7 +763,17 @@ async fn only_cloudfront_signed_calls_reach_the_api() {
     let http = reqwest::Client::new();
     // An unsigned request under the API's path is a viewer's: no
     // distribution serves this host.
-    let viewer = http.get(format!("{}/2020-05-31/distribution", nubo.http_url(ServiceName::Cdn))).send().await.unwrap();
+    // Until the edge has loaded the distributions it answers viewers 503;
+    // wait that out (bounded) before asking what a viewer gets.
+    let url = format!("{}/2020-05-31/distribution", nubo.http_url(ServiceName::Cdn));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let viewer = loop {
+        let viewer = http.get(&url).send().await.unwrap();
+        if viewer.status() != 503 || Instant::now() > deadline {
+            break viewer;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     assert_eq!(viewer.status(), 403);
     assert_eq!(viewer.headers()["x-cache"], "Error from cloudfront");
     assert!(viewer.text().await.unwrap().contains("The request could not be satisfied"));
