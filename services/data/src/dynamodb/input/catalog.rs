@@ -11,7 +11,10 @@
 
 use serde::Deserialize;
 
-use super::{Input, Violations};
+use super::{
+    Input, Violations,
+    tables::{Tag, validate_tags},
+};
 
 /// The `AttributeType` values, as DynamoDB lists them in its message.
 pub const ATTRIBUTE_TYPES: &[&str] = &["B", "N", "S"];
@@ -71,13 +74,6 @@ pub struct SecondaryIndex {
 pub struct StreamSpecification {
     pub stream_enabled: Option<bool>,
     pub stream_view_type: Option<String>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct Tag {
-    pub key: Option<String>,
-    pub value: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -168,22 +164,6 @@ fn validate_stream(stream: Option<&StreamSpecification>, violations: &mut Violat
     let Some(stream) = stream else { return };
     violations.not_null(&stream.stream_enabled, "streamSpecification.streamEnabled");
     violations.one_of(stream.stream_view_type.as_deref(), "streamSpecification.streamViewType", STREAM_VIEW_TYPES);
-}
-
-fn validate_tags(tags: Option<&Vec<Tag>>, violations: &mut Violations) {
-    for (position, tag) in tags.into_iter().flatten().enumerate() {
-        let member = format!("tags.{}.member", position + 1);
-        let key = format!("{member}.key");
-        violations.not_null(&tag.key, &key);
-        if let Some(text) = &tag.key {
-            violations.length(Some(text.chars().count()), text, &key, 1, 128);
-        }
-        let value = format!("{member}.value");
-        violations.not_null(&tag.value, &value);
-        if let Some(text) = &tag.value {
-            violations.length(Some(text.chars().count()), text, &value, 0, 256);
-        }
-    }
 }
 
 impl Input for CreateTableInput {

@@ -43,6 +43,24 @@ pub struct Tag {
     pub value: Option<String>,
 }
 
+/// Each tag's key (1–128 characters) and value (0–256), as TagResource
+/// and CreateTable check them.
+pub(super) fn validate_tags(tags: Option<&Vec<Tag>>, violations: &mut Violations) {
+    for (position, tag) in tags.into_iter().flatten().enumerate() {
+        let member = format!("tags.{}.member", position + 1);
+        let key = format!("{member}.key");
+        violations.not_null(&tag.key, &key);
+        if let Some(text) = &tag.key {
+            violations.length(Some(text.chars().count()), text, &key, 1, 128);
+        }
+        let value = format!("{member}.value");
+        violations.not_null(&tag.value, &value);
+        if let Some(text) = &tag.value {
+            violations.length(Some(text.chars().count()), text, &value, 0, 256);
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct TagResourceInput {
@@ -57,17 +75,7 @@ impl Input for TagResourceInput {
             violations.length(Some(arn.len()), arn, "resourceArn", 1, 1283);
         }
         violations.not_null(&self.tags, "tags");
-        for (position, tag) in self.tags.iter().flatten().enumerate() {
-            let member = format!("tags.{}.member", position + 1);
-            violations.not_null(&tag.key, &format!("{member}.key"));
-            if let Some(key) = &tag.key {
-                violations.length(Some(key.chars().count()), key, &format!("{member}.key"), 1, 128);
-            }
-            violations.not_null(&tag.value, &format!("{member}.value"));
-            if let Some(value) = &tag.value {
-                violations.length(Some(value.chars().count()), value, &format!("{member}.value"), 0, 256);
-            }
-        }
+        validate_tags(self.tags.as_ref(), violations);
     }
 }
 
