@@ -79,33 +79,29 @@ fn bad(message: impl Into<String>) -> GatewayError {
 impl Authorizer {
     /// A new authorizer from CreateAuthorizer's input, checked.
     pub fn create(authorizer_id: String, input: AuthorizerInput) -> Result<Self> {
-        let mut authorizer = Authorizer {
-            authorizer_id,
-            name: String::new(),
-            authorizer_type: String::new(),
-            identity_source: Vec::new(),
-            jwt_configuration: None,
-            authorizer_uri: String::new(),
-            authorizer_payload_format_version: String::new(),
-            authorizer_result_ttl_in_seconds: 0,
-            enable_simple_responses: false,
-            authorizer_credentials_arn: String::new(),
-            identity_validation_expression: String::new(),
-        };
-        if input.name.as_deref().is_none_or(|name| name.trim().is_empty()) {
-            return Err(bad("Invalid input: name is required"));
-        }
-        if input.authorizer_type.is_none() {
-            return Err(bad("Invalid input: authorizerType is required"));
-        }
+        let mut authorizer = Self::named(authorizer_id, &input)?;
         authorizer.apply(input)?;
         Ok(authorizer)
     }
 
-    /// A new authorizer from CreateAuthorizer's input, unchecked: for
-    /// APIs whose rules are not an HTTP API's (WebSocket APIs).
+    /// A new authorizer from CreateAuthorizer's input with only its name
+    /// and type required: for APIs whose rules are not an HTTP API's
+    /// (WebSocket APIs check theirs in `websocket::authorizer_rules`).
     pub fn unchecked(authorizer_id: String, input: AuthorizerInput) -> Result<Self> {
-        let mut authorizer = Authorizer {
+        let mut authorizer = Self::named(authorizer_id, &input)?;
+        authorizer.assign(input);
+        Ok(authorizer)
+    }
+
+    /// An empty authorizer, once the input names it and gives its type.
+    fn named(authorizer_id: String, input: &AuthorizerInput) -> Result<Self> {
+        if input.name.as_deref().is_none_or(|name| name.trim().is_empty()) {
+            return Err(bad("Invalid input: name is required"));
+        }
+        if input.authorizer_type.is_none() {
+            return Err(bad("Invalid input: authorizerType is required"));
+        }
+        Ok(Authorizer {
             authorizer_id,
             name: String::new(),
             authorizer_type: String::new(),
@@ -117,15 +113,7 @@ impl Authorizer {
             enable_simple_responses: false,
             authorizer_credentials_arn: String::new(),
             identity_validation_expression: String::new(),
-        };
-        if input.name.as_deref().is_none_or(|name| name.trim().is_empty()) {
-            return Err(bad("Invalid input: name is required"));
-        }
-        if input.authorizer_type.is_none() {
-            return Err(bad("Invalid input: authorizerType is required"));
-        }
-        authorizer.assign(input);
-        Ok(authorizer)
+        })
     }
 
     /// Applies UpdateAuthorizer's (or CreateAuthorizer's) members, then
