@@ -707,9 +707,9 @@ async fn main() {
         let health_before = server_time(&http, &gateway_url, "gateway", "/health").await;
         let no_op_load = run_load(clients, seconds, get_call(health_url.clone())).await;
         let health_after = server_time(&http, &gateway_url, "gateway", "/health").await;
-        let api_before = server_time(&http, &gateway_url, "gateway", "unmatched").await;
+        let api_before = server_time(&http, &gateway_url, "gateway", "UserRequest").await;
         let api_load = run_load(clients, seconds, get_call(api_url.clone())).await;
-        let api_after = server_time(&http, &gateway_url, "gateway", "unmatched").await;
+        let api_after = server_time(&http, &gateway_url, "gateway", "UserRequest").await;
         let signed_load = run_load(clients, seconds, signed_invoke_call.clone()).await;
         if clients == 1 {
             // Scrapes of /metrics themselves are not under the labels read.

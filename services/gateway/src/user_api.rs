@@ -52,7 +52,11 @@ pub struct UserApis {
     pub rest: crate::rest::Rest,
 }
 
-pub fn routes(routes: &mut web::ServiceConfig, user_apis: UserApis) {
+/// Called once per HTTP worker: each gets its own upstream pool, so an
+/// `HTTP_PROXY` connection's task runs on the worker that uses it and a
+/// response never waits for a wake-up from another thread.
+pub fn routes(routes: &mut web::ServiceConfig, mut user_apis: UserApis) {
+    user_apis.http = http_proxy::client();
     routes
         .app_data(web::Data::new(user_apis))
         .app_data(web::PayloadConfig::new(MAX_BODY))
@@ -217,6 +221,9 @@ fn header_bytes(request: &HttpRequest) -> usize {
 
 async fn handle(request: HttpRequest, body: Bytes, state: web::Data<UserApis>) -> HttpResponse {
     let started = Instant::now();
+    // Named, so the metrics layer does not search the route table for a
+    // pattern the default service never has.
+    nubo_host::front::name_operation(&request, "UserRequest");
     // The Host header itself: `connection_info` would honour a client's
     // X-Forwarded-Host and let it pick another API.
     let host =

@@ -353,11 +353,14 @@ pub fn describe_local(local: &connections::Local) -> GetConnectionResponse {
 /// Mounts the handshake and `@connections` paths on the user API front;
 /// every other request falls through to the HTTP API routes.
 pub fn routes(routes: &mut web::ServiceConfig, websockets: WebSockets) {
+    // Prefix scopes with guards, not `/{tail:.*}` resources: every user
+    // API request passes these, and a static empty prefix costs no regex.
     routes.service(
-        web::resource("/{tail:.*}")
-            .name("websocket-handshake")
-            .guard(guard::fn_guard(|context| is_handshake(context.head())))
-            .route(web::get().to(session::handshake)),
+        web::scope("")
+            .guard(guard::fn_guard(|context| {
+                context.head().method == actix_web::http::Method::GET && is_handshake(context.head())
+            }))
+            .default_service(web::to(session::handshake)),
     );
     connection_routes(routes, websockets);
 }
@@ -367,10 +370,9 @@ pub fn routes(routes: &mut web::ServiceConfig, websockets: WebSockets) {
 /// calls `{AWS_ENDPOINT_URL}/{apiId}/{stage}/@connections/{id}`.
 pub fn connection_routes(routes: &mut web::ServiceConfig, websockets: WebSockets) {
     routes.app_data(web::Data::new(websockets)).service(
-        web::resource("/{tail:.*}")
-            .name("websocket-connections")
+        web::scope("")
             .guard(guard::fn_guard(|context| context.head().uri.path().contains("/@connections/")))
-            .to(callbacks::handle),
+            .default_service(web::to(callbacks::handle)),
     );
 }
 
